@@ -1,0 +1,78 @@
+# pxed build. `make` builds build/pxed and build/pxectl; `make check` builds
+# and runs the unit tests. Integration and lab tests: scripts/test.sh.
+#
+# Sources are found by folder: each folder under src/ is one module, and
+# every .c in it (except src/main.c and src/pxectl/) goes into libpxed.a.
+
+CC      ?= cc
+BUILD   ?= build
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter
+CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Isrc -MMD -MP
+ifeq ($(WERROR),1)
+CFLAGS  += -Werror
+endif
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+PKGS      := sqlite3 libmicrohttpd jansson inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CURL_LIBS  := $(shell pkg-config --libs libcurl 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+CFLAGS  += $(PKG_CFLAGS)
+
+MODULES  := common conf ev dhcp tftp http decide store
+LIB_SRC  := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CTL_SRC  := $(wildcard src/pxectl/*.c)
+CTL_OBJ  := $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+all: $(BUILD)/pxed $(BUILD)/pxectl $(BENCH_BIN)
+
+$(BUILD)/libpxed.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/pxed: $(BUILD)/obj/src/main.o $(BUILD)/libpxed.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcrypt
+
+$(BUILD)/pxectl: $(CTL_OBJ) $(BUILD)/libpxed.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CURL_LIBS) -lcrypt
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpxed.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DFIXTURES='"$(FIXTURES)"' $(LDFLAGS) -o $@ $< $(BUILD)/libpxed.a $(PKG_LIBS) $(CMOCKA_LIBS) -lcrypt
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libpxed.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libpxed.a $(PKG_LIBS) -lcrypt -lm
+
+# Fixtures: real firmware captures, kept in tests/fixtures.
+FIXTURES ?= $(CURDIR)/tests/fixtures
+
+check: $(TEST_BIN)
+	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
+
+# libFuzzer harnesses (clang): make fuzz, then build/fuzz/fuzz_X corpus/
+fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(@D)
+	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lcrypt
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: all check clean fuzz
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

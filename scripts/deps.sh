@@ -1,0 +1,22 @@
+#!/bin/sh
+# Install the Debian packages pxed needs to build (and, with --test, to run
+# its whole test suite), only those missing.  Debian 12, as root.
+set -eu
+BUILD_PKGS="make gcc pkg-config libsqlite3-dev libmicrohttpd-dev libjansson-dev libinih-dev libcurl4-gnutls-dev libcrypt-dev ipxe"
+TEST_PKGS="libcmocka-dev clang sqlite3 curl atftp tftp-hpa busybox-static iproute2 dnsmasq-base tcpdump qemu-system-x86 ipxe-qemu ovmf cpio gnutls-bin python3"
+pkgs="$BUILD_PKGS"
+[ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+echo "deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >&2

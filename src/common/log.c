@@ -1,0 +1,81 @@
+#include "common/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static enum log_level log_level_current = LOG_LVL_INFO;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+void log_set_level(enum log_level lvl) { log_level_current = lvl; }
+enum log_level log_get_level(void) { return log_level_current; }
+
+int log_level_parse(const char *s, enum log_level *out)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (strcmp(s, level_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+void log_msg(enum log_level lvl, const char *module, const char *fmt, ...)
+{
+	if (lvl > log_level_current)
+		return;
+	char line[2048];
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec, ts.tv_nsec / 1000000, level_names[lvl], module);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	/* One write per line so lines from threads never interleave. */
+	pthread_mutex_lock(&log_lock);
+	fputs(line, stderr);
+	fputc('\n', stderr);
+	fflush(stderr);
+	pthread_mutex_unlock(&log_lock);
+}
+
+void log_escape(char *dst, size_t dstlen, const void *src, size_t srclen)
+{
+	const unsigned char *s = src;
+	size_t o = 0;
+	if (dstlen == 0)
+		return;
+	for (size_t i = 0; i < srclen; i++) {
+		char tmp[5];
+		size_t k;
+		if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\') {
+			tmp[0] = (char)s[i];
+			k = 1;
+		} else {
+			snprintf(tmp, sizeof(tmp), "\\x%02x", s[i]);
+			k = 4;
+		}
+		if (o + k + 1 > dstlen) {
+			/* Mark the cut so a reader knows the value was longer. */
+			if (dstlen >= 4) {
+				size_t p = o < dstlen - 4 ? o : dstlen - 4;
+				memcpy(dst + p, "...", 3);
+				o = p + 3;
+			}
+			break;
+		}
+		memcpy(dst + o, tmp, k);
+		o += k;
+	}
+	dst[o] = '\0';
+}

@@ -1,0 +1,174 @@
+#include "common/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Collect exactly n hex digits from s, skipping the separators allowed at
+ * the given positions; the rest of the string must be empty. */
+int mac_parse(const char *s, uint8_t mac[MAC_LEN])
+{
+	char hex[12];
+	size_t n = 0, len;
+	if (!s)
+		return -EINVAL;
+	len = strlen(s);
+	if (len == 17) { /* aa:bb:cc:dd:ee:ff or aa-bb-... */
+		char sep = s[2];
+		if (sep != ':' && sep != '-')
+			return -EINVAL;
+		for (size_t i = 0; i < 17; i++) {
+			if (i % 3 == 2) {
+				if (s[i] != sep)
+					return -EINVAL;
+			} else
+				hex[n++] = s[i];
+		}
+	} else if (len == 14) { /* aabb.ccdd.eeff */
+		for (size_t i = 0; i < 14; i++) {
+			if (i % 5 == 4) {
+				if (s[i] != '.')
+					return -EINVAL;
+			} else
+				hex[n++] = s[i];
+		}
+	} else if (len == 12) {
+		memcpy(hex, s, 12);
+		n = 12;
+	} else
+		return -EINVAL;
+	for (size_t i = 0; i < 6; i++) {
+		int hi = hexval((unsigned char)hex[2 * i]), lo = hexval((unsigned char)hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+void mac_format(const uint8_t mac[MAC_LEN], char out[MAC_STR_LEN])
+{
+	snprintf(out, MAC_STR_LEN, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
+		 mac[3], mac[4], mac[5]);
+}
+
+int guid_parse(const char *s, uint8_t guid[GUID_LEN])
+{
+	char hex[32];
+	size_t len, n = 0;
+	if (!s)
+		return -EINVAL;
+	len = strlen(s);
+	if (len == 38 && s[0] == '{' && s[37] == '}') {
+		s++;
+		len = 36;
+	}
+	if (len != 36)
+		return -EINVAL;
+	for (size_t i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return -EINVAL;
+		} else
+			hex[n++] = s[i];
+	}
+	for (size_t i = 0; i < GUID_LEN; i++) {
+		int hi = hexval((unsigned char)hex[2 * i]), lo = hexval((unsigned char)hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		guid[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+void guid_format(const uint8_t g[GUID_LEN], char out[GUID_STR_LEN])
+{
+	snprintf(out, GUID_STR_LEN,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", g[0], g[1],
+		 g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13], g[14],
+		 g[15]);
+}
+
+void guid_from_wire(const uint8_t w[GUID_LEN], uint8_t g[GUID_LEN])
+{
+	const uint8_t order[GUID_LEN] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };
+	for (size_t i = 0; i < GUID_LEN; i++)
+		g[i] = w[order[i]];
+}
+
+void guid_to_wire(const uint8_t g[GUID_LEN], uint8_t w[GUID_LEN])
+{
+	/* The permutation is its own inverse. */
+	guid_from_wire(g, w);
+}
+
+int parse_uint(const char *s, unsigned long long min, unsigned long long max,
+	       unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+	if (!s || !*s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end != '\0')
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int str_copy(char *dst, size_t dstlen, const char *src)
+{
+	size_t n = strlen(src);
+	if (n >= dstlen)
+		return -ENAMETOOLONG;
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}

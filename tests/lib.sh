@@ -1,0 +1,62 @@
+# Shared helpers for integration and lab tests (bash).  A test script
+# sources this, registers what it creates with `on_exit`, and exits 0 (pass),
+# 1 (fail) or 77 (skip, with the reason on stderr).
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PXED=$ROOT/build/pxed
+PXECTL=$ROOT/build/pxectl
+FIXTURES=$ROOT/tests/fixtures
+
+_exit_cmds=()
+on_exit() { _exit_cmds+=("$*"); }
+_run_exit() {
+	local rc=$?
+	local i
+	for ((i = ${#_exit_cmds[@]} - 1; i >= 0; i--)); do eval "${_exit_cmds[$i]}" >/dev/null 2>&1 || true; done
+	exit $rc
+}
+trap _run_exit EXIT
+trap 'exit 1' INT TERM
+
+TMP=$(mktemp -d /tmp/pxed-test.XXXXXX)
+on_exit "rm -rf '$TMP'"
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit 77; }
+pass() { echo "ok: $*"; }
+need_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }
+
+# assert_eq WHAT EXPECTED ACTUAL
+assert_eq() { [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"; }
+# assert_grep PATTERN FILE [WHAT]
+assert_grep() { grep -qE -- "$1" "$2" || { echo "--- $2:" >&2; tail -n 30 "$2" >&2; fail "${3:-$2 lacks /$1/}"; }; }
+
+# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
+wait_for() {
+	local t=$1; shift
+	local end=$((SECONDS + t))
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.1
+	done
+}
+
+# free_port: a TCP/UDP port number nobody on loopback uses now.
+free_port() {
+	python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
+}
+
+# start_pxed CONF [NETNS]: run pxed in the background with CONF, log in
+# $TMP/pxed.log, wait until /healthz answers on the [http] Port of CONF.
+start_pxed() {
+	local conf=$1 ns=${2:-}
+	local port
+	port=$(awk -F= '/^\[/{s=$0} s=="[http]" && $1~/^ *Port *$/{gsub(/ /,"",$2);print $2}' "$conf")
+	local pre=()
+	[ -n "$ns" ] && pre=(ip netns exec "$ns")
+	"${pre[@]}" "$PXED" -c "$conf" >>"$TMP/pxed.log" 2>&1 &
+	PXED_PID=$!
+	on_exit "kill $PXED_PID; sleep 0.2; kill -9 $PXED_PID"
+	wait_for 10 "${pre[@]}" curl -sf "http://127.0.0.1:${port:-8080}/healthz" ||
+		{ cat "$TMP/pxed.log" >&2; fail "pxed did not start"; }
+}
