@@ -10,6 +10,9 @@
 
 #include "common/util.h"
 
+struct pxed_conf;
+struct store;
+
 /* Client system architecture, option 93 (RFC 4578 §2.1, IANA registry). */
 enum pxe_arch_class {
 	PXE_ARCH_BIOS,       /* 0: x86 BIOS */
@@ -72,3 +75,13 @@ struct decider; /* owned by the decide module; see decide.c */
  * Always fills *out; returns 0, or a negative errno when the store failed
  * (then *out is an IGNORE with the reason). */
 int decide(struct decider *d, const struct pxe_facts *f, bool commit, struct decision *out);
+
+/* The one decision log line, prefixed "MAC, GUID: " (PRODUCT.md), e.g.
+ *   52:54:00:12:34:56, 8a3c...: boot 'win11' (required deployment for
+ *   device 'lab-01', not yet handed out) [dhcp DISCOVER on br0, arch bios, pxe]
+ * `context` names the request ("dhcp DISCOVER", "dhcp REQUEST:4011",
+ * "http /boot.ipxe"). */
+void decision_log(const struct pxe_facts *f, const struct decision *d, const char *context);
+
+int decider_new(const struct pxed_conf *conf, struct store *store, struct decider **out);
+void decider_free(struct decider *d); /* accepts NULL */

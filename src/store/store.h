@@ -1,0 +1,108 @@
+/* store: pxed's deployment database behind one interface.  The backend is
+ * chosen by URL ("sqlite:PATH" today).  Every function returns 0 (or a
+ * positive count) on success and a negative errno on failure:
+ *   -ENOENT  no such row          -EEXIST  duplicate name/MAC/GUID
+ *   -EINVAL  a field is invalid    -EIO     the database failed
+ * with a human message in store_last_error().
+ *
+ * Every change bumps the store's generation (store_generation()), which
+ * caches compare against so that no answer is older than the last change. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/util.h"
+
+struct store;
+
+struct store_device {
+	int64_t id;
+	char name[64];
+	uint8_t mac[MAC_LEN];
+	bool has_guid;
+	uint8_t guid[GUID_LEN];  /* text byte order */
+	int arch;                /* last seen option 93 value, -1 = never */
+	int64_t last_seen;       /* unix seconds, 0 = never */
+	int64_t created;
+};
+
+struct store_image {
+	int64_t id;
+	char name[64];
+	char kernel[256];        /* relative to the content root; "" if nbp */
+	char initrd[256];
+	char cmdline[512];
+	char nbp[256];           /* boot program image instead of kernel */
+	int64_t created;
+};
+
+enum store_purpose { STORE_AVAILABLE = 0, STORE_REQUIRED = 1 };
+
+struct store_deployment {
+	int64_t id;
+	char name[64];
+	int64_t image_id;
+	char image_name[64];
+	int64_t device_id;       /* target device */
+	char device_name[64];
+	enum store_purpose purpose;
+	bool enabled;
+	int64_t created;
+};
+
+struct store_event {
+	int64_t id;
+	int64_t time_ms;         /* unix milliseconds */
+	uint8_t mac[MAC_LEN];
+	bool has_guid;
+	uint8_t guid[GUID_LEN];
+	int arch;                /* -1 = not sent */
+	char ifname[16];
+	char via[8];             /* "dhcp" or "http" */
+	char outcome[8];         /* "boot", "local", "ignore" */
+	char reason[192];
+	int64_t device_id;       /* 0 = unknown */
+	int64_t deployment_id;   /* 0 = none */
+	char deployment_name[64];
+};
+
+/* Open (creating and migrating the schema as needed). */
+int store_open(const char *url, struct store **out);
+void store_close(struct store *s); /* accepts NULL */
+const char *store_last_error(const struct store *s);
+uint64_t store_generation(struct store *s);
+
+/* Devices */
+int store_device_add(struct store *s, struct store_device *d); /* sets d->id */
+int store_device_by_name(struct store *s, const char *name, struct store_device *out);
+int store_device_by_mac(struct store *s, const uint8_t mac[MAC_LEN], struct store_device *out);
+int store_device_by_guid(struct store *s, const uint8_t guid[GUID_LEN], struct store_device *out);
+int store_device_seen(struct store *s, int64_t id, int arch, int64_t when);
+/* List: calls cb for each row in name order; cb returning non-zero stops. */
+int store_device_list(struct store *s, int (*cb)(void *ctx, const struct store_device *d), void *ctx);
+
+/* Images */
+int store_image_add(struct store *s, struct store_image *im);
+int store_image_by_name(struct store *s, const char *name, struct store_image *out);
+int store_image_by_id(struct store *s, int64_t id, struct store_image *out);
+int store_image_list(struct store *s, int (*cb)(void *ctx, const struct store_image *im), void *ctx);
+
+/* Deployments */
+int store_deployment_add(struct store *s, struct store_deployment *dep);
+int store_deployment_list(struct store *s, int (*cb)(void *ctx, const struct store_deployment *d), void *ctx);
+/* The deployments that target device_id, enabled ones only, in decision
+ * order: required before available, then newest first. */
+int store_deployments_for_device(struct store *s, int64_t device_id,
+				 int (*cb)(void *ctx, const struct store_deployment *d), void *ctx);
+
+/* PXE history: the last required deployment handed to a device. */
+int store_handout_record(struct store *s, int64_t device_id, int64_t deployment_id, int64_t when);
+/* 1 if that deployment was handed to that device (and not cleared), 0 if not. */
+int store_handout_done(struct store *s, int64_t device_id, int64_t deployment_id);
+
+/* Events: every decision. */
+int store_event_add(struct store *s, struct store_event *ev);
+/* Newest last; device_id 0 = all; since_ms 0 = all; at most limit rows. */
+int store_event_list(struct store *s, int64_t device_id, int64_t since_ms, unsigned limit,
+		     int (*cb)(void *ctx, const struct store_event *ev), void *ctx);
