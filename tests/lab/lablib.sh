@@ -1,0 +1,241 @@
+# Lab helpers: real firmware (SeaBIOS + iPXE ROM, OVMF/EDK2 PXE) under QEMU
+# TCG, on a private bridge inside network namespaces, beside a site DHCP
+# server (dnsmasq, leases only) and a PXE server namespace.
+# Source after tests/lib.sh.
+#
+#   lab_require            skip (77) unless root, qemu, firmware, tools exist
+#   lab_assets             build/lab/{vmlinuz,initrd.gz} (cached)
+#   lab_net_up             namespaces, bridge, veths, site DHCP, capture
+#   lab_vm_bios NAME MAC UUID LOG   start a BIOS VM (sets LAB_VM_PID)
+#   lab_vm_uefi NAME MAC UUID LOG   start a UEFI VM (sets LAB_VM_PID)
+#   lab_vm_wait LOG PATTERN TIMEOUT wait for a console line
+#   lab_vm_kill [PID]      stop a VM (default: the last started)
+#
+# Variables after lab_net_up: LAB_NS_BR (bridge + taps + QEMU), LAB_NS_DHCP
+# (site DHCP, 10.77.0.1), LAB_NS_PXE (PXE server, $LAB_PXE_ADDR on eth0),
+# LAB_PCAP (capture of the bridge).  When the test fails, $TMP (serial logs,
+# pxed.log, capture) is kept under /tmp/pxed-lab-fail.* and its path printed.
+
+LAB_DIR=$ROOT/build/lab
+LAB_MARKER=PXED-LAB-MARKER
+LAB_PXE_ADDR=10.77.0.2
+LAB_DHCP_ADDR=10.77.0.1
+LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-150}
+OVMF_CODE=${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
+OVMF_VARS=${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
+IPXE_DIR=${IPXE_DIR:-/usr/lib/ipxe}
+LAB_BIOS_ROM=${LAB_BIOS_ROM:-/usr/lib/ipxe/qemu/pxe-e1000.rom}
+
+exec {LAB_ERR}>&2
+
+lab_log() { echo "lab: $*" >&2; }
+
+lab_require() {
+	need_root
+	local t
+	for t in qemu-system-x86_64 ip dnsmasq tcpdump cpio gzip busybox curl dpkg; do
+		command -v "$t" >/dev/null 2>&1 || skip "lab needs $t"
+	done
+	[ -e /dev/net/tun ] || skip "lab needs /dev/net/tun"
+	[ -r "$LAB_BIOS_ROM" ] || skip "lab needs $LAB_BIOS_ROM (ipxe-qemu)"
+	[ -r "$OVMF_CODE" ] && [ -r "$OVMF_VARS" ] || skip "lab needs OVMF (ovmf)"
+	[ -r "$IPXE_DIR/undionly.kpxe" ] && [ -r "$IPXE_DIR/snponly.efi" ] || skip "lab needs ipxe"
+	ip netns add "pxedlab-probe-$$" 2>/dev/null || skip "lab needs network namespaces"
+	ip netns delete "pxedlab-probe-$$"
+}
+
+# lab_assets: kernel and initramfs, built once into build/lab/.
+lab_assets() {
+	mkdir -p "$LAB_DIR"
+	(
+		flock 9
+		if [ ! -s "$LAB_DIR/vmlinuz" ]; then
+			_lab_kernel || exit 1
+		fi
+		if [ ! -s "$LAB_DIR/initrd.gz" ]; then
+			_lab_initrd || exit 1
+		fi
+	) 9>"$LAB_DIR/.lock" || fail "lab assets could not be built"
+	LAB_KERNEL=$LAB_DIR/vmlinuz
+	LAB_INITRD=$LAB_DIR/initrd.gz
+}
+
+_lab_kernel() {
+	local pkg work deb
+	pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+		awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+	work=$(mktemp -d "$LAB_DIR/kernel.XXXXXX")
+	if [ -z "$pkg" ] || ! (cd "$work" && apt-get download "$pkg") >&2; then
+		lab_log "apt-get download failed, running apt-get update"
+		apt-get update >&2 || return 1
+		pkg=$(apt-cache depends linux-image-cloud-amd64 |
+			awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+		[ -n "$pkg" ] || { lab_log "no linux-image-cloud-amd64 dependency"; return 1; }
+		(cd "$work" && apt-get download "$pkg") >&2 || return 1
+	fi
+	deb=$(ls "$work"/*.deb | head -n1)
+	dpkg -x "$deb" "$work/x" || return 1
+	cp "$work"/x/boot/vmlinuz-* "$LAB_DIR/vmlinuz.tmp" || return 1
+	mv "$LAB_DIR/vmlinuz.tmp" "$LAB_DIR/vmlinuz"
+	echo "$pkg" >"$LAB_DIR/vmlinuz.package"
+	rm -rf "$work"
+}
+
+_lab_initrd() {
+	local d
+	d=$(mktemp -d "$LAB_DIR/initrd.XXXXXX")
+	mkdir -p "$d/bin" "$d/proc" "$d/sys" "$d/dev"
+	cp "$(command -v busybox)" "$d/bin/busybox"
+	for a in sh mount cat echo poweroff sleep; do ln -s busybox "$d/bin/$a"; done
+	mknod -m 600 "$d/dev/console" c 5 1 2>/dev/null || true
+	mknod -m 660 "$d/dev/ttyS0" c 4 64 2>/dev/null || true
+	cat >"$d/init" <<-'EOF'
+	#!/bin/sh
+	export PATH=/bin
+	mount -t proc proc /proc
+	mount -t devtmpfs devtmpfs /dev 2>/dev/null
+	line="PXED-LAB-MARKER cmdline=$(cat /proc/cmdline)"
+	echo "$line" >/dev/console
+	echo "$line" >/dev/ttyS0
+	poweroff -f
+	sleep 5
+	EOF
+	chmod 755 "$d/init"
+	(cd "$d" && find . | cpio -o -H newc --quiet | gzip -9) >"$LAB_DIR/initrd.gz.tmp" || return 1
+	mv "$LAB_DIR/initrd.gz.tmp" "$LAB_DIR/initrd.gz"
+	rm -rf "$d"
+}
+
+# Keep $TMP when the test fails (rc is _run_exit's exit status).
+_lab_keep_on_fail() {
+	local code=${rc:-1}
+	[ "$code" = 0 ] && return 0
+	[ "$code" = 77 ] && return 0
+	local keep
+	keep=$(mktemp -d /tmp/pxed-lab-fail.XXXXXX) || return 0
+	cp -a "$TMP"/. "$keep"/ 2>/dev/null
+	echo "lab: test failed; logs and capture kept in $keep (capture: $keep/$(basename "${LAB_PCAP:-lab.pcap}"))" >&$LAB_ERR
+}
+
+_lab_ns_down() {
+	local ns=$1 p
+	for p in $(ip netns pids "$ns" 2>/dev/null); do kill "$p" 2>/dev/null; done
+	sleep 0.3
+	for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	ip netns delete "$ns" 2>/dev/null
+}
+
+# lab_net_up: per-run namespaces (the interfaces live only inside them, so
+# their names need not be unique across runs; the namespace names are).
+lab_net_up() {
+	local s=$$
+	LAB_NS_BR=pxedlab-$s-br
+	LAB_NS_DHCP=pxedlab-$s-dhcp
+	LAB_NS_PXE=pxedlab-$s-pxe
+	LAB_PCAP=$TMP/lab.pcap
+	on_exit _lab_keep_on_fail
+	local ns
+	for ns in "$LAB_NS_BR" "$LAB_NS_DHCP" "$LAB_NS_PXE"; do
+		ip netns add "$ns" || fail "ip netns add $ns"
+		on_exit "_lab_ns_down $ns"
+		ip -n "$ns" link set lo up
+	done
+	ip -n "$LAB_NS_BR" link add br0 type bridge || fail "bridge"
+	ip -n "$LAB_NS_BR" link set br0 type bridge stp_state 0 forward_delay 0 2>/dev/null
+	ip -n "$LAB_NS_BR" link set br0 up
+	ip -n "$LAB_NS_BR" link add vdhcp type veth peer name eth0 netns "$LAB_NS_DHCP" || fail "veth dhcp"
+	ip -n "$LAB_NS_BR" link add vpxe type veth peer name eth0 netns "$LAB_NS_PXE" || fail "veth pxe"
+	local v
+	for v in vdhcp vpxe; do
+		ip -n "$LAB_NS_BR" link set "$v" master br0
+		ip -n "$LAB_NS_BR" link set "$v" up
+	done
+	ip -n "$LAB_NS_DHCP" addr add "$LAB_DHCP_ADDR/24" dev eth0
+	ip -n "$LAB_NS_DHCP" link set eth0 up
+	ip -n "$LAB_NS_PXE" addr add "$LAB_PXE_ADDR/24" dev eth0
+	ip -n "$LAB_NS_PXE" link set eth0 up
+
+	ip netns exec "$LAB_NS_BR" tcpdump -i br0 -U -s 0 -w "$LAB_PCAP" >"$TMP/tcpdump.log" 2>&1 &
+	LAB_TCPDUMP_PID=$!
+	on_exit "kill $LAB_TCPDUMP_PID; sleep 0.3"
+
+	ip netns exec "$LAB_NS_DHCP" dnsmasq --no-daemon --conf-file=/dev/null \
+		--pid-file= --user=root --port=0 --interface=eth0 --bind-interfaces \
+		--dhcp-range=10.77.0.100,10.77.0.200,5m \
+		--dhcp-leasefile="$TMP/leases" --log-dhcp \
+		>"$TMP/site-dhcp.log" 2>&1 &
+	LAB_DHCP_PID=$!
+	on_exit "kill $LAB_DHCP_PID"
+	wait_for 5 grep -q "DHCP, IP range" "$TMP/site-dhcp.log" ||
+		{ cat "$TMP/site-dhcp.log" >&2; fail "site DHCP server did not start"; }
+	wait_for 5 test -s "$LAB_PCAP" || true
+}
+
+# lab_tap NAME: a tap for the VM NAME on the bridge; prints its name.
+_lab_tap() {
+	local tap
+	tap=t$(echo "$1" | tr -cd 'a-zA-Z0-9' | cut -c1-13)
+	ip -n "$LAB_NS_BR" link del "$tap" 2>/dev/null
+	ip -n "$LAB_NS_BR" tuntap add dev "$tap" mode tap || return 1
+	ip -n "$LAB_NS_BR" link set "$tap" master br0
+	ip -n "$LAB_NS_BR" link set "$tap" up
+	echo "$tap"
+}
+
+_lab_qemu() {
+	local log=$1; shift
+	: >"$log"
+	ip netns exec "$LAB_NS_BR" qemu-system-x86_64 -accel tcg -m 256 \
+		-nographic -monitor none -serial "file:$log" -no-reboot "$@" \
+		</dev/null >"$log.qemu" 2>&1 &
+	LAB_VM_PID=$!
+	LAB_VM_START=$SECONDS
+	on_exit "lab_vm_kill $LAB_VM_PID"
+}
+
+# lab_vm_bios NAME MAC UUID LOG: SeaBIOS with the iPXE e1000 ROM, network boot.
+lab_vm_bios() {
+	local name=$1 mac=$2 uuid=$3 log=$4 tap
+	tap=$(_lab_tap "$name") || fail "tap for $name"
+	_lab_qemu "$log" -smbios "type=1,uuid=$uuid" \
+		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
+		-device "e1000,netdev=n0,mac=$mac,romfile=$LAB_BIOS_ROM" -boot n
+}
+
+# lab_vm_uefi NAME MAC UUID LOG: OVMF, EDK2's own PXE on virtio-net (no ROM).
+lab_vm_uefi() {
+	local name=$1 mac=$2 uuid=$3 log=$4 tap vars
+	tap=$(_lab_tap "$name") || fail "tap for $name"
+	vars=$TMP/$name-OVMF_VARS.fd
+	cp "$OVMF_VARS" "$vars"
+	_lab_qemu "$log" -smbios "type=1,uuid=$uuid" \
+		-drive "if=pflash,format=raw,unit=0,readonly=on,file=$OVMF_CODE" \
+		-drive "if=pflash,format=raw,unit=1,file=$vars" \
+		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
+		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile="
+}
+
+# lab_vm_wait LOG PATTERN TIMEOUT: until an (extended) regex shows up in LOG.
+lab_vm_wait() {
+	wait_for "$3" grep -qaE -- "$2" "$1"
+}
+
+# lab_vm_alive [PID]
+lab_vm_alive() { kill -0 "${1:-$LAB_VM_PID}" 2>/dev/null; }
+
+# lab_vm_kill [PID]
+lab_vm_kill() {
+	local pid=${1:-${LAB_VM_PID:-}}
+	[ -n "$pid" ] || return 0
+	kill "$pid" 2>/dev/null || return 0
+	local i
+	for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# lab_marker_cmdline LOG: the cmdline the initramfs printed.
+lab_marker_cmdline() {
+	grep -a "$LAB_MARKER cmdline=" "$1" | head -n1 | sed 's/.*cmdline=//' | tr -d '\r'
+}
