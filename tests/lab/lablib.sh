@@ -139,6 +139,7 @@ lab_net_up() {
 		ip netns add "$ns" || fail "ip netns add $ns"
 		on_exit "_lab_ns_down $ns"
 		ip -n "$ns" link set lo up
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null
 	done
 	ip -n "$LAB_NS_BR" link add br0 type bridge || fail "bridge"
 	ip -n "$LAB_NS_BR" link set br0 type bridge stp_state 0 forward_delay 0 2>/dev/null
@@ -155,7 +156,9 @@ lab_net_up() {
 	ip -n "$LAB_NS_PXE" addr add "$LAB_PXE_ADDR/24" dev eth0
 	ip -n "$LAB_NS_PXE" link set eth0 up
 
-	ip netns exec "$LAB_NS_BR" tcpdump -i br0 -U -s 0 -w "$LAB_PCAP" >"$TMP/tcpdump.log" 2>&1 &
+	# IPv4 only, and no bulk HTTP data (kernel downloads): keeps it small.
+	ip netns exec "$LAB_NS_BR" tcpdump -i br0 -U -s 0 -w "$LAB_PCAP" \
+		'not ip6 and not (tcp and greater 700)' >"$TMP/tcpdump.log" 2>&1 &
 	LAB_TCPDUMP_PID=$!
 	on_exit "kill $LAB_TCPDUMP_PID; sleep 0.3"
 
@@ -216,8 +219,21 @@ lab_vm_uefi() {
 }
 
 # lab_vm_wait LOG PATTERN TIMEOUT: until an (extended) regex shows up in LOG.
+# Returns 1 at the timeout, and early when the last VM started has exited or
+# its kernel panicked (LAB_VM_WHY says which).
 lab_vm_wait() {
-	wait_for "$3" grep -qaE -- "$2" "$1"
+	local log=$1 pat=$2 end=$((SECONDS + $3))
+	LAB_VM_WHY=timeout
+	while :; do
+		grep -qaE -- "$pat" "$log" && return 0
+		if grep -qa "Kernel panic" "$log"; then LAB_VM_WHY="kernel panic"; return 1; fi
+		if [ -n "${LAB_VM_PID:-}" ] && ! kill -0 "$LAB_VM_PID" 2>/dev/null; then
+			grep -qaE -- "$pat" "$log" && return 0
+			LAB_VM_WHY="VM exited"; return 1
+		fi
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.2
+	done
 }
 
 # lab_vm_alive [PID]

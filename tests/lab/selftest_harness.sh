@@ -46,7 +46,7 @@ run() { # run KIND
 		"11111111-2222-3333-4444-55555555550$([ "$kind" = bios ] && echo 1 || echo 2)" "$log"
 	if ! lab_vm_wait "$log" "$LAB_MARKER cmdline=" "$LAB_BOOT_TIMEOUT"; then
 		tail -c 2000 "$log" >&2
-		fail "$kind VM did not reach the marker in ${LAB_BOOT_TIMEOUT}s"
+		fail "$kind VM did not reach the marker ($LAB_VM_WHY, ${LAB_BOOT_TIMEOUT}s max)"
 	fi
 	local t=$((SECONDS - LAB_VM_START)) cl
 	cl=$(lab_marker_cmdline "$log")
