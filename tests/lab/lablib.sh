@@ -148,8 +148,8 @@ lab_net_up() {
 	ip -n "$LAB_NS_BR" link add vpxe type veth peer name eth0 netns "$LAB_NS_PXE" || fail "veth pxe"
 	local v
 	for v in vdhcp vpxe; do
-		ip -n "$LAB_NS_BR" link set "$v" master br0
-		ip -n "$LAB_NS_BR" link set "$v" up
+		ip -n "$LAB_NS_BR" link set dev "$v" master br0
+		ip -n "$LAB_NS_BR" link set dev "$v" up
 	done
 	ip -n "$LAB_NS_DHCP" addr add "$LAB_DHCP_ADDR/24" dev eth0
 	ip -n "$LAB_NS_DHCP" link set eth0 up
@@ -178,10 +178,10 @@ lab_net_up() {
 _lab_tap() {
 	local tap
 	tap=t$(echo "$1" | tr -cd 'a-zA-Z0-9' | cut -c1-13)
-	ip -n "$LAB_NS_BR" link del "$tap" 2>/dev/null
+	ip -n "$LAB_NS_BR" link del dev "$tap" 2>/dev/null
 	ip -n "$LAB_NS_BR" tuntap add dev "$tap" mode tap || return 1
-	ip -n "$LAB_NS_BR" link set "$tap" master br0
-	ip -n "$LAB_NS_BR" link set "$tap" up
+	ip -n "$LAB_NS_BR" link set dev "$tap" master br0
+	ip -n "$LAB_NS_BR" link set dev "$tap" up
 	echo "$tap"
 }
 
