@@ -255,3 +255,79 @@ lab_vm_kill() {
 lab_marker_cmdline() {
 	grep -a "$LAB_MARKER cmdline=" "$1" | head -n1 | sed 's/.*cmdline=//' | tr -d '\r'
 }
+
+# --- the capture -----------------------------------------------------------
+
+# lab_pcap_count FILTER...: packets in the capture so far matching a tcpdump filter.
+lab_pcap_count() {
+	tcpdump -nr "$LAB_PCAP" "$@" 2>/dev/null | wc -l
+}
+
+# lab_pcap_gets REGEX: HTTP requests (to pxed's port 8080) whose request line
+# matches REGEX, e.g. 'GET /files/lab/vmlinuz'.
+lab_pcap_gets() {
+	tcpdump -nr "$LAB_PCAP" -A 'tcp dst port 8080' 2>/dev/null | grep -aoE -- "$1" | wc -l
+}
+
+# lab_pcap_tftp_reads REGEX: TFTP read requests naming a file matching REGEX.
+lab_pcap_tftp_reads() {
+	tcpdump -nr "$LAB_PCAP" 'udp dst port 69' 2>/dev/null | grep -aE -- "RRQ \"?[^ ]*($1)" | wc -l
+}
+
+# --- pxed --------------------------------------------------------------------
+
+LAB_PXED_PORT=8080
+
+# lab_pxed_up [EXTRA_INI_LINES]: pxed in $LAB_NS_PXE with its TFTP/HTTP root
+# ($LAB_ROOT) holding lab/vmlinuz and lab/initrd.gz.  Skips when pxed is not
+# built.
+lab_pxed_up() {
+	[ -x "$PXED" ] && [ -x "$PXECTL" ] || skip "build/pxed and build/pxectl are not built"
+	LAB_ROOT=$TMP/root
+	mkdir -p "$LAB_ROOT/lab"
+	cp "$LAB_KERNEL" "$LAB_ROOT/lab/vmlinuz"
+	cp "$LAB_INITRD" "$LAB_ROOT/lab/initrd.gz"
+	cat >"$TMP/pxed.conf" <<-CONF
+	[pxe]
+	IsActive=yes
+	SupportUnknownMachines=no
+	${1:-}
+	[tftp]
+	Root=$LAB_ROOT
+	Port=69
+	[http]
+	Port=$LAB_PXED_PORT
+	Address=
+	[store]
+	URL=sqlite:$TMP/pxed.db
+	[log]
+	Level=debug
+	CONF
+	ip netns exec "$LAB_NS_PXE" ip link set lo up
+	start_pxed "$TMP/pxed.conf" "$LAB_NS_PXE"
+}
+
+# pxectl ARGS...: the admin CLI against the lab's pxed (output also in $TMP/pxectl.log).
+pxectl() {
+	echo "+ pxectl $*" >>"$TMP/pxectl.log"
+	ip netns exec "$LAB_NS_PXE" "$PXECTL" --server "http://127.0.0.1:$LAB_PXED_PORT" "$@" 2>&1 |
+		tee -a "$TMP/pxectl.log"
+	return "${PIPESTATUS[0]}"
+}
+
+# lab_decisions MAC OUTCOME: how many decision lines pxed logged for MAC with
+# OUTCOME (boot, local, ignore).
+lab_decisions() {
+	grep -aciE -- "$1, [^ ]+: $2( |$)" "$TMP/pxed.log"
+}
+
+# lab_dump: what to look at when a pxed lab test fails.
+lab_dump() {
+	{
+		echo "--- pxed.log (last 40):"; tail -n 40 "$TMP/pxed.log" 2>/dev/null
+		echo "--- pxectl events:"; pxectl events 2>&1 | tail -n 20
+		echo "--- DHCP/TFTP/HTTP on the bridge:"
+		tcpdump -nr "$LAB_PCAP" 'udp port 67 or udp port 68 or udp port 69 or udp port 4011 or (tcp port 8080 and tcp[tcpflags] & tcp-syn != 0)' 2>/dev/null | tail -n 30
+		tcpdump -nr "$LAB_PCAP" -A 'tcp dst port 8080' 2>/dev/null | grep -aoE '(GET|HEAD) [^ ]+' | tail -n 10
+	} >&2
+}
