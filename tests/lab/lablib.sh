@@ -277,6 +277,9 @@ lab_pcap_tftp_reads() {
 # --- pxed --------------------------------------------------------------------
 
 LAB_PXED_PORT=8080
+# LAB_PXED / LAB_PXECTL: run the lab against other pxed/pxectl binaries.
+PXED=${LAB_PXED:-$PXED}
+PXECTL=${LAB_PXECTL:-$PXECTL}
 
 # lab_pxed_up [EXTRA_INI_LINES]: pxed in $LAB_NS_PXE with its TFTP/HTTP root
 # ($LAB_ROOT) holding lab/vmlinuz and lab/initrd.gz.  Skips when pxed is not
