@@ -308,9 +308,10 @@ void decision_log(const struct pxe_facts *f, const struct decision *d, const cha
 	mac_format(f->mac, mac);
 	if (f->has_guid)
 		guid_format(f->guid, guid);
+	/* The reason already says required or available and names the image
+	 * and device; the head only names what boots, as grep targets. */
 	if (d->outcome == DECISION_BOOT)
-		snprintf(what, sizeof(what), "boot %s '%s'", d->required ? "required" : "available",
-			 d->deployment_name);
+		snprintf(what, sizeof(what), "boot '%s'", d->deployment_name);
 	else
 		snprintf(what, sizeof(what), "%s", decision_outcome_name(d->outcome));
 	if (f->ifname[0])

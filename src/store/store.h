@@ -142,3 +142,5 @@ int store_event_add(struct store *s, struct store_event *ev);
  * rows (0 = no limit).  Returns the number of rows. */
 int store_event_list(struct store *s, int64_t device_id, int64_t since_ms, unsigned limit,
 		     int (*cb)(void *ctx, const struct store_event *ev), void *ctx);
+/* Retention: delete events older than before_ms; returns how many. */
+int store_event_prune(struct store *s, int64_t before_ms);

@@ -145,6 +145,7 @@ enum stmt_id {
 	ST_HANDOUT_CLEAR_DEVICE,
 	ST_EVENT_ADD,
 	ST_EVENT_LIST,
+	ST_EVENT_PRUNE,
 	ST__COUNT
 };
 
@@ -198,6 +199,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_EVENT_LIST] = "SELECT * FROM (SELECT " EVENT_COLS " FROM events"
 			  " WHERE (?1 = 0 OR device_id = ?1) AND (?2 = 0 OR time_ms >= ?2)"
 			  " ORDER BY id DESC LIMIT ?3) ORDER BY id ASC",
+	[ST_EVENT_PRUNE] = "DELETE FROM events WHERE time_ms < ?1",
 };
 
 struct store {
@@ -1215,8 +1217,12 @@ int store_deployment_list(struct store *s, int (*cb)(void *ctx, const struct sto
 int store_deployments_for_device(struct store *s, int64_t device_id,
 				 int (*cb)(void *ctx, const struct store_deployment *d), void *ctx)
 {
-	if (device_id <= 0)
-		return fail(s, -EINVAL, "no device id given");
+	if (device_id <= 0) {
+		pthread_mutex_lock(&s->lock);
+		fail(s, -EINVAL, "no device id given");
+		pthread_mutex_unlock(&s->lock);
+		return -EINVAL;
+	}
 	return deployment_list_st(s, ST_DEPLOYMENTS_FOR_DEVICE, device_id, cb, ctx);
 }
 
@@ -1428,4 +1434,20 @@ int store_event_list(struct store *s, int64_t device_id, int64_t since_ms, unsig
 			break;
 	free(rs.v);
 	return r < 0 ? r : (int)rs.n;
+}
+
+int store_event_prune(struct store *s, int64_t before_ms)
+{
+	sqlite3_stmt *st;
+	int r = -EIO;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_EVENT_PRUNE);
+	if (st) {
+		sqlite3_bind_int64(st, 1, before_ms);
+		r = stmt_exec(s, st, "prune events");
+		if (r == 0)
+			r = sqlite3_changes(s->db);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
 }

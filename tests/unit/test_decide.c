@@ -381,7 +381,7 @@ static void test_decision_log(void **state)
 	f.arch_class = PXE_ARCH_BIOS;
 	assert_int_equal(decide(fx->d, &f, false, &d), 0);
 	capture_log(&f, &d, "dhcp DISCOVER", line, sizeof(line));
-	assert_non_null(strstr(line, " info  decide: 52:54:00:12:34:56, -: boot required 'D1' "
+	assert_non_null(strstr(line, " info  decide: 52:54:00:12:34:56, -: boot 'D1' "
 				     "(required deployment 'D1' (image 'debian') for device 'vm1', "
 				     "not yet handed out) [dhcp DISCOVER on br0, arch bios(0), pxe]\n"));
 

@@ -610,6 +610,13 @@ static void test_events(void **state)
 	memset(&seen, 0, sizeof(seen));
 	assert_int_equal(store_event_list(fx->s, 2, 25, 0, collect_events, &seen), 0);
 	assert_int_equal(seen.n, 0);
+
+	assert_int_equal(store_event_prune(fx->s, 30), 2);
+	assert_int_equal(store_event_prune(fx->s, 30), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_event_list(fx->s, 0, 0, 0, collect_events, &seen), 2);
+	assert_int_equal(seen.ids[0], 1030);
+	assert_int_equal(store_generation(fx->s), g);
 }
 
 /* ---- generation ------------------------------------------------------------- */
