@@ -1,5 +1,6 @@
 /* Store tests against a real SQLite file in a temporary directory. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -692,6 +693,55 @@ static void test_list_reentrant(void **state)
 	assert_int_equal(store_device_list(fx->s, reenter, fx->s), 2);
 }
 
+/* Several threads on one handle and a second handle (another process's
+ * connection) writing at once: every write lands, none sees "busy". */
+struct writer {
+	struct store *s;
+	int id;
+	int failures;
+};
+
+static void *writer_run(void *p)
+{
+	struct writer *w = p;
+	for (int i = 0; i < 50; i++) {
+		struct store_device d;
+		char name[32];
+		snprintf(name, sizeof(name), "w%d-%d", w->id, i);
+		mk_device(&d, name, 0, NULL);
+		d.mac[3] = (uint8_t)w->id;
+		d.mac[4] = (uint8_t)i;
+		if (store_device_add(w->s, &d) < 0)
+			w->failures++;
+		struct store_event ev = { .time_ms = i, .arch = -1, .via = "dhcp",
+					  .outcome = "local", .reason = "r" };
+		if (store_event_add(w->s, &ev) < 0)
+			w->failures++;
+		(void)store_generation(w->s);
+	}
+	return NULL;
+}
+
+static void test_concurrent_writers(void **state)
+{
+	struct fx *fx = *state;
+	struct store *other;
+	pthread_t th[4];
+	struct writer w[4];
+	assert_int_equal(store_open(fx->t.url, &other), 0);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct writer){ .s = i % 2 ? other : fx->s, .id = i };
+		assert_int_equal(pthread_create(&th[i], NULL, writer_run, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].failures, 0);
+	}
+	assert_int_equal(store_generation(fx->s), 200);
+	assert_int_equal(store_generation(other), 200);
+	store_close(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -711,6 +761,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_generation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_reentrant, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
