@@ -91,6 +91,9 @@ uint64_t store_generation(struct store *s);
 
 /* Devices */
 int store_device_add(struct store *s, struct store_device *d); /* sets d->id */
+/* Change name, MAC and GUID of the device d->id (arch, last_seen and
+ * created are not written).  -ENOENT, -EEXIST as for add. */
+int store_device_update(struct store *s, struct store_device *d);
 int store_device_by_name(struct store *s, const char *name, struct store_device *out);
 int store_device_by_mac(struct store *s, const uint8_t mac[MAC_LEN], struct store_device *out);
 int store_device_by_guid(struct store *s, const uint8_t guid[GUID_LEN], struct store_device *out);

@@ -119,6 +119,7 @@ enum stmt_id {
 	ST_GEN_READ,
 	ST_DATA_VERSION,
 	ST_DEVICE_ADD,
+	ST_DEVICE_UPDATE,
 	ST_DEVICE_BY_NAME,
 	ST_DEVICE_BY_MAC,
 	ST_DEVICE_BY_GUID,
@@ -158,6 +159,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_DATA_VERSION] = "PRAGMA data_version",
 	[ST_DEVICE_ADD] = "INSERT INTO devices (name, mac, guid, arch, last_seen, created)"
 			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_DEVICE_UPDATE] = "UPDATE devices SET name = ?1, mac = ?2, guid = ?3 WHERE id = ?4",
 	[ST_DEVICE_BY_NAME] = "SELECT " DEVICE_COLS " FROM devices WHERE name = ?1",
 	[ST_DEVICE_BY_MAC] = "SELECT " DEVICE_COLS " FROM devices WHERE mac = ?1",
 	[ST_DEVICE_BY_GUID] = "SELECT " DEVICE_COLS " FROM devices WHERE guid = ?1",
@@ -642,27 +644,25 @@ static int device_one(struct store *s, sqlite3_stmt *st, struct store_device *ou
 	return r;
 }
 
-int store_device_add(struct store *s, struct store_device *d)
+/* Validate d and write it: an INSERT (update = false, sets d->id) or an
+ * UPDATE of name, MAC and GUID by d->id.  Inside the caller's lock. */
+static int device_write(struct store *s, struct store_device *d, bool update)
 {
-	char mac[MAC_STR_LEN], guid[GUID_STR_LEN];
+	char mac[MAC_STR_LEN], guid[GUID_STR_LEN] = "";
 	sqlite3_stmt *st;
 	int r, rc;
 
-	pthread_mutex_lock(&s->lock);
 	r = check_name(s, "device", d->name, sizeof(d->name));
 	if (r < 0)
-		goto out;
-	if (bytes_all(d->mac, MAC_LEN, 0) || bytes_all(d->mac, MAC_LEN, 0xff) || (d->mac[0] & 1)) {
-		r = fail(s, -EINVAL, "device '%s': MAC must be a unicast address", d->name);
-		goto out;
-	}
+		return r;
+	if (bytes_all(d->mac, MAC_LEN, 0) || bytes_all(d->mac, MAC_LEN, 0xff) || (d->mac[0] & 1))
+		return fail(s, -EINVAL, "device '%s': MAC must be a unicast address", d->name);
 	/* Firmware without a real SMBIOS UUID sends all zeros or all ones;
 	 * such a value would match every such machine. */
 	if (d->has_guid &&
-	    (bytes_all(d->guid, GUID_LEN, 0) || bytes_all(d->guid, GUID_LEN, 0xff))) {
-		r = fail(s, -EINVAL, "device '%s': GUID is a placeholder, not an identity", d->name);
-		goto out;
-	}
+	    (bytes_all(d->guid, GUID_LEN, 0) || bytes_all(d->guid, GUID_LEN, 0xff)))
+		return fail(s, -EINVAL, "device '%s': GUID is a placeholder, not an identity",
+			    d->name);
 	mac_format(d->mac, mac);
 	if (d->has_guid)
 		guid_format(d->guid, guid);
@@ -671,24 +671,29 @@ int store_device_add(struct store *s, struct store_device *d)
 	if (d->arch < -1 || d->arch > 0xffff)
 		d->arch = -1;
 
-	st = stmt_get(s, ST_DEVICE_ADD);
-	if (!st) {
-		r = -EIO;
-		goto out;
-	}
+	st = stmt_get(s, update ? ST_DEVICE_UPDATE : ST_DEVICE_ADD);
+	if (!st)
+		return -EIO;
 	r = tx_begin(s);
 	if (r < 0)
-		goto out;
+		return r;
 	bind_text(st, 1, d->name);
 	bind_text(st, 2, mac);
 	if (d->has_guid)
 		bind_text(st, 3, guid);
-	sqlite3_bind_int(st, 4, d->arch);
-	sqlite3_bind_int64(st, 5, d->last_seen);
-	sqlite3_bind_int64(st, 6, d->created);
+	if (update) {
+		sqlite3_bind_int64(st, 4, d->id);
+	} else {
+		sqlite3_bind_int(st, 4, d->arch);
+		sqlite3_bind_int64(st, 5, d->last_seen);
+		sqlite3_bind_int64(st, 6, d->created);
+	}
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
-		d->id = sqlite3_last_insert_rowid(s->db);
+		if (!update)
+			d->id = sqlite3_last_insert_rowid(s->db);
+		else if (sqlite3_changes(s->db) == 0)
+			r = fail(s, -ENOENT, "no device with id %lld", (long long)d->id);
 	} else if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE) {
 		const char *m = sqlite3_errmsg(s->db);
 		if (strstr(m, "devices.mac"))
@@ -698,10 +703,25 @@ int store_device_add(struct store *s, struct store_device *d)
 		else
 			r = fail(s, -EEXIST, "a device named '%s' already exists", d->name);
 	} else
-		r = db_fail(s, "add device");
+		r = db_fail(s, update ? "update device" : "add device");
 	stmt_done(st);
-	r = tx_end(s, r);
-out:
+	return tx_end(s, r);
+}
+
+int store_device_add(struct store *s, struct store_device *d)
+{
+	int r;
+	pthread_mutex_lock(&s->lock);
+	r = device_write(s, d, false);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_device_update(struct store *s, struct store_device *d)
+{
+	int r;
+	pthread_mutex_lock(&s->lock);
+	r = device_write(s, d, true);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }

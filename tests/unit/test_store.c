@@ -265,6 +265,27 @@ static void test_device_crud(void **state)
 	assert_int_equal(store_device_list(fx->s, collect_names, names), 2);
 	assert_string_equal(names, "alpha,vm1,");
 
+	/* Edit: new name, new NIC, GUID dropped; the old MAC is free again. */
+	uint64_t g = store_generation(fx->s);
+	struct store_device ed = got;
+	snprintf(ed.name, sizeof(ed.name), "vm1-renamed");
+	ed.mac[5] = 0x77;
+	ed.has_guid = false;
+	assert_int_equal(store_device_update(fx->s, &ed), 0);
+	assert_int_equal(store_generation(fx->s), g + 1);
+	assert_int_equal(store_device_by_mac(fx->s, ed.mac, &got), 0);
+	assert_string_equal(got.name, "vm1-renamed");
+	assert_false(got.has_guid);
+	assert_int_equal(got.arch, 7);
+	assert_int_equal(store_device_by_mac(fx->s, d.mac, &got), -ENOENT);
+	snprintf(ed.name, sizeof(ed.name), "alpha");
+	assert_int_equal(store_device_update(fx->s, &ed), -EEXIST);
+	assert_string_equal(store_last_error(fx->s), "a device named 'alpha' already exists");
+	ed.id = 9999;
+	snprintf(ed.name, sizeof(ed.name), "ghost");
+	assert_int_equal(store_device_update(fx->s, &ed), -ENOENT);
+	assert_int_equal(store_generation(fx->s), g + 1);
+
 	assert_int_equal(store_device_delete(fx->s, "alpha"), 0);
 	assert_int_equal(store_device_by_name(fx->s, "alpha", &got), -ENOENT);
 	assert_int_equal(store_device_delete(fx->s, "alpha"), -ENOENT);
