@@ -4,7 +4,8 @@
  *   -ENOENT  no such row          -EEXIST  duplicate name/MAC/GUID
  *   -EINVAL  a field is invalid    -EIO     the database failed
  *   -EBUSY   a row is still in use (delete of an image a deployment uses)
- * with a human message in store_last_error().
+ * with a human message in store_last_error() (kept per thread: it is the
+ * message of the calling thread's last failed store call).
  *
  * Every change that can alter a PXE decision (devices, images, deployments,
  * hand-outs, deletes) bumps the store's generation (store_generation()) in

@@ -211,8 +211,11 @@ struct store {
 	uint64_t generation;         /* last value read or written */
 	int64_t data_version;        /* PRAGMA data_version when it was read */
 	char path[4096];
-	char err[STORE_ERR_LEN];
 };
+
+/* Error messages are per thread: the HTTP workers and the event loop may
+ * share a handle, and each must read its own call's message. */
+static __thread char last_err[STORE_ERR_LEN];
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -221,7 +224,7 @@ static int fail(struct store *s, int err, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(s->err, sizeof(s->err), fmt, ap);
+	vsnprintf(last_err, sizeof(last_err), fmt, ap);
 	va_end(ap);
 	return err;
 }
@@ -238,7 +241,8 @@ static int db_fail(struct store *s, const char *what)
 
 const char *store_last_error(const struct store *s)
 {
-	return s ? s->err : "no store";
+	(void)s;
+	return last_err;
 }
 
 /* ---- statements ------------------------------------------------------ */
@@ -456,9 +460,6 @@ static int pragma_text(struct store *s, const char *sql, char *out, size_t len)
 	return r;
 }
 
-/* Where an open failure's message goes when there is no store to hold it. */
-static char open_err[STORE_ERR_LEN];
-
 static int open_sqlite(struct store *s, const char *path)
 {
 	char mode[16];
@@ -526,24 +527,23 @@ int store_open(const char *url, struct store **out)
 
 	*out = NULL;
 	if (!url || strncmp(url, "sqlite:", 7) != 0 || url[7] == '\0') {
-		snprintf(open_err, sizeof(open_err),
+		snprintf(last_err, sizeof(last_err),
 			 "unsupported store URL '%s' (expected sqlite:PATH)", url ? url : "");
 		return -EINVAL;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		snprintf(open_err, sizeof(open_err), "out of memory");
+		snprintf(last_err, sizeof(last_err), "out of memory");
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&s->lock, NULL);
 	if (str_copy(s->path, sizeof(s->path), url + 7) < 0) {
-		snprintf(open_err, sizeof(open_err), "store path too long");
+		snprintf(last_err, sizeof(last_err), "store path too long");
 		store_close(s);
 		return -EINVAL;
 	}
 	r = open_sqlite(s, s->path);
 	if (r < 0) {
-		snprintf(open_err, sizeof(open_err), "%s", s->err);
 		store_close(s);
 		return r;
 	}
@@ -554,7 +554,7 @@ int store_open(const char *url, struct store **out)
 /* The message of the last failed store_open() (there is no handle then). */
 const char *store_open_error(void)
 {
-	return open_err;
+	return last_err;
 }
 
 void store_close(struct store *s)
