@@ -453,8 +453,11 @@ static int xfer_negotiate(struct tftp_xfer *x, const struct tftp_req_opts *o)
 	}
 	/* RFC 2349: tsize is the file's size in octets.  In netascii the
 	 * transferred size differs and is unknown before conversion, so the
-	 * option is not acknowledged there (as tftp-hpa does). */
-	if (o->has_tsize && x->mode == TFTP_MODE_OCTET) {
+	 * option is not acknowledged there (as tftp-hpa does).
+	 * Nor for an empty file: curl (7.88, lib/tftp.c) takes "tsize 0" in
+	 * an OACK as invalid and gives up; omitted, it just reads the empty
+	 * last block. */
+	if (o->has_tsize && x->mode == TFTP_MODE_OCTET && x->size > 0) {
 		snprintf(v_tsize, sizeof(v_tsize), "%" PRIu64, x->size);
 		acc[n++] = (struct tftp_option){ "tsize", v_tsize };
 	}
