@@ -131,6 +131,8 @@ static int parse_option(struct dhcp_msg *m, uint8_t code, const uint8_t *v, size
 			return DHCP_ERR_OPT_LEN;
 		return blob_append(&m->vendor_class, v, n);
 	case DHCP_OPT_CLIENT_ID: /* RFC 2132 §9.14: minimum length 2 */
+		/* ...for the first instance; an RFC 3396 continuation may be
+		 * shorter. */
 		if (n < 2 && !m->client_id.present)
 			return DHCP_ERR_OPT_LEN;
 		return blob_append(&m->client_id, v, n);
