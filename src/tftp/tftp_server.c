@@ -146,7 +146,7 @@ static void xfer_finish(struct tftp_xfer *x, enum xfer_result res, const char *w
 		lvl = LOG_LVL_WARN;
 		break;
 	}
-	log_msg(lvl, MOD, "%s \"%s\" %s%s%s: %" PRIu64 " of %" PRIu64 " bytes, blksize %u, windowsize %u, %s, %" PRIu64 " ms",
+	log_msg(lvl, MOD, "%s \"%s\" %s%s%s: %" PRIu64 " bytes sent of %" PRIu64 ", blksize %u, windowsize %u, %s, %" PRIu64 " ms",
 		x->peer_str, x->name, word, why ? ": " : "", why ? why : "", x->bytes, x->size,
 		x->blksize, x->windowsize, x->mode == TFTP_MODE_NETASCII ? "netascii" : "octet", ms);
 	xfer_free(x);

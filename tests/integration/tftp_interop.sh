@@ -173,7 +173,7 @@ PY
 # One line per transfer in the log; the probe abort is not a failure.
 sleep 0.5
 assert_grep '"f1048577" done' "$log"
-assert_grep '"big" done: 33555132 of 33555132 bytes, blksize 512' "$log"
+assert_grep '"big" done: 33555132 bytes sent of 33555132, blksize 512' "$log"
 assert_grep '"f513" aborted: client sent error 8' "$log"
 assert_grep 'refused: hostile name' "$log"
 assert_grep 'refused: path leads out of the root' "$log"
