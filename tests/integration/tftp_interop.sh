@@ -8,7 +8,7 @@
 #
 # Runs pxed on 127.0.0.1 with high ports, no root needed.  Set
 # PXED_TFTP_CMD to a program taking "ROOT PORT" to test another build of
-# the TFTP server instead of build/pxed.
+# the TFTP server instead of build/pxed (with MaxTransfers 2, as here).
 . "$(dirname "$0")/../lib.sh"
 
 for c in atftp curl busybox tftp cmp python3; do
@@ -41,6 +41,7 @@ else
 [tftp]
 Root=$root
 Port=$tport
+MaxTransfers=2
 [http]
 Port=$hport
 [store]
@@ -49,6 +50,7 @@ CONF
 	start_pxed "$TMP/pxed.conf"
 fi
 log=$TMP/pxed.log
+[ -n "${KEEP_LOG:-}" ] && on_exit "cp $TMP/pxed.log $KEEP_LOG"
 
 # fetch CLIENT FILE [BLKSIZE]: download FILE with CLIENT into $TMP/out
 fetch() {
@@ -113,9 +115,10 @@ timeout 10 atftp -p -l "$TMP/up.txt" -r uploaded2 127.0.0.1 "$tport" >/dev/null 
 pass "write requests refused (error 4)"
 
 # Protocol rules checked with a scripted client.
-python3 - "$tport" <<'PY' || fail "scripted client checks"
+python3 - "$tport" "$root" <<'PY' || fail "scripted client checks"
 import socket, struct, sys
 port = int(sys.argv[1])
+root = sys.argv[2]
 def rrq(name, *opts):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(3)
@@ -144,7 +147,7 @@ assert b"tsize\x00513\x00" in d and b"blksize\x001468\x00" in d, d
 s.sendto(struct.pack("!HH", 5, 8) + b"User aborted the transfer\0", a)
 assert quiet(s, 1.5) is None, "server sent more after ERROR 8"
 
-# Window of 4 at blksize 8 over 100 bytes (13 blocks).  A lost block:
+# Window of 4 at blksize 8 over 513 bytes (65 blocks).  A lost block:
 # ACK 2 in a window 1..4 must resend from 3.  Duplicate ACKs must not
 # resend.
 s = rrq("f513", "blksize", "8", "windowsize", "4")
@@ -166,8 +169,43 @@ assert quiet(s, 0.5) is None, "duplicate ACK caused a resend (Sorcerer's Apprent
 got = [struct.unpack("!HH", recv(s, 3)[1][:4])[1] for _ in range(4)]
 assert got == [7, 8, 9, 10], got
 s.sendto(struct.pack("!HH", 4, 10), a)
+# Read the rest window by window; the data must be the file's.
+data = b""
+blk = 10
+while True:
+    op, d, _ = recv(s)
+    assert op == 3
+    n = struct.unpack("!H", d[2:4])[0]
+    assert n == blk + 1, (n, blk)
+    blk = n
+    data += d[4:]
+    if len(d) < 12 or n % 4 == 2:
+        s.sendto(struct.pack("!HH", 4, n), a)
+    if len(d) < 12:
+        break
+assert data == open(root + "/f513", "rb").read()[80:], "window transfer content"
+assert quiet(s, 0.3) is None
 s.close()
-print("ok: scripted checks (EDK2 probe abort, window resend, no duplicate sends, timeout resend)")
+
+# MaxTransfers (2): a third request is dropped unanswered while two run,
+# and served when the client repeats it after a slot frees.
+held = [rrq("f513", "blksize", "512") for _ in range(2)]
+peers = []
+for h in held:
+    op, d, a = recv(h)
+    assert op == 6, d
+    peers.append(a)
+third = rrq("f513", "blksize", "512")
+assert quiet(third, 0.5) is None, "request over MaxTransfers was answered"
+for h, a in zip(held, peers):
+    h.sendto(struct.pack("!HH", 5, 8) + b"done\0", a)
+    h.close()
+quiet(third, 0.2)
+third.sendto(struct.pack("!H", 1) + b"f513\x00octet\x00blksize\x00512\x00", ("127.0.0.1", port))
+op, d, a = recv(third)
+assert op == 6, d
+third.sendto(struct.pack("!HH", 5, 8) + b"done\0", a)
+print("ok: scripted checks (EDK2 probe abort, window resend, no duplicate sends, timeout resend, MaxTransfers)")
 PY
 
 # One line per transfer in the log; the probe abort is not a failure.
@@ -178,6 +216,7 @@ assert_grep '"f513" aborted: client sent error 8' "$log"
 assert_grep 'refused: hostile name' "$log"
 assert_grep 'refused: path leads out of the root' "$log"
 assert_grep 'refused: write request' "$log"
+assert_grep 'MaxTransfers \(2\) reached' "$log"
 if grep -E 'tftp: .*failed' "$log" | grep -v '"f513"' | grep -q .; then
 	grep 'failed' "$log" >&2
 	fail "transfers failed"
