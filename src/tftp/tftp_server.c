@@ -46,6 +46,11 @@ struct tftp_block_state {
 	int pending;  /* netascii: second byte of a pair still owed, or -1 */
 };
 
+/* One read transfer.  States: OACK sent and waiting for ACK 0
+ * (oack_pending), then sending windows of DATA: each window is blocks
+ * acked+1 .. acked+windowsize, sent back to back, then the timer waits for
+ * the ACK of the window's last block.  It ends on the ACK of the final
+ * (short) block, a client ERROR, a send error, or TFTP_MAX_TRIES timeouts. */
 struct tftp_xfer {
 	struct tftp_server *srv;
 	struct tftp_xfer *prev, *next; /* the server's list of transfers */
@@ -219,12 +224,14 @@ static int xfer_fill_block(struct tftp_xfer *x, uint64_t k, size_t *len_out)
 	return 0;
 }
 
+/* The current retransmission timeout: the base doubled per timeout in a
+ * row, at most TFTP_RTO_CAP_MS (or the base, when a client negotiated a
+ * longer one). */
 static unsigned xfer_rto(const struct tftp_xfer *x)
 {
-	unsigned rto = x->rto_ms;
-	for (unsigned i = 0; i < x->tries && rto < TFTP_RTO_CAP_MS; i++)
-		rto *= 2;
-	return rto < TFTP_RTO_CAP_MS ? rto : (x->rto_ms > TFTP_RTO_CAP_MS ? x->rto_ms : TFTP_RTO_CAP_MS);
+	uint64_t rto = (uint64_t)x->rto_ms << (x->tries < 8 ? x->tries : 8);
+	uint64_t cap = x->rto_ms > TFTP_RTO_CAP_MS ? x->rto_ms : TFTP_RTO_CAP_MS;
+	return (unsigned)(rto < cap ? rto : cap);
 }
 
 /* Send one window starting at block `from` (RFC 7440 §4: windowsize
