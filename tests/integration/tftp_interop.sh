@@ -187,6 +187,17 @@ assert data == open(root + "/f513", "rb").read()[80:], "window transfer content"
 assert quiet(s, 0.3) is None
 s.close()
 
+# IP_PKTINFO: a request sent to another local address (127.0.0.2 on lo)
+# is answered from that address, not from 127.0.0.1.
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.sendto(struct.pack("!H", 1) + b"f511\x00octet\x00", ("127.0.0.2", port))
+op, d, a = recv(s)
+assert op == 3 and a[0] == "127.0.0.2", (op, a)
+s.sendto(struct.pack("!HH", 4, 1), a)
+assert quiet(s, 0.3) is None
+s.close()
+
 # MaxTransfers (2): a third request is dropped unanswered while two run,
 # and served when the client repeats it after a slot frees.
 held = [rrq("f513", "blksize", "512") for _ in range(2)]
@@ -205,7 +216,7 @@ third.sendto(struct.pack("!H", 1) + b"f513\x00octet\x00blksize\x00512\x00", ("12
 op, d, a = recv(third)
 assert op == 6, d
 third.sendto(struct.pack("!HH", 5, 8) + b"done\0", a)
-print("ok: scripted checks (EDK2 probe abort, window resend, no duplicate sends, timeout resend, MaxTransfers)")
+print("ok: scripted checks (EDK2 probe abort, window resend, no duplicate sends, timeout resend, reply from the requested address, MaxTransfers)")
 PY
 
 # One line per transfer in the log; the probe abort is not a failure.
