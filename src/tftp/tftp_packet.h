@@ -109,8 +109,8 @@ int tftp_build_oack(uint8_t *buf, size_t buflen, const struct tftp_option *opts,
 int tftp_build_request(uint8_t *buf, size_t buflen, uint16_t opcode, const char *filename,
 		       const char *mode, const struct tftp_option *opts, size_t n);
 
-/* netascii (RFC 1350 §"Initial Connection Protocol", RFC 764 p.11):
- * LF -> CR LF, CR -> CR NUL.  Converts from in into out until out is full
+/* netascii (RFC 1350 §1: ASCII with the Telnet modifications, i.e. the
+ * NVT end-of-line rules of RFC 764): LF -> CR LF, CR -> CR NUL.  Converts from in into out until out is full
  * or in is used up; *in_used gets the input bytes consumed.  *pending is
  * the second byte of a pair that did not fit in out (-1 for none); it is
  * emitted first on the next call, so a pair can straddle two blocks.
