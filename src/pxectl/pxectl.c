@@ -544,7 +544,7 @@ static int cmd_status(int argc, char **argv)
 	if ((rc = api_call("GET", "/api/v1/status", NULL, &j)))
 		return rc;
 	if (!opt_json) {
-		printf("%-18s %s\n", "server:", server);
+		printf("%-17s: %s\n", "server", server);
 		for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 			const char *v = field(j, keys[i], buf, sizeof(buf));
 			printf("%-17s: %s\n", keys[i], v ? v : "-");
