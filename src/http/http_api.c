@@ -215,6 +215,19 @@ static json_t *time_json(int64_t ms)
 	return json_string(buf);
 }
 
+/* A stored string as JSON.  jansson refuses invalid UTF-8, and one odd byte
+ * in one row (a reason or interface name recorded from a packet) must not
+ * turn a whole listing into a 500: such strings are shown escaped. */
+static json_t *str_json(const char *s)
+{
+	char esc[1024];
+	json_t *v = json_string(s);
+	if (v)
+		return v;
+	log_escape(esc, sizeof(esc), s, strlen(s));
+	return json_string(esc);
+}
+
 static json_t *mac_json(const uint8_t mac[MAC_LEN])
 {
 	char m[MAC_STR_LEN];
@@ -233,32 +246,33 @@ static json_t *guid_json(bool has, const uint8_t guid[GUID_LEN])
 
 static json_t *device_json(const struct store_device *d)
 {
-	return json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)d->id, "name",
-			 d->name, "mac", mac_json(d->mac), "guid", guid_json(d->has_guid, d->guid),
+	return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)d->id, "name",
+			 str_json(d->name), "mac", mac_json(d->mac), "guid", guid_json(d->has_guid, d->guid),
 			 "arch", d->arch >= 0 ? json_integer(d->arch) : json_null(), "last_seen",
 			 time_json(d->last_seen * 1000), "created", time_json(d->created * 1000));
 }
 
 static json_t *image_json(const struct store_image *im)
 {
-	json_t *o = json_pack("{s:I, s:s, s:o}", "id", (json_int_t)im->id, "name", im->name,
+	json_t *o = json_pack("{s:I, s:o, s:o}", "id", (json_int_t)im->id, "name", str_json(im->name),
 			      "created", time_json(im->created * 1000));
 	if (!o)
 		return NULL;
 	if (im->nbp[0]) {
-		json_object_set_new(o, "nbp", json_string(im->nbp));
+		json_object_set_new(o, "nbp", str_json(im->nbp));
 	} else {
-		json_object_set_new(o, "kernel", json_string(im->kernel));
-		json_object_set_new(o, "initrd", json_string(im->initrd));
-		json_object_set_new(o, "cmdline", json_string(im->cmdline));
+		json_object_set_new(o, "kernel", str_json(im->kernel));
+		json_object_set_new(o, "initrd", str_json(im->initrd));
+		json_object_set_new(o, "cmdline", str_json(im->cmdline));
 	}
 	return o;
 }
 
 static json_t *deployment_json(const struct store_deployment *d)
 {
-	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:b, s:o}", "id", (json_int_t)d->id, "name",
-			 d->name, "image", d->image_name, "device", d->device_name, "purpose",
+	return json_pack("{s:I, s:o, s:o, s:o, s:s, s:b, s:o}", "id", (json_int_t)d->id, "name",
+			 str_json(d->name), "image", str_json(d->image_name), "device",
+			 str_json(d->device_name), "purpose",
 			 d->purpose == STORE_REQUIRED ? "required" : "available", "enabled",
 			 d->enabled, "created", time_json(d->created * 1000));
 }
@@ -531,7 +545,7 @@ static int add_device_name(void *ctx, const struct store_device *d)
 {
 	char id[24];
 	snprintf(id, sizeof(id), "%lld", (long long)d->id);
-	return json_object_set_new(ctx, id, json_string(d->name)) < 0 ? -ENOMEM : 0;
+	return json_object_set_new(ctx, id, str_json(d->name)) < 0 ? -ENOMEM : 0;
 }
 
 static int add_event(void *ctx, const struct store_event *ev)
@@ -541,13 +555,14 @@ static int add_event(void *ctx, const struct store_event *ev)
 	json_t *name, *o;
 	snprintf(id, sizeof(id), "%lld", (long long)ev->device_id);
 	name = ev->device_id ? json_object_get(x->names, id) : NULL;
-	o = json_pack("{s:I, s:o, s:I, s:o, s:o, s:o, s:s, s:s, s:s, s:s, s:O, s:s}", "id",
+	o = json_pack("{s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:O, s:o}", "id",
 		      (json_int_t)ev->id, "time", time_json(ev->time_ms), "time_ms",
 		      (json_int_t)ev->time_ms, "mac", mac_json(ev->mac), "guid",
 		      guid_json(ev->has_guid, ev->guid), "arch",
-		      ev->arch >= 0 ? json_integer(ev->arch) : json_null(), "ifname", ev->ifname,
-		      "via", ev->via, "outcome", ev->outcome, "reason", ev->reason, "device",
-		      name ? name : json_null(), "deployment", ev->deployment_name);
+		      ev->arch >= 0 ? json_integer(ev->arch) : json_null(), "ifname",
+		      str_json(ev->ifname), "via", str_json(ev->via), "outcome", str_json(ev->outcome),
+		      "reason", str_json(ev->reason), "device", name ? name : json_null(),
+		      "deployment", str_json(ev->deployment_name));
 	return json_array_append_new(x->arr, o) < 0 ? -ENOMEM : 0;
 }
 
