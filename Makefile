@@ -53,7 +53,7 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpxed.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -DFIXTURES='"$(FIXTURES)"' $(LDFLAGS) -o $@ $< $(BUILD)/libpxed.a $(PKG_LIBS) $(CMOCKA_LIBS) -lcrypt
+	$(CC) $(CFLAGS) -DFIXTURES='"$(FIXTURES)"' -DSRCDIR='"$(CURDIR)"' $(LDFLAGS) -o $@ $< $(BUILD)/libpxed.a $(PKG_LIBS) $(CMOCKA_LIBS) -lcrypt
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libpxed.a
 	@mkdir -p $(@D)

@@ -1,0 +1,76 @@
+#!/bin/bash
+# Build pxed and run the whole test suite: unit tests (also under
+# ASan/UBSan), integration tests against the real daemon with real clients,
+# and lab tests booting real firmware in QEMU (those need root).
+# Ends with the line "N passed, N failed".
+#   scripts/test.sh              everything
+#   scripts/test.sh unit         only the unit tests
+#   scripts/test.sh tests/lab/boot_bios.sh ...   only these scripts
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+bash scripts/deps.sh --test || exit 1
+
+passed=0 failed=0 skipped=0
+failures=()
+count_cmocka() { # LOG NAME: add a cmocka binary's results
+	local p f
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$1" | tail -1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$1" | tail -1)
+	passed=$((passed + ${p:-0}))
+	if [ "${f:-0}" -gt 0 ] || [ -z "$p$f" ]; then
+		failed=$((failed + ${f:-1}))
+		failures+=("$2")
+	fi
+}
+
+run_unit() { # BUILD_DIR LABEL MAKEFLAGS...
+	local build=$1 label=$2
+	shift 2
+	make -j2 BUILD="$build" WERROR=1 "$@" $(ls tests/unit/test_*.c | sed "s|tests/unit/\(.*\)\.c|$build/tests/\1|") >"$build.make.log" 2>&1 ||
+		{ cat "$build.make.log"; failed=$((failed + 1)); failures+=("build tests $label"); return 1; }
+	for t in "$build"/tests/test_*; do
+		case $t in *.d | *.log) continue ;; esac
+		local log="$build/$(basename "$t").log"
+		echo "== unit ($label): $(basename "$t")"
+		ASAN_OPTIONS=detect_leaks=1 "$t" >"$log" 2>&1
+		grep -E '^\[ *(OK|FAILED|PASSED|ERROR) *\]' "$log" | grep -v '^\[       OK' | sed 's/^/   /'
+		grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log" && { failed=$((failed + 1)); failures+=("sanitizer $t"); }
+		count_cmocka "$log" "$label $(basename "$t")"
+	done
+}
+
+run_script() { # SCRIPT
+	local s=$1 log rc start
+	log="build/test-logs/$(echo "$s" | tr / _).log"
+	mkdir -p build/test-logs
+	start=$SECONDS
+	timeout 900 bash "$s" >"$log" 2>&1
+	rc=$?
+	case $rc in
+	0) passed=$((passed + 1)); echo "PASS $s ($((SECONDS - start)) s)" ;;
+	77) skipped=$((skipped + 1)); echo "SKIP $s: $(grep -m1 SKIP "$log")" ;;
+	*) failed=$((failed + 1)); failures+=("$s"); echo "FAIL $s (rc $rc, $((SECONDS - start)) s); last lines of $log:"; tail -n 40 "$log" | sed 's/^/   | /' ;;
+	esac
+}
+
+what=${1:-all}
+if [ "$what" = all ] || [ "$what" = unit ]; then
+	run_unit build release
+	run_unit build-asan asan SANITIZE=1
+fi
+if [ "$what" = all ]; then
+	make -j2 WERROR=1 all >/dev/null || { echo "FAIL: build"; exit 1; }
+	for s in tests/integration/*.sh tests/lab/*.sh; do
+		[ -f "$s" ] || continue
+		case $s in */lablib.sh) continue ;; esac
+		run_script "$s"
+	done
+elif [ "$what" != unit ]; then
+	make -j2 WERROR=1 all >/dev/null || { echo "FAIL: build"; exit 1; }
+	for s in "$@"; do run_script "$s"; done
+fi
+
+[ ${#failures[@]} -gt 0 ] && printf 'failed: %s\n' "${failures[@]}"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,1473 @@
+/* store_sqlite: the store over SQLite, URL "sqlite:PATH".
+ *
+ * One connection per store handle, WAL mode (readers never wait for the
+ * writer, and several pxed processes may share the file), foreign keys on,
+ * a busy timeout so a concurrent writer makes us wait rather than fail.
+ *
+ * Schema versions: PRAGMA user_version counts the migrations applied; each
+ * entry of `migrations` below is applied once, in its own transaction, in
+ * order.  Never edit an applied migration: add a new one.
+ *
+ * Generation: the meta row 'generation' is bumped inside the same
+ * transaction as every decision-relevant change.  store_generation() uses
+ * PRAGMA data_version (changes whenever another connection commits) to
+ * know when it must re-read the row; our own commits update the cached
+ * value from the bump's RETURNING clause. */
+#include "store/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define STORE_ERR_LEN 320
+#define STORE_BUSY_TIMEOUT_MS 5000
+
+/* Schema migrations; index i takes user_version i to i + 1.
+ *
+ * Room left for the next steps without rebuilding tables:
+ *  - deployments.device_id is nullable: a deployment will target a device,
+ *    a collection (collection_id) or unknown machines of an architecture
+ *    (unknown_arch), added as nullable columns by ALTER TABLE.
+ *  - available_from / expires become nullable integer columns.
+ *  - collections and collection_members become new tables; clearing a
+ *    collection is a DELETE FROM pxe_history over its members.
+ *  - events keep no foreign keys: history outlives deleted devices. */
+static const char *const migrations[] = {
+	/* 1: devices, images, deployments, PXE history, events, meta */
+	"CREATE TABLE meta ("
+	"  key TEXT PRIMARY KEY,"
+	"  value INTEGER NOT NULL"
+	");"
+	"INSERT INTO meta (key, value) VALUES ('generation', 0);"
+	"CREATE TABLE devices ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  mac TEXT NOT NULL UNIQUE,"         /* lower-case colon form */
+	"  guid TEXT UNIQUE,"                 /* lower-case 8-4-4-4-12, NULL = none */
+	"  arch INTEGER NOT NULL DEFAULT -1," /* last option 93 seen, -1 = never */
+	"  last_seen INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL"
+	");"
+	"CREATE TABLE images ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  kernel TEXT NOT NULL DEFAULT '',"
+	"  initrd TEXT NOT NULL DEFAULT '',"
+	"  cmdline TEXT NOT NULL DEFAULT '',"
+	"  nbp TEXT NOT NULL DEFAULT '',"
+	"  created INTEGER NOT NULL"
+	");"
+	"CREATE TABLE deployments ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE RESTRICT,"
+	"  device_id INTEGER REFERENCES devices(id) ON DELETE RESTRICT,"
+	"  purpose INTEGER NOT NULL CHECK (purpose IN (0, 1))," /* 1 = required */
+	"  enabled INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),"
+	"  created INTEGER NOT NULL"
+	");"
+	"CREATE INDEX deployments_device ON deployments (device_id);"
+	"CREATE INDEX deployments_image ON deployments (image_id);"
+	"CREATE TABLE pxe_history ("
+	"  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+	"  deployment_id INTEGER NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,"
+	"  handed_out_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (device_id, deployment_id)"
+	");"
+	"CREATE INDEX pxe_history_deployment ON pxe_history (deployment_id);"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  time_ms INTEGER NOT NULL,"
+	"  mac TEXT NOT NULL,"
+	"  guid TEXT,"
+	"  arch INTEGER NOT NULL DEFAULT -1,"
+	"  ifname TEXT NOT NULL DEFAULT '',"
+	"  via TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  device_id INTEGER NOT NULL DEFAULT 0,"
+	"  deployment_id INTEGER NOT NULL DEFAULT 0,"
+	"  deployment_name TEXT NOT NULL DEFAULT ''"
+	");"
+	"CREATE INDEX events_device ON events (device_id, id);"
+	"CREATE INDEX events_time ON events (time_ms);",
+};
+
+#define DEVICE_COLS "id, name, mac, guid, arch, last_seen, created"
+#define IMAGE_COLS "id, name, kernel, initrd, cmdline, nbp, created"
+#define DEPLOYMENT_SELECT                                                              \
+	"SELECT d.id, d.name, d.image_id, i.name, COALESCE(d.device_id, 0),"           \
+	" COALESCE(v.name, ''), d.purpose, d.enabled, d.created"                       \
+	" FROM deployments d JOIN images i ON i.id = d.image_id"                       \
+	" LEFT JOIN devices v ON v.id = d.device_id"
+#define EVENT_COLS                                                                     \
+	"id, time_ms, mac, guid, arch, ifname, via, outcome, reason, device_id,"       \
+	" deployment_id, deployment_name"
+
+/* Prepared once per store, on first use. */
+enum stmt_id {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_GEN_BUMP,
+	ST_GEN_READ,
+	ST_DATA_VERSION,
+	ST_DEVICE_ADD,
+	ST_DEVICE_UPDATE,
+	ST_DEVICE_BY_NAME,
+	ST_DEVICE_BY_MAC,
+	ST_DEVICE_BY_GUID,
+	ST_DEVICE_BY_ID,
+	ST_DEVICE_SEEN,
+	ST_DEVICE_LIST,
+	ST_DEVICE_IN_USE,
+	ST_DEVICE_DELETE,
+	ST_IMAGE_ADD,
+	ST_IMAGE_BY_NAME,
+	ST_IMAGE_BY_ID,
+	ST_IMAGE_LIST,
+	ST_IMAGE_IN_USE,
+	ST_IMAGE_DELETE,
+	ST_DEPLOYMENT_ADD,
+	ST_DEPLOYMENT_BY_NAME,
+	ST_DEPLOYMENT_BY_ID,
+	ST_DEPLOYMENT_LIST,
+	ST_DEPLOYMENTS_FOR_DEVICE,
+	ST_DEPLOYMENT_SET_ENABLED,
+	ST_DEPLOYMENT_DELETE,
+	ST_HANDOUT_RECORD,
+	ST_HANDOUT_GET,
+	ST_HANDOUT_CLEAR_DEVICE,
+	ST_EVENT_ADD,
+	ST_EVENT_LIST,
+	ST_EVENT_PRUNE,
+	ST__COUNT
+};
+
+static const char *const stmt_sql[ST__COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_GEN_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'generation' RETURNING value",
+	[ST_GEN_READ] = "SELECT value FROM meta WHERE key = 'generation'",
+	[ST_DATA_VERSION] = "PRAGMA data_version",
+	[ST_DEVICE_ADD] = "INSERT INTO devices (name, mac, guid, arch, last_seen, created)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_DEVICE_UPDATE] = "UPDATE devices SET name = ?1, mac = ?2, guid = ?3 WHERE id = ?4",
+	[ST_DEVICE_BY_NAME] = "SELECT " DEVICE_COLS " FROM devices WHERE name = ?1",
+	[ST_DEVICE_BY_MAC] = "SELECT " DEVICE_COLS " FROM devices WHERE mac = ?1",
+	[ST_DEVICE_BY_GUID] = "SELECT " DEVICE_COLS " FROM devices WHERE guid = ?1",
+	[ST_DEVICE_BY_ID] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1",
+	[ST_DEVICE_SEEN] = "UPDATE devices SET last_seen = ?3,"
+			   " arch = CASE WHEN ?2 >= 0 THEN ?2 ELSE arch END WHERE id = ?1",
+	[ST_DEVICE_LIST] = "SELECT " DEVICE_COLS " FROM devices ORDER BY name",
+	[ST_DEVICE_IN_USE] = "SELECT name FROM deployments WHERE device_id = ?1 ORDER BY name LIMIT 1",
+	[ST_DEVICE_DELETE] = "DELETE FROM devices WHERE id = ?1",
+	[ST_IMAGE_ADD] = "INSERT INTO images (name, kernel, initrd, cmdline, nbp, created)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_IMAGE_BY_NAME] = "SELECT " IMAGE_COLS " FROM images WHERE name = ?1",
+	[ST_IMAGE_BY_ID] = "SELECT " IMAGE_COLS " FROM images WHERE id = ?1",
+	[ST_IMAGE_LIST] = "SELECT " IMAGE_COLS " FROM images ORDER BY name",
+	[ST_IMAGE_IN_USE] = "SELECT name FROM deployments WHERE image_id = ?1 ORDER BY name LIMIT 1",
+	[ST_IMAGE_DELETE] = "DELETE FROM images WHERE id = ?1",
+	[ST_DEPLOYMENT_ADD] = "INSERT INTO deployments (name, image_id, device_id, purpose, enabled, created)"
+			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_DEPLOYMENT_BY_NAME] = DEPLOYMENT_SELECT " WHERE d.name = ?1",
+	[ST_DEPLOYMENT_BY_ID] = DEPLOYMENT_SELECT " WHERE d.id = ?1",
+	[ST_DEPLOYMENT_LIST] = DEPLOYMENT_SELECT " ORDER BY d.name",
+	/* Decision order: required before available, then newest first (id
+	 * breaks ties between deployments created in the same second). */
+	[ST_DEPLOYMENTS_FOR_DEVICE] = DEPLOYMENT_SELECT
+	" WHERE d.device_id = ?1 AND d.enabled = 1"
+	" ORDER BY d.purpose DESC, d.created DESC, d.id DESC",
+	[ST_DEPLOYMENT_SET_ENABLED] = "UPDATE deployments SET enabled = ?2 WHERE name = ?1",
+	[ST_DEPLOYMENT_DELETE] = "DELETE FROM deployments WHERE name = ?1",
+	[ST_HANDOUT_RECORD] = "INSERT INTO pxe_history (device_id, deployment_id, handed_out_at)"
+			      " VALUES (?1, ?2, ?3) ON CONFLICT (device_id, deployment_id)"
+			      " DO UPDATE SET handed_out_at = excluded.handed_out_at",
+	[ST_HANDOUT_GET] = "SELECT handed_out_at FROM pxe_history"
+			   " WHERE device_id = ?1 AND deployment_id = ?2",
+	[ST_HANDOUT_CLEAR_DEVICE] = "DELETE FROM pxe_history WHERE device_id = ?1",
+	[ST_EVENT_ADD] = "INSERT INTO events (time_ms, mac, guid, arch, ifname, via, outcome,"
+			 " reason, device_id, deployment_id, deployment_name)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	/* The newest `limit` rows, handed out oldest first. */
+	[ST_EVENT_LIST] = "SELECT * FROM (SELECT " EVENT_COLS " FROM events"
+			  " WHERE (?1 = 0 OR device_id = ?1) AND (?2 = 0 OR time_ms >= ?2)"
+			  " ORDER BY id DESC LIMIT ?3) ORDER BY id ASC",
+	[ST_EVENT_PRUNE] = "DELETE FROM events WHERE time_ms < ?1",
+};
+
+struct store {
+	sqlite3 *db;
+	pthread_mutex_t lock;        /* serialises calls: statements are shared */
+	sqlite3_stmt *stmt[ST__COUNT];
+	uint64_t generation;         /* last value read or written */
+	int64_t data_version;        /* PRAGMA data_version when it was read */
+	char path[4096];
+};
+
+/* Error messages are per thread: the HTTP workers and the event loop may
+ * share a handle, and each must read its own call's message. */
+static __thread char last_err[STORE_ERR_LEN];
+
+/* ---- errors ---------------------------------------------------------- */
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct store *s, int err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(last_err, sizeof(last_err), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* A database-level failure: -EIO with SQLite's own words. */
+static int db_fail(struct store *s, const char *what)
+{
+	int rc = sqlite3_extended_errcode(s->db);
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		return fail(s, -EIO, "%s: database is busy (another writer held it for %d ms)",
+			    what, STORE_BUSY_TIMEOUT_MS);
+	return fail(s, -EIO, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+const char *store_last_error(const struct store *s)
+{
+	(void)s;
+	return last_err;
+}
+
+/* ---- statements ------------------------------------------------------ */
+
+static sqlite3_stmt *stmt_get(struct store *s, enum stmt_id id)
+{
+	if (!s->stmt[id]) {
+		if (sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+				       &s->stmt[id], NULL) != SQLITE_OK) {
+			db_fail(s, "prepare");
+			return NULL;
+		}
+	}
+	return s->stmt[id];
+}
+
+static void stmt_done(sqlite3_stmt *st)
+{
+	if (st) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+}
+
+/* Run a statement that returns no rows. */
+static int stmt_exec(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	int r = 0;
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		r = db_fail(s, what);
+	stmt_done(st);
+	return r;
+}
+
+static int exec_id(struct store *s, enum stmt_id id, const char *what)
+{
+	sqlite3_stmt *st = stmt_get(s, id);
+	if (!st)
+		return -EIO;
+	return stmt_exec(s, st, what);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+static void col_text(sqlite3_stmt *st, int i, char *dst, size_t len)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	snprintf(dst, len, "%s", t ? (const char *)t : "");
+}
+
+static int64_t unix_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* ---- transactions and the generation ---------------------------------- */
+
+static int tx_begin(struct store *s)
+{
+	return exec_id(s, ST_BEGIN, "begin transaction");
+}
+
+static void tx_rollback(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->db)) {
+		sqlite3_stmt *st = stmt_get(s, ST_ROLLBACK);
+		if (st) {
+			sqlite3_step(st);
+			stmt_done(st);
+		}
+	}
+}
+
+/* Bump the generation and commit; rolls back on failure. */
+static int tx_commit_bump(struct store *s)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_GEN_BUMP);
+	uint64_t gen;
+	int r;
+	if (!st)
+		goto fail;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		db_fail(s, "bump generation");
+		stmt_done(st);
+		goto fail;
+	}
+	gen = (uint64_t)sqlite3_column_int64(st, 0);
+	stmt_done(st);
+	r = exec_id(s, ST_COMMIT, "commit");
+	if (r < 0)
+		goto fail;
+	s->generation = gen;
+	return 0;
+fail:
+	tx_rollback(s);
+	return -EIO;
+}
+
+/* End a write: commit with a bump when r >= 0, else roll back.  Keeps r. */
+static int tx_end(struct store *s, int r)
+{
+	if (r < 0) {
+		tx_rollback(s);
+		return r;
+	}
+	int c = tx_commit_bump(s);
+	return c < 0 ? c : r;
+}
+
+static int read_data_version(struct store *s, int64_t *out)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_DATA_VERSION);
+	int r = 0;
+	if (!st)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else
+		r = db_fail(s, "read data_version");
+	stmt_done(st);
+	return r;
+}
+
+static int read_generation(struct store *s)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_GEN_READ);
+	int r = 0;
+	if (!st)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		s->generation = (uint64_t)sqlite3_column_int64(st, 0);
+	else
+		r = db_fail(s, "read generation");
+	stmt_done(st);
+	return r;
+}
+
+uint64_t store_generation(struct store *s)
+{
+	int64_t dv;
+	uint64_t gen;
+	pthread_mutex_lock(&s->lock);
+	/* On a read error keep the last value: the next call tries again. */
+	if (read_data_version(s, &dv) == 0 && dv != s->data_version) {
+		if (read_generation(s) == 0)
+			s->data_version = dv;
+	}
+	gen = s->generation;
+	pthread_mutex_unlock(&s->lock);
+	return gen;
+}
+
+/* ---- open, migrate, close --------------------------------------------- */
+
+static int migrate(struct store *s)
+{
+	const int target = (int)ARRAY_SIZE(migrations);
+	for (;;) {
+		sqlite3_stmt *st;
+		int version = -1;
+		char *msg = NULL;
+		char pragma[64];
+
+		/* Read the version inside the write transaction, so two
+		 * processes opening a new file do not both migrate. */
+		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+			return db_fail(s, "migrate: begin");
+		if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+			if (sqlite3_step(st) == SQLITE_ROW)
+				version = sqlite3_column_int(st, 0);
+			sqlite3_finalize(st);
+		}
+		if (version < 0) {
+			int r = db_fail(s, "migrate: read user_version");
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return r;
+		}
+		if (version >= target) {
+			sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+			if (version > target)
+				return fail(s, -EINVAL,
+					    "%s: schema version %d is newer than this pxed knows (%d); "
+					    "upgrade pxed", s->path, version, target);
+			return 0;
+		}
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+		if (sqlite3_exec(s->db, migrations[version], NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(s->db, pragma, NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+			fail(s, -EIO, "%s: migration to schema version %d failed: %s", s->path,
+			     version + 1, msg ? msg : sqlite3_errmsg(s->db));
+			sqlite3_free(msg);
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return -EIO;
+		}
+	}
+}
+
+static int pragma_text(struct store *s, const char *sql, char *out, size_t len)
+{
+	sqlite3_stmt *st;
+	int r = -EIO;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_fail(s, sql);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		col_text(st, 0, out, len);
+		r = 0;
+	} else
+		r = db_fail(s, sql);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int open_sqlite(struct store *s, const char *path)
+{
+	char mode[16];
+	int r;
+	bool memory = strcmp(path, ":memory:") == 0;
+
+	if (!memory) {
+		/* The daemon creates its StateDir; a missing directory here is a
+		 * configuration mistake worth naming, not something to paper over. */
+		char dir[4096];
+		struct stat sb;
+		const char *slash = strrchr(path, '/');
+		if (slash) {
+			size_t n = (size_t)(slash - path);
+			if (n == 0)
+				n = 1; /* "/file" lives in "/" */
+			if (n >= sizeof(dir))
+				return fail(s, -EINVAL, "store path too long: %s", path);
+			memcpy(dir, path, n);
+			dir[n] = '\0';
+			if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
+				return fail(s, -ENOENT,
+					    "store directory %s does not exist (create the StateDir first)",
+					    dir);
+		}
+	}
+
+	if (sqlite3_open_v2(path, &s->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+				    SQLITE_OPEN_EXRESCODE,
+			    NULL) != SQLITE_OK) {
+		if (!s->db)
+			return fail(s, -ENOMEM, "sqlite: out of memory");
+		return fail(s, -EIO, "%s: cannot open: %s", path, sqlite3_errmsg(s->db));
+	}
+	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(s->db, 1);
+
+	if (sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
+		return fail(s, -EIO, "%s: enable foreign keys: %s", path, sqlite3_errmsg(s->db));
+	r = pragma_text(s, "PRAGMA journal_mode = WAL", mode, sizeof(mode));
+	if (r < 0)
+		return fail(s, r, "%s: not a usable SQLite database: %s", path,
+			    sqlite3_errmsg(s->db));
+	if (!memory && strcmp(mode, "wal") != 0)
+		return fail(s, -EIO, "%s: cannot switch to WAL mode (journal mode is %s)", path,
+			    mode);
+	/* WAL makes NORMAL durable enough: a power cut can lose the last
+	 * commits, never corrupt the file. */
+	sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+
+	r = migrate(s);
+	if (r < 0)
+		return r;
+	r = read_data_version(s, &s->data_version);
+	if (r < 0)
+		return r;
+	return read_generation(s);
+}
+
+int store_open(const char *url, struct store **out)
+{
+	struct store *s;
+	int r;
+
+	*out = NULL;
+	if (!url || strncmp(url, "sqlite:", 7) != 0 || url[7] == '\0') {
+		snprintf(last_err, sizeof(last_err),
+			 "unsupported store URL '%s' (expected sqlite:PATH)", url ? url : "");
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(last_err, sizeof(last_err), "out of memory");
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	if (str_copy(s->path, sizeof(s->path), url + 7) < 0) {
+		snprintf(last_err, sizeof(last_err), "store path too long");
+		store_close(s);
+		return -EINVAL;
+	}
+	r = open_sqlite(s, s->path);
+	if (r < 0) {
+		store_close(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+/* The message of the last failed store_open() (there is no handle then). */
+const char *store_open_error(void)
+{
+	return last_err;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(s->stmt[i]);
+	if (s->db)
+		sqlite3_close(s->db);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* ---- validation ------------------------------------------------------- */
+
+/* Names show up in log lines, URLs and CLI output: printable ASCII, no
+ * quotes or slashes, so they never need escaping. */
+static int check_name(struct store *s, const char *what, const char *name, size_t max)
+{
+	size_t n = name ? strnlen(name, max) : 0;
+	if (n == 0)
+		return fail(s, -EINVAL, "%s name is empty", what);
+	if (n >= max)
+		return fail(s, -EINVAL, "%s name is longer than %zu characters", what, max - 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c <= 0x20 || c >= 0x7f || c == '\'' || c == '"' || c == '/' || c == '\\')
+			return fail(s, -EINVAL,
+				    "%s name may hold letters, digits and punctuation other than "
+				    "quotes, slashes and spaces", what);
+	}
+	return 0;
+}
+
+static int check_text(struct store *s, const char *what, const char *v, size_t max)
+{
+	size_t n = strnlen(v, max);
+	if (n >= max)
+		return fail(s, -EINVAL, "%s is longer than %zu characters", what, max - 1);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return fail(s, -EINVAL, "%s holds a control character", what);
+	return 0;
+}
+
+static bool bytes_all(const uint8_t *b, size_t n, uint8_t v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != v)
+			return false;
+	return true;
+}
+
+/* ---- devices ---------------------------------------------------------- */
+
+static void device_read(sqlite3_stmt *st, struct store_device *d)
+{
+	char buf[64];
+	memset(d, 0, sizeof(*d));
+	d->id = sqlite3_column_int64(st, 0);
+	col_text(st, 1, d->name, sizeof(d->name));
+	col_text(st, 2, buf, sizeof(buf));
+	mac_parse(buf, d->mac);
+	if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+		col_text(st, 3, buf, sizeof(buf));
+		d->has_guid = guid_parse(buf, d->guid) == 0;
+	}
+	d->arch = sqlite3_column_int(st, 4);
+	d->last_seen = sqlite3_column_int64(st, 5);
+	d->created = sqlite3_column_int64(st, 6);
+}
+
+/* Run a one-row device query whose parameters are bound. */
+static int device_one(struct store *s, sqlite3_stmt *st, struct store_device *out,
+		      const char *what)
+{
+	int rc = sqlite3_step(st), r;
+	if (rc == SQLITE_ROW) {
+		device_read(st, out);
+		r = 0;
+	} else if (rc == SQLITE_DONE)
+		r = fail(s, -ENOENT, "no device with %s", what);
+	else
+		r = db_fail(s, "find device");
+	stmt_done(st);
+	return r;
+}
+
+/* Validate d and write it: an INSERT (update = false, sets d->id) or an
+ * UPDATE of name, MAC and GUID by d->id.  Inside the caller's lock. */
+static int device_write(struct store *s, struct store_device *d, bool update)
+{
+	char mac[MAC_STR_LEN], guid[GUID_STR_LEN] = "";
+	sqlite3_stmt *st;
+	int r, rc;
+
+	r = check_name(s, "device", d->name, sizeof(d->name));
+	if (r < 0)
+		return r;
+	if (bytes_all(d->mac, MAC_LEN, 0) || bytes_all(d->mac, MAC_LEN, 0xff) || (d->mac[0] & 1))
+		return fail(s, -EINVAL, "device '%s': MAC must be a unicast address", d->name);
+	/* Firmware without a real SMBIOS UUID sends all zeros or all ones;
+	 * such a value would match every such machine. */
+	if (d->has_guid &&
+	    (bytes_all(d->guid, GUID_LEN, 0) || bytes_all(d->guid, GUID_LEN, 0xff)))
+		return fail(s, -EINVAL, "device '%s': GUID is a placeholder, not an identity",
+			    d->name);
+	mac_format(d->mac, mac);
+	if (d->has_guid)
+		guid_format(d->guid, guid);
+	if (d->created == 0)
+		d->created = unix_now();
+	if (d->arch < -1 || d->arch > 0xffff)
+		d->arch = -1;
+
+	st = stmt_get(s, update ? ST_DEVICE_UPDATE : ST_DEVICE_ADD);
+	if (!st)
+		return -EIO;
+	r = tx_begin(s);
+	if (r < 0)
+		return r;
+	bind_text(st, 1, d->name);
+	bind_text(st, 2, mac);
+	if (d->has_guid)
+		bind_text(st, 3, guid);
+	if (update) {
+		sqlite3_bind_int64(st, 4, d->id);
+	} else {
+		sqlite3_bind_int(st, 4, d->arch);
+		sqlite3_bind_int64(st, 5, d->last_seen);
+		sqlite3_bind_int64(st, 6, d->created);
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		if (!update)
+			d->id = sqlite3_last_insert_rowid(s->db);
+		else if (sqlite3_changes(s->db) == 0)
+			r = fail(s, -ENOENT, "no device with id %lld", (long long)d->id);
+	} else if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE) {
+		const char *m = sqlite3_errmsg(s->db);
+		if (strstr(m, "devices.mac"))
+			r = fail(s, -EEXIST, "a device with MAC %s already exists", mac);
+		else if (strstr(m, "devices.guid"))
+			r = fail(s, -EEXIST, "a device with GUID %s already exists", guid);
+		else
+			r = fail(s, -EEXIST, "a device named '%s' already exists", d->name);
+	} else
+		r = db_fail(s, update ? "update device" : "add device");
+	stmt_done(st);
+	return tx_end(s, r);
+}
+
+int store_device_add(struct store *s, struct store_device *d)
+{
+	int r;
+	pthread_mutex_lock(&s->lock);
+	r = device_write(s, d, false);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_device_update(struct store *s, struct store_device *d)
+{
+	int r;
+	pthread_mutex_lock(&s->lock);
+	r = device_write(s, d, true);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_device_by_name(struct store *s, const char *name, struct store_device *out)
+{
+	char what[96];
+	sqlite3_stmt *st;
+	int r = -EIO;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_DEVICE_BY_NAME);
+	if (st) {
+		bind_text(st, 1, name);
+		snprintf(what, sizeof(what), "name '%.64s'", name);
+		r = device_one(s, st, out, what);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_device_by_mac(struct store *s, const uint8_t mac[MAC_LEN], struct store_device *out)
+{
+	char m[MAC_STR_LEN], what[32];
+	sqlite3_stmt *st;
+	int r = -EIO;
+	mac_format(mac, m);
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_DEVICE_BY_MAC);
+	if (st) {
+		bind_text(st, 1, m);
+		snprintf(what, sizeof(what), "MAC %s", m);
+		r = device_one(s, st, out, what);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_device_by_guid(struct store *s, const uint8_t guid[GUID_LEN], struct store_device *out)
+{
+	char g[GUID_STR_LEN], what[48];
+	sqlite3_stmt *st;
+	int r = -EIO;
+	guid_format(guid, g);
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_DEVICE_BY_GUID);
+	if (st) {
+		bind_text(st, 1, g);
+		snprintf(what, sizeof(what), "GUID %s", g);
+		r = device_one(s, st, out, what);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_device_by_id(struct store *s, int64_t id, struct store_device *out)
+{
+	char what[40];
+	sqlite3_stmt *st;
+	int r = -EIO;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_DEVICE_BY_ID);
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		snprintf(what, sizeof(what), "id %lld", (long long)id);
+		r = device_one(s, st, out, what);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_device_seen(struct store *s, int64_t id, int arch, int64_t when)
+{
+	sqlite3_stmt *st;
+	int r = -EIO;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_DEVICE_SEEN);
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int(st, 2, arch > 0xffff ? -1 : arch);
+		sqlite3_bind_int64(st, 3, when);
+		r = stmt_exec(s, st, "record device seen");
+		if (r == 0 && sqlite3_changes(s->db) == 0)
+			r = fail(s, -ENOENT, "no device with id %lld", (long long)id);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* Delete by name after checking nothing refers to the row.  Runs inside
+ * the caller's lock. */
+static int delete_checked(struct store *s, enum stmt_id find, enum stmt_id in_use,
+			  enum stmt_id del, const char *kind, const char *name)
+{
+	sqlite3_stmt *st;
+	int64_t id = 0;
+	int r, rc;
+
+	r = tx_begin(s);
+	if (r < 0)
+		return r;
+	st = stmt_get(s, find);
+	if (!st) {
+		r = -EIO;
+		goto end;
+	}
+	bind_text(st, 1, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		r = fail(s, -ENOENT, "no %s named '%.64s'", kind, name);
+	else
+		r = db_fail(s, "delete");
+	stmt_done(st);
+	if (r < 0)
+		goto end;
+
+	st = stmt_get(s, in_use);
+	if (!st) {
+		r = -EIO;
+		goto end;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		r = fail(s, -EBUSY, "%s '%.64s' is used by deployment '%s'; delete that first",
+			 kind, name, (const char *)sqlite3_column_text(st, 0));
+	else if (rc != SQLITE_DONE)
+		r = db_fail(s, "delete");
+	stmt_done(st);
+	if (r < 0)
+		goto end;
+
+	st = stmt_get(s, del);
+	if (!st) {
+		r = -EIO;
+		goto end;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	r = stmt_exec(s, st, "delete");
+end:
+	return tx_end(s, r);
+}
+
+int store_device_delete(struct store *s, const char *name)
+{
+	int r;
+	pthread_mutex_lock(&s->lock);
+	r = delete_checked(s, ST_DEVICE_BY_NAME, ST_DEVICE_IN_USE, ST_DEVICE_DELETE, "device",
+			   name);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* Lists: rows are copied out under the lock, callbacks run after it. */
+struct rows {
+	void *v;
+	size_t n, cap, size;
+};
+
+static void *rows_push(struct rows *rs)
+{
+	if (rs->n == rs->cap) {
+		size_t cap = rs->cap ? rs->cap * 2 : 16;
+		void *v = realloc(rs->v, cap * rs->size);
+		if (!v)
+			return NULL;
+		rs->v = v;
+		rs->cap = cap;
+	}
+	return (char *)rs->v + rs->size * rs->n++;
+}
+
+/* Step st to the end, reading each row with rd into rs.  Resets st. */
+static int rows_collect(struct store *s, sqlite3_stmt *st, struct rows *rs,
+			void (*rd)(sqlite3_stmt *, void *))
+{
+	int rc, r = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		void *slot = rows_push(rs);
+		if (!slot) {
+			r = fail(s, -ENOMEM, "out of memory listing rows");
+			break;
+		}
+		rd(st, slot);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = db_fail(s, "list");
+	stmt_done(st);
+	return r;
+}
+
+static void device_rd(sqlite3_stmt *st, void *p) { device_read(st, p); }
+
+int store_device_list(struct store *s, int (*cb)(void *ctx, const struct store_device *d), void *ctx)
+{
+	struct rows rs = { .size = sizeof(struct store_device) };
+	sqlite3_stmt *st;
+	int r = -EIO;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_DEVICE_LIST);
+	if (st)
+		r = rows_collect(s, st, &rs, device_rd);
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; r == 0 && i < rs.n; i++)
+		if (cb(ctx, (struct store_device *)rs.v + i))
+			break;
+	free(rs.v);
+	return r < 0 ? r : (int)rs.n;
+}
+
+/* ---- images ----------------------------------------------------------- */
+
+static void image_read(sqlite3_stmt *st, struct store_image *im)
+{
+	memset(im, 0, sizeof(*im));
+	im->id = sqlite3_column_int64(st, 0);
+	col_text(st, 1, im->name, sizeof(im->name));
+	col_text(st, 2, im->kernel, sizeof(im->kernel));
+	col_text(st, 3, im->initrd, sizeof(im->initrd));
+	col_text(st, 4, im->cmdline, sizeof(im->cmdline));
+	col_text(st, 5, im->nbp, sizeof(im->nbp));
+	im->created = sqlite3_column_int64(st, 6);
+}
+
+static void image_rd(sqlite3_stmt *st, void *p) { image_read(st, p); }
+
+/* Boot file paths are relative to the content root and served over TFTP
+ * and HTTP: no absolute paths, no "..", no backslashes. */
+static int check_path(struct store *s, const char *what, const char *v, size_t max)
+{
+	int r = check_text(s, what, v, max);
+	if (r < 0)
+		return r;
+	if (v[0] == '/' || strchr(v, '\\') || strstr(v, "..") || strchr(v, ' '))
+		return fail(s, -EINVAL,
+			    "%s '%s' must be a path relative to the content root, without "
+			    "'..', backslashes or spaces", what, v);
+	return 0;
+}
+
+int store_image_add(struct store *s, struct store_image *im)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	if ((r = check_name(s, "image", im->name, sizeof(im->name))) < 0 ||
+	    (r = check_path(s, "kernel", im->kernel, sizeof(im->kernel))) < 0 ||
+	    (r = check_path(s, "initrd", im->initrd, sizeof(im->initrd))) < 0 ||
+	    (r = check_text(s, "cmdline", im->cmdline, sizeof(im->cmdline))) < 0 ||
+	    (r = check_path(s, "nbp", im->nbp, sizeof(im->nbp))) < 0)
+		goto out;
+	if (!im->kernel[0] == !im->nbp[0]) {
+		r = fail(s, -EINVAL, "image '%s' needs either a kernel or an nbp (not both)",
+			 im->name);
+		goto out;
+	}
+	if (im->nbp[0] && (im->initrd[0] || im->cmdline[0])) {
+		r = fail(s, -EINVAL, "image '%s': an nbp image takes no initrd or cmdline", im->name);
+		goto out;
+	}
+	if (im->created == 0)
+		im->created = unix_now();
+	st = stmt_get(s, ST_IMAGE_ADD);
+	if (!st) {
+		r = -EIO;
+		goto out;
+	}
+	r = tx_begin(s);
+	if (r < 0)
+		goto out;
+	bind_text(st, 1, im->name);
+	bind_text(st, 2, im->kernel);
+	bind_text(st, 3, im->initrd);
+	bind_text(st, 4, im->cmdline);
+	bind_text(st, 5, im->nbp);
+	sqlite3_bind_int64(st, 6, im->created);
+	if (sqlite3_step(st) == SQLITE_DONE)
+		im->id = sqlite3_last_insert_rowid(s->db);
+	else if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE)
+		r = fail(s, -EEXIST, "an image named '%s' already exists", im->name);
+	else
+		r = db_fail(s, "add image");
+	stmt_done(st);
+	r = tx_end(s, r);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static int image_one(struct store *s, sqlite3_stmt *st, struct store_image *out, const char *what)
+{
+	int rc = sqlite3_step(st), r;
+	if (rc == SQLITE_ROW) {
+		image_read(st, out);
+		r = 0;
+	} else if (rc == SQLITE_DONE)
+		r = fail(s, -ENOENT, "no image with %s", what);
+	else
+		r = db_fail(s, "find image");
+	stmt_done(st);
+	return r;
+}
+
+int store_image_by_name(struct store *s, const char *name, struct store_image *out)
+{
+	char what[96];
+	sqlite3_stmt *st;
+	int r = -EIO;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_IMAGE_BY_NAME);
+	if (st) {
+		bind_text(st, 1, name);
+		snprintf(what, sizeof(what), "name '%.64s'", name);
+		r = image_one(s, st, out, what);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_image_by_id(struct store *s, int64_t id, struct store_image *out)
+{
+	char what[40];
+	sqlite3_stmt *st;
+	int r = -EIO;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_IMAGE_BY_ID);
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		snprintf(what, sizeof(what), "id %lld", (long long)id);
+		r = image_one(s, st, out, what);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_image_list(struct store *s, int (*cb)(void *ctx, const struct store_image *im), void *ctx)
+{
+	struct rows rs = { .size = sizeof(struct store_image) };
+	sqlite3_stmt *st;
+	int r = -EIO;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_IMAGE_LIST);
+	if (st)
+		r = rows_collect(s, st, &rs, image_rd);
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; r == 0 && i < rs.n; i++)
+		if (cb(ctx, (struct store_image *)rs.v + i))
+			break;
+	free(rs.v);
+	return r < 0 ? r : (int)rs.n;
+}
+
+int store_image_delete(struct store *s, const char *name)
+{
+	int r;
+	pthread_mutex_lock(&s->lock);
+	r = delete_checked(s, ST_IMAGE_BY_NAME, ST_IMAGE_IN_USE, ST_IMAGE_DELETE, "image", name);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* ---- deployments ------------------------------------------------------ */
+
+static void deployment_read(sqlite3_stmt *st, struct store_deployment *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->id = sqlite3_column_int64(st, 0);
+	col_text(st, 1, d->name, sizeof(d->name));
+	d->image_id = sqlite3_column_int64(st, 2);
+	col_text(st, 3, d->image_name, sizeof(d->image_name));
+	d->device_id = sqlite3_column_int64(st, 4);
+	col_text(st, 5, d->device_name, sizeof(d->device_name));
+	d->purpose = sqlite3_column_int(st, 6) ? STORE_REQUIRED : STORE_AVAILABLE;
+	d->enabled = sqlite3_column_int(st, 7) != 0;
+	d->created = sqlite3_column_int64(st, 8);
+}
+
+static void deployment_rd(sqlite3_stmt *st, void *p) { deployment_read(st, p); }
+
+/* Resolve id or name of a referenced row into both; inside the lock. */
+static int resolve_ref(struct store *s, enum stmt_id by_id, enum stmt_id by_name, const char *kind,
+		       int64_t *id, char *name, size_t name_len)
+{
+	sqlite3_stmt *st = stmt_get(s, *id ? by_id : by_name);
+	int rc, r = 0;
+	if (!st)
+		return -EIO;
+	if (*id)
+		sqlite3_bind_int64(st, 1, *id);
+	else
+		bind_text(st, 1, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		col_text(st, 1, name, name_len);
+	} else if (rc == SQLITE_DONE) {
+		if (*id)
+			r = fail(s, -ENOENT, "no %s with id %lld", kind, (long long)*id);
+		else
+			r = fail(s, -ENOENT, "no %s named '%.64s'", kind, name);
+	} else
+		r = db_fail(s, "find reference");
+	stmt_done(st);
+	return r;
+}
+
+int store_deployment_add(struct store *s, struct store_deployment *dep)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	r = check_name(s, "deployment", dep->name, sizeof(dep->name));
+	if (r < 0)
+		goto out;
+	if (dep->purpose != STORE_REQUIRED && dep->purpose != STORE_AVAILABLE) {
+		r = fail(s, -EINVAL, "deployment '%s': purpose must be required or available",
+			 dep->name);
+		goto out;
+	}
+	if (!dep->image_id && !dep->image_name[0]) {
+		r = fail(s, -EINVAL, "deployment '%s' names no image", dep->name);
+		goto out;
+	}
+	if (!dep->device_id && !dep->device_name[0]) {
+		r = fail(s, -EINVAL, "deployment '%s' names no target device", dep->name);
+		goto out;
+	}
+	if (dep->created == 0)
+		dep->created = unix_now();
+	r = tx_begin(s);
+	if (r < 0)
+		goto out;
+	r = resolve_ref(s, ST_IMAGE_BY_ID, ST_IMAGE_BY_NAME, "image", &dep->image_id,
+			dep->image_name, sizeof(dep->image_name));
+	if (r == 0)
+		r = resolve_ref(s, ST_DEVICE_BY_ID, ST_DEVICE_BY_NAME, "device", &dep->device_id,
+				dep->device_name, sizeof(dep->device_name));
+	if (r == 0 && !(st = stmt_get(s, ST_DEPLOYMENT_ADD)))
+		r = -EIO;
+	if (r == 0) {
+		bind_text(st, 1, dep->name);
+		sqlite3_bind_int64(st, 2, dep->image_id);
+		sqlite3_bind_int64(st, 3, dep->device_id);
+		sqlite3_bind_int(st, 4, dep->purpose == STORE_REQUIRED);
+		sqlite3_bind_int(st, 5, dep->enabled ? 1 : 0);
+		sqlite3_bind_int64(st, 6, dep->created);
+		if (sqlite3_step(st) == SQLITE_DONE)
+			dep->id = sqlite3_last_insert_rowid(s->db);
+		else if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE)
+			r = fail(s, -EEXIST, "a deployment named '%s' already exists", dep->name);
+		else
+			r = db_fail(s, "add deployment");
+		stmt_done(st);
+	}
+	r = tx_end(s, r);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_deployment_by_name(struct store *s, const char *name, struct store_deployment *out)
+{
+	sqlite3_stmt *st;
+	int r = -EIO, rc;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_DEPLOYMENT_BY_NAME);
+	if (st) {
+		bind_text(st, 1, name);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			deployment_read(st, out);
+			r = 0;
+		} else if (rc == SQLITE_DONE)
+			r = fail(s, -ENOENT, "no deployment named '%.64s'", name);
+		else
+			r = db_fail(s, "find deployment");
+		stmt_done(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static int deployment_list_st(struct store *s, enum stmt_id id, int64_t device_id,
+			      int (*cb)(void *ctx, const struct store_deployment *d), void *ctx)
+{
+	struct rows rs = { .size = sizeof(struct store_deployment) };
+	sqlite3_stmt *st;
+	int r = -EIO;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, id);
+	if (st) {
+		if (device_id)
+			sqlite3_bind_int64(st, 1, device_id);
+		r = rows_collect(s, st, &rs, deployment_rd);
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; r == 0 && i < rs.n; i++)
+		if (cb(ctx, (struct store_deployment *)rs.v + i))
+			break;
+	free(rs.v);
+	return r < 0 ? r : (int)rs.n;
+}
+
+int store_deployment_list(struct store *s, int (*cb)(void *ctx, const struct store_deployment *d),
+			  void *ctx)
+{
+	return deployment_list_st(s, ST_DEPLOYMENT_LIST, 0, cb, ctx);
+}
+
+int store_deployments_for_device(struct store *s, int64_t device_id,
+				 int (*cb)(void *ctx, const struct store_deployment *d), void *ctx)
+{
+	if (device_id <= 0) {
+		pthread_mutex_lock(&s->lock);
+		fail(s, -EINVAL, "no device id given");
+		pthread_mutex_unlock(&s->lock);
+		return -EINVAL;
+	}
+	return deployment_list_st(s, ST_DEPLOYMENTS_FOR_DEVICE, device_id, cb, ctx);
+}
+
+/* A one-statement change by name inside a transaction with a bump. */
+static int change_by_name(struct store *s, enum stmt_id id, const char *name, int arg,
+			  const char *kind)
+{
+	sqlite3_stmt *st;
+	int r;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, id);
+	if (!st) {
+		r = -EIO;
+		goto out;
+	}
+	r = tx_begin(s);
+	if (r < 0)
+		goto out;
+	bind_text(st, 1, name);
+	if (sqlite3_bind_parameter_count(st) >= 2)
+		sqlite3_bind_int(st, 2, arg);
+	r = stmt_exec(s, st, kind);
+	if (r == 0 && sqlite3_changes(s->db) == 0)
+		r = fail(s, -ENOENT, "no %s named '%.64s'", kind, name);
+	r = tx_end(s, r);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_deployment_set_enabled(struct store *s, const char *name, bool enabled)
+{
+	return change_by_name(s, ST_DEPLOYMENT_SET_ENABLED, name, enabled ? 1 : 0, "deployment");
+}
+
+int store_deployment_delete(struct store *s, const char *name)
+{
+	return change_by_name(s, ST_DEPLOYMENT_DELETE, name, 0, "deployment");
+}
+
+/* ---- PXE history ------------------------------------------------------ */
+
+int store_handout_record(struct store *s, int64_t device_id, int64_t deployment_id, int64_t when)
+{
+	sqlite3_stmt *st;
+	int r;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_HANDOUT_RECORD);
+	if (!st) {
+		r = -EIO;
+		goto out;
+	}
+	r = tx_begin(s);
+	if (r < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, deployment_id);
+	sqlite3_bind_int64(st, 3, when);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+			r = fail(s, -ENOENT, "no device %lld or deployment %lld to record a hand-out for",
+				 (long long)device_id, (long long)deployment_id);
+		else
+			r = db_fail(s, "record hand-out");
+	}
+	stmt_done(st);
+	r = tx_end(s, r);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_handout_get(struct store *s, int64_t device_id, int64_t deployment_id, int64_t *when)
+{
+	sqlite3_stmt *st;
+	int r = -EIO, rc;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_HANDOUT_GET);
+	if (st) {
+		sqlite3_bind_int64(st, 1, device_id);
+		sqlite3_bind_int64(st, 2, deployment_id);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			if (when)
+				*when = sqlite3_column_int64(st, 0);
+			r = 1;
+		} else if (rc == SQLITE_DONE) {
+			if (when)
+				*when = 0;
+			r = 0;
+		} else
+			r = db_fail(s, "read hand-out");
+		stmt_done(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_handout_done(struct store *s, int64_t device_id, int64_t deployment_id)
+{
+	return store_handout_get(s, device_id, deployment_id, NULL);
+}
+
+int store_handout_clear_device(struct store *s, int64_t device_id)
+{
+	sqlite3_stmt *st;
+	int r, n = 0;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_HANDOUT_CLEAR_DEVICE);
+	if (!st) {
+		r = -EIO;
+		goto out;
+	}
+	r = tx_begin(s);
+	if (r < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, device_id);
+	r = stmt_exec(s, st, "clear hand-outs");
+	if (r == 0)
+		n = sqlite3_changes(s->db);
+	r = tx_end(s, r);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r < 0 ? r : n;
+}
+
+/* ---- events ----------------------------------------------------------- */
+
+int store_event_add(struct store *s, struct store_event *ev)
+{
+	char mac[MAC_STR_LEN], guid[GUID_STR_LEN];
+	sqlite3_stmt *st;
+	int r = -EIO;
+
+	mac_format(ev->mac, mac);
+	if (ev->has_guid)
+		guid_format(ev->guid, guid);
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_EVENT_ADD);
+	if (st) {
+		/* Autocommit: a single row, and no generation bump (events never
+		 * change a decision). */
+		sqlite3_bind_int64(st, 1, ev->time_ms);
+		bind_text(st, 2, mac);
+		if (ev->has_guid)
+			bind_text(st, 3, guid);
+		sqlite3_bind_int(st, 4, ev->arch);
+		sqlite3_bind_text(st, 5, ev->ifname, (int)strnlen(ev->ifname, sizeof(ev->ifname)),
+				  SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 6, ev->via, (int)strnlen(ev->via, sizeof(ev->via)),
+				  SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 7, ev->outcome, (int)strnlen(ev->outcome, sizeof(ev->outcome)),
+				  SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 8, ev->reason, (int)strnlen(ev->reason, sizeof(ev->reason)),
+				  SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 9, ev->device_id);
+		sqlite3_bind_int64(st, 10, ev->deployment_id);
+		sqlite3_bind_text(st, 11, ev->deployment_name,
+				  (int)strnlen(ev->deployment_name, sizeof(ev->deployment_name)),
+				  SQLITE_TRANSIENT);
+		r = stmt_exec(s, st, "add event");
+		if (r == 0)
+			ev->id = sqlite3_last_insert_rowid(s->db);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static void event_read(sqlite3_stmt *st, void *p)
+{
+	struct store_event *ev = p;
+	char buf[64];
+	memset(ev, 0, sizeof(*ev));
+	ev->id = sqlite3_column_int64(st, 0);
+	ev->time_ms = sqlite3_column_int64(st, 1);
+	col_text(st, 2, buf, sizeof(buf));
+	mac_parse(buf, ev->mac);
+	if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+		col_text(st, 3, buf, sizeof(buf));
+		ev->has_guid = guid_parse(buf, ev->guid) == 0;
+	}
+	ev->arch = sqlite3_column_int(st, 4);
+	col_text(st, 5, ev->ifname, sizeof(ev->ifname));
+	col_text(st, 6, ev->via, sizeof(ev->via));
+	col_text(st, 7, ev->outcome, sizeof(ev->outcome));
+	col_text(st, 8, ev->reason, sizeof(ev->reason));
+	ev->device_id = sqlite3_column_int64(st, 9);
+	ev->deployment_id = sqlite3_column_int64(st, 10);
+	col_text(st, 11, ev->deployment_name, sizeof(ev->deployment_name));
+}
+
+int store_event_list(struct store *s, int64_t device_id, int64_t since_ms, unsigned limit,
+		     int (*cb)(void *ctx, const struct store_event *ev), void *ctx)
+{
+	struct rows rs = { .size = sizeof(struct store_event) };
+	sqlite3_stmt *st;
+	int r = -EIO;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_EVENT_LIST);
+	if (st) {
+		sqlite3_bind_int64(st, 1, device_id);
+		sqlite3_bind_int64(st, 2, since_ms);
+		sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
+		r = rows_collect(s, st, &rs, event_read);
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; r == 0 && i < rs.n; i++)
+		if (cb(ctx, (struct store_event *)rs.v + i))
+			break;
+	free(rs.v);
+	return r < 0 ? r : (int)rs.n;
+}
+
+int store_event_prune(struct store *s, int64_t before_ms)
+{
+	sqlite3_stmt *st;
+	int r = -EIO;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_EVENT_PRUNE);
+	if (st) {
+		sqlite3_bind_int64(st, 1, before_ms);
+		r = stmt_exec(s, st, "prune events");
+		if (r == 0)
+			r = sqlite3_changes(s->db);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}

@@ -1,0 +1,161 @@
+/* conf: defaults, every error path with FILE:LINE, the printed block, and
+ * the shipped example config. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+
+#ifndef SRCDIR
+#define SRCDIR "."
+#endif
+
+static char tmp_path[64];
+
+static const char *write_conf(const char *text)
+{
+	strcpy(tmp_path, "/tmp/pxed-conf-XXXXXX");
+	int fd = mkstemp(tmp_path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return tmp_path;
+}
+
+static void test_defaults(void **state)
+{
+	struct pxed_conf c;
+	char err[CONF_ERR_LEN];
+	assert_int_equal(conf_load(&c, NULL, err), 0);
+	assert_true(c.is_active);
+	assert_false(c.support_unknown);
+	assert_int_equal(c.cache_expire, 3600);
+	assert_int_equal(c.response_delay, 0);
+	assert_int_equal(c.http_port, 8080);
+	assert_int_equal(c.tftp_port, 69);
+	assert_string_equal(c.tftp_root, "pxed-state/root");
+	assert_string_equal(c.store_url, "sqlite:pxed-state/pxed.db");
+	assert_string_equal(c.boot_bios, "undionly.kpxe");
+}
+
+static void test_values(void **state)
+{
+	struct pxed_conf c;
+	char err[CONF_ERR_LEN];
+	const char *p = write_conf("; comment\n[pxe]\nIsActive = no\nsupportunknownmachines=YES\n"
+				   "ResponseDelay=5\nBindPolicy=include\nBindInterfaces=eth0, br0\n"
+				   "PXEGUID={FAB8BFCC-3B15-431A-828D-FBFD184C3813}\nPXEPassword=s3cret\n"
+				   "[tftp]\nRoot=/srv/tftp\nMaxWindowSize=16\n[http]\nPort=80\n"
+				   "[store]\nURL=sqlite:/var/lib/pxed/x.db\n");
+	assert_int_equal(conf_load(&c, p, err), 0);
+	unlink(p);
+	assert_false(c.is_active);
+	assert_true(c.support_unknown);
+	assert_int_equal(c.response_delay, 5);
+	assert_int_equal(c.bind_policy, BIND_INCLUDE);
+	assert_int_equal(c.n_bind_ifaces, 2);
+	assert_true(conf_iface_allowed(&c, "br0"));
+	assert_false(conf_iface_allowed(&c, "eth1"));
+	assert_string_equal(c.pxe_guid, "fab8bfcc-3b15-431a-828d-fbfd184c3813");
+	assert_string_equal(c.tftp_root, "/srv/tftp");
+	assert_int_equal(c.tftp_max_window_size, 16);
+	assert_int_equal(c.http_port, 80);
+	assert_string_equal(c.store_url, "sqlite:/var/lib/pxed/x.db");
+
+	/* The block shows the seed's names and hides the password. */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	conf_print_block(&c, f);
+	fclose(f);
+	assert_non_null(strstr(buf, "Loaded PXE settings from /tmp/pxed-conf-"));
+	assert_non_null(strstr(buf, "\nPXE Settings:\n"));
+	assert_non_null(strstr(buf, "\n    IsActive: No\n"));
+	assert_non_null(strstr(buf, "\n    SupportUnknownMachines: Yes\n"));
+	assert_non_null(strstr(buf, "\n    MACIgnoreListFile: <empty>\n"));
+	assert_non_null(strstr(buf, "\n    CacheExpire: 3600\n"));
+	assert_non_null(strstr(buf, "\n    HTTP Port: 80\n"));
+	assert_non_null(strstr(buf, "\n    BindPolicy: Include eth0,br0\n"));
+	assert_non_null(strstr(buf, "\n    PXE GUID: fab8bfcc-3b15-431a-828d-fbfd184c3813\n"));
+	assert_non_null(strstr(buf, "\n    PXEPassword: <non empty>\n"));
+	assert_null(strstr(buf, "s3cret"));
+	free(buf);
+}
+
+struct bad_case {
+	const char *text;
+	const char *expect; /* substring of the error, after FILE: */
+};
+
+static void test_errors(void **state)
+{
+	static const struct bad_case cases[] = {
+		{ "[pxe]\nIsActive = maybe\n", ":2: IsActive: 'maybe' is not yes/no" },
+		{ "[pxe]\nCacheExpire = -1\n", ":2: CacheExpire: '-1' is not a whole number" },
+		{ "[pxe]\nCacheExpire = 99999999\n", ":2: CacheExpire: '99999999' is out of range" },
+		{ "[pxe]\nCacheExpire = 10s\n", ":2: CacheExpire: '10s' is not a whole number" },
+		{ "[pxe]\n\nNoSuchThing = 1\n", ":3: unknown setting 'NoSuchThing' in [pxe]" },
+		{ "[nope]\nx=1\n", ":2: unknown section [nope]" },
+		{ "IsActive = yes\n", ":1: unknown section []" },
+		{ "[pxe]\nthis is not ini\n", ":2: syntax error" },
+		{ "[pxe]\nBindPolicy = sometimes\n", ":2: BindPolicy: 'sometimes' is neither include nor exclude" },
+		{ "[pxe]\nPXEGUID = 1234\n", ":2: PXEGUID: '1234' is not a GUID" },
+		{ "[tftp]\nPort = 0\n", ":2: Port: '0' is out of range" },
+		{ "[tftp]\nPort = 65536\n", ":2: Port: '65536' is out of range" },
+		{ "[tftp]\nMaxBlockSize = 70000\n", ":2: MaxBlockSize: '70000' is out of range" },
+		{ "[store]\nURL = mysql://x\n", ":2: URL: 'mysql://x' is not a supported store URL" },
+		{ "[pxe]\nBootProgramBIOS = ../../etc/passwd\n", ":2: BootProgramBIOS: '../../etc/passwd' must be a plain file name" },
+		{ "[log]\nLevel = loud\n", ":2: Level: 'loud' is not error, warn, info or debug" },
+		{ "[pxe]\nBindPolicy = include\n", "BindPolicy include with no BindInterfaces" },
+		{ "[pxe]\nIsActive = yes\nIsActive = bad\n", ":3: IsActive" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pxed_conf c;
+		char err[CONF_ERR_LEN];
+		const char *p = write_conf(cases[i].text);
+		int r = conf_load(&c, p, err);
+		unlink(p);
+		if (r >= 0 || !strstr(err, cases[i].expect) || strncmp(err, p, strlen(p)) != 0)
+			fail_msg("case %zu: r=%d err='%s', expected '%s'", i, r, err, cases[i].expect);
+	}
+}
+
+static void test_missing_file(void **state)
+{
+	struct pxed_conf c;
+	char err[CONF_ERR_LEN];
+	assert_true(conf_load(&c, "/nonexistent/pxed.conf", err) < 0);
+	assert_non_null(strstr(err, "/nonexistent/pxed.conf: No such file"));
+}
+
+/* The shipped example parses, and its block lists every setting. */
+static void test_example(void **state)
+{
+	struct pxed_conf c, d;
+	char err[CONF_ERR_LEN];
+	int r = conf_load(&c, SRCDIR "/docs/pxed.conf.example", err);
+	if (r < 0)
+		fail_msg("%s", err);
+	conf_defaults(&d);
+	assert_int_equal(c.cache_expire, d.cache_expire);
+	assert_string_equal(c.boot_uefi_x64, d.boot_uefi_x64);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_example),
+	};
+	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
+}

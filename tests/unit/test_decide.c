@@ -1,0 +1,434 @@
+/* Decision rules against a real SQLite store. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "common/log.h"
+#include "conf/conf.h"
+#include "decide/decide.h"
+#include "store/store.h"
+#include "tmpdb.h"
+
+static const uint8_t MAC1[MAC_LEN] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+static const uint8_t MAC_UNKNOWN[MAC_LEN] = { 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc };
+static const char *GUID1 = "8a3c0f2e-1b2c-4d5e-8f90-0123456789ab";
+
+struct fx {
+	struct tmpdb t;
+	struct store *s;
+	struct pxed_conf conf;
+	struct decider *d;
+	int64_t dev_id;
+};
+
+static int setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	struct store_device dev = { .name = "vm1", .arch = -1 };
+	if (!fx || tmpdb_make(&fx->t) < 0 || store_open(fx->t.url, &fx->s) < 0)
+		return -1;
+	fx->conf.is_active = true;
+	fx->conf.support_unknown = false;
+	if (decider_new(&fx->conf, fx->s, &fx->d) < 0)
+		return -1;
+	memcpy(dev.mac, MAC1, MAC_LEN);
+	dev.has_guid = true;
+	guid_parse(GUID1, dev.guid);
+	if (store_device_add(fx->s, &dev) < 0)
+		return -1;
+	fx->dev_id = dev.id;
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+	decider_free(fx->d);
+	store_close(fx->s);
+	tmpdb_remove(&fx->t);
+	free(fx);
+	return 0;
+}
+
+static void facts_for(struct pxe_facts *f, const uint8_t mac[MAC_LEN])
+{
+	memset(f, 0, sizeof(*f));
+	memcpy(f->mac, mac, MAC_LEN);
+	f->has_arch = true;
+	f->arch = 7;
+	f->arch_class = PXE_ARCH_UEFI_X64;
+	snprintf(f->ifname, sizeof(f->ifname), "br0");
+	f->via = PXE_VIA_DHCP;
+}
+
+static void add_image(struct store *s, const char *name)
+{
+	struct store_image im = { 0 };
+	snprintf(im.name, sizeof(im.name), "%s", name);
+	snprintf(im.kernel, sizeof(im.kernel), "%s/linux", name);
+	snprintf(im.initrd, sizeof(im.initrd), "%s/initrd.gz", name);
+	snprintf(im.cmdline, sizeof(im.cmdline), "auto=true priority=critical");
+	assert_int_equal(store_image_add(s, &im), 0);
+}
+
+static int64_t add_dep(struct store *s, const char *name, const char *image,
+		       enum store_purpose p, int64_t created)
+{
+	struct store_deployment dep = { 0 };
+	snprintf(dep.name, sizeof(dep.name), "%s", name);
+	snprintf(dep.image_name, sizeof(dep.image_name), "%s", image);
+	snprintf(dep.device_name, sizeof(dep.device_name), "vm1");
+	dep.purpose = p;
+	dep.enabled = true;
+	dep.created = created;
+	assert_int_equal(store_deployment_add(s, &dep), 0);
+	return dep.id;
+}
+
+static int count_events(void *ctx, const struct store_event *ev)
+{
+	struct store_event *last = ctx;
+	*last = *ev;
+	return 0;
+}
+
+/* ---- the rules, in order ------------------------------------------------ */
+
+static void test_inactive(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	fx->conf.is_active = false;
+	facts_for(&f, MAC1);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_IGNORE);
+	assert_string_equal(d.reason, "not serviced: IsActive is off");
+	assert_int_equal(d.device_id, 0);
+}
+
+static void test_unknown_not_supported(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	facts_for(&f, MAC_UNKNOWN);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_IGNORE);
+	assert_string_equal(d.reason,
+			    "not serviced: unknown machine and SupportUnknownMachines is off");
+	assert_int_equal(d.device_id, 0);
+}
+
+static void test_unknown_supported(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	fx->conf.support_unknown = true;
+	facts_for(&f, MAC_UNKNOWN);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	assert_string_equal(d.reason, "unknown machine, no deployment for it");
+}
+
+static void test_known_by_guid(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	/* Same machine, another NIC: found by its SMBIOS GUID. */
+	facts_for(&f, MAC_UNKNOWN);
+	f.has_guid = true;
+	guid_parse(GUID1, f.guid);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	assert_string_equal(d.reason, "known device 'vm1', no deployment");
+	assert_int_equal(d.device_id, fx->dev_id);
+	assert_string_equal(d.device_name, "vm1");
+}
+
+static void test_known_no_deployment(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	struct store_device dev;
+	facts_for(&f, MAC1);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	assert_string_equal(d.reason, "known device 'vm1', no deployment");
+	assert_int_equal(d.deployment_id, 0);
+
+	/* The device was seen, with its architecture. */
+	assert_int_equal(store_device_by_name(fx->s, "vm1", &dev), 0);
+	assert_int_equal(dev.arch, 7);
+	assert_true(dev.last_seen >= time(NULL) - 5);
+}
+
+static void test_required_commit(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	add_image(fx->s, "debian");
+	int64_t dep = add_dep(fx->s, "D1", "debian", STORE_REQUIRED, 0);
+	facts_for(&f, MAC1);
+
+	/* DHCP path: boot, but nothing recorded yet. */
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_true(d.required);
+	assert_string_equal(d.reason,
+			    "required deployment 'D1' (image 'debian') for device 'vm1', "
+			    "not yet handed out");
+	assert_int_equal(d.deployment_id, dep);
+	assert_string_equal(d.deployment_name, "D1");
+	assert_string_equal(d.image_name, "debian");
+	assert_string_equal(d.device_name, "vm1");
+	assert_string_equal(d.kernel, "debian/linux");
+	assert_string_equal(d.initrd, "debian/initrd.gz");
+	assert_string_equal(d.cmdline, "auto=true priority=critical");
+	assert_string_equal(d.nbp, "");
+	assert_int_equal(store_handout_done(fx->s, fx->dev_id, dep), 0);
+
+	/* Again without commit: same answer. */
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+
+	/* The boot script hands it out: recorded. */
+	f.via = PXE_VIA_HTTP;
+	f.is_ipxe = true;
+	uint64_t g = store_generation(fx->s);
+	assert_int_equal(decide(fx->d, &f, true, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_int_equal(store_handout_done(fx->s, fx->dev_id, dep), 1);
+	assert_true(store_generation(fx->s) > g);
+
+	/* The reboot during the install goes to the local disk. */
+	f.via = PXE_VIA_DHCP;
+	f.is_ipxe = false;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	assert_int_equal(d.deployment_id, dep);
+	assert_non_null(strstr(d.reason, "required deployment 'D1' already handed out at "));
+	assert_non_null(strstr(d.reason, "Z; clear it to run again"));
+
+	/* A fixed time shows in ISO 8601 UTC. */
+	assert_int_equal(store_handout_record(fx->s, fx->dev_id, dep, 1795701600), 0);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_string_equal(d.reason, "required deployment 'D1' already handed out at "
+				      "2026-11-26T14:00:00Z; clear it to run again");
+
+	/* Clear: it runs again. */
+	assert_int_equal(store_handout_clear_device(fx->s, fx->dev_id), 1);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+}
+
+static void test_available(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	struct store_image im = { .name = "memtest", .nbp = "memtest/memtest.efi" };
+	assert_int_equal(store_image_add(fx->s, &im), 0);
+	add_dep(fx->s, "D2", "memtest", STORE_AVAILABLE, 0);
+	facts_for(&f, MAC1);
+
+	/* Available deployments are never recorded: the user chooses each time. */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(decide(fx->d, &f, true, &d), 0);
+		assert_int_equal(d.outcome, DECISION_BOOT);
+		assert_false(d.required);
+		assert_string_equal(d.reason,
+				    "available deployment 'D2' (image 'memtest') for device 'vm1', "
+				    "boots after a key press");
+		assert_string_equal(d.nbp, "memtest/memtest.efi");
+		assert_string_equal(d.kernel, "");
+	}
+	assert_int_equal(store_handout_done(fx->s, fx->dev_id, d.deployment_id), 0);
+}
+
+static void test_required_before_available(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	add_image(fx->s, "debian");
+	add_image(fx->s, "ubuntu");
+	add_dep(fx->s, "avail-new", "ubuntu", STORE_AVAILABLE, 300);
+	add_dep(fx->s, "req-old", "debian", STORE_REQUIRED, 100);
+	add_dep(fx->s, "req-new", "ubuntu", STORE_REQUIRED, 200);
+	facts_for(&f, MAC1);
+
+	assert_int_equal(decide(fx->d, &f, true, &d), 0);
+	assert_string_equal(d.deployment_name, "req-new");
+	assert_string_equal(d.kernel, "ubuntu/linux");
+	/* The first in decision order decides: once handed out, LOCAL (not
+	 * the next one in the list); that one runs after a clear or when the
+	 * admin disables req-new. */
+	assert_int_equal(decide(fx->d, &f, true, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	assert_string_equal(d.deployment_name, "req-new");
+	assert_int_equal(store_deployment_set_enabled(fx->s, "req-new", false), 0);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_string_equal(d.deployment_name, "req-old");
+}
+
+static void test_events_recorded(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	struct store_event ev;
+	add_image(fx->s, "debian");
+	int64_t dep = add_dep(fx->s, "D1", "debian", STORE_REQUIRED, 0);
+	facts_for(&f, MAC1);
+	f.has_guid = true;
+	guid_parse(GUID1, f.guid);
+	f.via = PXE_VIA_HTTP;
+
+	int64_t before = (int64_t)time(NULL) * 1000;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(store_event_list(fx->s, 0, 0, 0, count_events, &ev), 1);
+	assert_true(ev.time_ms >= before);
+	assert_memory_equal(ev.mac, MAC1, MAC_LEN);
+	assert_true(ev.has_guid);
+	assert_int_equal(ev.arch, 7);
+	assert_string_equal(ev.ifname, "br0");
+	assert_string_equal(ev.via, "http");
+	assert_string_equal(ev.outcome, "boot");
+	assert_string_equal(ev.reason, d.reason);
+	assert_int_equal(ev.device_id, fx->dev_id);
+	assert_int_equal(ev.deployment_id, dep);
+	assert_string_equal(ev.deployment_name, "D1");
+
+	/* Ignored requests are events too. */
+	facts_for(&f, MAC_UNKNOWN);
+	f.has_arch = false;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(store_event_list(fx->s, 0, 0, 0, count_events, &ev), 2);
+	assert_string_equal(ev.outcome, "ignore");
+	assert_int_equal(ev.arch, -1);
+	assert_int_equal(ev.device_id, 0);
+	assert_string_equal(ev.via, "dhcp");
+}
+
+static void test_store_error(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	sqlite3 *db;
+	add_image(fx->s, "debian");
+	add_dep(fx->s, "D1", "debian", STORE_REQUIRED, 0);
+	/* Break the schema behind the store's back. */
+	assert_int_equal(sqlite3_open(fx->t.path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE pxe_history", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	facts_for(&f, MAC1);
+	assert_true(decide(fx->d, &f, false, &d) < 0);
+	assert_int_equal(d.outcome, DECISION_IGNORE);
+	assert_non_null(strstr(d.reason, "not serviced: store error: "));
+	assert_non_null(strstr(d.reason, "pxe_history"));
+}
+
+/* ---- the log line ------------------------------------------------------- */
+
+static void capture_log(const struct pxe_facts *f, const struct decision *d, const char *ctx,
+			char *out, size_t len)
+{
+	char path[] = "/tmp/pxed-log-XXXXXX";
+	int fd = mkstemp(path), saved;
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	decision_log(f, d, ctx);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	lseek(fd, 0, SEEK_SET);
+	ssize_t n = read(fd, out, len - 1);
+	assert_true(n > 0);
+	out[n] = '\0';
+	close(fd);
+	unlink(path);
+}
+
+static void test_decision_log(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	char line[1024];
+	add_image(fx->s, "debian");
+	add_dep(fx->s, "D1", "debian", STORE_REQUIRED, 0);
+	facts_for(&f, MAC1);
+	f.arch = 0;
+	f.arch_class = PXE_ARCH_BIOS;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	capture_log(&f, &d, "dhcp DISCOVER", line, sizeof(line));
+	assert_non_null(strstr(line, " info  decide: 52:54:00:12:34:56, -: boot 'D1' "
+				     "(required deployment 'D1' (image 'debian') for device 'vm1', "
+				     "not yet handed out) [dhcp DISCOVER on br0, arch bios(0), pxe]\n"));
+
+	f.has_guid = true;
+	guid_parse(GUID1, f.guid);
+	f.is_ipxe = true;
+	f.has_arch = false;
+	f.ifname[0] = '\0';
+	f.via = PXE_VIA_HTTP;
+	fx->conf.is_active = false;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	capture_log(&f, &d, "http /boot.ipxe", line, sizeof(line));
+	assert_non_null(strstr(line, "decide: 52:54:00:12:34:56, "
+				     "8a3c0f2e-1b2c-4d5e-8f90-0123456789ab: ignore "
+				     "(not serviced: IsActive is off) "
+				     "[http /boot.ipxe, arch not sent, ipxe]\n"));
+}
+
+static void test_names(void **state)
+{
+	assert_string_equal(decision_outcome_name(DECISION_BOOT), "boot");
+	assert_string_equal(decision_outcome_name(DECISION_LOCAL), "local");
+	assert_string_equal(decision_outcome_name(DECISION_IGNORE), "ignore");
+	struct decider *d = (void *)1;
+	struct pxed_conf c = { 0 };
+	assert_int_equal(decider_new(&c, NULL, &d), -EINVAL);
+	assert_null(d);
+	decider_free(NULL);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_inactive),
+		T(test_unknown_not_supported),
+		T(test_unknown_supported),
+		T(test_known_by_guid),
+		T(test_known_no_deployment),
+		T(test_required_commit),
+		T(test_available),
+		T(test_required_before_available),
+		T(test_events_recorded),
+		T(test_store_error),
+		T(test_decision_log),
+		cmocka_unit_test(test_names),
+	};
+#undef T
+	return cmocka_run_group_tests_name("decide", tests, NULL, NULL);
+}

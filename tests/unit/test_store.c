@@ -1,0 +1,788 @@
+/* Store tests against a real SQLite file in a temporary directory. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "store/store.h"
+#include "tmpdb.h"
+
+struct fx {
+	struct tmpdb t;
+	struct store *s;
+};
+
+static int setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	if (!fx || tmpdb_make(&fx->t) < 0)
+		return -1;
+	if (store_open(fx->t.url, &fx->s) < 0)
+		return -1;
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+	store_close(fx->s);
+	tmpdb_remove(&fx->t);
+	free(fx);
+	return 0;
+}
+
+static void mk_device(struct store_device *d, const char *name, uint8_t last_mac_byte,
+		      const char *guid)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	uint8_t mac[MAC_LEN] = { 0x52, 0x54, 0x00, 0x12, 0x34, last_mac_byte };
+	memcpy(d->mac, mac, MAC_LEN);
+	if (guid) {
+		d->has_guid = true;
+		assert_int_equal(guid_parse(guid, d->guid), 0);
+	}
+	d->arch = -1;
+}
+
+static int64_t add_device(struct store *s, const char *name, uint8_t b, const char *guid)
+{
+	struct store_device d;
+	mk_device(&d, name, b, guid);
+	assert_int_equal(store_device_add(s, &d), 0);
+	assert_true(d.id > 0);
+	return d.id;
+}
+
+static int64_t add_image(struct store *s, const char *name)
+{
+	struct store_image im = { 0 };
+	snprintf(im.name, sizeof(im.name), "%s", name);
+	snprintf(im.kernel, sizeof(im.kernel), "%s/vmlinuz", name);
+	snprintf(im.initrd, sizeof(im.initrd), "%s/initrd.gz", name);
+	snprintf(im.cmdline, sizeof(im.cmdline), "auto=true");
+	assert_int_equal(store_image_add(s, &im), 0);
+	return im.id;
+}
+
+static int64_t add_dep(struct store *s, const char *name, const char *image, const char *device,
+		       enum store_purpose p, bool enabled, int64_t created)
+{
+	struct store_deployment dep = { 0 };
+	snprintf(dep.name, sizeof(dep.name), "%s", name);
+	snprintf(dep.image_name, sizeof(dep.image_name), "%s", image);
+	snprintf(dep.device_name, sizeof(dep.device_name), "%s", device);
+	dep.purpose = p;
+	dep.enabled = enabled;
+	dep.created = created;
+	assert_int_equal(store_deployment_add(s, &dep), 0);
+	assert_true(dep.id > 0 && dep.image_id > 0 && dep.device_id > 0);
+	return dep.id;
+}
+
+static int user_version(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int v = -1;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* ---- open and migrations ---------------------------------------------- */
+
+static void test_open_bad_url(void **state)
+{
+	struct store *s = (void *)1;
+	assert_int_equal(store_open("postgres://x", &s), -EINVAL);
+	assert_null(s);
+	assert_non_null(strstr(store_open_error(), "sqlite:PATH"));
+	assert_int_equal(store_open("sqlite:", &s), -EINVAL);
+	assert_int_equal(store_open(NULL, &s), -EINVAL);
+}
+
+static void test_open_missing_dir(void **state)
+{
+	struct store *s;
+	assert_int_equal(store_open("sqlite:/nonexistent-pxed-dir/x/pxed.db", &s), -ENOENT);
+	assert_null(s);
+	assert_non_null(strstr(store_open_error(), "/nonexistent-pxed-dir/x does not exist"));
+}
+
+static void test_migrate_empty_file_and_reopen(void **state)
+{
+	struct tmpdb t;
+	struct store *s;
+	FILE *f;
+	assert_int_equal(tmpdb_make(&t), 0);
+	/* An existing empty file, as `touch` leaves it. */
+	f = fopen(t.path, "w");
+	assert_non_null(f);
+	fclose(f);
+
+	assert_int_equal(store_open(t.url, &s), 0);
+	assert_int_equal(store_generation(s), 0);
+	add_device(s, "vm1", 1, NULL);
+	uint64_t g = store_generation(s);
+	assert_true(g > 0);
+	store_close(s);
+	assert_int_equal(user_version(t.path), 1);
+
+	/* Re-opening applies nothing twice and keeps data and generation. */
+	for (int i = 0; i < 2; i++) {
+		struct store_device d;
+		assert_int_equal(store_open(t.url, &s), 0);
+		assert_int_equal(store_generation(s), g);
+		assert_int_equal(store_device_by_name(s, "vm1", &d), 0);
+		store_close(s);
+		assert_int_equal(user_version(t.path), 1);
+	}
+	tmpdb_remove(&t);
+}
+
+static void test_open_wal_and_fk(void **state)
+{
+	struct fx *fx = *state;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open(fx->t.path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static void test_open_newer_schema(void **state)
+{
+	struct tmpdb t;
+	struct store *s;
+	assert_int_equal(tmpdb_make(&t), 0);
+	raw_exec(t.path, "PRAGMA user_version = 99");
+	assert_int_equal(store_open(t.url, &s), -EINVAL);
+	assert_non_null(strstr(store_open_error(), "schema version 99 is newer"));
+	tmpdb_remove(&t);
+}
+
+static void test_open_not_a_database(void **state)
+{
+	struct tmpdb t;
+	struct store *s;
+	FILE *f;
+	assert_int_equal(tmpdb_make(&t), 0);
+	f = fopen(t.path, "w");
+	fputs("this is not an SQLite database, but long enough to have a header......\n", f);
+	fclose(f);
+	assert_int_equal(store_open(t.url, &s), -EIO);
+	assert_non_null(strstr(store_open_error(), t.path));
+	tmpdb_remove(&t);
+}
+
+/* ---- devices ------------------------------------------------------------ */
+
+static int collect_names(void *ctx, const struct store_device *d)
+{
+	char *buf = ctx;
+	strcat(buf, d->name);
+	strcat(buf, ",");
+	return 0;
+}
+
+static void test_device_crud(void **state)
+{
+	struct fx *fx = *state;
+	struct store_device d, got;
+	const char *guid = "8A3C0F2E-1B2C-4D5E-8F90-0123456789AB";
+	mk_device(&d, "vm1", 1, guid);
+	assert_int_equal(store_device_add(fx->s, &d), 0);
+	assert_true(d.created > 0);
+	add_device(fx->s, "alpha", 2, NULL);
+
+	assert_int_equal(store_device_by_name(fx->s, "vm1", &got), 0);
+	assert_int_equal(got.id, d.id);
+	assert_memory_equal(got.mac, d.mac, MAC_LEN);
+	assert_true(got.has_guid);
+	assert_memory_equal(got.guid, d.guid, GUID_LEN);
+	assert_int_equal(got.arch, -1);
+	assert_int_equal(got.last_seen, 0);
+
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(store_device_by_mac(fx->s, d.mac, &got), 0);
+	assert_string_equal(got.name, "vm1");
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(store_device_by_guid(fx->s, d.guid, &got), 0);
+	assert_string_equal(got.name, "vm1");
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(store_device_by_id(fx->s, d.id, &got), 0);
+	assert_string_equal(got.name, "vm1");
+	assert_int_equal(store_device_by_name(fx->s, "alpha", &got), 0);
+	assert_false(got.has_guid);
+
+	/* MAC stored in lower-case colon form. */
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open(fx->t.path, &db), SQLITE_OK);
+	sqlite3_prepare_v2(db, "SELECT mac, guid FROM devices WHERE name = 'vm1'", -1, &st, NULL);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "52:54:00:12:34:01");
+	assert_string_equal((const char *)sqlite3_column_text(st, 1),
+			    "8a3c0f2e-1b2c-4d5e-8f90-0123456789ab");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+
+	/* seen: arch and time; arch -1 keeps the stored one. */
+	assert_int_equal(store_device_seen(fx->s, d.id, 7, 1000), 0);
+	assert_int_equal(store_device_by_id(fx->s, d.id, &got), 0);
+	assert_int_equal(got.arch, 7);
+	assert_int_equal(got.last_seen, 1000);
+	assert_int_equal(store_device_seen(fx->s, d.id, -1, 2000), 0);
+	assert_int_equal(store_device_by_id(fx->s, d.id, &got), 0);
+	assert_int_equal(got.arch, 7);
+	assert_int_equal(got.last_seen, 2000);
+	assert_int_equal(store_device_seen(fx->s, 9999, 7, 1), -ENOENT);
+
+	char names[64] = "";
+	assert_int_equal(store_device_list(fx->s, collect_names, names), 2);
+	assert_string_equal(names, "alpha,vm1,");
+
+	/* Edit: new name, new NIC, GUID dropped; the old MAC is free again. */
+	uint64_t g = store_generation(fx->s);
+	struct store_device ed = got;
+	snprintf(ed.name, sizeof(ed.name), "vm1-renamed");
+	ed.mac[5] = 0x77;
+	ed.has_guid = false;
+	assert_int_equal(store_device_update(fx->s, &ed), 0);
+	assert_int_equal(store_generation(fx->s), g + 1);
+	assert_int_equal(store_device_by_mac(fx->s, ed.mac, &got), 0);
+	assert_string_equal(got.name, "vm1-renamed");
+	assert_false(got.has_guid);
+	assert_int_equal(got.arch, 7);
+	assert_int_equal(store_device_by_mac(fx->s, d.mac, &got), -ENOENT);
+	snprintf(ed.name, sizeof(ed.name), "alpha");
+	assert_int_equal(store_device_update(fx->s, &ed), -EEXIST);
+	assert_string_equal(store_last_error(fx->s), "a device named 'alpha' already exists");
+	ed.id = 9999;
+	snprintf(ed.name, sizeof(ed.name), "ghost");
+	assert_int_equal(store_device_update(fx->s, &ed), -ENOENT);
+	assert_int_equal(store_generation(fx->s), g + 1);
+
+	assert_int_equal(store_device_delete(fx->s, "alpha"), 0);
+	assert_int_equal(store_device_by_name(fx->s, "alpha", &got), -ENOENT);
+	assert_int_equal(store_device_delete(fx->s, "alpha"), -ENOENT);
+}
+
+static void test_device_duplicates(void **state)
+{
+	struct fx *fx = *state;
+	struct store_device d;
+	const char *guid = "8a3c0f2e-1b2c-4d5e-8f90-0123456789ab";
+	add_device(fx->s, "vm1", 1, guid);
+	uint64_t g = store_generation(fx->s);
+
+	mk_device(&d, "vm1", 2, NULL);
+	assert_int_equal(store_device_add(fx->s, &d), -EEXIST);
+	assert_string_equal(store_last_error(fx->s), "a device named 'vm1' already exists");
+
+	mk_device(&d, "vm2", 1, NULL);
+	assert_int_equal(store_device_add(fx->s, &d), -EEXIST);
+	assert_string_equal(store_last_error(fx->s),
+			    "a device with MAC 52:54:00:12:34:01 already exists");
+
+	mk_device(&d, "vm2", 2, guid);
+	assert_int_equal(store_device_add(fx->s, &d), -EEXIST);
+	assert_string_equal(store_last_error(fx->s), "a device with GUID " "8a3c0f2e-1b2c-4d5e-8f90-0123456789ab already exists");
+
+	/* Failed changes leave the generation alone. */
+	assert_int_equal(store_generation(fx->s), g);
+	/* And the transaction was rolled back: a good add still works. */
+	mk_device(&d, "vm2", 2, NULL);
+	assert_int_equal(store_device_add(fx->s, &d), 0);
+}
+
+static void test_device_unknown_and_invalid(void **state)
+{
+	struct fx *fx = *state;
+	struct store_device d, got;
+	uint8_t mac[MAC_LEN] = { 0x52, 0x54, 0, 0, 0, 9 }, guid[GUID_LEN] = { 1 };
+
+	assert_int_equal(store_device_by_name(fx->s, "nope", &got), -ENOENT);
+	assert_string_equal(store_last_error(fx->s), "no device with name 'nope'");
+	assert_int_equal(store_device_by_mac(fx->s, mac, &got), -ENOENT);
+	assert_string_equal(store_last_error(fx->s), "no device with MAC 52:54:00:00:00:09");
+	assert_int_equal(store_device_by_guid(fx->s, guid, &got), -ENOENT);
+	assert_int_equal(store_device_by_id(fx->s, 42, &got), -ENOENT);
+
+	mk_device(&d, "", 1, NULL);
+	assert_int_equal(store_device_add(fx->s, &d), -EINVAL);
+	assert_string_equal(store_last_error(fx->s), "device name is empty");
+	mk_device(&d, "has space", 1, NULL);
+	assert_int_equal(store_device_add(fx->s, &d), -EINVAL);
+	mk_device(&d, "quote'", 1, NULL);
+	assert_int_equal(store_device_add(fx->s, &d), -EINVAL);
+	mk_device(&d, "vm1", 1, NULL);
+	memset(d.mac, 0, MAC_LEN);
+	assert_int_equal(store_device_add(fx->s, &d), -EINVAL);
+	d.mac[0] = 1; /* multicast */
+	assert_int_equal(store_device_add(fx->s, &d), -EINVAL);
+	mk_device(&d, "vm1", 1, "00000000-0000-0000-0000-000000000000");
+	assert_int_equal(store_device_add(fx->s, &d), -EINVAL);
+	assert_non_null(strstr(store_last_error(fx->s), "placeholder"));
+	mk_device(&d, "vm1", 1, "ffffffff-ffff-ffff-ffff-ffffffffffff");
+	assert_int_equal(store_device_add(fx->s, &d), -EINVAL);
+	assert_int_equal(store_generation(fx->s), 0);
+}
+
+/* ---- images ------------------------------------------------------------- */
+
+static int count_images(void *ctx, const struct store_image *im)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void test_image_crud(void **state)
+{
+	struct fx *fx = *state;
+	struct store_image im = { 0 }, got;
+	int64_t id = add_image(fx->s, "debian");
+
+	assert_int_equal(store_image_by_name(fx->s, "debian", &got), 0);
+	assert_int_equal(got.id, id);
+	assert_string_equal(got.kernel, "debian/vmlinuz");
+	assert_string_equal(got.initrd, "debian/initrd.gz");
+	assert_string_equal(got.cmdline, "auto=true");
+	assert_string_equal(got.nbp, "");
+	assert_int_equal(store_image_by_id(fx->s, id, &got), 0);
+	assert_string_equal(got.name, "debian");
+	assert_int_equal(store_image_by_name(fx->s, "nope", &got), -ENOENT);
+	assert_int_equal(store_image_by_id(fx->s, 999, &got), -ENOENT);
+
+	snprintf(im.name, sizeof(im.name), "memtest");
+	snprintf(im.nbp, sizeof(im.nbp), "memtest.efi");
+	assert_int_equal(store_image_add(fx->s, &im), 0);
+
+	snprintf(im.name, sizeof(im.name), "debian");
+	assert_int_equal(store_image_add(fx->s, &im), -EEXIST);
+	assert_string_equal(store_last_error(fx->s), "an image named 'debian' already exists");
+
+	memset(&im, 0, sizeof(im));
+	snprintf(im.name, sizeof(im.name), "empty");
+	assert_int_equal(store_image_add(fx->s, &im), -EINVAL);
+	snprintf(im.kernel, sizeof(im.kernel), "k");
+	snprintf(im.nbp, sizeof(im.nbp), "n");
+	assert_int_equal(store_image_add(fx->s, &im), -EINVAL);
+	im.nbp[0] = '\0';
+	snprintf(im.kernel, sizeof(im.kernel), "../etc/passwd");
+	assert_int_equal(store_image_add(fx->s, &im), -EINVAL);
+	snprintf(im.kernel, sizeof(im.kernel), "/boot/vmlinuz");
+	assert_int_equal(store_image_add(fx->s, &im), -EINVAL);
+	snprintf(im.kernel, sizeof(im.kernel), "k");
+	snprintf(im.cmdline, sizeof(im.cmdline), "a\nb");
+	assert_int_equal(store_image_add(fx->s, &im), -EINVAL);
+
+	int n = 0;
+	assert_int_equal(store_image_list(fx->s, count_images, &n), 2);
+	assert_int_equal(n, 2);
+
+	assert_int_equal(store_image_delete(fx->s, "memtest"), 0);
+	assert_int_equal(store_image_delete(fx->s, "memtest"), -ENOENT);
+}
+
+/* ---- deployments --------------------------------------------------------- */
+
+struct dep_names {
+	char buf[256];
+	int stop_after; /* 0 = never */
+	int seen;
+};
+
+static int collect_deps(void *ctx, const struct store_deployment *d)
+{
+	struct dep_names *n = ctx;
+	strcat(n->buf, d->name);
+	strcat(n->buf, ",");
+	n->seen++;
+	return n->stop_after && n->seen >= n->stop_after;
+}
+
+static void test_deployment_order(void **state)
+{
+	struct fx *fx = *state;
+	add_device(fx->s, "vm1", 1, NULL);
+	add_device(fx->s, "vm2", 2, NULL);
+	add_image(fx->s, "debian");
+
+	add_dep(fx->s, "avail-old", "debian", "vm1", STORE_AVAILABLE, true, 100);
+	add_dep(fx->s, "req-old", "debian", "vm1", STORE_REQUIRED, true, 100);
+	add_dep(fx->s, "avail-new", "debian", "vm1", STORE_AVAILABLE, true, 200);
+	add_dep(fx->s, "req-new", "debian", "vm1", STORE_REQUIRED, true, 200);
+	add_dep(fx->s, "req-same-second", "debian", "vm1", STORE_REQUIRED, true, 200);
+	add_dep(fx->s, "req-disabled", "debian", "vm1", STORE_REQUIRED, false, 300);
+	add_dep(fx->s, "other-device", "debian", "vm2", STORE_REQUIRED, true, 300);
+
+	struct store_device d;
+	assert_int_equal(store_device_by_name(fx->s, "vm1", &d), 0);
+	struct dep_names n = { 0 };
+	assert_int_equal(store_deployments_for_device(fx->s, d.id, collect_deps, &n), 5);
+	assert_string_equal(n.buf, "req-same-second,req-new,req-old,avail-new,avail-old,");
+
+	/* A callback returning non-zero stops the walk. */
+	struct dep_names first = { .stop_after = 1 };
+	assert_true(store_deployments_for_device(fx->s, d.id, collect_deps, &first) >= 0);
+	assert_string_equal(first.buf, "req-same-second,");
+
+	/* Disabling takes a deployment out of the decision order. */
+	assert_int_equal(store_deployment_set_enabled(fx->s, "req-same-second", false), 0);
+	assert_int_equal(store_deployment_set_enabled(fx->s, "req-disabled", true), 0);
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(store_deployments_for_device(fx->s, d.id, collect_deps, &n), 5);
+	assert_string_equal(n.buf, "req-disabled,req-new,req-old,avail-new,avail-old,");
+	assert_int_equal(store_deployment_set_enabled(fx->s, "nope", true), -ENOENT);
+
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(store_deployment_list(fx->s, collect_deps, &n), 7);
+	assert_string_equal(n.buf, "avail-new,avail-old,other-device,req-disabled,req-new,req-old,"
+				   "req-same-second,");
+
+	struct store_deployment dep;
+	assert_int_equal(store_deployment_by_name(fx->s, "req-old", &dep), 0);
+	assert_string_equal(dep.image_name, "debian");
+	assert_string_equal(dep.device_name, "vm1");
+	assert_int_equal(dep.device_id, d.id);
+	assert_int_equal(dep.purpose, STORE_REQUIRED);
+	assert_true(dep.enabled);
+	assert_int_equal(dep.created, 100);
+	assert_int_equal(store_deployment_by_name(fx->s, "nope", &dep), -ENOENT);
+}
+
+static void test_deployment_errors(void **state)
+{
+	struct fx *fx = *state;
+	struct store_deployment dep = { 0 };
+	int64_t dev = add_device(fx->s, "vm1", 1, NULL);
+	int64_t img = add_image(fx->s, "debian");
+	add_dep(fx->s, "D1", "debian", "vm1", STORE_REQUIRED, true, 0);
+
+	snprintf(dep.name, sizeof(dep.name), "D1");
+	dep.image_id = img;
+	dep.device_id = dev;
+	dep.purpose = STORE_REQUIRED;
+	assert_int_equal(store_deployment_add(fx->s, &dep), -EEXIST);
+	assert_string_equal(store_last_error(fx->s), "a deployment named 'D1' already exists");
+
+	snprintf(dep.name, sizeof(dep.name), "D2");
+	dep.image_id = 0;
+	snprintf(dep.image_name, sizeof(dep.image_name), "nope");
+	assert_int_equal(store_deployment_add(fx->s, &dep), -ENOENT);
+	assert_string_equal(store_last_error(fx->s), "no image named 'nope'");
+	dep.image_id = img;
+	dep.device_id = 999;
+	assert_int_equal(store_deployment_add(fx->s, &dep), -ENOENT);
+	assert_string_equal(store_last_error(fx->s), "no device with id 999");
+	dep.device_id = 0;
+	dep.device_name[0] = '\0';
+	assert_int_equal(store_deployment_add(fx->s, &dep), -EINVAL);
+	dep.device_id = dev;
+	dep.purpose = 7;
+	assert_int_equal(store_deployment_add(fx->s, &dep), -EINVAL);
+
+	/* Images and devices in use cannot go; the deployment can. */
+	assert_int_equal(store_image_delete(fx->s, "debian"), -EBUSY);
+	assert_string_equal(store_last_error(fx->s),
+			    "image 'debian' is used by deployment 'D1'; delete that first");
+	assert_int_equal(store_device_delete(fx->s, "vm1"), -EBUSY);
+	assert_int_equal(store_handout_record(fx->s, dev, 1, 5), 0);
+	assert_int_equal(store_deployment_delete(fx->s, "D1"), 0);
+	assert_int_equal(store_deployment_delete(fx->s, "D1"), -ENOENT);
+	/* The hand-out went with it (ON DELETE CASCADE). */
+	assert_int_equal(store_handout_done(fx->s, dev, 1), 0);
+	assert_int_equal(store_image_delete(fx->s, "debian"), 0);
+	assert_int_equal(store_device_delete(fx->s, "vm1"), 0);
+}
+
+/* ---- PXE history ---------------------------------------------------------- */
+
+static void test_handout(void **state)
+{
+	struct fx *fx = *state;
+	int64_t dev = add_device(fx->s, "vm1", 1, NULL);
+	int64_t dev2 = add_device(fx->s, "vm2", 2, NULL);
+	add_image(fx->s, "debian");
+	int64_t d1 = add_dep(fx->s, "D1", "debian", "vm1", STORE_REQUIRED, true, 0);
+	int64_t d2 = add_dep(fx->s, "D2", "debian", "vm1", STORE_REQUIRED, true, 0);
+	int64_t when = -1;
+
+	assert_int_equal(store_handout_done(fx->s, dev, d1), 0);
+	assert_int_equal(store_handout_get(fx->s, dev, d1, &when), 0);
+	assert_int_equal(when, 0);
+	assert_int_equal(store_handout_record(fx->s, dev, d1, 1700000000), 0);
+	assert_int_equal(store_handout_done(fx->s, dev, d1), 1);
+	assert_int_equal(store_handout_get(fx->s, dev, d1, &when), 1);
+	assert_int_equal(when, 1700000000);
+	assert_int_equal(store_handout_done(fx->s, dev, d2), 0);
+	assert_int_equal(store_handout_done(fx->s, dev2, d1), 0);
+
+	/* Recording again moves the time. */
+	assert_int_equal(store_handout_record(fx->s, dev, d1, 1700000100), 0);
+	assert_int_equal(store_handout_get(fx->s, dev, d1, &when), 1);
+	assert_int_equal(when, 1700000100);
+	assert_int_equal(store_handout_record(fx->s, dev, d2, 1700000200), 0);
+
+	assert_int_equal(store_handout_record(fx->s, 999, d1, 1), -ENOENT);
+	assert_int_equal(store_handout_record(fx->s, dev, 999, 1), -ENOENT);
+
+	assert_int_equal(store_handout_clear_device(fx->s, dev2), 0);
+	assert_int_equal(store_handout_clear_device(fx->s, dev), 2);
+	assert_int_equal(store_handout_done(fx->s, dev, d1), 0);
+	assert_int_equal(store_handout_done(fx->s, dev, d2), 0);
+}
+
+/* ---- events ----------------------------------------------------------------- */
+
+struct ev_seen {
+	int n;
+	int64_t ids[16];
+	struct store_event last;
+};
+
+static int collect_events(void *ctx, const struct store_event *ev)
+{
+	struct ev_seen *s = ctx;
+	if (s->n < 16)
+		s->ids[s->n] = ev->device_id * 1000 + ev->time_ms;
+	s->n++;
+	s->last = *ev;
+	return 0;
+}
+
+static void add_event(struct store *s, int64_t device_id, int64_t time_ms)
+{
+	struct store_event ev = { 0 };
+	ev.time_ms = time_ms;
+	uint8_t mac[MAC_LEN] = { 0x52, 0x54, 0, 0, 0, (uint8_t)device_id };
+	memcpy(ev.mac, mac, MAC_LEN);
+	ev.arch = 7;
+	snprintf(ev.ifname, sizeof(ev.ifname), "br0");
+	snprintf(ev.via, sizeof(ev.via), "dhcp");
+	snprintf(ev.outcome, sizeof(ev.outcome), "local");
+	snprintf(ev.reason, sizeof(ev.reason), "reason %lld", (long long)time_ms);
+	ev.device_id = device_id;
+	assert_int_equal(store_event_add(s, &ev), 0);
+	assert_true(ev.id > 0);
+}
+
+static void test_events(void **state)
+{
+	struct fx *fx = *state;
+	struct ev_seen seen = { 0 };
+	uint64_t g = store_generation(fx->s);
+
+	add_event(fx->s, 1, 10);
+	add_event(fx->s, 2, 20);
+	add_event(fx->s, 1, 30);
+	add_event(fx->s, 0, 40);
+	/* Events are no change to decisions. */
+	assert_int_equal(store_generation(fx->s), g);
+
+	assert_int_equal(store_event_list(fx->s, 0, 0, 0, collect_events, &seen), 4);
+	assert_int_equal(seen.ids[0], 1010);
+	assert_int_equal(seen.ids[3], 40);
+	assert_string_equal(seen.last.reason, "reason 40");
+	assert_string_equal(seen.last.ifname, "br0");
+	assert_string_equal(seen.last.via, "dhcp");
+	assert_string_equal(seen.last.outcome, "local");
+	assert_int_equal(seen.last.arch, 7);
+	assert_false(seen.last.has_guid);
+
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_event_list(fx->s, 1, 0, 0, collect_events, &seen), 2);
+	assert_int_equal(seen.ids[0], 1010);
+	assert_int_equal(seen.ids[1], 1030);
+
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_event_list(fx->s, 0, 25, 0, collect_events, &seen), 2);
+	assert_int_equal(seen.ids[0], 1030);
+
+	/* The newest two, oldest first. */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_event_list(fx->s, 0, 0, 2, collect_events, &seen), 2);
+	assert_int_equal(seen.ids[0], 1030);
+	assert_int_equal(seen.ids[1], 40);
+
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_event_list(fx->s, 2, 25, 0, collect_events, &seen), 0);
+	assert_int_equal(seen.n, 0);
+
+	assert_int_equal(store_event_prune(fx->s, 30), 2);
+	assert_int_equal(store_event_prune(fx->s, 30), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_event_list(fx->s, 0, 0, 0, collect_events, &seen), 2);
+	assert_int_equal(seen.ids[0], 1030);
+	assert_int_equal(store_generation(fx->s), g);
+}
+
+/* ---- generation ------------------------------------------------------------- */
+
+static void test_generation(void **state)
+{
+	struct fx *fx = *state;
+	struct store *other;
+	uint64_t g = store_generation(fx->s);
+	assert_int_equal(g, 0);
+
+	/* A second connection, as another pxed process would have. */
+	assert_int_equal(store_open(fx->t.url, &other), 0);
+	assert_int_equal(store_generation(other), 0);
+
+#define BUMPS(expr)                                                                    \
+	do {                                                                           \
+		assert_true((expr) >= 0);                                              \
+		assert_int_equal(store_generation(fx->s), g + 1);                      \
+		assert_int_equal(store_generation(other), g + 1);                      \
+		g++;                                                                   \
+	} while (0)
+#define KEEPS(expr)                                                                    \
+	do {                                                                           \
+		(void)(expr);                                                          \
+		assert_int_equal(store_generation(fx->s), g);                          \
+		assert_int_equal(store_generation(other), g);                          \
+	} while (0)
+
+	struct store_device d;
+	mk_device(&d, "vm1", 1, NULL);
+	BUMPS(store_device_add(fx->s, &d));
+	struct store_image im = { .name = "debian", .kernel = "k" };
+	BUMPS(store_image_add(fx->s, &im));
+	struct store_deployment dep = { .name = "D1", .image_id = im.id, .device_id = d.id,
+					.purpose = STORE_REQUIRED, .enabled = true };
+	BUMPS(store_deployment_add(fx->s, &dep));
+	BUMPS(store_handout_record(fx->s, d.id, dep.id, 5));
+	BUMPS(store_handout_clear_device(fx->s, d.id));
+	BUMPS(store_deployment_set_enabled(fx->s, "D1", false));
+	KEEPS(store_device_seen(fx->s, d.id, 7, 10));
+	KEEPS(add_event(fx->s, d.id, 10));
+	KEEPS(store_device_add(fx->s, &d)); /* duplicate: fails */
+	KEEPS(store_image_delete(fx->s, "debian")); /* in use: fails */
+	/* Changes through the other connection count the same. */
+	g = store_generation(other);
+	assert_true(store_deployment_delete(other, "D1") >= 0);
+	assert_int_equal(store_generation(other), g + 1);
+	assert_int_equal(store_generation(fx->s), g + 1);
+	g++;
+	BUMPS(store_image_delete(fx->s, "debian"));
+	BUMPS(store_device_delete(fx->s, "vm1"));
+#undef BUMPS
+#undef KEEPS
+	store_close(other);
+}
+
+/* A list callback may call into the store (rows are read before it runs). */
+static int reenter(void *ctx, const struct store_device *d)
+{
+	struct store *s = ctx;
+	struct store_device again;
+	assert_int_equal(store_device_by_name(s, d->name, &again), 0);
+	assert_int_equal(again.id, d->id);
+	return 0;
+}
+
+static void test_list_reentrant(void **state)
+{
+	struct fx *fx = *state;
+	add_device(fx->s, "a", 1, NULL);
+	add_device(fx->s, "b", 2, NULL);
+	assert_int_equal(store_device_list(fx->s, reenter, fx->s), 2);
+}
+
+/* Several threads on one handle and a second handle (another process's
+ * connection) writing at once: every write lands, none sees "busy". */
+struct writer {
+	struct store *s;
+	int id;
+	int failures;
+};
+
+static void *writer_run(void *p)
+{
+	struct writer *w = p;
+	for (int i = 0; i < 50; i++) {
+		struct store_device d;
+		char name[32];
+		snprintf(name, sizeof(name), "w%d-%d", w->id, i);
+		mk_device(&d, name, 0, NULL);
+		d.mac[3] = (uint8_t)w->id;
+		d.mac[4] = (uint8_t)i;
+		if (store_device_add(w->s, &d) < 0)
+			w->failures++;
+		struct store_event ev = { .time_ms = i, .arch = -1, .via = "dhcp",
+					  .outcome = "local", .reason = "r" };
+		if (store_event_add(w->s, &ev) < 0)
+			w->failures++;
+		(void)store_generation(w->s);
+	}
+	return NULL;
+}
+
+static void test_concurrent_writers(void **state)
+{
+	struct fx *fx = *state;
+	struct store *other;
+	pthread_t th[4];
+	struct writer w[4];
+	assert_int_equal(store_open(fx->t.url, &other), 0);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct writer){ .s = i % 2 ? other : fx->s, .id = i };
+		assert_int_equal(pthread_create(&th[i], NULL, writer_run, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].failures, 0);
+	}
+	assert_int_equal(store_generation(fx->s), 200);
+	assert_int_equal(store_generation(other), 200);
+	store_close(other);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_open_bad_url),
+		cmocka_unit_test(test_open_missing_dir),
+		cmocka_unit_test(test_migrate_empty_file_and_reopen),
+		cmocka_unit_test(test_open_newer_schema),
+		cmocka_unit_test(test_open_not_a_database),
+		cmocka_unit_test_setup_teardown(test_open_wal_and_fk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_crud, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_duplicates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_unknown_and_invalid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_image_crud, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deployment_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deployment_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_generation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_reentrant, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
