@@ -21,6 +21,10 @@ ln -s /etc/passwd "$ROOT_DIR/escape"
 SIZE=300000
 
 cat >"$TMP/pxed.conf" <<CONF
+[pxe]
+DHCPPort = $(free_port)
+PXEPort = $(free_port)
+
 [tftp]
 Root = $ROOT_DIR
 Port = $(free_port)
@@ -30,6 +34,7 @@ Port = $PORT
 Address = 127.0.0.1
 
 [store]
+StateDir = $TMP/state
 URL = sqlite:$TMP/pxed.db
 
 [log]
