@@ -289,14 +289,23 @@ static enum MHD_Result route_files(struct http_server *s, struct MHD_Connection 
 	if (!*path)
 		return http_reply_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n");
 	rc = content_open(s->content, path, &fd, &size);
-	if (rc == -EACCES) {
-		log_escape(esc, sizeof(esc), path, strlen(path));
-		log_warn(MOD, "refused file name '%s'", esc);
-		return http_reply_text(c, r, MHD_HTTP_FORBIDDEN, "forbidden\n");
-	}
-	if (rc == -ENOENT || rc == -EISDIR || rc == -ENOTDIR)
+	switch (rc) {
+	case 0:
+		break;
+	case -ENOENT:
+	case -ENOTDIR:
+	case -EISDIR:
 		return http_reply_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n");
-	if (rc < 0) {
+	case -EACCES:       /* hostile name: .., backslash, odd bytes */
+	case -EXDEV:        /* a symlink leading out of the root */
+	case -ELOOP:        /* magic link or symlink loop */
+	case -EPERM:        /* not a regular file */
+	case -EINVAL:       /* empty name */
+	case -ENAMETOOLONG:
+		log_escape(esc, sizeof(esc), path, strlen(path));
+		log_warn(MOD, "refused file name '%s': %s", esc, strerror(-rc));
+		return http_reply_text(c, r, MHD_HTTP_FORBIDDEN, "forbidden\n");
+	default:
 		log_escape(esc, sizeof(esc), path, strlen(path));
 		log_warn(MOD, "cannot open '%s': %s", esc, strerror(-rc));
 		return http_reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "error\n");

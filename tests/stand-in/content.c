@@ -15,7 +15,8 @@ struct content {
 	int dirfd;
 };
 
-int content_new(const char *root, struct content **out)
+int content_new(const char *root, const char *program_dir,
+		const char *const *program_names, struct content **out)
 {
 	struct content *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -47,10 +48,10 @@ int content_open(const struct content *c, const char *name, int *fd_out, uint64_
 		return -EACCES;
 	fd = (int)syscall(SYS_openat2, c->dirfd, name, &how, sizeof(how));
 	if (fd < 0)
-		return errno == EXDEV || errno == ELOOP ? -EACCES : -errno;
+		return -errno; /* -EXDEV: a symlink leads out, as the real one */
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return -ENOENT;
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EPERM;
 	}
 	*fd_out = fd;
 	*size_out = (uint64_t)st.st_size;

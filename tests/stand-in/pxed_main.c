@@ -46,7 +46,7 @@ int main(int argc, char **argv)
 		snprintf(url, sizeof(url), "sqlite:%s/pxed.db", conf.state_dir);
 	signal(SIGPIPE, SIG_IGN);
 	if (ev_loop_new(&loop) < 0 || store_open(url, &store) < 0 ||
-	    decider_new(&conf, store, &dec) < 0 || content_new(conf.tftp_root, &content) < 0 ||
+	    decider_new(&conf, store, &dec) < 0 || content_new(conf.tftp_root, NULL, NULL, &content) < 0 ||
 	    http_server_new(loop, &conf, dec, store, content, &http) < 0)
 		goto done;
 	ev_signal_add(loop, SIGTERM, on_stop, NULL);
