@@ -10,6 +10,6 @@ CPATH=tests/stand-in make ${SANITIZE:+SANITIZE=1} build/libpxed.a build/pxectl >
 mkdir -p build/stand-in
 SAN=${SANITIZE:+-fsanitize=address,undefined -fno-omit-frame-pointer}
 cc -std=gnu11 -g -O1 -Wall -Wextra -Wno-unused-parameter -Werror -D_GNU_SOURCE -Isrc -Itests/stand-in $SAN \
-	-o build/stand-in/pxed tests/stand-in/pxed_main.c tests/stand-in/content.c tests/stand-in/arch_stub.c build/libpxed.a \
+	-o build/stand-in/pxed tests/stand-in/pxed_main.c tests/stand-in/content.c build/libpxed.a \
 	$(pkg-config --cflags --libs sqlite3 libmicrohttpd jansson inih) -lcrypt
 echo built build/stand-in/pxed
