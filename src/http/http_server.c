@@ -188,11 +188,13 @@ static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connect
 	if (n < 0) {
 		/* A stored field that cannot be written safely: refuse the boot,
 		 * send the machine to its disk, say why in the log. */
-		char mac[MAC_STR_LEN];
+		char mac[MAC_STR_LEN], dep[80], img[80];
 		mac_format(facts.mac, mac);
+		log_escape(dep, sizeof(dep), d.deployment_name, strnlen(d.deployment_name, 64));
+		log_escape(img, sizeof(img), d.image_name, strnlen(d.image_name, 64));
 		log_warn(MOD, "%s: boot.ipxe: deployment '%s' image '%s' cannot be written as an "
 			      "iPXE script (%s); sending local",
-			 mac, d.deployment_name, d.image_name, strerror(-n));
+			 mac, dep, img, strerror(-n));
 		d.outcome = DECISION_LOCAL;
 		snprintf(d.reason, sizeof(d.reason), "image cannot be served, see server log");
 		n = boot_script_build(&d, "http://127.0.0.1", script, sizeof(script));
