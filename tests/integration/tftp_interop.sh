@@ -35,8 +35,6 @@ if [ -n "${PXED_TFTP_CMD:-}" ]; then
 	sleep 0.3
 else
 	[ -x "$PXED" ] || skip "build/pxed not built"
-	# Until main wires the TFTP server in, the daemon has none to test.
-	grep -qa 'Write requests are refused' "$PXED" || skip "build/pxed has no TFTP server linked in"
 	cat >"$TMP/pxed.conf" <<CONF
 [tftp]
 Root=$root
