@@ -146,7 +146,7 @@ static void test_migrate_empty_file_and_reopen(void **state)
 	uint64_t g = store_generation(s);
 	assert_true(g > 0);
 	store_close(s);
-	assert_int_equal(user_version(t.path), 1);
+	assert_int_equal(user_version(t.path), 2);
 
 	/* Re-opening applies nothing twice and keeps data and generation. */
 	for (int i = 0; i < 2; i++) {
@@ -155,7 +155,7 @@ static void test_migrate_empty_file_and_reopen(void **state)
 		assert_int_equal(store_generation(s), g);
 		assert_int_equal(store_device_by_name(s, "vm1", &d), 0);
 		store_close(s);
-		assert_int_equal(user_version(t.path), 1);
+		assert_int_equal(user_version(t.path), 2);
 	}
 	tmpdb_remove(&t);
 }
