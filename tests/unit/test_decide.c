@@ -138,7 +138,8 @@ static void test_unknown_supported(void **state)
 	facts_for(&f, MAC_UNKNOWN);
 	assert_int_equal(decide(fx->d, &f, false, &d), 0);
 	assert_int_equal(d.outcome, DECISION_LOCAL);
-	assert_string_equal(d.reason, "unknown machine, no deployment for it");
+	assert_string_equal(d.reason,
+			    "unknown machine, no deployment for unknown machines of arch uefi-x64");
 }
 
 static void test_known_by_guid(void **state)
@@ -274,16 +275,33 @@ static void test_required_before_available(void **state)
 	assert_int_equal(decide(fx->d, &f, true, &d), 0);
 	assert_string_equal(d.deployment_name, "req-new");
 	assert_string_equal(d.kernel, "ubuntu/linux");
-	/* The first in decision order decides: once handed out, LOCAL (not
-	 * the next one in the list); that one runs after a clear or when the
-	 * admin disables req-new. */
+	/* A required deployment already handed out does not hide the next
+	 * one that applies: req-old boots next, then the available one
+	 * (never recorded, so offered every time), and when nothing else is
+	 * left, LOCAL naming the newest handed-out one. */
+	assert_int_equal(decide(fx->d, &f, true, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_string_equal(d.deployment_name, "req-old");
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(decide(fx->d, &f, true, &d), 0);
+		assert_int_equal(d.outcome, DECISION_BOOT);
+		assert_string_equal(d.deployment_name, "avail-new");
+	}
+	assert_int_equal(store_deployment_set_enabled(fx->s, "avail-new", false), 0);
 	assert_int_equal(decide(fx->d, &f, true, &d), 0);
 	assert_int_equal(d.outcome, DECISION_LOCAL);
 	assert_string_equal(d.deployment_name, "req-new");
+	assert_non_null(strstr(d.reason, "required deployment 'req-new' already handed out at "));
 	assert_int_equal(store_deployment_set_enabled(fx->s, "req-new", false), 0);
 	assert_int_equal(decide(fx->d, &f, false, &d), 0);
-	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
 	assert_string_equal(d.deployment_name, "req-old");
+	/* Clear: the newest required one runs again. */
+	assert_int_equal(store_deployment_set_enabled(fx->s, "req-new", true), 0);
+	assert_int_equal(store_handout_clear_device(fx->s, fx->dev_id), 2);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_string_equal(d.deployment_name, "req-new");
 }
 
 static void test_events_recorded(void **state)
@@ -301,6 +319,9 @@ static void test_events_recorded(void **state)
 
 	int64_t before = (int64_t)time(NULL) * 1000;
 	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	/* Events are queued and written in batches. */
+	assert_int_equal(store_event_list(fx->s, 0, 0, 0, count_events, &ev), 0);
+	assert_int_equal(decider_events_flush(fx->d), 1);
 	assert_int_equal(store_event_list(fx->s, 0, 0, 0, count_events, &ev), 1);
 	assert_true(ev.time_ms >= before);
 	assert_memory_equal(ev.mac, MAC1, MAC_LEN);
@@ -318,6 +339,7 @@ static void test_events_recorded(void **state)
 	facts_for(&f, MAC_UNKNOWN);
 	f.has_arch = false;
 	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(decider_events_flush(fx->d), 1);
 	assert_int_equal(store_event_list(fx->s, 0, 0, 0, count_events, &ev), 2);
 	assert_string_equal(ev.outcome, "ignore");
 	assert_int_equal(ev.arch, -1);
