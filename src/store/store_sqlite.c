@@ -1286,10 +1286,10 @@ static int deployment_target(struct store *s, struct store_deployment *dep)
 	/* STORE_TARGET_DEVICE is the zero value: callers written before
 	 * collections existed name a device and leave the rest zero.  One
 	 * that names only a collection means the collection. */
-	if (dep->target == STORE_TARGET_COLLECTION || (!dev && coll)) {
-		if (dev)
-			return fail(s, -EINVAL, "deployment '%s' names both a device and a "
-				    "collection; a deployment has one target", dep->name);
+	if (dev && coll)
+		return fail(s, -EINVAL, "deployment '%s' names both a device and a "
+			    "collection; a deployment has one target", dep->name);
+	if (dep->target == STORE_TARGET_COLLECTION || coll) {
 		if (!coll)
 			return fail(s, -EINVAL, "deployment '%s' names no target collection",
 				    dep->name);
