@@ -157,7 +157,10 @@ void decider_set_clock(struct decider *d, int64_t (*clock_ms)(void *ctx), void *
 
 /* Boot events are queued and written in one transaction per batch: when
  * max_rows are queued or the oldest is max_delay_ms old (defaults 256 and
- * 100 ms).  max_rows <= 1 writes each event at once. */
+ * 100 ms), by the decide() call that finds it due, or decider_maintain().
+ * max_rows <= 1 writes each event at once.  To keep every write off the
+ * event loop, set both to UINT_MAX and call decider_events_flush() from a
+ * worker thread every 100 ms (the queue holds at most 65,536 events). */
 void decider_set_event_batch(struct decider *d, unsigned max_rows, unsigned max_delay_ms);
 /* Write the queued events now; returns how many, or a negative errno. */
 int decider_events_flush(struct decider *d);
