@@ -1,13 +1,19 @@
 /* decide: boot / local / ignore for one PXE request.
  *
- * decide() runs in three steps:
- *   1. decide_rules(): read settings and the store, fill the decision.
- *      This is the part a generation-checked cache can answer instead.
- *   2. the side effects of handing the answer out: the hand-out record of
- *      a required deployment (commit only), the device's last-seen time.
- *   3. the boot event, for every decision.
- * The rules are checked in the order below; each sets one reason string
- * that names the rule, so an admin reading the log knows which one fired. */
+ * decide() runs in four steps:
+ *   1. settings_rules(): IsActive, MACIgnoreListFile, BindPolicy,
+ *      ResponseDelay -- read on every request, never cached.
+ *   2. the cache (cache.c): an answer computed under the same store and
+ *      settings generations, younger than CacheExpire and than the next
+ *      deployment window edge, is given again without touching the store.
+ *   3. decide_rules(): identity, unknown machines, the deployments; the
+ *      answer goes into the cache.  Then the side effects of handing it
+ *      out: the hand-out record of a required deployment and the discovery
+ *      of an unknown machine (commit only), the device's last-seen time.
+ *   4. the boot event, for every decision, cached or not (queued, written
+ *      in batches).
+ * Each rule sets one reason string that names it, so an admin reading the
+ * log knows which one fired. */
 #include "decide/decide.h"
 
 #include <errno.h>
