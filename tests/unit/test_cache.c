@@ -2,6 +2,7 @@
  * (a second deployment within CacheExpire of the first), changes made by
  * another process, settings changes, expiry, bounds, commit. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -470,6 +471,55 @@ static void test_unknown_machine_cached(void **state)
 	assert_int_equal(d.device_id, dev.id);
 }
 
+/* DHCP and HTTP threads share one decider while another process edits
+ * the store: no torn entries, and the last answer sees the last change. */
+struct asker {
+	struct fx *fx;
+	int bad;
+};
+
+static void *ask_run(void *p)
+{
+	struct asker *a = p;
+	for (int i = 0; i < 400; i++) {
+		struct pxe_facts f;
+		struct decision d;
+		uint8_t mac[MAC_LEN] = { 0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + i % 2) };
+		facts_for(&f, mac);
+		if (decide(a->fx->d, &f, false, &d) < 0)
+			a->bad++;
+		if (d.outcome == DECISION_BOOT && strncmp(d.deployment_name, "T", 1) != 0)
+			a->bad++;
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct fx *fx = *state;
+	struct store *other;
+	pthread_t th[3];
+	struct asker a[3];
+	char name[16];
+	fx->conf.support_unknown = true;
+	decider_set_clock(fx->d, NULL, NULL);
+	assert_int_equal(store_open(fx->t.url, &other), 0);
+	for (int i = 0; i < 3; i++) {
+		a[i] = (struct asker){ .fx = fx };
+		assert_int_equal(pthread_create(&th[i], NULL, ask_run, &a[i]), 0);
+	}
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "T%d", i);
+		add_dep(other, name, "win10", STORE_AVAILABLE, 100 + i);
+	}
+	for (int i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(a[i].bad, 0);
+	}
+	ASSERT_DECISION(ask(fx, false), DECISION_BOOT, "T19");
+	store_close(other);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -486,6 +536,7 @@ int main(void)
 		T(test_list_and_flush),
 		T(test_key),
 		T(test_unknown_machine_cached),
+		T(test_threads),
 	};
 	log_set_level(LOG_LVL_ERROR);
 	return cmocka_run_group_tests_name("cache", tests, NULL, NULL);
