@@ -1,0 +1,41 @@
+/* dhcp_server: pxed's ProxyDHCP responder (PXE 2.1 §2.2, RFC 2131).
+ *
+ * Listens on UDP conf->dhcp_port (67) for DHCPDISCOVER/DHCPREQUEST and on
+ * conf->pxe_port (4011) for the PXE boot server request, asks the decision
+ * engine about each PXE client, and answers with a reply that names a boot
+ * file but never an address (yiaddr 0): the site's DHCP server leases
+ * addresses, pxed only says what to boot. */
+#pragma once
+#include <stdint.h>
+
+#include "dhcp/dhcp_packet.h"
+
+struct ev_loop;
+struct pxed_conf;
+struct decider;
+struct dhcp_server;
+
+/* Counters since start; read with dhcp_server_stats(). */
+struct dhcp_stats {
+	uint64_t received;     /* datagrams read on either port */
+	uint64_t answered;     /* replies sent */
+	uint64_t ignored;      /* PXE requests decided "not serviced" (IGNORE,
+				* BindPolicy, no boot program for the arch) */
+	uint64_t malformed;    /* failed dhcp_parse_request() */
+	uint64_t not_pxe;      /* no "PXEClient" option 60: not ours */
+	uint64_t not_handled;  /* message types a ProxyDHCP does not answer */
+	uint64_t other_server; /* DHCPREQUEST on 67 selecting another server */
+	uint64_t no_address;   /* no IPv4 address on the receiving interface */
+	uint64_t send_errors;  /* sendmsg failed */
+	/* malformed, by parse error: index -err (enum dhcp_parse_error) */
+	uint64_t malformed_by_reason[-DHCP_ERR_MSG_TYPE + 1];
+};
+
+/* Open and bind both sockets and register them on loop.  conf and dec
+ * must outlive the server; conf is read on every request, so settings
+ * changed in place apply at once (ports excepted).  0 or negative errno. */
+int dhcp_server_new(struct ev_loop *loop, const struct pxed_conf *conf,
+		    struct decider *dec, struct dhcp_server **out);
+void dhcp_server_free(struct dhcp_server *s); /* accepts NULL */
+
+void dhcp_server_stats(const struct dhcp_server *s, struct dhcp_stats *out);

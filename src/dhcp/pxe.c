@@ -1,0 +1,172 @@
+/* pxe: see pxe.h.
+ *
+ * What the replies carry is copied from real ProxyDHCP behaviour seen in
+ * tests/fixtures (dnsmasq as ProxyDHCP, answering SeaBIOS' iPXE ROM and
+ * EDK2/OVMF):
+ *  - op BOOTREPLY, yiaddr 0, siaddr and option 54 = this server, option 60
+ *    "PXEClient" (PXE 2.1 §2.2.3: a ProxyDHCP offer is recognised by it),
+ *    option 97 echoed when the client sent one;
+ *  - BIOS PXE ROMs and iPXE: option 43 with PXE_DISCOVERY_CONTROL bit 3,
+ *    so the ROM downloads `file` directly instead of running boot server
+ *    discovery (PXE 2.1 §2.2.5, table 2-1);
+ *  - EDK2 (UEFI): no option 43.  It classifies a ProxyDHCP offer without
+ *    a boot menu as "BINL" and asks again by DHCPREQUEST to port 4011,
+ *    where the DHCPACK carries the file (the edk2 capture). */
+#include "dhcp/pxe.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf/conf.h"
+
+enum pxe_arch_class pxe_arch_classify(uint16_t arch)
+{
+	/* RFC 4578 §2.1 and the IANA "Processor Architecture Types" registry. */
+	switch (arch) {
+	case 0: return PXE_ARCH_BIOS;       /* Intel x86PC */
+	case 6: return PXE_ARCH_UEFI_X86;   /* EFI IA32 */
+	case 7:                             /* EFI BC (x64 in practice) */
+	case 9: return PXE_ARCH_UEFI_X64;   /* EFI x86-64 */
+	case 11: return PXE_ARCH_UEFI_ARM64; /* ARM 64-bit UEFI */
+	case 16: return PXE_ARCH_UEFI_HTTP; /* x64 UEFI HTTP boot */
+	default: return PXE_ARCH_OTHER;
+	}
+}
+
+const char *pxe_arch_class_name(enum pxe_arch_class a)
+{
+	switch (a) {
+	case PXE_ARCH_BIOS: return "bios";
+	case PXE_ARCH_UEFI_X86: return "uefi-x86";
+	case PXE_ARCH_UEFI_X64: return "uefi-x64";
+	case PXE_ARCH_UEFI_ARM64: return "uefi-arm64";
+	case PXE_ARCH_UEFI_HTTP: return "uefi-http";
+	default: return "other";
+	}
+}
+
+bool pxe_is_client(const struct dhcp_msg *m)
+{
+	static const char pxe[] = "PXEClient";
+	const struct dhcp_blob *vc = &m->vendor_class;
+	return vc->present && vc->len >= sizeof(pxe) - 1 &&
+	       memcmp(vc->data, pxe, sizeof(pxe) - 1) == 0;
+}
+
+bool pxe_is_ipxe(const struct dhcp_msg *m)
+{
+	return m->ipxe_encap.present || dhcp_user_class_has(m, "iPXE");
+}
+
+int pxe_facts_from_msg(const struct dhcp_msg *m, struct pxe_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	if (m->hdr.htype != DHCP_HTYPE_ETHER || m->hdr.hlen != MAC_LEN)
+		return -EINVAL;
+	memcpy(f->mac, m->hdr.chaddr, MAC_LEN);
+	if (m->has_uuid) {
+		guid_from_wire(m->uuid_wire, f->guid);
+		f->has_guid = true;
+	}
+	if (m->has_arch) {
+		f->arch = m->arch;
+		f->has_arch = true;
+		f->arch_class = pxe_arch_classify(m->arch);
+	} else {
+		/* PXE 2.1 §2.2.1: option 93 is mandatory for PXE clients; a
+		 * client without it is not guessed to be BIOS. */
+		f->arch_class = PXE_ARCH_OTHER;
+	}
+	f->is_ipxe = pxe_is_ipxe(m);
+	f->secs = m->hdr.secs;
+	f->ifname[0] = '\0';
+	f->via = PXE_VIA_DHCP;
+	return 0;
+}
+
+int pxe_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
+		  struct in_addr server, char *out, size_t outlen)
+{
+	const char *nbp;
+	int n;
+
+	if (f->is_ipxe) {
+		char ip[INET_ADDRSTRLEN], mac[MAC_STR_LEN], guid[GUID_STR_LEN];
+		char extra[64] = "";
+		size_t el = 0;
+
+		inet_ntop(AF_INET, &server, ip, sizeof(ip));
+		mac_format(f->mac, mac);
+		if (f->has_guid) {
+			guid_format(f->guid, guid);
+			el += (size_t)snprintf(extra + el, sizeof(extra) - el, "&guid=%s", guid);
+		}
+		if (f->has_arch)
+			snprintf(extra + el, sizeof(extra) - el, "&arch=%u", (unsigned)f->arch);
+		n = snprintf(out, outlen, "http://%s:%u/boot.ipxe?mac=%s%s", ip,
+			     (unsigned)conf->http_port, mac, extra);
+	} else {
+		switch (f->arch_class) {
+		case PXE_ARCH_BIOS: nbp = conf->boot_bios; break;
+		case PXE_ARCH_UEFI_X64: nbp = conf->boot_uefi_x64; break;
+		default: return -ENOENT;
+		}
+		if (!nbp[0])
+			return -ENOENT;
+		n = snprintf(out, outlen, "%s", nbp);
+	}
+	if (n < 0 || (size_t)n >= outlen)
+		return -ENOBUFS;
+	return 0;
+}
+
+int pxe_build_reply(const struct dhcp_msg *req, const struct pxe_facts *f,
+		    uint8_t reply_type, struct in_addr server, const char *bootfile,
+		    uint8_t *buf, size_t cap)
+{
+	static const char pxeclient[] = "PXEClient";
+	struct dhcp_builder b;
+	struct dhcp_header h;
+	uint8_t uuid[17];
+
+	if (reply_type != DHCPOFFER && reply_type != DHCPACK)
+		return -EINVAL;
+
+	/* RFC 2131 §4.3.1 table 3: xid, flags, giaddr, chaddr from the
+	 * client; ciaddr 0 in an OFFER, the client's in an ACK. */
+	memset(&h, 0, sizeof(h));
+	h.op = BOOTREPLY;
+	h.htype = DHCP_HTYPE_ETHER;
+	h.hlen = MAC_LEN;
+	h.xid = req->hdr.xid;
+	h.flags = req->hdr.flags;
+	if (reply_type == DHCPACK)
+		h.ciaddr = req->hdr.ciaddr;
+	h.yiaddr.s_addr = 0; /* never hand out an address */
+	h.siaddr = server;   /* next server: TFTP for the boot program */
+	h.giaddr = req->hdr.giaddr;
+	memcpy(h.chaddr, req->hdr.chaddr, DHCP_CHADDR_LEN);
+	inet_ntop(AF_INET, &server, h.sname, sizeof(h.sname));
+	if (strlen(bootfile) >= DHCP_FILE_LEN)
+		return -ENAMETOOLONG;
+	memcpy(h.file, bootfile, strlen(bootfile) + 1);
+
+	dhcp_build_start(&b, buf, cap, &h);
+	dhcp_build_option(&b, DHCP_OPT_MSG_TYPE, &reply_type, 1);
+	dhcp_build_option(&b, DHCP_OPT_SERVER_ID, &server.s_addr, 4);
+	dhcp_build_option(&b, DHCP_OPT_VENDOR_CLASS, pxeclient, sizeof(pxeclient) - 1);
+	if (req->has_uuid) {
+		/* PXE 2.1 §2.2.3: the ProxyDHCP reply echoes the client UUID. */
+		uuid[0] = 0;
+		memcpy(uuid + 1, req->uuid_wire, 16);
+		dhcp_build_option(&b, DHCP_OPT_CLIENT_UUID, uuid, sizeof(uuid));
+	}
+	if (f->is_ipxe || f->arch_class == PXE_ARCH_BIOS) {
+		const uint8_t vendor[] = { PXE_DISCOVERY_CONTROL, 1, PXE_DC_USE_BOOTFILE,
+					   DHCP_OPT_END };
+		dhcp_build_option(&b, DHCP_OPT_VENDOR, vendor, sizeof(vendor));
+	}
+	return dhcp_build_finish(&b);
+}
