@@ -14,7 +14,8 @@
 # Variables after lab_net_up: LAB_NS_BR (bridge + taps + QEMU), LAB_NS_DHCP
 # (site DHCP, 10.77.0.1), LAB_NS_PXE (PXE server, $LAB_PXE_ADDR on eth0),
 # LAB_PCAP (capture of the bridge).  When the test fails, $TMP (serial logs,
-# pxed.log, capture) is kept under /tmp/pxed-lab-fail.* and its path printed.
+# pxed.log, capture) is kept under /tmp/pxed-lab-fail.* and its path printed
+# (LAB_KEEP=1: also when it passes).
 
 LAB_DIR=$ROOT/build/lab
 LAB_MARKER=PXED-LAB-MARKER
@@ -109,12 +110,12 @@ _lab_initrd() {
 # Keep $TMP when the test fails (rc is _run_exit's exit status).
 _lab_keep_on_fail() {
 	local code=${rc:-1}
-	[ "$code" = 0 ] && return 0
+	[ "$code" = 0 ] && [ -z "${LAB_KEEP:-}" ] && return 0
 	[ "$code" = 77 ] && return 0
 	local keep
 	keep=$(mktemp -d /tmp/pxed-lab-fail.XXXXXX) || return 0
 	cp -a "$TMP"/. "$keep"/ 2>/dev/null
-	echo "lab: test failed; logs and capture kept in $keep (capture: $keep/$(basename "${LAB_PCAP:-lab.pcap}"))" >&$LAB_ERR
+	echo "lab: test ended with $code; logs and capture kept in $keep (capture: $keep/$(basename "${LAB_PCAP:-lab.pcap}"))" >&$LAB_ERR
 }
 
 _lab_ns_down() {
