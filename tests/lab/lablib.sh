@@ -204,6 +204,7 @@ lab_vm_bios() {
 	_lab_qemu "$log" -smbios "type=1,uuid=$uuid" \
 		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
 		-device "e1000,netdev=n0,mac=$mac,romfile=$LAB_BIOS_ROM" -boot n
+	LAB_VM_FATAL='No bootable device'
 }
 
 # lab_vm_uefi NAME MAC UUID LOG: OVMF, EDK2's own PXE on virtio-net (no ROM).
@@ -217,17 +218,25 @@ lab_vm_uefi() {
 		-drive "if=pflash,format=raw,unit=1,file=$vars" \
 		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
 		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile="
+	# BdsDxe says this once the IPv4 PXE boot option (EDK2 PXE, or the
+	# iPXE it loaded) has failed.
+	LAB_VM_FATAL='failed to load Boot[0-9A-Fa-f]+ "UEFI PXEv4[^"]*"|PXE-E[0-9A-F]+: [A-Za-z ]+'
 }
 
 # lab_vm_wait LOG PATTERN TIMEOUT: until an (extended) regex shows up in LOG.
-# Returns 1 at the timeout, and early when the last VM started has exited or
-# its kernel panicked (LAB_VM_WHY says which).
+# Returns 1 at the timeout, and early when the last VM started has exited,
+# its kernel panicked, or its firmware gave up network boot (LAB_VM_FATAL,
+# set by lab_vm_bios/lab_vm_uefi); LAB_VM_WHY says which.
 lab_vm_wait() {
 	local log=$1 pat=$2 end=$((SECONDS + $3))
 	LAB_VM_WHY=timeout
 	while :; do
 		grep -qaE -- "$pat" "$log" && return 0
 		if grep -qa "Kernel panic" "$log"; then LAB_VM_WHY="kernel panic"; return 1; fi
+		if [ -n "${LAB_VM_FATAL:-}" ] && grep -qaE -- "$LAB_VM_FATAL" "$log"; then
+			LAB_VM_WHY="firmware gave up: $(grep -aoE -- "$LAB_VM_FATAL" "$log" | head -n1)"
+			return 1
+		fi
 		if [ -n "${LAB_VM_PID:-}" ] && ! kill -0 "$LAB_VM_PID" 2>/dev/null; then
 			grep -qaE -- "$pat" "$log" && return 0
 			LAB_VM_WHY="VM exited"; return 1
