@@ -276,7 +276,8 @@ lab_pcap_count() {
 # lab_pcap_gets REGEX: HTTP requests (to pxed's port 8080) whose request line
 # matches REGEX, e.g. 'GET /files/lab/vmlinuz'.
 lab_pcap_gets() {
-	tcpdump -nr "$LAB_PCAP" -A 'tcp dst port 8080' 2>/dev/null | grep -aoE -- "$1" | wc -l
+	# Payload lines only: tcpdump's summary line repeats the request line.
+	tcpdump -nr "$LAB_PCAP" -A 'tcp dst port 8080' 2>/dev/null | grep -av 'Flags \[' | grep -aoE -- "$1" | wc -l
 }
 
 # lab_pcap_tftp_reads REGEX: TFTP read requests naming a file matching REGEX.
@@ -341,6 +342,6 @@ lab_dump() {
 		echo "--- pxectl events:"; pxectl events 2>&1 | tail -n 20
 		echo "--- DHCP/TFTP/HTTP on the bridge:"
 		tcpdump -nr "$LAB_PCAP" 'udp port 67 or udp port 68 or udp port 69 or udp port 4011 or (tcp port 8080 and tcp[tcpflags] & tcp-syn != 0)' 2>/dev/null | tail -n 30
-		tcpdump -nr "$LAB_PCAP" -A 'tcp dst port 8080' 2>/dev/null | grep -aoE '(GET|HEAD) [^ ]+' | tail -n 10
+		tcpdump -nr "$LAB_PCAP" -A 'tcp dst port 8080' 2>/dev/null | grep -av 'Flags \[' | grep -aoE '(GET|HEAD) [^ ]+' | tail -n 10
 	} >&2
 }
