@@ -154,6 +154,10 @@ static void on_reload(struct ev_loop *loop, int signo, void *data)
 	KEEP(tftp_port, "TFTP Port");
 	KEEP(http_port, "HTTP Port");
 	KEEP(http_address, "HTTP Address");
+	KEEP(http_https_port, "HTTPSPort");
+	KEEP(http_tls_cert, "TLSCertificate");
+	KEEP(http_tls_key, "TLSKey");
+	KEEP(http_token_file, "TokenFile");
 	KEEP(store_url, "Store URL");
 	KEEP(state_dir, "State Dir");
 	KEEP(boot_program_dir, "BootProgramDir");
@@ -264,6 +268,8 @@ int main(int argc, char **argv)
 			  strerror(-r));
 		goto fail;
 	}
+	http_server_set_sources(px.http, &(struct http_metrics_sources){
+		.dhcp = px.dhcp, .tftp = px.tftp, .version = PXED_VERSION });
 	ev_signal_add(px.loop, SIGTERM, on_stop, &px);
 	ev_signal_add(px.loop, SIGINT, on_stop, &px);
 	ev_signal_add(px.loop, SIGHUP, on_reload, &px);
