@@ -1035,6 +1035,33 @@ static int bad_line(json_t *lines, unsigned *nbad, unsigned lineno, const char *
 	return 0;
 }
 
+static unsigned line_of(json_t *v)
+{
+	return (unsigned)strtoul(json_string_value(v) + 5, NULL, 10); /* "line N: ..." */
+}
+
+static int line_cmp(const void *a, const void *b)
+{
+	unsigned x = line_of(*(json_t *const *)a), y = line_of(*(json_t *const *)b);
+	return x < y ? -1 : x > y;
+}
+
+/* File order: the database checks come after the per-line ones. */
+static void lines_sort(json_t *lines)
+{
+	size_t n = json_array_size(lines);
+	json_t **v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(lines, i));
+	qsort(v, n, sizeof(*v), line_cmp);
+	json_array_clear(lines);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(lines, v[i]);
+	free(v);
+}
+
 static int devices_import(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
 			  json_t **out, struct api_err *e)
 {
@@ -1089,7 +1116,9 @@ static int devices_import(struct http_server *s, struct MHD_Connection *c, struc
 				 "more than %d devices in one import", IMPORT_MAX_LINES);
 			goto done;
 		}
-		for (size_t i = 0; i < nrows; i++) {
+		bool dup = false;
+		for (size_t i = 0; i < nrows && !dup; i++) {
+			dup = true;
 			if (!strcmp(rows[i].name, row.name))
 				bad_line(lines, &nbad, lineno, "name '%s' is also on line %u", row.name,
 					 row_line[i]);
@@ -1099,9 +1128,10 @@ static int devices_import(struct http_server *s, struct MHD_Connection *c, struc
 				 !memcmp(rows[i].guid, row.guid, GUID_LEN))
 				bad_line(lines, &nbad, lineno, "guid is also on line %u", row_line[i]);
 			else
-				continue;
-			break;
+				dup = false;
 		}
+		if (dup)
+			continue;
 		row_line[nrows] = lineno;
 		rows[nrows++] = row;
 	}
@@ -1119,6 +1149,7 @@ static int devices_import(struct http_server *s, struct MHD_Connection *c, struc
 				 d.name);
 	}
 	if (nbad) {
+		lines_sort(lines);
 		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_csv",
 			 "%u bad line(s); nothing was imported", nbad);
 		e->extra = json_pack("{s:O}", "lines", lines);
