@@ -784,10 +784,6 @@ static int url_name(const char *url, const char *prefix, char name[HTTP_NAME_MAX
 	return 0;
 }
 
-struct one_req {
-	const char *url;
-};
-
 static int device_lookup(struct http_server *s, const char *name, struct store_device *d,
 			 struct api_err *e)
 {

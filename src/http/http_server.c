@@ -650,7 +650,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (!r)
 		return;
 	s->n_requests++;
-	if (r->status < HTTP_STATUS_MAX)
+	if (r->status >= 100 && r->status < HTTP_STATUS_MAX) /* 0: aborted before an answer */
 		s->counters.requests[r->status]++;
 	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		log_debug(MOD, "%s %s %u %llu ms", r->method_name, r->url_log, r->status,
