@@ -45,7 +45,7 @@ static const size_t n_commands;
 
 static void usage_global(FILE *f)
 {
-	fprintf(f, "usage: pxectl [--server URL] [--json] COMMAND [ARGS]\n\n"
+	fprintf(f, "usage: pxectl [--server URL] [--token-file FILE] [--cacert FILE] [--json] COMMAND [ARGS]\n\n"
 		   "Administer a pxed server over its HTTP API.\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < n_commands; i++)
