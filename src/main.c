@@ -155,6 +155,10 @@ static void on_reload(struct ev_loop *loop, int signo, void *data)
 	KEEP(tftp_port, "TFTP Port");
 	KEEP(http_port, "HTTP Port");
 	KEEP(http_address, "HTTP Address");
+	KEEP(http_https_port, "HTTPSPort");
+	KEEP(http_tls_cert, "TLSCertificate");
+	KEEP(http_tls_key, "TLSKey");
+	KEEP(http_token_file, "TokenFile");
 	KEEP(store_url, "Store URL");
 	KEEP(state_dir, "State Dir");
 	KEEP(boot_program_dir, "BootProgramDir");
@@ -198,6 +202,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
 	};
 	struct pxed px = { 0 };
+	ev_timer_init(&px.maintain, on_maintain, &px); /* stopped until the loop runs */
 	bool test_only = false, debug = false;
 	char err[CONF_ERR_LEN];
 	int c, r;
@@ -277,8 +282,9 @@ int main(int argc, char **argv)
 			  strerror(-r));
 		goto fail;
 	}
-	ev_timer_init(&px.maintain, on_maintain, &px);
 	ev_timer_start(px.loop, &px.maintain, 100);
+	http_server_set_sources(px.http, &(struct http_metrics_sources){
+		.dhcp = px.dhcp, .tftp = px.tftp, .version = PXED_VERSION });
 	ev_signal_add(px.loop, SIGTERM, on_stop, &px);
 	ev_signal_add(px.loop, SIGINT, on_stop, &px);
 	ev_signal_add(px.loop, SIGHUP, on_reload, &px);
