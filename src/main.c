@@ -37,6 +37,7 @@ struct pxed {
 	struct dhcp_server *dhcp;
 	struct tftp_server *tftp;
 	struct http_server *http;
+	struct ev_timer maintain; /* the decider's housekeeping: events, retention */
 };
 
 static void usage(FILE *out)
@@ -154,11 +155,16 @@ static void on_reload(struct ev_loop *loop, int signo, void *data)
 	KEEP(tftp_port, "TFTP Port");
 	KEEP(http_port, "HTTP Port");
 	KEEP(http_address, "HTTP Address");
+	KEEP(http_https_port, "HTTPSPort");
+	KEEP(http_tls_cert, "TLSCertificate");
+	KEEP(http_tls_key, "TLSKey");
+	KEEP(http_token_file, "TokenFile");
 	KEEP(store_url, "Store URL");
 	KEEP(state_dir, "State Dir");
 	KEEP(boot_program_dir, "BootProgramDir");
 #undef KEEP
 	px->conf = next;
+	decider_settings_changed(px->decider);
 	enum log_level lvl;
 	if (log_level_parse(px->conf.log_level, &lvl) == 0)
 		log_set_level(lvl);
@@ -166,8 +172,19 @@ static void on_reload(struct ev_loop *loop, int signo, void *data)
 	print_block_to_log(&px->conf);
 }
 
+/* Write queued decision events, prune old ones, re-check the ignore list;
+ * the decider says when it wants to run next. */
+static void on_maintain(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct pxed *px = t->data;
+	int next = decider_maintain(px->decider, px->conf.event_retention_days);
+	ev_timer_start(loop, t, next > 0 ? (uint64_t)next : 100);
+}
+
 static void pxed_teardown(struct pxed *px)
 {
+	if (px->loop)
+		ev_timer_stop(px->loop, &px->maintain);
 	http_server_free(px->http);
 	tftp_server_free(px->tftp);
 	dhcp_server_free(px->dhcp);
@@ -185,6 +202,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
 	};
 	struct pxed px = { 0 };
+	ev_timer_init(&px.maintain, on_maintain, &px); /* stopped until the loop runs */
 	bool test_only = false, debug = false;
 	char err[CONF_ERR_LEN];
 	int c, r;
@@ -264,6 +282,9 @@ int main(int argc, char **argv)
 			  strerror(-r));
 		goto fail;
 	}
+	ev_timer_start(px.loop, &px.maintain, 100);
+	http_server_set_sources(px.http, &(struct http_metrics_sources){
+		.dhcp = px.dhcp, .tftp = px.tftp, .version = PXED_VERSION });
 	ev_signal_add(px.loop, SIGTERM, on_stop, &px);
 	ev_signal_add(px.loop, SIGINT, on_stop, &px);
 	ev_signal_add(px.loop, SIGHUP, on_reload, &px);

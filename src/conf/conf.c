@@ -10,8 +10,10 @@
 #include <ini.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <crypt.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -65,8 +67,14 @@ static const struct conf_item conf_table[] = {
 	{ "tftp", "MaxTransfers", "TFTP MaxTransfers", CT_UINT, M(tftp_max_transfers), 1, 100000, false },
 	{ "http", "Port", "HTTP Port", CT_PORT, M(http_port), 1, 65535, false },
 	{ "http", "Address", "HTTP Address", CT_STR, M(http_address), 0, 0, false },
+	{ "http", "HTTPSPort", "HTTPS Port", CT_UINT, M(http_https_port), 0, 65535, false },
+	{ "http", "TLSCertificate", NULL, CT_STR, M(http_tls_cert), 0, 0, false },
+	{ "http", "TLSKey", NULL, CT_STR, M(http_tls_key), 0, 0, false },
+	{ "http", "AdminHTTPSOnly", NULL, CT_BOOL, M(http_admin_https_only), 0, 0, false },
+	{ "http", "TokenFile", NULL, CT_STR, M(http_token_file), 0, 0, false },
 	{ "store", "URL", "Store URL", CT_URL, M(store_url), 0, 0, false },
 	{ "store", "StateDir", "State Dir", CT_STR, M(state_dir), 0, 0, false },
+	{ "store", "EventRetentionDays", "Event Retention Days", CT_UINT, M(event_retention_days), 0, 36500, false },
 	{ "log", "Level", "Log Level", CT_LEVEL, M(log_level), 0, 0, false },
 };
 
@@ -91,6 +99,7 @@ void conf_defaults(struct pxed_conf *c)
 	c->tftp_max_transfers = 2000;
 	c->http_port = 8080;
 	strcpy(c->state_dir, "pxed-state");
+	c->event_retention_days = 90;
 	strcpy(c->log_level, "info");
 	/* tftp_root and store_url default to paths under state_dir, filled
 	 * in by conf_finish() once the file has had its say. */
@@ -251,6 +260,58 @@ static int conf_ini_handler(void *user, const char *section, const char *name, c
 	return 1;
 }
 
+int conf_password_hash(const char *password, char *out, size_t len)
+{
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data *cd;
+	const char *h;
+	int r = 0;
+
+	/* yescrypt, libxcrypt's default cost; the salt comes from getrandom()
+	 * inside crypt_gensalt_rn when given no random bytes. */
+	if (!crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)))
+		return -errno ? -errno : -EINVAL;
+	cd = calloc(1, sizeof(*cd));
+	if (!cd)
+		return -ENOMEM;
+	h = crypt_rn(password, salt, cd, sizeof(*cd));
+	if (!h || h[0] == '*')
+		r = -EINVAL;
+	else if (str_copy(out, len, h) < 0)
+		r = -ENAMETOOLONG;
+	explicit_bzero(cd, sizeof(*cd));
+	free(cd);
+	return r;
+}
+
+bool conf_password_verify(const char *hash, const char *password)
+{
+	struct crypt_data *cd;
+	const char *h;
+	size_t n = strlen(hash);
+	unsigned char diff = 0;
+	bool ok;
+
+	if (!hash[0])
+		return false;
+	cd = calloc(1, sizeof(*cd));
+	if (!cd)
+		return false;
+	h = crypt_rn(password, hash, cd, sizeof(*cd));
+	if (!h || h[0] == '*' || strlen(h) != n) {
+		ok = false;
+	} else {
+		/* constant time over the hash: no early exit on the first
+		 * differing byte */
+		for (size_t i = 0; i < n; i++)
+			diff |= (unsigned char)(h[i] ^ hash[i]);
+		ok = diff == 0;
+	}
+	explicit_bzero(cd, sizeof(*cd));
+	free(cd);
+	return ok;
+}
+
 /* Derive what defaults from other settings, once everything is read. */
 static int conf_finish(struct pxed_conf *c, char err[CONF_ERR_LEN])
 {
@@ -264,6 +325,39 @@ static int conf_finish(struct pxed_conf *c, char err[CONF_ERR_LEN])
 		n = snprintf(c->store_url, sizeof(c->store_url), "sqlite:%s/pxed.db", c->state_dir);
 		if (n < 0 || (size_t)n >= sizeof(c->store_url))
 			goto too_long;
+	}
+	if (c->http_token_file[0] == '\0') {
+		/* "beside the database": the directory of sqlite:PATH */
+		const char *db = c->store_url + strlen("sqlite:");
+		const char *slash = strrchr(db, '/');
+		if (slash)
+			n = snprintf(c->http_token_file, sizeof(c->http_token_file), "%.*s/api.token",
+				     (int)(slash - db), db);
+		else
+			n = snprintf(c->http_token_file, sizeof(c->http_token_file), "api.token");
+		if (n < 0 || (size_t)n >= sizeof(c->http_token_file))
+			goto too_long;
+	}
+	if (c->http_https_port && (!c->http_tls_cert[0] || !c->http_tls_key[0])) {
+		snprintf(err, CONF_ERR_LEN, "HTTPSPort needs TLSCertificate and TLSKey");
+		return -EINVAL;
+	}
+	if (c->http_https_port && c->http_https_port == c->http_port) {
+		snprintf(err, CONF_ERR_LEN, "HTTPSPort must differ from the HTTP Port");
+		return -EINVAL;
+	}
+	if (c->http_admin_https_only && !c->http_https_port) {
+		snprintf(err, CONF_ERR_LEN, "AdminHTTPSOnly needs HTTPSPort");
+		return -EINVAL;
+	}
+	if (c->pxe_password[0]) {
+		int r = conf_password_hash(c->pxe_password, c->pxe_password_hash,
+					   sizeof(c->pxe_password_hash));
+		explicit_bzero(c->pxe_password, sizeof(c->pxe_password));
+		if (r < 0) {
+			snprintf(err, CONF_ERR_LEN, "PXEPassword: cannot hash it: %s", strerror(-r));
+			return r;
+		}
 	}
 	if (c->bind_policy == BIND_INCLUDE && c->n_bind_ifaces == 0) {
 		snprintf(err, CONF_ERR_LEN, "BindPolicy include with no BindInterfaces would answer no one");
@@ -347,7 +441,8 @@ static void conf_format_value(const struct pxed_conf *c, const struct conf_item 
 	}
 	default:
 		if (it->secret)
-			snprintf(buf, len, "%s", field[0] ? "<non empty>" : "<empty>");
+			snprintf(buf, len, "%s",
+				 field[0] || c->pxe_password_hash[0] ? "<non empty>" : "<empty>");
 		else
 			snprintf(buf, len, "%s", field[0] ? field : "<empty>");
 	}

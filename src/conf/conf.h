@@ -48,9 +48,21 @@ struct pxed_conf {
 	/* [store] */
 	char store_url[PATH_MAX];   /* URL: sqlite:PATH */
 	char state_dir[PATH_MAX];   /* StateDir: database and runtime state */
+	unsigned event_retention_days; /* EventRetentionDays: prune older events; 0 = keep */
 
 	/* [log] */
 	char log_level[16];         /* Level: error, warn, info, debug */
+
+	/* [http] access (added after the original block; see docs/pxed.8.md) */
+	char http_token_file[PATH_MAX]; /* TokenFile: bearer token; default beside the database */
+	unsigned http_https_port;   /* HTTPSPort: 0 = no HTTPS */
+	char http_tls_cert[PATH_MAX]; /* TLSCertificate: PEM file */
+	char http_tls_key[PATH_MAX];  /* TLSKey: PEM file */
+	bool http_admin_https_only; /* AdminHTTPSOnly: refuse /api/v1/ on plain HTTP */
+	/* PXEPassword as crypt(3) output ("$y$..." yescrypt); pxe_password is
+	 * wiped once this is computed, so the clear text never outlives
+	 * conf_load().  "" = no password. */
+	char pxe_password_hash[256];
 };
 
 /* Fill *c with the embedded defaults. */
@@ -63,6 +75,12 @@ int conf_load(struct pxed_conf *c, const char *path, char err[CONF_ERR_LEN]);
 
 /* Write the settings block, secrets as <non empty>/<empty>. */
 void conf_print_block(const struct pxed_conf *c, FILE *out);
+
+/* PXEPassword: a salted yescrypt hash of password into out (crypt(3)
+ * format), and the check of a typed password against it in constant time
+ * (over the hash).  0 / negative errno; true when it matches. */
+int conf_password_hash(const char *password, char *out, size_t len);
+bool conf_password_verify(const char *hash, const char *password);
 
 /* Whether the interface name passes BindPolicy. */
 bool conf_iface_allowed(const struct pxed_conf *c, const char *ifname);

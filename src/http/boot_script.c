@@ -88,8 +88,25 @@ static void out_file_url(struct out *o, const char *base_url, const char *path)
 	out_path(o, path);
 }
 
+/* A URL pxed built itself (report, password chain): nothing iPXE could
+ * expand or split on. */
+static bool own_url_valid(const char *u)
+{
+	size_t n = strnlen(u, 1024);
+	if (n == 0 || n >= 1024 || (strncmp(u, "http://", 7) && strncmp(u, "https://", 8)))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = u[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr(":/?&=._-[]", c)))
+			return false;
+	}
+	return true;
+}
+
 /* The lines that start the image: kernel+initrd+boot or chain NBP. */
-static void out_image(struct out *o, const struct decision *d, const char *base_url)
+static void out_image(struct out *o, const struct decision *d, const char *base_url,
+		      const struct boot_script_opts *opts)
 {
 	if (d->nbp[0]) {
 		out_printf(o, "chain ");
@@ -101,6 +118,8 @@ static void out_image(struct out *o, const struct decision *d, const char *base_
 	out_file_url(o, base_url, d->kernel);
 	if (d->cmdline[0])
 		out_printf(o, " %s", d->cmdline);
+	if (opts->report_url)
+		out_printf(o, " pxed.report=%s", opts->report_url);
 	out_printf(o, "\n");
 	if (d->initrd[0]) {
 		out_printf(o, "initrd ");
@@ -125,9 +144,29 @@ static int check_boot(const struct decision *d)
 	return 0;
 }
 
+/* Ask for PXEPassword, then come back with it.  `login` masks the
+ * password; its user name is not used.  Esc (login fails) or a failed
+ * chain boots the local disk. */
+static void out_password(struct out *o, const struct decision *d, const char *url)
+{
+	out_printf(o, "echo pxed: deployment %s needs the PXE password (any user name)\n",
+		   d->deployment_name);
+	out_printf(o, "login || goto local\n");
+	out_printf(o, "chain %s&password=${password:uristring} || goto local\n", url);
+	out_printf(o, ":local\necho pxed: booting from local disk\nexit\n");
+}
+
 int boot_script_build(const struct decision *d, const char *base_url, char *buf, size_t len)
 {
+	static const struct boot_script_opts none = { 0 };
+	return boot_script_build_opts(d, base_url, &none, buf, len);
+}
+
+int boot_script_build_opts(const struct decision *d, const char *base_url,
+			   const struct boot_script_opts *opts, char *buf, size_t len)
+{
 	struct out o = { .buf = buf, .len = len };
+	char notice[128];
 	char reason[sizeof(d->reason)];
 	int r;
 
@@ -136,8 +175,15 @@ int boot_script_build(const struct decision *d, const char *base_url, char *buf,
 	buf[0] = '\0';
 	if (!d || !base_url || !base_url_valid(base_url))
 		return -EINVAL;
+	if ((opts->report_url && !own_url_valid(opts->report_url)) ||
+	    (opts->password_url && !own_url_valid(opts->password_url)))
+		return -EINVAL;
 	safe_text(reason, sizeof(reason), d->reason);
 	out_printf(&o, "#!ipxe\n");
+	if (opts->notice) {
+		safe_text(notice, sizeof(notice), opts->notice);
+		out_printf(&o, "echo pxed: %s\n", notice);
+	}
 	switch (d->outcome) {
 	case DECISION_BOOT:
 		r = check_boot(d);
@@ -145,10 +191,15 @@ int boot_script_build(const struct decision *d, const char *base_url, char *buf,
 			buf[0] = '\0'; /* never leave a partial script behind */
 			return r;
 		}
-		if (d->required) {
-			out_printf(&o, "echo pxed: starting required deployment %s (image %s)\n",
-				   d->deployment_name, d->image_name);
-			out_image(&o, d, base_url);
+		if (d->required || opts->confirmed) {
+			if (opts->password_url) {
+				out_password(&o, d, opts->password_url);
+				break;
+			}
+			out_printf(&o, "echo pxed: starting %s deployment %s (image %s)\n",
+				   d->required ? "required" : "available", d->deployment_name,
+				   d->image_name);
+			out_image(&o, d, base_url, opts);
 			break;
 		}
 		/* Available: ask first; the default is the local disk
@@ -160,8 +211,13 @@ int boot_script_build(const struct decision *d, const char *base_url, char *buf,
 			   "deployment %s, or wait to boot from local disk... && goto deploy || "
 			   "goto local\n",
 			   BOOT_SCRIPT_PROMPT_MS, BOOT_SCRIPT_PROMPT_MS / 1000, d->deployment_name);
+		if (opts->password_url) {
+			out_printf(&o, "goto local\n:deploy\n");
+			out_password(&o, d, opts->password_url);
+			break;
+		}
 		out_printf(&o, ":local\necho pxed: booting from local disk\nexit\n:deploy\n");
-		out_image(&o, d, base_url);
+		out_image(&o, d, base_url, opts);
 		break;
 	case DECISION_LOCAL:
 		out_printf(&o, "echo pxed: booting from local disk (%s)\nexit\n", reason);

@@ -15,6 +15,7 @@
  * (reasons) is reduced to characters iPXE does not interpret.  Anything
  * that cannot be made safe is refused with -EINVAL, never passed through. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 
 struct decision;
@@ -28,3 +29,23 @@ struct decision;
  * NUL), -ENOBUFS when buf is too small (never truncates), -EINVAL when a
  * field of d or base_url cannot be written safely. */
 int boot_script_build(const struct decision *d, const char *base_url, char *buf, size_t len);
+
+/* What the HTTP server adds to a BOOT script.  URLs may hold only
+ * A-Z a-z 0-9 and : / ? & = . _ - [ ] (checked; -EINVAL otherwise). */
+struct boot_script_opts {
+	/* Installer callback: " pxed.report=URL" ends the kernel command line
+	 * (kernel images only; a boot program has no command line). */
+	const char *report_url;
+	/* PXEPassword: instead of the image, ask for the password with iPXE's
+	 * `login` (which masks what is typed) and chain to
+	 * password_url + "&password=" + the password, URI-escaped by iPXE. */
+	const char *password_url;
+	/* The password was right: start the image without the available
+	 * deployment's Enter prompt (the user answered it already). */
+	bool confirmed;
+	/* One extra line to show first ("wrong password"); safe text only. */
+	const char *notice;
+};
+
+int boot_script_build_opts(const struct decision *d, const char *base_url,
+			   const struct boot_script_opts *opts, char *buf, size_t len);

@@ -11,12 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "conf/conf.h"
+#include "decide/decide.h"
 #include "http/http_internal.h"
 #include "http/http_parse.h"
 #include "store/store.h"
@@ -29,6 +32,7 @@ struct api_err {
 	unsigned status;
 	const char *code;
 	char detail[256];
+	json_t *extra;             /* more members for the error body (import: "lines") */
 };
 
 typedef int (*api_fn)(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
@@ -68,8 +72,18 @@ static int api_store_fail(struct http_server *s, int rc, struct api_err *e, cons
 	}
 }
 
+static enum MHD_Result api_reply_json_hdr(struct MHD_Connection *c, struct http_request *r,
+					  unsigned status, json_t *o, const char *hname,
+					  const char *hvalue);
 static enum MHD_Result api_reply_json(struct MHD_Connection *c, struct http_request *r,
 				      unsigned status, json_t *o)
+{
+	return api_reply_json_hdr(c, r, status, o, NULL, NULL);
+}
+
+static enum MHD_Result api_reply_json_hdr(struct MHD_Connection *c, struct http_request *r,
+					  unsigned status, json_t *o, const char *hname,
+					  const char *hvalue)
 {
 	char *txt = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY), *nl;
 	struct MHD_Response *resp;
@@ -93,6 +107,8 @@ static enum MHD_Result api_reply_json(struct MHD_Connection *c, struct http_requ
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	if (hname)
+		MHD_add_response_header(resp, hname, hvalue);
 	return http_queue(c, r, status, resp);
 }
 
@@ -101,9 +117,18 @@ static enum MHD_Result api_run(api_fn fn, struct http_server *s, struct MHD_Conn
 {
 	json_t *out = NULL;
 	struct api_err e = { 0 };
+	uint64_t t0 = now_us();
 	int st = fn(s, c, r, &out, &e);
+	s->counters.store_calls++;
+	s->counters.store_us += now_us() - t0;
 	if (st < 0) {
 		json_decref(out);
+		if (e.extra) {
+			json_t *o = json_pack("{s:s, s:s}", "error", e.code, "detail", e.detail);
+			json_object_update(o, e.extra);
+			json_decref(e.extra);
+			return api_reply_json(c, r, e.status, o);
+		}
 		return http_reply_error(c, r, e.status, e.code, "%s", e.detail);
 	}
 	if (!out)
@@ -296,6 +321,55 @@ static int add_deployment(void *ctx, const struct store_deployment *d)
 
 /* ---- /api/v1/devices ----------------------------------------------------- */
 
+#define LIST_DEFAULT_LIMIT 1000
+#define LIST_MAX_LIMIT 10000
+
+/* ?limit=&offset= over a list handler's full array.  The reply stays a
+ * JSON array (what clients of the first API version parse); the total
+ * before paging is in the X-Total-Count header. */
+static enum MHD_Result api_run_list(api_fn fn, struct http_server *s, struct MHD_Connection *c,
+				    struct http_request *r)
+{
+	const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+	const char *offset = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "offset");
+	unsigned long long lim = LIST_DEFAULT_LIMIT, off = 0;
+	json_t *out = NULL, *page;
+	struct api_err e = { 0 };
+	char total[24];
+	size_t n;
+	uint64_t t0;
+	int st;
+
+	if (limit && parse_uint(limit, 1, LIST_MAX_LIMIT, &lim) < 0)
+		return http_reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_field",
+					"parameter 'limit' must be a number from 1 to %d",
+					LIST_MAX_LIMIT);
+	if (offset && parse_uint(offset, 0, INT32_MAX, &off) < 0)
+		return http_reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_field",
+					"parameter 'offset' must be a number from 0 to %d",
+					INT32_MAX);
+	t0 = now_us();
+	st = fn(s, c, r, &out, &e);
+	s->counters.store_calls++;
+	s->counters.store_us += now_us() - t0;
+	if (st < 0) {
+		json_decref(out);
+		return http_reply_error(c, r, e.status, e.code, "%s", e.detail);
+	}
+	if (!out)
+		return http_reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+					"out of memory");
+	n = json_array_size(out);
+	snprintf(total, sizeof(total), "%zu", n);
+	page = json_array();
+	for (size_t i = (size_t)off; page && i < n && i < off + lim; i++)
+		json_array_append(page, json_array_get(out, i));
+	json_decref(out);
+	if (!page)
+		return MHD_NO;
+	return api_reply_json_hdr(c, r, (unsigned)st, page, "X-Total-Count", total);
+}
+
 static int devices_list(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
 			json_t **out, struct api_err *e)
 {
@@ -350,7 +424,9 @@ done:
 enum MHD_Result http_api_devices(struct http_server *s, struct MHD_Connection *c,
 				 struct http_request *r, const char *url)
 {
-	return api_run(r->method == HTTP_POST ? devices_add : devices_list, s, c, r);
+	if (r->method == HTTP_POST)
+		return api_run(devices_add, s, c, r);
+	return api_run_list(devices_list, s, c, r);
 }
 
 /* ---- /api/v1/images ------------------------------------------------------ */
@@ -419,7 +495,9 @@ done:
 enum MHD_Result http_api_images(struct http_server *s, struct MHD_Connection *c,
 				struct http_request *r, const char *url)
 {
-	return api_run(r->method == HTTP_POST ? images_add : images_list, s, c, r);
+	if (r->method == HTTP_POST)
+		return api_run(images_add, s, c, r);
+	return api_run_list(images_list, s, c, r);
 }
 
 /* ---- /api/v1/deployments ------------------------------------------------- */
@@ -500,7 +578,9 @@ done:
 enum MHD_Result http_api_deployments(struct http_server *s, struct MHD_Connection *c,
 				     struct http_request *r, const char *url)
 {
-	return api_run(r->method == HTTP_POST ? deployments_add : deployments_list, s, c, r);
+	if (r->method == HTTP_POST)
+		return api_run(deployments_add, s, c, r);
+	return api_run_list(deployments_list, s, c, r);
 }
 
 /* ---- /api/v1/events ------------------------------------------------------ */
@@ -596,6 +676,9 @@ static int events_list(struct http_server *s, struct MHD_Connection *c, struct h
 		if (rc < 0)
 			return api_store_fail(s, rc, e, "look up a device");
 	}
+	/* Decisions queue their events in batches: write what is queued so
+	 * the list includes the decision that just happened. */
+	decider_events_flush(s->dec);
 	x.names = json_object();
 	rc = store_device_list(s->store, add_device_name, x.names);
 	if (rc >= 0) {
@@ -632,6 +715,28 @@ static int count_deployment(void *ctx, const struct store_deployment *d)
 	return 0;
 }
 
+/* The settings in force, as the admin API shows them: PXEPassword only as
+ * whether one is set. */
+static json_t *settings_json(const struct pxed_conf *c, const struct http_server *s)
+{
+	json_t *ifs = json_array();
+	for (unsigned i = 0; i < c->n_bind_ifaces; i++)
+		json_array_append_new(ifs, str_json(c->bind_ifaces[i]));
+	return json_pack("{s:b, s:b, s:o, s:i, s:i, s:s, s:o, s:o, s:b, s:i, s:i, s:b, s:i, s:i, "
+			 "s:i, s:o, s:o, s:s}",
+			 "IsActive", c->is_active, "SupportUnknownMachines", c->support_unknown,
+			 "MACIgnoreListFile", str_json(c->mac_ignore_file), "ResponseDelay",
+			 (int)c->response_delay, "CacheExpire", (int)c->cache_expire, "BindPolicy",
+			 c->bind_policy == BIND_INCLUDE ? "include" : "exclude", "BindInterfaces", ifs,
+			 "PXEGUID", str_json(c->pxe_guid), "PXEPassword",
+			 c->pxe_password_hash[0] != '\0', "HTTPPort", (int)s->plain.port, "HTTPSPort",
+			 (int)s->https.port, "AdminHTTPSOnly", c->http_admin_https_only,
+			 "TFTPMaxBlockSize", (int)c->tftp_max_block_size, "TFTPMaxWindowSize",
+			 (int)c->tftp_max_window_size, "TFTPMaxTransfers", (int)c->tftp_max_transfers,
+			 "TFTPRoot", str_json(c->tftp_root), "StoreURL", str_json(c->store_url),
+			 "LogLevel", c->log_level);
+}
+
 static int status_get(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
 		      json_t **out, struct api_err *e)
 {
@@ -645,12 +750,15 @@ static int status_get(struct http_server *s, struct MHD_Connection *c, struct ht
 		rc = store_deployment_list(s->store, count_deployment, &np);
 	if (rc < 0)
 		return api_store_fail(s, rc, e, "count rows");
-	*out = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "status", "ok", "uptime_s",
+	*out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "status", "ok", "version",
+			 s->src.version ? s->src.version : "unknown", "uptime_s",
 			 (json_int_t)((now_ms() - s->started_ms) / 1000), "http_requests",
 			 (json_int_t)s->n_requests, "http_connections",
 			 (json_int_t)(info ? info->num_connections : 0), "store_generation",
 			 (json_int_t)store_generation(s->store), "devices", nd, "images", ni,
 			 "deployments", np);
+	if (*out)
+		json_object_set_new(*out, "settings", settings_json(s->conf, s));
 	return MHD_HTTP_OK;
 }
 
@@ -658,4 +766,507 @@ enum MHD_Result http_api_status(struct http_server *s, struct MHD_Connection *c,
 				struct http_request *r, const char *url)
 {
 	return api_run(status_get, s, c, r);
+}
+
+/* ---- /api/v1/{devices,images,deployments}/NAME --------------------------- */
+
+/* The NAME after prefix, into name; *rest = what follows a '/' ("clear"),
+ * or "" when nothing does.  -1 with *e filled when NAME is not valid. */
+static int url_name(const char *url, const char *prefix, char name[HTTP_NAME_MAX + 1],
+		    const char **rest, struct api_err *e)
+{
+	const char *p = url + strlen(prefix), *slash = strchr(p, '/');
+	size_t n = slash ? (size_t)(slash - p) : strlen(p);
+	*rest = slash ? slash + 1 : "";
+	if (n == 0 || n > HTTP_NAME_MAX)
+		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "no such name in the URL");
+	memcpy(name, p, n);
+	name[n] = '\0';
+	if (!http_name_valid(name))
+		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found",
+				"a name is 1 to %d characters of A-Z a-z 0-9 . _ -", HTTP_NAME_MAX);
+	return 0;
+}
+
+static int device_lookup(struct http_server *s, const char *name, struct store_device *d,
+			 struct api_err *e)
+{
+	int rc = store_device_by_name(s->store, name, d);
+	if (rc == -ENOENT)
+		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "device '%s' does not exist",
+				name);
+	if (rc < 0)
+		return api_store_fail(s, rc, e, "look up a device");
+	return 0;
+}
+
+static int device_one(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+		      json_t **out, struct api_err *e)
+{
+	static const char *const keys[] = { "name", "mac", "guid", NULL };
+	char name[HTTP_NAME_MAX + 1];
+	const char *rest, *nn, *mac, *guid;
+	struct store_device d;
+	json_t *o;
+	int rc;
+
+	if (url_name(r->url_full, "/api/v1/devices/", name, &rest, e) < 0)
+		return -1;
+	if (*rest && strcmp(rest, "clear") != 0)
+		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "no such API endpoint");
+	if (!strcmp(rest, "clear") != (r->method == HTTP_POST))
+		return api_fail(e, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+				"%s is not allowed here; use %s", r->method_name,
+				*rest ? "POST" : "GET, PATCH, DELETE");
+	if (device_lookup(s, name, &d, e) < 0)
+		return -1;
+	switch (r->method) {
+	case HTTP_GET:
+		*out = device_json(&d);
+		return MHD_HTTP_OK;
+	case HTTP_POST: /* NAME/clear: "Clear Required PXE Deployments" */
+		rc = store_handout_clear_device(s->store, d.id);
+		if (rc < 0)
+			return api_store_fail(s, rc, e, "clear a device");
+		log_info(MOD, "device '%s': %d required deployment hand-out(s) cleared", d.name, rc);
+		*out = json_pack("{s:s, s:i}", "device", d.name, "cleared", rc);
+		return MHD_HTTP_OK;
+	case HTTP_DELETE:
+		rc = store_device_delete(s->store, name);
+		if (rc == -EBUSY)
+			return api_fail(e, MHD_HTTP_CONFLICT, "in_use",
+					"device '%s' is the target of a deployment; remove that first",
+					name);
+		if (rc < 0)
+			return api_store_fail(s, rc, e, "delete a device");
+		log_info(MOD, "device '%s' deleted", name);
+		*out = json_pack("{s:s, s:b}", "name", name, "deleted", 1);
+		return MHD_HTTP_OK;
+	case HTTP_PATCH:
+		o = body_object(r, keys, e);
+		if (!o)
+			return -1;
+		rc = -1;
+		if (field_name(o, "name", false, &nn, e) < 0 || field_str(o, "mac", false, &mac, e) < 0 ||
+		    field_str(o, "guid", false, &guid, e) < 0)
+			goto done;
+		if (nn)
+			str_copy(d.name, sizeof(d.name), nn);
+		if (mac && mac_parse(mac, d.mac) < 0) {
+			api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
+				 "field 'mac' is not a MAC address (like 52:54:00:12:34:56)");
+			goto done;
+		}
+		if (json_is_null(json_object_get(o, "guid"))) {
+			d.has_guid = false; /* "guid": null forgets it */
+		} else if (guid) {
+			if (guid_parse(guid, d.guid) < 0) {
+				api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
+					 "field 'guid' is not an SMBIOS GUID");
+				goto done;
+			}
+			d.has_guid = true;
+		}
+		rc = store_device_update(s->store, &d);
+		if (rc < 0) {
+			rc = api_store_fail(s, rc, e, "update a device");
+			goto done;
+		}
+		log_info(MOD, "device '%s' updated", d.name);
+		*out = device_json(&d);
+		rc = MHD_HTTP_OK;
+	done:
+		json_decref(o);
+		return rc;
+	default:
+		return api_fail(e, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+				"%s is not allowed here", r->method_name);
+	}
+}
+
+enum MHD_Result http_api_device_one(struct http_server *s, struct MHD_Connection *c,
+				    struct http_request *r, const char *url)
+{
+	return api_run(device_one, s, c, r);
+}
+
+static int image_one(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+		     json_t **out, struct api_err *e)
+{
+	char name[HTTP_NAME_MAX + 1];
+	const char *rest;
+	struct store_image im;
+	int rc;
+
+	if (url_name(r->url_full, "/api/v1/images/", name, &rest, e) < 0)
+		return -1;
+	if (*rest)
+		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "no such API endpoint");
+	rc = store_image_by_name(s->store, name, &im);
+	if (rc == -ENOENT)
+		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "image '%s' does not exist", name);
+	if (rc < 0)
+		return api_store_fail(s, rc, e, "look up an image");
+	if (r->method == HTTP_GET) {
+		*out = image_json(&im);
+		return MHD_HTTP_OK;
+	}
+	rc = store_image_delete(s->store, name);
+	if (rc == -EBUSY)
+		return api_fail(e, MHD_HTTP_CONFLICT, "in_use",
+				"image '%s' is used by a deployment; remove that first", name);
+	if (rc < 0)
+		return api_store_fail(s, rc, e, "delete an image");
+	log_info(MOD, "image '%s' deleted", name);
+	*out = json_pack("{s:s, s:b}", "name", name, "deleted", 1);
+	return MHD_HTTP_OK;
+}
+
+enum MHD_Result http_api_image_one(struct http_server *s, struct MHD_Connection *c,
+				   struct http_request *r, const char *url)
+{
+	return api_run(image_one, s, c, r);
+}
+
+/* A deployment with its installer reports: counts like ConfigMgr's
+ * deployment status, and per device the last state. */
+static json_t *deployment_status_json(struct http_server *s, const struct store_deployment *d)
+{
+	json_t *o = deployment_json(d), *devs = json_array();
+	json_int_t n[HTTP_REPORT_STATES] = { 0 };
+	for (size_t i = 0; i < HTTP_REPORT_SLOTS; i++) {
+		const struct http_report_boot *b = &s->reports->boot[i];
+		if (!b->used || strcmp(b->deployment, d->name) != 0)
+			continue;
+		n[b->state]++;
+		json_array_append_new(devs, json_pack("{s:o, s:o, s:s, s:o, s:o, s:o}", "device",
+						      str_json(b->device), "mac", mac_json(b->mac),
+						      "state", http_report_state_name(b->state),
+						      "message", str_json(b->message), "handed_out",
+						      time_json((int64_t)b->handed_ms), "updated",
+						      time_json((int64_t)b->updated_ms)));
+	}
+	/* handed_out counts every device the deployment went to; the others
+	 * are devices by their last reported state. */
+	json_object_set_new(o, "status",
+			    json_pack("{s:I, s:I, s:I, s:I}", "handed_out",
+				      n[0] + n[1] + n[2] + n[3], "started", n[1], "succeeded", n[2],
+				      "failed", n[3]));
+	json_object_set_new(o, "devices", devs);
+	return o;
+}
+
+static int deployment_one(struct http_server *s, struct MHD_Connection *c,
+			  struct http_request *r, json_t **out, struct api_err *e)
+{
+	static const char *const keys[] = { "enabled", NULL };
+	char name[HTTP_NAME_MAX + 1];
+	const char *rest;
+	struct store_deployment d;
+	json_t *o, *en;
+	int rc;
+
+	if (url_name(r->url_full, "/api/v1/deployments/", name, &rest, e) < 0)
+		return -1;
+	if (*rest)
+		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "no such API endpoint");
+	rc = store_deployment_by_name(s->store, name, &d);
+	if (rc == -ENOENT)
+		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "deployment '%s' does not exist",
+				name);
+	if (rc < 0)
+		return api_store_fail(s, rc, e, "look up a deployment");
+	switch (r->method) {
+	case HTTP_GET:
+		*out = deployment_status_json(s, &d);
+		return MHD_HTTP_OK;
+	case HTTP_DELETE:
+		rc = store_deployment_delete(s->store, name);
+		if (rc < 0)
+			return api_store_fail(s, rc, e, "delete a deployment");
+		log_info(MOD, "deployment '%s' deleted", name);
+		*out = json_pack("{s:s, s:b}", "name", name, "deleted", 1);
+		return MHD_HTTP_OK;
+	default: /* PATCH {"enabled": bool} */
+		o = body_object(r, keys, e);
+		if (!o)
+			return -1;
+		en = json_object_get(o, "enabled");
+		if (!json_is_boolean(en)) {
+			json_decref(o);
+			return api_fail(e, MHD_HTTP_BAD_REQUEST, en ? "invalid_field" : "missing_field",
+					"field 'enabled' must be true or false");
+		}
+		rc = store_deployment_set_enabled(s->store, name, json_is_true(en));
+		json_decref(o);
+		if (rc < 0)
+			return api_store_fail(s, rc, e, "change a deployment");
+		d.enabled = json_is_true(en);
+		log_info(MOD, "deployment '%s' %s", name, d.enabled ? "enabled" : "disabled");
+		*out = deployment_json(&d);
+		return MHD_HTTP_OK;
+	}
+}
+
+enum MHD_Result http_api_deployment_one(struct http_server *s, struct MHD_Connection *c,
+					struct http_request *r, const char *url)
+{
+	return api_run(deployment_one, s, c, r);
+}
+
+/* ---- POST /api/v1/devices/import ---------------------------------------- */
+
+#define IMPORT_MAX_LINES 10000
+#define IMPORT_MAX_ERRORS 100 /* reported; counting goes on */
+
+static int bad_line(json_t *lines, unsigned *nbad, unsigned lineno, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int bad_line(json_t *lines, unsigned *nbad, unsigned lineno, const char *fmt, ...)
+{
+	char msg[200], full[240];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (++*nbad <= IMPORT_MAX_ERRORS) {
+		snprintf(full, sizeof(full), "line %u: %s", lineno, msg);
+		json_array_append_new(lines, json_string(full));
+	}
+	return 0;
+}
+
+static unsigned line_of(json_t *v)
+{
+	return (unsigned)strtoul(json_string_value(v) + 5, NULL, 10); /* "line N: ..." */
+}
+
+static int line_cmp(const void *a, const void *b)
+{
+	unsigned x = line_of(*(json_t *const *)a), y = line_of(*(json_t *const *)b);
+	return x < y ? -1 : x > y;
+}
+
+/* File order: the database checks come after the per-line ones. */
+static void lines_sort(json_t *lines)
+{
+	size_t n = json_array_size(lines);
+	json_t **v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(lines, i));
+	qsort(v, n, sizeof(*v), line_cmp);
+	json_array_clear(lines);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(lines, v[i]);
+	free(v);
+}
+
+static int devices_import(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+			  json_t **out, struct api_err *e)
+{
+	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_TYPE);
+	struct http_csv_device *rows = NULL;
+	unsigned *row_line = NULL;
+	size_t nrows = 0;
+	unsigned lineno = 0, nbad = 0;
+	json_t *lines = json_array();
+	const char *p, *end;
+	int rc = -1;
+
+	if (ct && strncasecmp(ct, "text/csv", 8) && strncasecmp(ct, "text/plain", 10) &&
+	    strncasecmp(ct, "application/octet-stream", 24)) {
+		json_decref(lines);
+		return api_fail(e, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+				"send the file as text/csv: one name,mac[,guid] per line");
+	}
+	if (!r->body_len) {
+		json_decref(lines);
+		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_csv", "the file is empty");
+	}
+	rows = calloc(IMPORT_MAX_LINES, sizeof(*rows));
+	row_line = calloc(IMPORT_MAX_LINES, sizeof(*row_line));
+	if (!rows || !row_line || !lines) {
+		api_fail(e, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory");
+		goto done;
+	}
+	/* 1. Every line on its own, and against the lines before it. */
+	for (p = r->body, end = r->body + r->body_len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		struct http_csv_device row;
+		char why[160];
+		int pr;
+
+		lineno++;
+		pr = http_csv_device_parse(p, len, &row, why, sizeof(why));
+		p += len + 1;
+		/* an optional header line */
+		if (lineno == 1 && pr < 0 && len >= 8 && !strncasecmp(p - len - 1, "name,mac", 8))
+			continue;
+		if (pr == 1)
+			continue;
+		if (pr < 0) {
+			bad_line(lines, &nbad, lineno, "%s", why);
+			continue;
+		}
+		if (nrows == IMPORT_MAX_LINES) {
+			api_fail(e, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+				 "more than %d devices in one import", IMPORT_MAX_LINES);
+			goto done;
+		}
+		bool dup = false;
+		for (size_t i = 0; i < nrows && !dup; i++) {
+			dup = true;
+			if (!strcmp(rows[i].name, row.name))
+				bad_line(lines, &nbad, lineno, "name '%s' is also on line %u", row.name,
+					 row_line[i]);
+			else if (!memcmp(rows[i].mac, row.mac, MAC_LEN))
+				bad_line(lines, &nbad, lineno, "mac is also on line %u", row_line[i]);
+			else if (row.has_guid && rows[i].has_guid &&
+				 !memcmp(rows[i].guid, row.guid, GUID_LEN))
+				bad_line(lines, &nbad, lineno, "guid is also on line %u", row_line[i]);
+			else
+				dup = false;
+		}
+		if (dup)
+			continue;
+		row_line[nrows] = lineno;
+		rows[nrows++] = row;
+	}
+	/* 2. Against the database. */
+	for (size_t i = 0; i < nrows; i++) {
+		struct store_device d;
+		char m[MAC_STR_LEN];
+		if (store_device_by_name(s->store, rows[i].name, &d) == 0)
+			bad_line(lines, &nbad, row_line[i], "device '%s' already exists", rows[i].name);
+		else if (store_device_by_mac(s->store, rows[i].mac, &d) == 0)
+			bad_line(lines, &nbad, row_line[i], "mac %s already belongs to device '%s'",
+				 (mac_format(rows[i].mac, m), m), d.name);
+		else if (rows[i].has_guid && store_device_by_guid(s->store, rows[i].guid, &d) == 0)
+			bad_line(lines, &nbad, row_line[i], "guid already belongs to device '%s'",
+				 d.name);
+	}
+	if (nbad) {
+		lines_sort(lines);
+		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_csv",
+			 "%u bad line(s); nothing was imported", nbad);
+		e->extra = json_pack("{s:O}", "lines", lines);
+		goto done;
+	}
+	if (!nrows) {
+		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_csv", "no devices in the file");
+		goto done;
+	}
+	/* 3. Insert all.  The store has no multi-row transaction: should one
+	 * insert still fail (another writer got there between check and
+	 * insert), the rows added so far are deleted again, so an import is
+	 * all or nothing. */
+	for (size_t i = 0; i < nrows; i++) {
+		struct store_device d = { .arch = -1 };
+		str_copy(d.name, sizeof(d.name), rows[i].name);
+		memcpy(d.mac, rows[i].mac, MAC_LEN);
+		d.has_guid = rows[i].has_guid;
+		memcpy(d.guid, rows[i].guid, GUID_LEN);
+		rc = store_device_add(s->store, &d);
+		if (rc < 0) {
+			const char *msg = store_last_error(s->store);
+			bad_line(lines, &nbad, row_line[i], "%s", msg && *msg ? msg : strerror(-rc));
+			for (size_t k = 0; k < i; k++)
+				store_device_delete(s->store, rows[k].name);
+			rc = api_fail(e, rc == -EEXIST ? MHD_HTTP_CONFLICT : MHD_HTTP_INTERNAL_SERVER_ERROR,
+				      rc == -EEXIST ? "exists" : "store_error",
+				      "line %u could not be added; nothing was imported", row_line[i]);
+			e->extra = json_pack("{s:O}", "lines", lines);
+			goto done;
+		}
+	}
+	log_info(MOD, "%zu device(s) imported", nrows);
+	*out = json_pack("{s:I}", "imported", (json_int_t)nrows);
+	rc = MHD_HTTP_CREATED;
+done:
+	json_decref(lines);
+	free(rows);
+	free(row_line);
+	return rc;
+}
+
+enum MHD_Result http_api_devices_import(struct http_server *s, struct MHD_Connection *c,
+					struct http_request *r, const char *url)
+{
+	return api_run(devices_import, s, c, r);
+}
+
+/* ---- POST /api/v1/report -------------------------------------------------- */
+
+/* ?token=T&state=S&message=M, or the token in the query and
+ * {"state": S, "message": M} as the body (wget --post-data, curl -d). */
+static int report_post(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+		       json_t **out, struct api_err *e)
+{
+	static const char *const keys[] = { "token", "state", "message", NULL };
+	const char *token = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+	const char *state = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
+	const char *msg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "message");
+	enum http_report_state st;
+	struct http_report_boot *b;
+	json_t *o = NULL;
+	char mac[MAC_STR_LEN], esc[HTTP_REPORT_MSG_MAX * 4 + 1];
+	int rc = -1;
+
+	if (r->body_len) {
+		const char *bt = NULL, *bs = NULL, *bm = NULL;
+		o = body_object(r, keys, e);
+		if (!o)
+			return -1;
+		if (field_str(o, "token", false, &bt, e) < 0 || field_str(o, "state", false, &bs, e) < 0 ||
+		    field_str(o, "message", false, &bm, e) < 0)
+			goto done;
+		token = bt ? bt : token;
+		state = bs ? bs : state;
+		msg = bm ? bm : msg;
+	}
+	if (!token) {
+		api_fail(e, MHD_HTTP_UNAUTHORIZED, "unauthorized", "a report needs its boot's token");
+		goto done;
+	}
+	if (!state || http_report_state_parse(state, &st) < 0) {
+		api_fail(e, MHD_HTTP_BAD_REQUEST, state ? "invalid_field" : "missing_field",
+			 "field 'state' must be started, succeeded or failed");
+		goto done;
+	}
+	if (msg && strlen(msg) > HTTP_REPORT_MSG_MAX) {
+		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
+			 "field 'message' is longer than %d bytes", HTTP_REPORT_MSG_MAX);
+		goto done;
+	}
+	b = http_report_find(s->reports, token);
+	if (!b) {
+		s->counters.auth_failures++;
+		api_fail(e, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+			 "no deployment boot has this token (pxed restarted, or a newer boot "
+			 "replaced it)");
+		goto done;
+	}
+	b->state = st;
+	b->updated_ms = (uint64_t)time(NULL) * 1000;
+	log_escape(esc, sizeof(esc), msg ? msg : "", msg ? strlen(msg) : 0);
+	str_copy(b->message, sizeof(b->message), esc);
+	s->counters.reports[st]++;
+	mac_format(b->mac, mac);
+	log_info(MOD, "%s: device '%s' deployment '%s' reports %s%s%s", mac, b->device, b->deployment,
+		 http_report_state_name(st), *esc ? ": " : "", esc);
+	*out = json_pack("{s:s, s:s, s:s}", "device", b->device, "deployment", b->deployment, "state",
+			 http_report_state_name(st));
+	rc = MHD_HTTP_OK;
+done:
+	json_decref(o);
+	return rc;
+}
+
+enum MHD_Result http_api_report(struct http_server *s, struct MHD_Connection *c,
+				struct http_request *r, const char *url)
+{
+	return api_run(report_post, s, c, r);
 }

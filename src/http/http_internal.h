@@ -7,12 +7,32 @@
 #include <stdint.h>
 
 #include "ev/ev.h"
+#include "http/http_auth.h"
+#include "http/http_metrics.h"
+#include "http/http_report.h"
+#include "http/http_server.h"
 
-struct http_server {
-	struct ev_loop *loop;
+/* One MHD daemon on pxed's loop: plain HTTP, or HTTPS (GnuTLS). */
+struct http_listener {
+	struct http_server *s;
 	struct MHD_Daemon *mhd;
 	struct ev_io io;           /* MHD's epoll fd */
 	struct ev_timer timer;     /* MHD_get_timeout() */
+	bool tls;
+	uint16_t port;
+};
+
+struct http_server {
+	struct ev_loop *loop;
+	struct MHD_Daemon *mhd;    /* the plain listener's, for status */
+	struct http_listener plain, https;
+	const struct pxed_conf *conf; /* read per request: SIGHUP changes apply */
+	char token[HTTP_TOKEN_LEN + 1]; /* the admin API token */
+	char *tls_cert, *tls_key;  /* PEM text for the HTTPS listener */
+	struct http_counters counters;
+	struct http_pw_limiter *pw; /* PXEPassword attempts */
+	struct http_reports *reports;
+	struct http_metrics_sources src;
 	struct decider *dec;
 	struct store *store;
 	const struct content *content;
@@ -21,19 +41,31 @@ struct http_server {
 	uint64_t n_requests;       /* completed requests */
 };
 
-enum http_method { HTTP_GET = 1, HTTP_HEAD = 2, HTTP_POST = 4, HTTP_OTHER = 8 };
+enum http_method {
+	HTTP_GET = 1,
+	HTTP_HEAD = 2,
+	HTTP_POST = 4,
+	HTTP_PUT = 8,
+	HTTP_PATCH = 16,
+	HTTP_DELETE = 32,
+	HTTP_OTHER = 64,
+};
+/* Methods that change something: they need the API token. */
+#define HTTP_CHANGES (HTTP_POST | HTTP_PUT | HTTP_PATCH | HTTP_DELETE)
 
 /* One request, from the first access callback to "completed". */
 struct http_request {
 	enum http_method method;
 	const struct http_route *route;
-	char *body;                /* POST body so far, NUL-terminated */
+	const struct http_listener *via; /* the listener it came in on */
+	char *body;                /* request body so far, NUL-terminated */
 	size_t body_len, body_cap;
 	bool body_too_large;       /* more than HTTP_MAX_BODY arrived */
 	unsigned status;           /* for the log line */
 	uint64_t start_ms;
 	char method_name[8];
 	char url_log[160];         /* escaped URL, for the log line */
+	char url_full[512];        /* the decoded path, for handlers of NAME routes */
 };
 
 /* A route's handler queues exactly one response. */
@@ -44,7 +76,8 @@ struct http_route {
 	const char *path;          /* exact path, or prefix when it ends in '/' */
 	unsigned methods;          /* mask of enum http_method */
 	const char *allow;         /* Allow header for 405 */
-	bool json;                 /* errors in the JSON shape */
+	bool json;                 /* errors in the JSON shape; admin API */
+	bool open;                 /* admin API route without the token (report) */
 	http_handler handler;
 };
 
@@ -67,6 +100,16 @@ enum MHD_Result http_api_images(struct http_server *s, struct MHD_Connection *c,
 enum MHD_Result http_api_deployments(struct http_server *s, struct MHD_Connection *c,
 				     struct http_request *r, const char *url);
 enum MHD_Result http_api_events(struct http_server *s, struct MHD_Connection *c,
+				struct http_request *r, const char *url);
+enum MHD_Result http_api_device_one(struct http_server *s, struct MHD_Connection *c,
+				    struct http_request *r, const char *url);
+enum MHD_Result http_api_devices_import(struct http_server *s, struct MHD_Connection *c,
+					struct http_request *r, const char *url);
+enum MHD_Result http_api_image_one(struct http_server *s, struct MHD_Connection *c,
+				   struct http_request *r, const char *url);
+enum MHD_Result http_api_deployment_one(struct http_server *s, struct MHD_Connection *c,
+					struct http_request *r, const char *url);
+enum MHD_Result http_api_report(struct http_server *s, struct MHD_Connection *c,
 				struct http_request *r, const char *url);
 enum MHD_Result http_api_status(struct http_server *s, struct MHD_Connection *c,
 				struct http_request *r, const char *url);

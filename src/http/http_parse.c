@@ -1,5 +1,9 @@
 #include "http/http_parse.h"
 
+#include <stdio.h>
+
+#include "common/util.h"
+
 #include <string.h>
 #include <strings.h>
 
@@ -190,4 +194,80 @@ bool http_cmdline_valid(const char *s)
 			return false;
 	}
 	return true;
+}
+
+/* [s, e) with spaces and tabs trimmed off both ends. */
+static void trim(const char **s, const char **e)
+{
+	while (*s < *e && (**s == ' ' || **s == '\t'))
+		(*s)++;
+	while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t' || (*e)[-1] == '\r'))
+		(*e)--;
+}
+
+int http_csv_device_parse(const char *line, size_t len, struct http_csv_device *out, char *why,
+			  size_t whylen)
+{
+	const char *f[3], *fe[3];
+	const char *p = line, *end = line + len;
+	char buf[80];
+	size_t nf = 0, n;
+
+	memset(out, 0, sizeof(*out));
+	if (memchr(line, '\0', len)) {
+		snprintf(why, whylen, "contains a NUL byte");
+		return -EINVAL;
+	}
+	{
+		const char *s = line, *e = end;
+		trim(&s, &e);
+		if (s == e || *s == '#')
+			return 1;
+	}
+	for (;;) {
+		const char *c = memchr(p, ',', (size_t)(end - p));
+		if (nf == 3) {
+			snprintf(why, whylen, "more than 3 fields (name,mac,guid)");
+			return -EINVAL;
+		}
+		f[nf] = p;
+		fe[nf] = c ? c : end;
+		trim(&f[nf], &fe[nf]);
+		nf++;
+		if (!c)
+			break;
+		p = c + 1;
+	}
+	if (nf < 2) {
+		snprintf(why, whylen, "expected name,mac[,guid]");
+		return -EINVAL;
+	}
+	n = (size_t)(fe[0] - f[0]);
+	if (n == 0 || n > HTTP_NAME_MAX) {
+		snprintf(why, whylen, "name must be 1 to %d characters of A-Z a-z 0-9 . _ -",
+			 HTTP_NAME_MAX);
+		return -EINVAL;
+	}
+	memcpy(out->name, f[0], n);
+	out->name[n] = '\0';
+	if (!http_name_valid(out->name)) {
+		snprintf(why, whylen, "name must be 1 to %d characters of A-Z a-z 0-9 . _ -",
+			 HTTP_NAME_MAX);
+		return -EINVAL;
+	}
+	n = (size_t)(fe[1] - f[1]);
+	if (n >= sizeof(buf) || (memcpy(buf, f[1], n), buf[n] = '\0', mac_parse(buf, out->mac) < 0)) {
+		snprintf(why, whylen, "mac is not a MAC address (like 52:54:00:12:34:56)");
+		return -EINVAL;
+	}
+	if (nf == 3 && fe[2] > f[2]) {
+		n = (size_t)(fe[2] - f[2]);
+		if (n >= sizeof(buf) ||
+		    (memcpy(buf, f[2], n), buf[n] = '\0', guid_parse(buf, out->guid) < 0)) {
+			snprintf(why, whylen, "guid is not an SMBIOS GUID");
+			return -EINVAL;
+		}
+		out->has_guid = true;
+	}
+	return 0;
 }

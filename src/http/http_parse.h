@@ -45,3 +45,17 @@ bool http_path_valid(const char *s);
  * and `\` escapes, `|`, `&`, `;` command separators, `#`, `{`, `}`).  Empty
  * is valid. */
 bool http_cmdline_valid(const char *s);
+
+/* One line of a device import file, "name,mac[,guid]" (pxectl device
+ * import; POST /api/v1/devices/import).  Spaces around fields are
+ * ignored; no quoting (no valid field contains a comma).  Returns 0 with
+ * the fields filled, 1 for a line to skip (blank, or a '#' comment), or
+ * -EINVAL with the reason in why. */
+struct http_csv_device {
+	char name[HTTP_NAME_MAX + 1];
+	uint8_t mac[6];
+	bool has_guid;
+	uint8_t guid[16];
+};
+int http_csv_device_parse(const char *line, size_t len, struct http_csv_device *out, char *why,
+			  size_t whylen);

@@ -24,6 +24,8 @@
 #include "http/boot_script.h"
 #include "http/http_internal.h"
 #include "http/http_parse.h"
+#include "dhcp/dhcp_server.h"
+#include "tftp/tftp_server.h"
 
 #define MOD "http"
 
@@ -101,8 +103,11 @@ static enum MHD_Result route_healthz(struct http_server *s, struct MHD_Connectio
  * otherwise the address the client connected to.  The result goes into a
  * script the client executes, so nothing else passes (boot_script_build
  * checks again). */
-static void request_base_url(struct MHD_Connection *c, uint16_t port, char *out, size_t len)
+static void request_base_url(struct MHD_Connection *c, const struct http_listener *via, char *out,
+			     size_t len)
 {
+	const char *scheme = via->tls ? "https" : "http";
+	uint16_t port = via->port;
 	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
 	const union MHD_ConnectionInfo *ci;
 	struct sockaddr_storage ss;
@@ -112,7 +117,7 @@ static void request_base_url(struct MHD_Connection *c, uint16_t port, char *out,
 	if (host && *host && strlen(host) <= 255 &&
 	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") ==
 		    strlen(host)) {
-		snprintf(out, len, "http://%s", host);
+		snprintf(out, len, "%s://%s", scheme, host);
 		return;
 	}
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -126,12 +131,12 @@ static void request_base_url(struct MHD_Connection *c, uint16_t port, char *out,
 				inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], addr, sizeof(addr));
 			else {
 				inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
-				snprintf(out, len, "http://[%s]:%u", addr, port);
+				snprintf(out, len, "%s://[%s]:%u", scheme, addr, port);
 				return;
 			}
 		}
 	}
-	snprintf(out, len, "http://%s:%u", addr, port);
+	snprintf(out, len, "%s://%s:%u", scheme, addr, port);
 }
 
 /* ?mac=&guid=&arch= into facts; NULL on success, else the bad field. */
@@ -164,27 +169,119 @@ static const char *boot_facts_parse(struct MHD_Connection *c, struct pxe_facts *
 	return NULL;
 }
 
+/* The query of the password chain URL: mac, and guid and arch as the
+ * client sent them (already validated by boot_facts_parse). */
+static void boot_again_url(struct MHD_Connection *c, const char *base, const struct pxe_facts *f,
+			   char *out, size_t len)
+{
+	char mac[MAC_STR_LEN], guid[GUID_STR_LEN];
+	int n;
+	mac_format(f->mac, mac);
+	n = snprintf(out, len, "%s/boot.ipxe?mac=%s", base, mac);
+	if (f->has_guid) {
+		guid_format(f->guid, guid);
+		n += snprintf(out + n, len - (size_t)n, "&guid=%s", guid);
+	}
+	if (f->has_arch)
+		snprintf(out + n, len - (size_t)n, "&arch=%u", f->arch);
+}
+
+/* PXEPassword for a BOOT decision.  Returns 1 when the password was
+ * given and is right (hand the deployment out), 0 when the script must
+ * ask (opts filled), or -EACCES when the client is locked out. */
+static int boot_password_check(struct http_server *s, struct MHD_Connection *c,
+			       const struct pxe_facts *f, const char *again,
+			       struct boot_script_opts *opts)
+{
+	const char *pw = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "password");
+	char mac[MAC_STR_LEN];
+	uint64_t left;
+	bool ok;
+
+	mac_format(f->mac, mac);
+	left = http_pw_locked(s->pw, f->mac, now_ms());
+	if (left) {
+		log_warn(MOD, "%s: PXE password refused: locked out for %llu more s", mac,
+			 (unsigned long long)(left / 1000 + 1));
+		return -EACCES;
+	}
+	opts->password_url = again;
+	if (!pw)
+		return 0; /* first visit: ask */
+	ok = pw[0] && strlen(pw) < 256 && conf_password_verify(s->conf->pxe_password_hash, pw);
+	if (ok) {
+		http_pw_succeeded(s->pw, f->mac);
+		log_info(MOD, "%s: PXE password accepted", mac);
+		opts->password_url = NULL;
+		opts->confirmed = true;
+		return 1;
+	}
+	/* Never the typed text: it may be the real password mistyped by one
+	 * character, or another system's password. */
+	if (http_pw_failed(s->pw, f->mac, now_ms())) {
+		log_warn(MOD, "%s: wrong PXE password; locked out for %d s after %d failures", mac,
+			 HTTP_PW_LOCKOUT_MS / 1000, HTTP_PW_MAX_FAILURES);
+		return -EACCES;
+	}
+	log_warn(MOD, "%s: wrong PXE password", mac);
+	opts->notice = "wrong password, try again";
+	return 0;
+}
+
 static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connection *c,
 				       struct http_request *r, const char *url)
 {
 	struct pxe_facts facts;
 	struct decision d;
-	char base[300], script[4096];
+	struct boot_script_opts opts = { 0 };
+	char base[300], script[4096], again[600], report[400];
 	const char *bad = boot_facts_parse(c, &facts);
 	struct MHD_Response *resp;
-	int n;
+	bool need_pw = s->conf->pxe_password_hash[0] != '\0';
+	uint64_t t0;
+	int n, rc;
 
 	if (bad)
 		return http_reply_text(c, r, MHD_HTTP_BAD_REQUEST,
 				       !strcmp(bad, "mac") ? "bad or missing mac\n"
 				       : !strcmp(bad, "guid") ? "bad guid\n"
 							      : "bad arch\n");
-	/* commit: this script is the hand-out of a required deployment. */
-	if (decide(s->dec, &facts, true, &d) < 0)
+	request_base_url(c, r->via, base, sizeof(base));
+	t0 = now_us();
+	/* commit: this script is the hand-out of a required deployment --
+	 * unless PXEPassword must be typed first: then look without
+	 * committing, and commit on the request that brings the password. */
+	rc = decide(s->dec, &facts, !need_pw, &d);
+	if (rc >= 0 && need_pw && d.outcome == DECISION_BOOT) {
+		boot_again_url(c, base, &facts, again, sizeof(again));
+		rc = boot_password_check(s, c, &facts, again, &opts);
+		if (rc == 1)
+			rc = decide(s->dec, &facts, true, &d);
+		else if (rc == -EACCES) {
+			d.outcome = DECISION_LOCAL;
+			snprintf(d.reason, sizeof(d.reason), "too many wrong PXE passwords, try later");
+			rc = 0;
+		}
+	}
+	s->counters.store_calls++;
+	s->counters.store_us += now_us() - t0;
+	if (rc < 0)
 		log_warn(MOD, "boot.ipxe: decision failed, client sent to local disk: %s", d.reason);
 	decision_log(&facts, &d, "http /boot.ipxe");
-	request_base_url(c, s->port, base, sizeof(base));
-	n = boot_script_build(&d, base, script, sizeof(script));
+	if ((unsigned)d.outcome < ARRAY_SIZE(s->counters.decisions))
+		s->counters.decisions[d.outcome]++;
+	/* A deployment handed out now: a report token for its installer. */
+	if (d.outcome == DECISION_BOOT && !opts.password_url && !d.nbp[0]) {
+		const struct http_report_boot *b;
+		if (http_report_handout(s->reports, d.device_name[0] ? d.device_name : "-",
+					d.deployment_name, facts.mac, (uint64_t)time(NULL) * 1000,
+					&b) == 0) {
+			snprintf(report, sizeof(report), "%s/api/v1/report?token=%s", base, b->token);
+			opts.report_url = report;
+			s->counters.reports[HTTP_REPORT_HANDED_OUT]++;
+		}
+	}
+	n = boot_script_build_opts(&d, base, &opts, script, sizeof(script));
 	if (n < 0) {
 		/* A stored field that cannot be written safely: refuse the boot,
 		 * send the machine to its disk, say why in the log. */
@@ -206,6 +303,47 @@ static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connect
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	}
+	return http_queue(c, r, MHD_HTTP_OK, resp);
+}
+
+/* ---- /metrics ------------------------------------------------------------ */
+
+static enum MHD_Result route_metrics(struct http_server *s, struct MHD_Connection *c,
+				     struct http_request *r, const char *url)
+{
+	struct http_metrics_view v = { .http = &s->counters };
+	struct MHD_Response *resp;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	v.uptime_s = (now_ms() - s->started_ms) / 1000;
+	v.pw_failures = s->pw->failures_total;
+	v.pw_lockouts = s->pw->lockouts_total;
+	if (s->src.dhcp) {
+		v.has_dhcp = true;
+		dhcp_server_stats(s->src.dhcp, &v.dhcp);
+	}
+	if (s->src.tftp) {
+		v.has_tftp = true;
+		tftp_server_stats(s->src.tftp, &v.tftp);
+	}
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return http_reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "error\n");
+	rc = http_metrics_format(&v, f);
+	if (fclose(f) != 0 || rc < 0) {
+		free(buf);
+		return http_reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "error\n");
+	}
+	resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(buf);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"text/plain; version=0.0.4; charset=utf-8");
 	return http_queue(c, r, MHD_HTTP_OK, resp);
 }
 
@@ -321,15 +459,27 @@ static enum MHD_Result route_files(struct http_server *s, struct MHD_Connection 
 /* ---- routing ------------------------------------------------------------- */
 
 /* First match wins; a path that matches with the wrong method is 405. */
+#define API_ONE (HTTP_GET | HTTP_PATCH | HTTP_DELETE)
 static const struct http_route routes[] = {
-	{ "/healthz", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, route_healthz },
-	{ "/boot.ipxe", HTTP_GET, "GET", false, route_boot_ipxe },
-	{ "/files/", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, route_files },
-	{ "/api/v1/devices", HTTP_GET | HTTP_POST, "GET, POST", true, http_api_devices },
-	{ "/api/v1/images", HTTP_GET | HTTP_POST, "GET, POST", true, http_api_images },
-	{ "/api/v1/deployments", HTTP_GET | HTTP_POST, "GET, POST", true, http_api_deployments },
-	{ "/api/v1/events", HTTP_GET, "GET", true, http_api_events },
-	{ "/api/v1/status", HTTP_GET, "GET", true, http_api_status },
+	{ "/healthz", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, false, route_healthz },
+	{ "/boot.ipxe", HTTP_GET, "GET", false, false, route_boot_ipxe },
+	{ "/files/", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, false, route_files },
+	{ "/metrics", HTTP_GET, "GET", false, false, route_metrics },
+	{ "/api/v1/devices", HTTP_GET | HTTP_POST, "GET, POST", true, false, http_api_devices },
+	{ "/api/v1/devices/import", HTTP_POST, "POST", true, false, http_api_devices_import },
+	/* NAME: GET, PATCH, DELETE; NAME/clear: POST */
+	{ "/api/v1/devices/", API_ONE | HTTP_POST, "GET, PATCH, DELETE, POST", true, false,
+	  http_api_device_one },
+	{ "/api/v1/images", HTTP_GET | HTTP_POST, "GET, POST", true, false, http_api_images },
+	{ "/api/v1/images/", HTTP_GET | HTTP_DELETE, "GET, DELETE", true, false, http_api_image_one },
+	{ "/api/v1/deployments", HTTP_GET | HTTP_POST, "GET, POST", true, false,
+	  http_api_deployments },
+	{ "/api/v1/deployments/", API_ONE, "GET, PATCH, DELETE", true, false,
+	  http_api_deployment_one },
+	{ "/api/v1/events", HTTP_GET, "GET", true, false, http_api_events },
+	{ "/api/v1/status", HTTP_GET, "GET", true, false, http_api_status },
+	/* the installer's callback: its per-boot token is its credential */
+	{ "/api/v1/report", HTTP_POST, "POST", true, true, http_api_report },
 };
 
 static const struct http_route *route_find(const char *url)
@@ -351,20 +501,29 @@ static enum http_method method_parse(const char *m)
 		return HTTP_HEAD;
 	if (!strcmp(m, MHD_HTTP_METHOD_POST))
 		return HTTP_POST;
+	if (!strcmp(m, MHD_HTTP_METHOD_PUT))
+		return HTTP_PUT;
+	if (!strcmp(m, MHD_HTTP_METHOD_PATCH))
+		return HTTP_PATCH;
+	if (!strcmp(m, MHD_HTTP_METHOD_DELETE))
+		return HTTP_DELETE;
 	return HTTP_OTHER;
 }
 
 /* First call for a request: state, and the refusals that need no body. */
-static enum MHD_Result request_begin(struct MHD_Connection *c, const char *url,
-				     const char *method, struct http_request *r)
+static enum MHD_Result request_begin(struct http_listener *l, struct MHD_Connection *c,
+				     const char *url, const char *method, struct http_request *r)
 {
+	struct http_server *s = l->s;
 	const char *cl;
 	unsigned long long len;
 
+	r->via = l;
 	r->start_ms = now_ms();
 	r->method = method_parse(method);
 	log_escape(r->method_name, sizeof(r->method_name), method, strlen(method));
 	log_escape(r->url_log, sizeof(r->url_log), url, strlen(url));
+	str_copy(r->url_full, sizeof(r->url_full), url); /* a longer one fails the name check */
 	r->route = route_find(url);
 	if (!r->route) {
 		if (!strncmp(url, "/api/", 5))
@@ -384,6 +543,34 @@ static enum MHD_Result request_begin(struct MHD_Connection *c, const char *url,
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->route->allow);
 		return http_queue(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
 	}
+	if (r->route->json && !r->route->open && !l->tls && s->conf->http_admin_https_only)
+		return http_reply_error(c, r, MHD_HTTP_FORBIDDEN, "https_required",
+					"the admin API is served over HTTPS only (port %u)",
+					s->https.port);
+	if (r->route->json && !r->route->open && (r->method & HTTP_CHANGES)) {
+		const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							    MHD_HTTP_HEADER_AUTHORIZATION);
+		const char *tok = http_bearer_token(a);
+		if (!http_token_equal(tok, s->token)) {
+			const union MHD_ConnectionInfo *ci =
+				MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+			char addr[INET6_ADDRSTRLEN] = "?";
+			if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+				inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr,
+					  addr, sizeof(addr));
+			else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
+				inet_ntop(AF_INET6,
+					  &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, addr,
+					  sizeof(addr));
+			s->counters.auth_failures++;
+			log_warn(MOD, "%s %s from %s: refused, %s API token", r->method_name, r->url_log,
+				 addr, tok ? "wrong" : "no");
+			return http_reply_error(c, r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+						"%s", tok ? "the API token is wrong"
+							  : "changes need 'Authorization: Bearer TOKEN' "
+							    "(the token is in [http] TokenFile)");
+		}
+	}
 	/* Refuse an announced oversized body before reading any of it. */
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl && parse_uint(cl, 0, ULLONG_MAX, &len) == 0 && len > HTTP_MAX_BODY) {
@@ -400,7 +587,7 @@ static void request_body_add(struct http_request *r, const char *data, size_t n)
 {
 	size_t cap;
 	char *nb;
-	if (r->body_too_large || r->method != HTTP_POST)
+	if (r->body_too_large || !(r->method & HTTP_CHANGES))
 		return;
 	if (n > HTTP_MAX_BODY - r->body_len) {
 		r->body_too_large = true;
@@ -427,7 +614,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
 {
-	struct http_server *s = cls;
+	struct http_listener *l = cls;
+	struct http_server *s = l->s;
 	struct http_request *r = *con_cls;
 
 	if (!r) {
@@ -435,7 +623,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!r)
 			return MHD_NO;
 		*con_cls = r;
-		return request_begin(c, url, method, r);
+		return request_begin(l, c, url, method, r);
 	}
 	if (r->status)
 		return MHD_YES; /* already answered (early refusal) */
@@ -456,11 +644,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	struct http_server *s = cls;
+	struct http_listener *l = cls;
+	struct http_server *s = l->s;
 	struct http_request *r = *con_cls;
 	if (!r)
 		return;
 	s->n_requests++;
+	if (r->status >= 100 && r->status < HTTP_STATUS_MAX) /* 0: aborted before an answer */
+		s->counters.requests[r->status]++;
 	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		log_debug(MOD, "%s %s %u %llu ms", r->method_name, r->url_log, r->status,
 			  (unsigned long long)(now_ms() - r->start_ms));
@@ -517,16 +708,16 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
 
 /* ---- the loop ------------------------------------------------------------ */
 
-static void mhd_drive(struct http_server *s)
+static void mhd_drive(struct http_listener *l)
 {
 	MHD_UNSIGNED_LONG_LONG t;
-	if (MHD_run(s->mhd) != MHD_YES)
+	if (MHD_run(l->mhd) != MHD_YES)
 		log_warn(MOD, "MHD_run failed");
 	/* MHD_get_timeout is 0 when it still has buffered work to do. */
-	if (MHD_get_timeout(s->mhd, &t) == MHD_YES)
-		ev_timer_start(s->loop, &s->timer, t);
+	if (MHD_get_timeout(l->mhd, &t) == MHD_YES)
+		ev_timer_start(l->s->loop, &l->timer, t);
 	else
-		ev_timer_stop(s->loop, &s->timer);
+		ev_timer_stop(l->s->loop, &l->timer);
 }
 
 static void on_mhd_io(struct ev_loop *loop, struct ev_io *io, uint32_t events)
@@ -553,7 +744,7 @@ static int sigpipe_handled(void)
 }
 
 /* conf->http_address into a socket address; "" is every address. */
-static int listen_addr(const struct pxed_conf *conf, struct sockaddr_storage *ss,
+static int listen_addr(const struct pxed_conf *conf, uint16_t port, struct sockaddr_storage *ss,
 		       unsigned *flags)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
@@ -562,106 +753,223 @@ static int listen_addr(const struct pxed_conf *conf, struct sockaddr_storage *ss
 	if (!conf->http_address[0] || !strcmp(conf->http_address, "0.0.0.0")) {
 		sin->sin_family = AF_INET;
 		sin->sin_addr.s_addr = htonl(INADDR_ANY);
-		sin->sin_port = htons(conf->http_port);
+		sin->sin_port = htons(port);
 		return 0;
 	}
 	if (inet_pton(AF_INET, conf->http_address, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
-		sin->sin_port = htons(conf->http_port);
+		sin->sin_port = htons(port);
 		return 0;
 	}
 	if (inet_pton(AF_INET6, conf->http_address, &sin6->sin6_addr) == 1) {
 		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(conf->http_port);
+		sin6->sin6_port = htons(port);
 		*flags |= MHD_USE_IPv6;
 		return 0;
 	}
 	return -EINVAL;
 }
 
-int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct decider *dec,
-		    struct store *store, const struct content *content, struct http_server **out)
+/* A whole PEM file into memory, NUL-terminated (MHD wants a string). */
+static int pem_read(const char *path, char **out)
 {
-	struct http_server *s;
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0, n;
+	int r = 0;
+	if (!f)
+		return -errno;
+	buf = malloc(65536);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	n = fread(buf, 1, 65535, f);
+	if (ferror(f))
+		r = -EIO;
+	else if (!feof(f))
+		r = -EFBIG; /* no PEM key or chain is this large */
+	len = n;
+	fclose(f);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	return 0;
+}
+
+static int listener_start(struct http_server *s, struct http_listener *l,
+			  const struct pxed_conf *conf, uint16_t port, bool tls)
+{
 	struct sockaddr_storage ss;
 	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	const union MHD_DaemonInfo *info;
+	const char *what = tls ? "HTTPS" : "HTTP";
 	int r;
 
-	if (listen_addr(conf, &ss, &flags) < 0) {
+	if (listen_addr(conf, port, &ss, &flags) < 0) {
 		log_error(MOD, "[http] Address '%s' is not an IPv4 or IPv6 address",
 			  conf->http_address);
 		return -EINVAL;
 	}
+	l->s = s;
+	l->tls = tls;
+	l->port = port;
+	ev_io_init(&l->io, -1, on_mhd_io, l);
+	ev_timer_init(&l->timer, on_mhd_timer, l);
+	errno = 0;
+	if (tls) {
+		flags |= MHD_USE_TLS;
+		l->mhd = MHD_start_daemon(
+			flags, port, NULL, NULL, on_request, l,
+			MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+			MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert,
+			MHD_OPTION_HTTPS_MEM_KEY, s->tls_key,
+			MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+			MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
+			MHD_OPTION_SIGPIPE_HANDLED_BY_APP, sigpipe_handled(),
+			MHD_OPTION_END);
+	} else {
+		l->mhd = MHD_start_daemon(
+			flags, port, NULL, NULL, on_request, l,
+			/* first, so MHD's option errors reach our log too */
+			MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+			MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+			MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
+			MHD_OPTION_SIGPIPE_HANDLED_BY_APP, sigpipe_handled(),
+			MHD_OPTION_END);
+	}
+	if (!l->mhd) {
+		r = errno == EADDRINUSE || errno == EACCES ? -errno : -EIO;
+		log_error(MOD, "cannot listen for %s on %s:%u: %s%s", what,
+			  conf->http_address[0] ? conf->http_address : "*", port, strerror(-r),
+			  tls && r == -EIO ? " (check TLSCertificate and TLSKey)" : "");
+		return r;
+	}
+	info = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info || info->epoll_fd < 0) {
+		log_error(MOD, "libmicrohttpd has no epoll fd");
+		return -EIO;
+	}
+	ev_io_init(&l->io, info->epoll_fd, on_mhd_io, l);
+	if (!port) { /* port 0: let the kernel choose (tests) */
+		const union MHD_DaemonInfo *pi = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_BIND_PORT);
+		if (pi)
+			l->port = pi->port;
+	}
+	r = ev_io_start(s->loop, &l->io, EV_READ);
+	if (r < 0) {
+		log_error(MOD, "cannot watch libmicrohttpd: %s", strerror(-r));
+		return r;
+	}
+	log_info(MOD, "listening for %s on %s:%u", what,
+		 conf->http_address[0] ? conf->http_address : "*", l->port);
+	return 0;
+}
+
+static void listener_stop(struct http_server *s, struct http_listener *l)
+{
+	if (!l->mhd)
+		return;
+	ev_io_stop(s->loop, &l->io);
+	ev_timer_stop(s->loop, &l->timer);
+	MHD_stop_daemon(l->mhd);
+	l->mhd = NULL;
+}
+
+int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct decider *dec,
+		    struct store *store, const struct content *content, struct http_server **out)
+{
+	struct http_server *s;
+	bool created;
+	int r;
+
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->loop = loop;
+	s->conf = conf;
 	s->dec = dec;
 	s->store = store;
 	s->content = content;
 	s->port = conf->http_port;
 	s->started_ms = now_ms();
-	ev_io_init(&s->io, -1, on_mhd_io, s);
-	ev_timer_init(&s->timer, on_mhd_timer, s);
-
-	errno = 0;
-	s->mhd = MHD_start_daemon(
-		flags, conf->http_port, NULL, NULL, on_request, s,
-		/* first, so MHD's option errors reach our log too */
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
-		MHD_OPTION_SIGPIPE_HANDLED_BY_APP, sigpipe_handled(),
-		MHD_OPTION_END);
+	s->pw = calloc(1, sizeof(*s->pw));
+	s->reports = calloc(1, sizeof(*s->reports));
+	if (!s->pw || !s->reports) {
+		r = -ENOMEM;
+		goto err;
+	}
+	r = http_token_load(conf->http_token_file, s->token, &created);
+	if (r < 0) {
+		log_error(MOD, "API token file %s: %s%s", conf->http_token_file, strerror(-r),
+			  r == -EPERM ? " (it must be a regular file of mode 0600 or stricter)"
+			  : r == -EINVAL ? " (it holds no token)" : "");
+		goto err;
+	}
+	if (created)
+		log_info(MOD, "API token created in %s (mode 0600)", conf->http_token_file);
+	else
+		log_info(MOD, "API token read from %s", conf->http_token_file);
+	if (conf->http_https_port) {
+		if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+			log_error(MOD, "HTTPSPort: this libmicrohttpd has no TLS support");
+			r = -ENOTSUP;
+			goto err;
+		}
+		if ((r = pem_read(conf->http_tls_cert, &s->tls_cert)) < 0) {
+			log_error(MOD, "TLSCertificate %s: %s", conf->http_tls_cert, strerror(-r));
+			goto err;
+		}
+		if ((r = pem_read(conf->http_tls_key, &s->tls_key)) < 0) {
+			log_error(MOD, "TLSKey %s: %s", conf->http_tls_key, strerror(-r));
+			goto err;
+		}
+	}
+	if ((r = listener_start(s, &s->plain, conf, conf->http_port, false)) < 0)
+		goto err;
+	s->mhd = s->plain.mhd;
+	s->port = s->plain.port;
+	if (conf->http_https_port &&
+	    (r = listener_start(s, &s->https, conf, (uint16_t)conf->http_https_port, true)) < 0)
+		goto err;
 	if (!sigpipe_handled())
 		log_info(MOD, "SIGPIPE is not ignored: files are sent without sendfile()");
-	if (!s->mhd) {
-		r = errno == EADDRINUSE || errno == EACCES ? -errno : -EIO;
-		log_error(MOD, "cannot listen on %s:%u: %s",
-			  conf->http_address[0] ? conf->http_address : "*", conf->http_port,
-			  strerror(-r));
-		goto err_free;
-	}
-	info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	if (!info || info->epoll_fd < 0) {
-		r = -EIO;
-		log_error(MOD, "libmicrohttpd has no epoll fd");
-		goto err_stop;
-	}
-	if (!conf->http_port) { /* port 0: let the kernel choose (tests) */
-		info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-		if (info)
-			s->port = info->port;
-	}
-	ev_io_init(&s->io, info->epoll_fd, on_mhd_io, s);
-	r = ev_io_start(loop, &s->io, EV_READ);
-	if (r < 0) {
-		log_error(MOD, "cannot watch libmicrohttpd: %s", strerror(-r));
-		goto err_stop;
-	}
-	log_info(MOD, "listening on %s:%u", conf->http_address[0] ? conf->http_address : "*",
-		 s->port);
 	*out = s;
 	return 0;
-
-err_stop:
-	MHD_stop_daemon(s->mhd);
-err_free:
-	free(s);
+err:
+	http_server_free(s);
 	return r;
+}
+
+void http_server_set_sources(struct http_server *s, const struct http_metrics_sources *src)
+{
+	s->src = *src;
 }
 
 void http_server_free(struct http_server *s)
 {
 	if (!s)
 		return;
-	ev_io_stop(s->loop, &s->io);
-	ev_timer_stop(s->loop, &s->timer);
-	MHD_stop_daemon(s->mhd);
+	listener_stop(s, &s->https);
+	listener_stop(s, &s->plain);
+	if (s->tls_key) {
+		explicit_bzero(s->tls_key, strlen(s->tls_key));
+		free(s->tls_key);
+	}
+	free(s->tls_cert);
+	explicit_bzero(s->token, sizeof(s->token));
+	free(s->pw);
+	free(s->reports);
 	free(s);
 }

@@ -9,7 +9,13 @@
  *   GET|HEAD /healthz               "ok"
  *   GET      /boot.ipxe?mac=&guid=&arch=   the client's iPXE script
  *   GET|HEAD /files/PATH            content root, with single Range (RFC 9110 §14)
- *   /api/v1/{devices,images,deployments,events,status}   JSON admin API
+ *   GET      /metrics               Prometheus text format 0.0.4
+ *   /api/v1/...                     JSON admin API (http_api.c); changes
+ *                                   need "Authorization: Bearer TOKEN"
+ *
+ * With [http] HTTPSPort, a second MHD daemon serves the same routes over
+ * TLS (GnuTLS) on the same loop; AdminHTTPSOnly then refuses /api/v1/ on
+ * plain HTTP, except the installers' /api/v1/report.
  *
  * The process must ignore SIGPIPE (main does): MHD sends files with
  * sendfile(), which raises it when a client goes away mid-transfer. */
@@ -35,3 +41,14 @@ struct http_server;
 int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct decider *dec,
 		    struct store *store, const struct content *content, struct http_server **out);
 void http_server_free(struct http_server *s); /* accepts NULL */
+
+/* What /metrics and /api/v1/status read from the rest of pxed; main sets
+ * it once everything is up.  Pointers are borrowed; NULL = not shown. */
+struct dhcp_server;
+struct tftp_server;
+struct http_metrics_sources {
+	const struct dhcp_server *dhcp;
+	const struct tftp_server *tftp;
+	const char *version;
+};
+void http_server_set_sources(struct http_server *s, const struct http_metrics_sources *src);

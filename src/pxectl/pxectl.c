@@ -17,6 +17,9 @@
 #include "http/http_parse.h"
 
 #define DEFAULT_SERVER "http://127.0.0.1:8080"
+/* pxed's default [http] TokenFile: beside the default database,
+ * StateDir/pxed.db with StateDir = pxed-state (relative to pxed's cwd). */
+#define DEFAULT_TOKEN_FILE "pxed-state/api.token"
 #define MAX_REPLY (64u << 20)
 #define EXIT_OK 0
 #define EXIT_ERR 1
@@ -24,6 +27,9 @@
 
 static const char *server = DEFAULT_SERVER;
 static bool opt_json;
+static const char *token_file; /* --token-file, $PXED_TOKEN_FILE, else the default */
+static const char *cacert;     /* --cacert: CA bundle for an https:// server */
+static char token[256];        /* $PXED_TOKEN, or read from token_file on first need */
 
 /* ---- usage --------------------------------------------------------------- */
 
@@ -39,15 +45,18 @@ static const size_t n_commands;
 
 static void usage_global(FILE *f)
 {
-	fprintf(f, "usage: pxectl [--server URL] [--json] COMMAND [ARGS]\n\n"
+	fprintf(f, "usage: pxectl [--server URL] [--token-file FILE] [--cacert FILE] [--json] COMMAND [ARGS]\n\n"
 		   "Administer a pxed server over its HTTP API.\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < n_commands; i++)
 		fprintf(f, "  %s\n", commands[i].usage);
 	fprintf(f, "\noptions:\n"
-		   "  --server URL  pxed's API (default $PXED_SERVER, else " DEFAULT_SERVER ")\n"
-		   "  --json        print the API's JSON instead of a table\n"
-		   "  --help        this text; `pxectl COMMAND --help` for one command\n"
+		   "  --server URL       pxed's API (default $PXED_SERVER, else " DEFAULT_SERVER ")\n"
+		   "  --token-file FILE  the API token for changes (default $PXED_TOKEN_FILE,\n"
+		   "                     else " DEFAULT_TOKEN_FILE "); $PXED_TOKEN wins over both\n"
+		   "  --cacert FILE      CA certificate(s) to trust for an https:// server\n"
+		   "  --json             print the API's JSON instead of a table\n"
+		   "  --help             this text; `pxectl COMMAND --help` for one command\n"
 		   "\nexit status: 0 ok, 1 error, 2 usage\n");
 }
 
@@ -141,14 +150,54 @@ static size_t on_data(char *p, size_t size, size_t n, void *ctx)
 	return add;
 }
 
+/* The token for a change: $PXED_TOKEN, else the first line of the token
+ * file.  "" when there is none (the server then answers 401). */
+static const char *token_get(void)
+{
+	const char *env = getenv("PXED_TOKEN");
+	FILE *f;
+	if (token[0])
+		return token;
+	if (env && *env) {
+		snprintf(token, sizeof(token), "%s", env);
+		return token;
+	}
+	f = fopen(token_file, "re");
+	if (!f) {
+		fprintf(stderr, "pxectl: cannot read the API token from %s: %s "
+				"(use --token-file or $PXED_TOKEN)\n", token_file, strerror(errno));
+		return "";
+	}
+	if (fgets(token, sizeof(token), f))
+		token[strcspn(token, "\r\n")] = '\0';
+	fclose(f);
+	return token;
+}
+
+static int api_call_raw(const char *method, const char *path, const char *ctype,
+			const char *data, size_t len, json_t **out);
+
 /* One API call.  Returns EXIT_OK with *out (the parsed reply) on 2xx; on an
  * API error prints its detail and returns EXIT_ERR. */
 static int api_call(const char *method, const char *path, json_t *body, json_t **out)
 {
+	char *txt = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	int rc;
+	if (body && !txt)
+		return fail("%s", "out of memory");
+	rc = api_call_raw(method, path, body ? "application/json" : NULL, txt,
+			  txt ? strlen(txt) : 0, out);
+	free(txt);
+	return rc;
+}
+
+static int api_call_raw(const char *method, const char *path, const char *ctype,
+			const char *data, size_t len, json_t **out)
+{
 	CURL *c = curl_easy_init();
 	struct curl_slist *hdr = NULL;
 	struct reply r = { 0 };
-	char url[2048], *txt = NULL;
+	char url[2048], hbuf[320];
 	long status = 0;
 	CURLcode cc;
 	int rc = EXIT_ERR;
@@ -166,12 +215,20 @@ static int api_call(const char *method, const char *path, json_t *body, json_t *
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "pxectl");
-	if (body) {
-		txt = json_dumps(body, JSON_COMPACT);
-		hdr = curl_slist_append(hdr, "Content-Type: application/json");
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, txt ? txt : "");
+	if (cacert)
+		curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
+	if (strcmp(method, "GET") != 0) {
+		snprintf(hbuf, sizeof(hbuf), "Authorization: Bearer %s", token_get());
+		hdr = curl_slist_append(hdr, hbuf);
 	}
+	if (ctype) {
+		snprintf(hbuf, sizeof(hbuf), "Content-Type: %s", ctype);
+		hdr = curl_slist_append(hdr, hbuf);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, data ? data : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+	}
+	if (hdr)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
 	cc = curl_easy_perform(c);
 	if (cc != CURLE_OK) {
 		fprintf(stderr, "pxectl: cannot reach pxed at %s: %s\n", server,
@@ -185,8 +242,13 @@ static int api_call(const char *method, const char *path, json_t *body, json_t *
 	if (status < 200 || status > 299) {
 		const char *detail = json_string_value(json_object_get(j, "detail"));
 		if (!opt_json) {
+			json_t *lines = json_object_get(j, "lines"), *l;
+			size_t i;
 			if (detail)
 				fprintf(stderr, "pxectl: %s\n", detail);
+			json_array_foreach(lines, i, l)
+				if (json_is_string(l))
+					fprintf(stderr, "pxectl: %s\n", json_string_value(l));
 			else
 				fprintf(stderr, "pxectl: %s answered HTTP %ld\n", server, status);
 		}
@@ -202,7 +264,6 @@ static int api_call(const char *method, const char *path, json_t *body, json_t *
 done:
 	json_decref(j);
 	free(r.buf);
-	free(txt);
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(c);
 	return rc;
@@ -532,7 +593,7 @@ static int cmd_events(int argc, char **argv)
 
 static int cmd_status(int argc, char **argv)
 {
-	static const char *const keys[] = { "status", "uptime_s", "http_requests", "http_connections",
+	static const char *const keys[] = { "status", "version", "uptime_s", "http_requests", "http_connections",
 					    "store_generation", "devices", "images", "deployments" };
 	const char *pos[1];
 	size_t np;
@@ -554,24 +615,368 @@ static int cmd_status(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* ---- commands on one row ------------------------------------------------ */
+
+/* Exactly one NAME positional (and the given options). */
+static int one_name(int argc, char **argv, const struct opt *opts, const char *what,
+		    const char **name)
+{
+	const char *pos[1];
+	size_t np;
+	int rc = opts_parse(cur, argc, argv, opts, pos, 1, &np);
+	if (rc)
+		return rc;
+	if (np != 1)
+		return usage_error(cur, "the %s NAME is required", what);
+	*name = pos[0];
+	return check_name(what, pos[0]);
+}
+
+/* The scalar members of an object as "key : value" lines. */
+static void print_object(json_t *j)
+{
+	const char *k;
+	json_t *v;
+	char buf[32];
+	json_object_foreach(j, k, v) {
+		const char *t;
+		if (json_is_object(v) || json_is_array(v))
+			continue;
+		t = field(j, k, buf, sizeof(buf));
+		printf("%-12s: %s\n", k, t ? t : "-");
+	}
+}
+
+static int get_one(const char *kind, const char *name)
+{
+	char path[256];
+	json_t *j;
+	int rc;
+	snprintf(path, sizeof(path), "/api/v1/%s/%s", kind, name);
+	if ((rc = api_call("GET", path, NULL, &j)))
+		return rc;
+	if (!opt_json)
+		print_object(j);
+	json_decref(j);
+	return EXIT_OK;
+}
+
+static int rm_one(const char *kind, const char *what, const char *name)
+{
+	char path[256];
+	json_t *j;
+	int rc;
+	snprintf(path, sizeof(path), "/api/v1/%s/%s", kind, name);
+	if ((rc = api_call("DELETE", path, NULL, &j)))
+		return rc;
+	if (!opt_json)
+		printf("%s '%s' removed\n", what, name);
+	json_decref(j);
+	return EXIT_OK;
+}
+
+static int cmd_device_show(int argc, char **argv)
+{
+	const char *name;
+	int rc = one_name(argc, argv, NULL, "device name", &name);
+	return rc ? rc : get_one("devices", name);
+}
+
+static int cmd_device_rm(int argc, char **argv)
+{
+	const char *name;
+	int rc = one_name(argc, argv, NULL, "device name", &name);
+	return rc ? rc : rm_one("devices", "device", name);
+}
+
+static int cmd_device_clear(int argc, char **argv)
+{
+	const char *name;
+	char path[256];
+	json_t *j;
+	int rc = one_name(argc, argv, NULL, "device name", &name);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/api/v1/devices/%s/clear", name);
+	if ((rc = api_call("POST", path, NULL, &j)))
+		return rc;
+	if (!opt_json)
+		printf("device '%s': %lld required deployment(s) cleared\n", name,
+		       (long long)json_integer_value(json_object_get(j, "cleared")));
+	json_decref(j);
+	return EXIT_OK;
+}
+
+static int cmd_device_set(int argc, char **argv)
+{
+	const char *name, *nn = NULL, *mac = NULL, *guid = NULL;
+	bool no_guid = false;
+	const struct opt opts[] = { { "--name", &nn, NULL }, { "--mac", &mac, NULL },
+				    { "--guid", &guid, NULL }, { "--no-guid", NULL, &no_guid },
+				    { NULL, NULL, NULL } };
+	uint8_t m[MAC_LEN], g[GUID_LEN];
+	char path[256];
+	json_t *body, *j;
+	int rc = one_name(argc, argv, opts, "device name", &name);
+	if (rc)
+		return rc;
+	if (!nn && !mac && !guid && !no_guid)
+		return usage_error(cur, "give at least one of --name, --mac, --guid, --no-guid");
+	if (guid && no_guid)
+		return usage_error(cur, "--guid and --no-guid exclude each other");
+	if (nn && (rc = check_name("new name", nn)))
+		return rc;
+	if (mac && mac_parse(mac, m) < 0)
+		return fail("'%s' is not a MAC address (like 52:54:00:12:34:56)", mac);
+	if (guid && guid_parse(guid, g) < 0)
+		return fail("'%s' is not an SMBIOS GUID", guid);
+	body = json_object();
+	if (nn)
+		json_object_set_new(body, "name", json_string(nn));
+	if (mac)
+		json_object_set_new(body, "mac", json_string(mac));
+	if (guid)
+		json_object_set_new(body, "guid", json_string(guid));
+	if (no_guid)
+		json_object_set_new(body, "guid", json_null());
+	snprintf(path, sizeof(path), "/api/v1/devices/%s", name);
+	rc = api_call("PATCH", path, body, &j);
+	json_decref(body);
+	if (rc)
+		return rc;
+	if (!opt_json)
+		printf("device '%s' updated\n", json_string_value(json_object_get(j, "name")));
+	json_decref(j);
+	return EXIT_OK;
+}
+
+static int cmd_device_import(int argc, char **argv)
+{
+	const char *pos[1];
+	size_t np, len = 0, cap = 0, n;
+	char *buf = NULL, chunk[65536];
+	FILE *f;
+	json_t *j;
+	int rc = opts_parse(cur, argc, argv, NULL, pos, 1, &np);
+	if (rc)
+		return rc;
+	if (np != 1)
+		return usage_error(cur, "the FILE to import is required (- for standard input)");
+	f = strcmp(pos[0], "-") ? fopen(pos[0], "re") : stdin;
+	if (!f)
+		return fail("cannot read %s: %s", pos[0], strerror(errno));
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (len + n > (1u << 20)) {
+			rc = fail("%s is larger than the 1 MiB an import may be", pos[0]);
+			break;
+		}
+		if (len + n > cap) {
+			char *nb;
+			cap = (len + n) * 2;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				rc = fail("%s", "out of memory");
+				break;
+			}
+			buf = nb;
+		}
+		memcpy(buf + len, chunk, n);
+		len += n;
+	}
+	if (f != stdin)
+		fclose(f);
+	if (!rc)
+		rc = api_call_raw("POST", "/api/v1/devices/import", "text/csv", buf ? buf : "", len,
+				  &j);
+	free(buf);
+	if (rc)
+		return rc;
+	if (!opt_json)
+		printf("%lld device(s) imported\n",
+		       (long long)json_integer_value(json_object_get(j, "imported")));
+	json_decref(j);
+	return EXIT_OK;
+}
+
+static int cmd_image_show(int argc, char **argv)
+{
+	const char *name;
+	int rc = one_name(argc, argv, NULL, "image name", &name);
+	return rc ? rc : get_one("images", name);
+}
+
+static int cmd_image_rm(int argc, char **argv)
+{
+	const char *name;
+	int rc = one_name(argc, argv, NULL, "image name", &name);
+	return rc ? rc : rm_one("images", "image", name);
+}
+
+static int cmd_deployment_show(int argc, char **argv)
+{
+	static const char *const h[] = { "DEVICE", "MAC", "STATE", "UPDATED", "MESSAGE" };
+	static const char *const k[] = { "device", "mac", "state", "updated", "message" };
+	struct table t = { .ncols = ARRAY_SIZE(h) };
+	const char *name;
+	char path[256];
+	json_t *j, *st, *row;
+	size_t i;
+	int rc = one_name(argc, argv, NULL, "deployment name", &name);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/api/v1/deployments/%s", name);
+	if ((rc = api_call("GET", path, NULL, &j)))
+		return rc;
+	if (opt_json) {
+		json_decref(j);
+		return EXIT_OK;
+	}
+	print_object(j);
+	st = json_object_get(j, "status");
+	printf("%-12s: handed out %lld, started %lld, succeeded %lld, failed %lld\n", "status",
+	       (long long)json_integer_value(json_object_get(st, "handed_out")),
+	       (long long)json_integer_value(json_object_get(st, "started")),
+	       (long long)json_integer_value(json_object_get(st, "succeeded")),
+	       (long long)json_integer_value(json_object_get(st, "failed")));
+	if (json_array_size(json_object_get(j, "devices"))) {
+		printf("\n");
+		for (i = 0; i < ARRAY_SIZE(h); i++)
+			t.head[i] = h[i];
+		json_array_foreach(json_object_get(j, "devices"), i, row) {
+			char bufs[MAX_COLS][32];
+			const char *cells[MAX_COLS];
+			for (size_t c = 0; c < ARRAY_SIZE(h); c++)
+				cells[c] = field(row, k[c], bufs[c], sizeof(bufs[c]));
+			table_add(&t, cells);
+		}
+		table_print(&t);
+	}
+	json_decref(j);
+	return EXIT_OK;
+}
+
+static int cmd_deployment_rm(int argc, char **argv)
+{
+	const char *name;
+	int rc = one_name(argc, argv, NULL, "deployment name", &name);
+	return rc ? rc : rm_one("deployments", "deployment", name);
+}
+
+static int deployment_enable(int argc, char **argv, bool on)
+{
+	const char *name;
+	char path[256];
+	json_t *body, *j;
+	int rc = one_name(argc, argv, NULL, "deployment name", &name);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/api/v1/deployments/%s", name);
+	body = json_pack("{s:b}", "enabled", on);
+	rc = api_call("PATCH", path, body, &j);
+	json_decref(body);
+	if (rc)
+		return rc;
+	if (!opt_json)
+		printf("deployment '%s' %s\n", name, on ? "enabled" : "disabled");
+	json_decref(j);
+	return EXIT_OK;
+}
+
+static int cmd_deployment_enable(int argc, char **argv)
+{
+	return deployment_enable(argc, argv, true);
+}
+
+static int cmd_deployment_disable(int argc, char **argv)
+{
+	return deployment_enable(argc, argv, false);
+}
+
+/* /metrics is text, not JSON: fetched and printed as it is. */
+static int cmd_metrics(int argc, char **argv)
+{
+	const char *pos[1];
+	size_t np;
+	CURL *c;
+	struct reply r = { 0 };
+	char url[2048];
+	long status = 0;
+	CURLcode cc;
+	int rc = opts_parse(cur, argc, argv, NULL, pos, 0, &np);
+	if (rc)
+		return rc;
+	c = curl_easy_init();
+	if (!c)
+		return fail("%s", "cannot initialise libcurl");
+	snprintf(url, sizeof(url), "%s/metrics", server);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	if (cacert)
+		curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
+	cc = curl_easy_perform(c);
+	if (cc != CURLE_OK)
+		rc = fail("cannot reach pxed at %s: %s", server, curl_easy_strerror(cc));
+	else {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		if (status != 200)
+			rc = fail("%s answered HTTP %ld", server, status);
+		else
+			fputs(r.buf ? r.buf : "", stdout);
+	}
+	free(r.buf);
+	curl_easy_cleanup(c);
+	return rc;
+}
+
 static const struct command commands[] = {
 	{ "image", "add", cmd_image_add,
 	  "image add NAME --kernel FILE [--initrd FILE] [--cmdline TEXT] | --nbp FILE",
 	  "Add a boot image.  FILEs are paths relative to pxed's content root\n"
 	  "(served at /files/).  --nbp names a boot program to chain instead." },
 	{ "image", "list", cmd_image_list, "image list", "List boot images." },
+	{ "image", "show", cmd_image_show, "image show NAME", "Show one boot image." },
+	{ "image", "rm", cmd_image_rm, "image rm NAME",
+	  "Remove a boot image (refused while a deployment uses it)." },
 	{ "device", "add", cmd_device_add, "device add NAME --mac MAC [--guid GUID]",
 	  "Add a device, known by its MAC and, optionally, its SMBIOS GUID." },
 	{ "device", "list", cmd_device_list, "device list", "List devices." },
+	{ "device", "show", cmd_device_show, "device show NAME", "Show one device." },
+	{ "device", "set", cmd_device_set,
+	  "device set NAME [--name NEW] [--mac MAC] [--guid GUID | --no-guid]",
+	  "Change a device's name, MAC or SMBIOS GUID." },
+	{ "device", "rm", cmd_device_rm, "device rm NAME",
+	  "Remove a device (refused while a deployment targets it)." },
+	{ "device", "clear", cmd_device_clear, "device clear NAME",
+	  "Clear Required PXE Deployments: the device's required deployments run\n"
+	  "again at its next network boot." },
+	{ "device", "import", cmd_device_import, "device import FILE",
+	  "Add devices from a CSV file (- = standard input), one name,mac[,guid] per\n"
+	  "line; an optional first line name,mac,guid, blank lines and # comments\n"
+	  "are skipped.  All or nothing: if any line is bad, every bad line is\n"
+	  "listed and no device is added." },
 	{ "deploy", NULL, cmd_deploy,
 	  "deploy NAME --image IMAGE --device DEVICE (--required|--available)",
 	  "Deploy IMAGE to DEVICE.  A required deployment starts at the next network\n"
 	  "boot without a key press, once; an available one asks first." },
 	{ "deployment", "list", cmd_deployment_list, "deployment list", "List deployments." },
+	{ "deployment", "show", cmd_deployment_show, "deployment show NAME",
+	  "Show a deployment and its status: how many devices it was handed out to,\n"
+	  "how many installers reported started, succeeded, failed, and per device\n"
+	  "the last state." },
+	{ "deployment", "enable", cmd_deployment_enable, "deployment enable NAME",
+	  "Enable a deployment." },
+	{ "deployment", "disable", cmd_deployment_disable, "deployment disable NAME",
+	  "Disable a deployment (kept, but no client gets it)." },
+	{ "deployment", "rm", cmd_deployment_rm, "deployment rm NAME", "Remove a deployment." },
 	{ "events", NULL, cmd_events, "events [--device NAME] [--since TIME] [--limit N]",
 	  "Show boot decisions, oldest first.  TIME is 30s/15m/2h/7d ago, unix\n"
 	  "milliseconds, or a UTC time like 2026-11-26T14:00:00Z." },
 	{ "status", NULL, cmd_status, "status", "Show the server's status." },
+	{ "metrics", NULL, cmd_metrics, "metrics",
+	  "Print the server's Prometheus metrics (text format, also with --json)." },
 };
 static const size_t n_commands = ARRAY_SIZE(commands);
 
@@ -581,12 +986,14 @@ int main(int argc, char **argv)
 	int n = 0, rc;
 	bool help = false;
 	const char *env = getenv("PXED_SERVER");
+	const char *tf = getenv("PXED_TOKEN_FILE");
 	char srv[1024];
 
 	if (!args)
 		return EXIT_ERR;
 	if (env && *env)
 		server = env;
+	token_file = tf && *tf ? tf : DEFAULT_TOKEN_FILE;
 	/* global options, anywhere on the line */
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
@@ -602,6 +1009,18 @@ int main(int argc, char **argv)
 			server = argv[i];
 		} else if (!strncmp(argv[i], "--server=", 9))
 			server = argv[i] + 9;
+		else if (!strcmp(argv[i], "--token-file") || !strcmp(argv[i], "--cacert")) {
+			const char **dst = argv[i][2] == 't' ? &token_file : &cacert;
+			if (++i >= argc) {
+				fprintf(stderr, "pxectl: option '%s' needs a value\n", argv[i - 1]);
+				free(args);
+				return EXIT_USAGE;
+			}
+			*dst = argv[i];
+		} else if (!strncmp(argv[i], "--token-file=", 13))
+			token_file = argv[i] + 13;
+		else if (!strncmp(argv[i], "--cacert=", 9))
+			cacert = argv[i] + 9;
 		else
 			args[n++] = argv[i];
 	}

@@ -44,6 +44,10 @@ CONF
 start_pxed "$TMP/pxed.conf"
 B=http://127.0.0.1:$PORT
 export PXED_SERVER=$B
+# The API token pxed made at first start, beside the database.
+export PXED_TOKEN_FILE=$TMP/api.token
+[ -f "$PXED_TOKEN_FILE" ] || fail "no API token file beside the database"
+AUTH="Authorization: Bearer $(cat "$PXED_TOKEN_FILE")"
 OUT=$TMP/out
 ERR=$TMP/err
 
@@ -55,7 +59,7 @@ ctl() {
 	[ "$rc" = "$want" ] || { cat "$OUT" "$ERR" >&2; fail "pxectl $*: exit $rc, expected $want"; }
 }
 # http_code ARGS...: curl's status code, body in $OUT, headers in $TMP/hdr.
-http_code() { curl -s -o "$OUT" -D "$TMP/hdr" -w '%{http_code}' "$@"; }
+http_code() { curl -s -o "$OUT" -D "$TMP/hdr" -w '%{http_code}' -H "$AUTH" "$@"; }
 
 # ---- pxectl: add, list -----------------------------------------------------
 ctl 0 image add deb --kernel deb/linux --initrd deb/initrd.gz --cmdline "auto=true priority=critical"
@@ -187,7 +191,7 @@ assert_eq "boot.ipxe no mac" 400 "$(http_code "$B/boot.ipxe")"
 assert_eq "boot.ipxe bad guid" 400 "$(http_code "$B/boot.ipxe?mac=52:54:00:12:34:56&guid=x")"
 assert_eq "boot.ipxe lab-01" 200 "$(http_code "$B/boot.ipxe?mac=52:54:00:12:34:56&guid=8a3c1f2e-0000-4000-8000-525400123456&arch=7")"
 assert_eq "script starts with #!ipxe" "#!ipxe" "$(head -n1 "$OUT")"
-assert_grep "^kernel http://127.0.0.1:$PORT/files/deb/linux auto=true priority=critical$" "$OUT"
+assert_grep "^kernel http://127.0.0.1:$PORT/files/deb/linux auto=true priority=critical pxed.report=http://127.0.0.1:$PORT/api/v1/report\?token=[0-9a-f]{32}$" "$OUT"
 assert_grep "^initrd http://127.0.0.1:$PORT/files/deb/initrd.gz$" "$OUT"
 assert_grep "^boot$" "$OUT"
 assert_eq "boot.ipxe after hand-out" 200 "$(http_code "$B/boot.ipxe?mac=52:54:00:12:34:56")"

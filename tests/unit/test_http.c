@@ -1,5 +1,8 @@
 /* Unit tests for the HTTP module's pure parts: the iPXE boot script
- * builder, the Range parser (RFC 9110 §14) and the field validators. */
+ * builder (with report URL and PXEPassword prompt), the Range parser
+ * (RFC 9110 §14), the field validators, the CSV device line parser, the
+ * token compare, the password hash and attempt limiter, the report table
+ * and the Prometheus formatting. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,10 +13,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "decide/decide.h"
 #include "http/boot_script.h"
+#include "conf/conf.h"
+#include "http/http_auth.h"
+#include "http/http_metrics.h"
 #include "http/http_parse.h"
+#include "http/http_report.h"
 
 #define BASE "http://10.0.0.5:8080"
 
@@ -346,6 +355,250 @@ static void test_cmdline_valid(void **state)
 	assert_false(http_cmdline_valid("a{b}"));
 }
 
+/* ---- boot script options ------------------------------------------------ */
+
+static void test_script_report_url(void **state)
+{
+	struct decision d = boot_kernel(true);
+	struct boot_script_opts o = { .report_url = BASE "/api/v1/report?token=0123abcd" };
+	char buf[4096];
+	assert_true(boot_script_build_opts(&d, BASE, &o, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "preseed.cfg pxed.report=" BASE "/api/v1/report?token=0123abcd\n"));
+	/* anything iPXE would expand or split is refused */
+	o.report_url = BASE "/api/v1/report?token=${net0/mac}";
+	assert_int_equal(boot_script_build_opts(&d, BASE, &o, buf, sizeof(buf)), -EINVAL);
+	o.report_url = BASE "/x y";
+	assert_int_equal(boot_script_build_opts(&d, BASE, &o, buf, sizeof(buf)), -EINVAL);
+}
+
+static void test_script_password_prompt(void **state)
+{
+	struct decision d = boot_kernel(true);
+	struct boot_script_opts o = { .password_url = BASE "/boot.ipxe?mac=52:54:00:12:34:56&arch=7",
+				      .notice = "wrong password; try ${again}" };
+	char buf[4096];
+	assert_true(boot_script_build_opts(&d, BASE, &o, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "kernel "));
+	assert_non_null(strstr(buf, "\nlogin || goto local\n"));
+	assert_non_null(strstr(buf, "\nchain " BASE "/boot.ipxe?mac=52:54:00:12:34:56&arch=7"
+				    "&password=${password:uristring} || goto local\n"));
+	/* the notice is free text: no expansion survives */
+	assert_non_null(strstr(buf, "echo pxed: wrong password_ try __again_\n"));
+	/* available: Enter first, then the password */
+	d = boot_kernel(false);
+	o.notice = NULL;
+	assert_true(boot_script_build_opts(&d, BASE, &o, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "prompt --key 0x0d"));
+	assert_non_null(strstr(buf, ":deploy\necho pxed: deployment deb12-lab needs the PXE password"));
+	assert_null(strstr(buf, "kernel "));
+	/* confirmed: no second prompt */
+	o.password_url = NULL;
+	o.confirmed = true;
+	assert_true(boot_script_build_opts(&d, BASE, &o, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "prompt"));
+	assert_non_null(strstr(buf, "\nkernel " BASE "/files/debian/linux"));
+}
+
+/* ---- CSV ----------------------------------------------------------------- */
+
+struct csv_case {
+	const char *line;
+	int rc;
+	const char *why; /* substring */
+};
+
+static void test_csv_lines(void **state)
+{
+	static const struct csv_case v[] = {
+		{ "lab-01,52:54:00:12:34:56", 0, NULL },
+		{ " lab-01 , 52-54-00-12-34-56 , 8a3c1f2e-0000-4000-8000-525400123456 \r", 0, NULL },
+		{ "lab-01,52:54:00:12:34:56,", 0, NULL },
+		{ "", 1, NULL },
+		{ "   \t", 1, NULL },
+		{ "# comment", 1, NULL },
+		{ "lab-01", -EINVAL, "expected name,mac" },
+		{ ",52:54:00:12:34:56", -EINVAL, "name" },
+		{ "a b,52:54:00:12:34:56", -EINVAL, "name" },
+		{ "lab-01,52:54:00:12:34", -EINVAL, "mac" },
+		{ "lab-01,52:54:00:12:34:56,xyz", -EINVAL, "guid" },
+		{ "lab-01,52:54:00:12:34:56,,", -EINVAL, "more than 3" },
+		{ "\"lab-01\",52:54:00:12:34:56", -EINVAL, "name" },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,52:54:00:12:34:56",
+		  -EINVAL, "name" },
+	};
+	struct http_csv_device d;
+	char why[160];
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		why[0] = '\0';
+		int rc = http_csv_device_parse(v[i].line, strlen(v[i].line), &d, why, sizeof(why));
+		if (rc != v[i].rc)
+			fail_msg("line '%s': rc %d, want %d (%s)", v[i].line, rc, v[i].rc, why);
+		if (v[i].why)
+			assert_non_null(strstr(why, v[i].why));
+	}
+	assert_int_equal(http_csv_device_parse("lab-01,52:54:00:12:34:56,8a3c1f2e-0000-4000-8000-525400123456",
+					       61, &d, why, sizeof(why)), 0);
+	assert_string_equal(d.name, "lab-01");
+	assert_int_equal(d.mac[5], 0x56);
+	assert_true(d.has_guid);
+	/* a NUL inside the line is refused, not cut short */
+	assert_int_equal(http_csv_device_parse("lab-01\0x,52:54:00:12:34:56", 26, &d, why, sizeof(why)),
+			 -EINVAL);
+	/* every prefix of a valid line parses or fails cleanly (ASan checks bounds) */
+	const char *full = "lab-01,52:54:00:12:34:56,8a3c1f2e-0000-4000-8000-525400123456";
+	for (size_t n = 0; n <= strlen(full); n++) {
+		char *p = malloc(n ? n : 1);
+		memcpy(p, full, n);
+		int rc = http_csv_device_parse(p, n, &d, why, sizeof(why));
+		assert_true(rc == 0 || rc == 1 || rc == -EINVAL);
+		free(p);
+	}
+}
+
+/* ---- token, password ------------------------------------------------------- */
+
+static void test_token_equal(void **state)
+{
+	assert_true(http_token_equal("abc123", "abc123"));
+	assert_false(http_token_equal("abc12", "abc123"));
+	assert_false(http_token_equal("abc1234", "abc123"));
+	assert_false(http_token_equal("abc124", "abc123"));
+	assert_false(http_token_equal("", "abc123"));
+	assert_false(http_token_equal(NULL, "abc123"));
+	assert_false(http_token_equal("", "")); /* no token is never a match */
+	assert_string_equal(http_bearer_token("Bearer xyz"), "xyz");
+	assert_string_equal(http_bearer_token("bearer   xyz"), "xyz");
+	assert_null(http_bearer_token("Basic xyz"));
+	assert_null(http_bearer_token("Bearerxyz"));
+	assert_null(http_bearer_token("Bearer "));
+	assert_null(http_bearer_token(NULL));
+}
+
+static void test_token_file(void **state)
+{
+	char dir[] = "/tmp/pxed-token-XXXXXX", path[64], t1[HTTP_TOKEN_LEN + 1], t2[HTTP_TOKEN_LEN + 1];
+	struct stat st;
+	bool created;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/api.token", dir);
+	assert_int_equal(http_token_load(path, t1, &created), 0);
+	assert_true(created);
+	assert_int_equal(strlen(t1), HTTP_TOKEN_LEN);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(http_token_load(path, t2, &created), 0);
+	assert_false(created);
+	assert_string_equal(t1, t2);
+	chmod(path, 0644); /* readable by others: refused */
+	assert_int_equal(http_token_load(path, t2, &created), -EPERM);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void test_password_hash(void **state)
+{
+	char h[256], h2[256];
+	assert_int_equal(conf_password_hash("s3cret pass", h, sizeof(h)), 0);
+	assert_memory_equal(h, "$y$", 3);
+	assert_null(strstr(h, "s3cret"));
+	assert_true(conf_password_verify(h, "s3cret pass"));
+	assert_false(conf_password_verify(h, "s3cret pas"));
+	assert_false(conf_password_verify(h, ""));
+	assert_false(conf_password_verify("", ""));
+	assert_int_equal(conf_password_hash("s3cret pass", h2, sizeof(h2)), 0);
+	assert_string_not_equal(h, h2); /* salted */
+	assert_int_equal(conf_password_hash("x", h, 10), -ENAMETOOLONG);
+}
+
+static void test_password_limiter(void **state)
+{
+	struct http_pw_limiter *l = calloc(1, sizeof(*l));
+	const uint8_t a[6] = { 1, 2, 3, 4, 5, 6 }, b[6] = { 1, 2, 3, 4, 5, 7 };
+	for (int i = 1; i < HTTP_PW_MAX_FAILURES; i++) {
+		assert_false(http_pw_failed(l, a, 1000));
+		assert_int_equal(http_pw_locked(l, a, 1000), 0);
+	}
+	assert_true(http_pw_failed(l, a, 2000));
+	assert_int_equal(http_pw_locked(l, a, 2000), HTTP_PW_LOCKOUT_MS);
+	assert_int_equal(http_pw_locked(l, b, 2000), 0); /* per client */
+	assert_int_equal(http_pw_locked(l, a, 2000 + HTTP_PW_LOCKOUT_MS), 0);
+	assert_false(http_pw_failed(l, a, 3000 + HTTP_PW_LOCKOUT_MS)); /* count starts over */
+	http_pw_succeeded(l, a);
+	assert_int_equal(l->lockouts_total, 1);
+	assert_int_equal(l->failures_total, HTTP_PW_MAX_FAILURES + 1);
+	/* more clients than slots: no crash, newest still tracked */
+	for (unsigned i = 0; i < HTTP_PW_SLOTS + 10; i++) {
+		uint8_t m[6] = { 2, 0, 0, 0, (uint8_t)(i >> 8), (uint8_t)i };
+		http_pw_failed(l, m, 5000 + i);
+	}
+	free(l);
+}
+
+static void test_reports(void **state)
+{
+	struct http_reports *t = calloc(1, sizeof(*t));
+	const struct http_report_boot *b1, *b2;
+	const uint8_t mac[6] = { 0x52, 0x54, 0, 0, 0, 1 };
+	enum http_report_state st;
+	char tok[HTTP_REPORT_TOKEN_LEN + 1];
+	assert_int_equal(http_report_handout(t, "lab-01", "d1", mac, 1000, &b1), 0);
+	assert_int_equal(strlen(b1->token), HTTP_REPORT_TOKEN_LEN);
+	strcpy(tok, b1->token);
+	assert_ptr_equal(http_report_find(t, tok), b1);
+	/* the next boot of the same device and deployment replaces the token */
+	assert_int_equal(http_report_handout(t, "lab-01", "d1", mac, 2000, &b2), 0);
+	assert_ptr_equal(b1, b2);
+	assert_null(strcmp(tok, b2->token) ? NULL : "same token");
+	assert_null(http_report_find(t, tok));
+	assert_null(http_report_find(t, ""));
+	assert_null(http_report_find(t, NULL));
+	assert_int_equal(http_report_state_parse("failed", &st), 0);
+	assert_int_equal(st, HTTP_REPORT_FAILED);
+	assert_int_equal(http_report_state_parse("handed_out", &st), -EINVAL);
+	assert_int_equal(http_report_state_parse("done", &st), -EINVAL);
+	free(t);
+}
+
+/* ---- metrics ------------------------------------------------------------------ */
+
+static void test_metrics_format(void **state)
+{
+	struct http_counters h = { 0 };
+	struct http_metrics_view v = { .http = &h, .uptime_s = 42, .has_tftp = true };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	h.requests[200] = 7;
+	h.requests[401] = 2;
+	h.decisions[0] = 3;
+	h.store_calls = 4;
+	h.store_us = 1500000;
+	v.tftp.completed = 5;
+	v.tftp.bytes = 123456;
+	assert_int_equal(http_metrics_format(&v, f), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "# TYPE pxed_http_requests_total counter\n"));
+	assert_non_null(strstr(buf, "\npxed_http_requests_total{code=\"200\"} 7\n"));
+	assert_non_null(strstr(buf, "\npxed_http_requests_total{code=\"401\"} 2\n"));
+	assert_null(strstr(buf, "code=\"404\"")); /* zero codes are left out */
+	assert_non_null(strstr(buf, "\npxed_decisions_total{via=\"http\",outcome=\"boot\"} 3\n"));
+	assert_non_null(strstr(buf, "\npxed_store_call_seconds_sum 1.500000\n"));
+	assert_non_null(strstr(buf, "\npxed_tftp_transfers_total{result=\"completed\"} 5\n"));
+	assert_non_null(strstr(buf, "\npxed_tftp_sent_bytes_total 123456\n"));
+	assert_null(strstr(buf, "pxed_dhcp_")); /* no DHCP server given */
+	/* every sample line is NAME[{labels}] VALUE; every family has HELP and TYPE */
+	for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] == '#') {
+			assert_true(!strncmp(line, "# HELP pxed_", 12) || !strncmp(line, "# TYPE pxed_", 12));
+			continue;
+		}
+		assert_memory_equal(line, "pxed_", 5);
+		assert_non_null(strchr(line, ' '));
+	}
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +617,15 @@ int main(void)
 		cmocka_unit_test(test_name_valid),
 		cmocka_unit_test(test_path_valid),
 		cmocka_unit_test(test_cmdline_valid),
+		cmocka_unit_test(test_script_report_url),
+		cmocka_unit_test(test_script_password_prompt),
+		cmocka_unit_test(test_csv_lines),
+		cmocka_unit_test(test_token_equal),
+		cmocka_unit_test(test_token_file),
+		cmocka_unit_test(test_password_hash),
+		cmocka_unit_test(test_password_limiter),
+		cmocka_unit_test(test_reports),
+		cmocka_unit_test(test_metrics_format),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

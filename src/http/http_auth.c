@@ -1,0 +1,179 @@
+#include "http/http_auth.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+bool http_token_equal(const char *presented, const char *real)
+{
+	size_t n = strlen(real), m;
+	unsigned char diff;
+
+	if (!presented)
+		return false;
+	m = strnlen(presented, n + 1);
+	diff = m != n;
+	/* Walk the real token's length whatever was presented; reading
+	 * presented[i] stops at its NUL (a shorter one compares with 0). */
+	for (size_t i = 0, j = 0; i < n; i++) {
+		unsigned char p = (unsigned char)presented[j];
+		diff |= (unsigned char)(p ^ (unsigned char)real[i]);
+		if (p)
+			j++;
+	}
+	return diff == 0 && n > 0;
+}
+
+const char *http_bearer_token(const char *a)
+{
+	if (!a || strncasecmp(a, "Bearer", 6) != 0 || a[6] != ' ')
+		return NULL;
+	a += 6;
+	while (*a == ' ')
+		a++;
+	return *a ? a : NULL;
+}
+
+int http_token_random(char *out, size_t nbytes)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t b[64];
+	if (nbytes > sizeof(b))
+		return -EINVAL;
+	if (getrandom(b, nbytes, 0) != (ssize_t)nbytes)
+		return -EIO;
+	for (size_t i = 0; i < nbytes; i++) {
+		out[2 * i] = hex[b[i] >> 4];
+		out[2 * i + 1] = hex[b[i] & 15];
+	}
+	out[2 * nbytes] = '\0';
+	explicit_bzero(b, sizeof(b));
+	return 0;
+}
+
+static int token_read(int fd, char out[HTTP_TOKEN_LEN + 1])
+{
+	char buf[HTTP_TOKEN_LEN + 4];
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	size_t len;
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	len = strcspn(buf, "\r\n");
+	buf[len] = '\0';
+	if (len < 16 || len > HTTP_TOKEN_LEN)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] <= ' ' || buf[i] > '~')
+			return -EINVAL;
+	memcpy(out, buf, len + 1);
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
+
+int http_token_load(const char *path, char out[HTTP_TOKEN_LEN + 1], bool *created)
+{
+	struct stat st;
+	int fd, r;
+
+	*created = false;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		if (fstat(fd, &st) < 0) {
+			r = -errno;
+			close(fd);
+			return r;
+		}
+		/* A token others can read is a token others have. */
+		if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+			close(fd);
+			return -EPERM;
+		}
+		r = token_read(fd, out);
+		close(fd);
+		return r;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	r = http_token_random(out, HTTP_TOKEN_LEN / 2);
+	if (r < 0)
+		return r;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	if (dprintf(fd, "%s\n", out) != HTTP_TOKEN_LEN + 1 || fsync(fd) < 0) {
+		r = -EIO;
+		close(fd);
+		unlink(path);
+		return r;
+	}
+	close(fd);
+	*created = true;
+	return 0;
+}
+
+/* ---- PXEPassword attempts ------------------------------------------------ */
+
+static struct http_pw_slot *pw_find(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN])
+{
+	for (size_t i = 0; i < HTTP_PW_SLOTS; i++)
+		if (l->slot[i].used && !memcmp(l->slot[i].mac, mac, MAC_LEN))
+			return &l->slot[i];
+	return NULL;
+}
+
+uint64_t http_pw_locked(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN], uint64_t now_ms)
+{
+	struct http_pw_slot *s = pw_find(l, mac);
+	if (!s || !s->locked_until_ms)
+		return 0;
+	if (now_ms >= s->locked_until_ms) {
+		s->locked_until_ms = 0;
+		s->failures = 0;
+		return 0;
+	}
+	return s->locked_until_ms - now_ms;
+}
+
+bool http_pw_failed(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN], uint64_t now_ms)
+{
+	struct http_pw_slot *s = pw_find(l, mac);
+	l->failures_total++;
+	if (!s) {
+		/* a free slot, else the one whose last failure is oldest; a
+		 * locked slot is reused only when every slot is locked */
+		struct http_pw_slot *old = NULL;
+		for (size_t i = 0; i < HTTP_PW_SLOTS && !s; i++) {
+			struct http_pw_slot *c = &l->slot[i];
+			if (!c->used)
+				s = c;
+			else if (!old || (!c->locked_until_ms && old->locked_until_ms) ||
+				 (!!c->locked_until_ms == !!old->locked_until_ms && c->last_ms < old->last_ms))
+				old = c;
+		}
+		if (!s)
+			s = old;
+		memset(s, 0, sizeof(*s));
+		s->used = true;
+		memcpy(s->mac, mac, MAC_LEN);
+	}
+	s->last_ms = now_ms;
+	if (++s->failures >= HTTP_PW_MAX_FAILURES && !s->locked_until_ms) {
+		s->locked_until_ms = now_ms + HTTP_PW_LOCKOUT_MS;
+		l->lockouts_total++;
+		return true;
+	}
+	return false;
+}
+
+void http_pw_succeeded(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN])
+{
+	struct http_pw_slot *s = pw_find(l, mac);
+	if (s)
+		memset(s, 0, sizeof(*s));
+}

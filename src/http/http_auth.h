@@ -1,0 +1,63 @@
+/* http_auth: who may change things through the admin API, and who may
+ * start a deployment.
+ *
+ *   - The API token: 32 random bytes as 64 hex characters, generated at the
+ *     first start into [http] TokenFile (mode 0600) and read from it after.
+ *     Every POST/PUT/PATCH/DELETE under /api/v1/ must carry
+ *     "Authorization: Bearer TOKEN"; GETs and the boot paths stay open.
+ *   - PXEPassword attempts: a per-MAC count of wrong passwords with a
+ *     lockout window, so a client cannot guess at network speed.
+ *
+ * Pure helpers except http_token_load(), which touches one file. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/util.h"
+
+#define HTTP_TOKEN_LEN 64          /* hex characters */
+
+/* Compare a presented token with the real one in time that depends only
+ * on the length of the real one.  NULL presented is false. */
+bool http_token_equal(const char *presented, const char *real);
+
+/* The token of an "Authorization: Bearer TOKEN" header value, or NULL.
+ * The scheme is case-insensitive (RFC 9110 §11.1); one or more spaces. */
+const char *http_bearer_token(const char *authorization);
+
+/* Read the token from path, or create the file (O_EXCL, mode 0600) with a
+ * new random token when it does not exist.  *created says which.  Refuses
+ * (-EPERM) a file others can read or write, -EINVAL one that holds no
+ * token. */
+int http_token_load(const char *path, char out[HTTP_TOKEN_LEN + 1], bool *created);
+
+/* A fresh random token (hex) of 2*nbytes characters into out. */
+int http_token_random(char *out, size_t nbytes);
+
+/* ---- PXEPassword attempts ---------------------------------------------- */
+
+#define HTTP_PW_MAX_FAILURES 5      /* wrong passwords before the lockout */
+#define HTTP_PW_LOCKOUT_MS 300000   /* 5 minutes */
+#define HTTP_PW_SLOTS 1024          /* clients tracked at once (oldest reused) */
+
+struct http_pw_slot {
+	uint8_t mac[MAC_LEN];
+	bool used;
+	unsigned failures;         /* since the last success or lockout end */
+	uint64_t last_ms;          /* last failure, to pick a slot to reuse */
+	uint64_t locked_until_ms;  /* 0 = not locked */
+};
+
+struct http_pw_limiter {
+	struct http_pw_slot slot[HTTP_PW_SLOTS];
+	uint64_t failures_total;   /* for /metrics */
+	uint64_t lockouts_total;
+};
+
+/* ms left in the lockout of mac at now_ms, 0 when it may try. */
+uint64_t http_pw_locked(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN], uint64_t now_ms);
+/* A wrong password from mac; returns true when this one started a lockout. */
+bool http_pw_failed(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN], uint64_t now_ms);
+/* The right password: forget the client's failures. */
+void http_pw_succeeded(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN]);

@@ -1,0 +1,95 @@
+#include "http/http_metrics.h"
+
+#include <errno.h>
+
+static void head(FILE *o, const char *name, const char *type, const char *help)
+{
+	fprintf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void one(FILE *o, const char *name, const char *type, const char *help, uint64_t v)
+{
+	head(o, name, type, help);
+	fprintf(o, "%s %llu\n", name, (unsigned long long)v);
+}
+
+int http_metrics_format(const struct http_metrics_view *v, FILE *o)
+{
+	static const char *const outcomes[] = { "boot", "local", "ignore" };
+	static const char *const states[] = { "handed_out", "started", "succeeded", "failed" };
+	const struct http_counters *h = v->http;
+
+	one(o, "pxed_uptime_seconds", "gauge", "Seconds since pxed started.", v->uptime_s);
+
+	head(o, "pxed_http_requests_total", "counter", "HTTP requests completed, by status code.");
+	for (unsigned s = 0; s < HTTP_STATUS_MAX; s++)
+		if (h->requests[s])
+			fprintf(o, "pxed_http_requests_total{code=\"%u\"} %llu\n", s,
+				(unsigned long long)h->requests[s]);
+
+	head(o, "pxed_decisions_total", "counter",
+	     "Decisions handed to clients, by path and outcome.");
+	for (unsigned i = 0; i < 3; i++)
+		fprintf(o, "pxed_decisions_total{via=\"http\",outcome=\"%s\"} %llu\n", outcomes[i],
+			(unsigned long long)h->decisions[i]);
+	if (v->has_dhcp) {
+		/* The DHCP server counts replies and not-serviced requests;
+		 * a reply is a boot or local decision. */
+		fprintf(o, "pxed_decisions_total{via=\"dhcp\",outcome=\"answered\"} %llu\n",
+			(unsigned long long)v->dhcp.answered);
+		fprintf(o, "pxed_decisions_total{via=\"dhcp\",outcome=\"ignore\"} %llu\n",
+			(unsigned long long)v->dhcp.ignored);
+	}
+
+	head(o, "pxed_store_call_seconds", "summary",
+	     "Time spent in database-bound calls (decisions and API requests).");
+	fprintf(o, "pxed_store_call_seconds_sum %llu.%06llu\n",
+		(unsigned long long)(h->store_us / 1000000), (unsigned long long)(h->store_us % 1000000));
+	fprintf(o, "pxed_store_call_seconds_count %llu\n", (unsigned long long)h->store_calls);
+
+	one(o, "pxed_api_auth_failures_total", "counter",
+	    "Admin API changes refused for a missing or wrong token.", h->auth_failures);
+	one(o, "pxed_pxe_password_failures_total", "counter", "Wrong PXEPassword attempts.",
+	    v->pw_failures);
+	one(o, "pxed_pxe_password_lockouts_total", "counter",
+	    "Clients locked out after too many wrong PXEPassword attempts.", v->pw_lockouts);
+
+	head(o, "pxed_reports_total", "counter",
+	     "Deployment boots handed out with a report token, and installer reports by state.");
+	for (unsigned i = 0; i < HTTP_REPORT_STATES; i++)
+		fprintf(o, "pxed_reports_total{state=\"%s\"} %llu\n", states[i],
+			(unsigned long long)h->reports[i]);
+
+	if (v->has_dhcp) {
+		const struct dhcp_stats *d = &v->dhcp;
+		one(o, "pxed_dhcp_received_total", "counter", "DHCP datagrams received.", d->received);
+		one(o, "pxed_dhcp_answered_total", "counter", "ProxyDHCP replies sent.", d->answered);
+		one(o, "pxed_dhcp_ignored_total", "counter",
+		    "PXE requests decided not serviced.", d->ignored);
+		one(o, "pxed_dhcp_malformed_total", "counter", "Malformed DHCP datagrams.",
+		    d->malformed);
+		one(o, "pxed_dhcp_send_errors_total", "counter", "DHCP replies that failed to send.",
+		    d->send_errors);
+	}
+	if (v->has_tftp) {
+		const struct tftp_stats *t = &v->tftp;
+		one(o, "pxed_tftp_transfers_active", "gauge", "TFTP transfers running now.",
+		    t->active);
+		head(o, "pxed_tftp_transfers_total", "counter", "TFTP transfers ended, by result.");
+		fprintf(o, "pxed_tftp_transfers_total{result=\"completed\"} %llu\n",
+			(unsigned long long)t->completed);
+		fprintf(o, "pxed_tftp_transfers_total{result=\"failed\"} %llu\n",
+			(unsigned long long)t->failed);
+		fprintf(o, "pxed_tftp_transfers_total{result=\"aborted\"} %llu\n",
+			(unsigned long long)t->aborted);
+		one(o, "pxed_tftp_requests_refused_total", "counter",
+		    "TFTP requests answered with an error.", t->refused);
+		one(o, "pxed_tftp_requests_busy_total", "counter",
+		    "TFTP requests dropped at MaxTransfers.", t->busy);
+		one(o, "pxed_tftp_sent_bytes_total", "counter", "File bytes sent over TFTP.",
+		    t->bytes);
+		one(o, "pxed_tftp_retransmissions_total", "counter",
+		    "TFTP DATA/OACK packets sent again.", t->retransmits);
+	}
+	return ferror(o) ? -EIO : 0;
+}

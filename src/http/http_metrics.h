@@ -1,0 +1,41 @@
+/* http_metrics: /metrics in the Prometheus text exposition format 0.0.4.
+ *
+ * The HTTP server counts its own requests (by status), its boot-script
+ * decisions (by outcome), PXEPassword failures and installer reports; the
+ * DHCP and TFTP servers' counters are read through their *_stats()
+ * functions when main has handed them over (http_server_set_sources()).
+ * http_metrics_format() is pure: a snapshot in, text out. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dhcp/dhcp_server.h"
+#include "tftp/tftp_server.h"
+
+#define HTTP_STATUS_MAX 600
+
+/* Installer report states (see http_report.h), as counted. */
+#define HTTP_REPORT_STATES 4
+
+struct http_counters {
+	uint64_t requests[HTTP_STATUS_MAX]; /* completed requests by status */
+	uint64_t decisions[3];      /* /boot.ipxe decisions: boot, local, ignore */
+	uint64_t store_calls;       /* database-bound calls (decide, API handlers) */
+	uint64_t store_us;          /* their total time, microseconds */
+	uint64_t auth_failures;     /* 401s: missing or wrong API token */
+	uint64_t reports[HTTP_REPORT_STATES]; /* handed_out, started, succeeded, failed */
+};
+
+struct http_metrics_view {
+	const struct http_counters *http;
+	uint64_t uptime_s;
+	uint64_t pw_failures, pw_lockouts;
+	bool has_dhcp;
+	struct dhcp_stats dhcp;
+	bool has_tftp;
+	struct tftp_stats tftp;
+};
+
+/* Write the exposition text; 0, or -EIO when out failed. */
+int http_metrics_format(const struct http_metrics_view *v, FILE *out);
