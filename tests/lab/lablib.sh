@@ -324,7 +324,8 @@ lab_pxed_up() {
 # pxectl ARGS...: the admin CLI against the lab's pxed (output also in $TMP/pxectl.log).
 pxectl() {
 	echo "+ pxectl $*" >>"$TMP/pxectl.log"
-	ip netns exec "$LAB_NS_PXE" "$PXECTL" --server "http://127.0.0.1:$LAB_PXED_PORT" "$@" 2>&1 |
+	# The admin token pxed writes beside its database (TokenFile default).
+	PXED_TOKEN_FILE=$TMP/api.token ip netns exec "$LAB_NS_PXE" "$PXECTL" --server "http://127.0.0.1:$LAB_PXED_PORT" "$@" 2>&1 |
 		tee -a "$TMP/pxectl.log"
 	return "${PIPESTATUS[0]}"
 }
