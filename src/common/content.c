@@ -56,13 +56,18 @@ int content_check_name(const char *name, size_t len)
 	return 0;
 }
 
-static int open_beneath(int dirfd, const char *name, int *fd_out, uint64_t *size_out)
+/* beneath: the client's name must stay inside dirfd, symlinks included
+ * (the content root).  Without it, a symlink may lead anywhere: only for
+ * the admin's boot program directory, where the client's name is one of
+ * the configured program names and Debian's ipxe package itself links
+ * /usr/lib/ipxe/ipxe.efi to /boot/ipxe.efi. */
+static int open_file(int dirfd, const char *name, bool beneath, int *fd_out, uint64_t *size_out)
 {
 	/* O_NONBLOCK so a FIFO planted in the root cannot block the loop in
 	 * open(); pread on a regular file ignores it. */
 	struct open_how how = {
 		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+		.resolve = beneath ? RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS : RESOLVE_NO_MAGICLINKS,
 	};
 	int fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
 	if (fd < 0)
@@ -94,12 +99,12 @@ int content_open(const struct content *c, const char *name, int *fd_out, uint64_
 		return r;
 	if (name[0] == '/')
 		name++;
-	r = open_beneath(c->root_fd, name, fd_out, size_out);
+	r = open_file(c->root_fd, name, true, fd_out, size_out);
 	if (r != -ENOENT || c->program_fd < 0)
 		return r;
 	for (size_t i = 0; i < c->n_programs; i++)
 		if (strcmp(c->programs[i], name) == 0)
-			return open_beneath(c->program_fd, name, fd_out, size_out);
+			return open_file(c->program_fd, name, false, fd_out, size_out);
 	return r;
 }
 

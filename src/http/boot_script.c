@@ -116,6 +116,13 @@ static void out_image(struct out *o, const struct decision *d, const char *base_
 	}
 	out_printf(o, "kernel ");
 	out_file_url(o, base_url, d->kernel);
+	/* iPXE passes the initrd to a UEFI kernel only when the command line
+	 * names it (EFI stub "initrd=" loading, Debian's iPXE 1.0.0); iPXE
+	 * names an image after the last part of its URL.  Harmless on BIOS. */
+	if (d->initrd[0] && !strstr(d->cmdline, "initrd=")) {
+		const char *slash = strrchr(d->initrd, '/');
+		out_printf(o, " initrd=%s", slash ? slash + 1 : d->initrd);
+	}
 	if (d->cmdline[0])
 		out_printf(o, " %s", d->cmdline);
 	if (opts->report_url)

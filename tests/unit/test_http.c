@@ -48,7 +48,7 @@ static void test_script_required_kernel(void **state)
 	assert_true(n > 0);
 	assert_int_equal((size_t)n, strlen(buf));
 	assert_true(strncmp(buf, "#!ipxe\n", 7) == 0);
-	assert_non_null(strstr(buf, "\nkernel " BASE "/files/debian/linux auto=true priority=critical "
+	assert_non_null(strstr(buf, "\nkernel " BASE "/files/debian/linux initrd=initrd.gz auto=true priority=critical "
 				    "url=http://10.0.0.5/preseed.cfg\n"));
 	assert_non_null(strstr(buf, "\ninitrd " BASE "/files/debian/initrd.gz\n"));
 	assert_non_null(strstr(buf, "\nboot\n"));
