@@ -258,6 +258,16 @@ log_mark
 bcast --mac "$MAC" --guid "$GUID" --arch 0 --timeout 1
 silent "BindPolicy exclude $IF_S"
 log_has "decide: $MAC, $GUID: ignore \(not serviced: interface $IF_S excluded by BindPolicy\)"
+# BindPolicy is a settings rule like the others: a decision event, and
+# IsActive (rule 1) named first when both hold.
+sleep 0.3 # events are written in batches of at most 100 ms
+ctl events --limit 1000
+assert_grep "$MAC .* dhcp +ignore +.*excluded by BindPolicy" "$TMP/ctl.out" "BindPolicy decision not recorded as an event"
+reload IsActive=no BindPolicy=exclude BindInterfaces="$IF_S"
+log_mark
+bcast --mac "$MAC" --guid "$GUID" --arch 0 --timeout 1
+silent "IsActive=no and interface excluded"
+log_has "decide: $MAC, $GUID: ignore \(not serviced: IsActive is off\)" "IsActive off is not the reason named first"
 reload BindPolicy=include BindInterfaces=eth9
 bcast --mac "$MAC" --guid "$GUID" --arch 0 --timeout 1
 silent "BindPolicy include eth9 only"
@@ -273,10 +283,19 @@ log_mark
 bcast --mac "$MAC" --guid "$GUID" --arch 0 --secs 0 --timeout 1
 silent "secs 0 below ResponseDelay 3"
 log_has "not serviced yet: secs 0 below ResponseDelay 3"
+bcast --mac "$MAC" --guid "$GUID" --arch 0 --secs 2 --timeout 1
+silent "secs 2 below ResponseDelay 3 (secs read in network byte order)"
 bcast --mac "$MAC" --guid "$GUID" --arch 0 --secs 4
 answered "secs 4 with ResponseDelay 3"
+# The client chose this server: its follow-up to 4011 is answered whatever
+# its secs (EDK2 sends 0 there: tests/fixtures/edk2-uefi-pxe-proxydhcp-tftp.pcap).
+bcast --mac "$MAC" --guid "$GUID" --arch 7 --secs 4
+answered "UEFI DISCOVER secs 4 with ResponseDelay 3"
+ucast --type request --mac "$MAC" --guid "$GUID" --arch 7 --ciaddr $CLI --secs 0
+answered "UEFI REQUEST:4011 with secs 0 after our OFFER"
+assert_eq "ACK file with ResponseDelay" ipxe.efi "$(field file)"
 reload
-pass "ResponseDelay=3: secs 0 silent ('below ResponseDelay'); secs 4 answered"
+pass "ResponseDelay=3: secs 0 and 2 silent ('below ResponseDelay'); secs 4 answered; 4011 REQUEST with secs 0 answered"
 
 # ---- 6. the seed's scenario at the DHCP+HTTP level ---------------------
 # A required deployment handed out once; a second one added for the same
