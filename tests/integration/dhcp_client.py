@@ -16,7 +16,7 @@ Prints the first reply with the request's xid as key=value lines (op, type,
 yiaddr, siaddr, ciaddr, file, opt54, opt60, opt97 as hex, opt43 as hex,
 dst_ip and dst_port of the reply datagram), or "none" when nothing came
 before --timeout.  --raw sends bytes given in hex instead of a built
-packet (malformed input).  Exit status 0 either way; 2 on bad usage.
+packet (malformed input); --print-hex prints the built one.  Exit status 0 either way; 2 on bad usage.
 """
 import argparse
 import os
@@ -50,9 +50,10 @@ def guid_wire(text):
 def build(args):
     mac = mac_bytes(args.mac)
     ciaddr = socket.inet_aton(args.ciaddr or "0.0.0.0")
-    hdr = struct.pack("!BBBBIHH4s4s4s4s16s64s128s", 1, 1, 6, 0, args.xid, args.secs,
-                      0x8000 if args.broadcast_flag else 0, ciaddr, b"\0" * 4, b"\0" * 4,
-                      b"\0" * 4, mac + b"\0" * 10, b"", b"")
+    giaddr = socket.inet_aton(args.giaddr or "0.0.0.0")
+    hdr = struct.pack("!BBBBIHH4s4s4s4s16s64s128s", 1, 1, 6, 1 if args.giaddr else 0, args.xid,
+                      args.secs, 0x8000 if args.broadcast_flag else 0, ciaddr, b"\0" * 4,
+                      b"\0" * 4, giaddr, mac + b"\0" * 10, b"", b"")
     opts = bytearray()
 
     def opt(code, data):
@@ -182,6 +183,8 @@ def main():
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--broadcast", metavar="IFACE")
     how.add_argument("--unicast", metavar="SERVER")
+    how.add_argument("--print-hex", action="store_true",
+                     help="print the built packet in hex and exit (to corrupt it)")
     p.add_argument("--port", type=int, default=4011, help="server port for --unicast")
     p.add_argument("--source", default="0.0.0.0:68", help="ADDR[:PORT] for --unicast")
     p.add_argument("--type", choices=sorted(TYPES), default="discover")
@@ -192,6 +195,7 @@ def main():
     p.add_argument("--vendor-class", help="option 60; '' = none (a non-PXE client)")
     p.add_argument("--server-id", help="option 54")
     p.add_argument("--ciaddr")
+    p.add_argument("--giaddr", help="as a BOOTP relay agent forwarding the request")
     p.add_argument("--secs", type=int, default=0)
     p.add_argument("--xid", type=lambda s: int(s, 0), default=None)
     p.add_argument("--broadcast-flag", action="store_true")
@@ -202,6 +206,9 @@ def main():
         args.xid = int.from_bytes(os.urandom(4), "big")
 
     pkt = bytes.fromhex(args.raw) if args.raw is not None else build(args)
+    if args.print_hex:
+        print(pkt.hex())
+        return 0
     deadline = time.monotonic() + args.timeout
     if args.broadcast:
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))

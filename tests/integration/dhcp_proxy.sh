@@ -185,6 +185,31 @@ answered "iPXE REQUEST:4011"
 assert_eq "ACK file (iPXE)" "$IPXE_URL" "$(field file)"
 pass "iPXE (user class 77): file is the boot.ipxe URL, OFFER and ACK"
 
+# EDK2 sends its boot server request from port 4011 (the edk2 fixture);
+# some ROMs ask with INFORM.  Both are answered to their source.
+ucast --type request --mac "$MAC" --guid "$GUID" --arch 7 --ciaddr $CLI --source $CLI:4011
+answered "REQUEST:4011 from port 4011"
+assert_eq "ACK to the source port" "$CLI:4011" "$(field dst_ip):$(field dst_port)"
+assert_eq "ACK file (from 4011)" ipxe.efi "$(field file)"
+ucast --type inform --mac "$MAC" --guid "$GUID" --arch 0 --ciaddr $CLI
+answered "INFORM:4011"
+assert_eq "INFORM answered with ACK" ACK "$(field type)"
+assert_eq "ACK ciaddr" $CLI "$(field ciaddr)"
+# A DHCPREQUEST on 67 naming pxed (server id) is answered, broadcast; one
+# naming the site's DHCP server is not ours (RFC 2131 §4.3.2).
+bcast --type request --mac "$MAC" --guid "$GUID" --arch 0 --server-id $SRV
+answered "REQUEST on 67 naming pxed"
+assert_eq "REQUEST on 67: ACK" ACK "$(field type)"
+assert_eq "REQUEST on 67: file" undionly.kpxe "$(field file)"
+bcast --type request --mac "$MAC" --guid "$GUID" --arch 0 --server-id 10.78.0.254 --timeout 1
+silent "REQUEST on 67 naming another server"
+# Through a BOOTP relay (giaddr): the reply goes to the relay's port 67.
+ucast --mac "$MAC" --guid "$GUID" --arch 0 --giaddr $CLI --port 67 --source $CLI:67
+answered "DISCOVER through a relay"
+assert_eq "relayed OFFER to giaddr:67" "$CLI:67" "$(field dst_ip):$(field dst_port)"
+assert_eq "relayed OFFER file" undionly.kpxe "$(field file)"
+pass "4011 REQUEST from 4011 and INFORM answered; REQUEST on 67 only when naming pxed; relay gets giaddr:67"
+
 bcast --mac "$MAC" --guid "$GUID" --arch 0 --vendor-class "" --timeout 1
 silent "DISCOVER without option 60"
 bcast --mac "$MAC" --arch 0 --vendor-class "MSFT 5.0" --timeout 1
@@ -195,15 +220,7 @@ pass "non-PXE DISCOVER (no or other option 60): no answer"
 # malformed-packet log line is rate-limited to one a second: a pause
 # between the two lets both be seen.
 log_mark
-GOOD_HEX=$(python3 - "$CLIENT" "$MAC" <<'PY'
-import importlib.util, sys
-spec = importlib.util.spec_from_file_location("c", sys.argv[1]); c = importlib.util.module_from_spec(spec); spec.loader.exec_module(c)
-class A: pass
-a = A(); a.mac = sys.argv[2]; a.ciaddr = None; a.xid = 0x78000007; a.secs = 0; a.broadcast_flag = False
-a.type = "discover"; a.server_id = None; a.arch = 0; a.guid = None; a.vendor_class = None; a.user_class = None
-print(c.build(a).hex())
-PY
-)
+GOOD_HEX=$(python3 "$CLIENT" --print-hex --mac "$MAC" --arch 0 --xid 0x78000007)
 bcast --raw "${GOOD_HEX:0:400}" --xid 0x78000007 --timeout 1
 silent "truncated DISCOVER"
 log_has "dhcp: dropped malformed packet from 0.0.0.0:68 on $IF_S port 67: .*short"
