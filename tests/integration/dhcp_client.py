@@ -178,6 +178,27 @@ def recv_udp(sock, xid, deadline):
             return r
 
 
+def mutate(args, pkt):
+    """Flip bytes, cut, and lengthen options of a good packet: hostile input."""
+    import random
+    rnd = random.Random(1)
+    host, _, port = args.source.partition(":")
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((host, int(port or 0)))
+    for i in range(args.mutate):
+        b = bytearray(pkt)
+        for _ in range(rnd.randint(1, 8)):
+            pos = rnd.randrange(236, len(b)) if rnd.random() < 0.8 else rnd.randrange(len(b))
+            b[pos] = rnd.randrange(256)
+        if rnd.random() < 0.3:
+            b = b[:rnd.randrange(len(b))]
+        elif rnd.random() < 0.2:
+            b += bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 1400)))
+        s.sendto(bytes(b), (args.unicast, args.port))
+    print("sent=%d" % args.mutate)
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     how = p.add_mutually_exclusive_group(required=True)
@@ -201,6 +222,8 @@ def main():
     p.add_argument("--broadcast-flag", action="store_true")
     p.add_argument("--raw", metavar="HEX", help="send these bytes instead")
     p.add_argument("--timeout", type=float, default=2.0)
+    p.add_argument("--mutate", type=int, metavar="N",
+                   help="with --unicast: send N randomly corrupted copies (seed 1) and exit")
     args = p.parse_args()
     if args.xid is None:
         args.xid = int.from_bytes(os.urandom(4), "big")
@@ -209,6 +232,8 @@ def main():
     if args.print_hex:
         print(pkt.hex())
         return 0
+    if args.mutate:
+        return mutate(args, pkt)
     deadline = time.monotonic() + args.timeout
     if args.broadcast:
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
