@@ -525,8 +525,10 @@ static bool settings_rules(struct decider *d, const struct pxe_facts *f, int64_t
 	/* ResponseDelay (seconds) is compared with the client's secs field
 	 * (RFC 2131 §2: seconds since it began acquiring): staying silent makes
 	 * the firmware retry with a larger secs, and the retry at or past the
-	 * delay is answered -- so another PXE server gets the first chance. */
-	if (f->via == PXE_VIA_DHCP && f->secs < conf->response_delay) {
+	 * delay is answered -- so another PXE server gets the first chance.
+	 * Once the client chose our OFFER, its follow-up is answered at once:
+	 * holding it back only fails the boot. */
+	if (f->via == PXE_VIA_DHCP && !f->chose_us && f->secs < conf->response_delay) {
 		decision_reset(out, DECISION_IGNORE);
 		reason_set(out, "not serviced yet: secs %u below ResponseDelay %u", (unsigned)f->secs,
 			   conf->response_delay);

@@ -35,6 +35,8 @@ struct pxe_facts {
 	enum pxe_arch_class arch_class;
 	bool is_ipxe;              /* user class "iPXE" (77) or option 175 */
 	uint16_t secs;             /* DHCP secs field, for ResponseDelay */
+	bool chose_us;             /* a follow-up (REQUEST/INFORM) to this server's
+				    * OFFER: ResponseDelay no longer applies */
 	char ifname[IF_NAMESIZE];  /* interface the request arrived on, "" if unknown */
 	enum pxe_via via;
 };
@@ -92,7 +94,8 @@ void decider_free(struct decider *d); /* accepts NULL */
  * 1. IsActive off                      -> ignore
  * 2. MAC on the MACIgnoreListFile      -> ignore (file re-read when it changes)
  * 3. interface excluded by BindPolicy  -> ignore (when the ifname is known)
- * 4. DHCP secs below ResponseDelay     -> ignore ("not serviced yet")
+ * 4. DHCP secs below ResponseDelay     -> ignore ("not serviced yet"); a
+ *    DISCOVER only, not the follow-up of a client that chose this server
  *    -- the cache answers from here on --
  * 5. identity: MAC and SMBIOS GUID (conflicts: see identify() in decide.c)
  * 6. unknown machine: ignore if SupportUnknownMachines is off, else the

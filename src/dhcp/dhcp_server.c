@@ -6,7 +6,8 @@
  *   3. no "PXEClient" vendor class: counted, dropped silently;
  *   4. message type: DISCOVER on 67, REQUEST on 67 (only when it selects
  *      us) or on 4011, INFORM on 4011; anything else dropped;
- *   5. facts, BindPolicy, decide(), boot file; one decision log line;
+ *   5. facts, decide() (its settings rules include BindPolicy), boot
+ *      file; one decision log line;
  *   6. unless "not serviced": build the OFFER/ACK and route it. */
 #include "dhcp/dhcp_server.h"
 
@@ -229,28 +230,26 @@ static void handle_request(struct dhcp_server *s, struct dhcp_rx *rx,
 	}
 	memcpy(facts.ifname, rx->ifname, sizeof(facts.ifname));
 	facts.via = PXE_VIA_DHCP;
+	/* Only a DISCOVER may be held back by ResponseDelay: a REQUEST to
+	 * 4011 or naming us comes after our OFFER, and EDK2 sends it with
+	 * secs 0 (tests/fixtures/edk2-uefi-pxe-proxydhcp-tftp.pcap). */
+	facts.chose_us = req.msg_type != DHCPDISCOVER;
 
-	if (!conf_iface_allowed(s->conf, facts.ifname)) {
-		/* BindPolicy: still one line, so an admin sees why. */
-		memset(&dec, 0, sizeof(dec));
-		dec.outcome = DECISION_IGNORE;
-		snprintf(dec.reason, sizeof(dec.reason),
-			 "not serviced: interface %s excluded by BindPolicy",
-			 facts.ifname[0] ? facts.ifname : "?");
-	} else {
-		decide(s->dec, &facts, false, &dec);
-		if (dec.outcome != DECISION_IGNORE) {
-			r = pxe_boot_file(s->conf, &facts, rx->local, file, sizeof(file));
-			if (r == -ENOENT) {
-				dec.outcome = DECISION_IGNORE;
-				snprintf(dec.reason, sizeof(dec.reason),
-					 "not serviced: no boot program for architecture %u",
-					 (unsigned)facts.arch);
-			} else if (r < 0) {
-				dec.outcome = DECISION_IGNORE;
-				snprintf(dec.reason, sizeof(dec.reason),
-					 "not serviced: boot file name too long for the reply");
-			}
+	/* BindPolicy is one of decide()'s settings rules (the interface is in
+	 * the facts), so it is checked in the documented order and recorded
+	 * as a boot event like every other decision. */
+	decide(s->dec, &facts, false, &dec);
+	if (dec.outcome != DECISION_IGNORE) {
+		r = pxe_boot_file(s->conf, &facts, rx->local, file, sizeof(file));
+		if (r == -ENOENT) {
+			dec.outcome = DECISION_IGNORE;
+			snprintf(dec.reason, sizeof(dec.reason),
+				 "not serviced: no boot program for architecture %u",
+				 (unsigned)facts.arch);
+		} else if (r < 0) {
+			dec.outcome = DECISION_IGNORE;
+			snprintf(dec.reason, sizeof(dec.reason),
+				 "not serviced: boot file name too long for the reply");
 		}
 	}
 	decision_log(&facts, &dec, ctx);

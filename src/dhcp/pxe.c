@@ -97,6 +97,11 @@ int pxe_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
 		char extra[64] = "";
 		size_t el = 0;
 
+		/* HTTP bound to one IPv4 address listens there only: the URL
+		 * must name it, not the address the DHCP request came in on. */
+		struct in_addr http_ip;
+		if (inet_pton(AF_INET, conf->http_address, &http_ip) == 1 && http_ip.s_addr)
+			server = http_ip;
 		inet_ntop(AF_INET, &server, ip, sizeof(ip));
 		mac_format(f->mac, mac);
 		if (f->has_guid) {

@@ -37,6 +37,7 @@ int pxe_facts_from_msg(const struct dhcp_msg *m, struct pxe_facts *f);
 /* The boot file for a client that is to be answered: iPXE gets the URL of
  * its per-client script on pxed's HTTP side
  *   http://SERVER:PORT/boot.ipxe?mac=MAC[&guid=GUID][&arch=N]
+ * (SERVER: the [http] Address when it is one IPv4 address, else `server`),
  * plain PXE firmware the boot program for its architecture class.
  * 0, -ENOENT when pxed has no boot program for that architecture, or
  * -ENOBUFS when out is too small. */

@@ -542,6 +542,13 @@ static void test_response_delay(void **state)
 	f.secs = 3;
 	assert_int_equal(decide(fx->d, &f, false, &d), 0);
 	assert_int_equal(d.outcome, DECISION_LOCAL);
+	/* A follow-up to our OFFER (REQUEST to 4011) is never held back:
+	 * EDK2 sends it with secs 0 and would get no boot file. */
+	f.secs = 0;
+	f.chose_us = true;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	f.chose_us = false;
 	/* HTTP has no secs: the delay is for DHCP only. */
 	f.secs = 0;
 	f.via = PXE_VIA_HTTP;

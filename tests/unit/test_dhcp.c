@@ -555,6 +555,18 @@ static void test_boot_file(void **state)
 	f.has_arch = false;
 	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
 	assert_string_equal(out, "http://192.168.1.5:8080/boot.ipxe?mac=52:54:00:12:34:56");
+	/* HTTP bound to one IPv4 address: the URL names it; a wildcard or
+	 * a non-IPv4 Address leaves the receiving interface's address. */
+	snprintf(conf.http_address, sizeof(conf.http_address), "10.9.8.7");
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_string_equal(out, "http://10.9.8.7:8080/boot.ipxe?mac=52:54:00:12:34:56");
+	snprintf(conf.http_address, sizeof(conf.http_address), "0.0.0.0");
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_string_equal(out, "http://192.168.1.5:8080/boot.ipxe?mac=52:54:00:12:34:56");
+	snprintf(conf.http_address, sizeof(conf.http_address), "::");
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_string_equal(out, "http://192.168.1.5:8080/boot.ipxe?mac=52:54:00:12:34:56");
+	conf.http_address[0] = '\0';
 	/* Longest possible URL still fits the file field. */
 	f.has_arch = true, f.arch = 65535, f.has_guid = true;
 	memset(f.guid, 0xab, sizeof(f.guid));
