@@ -15,12 +15,21 @@ source "$(dirname "$0")/../lib.sh"
 command -v curl >/dev/null || skip "needs curl"
 command -v python3 >/dev/null || skip "needs python3"
 
+# udp_ports N: N distinct UDP ports nobody on loopback uses now (lib.sh's
+# free_port asks TCP).
+udp_ports() {
+	python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+}
 PORT=$(free_port)
-DHCP_PORT=$(free_port)
-PXE_PORT=$(free_port)
-while [ "$PXE_PORT" = "$DHCP_PORT" ]; do PXE_PORT=$(free_port); done
-TFTP_PORT=$(free_port)
-while [ "$TFTP_PORT" = "$DHCP_PORT" ] || [ "$TFTP_PORT" = "$PXE_PORT" ]; do TFTP_PORT=$(free_port); done
+read -r DHCP_PORT PXE_PORT TFTP_PORT <<<"$(udp_ports 3)"
 mkdir -p "$TMP/root/deb"
 : >"$TMP/root/deb/linux"
 
