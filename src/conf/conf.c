@@ -529,28 +529,33 @@ int conf_setting_find(const char *key, struct conf_setting *out, char *err, size
 	return 0;
 }
 
+/* One value as `settings get` shows it: the block's text, except that
+ * BindPolicy and BindInterfaces are each their own value, as set. */
+static void conf_setting_value(const struct pxed_conf *c, const struct conf_item *it, char *val,
+			       size_t len)
+{
+	if (it->type == CT_IFACES) {
+		size_t n = 0;
+		val[0] = '\0';
+		for (unsigned k = 0; k < c->n_bind_ifaces && n < len; k++)
+			n += (size_t)snprintf(val + n, len - n, "%s%s", k ? "," : "",
+					      c->bind_ifaces[k]);
+	} else if (it->type == CT_BIND) {
+		snprintf(val, len, "%s", c->bind_policy == BIND_INCLUDE ? "include" : "exclude");
+	} else {
+		conf_format_value(c, it, val, len);
+	}
+}
+
 void conf_settings_foreach(const struct pxed_conf *c,
 			   void (*cb)(void *ctx, const struct conf_setting *s, const char *value),
 			   void *ctx)
 {
 	char val[1024];
 	for (size_t i = 0; i < ARRAY_SIZE(conf_table); i++) {
-		const struct conf_item *it = &conf_table[i];
 		struct conf_setting st;
-		conf_setting_of(it, &st);
-		if (it->type == CT_IFACES) {
-			/* as a value that conf_set_value() takes back */
-			size_t n = 0;
-			val[0] = '\0';
-			for (unsigned k = 0; k < c->n_bind_ifaces && n < sizeof(val); k++)
-				n += (size_t)snprintf(val + n, sizeof(val) - n, "%s%s", k ? "," : "",
-						      c->bind_ifaces[k]);
-		} else if (it->type == CT_BIND) {
-			snprintf(val, sizeof(val), "%s",
-				 c->bind_policy == BIND_INCLUDE ? "include" : "exclude");
-		} else {
-			conf_format_value(c, it, val, sizeof(val));
-		}
+		conf_setting_of(&conf_table[i], &st);
+		conf_setting_value(c, &conf_table[i], val, sizeof(val));
 		cb(ctx, &st, val);
 	}
 }
@@ -562,13 +567,7 @@ int conf_get_value(const struct pxed_conf *c, const char *key, char *buf, size_t
 	const struct conf_item *it = conf_item_by_key(key, err, sizeof(err), &why);
 	if (!it)
 		return why;
-	if (it->type == CT_IFACES || it->type == CT_BIND) {
-		/* the BindPolicy block shape shows both */
-		const struct conf_item *bp = conf_item_by_key("BindPolicy", err, sizeof(err), &why);
-		conf_format_value(c, bp, buf, len);
-		return 0;
-	}
-	conf_format_value(c, it, buf, len);
+	conf_setting_value(c, it, buf, len);
 	return 0;
 }
 

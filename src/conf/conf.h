@@ -107,7 +107,7 @@ void conf_settings_foreach(const struct pxed_conf *c,
 			   void (*cb)(void *ctx, const struct conf_setting *s, const char *value),
 			   void *ctx);
 
-/* One value as the settings block shows it; -ENOENT for no such key. */
+/* One value as conf_settings_foreach() gives it; -ENOENT for no such key. */
 int conf_get_value(const struct pxed_conf *c, const char *key, char *buf, size_t len);
 
 /* Change one setting with the same parsing as a line of the file, then the
