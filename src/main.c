@@ -54,7 +54,8 @@ static void usage(FILE *out)
 	      "  -h, --help         this help\n"
 	      "\n"
 	      "Signals: SIGHUP reloads FILE (a bad file is refused, the running\n"
-	      "settings stay in force); SIGTERM and SIGINT stop.\n"
+	      "settings stay in force; changes made with `pxectl settings set` are\n"
+	      "replaced by the file's values); SIGTERM and SIGINT stop.\n"
 	      "See docs/pxed.8.md and docs/pxed.conf.example.\n",
 	      out);
 }

@@ -4,7 +4,8 @@
  * (200, 201) with *out set, or -1 with *e filled; api_run() turns either
  * into a response.  Errors have one shape, {"error": code, "detail": text}:
  *   400 invalid_json | missing_field | invalid_field | unknown_field
- *   404 not_found   409 exists   405 method_not_allowed   413 too_large
+ *   404 not_found   409 exists, in_use, needs_restart   405 method_not_allowed
+ *   413 too_large   503 unavailable (settings cannot be changed)
  *   500 store_error */
 #include <errno.h>
 #include <stdarg.h>
