@@ -78,8 +78,8 @@ assert_grep '^lab-02 +52:54:00:12:34:57' "$OUT"
 ctl 0 image list
 assert_grep '^deb +deb/linux +deb/initrd.gz' "$OUT"
 ctl 0 deployment list
-assert_grep '^d1 +deb +lab-01 +required' "$OUT"
-assert_grep '^d2 +deb +lab-02 +available' "$OUT"
+assert_grep "^d1 +deb +device:lab-01 +required" "$OUT"
+assert_grep "^d2 +deb +device:lab-02 +available" "$OUT"
 ctl 0 --json device list
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [x["name"] for x in d]==["lab-01","lab-02"], d' "$OUT" ||
 	fail "--json device list is not the device array"
