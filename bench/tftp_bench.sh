@@ -77,9 +77,13 @@ fi
 # ---- cleanup: everything we start is recorded and stopped ------------------
 WORK=$(mktemp -d /tmp/pxed-bench.XXXXXX)
 PIDS=()
+NSS=()	# namespace holders
 POLICY_ADDED=0
 cleanup() {
 	local p
+	for p in "${NSS[@]:-}"; do
+		[ -n "$p" ] && drop_netns "$p"
+	done
 	for p in "${PIDS[@]:-}"; do
 		[ -n "$p" ] && kill "$p" 2>/dev/null || true
 	done
@@ -155,32 +159,48 @@ NS=""	# pid of the process holding the current namespace
 new_netns() {
 	unshare -n sleep 100000 >/dev/null 2>&1 &
 	NS=$!
-	PIDS+=("$NS")
+	NSS+=("$NS")
 	sleep 0.1
 	nsenter -t "$NS" -n ip link set lo up
 }
 in_ns() { nsenter -t "$NS" -n "$@"; }
 
+# Stop every process left in the namespace held by $1, then the holder: a
+# server that forked or ignored SIGTERM does not outlive the script.
+drop_netns() {
+	local ns p
+	ns=$(readlink "/proc/$1/ns/net" 2>/dev/null) || return 0
+	for p in /proc/[0-9]*; do
+		p=${p#/proc/}
+		[ "$p" = "$1" ] && continue
+		[ "$(readlink "/proc/$p/ns/net" 2>/dev/null)" = "$ns" ] && kill -9 "$p" 2>/dev/null
+	done
+	kill "$1" 2>/dev/null || true
+}
+
 SRV=""	# server pid
 PORT=""
+# Servers are started with nsenter directly, not through a shell function,
+# so that $! is the server itself (nsenter execs it): its /proc/PID/stat is
+# the one to read and SIGTERM reaches it.
 start_server() { # name root
 	local name=$1 root=$2
 	case "$name" in
 	atftpd)
 		PORT=$PEER_PORT
-		in_ns atftpd --daemon --no-fork --port "$PORT" --bind-address 127.0.0.1 \
+		nsenter -t "$NS" -n atftpd --daemon --no-fork --port "$PORT" --bind-address 127.0.0.1 \
 			--user root --group root --logfile /dev/null "$root" >>"$WORK/$name.log" 2>&1 &
 		;;
 	tftpd-hpa)
 		PORT=$PEER_PORT
 		# An explicit 127.0.0.1 makes this build exit (66); the
 		# namespace has only lo, so the wildcard is loopback anyway.
-		in_ns "$HPA" --foreground --listen -4 --address ":$PORT" --secure \
+		nsenter -t "$NS" -n "$HPA" --foreground --listen -4 --address ":$PORT" --secure \
 			--user root "$root" >>"$WORK/$name.log" 2>&1 &
 		;;
 	dnsmasq)
 		PORT=69
-		in_ns dnsmasq --no-daemon --conf-file=/dev/null --port=0 --enable-tftp \
+		nsenter -t "$NS" -n dnsmasq --no-daemon --conf-file=/dev/null --port=0 --enable-tftp \
 			--tftp-root="$root" --interface=lo --bind-interfaces --user=root \
 			--group=root --pid-file= --quiet-tftp >>"$WORK/$name.log" 2>&1 &
 		;;
@@ -200,7 +220,7 @@ PXEPort=14011
 [store]
 StateDir=$WORK/pxed-state
 EOF
-		in_ns "$TOP/build/pxed" -c "$WORK/pxed.ini" >>"$WORK/$name.log" 2>&1 &
+		nsenter -t "$NS" -n "$TOP/build/pxed" -c "$WORK/pxed.ini" >>"$WORK/$name.log" 2>&1 &
 		;;
 	esac
 	SRV=$!
@@ -270,7 +290,7 @@ for srv in $SERVERS; do
 				"127.0.0.1:$PORT" "f${first}M" >/dev/null 2>"$WORK/probe.err" && ok=1
 		fi
 		stop_server
-		kill "$NS" 2>/dev/null || true
+		drop_netns "$NS"
 		if [ $ok = 0 ]; then
 			log "pxed skipped: build/pxed does not serve TFTP here ($(tail -1 "$WORK/probe.err" 2>/dev/null; tail -1 "$WORK/pxed.log" 2>/dev/null))"
 			continue
@@ -326,7 +346,7 @@ for srv in $avail; do
 		fi
 		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$srv" "$m_mbps" "$m_fail" "$clients" "$m_cpu" "$m_cpg" >>"$RES"
 	done
-	kill "$NS" 2>/dev/null || true
+	drop_netns "$NS"
 done
 
 # ---- table -----------------------------------------------------------------
