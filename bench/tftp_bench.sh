@@ -93,6 +93,8 @@ cleanup() {
 	done
 	[ $POLICY_ADDED = 1 ] && rm -f /usr/sbin/policy-rc.d
 	rm -rf "$WORK"
+	[ -n "$CG" ] && rmdir "$CG" 2>/dev/null
+	return 0
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -180,27 +182,29 @@ drop_netns() {
 
 SRV=""	# server pid
 PORT=""
-# Servers are started with nsenter directly, not through a shell function,
-# so that $! is the server itself (nsenter execs it): its /proc/PID/stat is
-# the one to read and SIGTERM reaches it.
+# Servers are started through in_cg, which execs nsenter, which execs the
+# server: $! is the server itself, its /proc/PID/stat is the one to read and
+# SIGTERM reaches it.  in_cg puts it in the benchmark's cpuacct cgroup, which
+# also counts children that exit unreaped (tftpd-hpa ignores SIGCHLD, so its
+# per-transfer children never show in its cutime).
 start_server() { # name root
 	local name=$1 root=$2
 	case "$name" in
 	atftpd)
 		PORT=$PEER_PORT
-		nsenter -t "$NS" -n atftpd --daemon --no-fork --port "$PORT" --bind-address 127.0.0.1 \
+		in_cg nsenter -t "$NS" -n atftpd --daemon --no-fork --port "$PORT" --bind-address 127.0.0.1 \
 			--user root --group root --logfile /dev/null "$root" >>"$WORK/$name.log" 2>&1 &
 		;;
 	tftpd-hpa)
 		PORT=$PEER_PORT
 		# An explicit 127.0.0.1 makes this build exit (66); the
 		# namespace has only lo, so the wildcard is loopback anyway.
-		nsenter -t "$NS" -n "$HPA" --foreground --listen -4 --address ":$PORT" --secure \
+		in_cg nsenter -t "$NS" -n "$HPA" --foreground --listen -4 --address ":$PORT" --secure \
 			--user root "$root" >>"$WORK/$name.log" 2>&1 &
 		;;
 	dnsmasq)
 		PORT=69
-		nsenter -t "$NS" -n dnsmasq --no-daemon --conf-file=/dev/null --port=0 --enable-tftp \
+		in_cg nsenter -t "$NS" -n dnsmasq --no-daemon --conf-file=/dev/null --port=0 --enable-tftp \
 			--tftp-root="$root" --interface=lo --bind-interfaces --user=root \
 			--group=root --pid-file= --quiet-tftp >>"$WORK/$name.log" 2>&1 &
 		;;
@@ -220,7 +224,7 @@ PXEPort=14011
 [store]
 StateDir=$WORK/pxed-state
 EOF
-		nsenter -t "$NS" -n "$TOP/build/pxed" -c "$WORK/pxed.ini" >>"$WORK/$name.log" 2>&1 &
+		in_cg nsenter -t "$NS" -n "$TOP/build/pxed" -c "$WORK/pxed.ini" >>"$WORK/$name.log" 2>&1 &
 		;;
 	esac
 	SRV=$!
@@ -233,9 +237,33 @@ stop_server() {
 	wait "$SRV" 2>/dev/null || true
 }
 
-# CPU ticks of a process, its reaped children and its live children.
+CG=""
+setup_cgroup() {
+	local d=/sys/fs/cgroup/cpuacct/pxed-bench-$$
+	if [ -d /sys/fs/cgroup/cpuacct ] && mkdir "$d" 2>/dev/null; then
+		CG=$d
+	else
+		log "no cpuacct cgroup: server CPU from /proc/PID/stat (misses unreaped children)"
+	fi
+}
+in_cg() {
+	if [ -n "$CG" ]; then
+		exec_in_cg() { echo "$BASHPID" >"$CG/tasks" && exec "$@"; }
+		exec_in_cg "$@"
+	else
+		exec "$@"
+	fi
+}
+
+# CPU ticks of the server: from the cgroup when there is one (all its
+# processes, exited or not), else from /proc: the process, its reaped
+# children and its live children.
 cpu_ticks() {
 	local t=0 p line rest
+	if [ -n "$CG" ]; then
+		echo $(( $(cat "$CG/cpuacct.usage") * HZ / 1000000000 ))
+		return
+	fi
 	for p in "$1" $(pgrep -P "$1" 2>/dev/null || true); do
 		line=$(cat "/proc/$p/stat" 2>/dev/null) || continue
 		rest=${line##*) }
@@ -269,6 +297,7 @@ if [ ! -x "$LOAD" ] || [ ! -x "$TOP/build/pxed" ] || [ "$LOAD" -ot "$TOP/bench/t
 	make -C "$TOP" -j2 >"$WORK/make.log" 2>&1 || { tail -20 "$WORK/make.log" >&2; exit 1; }
 fi
 make_files
+setup_cgroup
 
 # Keep only the servers that can run here.
 avail=""
