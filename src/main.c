@@ -1,1 +1,297 @@
-int main(void) { return 0; }
+/* pxed: the daemon.  main() only wires the modules together:
+ *   conf -> store -> content -> decider -> dhcp, tftp, http on one ev loop,
+ * and turns signals into actions (TERM/INT stop, HUP reloads settings). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/content.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "conf/conf.h"
+#include "decide/decide.h"
+#include "dhcp/dhcp_server.h"
+#include "ev/ev.h"
+#include "http/http_server.h"
+#include "store/store.h"
+#include "tftp/tftp_server.h"
+
+#ifndef PXED_VERSION
+#define PXED_VERSION "0.1.0"
+#endif
+
+struct pxed {
+	const char *conf_path;  /* NULL = embedded defaults */
+	struct pxed_conf conf;  /* the settings in force; modules read it */
+	struct ev_loop *loop;
+	struct store *store;
+	struct content *content;
+	struct decider *decider;
+	struct dhcp_server *dhcp;
+	struct tftp_server *tftp;
+	struct http_server *http;
+	struct ev_timer maintain; /* the decider's housekeeping: events, retention */
+};
+
+static void usage(FILE *out)
+{
+	fputs("Usage: pxed [-c FILE] [-t] [-d] [-V] [-h]\n"
+	      "PXE deployment service point: ProxyDHCP (UDP 67, 4011), TFTP (UDP 69),\n"
+	      "HTTP boot scripts, files and admin API.\n"
+	      "\n"
+	      "  -c, --config FILE  read settings from FILE (INI); default: embedded defaults\n"
+	      "  -t, --test         check the settings, print the settings block, exit\n"
+	      "                     (0 if valid; 1 with FILE:LINE: reason if not)\n"
+	      "  -d, --debug        log at debug level\n"
+	      "  -V, --version      print the version and exit\n"
+	      "  -h, --help         this help\n"
+	      "\n"
+	      "Signals: SIGHUP reloads FILE (a bad file is refused, the running\n"
+	      "settings stay in force); SIGTERM and SIGINT stop.\n"
+	      "See docs/pxed.8.md and docs/pxed.conf.example.\n",
+	      out);
+}
+
+static void print_block_to_log(const struct pxed_conf *c)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return;
+	conf_print_block(c, f);
+	fclose(f);
+	for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		log_info("conf", "%s", line);
+	free(buf);
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	if (str_copy(tmp, sizeof(tmp), path) < 0)
+		return -ENAMETOOLONG;
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The server's identity (seed: "PXE GUID"): from the settings, else the one
+ * kept in the state directory, else a new random one kept there. */
+static int server_guid_ensure(struct pxed_conf *c)
+{
+	char path[PATH_MAX + 32], text[GUID_STR_LEN + 2] = "";
+	uint8_t g[GUID_LEN];
+	if (c->pxe_guid[0])
+		return 0;
+	snprintf(path, sizeof(path), "%s/server.guid", c->state_dir);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		if (fgets(text, sizeof(text), f)) {
+			text[strcspn(text, "\n")] = '\0';
+			if (guid_parse(text, g) == 0) {
+				fclose(f);
+				guid_format(g, c->pxe_guid);
+				return 0;
+			}
+		}
+		fclose(f);
+	}
+	if (getrandom(g, sizeof(g), 0) != (ssize_t)sizeof(g))
+		return -EIO;
+	g[6] = (uint8_t)((g[6] & 0x0f) | 0x40); /* RFC 9562 version 4 */
+	g[8] = (uint8_t)((g[8] & 0x3f) | 0x80);
+	guid_format(g, c->pxe_guid);
+	f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "%s\n", c->pxe_guid);
+	fclose(f);
+	return 0;
+}
+
+static void on_stop(struct ev_loop *loop, int signo, void *data)
+{
+	log_info("pxed", "signal %d: stopping", signo);
+	ev_stop(loop);
+}
+
+/* SIGHUP: settings that only sockets, files or the database opened at
+ * start-up use need a restart; everything else takes effect at once. */
+static void on_reload(struct ev_loop *loop, int signo, void *data)
+{
+	struct pxed *px = data;
+	struct pxed_conf next;
+	char err[CONF_ERR_LEN];
+	if (conf_load(&next, px->conf_path, err) < 0) {
+		log_error("conf", "reload refused: %s; the running settings stay in force", err);
+		return;
+	}
+	if (!next.pxe_guid[0])
+		strcpy(next.pxe_guid, px->conf.pxe_guid);
+#define KEEP(field, label)                                                                       \
+	if (memcmp(&next.field, &px->conf.field, sizeof(next.field)) != 0) {                     \
+		log_warn("conf", "%s changed: takes effect after a restart", label);               \
+		memcpy(&next.field, &px->conf.field, sizeof(next.field));                          \
+	}
+	KEEP(dhcp_port, "DHCPPort");
+	KEEP(pxe_port, "PXEPort");
+	KEEP(tftp_root, "TFTP Root");
+	KEEP(tftp_port, "TFTP Port");
+	KEEP(http_port, "HTTP Port");
+	KEEP(http_address, "HTTP Address");
+	KEEP(store_url, "Store URL");
+	KEEP(state_dir, "State Dir");
+	KEEP(boot_program_dir, "BootProgramDir");
+#undef KEEP
+	px->conf = next;
+	decider_settings_changed(px->decider);
+	enum log_level lvl;
+	if (log_level_parse(px->conf.log_level, &lvl) == 0)
+		log_set_level(lvl);
+	log_info("conf", "settings reloaded");
+	print_block_to_log(&px->conf);
+}
+
+/* Write queued decision events, prune old ones, re-check the ignore list;
+ * the decider says when it wants to run next. */
+static void on_maintain(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct pxed *px = t->data;
+	int next = decider_maintain(px->decider, px->conf.event_retention_days);
+	ev_timer_start(loop, t, next > 0 ? (uint64_t)next : 100);
+}
+
+static void pxed_teardown(struct pxed *px)
+{
+	if (px->loop)
+		ev_timer_stop(px->loop, &px->maintain);
+	http_server_free(px->http);
+	tftp_server_free(px->tftp);
+	dhcp_server_free(px->dhcp);
+	decider_free(px->decider);
+	content_free(px->content);
+	store_close(px->store);
+	ev_loop_free(px->loop);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "test", no_argument, NULL, 't' },
+		{ "debug", no_argument, NULL, 'd' },        { "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+	};
+	struct pxed px = { 0 };
+	bool test_only = false, debug = false;
+	char err[CONF_ERR_LEN];
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "c:tdVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': px.conf_path = optarg; break;
+		case 't': test_only = true; break;
+		case 'd': debug = true; break;
+		case 'V': printf("pxed %s\n", PXED_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	if (conf_load(&px.conf, px.conf_path, err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (test_only) {
+		conf_print_block(&px.conf, stdout);
+		return 0;
+	}
+	enum log_level lvl = LOG_LVL_INFO;
+	log_level_parse(px.conf.log_level, &lvl);
+	log_set_level(debug ? LOG_LVL_DEBUG : lvl);
+	log_info("pxed", "pxed %s starting", PXED_VERSION);
+
+	if ((r = mkdir_p(px.conf.state_dir, 0750)) < 0) {
+		log_error("pxed", "cannot create StateDir %s: %s", px.conf.state_dir, strerror(-r));
+		return 1;
+	}
+	if ((r = mkdir_p(px.conf.tftp_root, 0755)) < 0) {
+		log_error("pxed", "cannot create TFTP Root %s: %s", px.conf.tftp_root, strerror(-r));
+		return 1;
+	}
+	if ((r = server_guid_ensure(&px.conf)) < 0) {
+		log_error("pxed", "cannot keep the server GUID in %s: %s", px.conf.state_dir, strerror(-r));
+		return 1;
+	}
+	print_block_to_log(&px.conf);
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = ev_loop_new(&px.loop)) < 0) {
+		log_error("pxed", "event loop: %s", strerror(-r));
+		goto fail;
+	}
+	if ((r = store_open(px.conf.store_url, &px.store)) < 0) {
+		log_error("pxed", "store %s: %s", px.conf.store_url,
+			  px.store ? store_last_error(px.store) : strerror(-r));
+		goto fail;
+	}
+	const char *const programs[] = { px.conf.boot_bios, px.conf.boot_uefi_x64, "undionly.kpxe",
+					 "ipxe.efi", "snponly.efi", NULL };
+	if ((r = content_new(px.conf.tftp_root, px.conf.boot_program_dir, programs, &px.content)) < 0) {
+		log_error("pxed", "content root %s: %s", px.conf.tftp_root, strerror(-r));
+		goto fail;
+	}
+	if ((r = decider_new(&px.conf, px.store, &px.decider)) < 0) {
+		log_error("pxed", "decision engine: %s", strerror(-r));
+		goto fail;
+	}
+	if ((r = http_server_new(px.loop, &px.conf, px.decider, px.store, px.content, &px.http)) < 0) {
+		log_error("pxed", "HTTP on port %u: %s", px.conf.http_port, strerror(-r));
+		goto fail;
+	}
+	if ((r = tftp_server_new(px.loop, &px.conf, px.content, &px.tftp)) < 0) {
+		log_error("pxed", "TFTP on port %u: %s", px.conf.tftp_port, strerror(-r));
+		goto fail;
+	}
+	if ((r = dhcp_server_new(px.loop, &px.conf, px.decider, &px.dhcp)) < 0) {
+		log_error("pxed", "ProxyDHCP on ports %u/%u: %s", px.conf.dhcp_port, px.conf.pxe_port,
+			  strerror(-r));
+		goto fail;
+	}
+	ev_timer_init(&px.maintain, on_maintain, &px);
+	ev_timer_start(px.loop, &px.maintain, 100);
+	ev_signal_add(px.loop, SIGTERM, on_stop, &px);
+	ev_signal_add(px.loop, SIGINT, on_stop, &px);
+	ev_signal_add(px.loop, SIGHUP, on_reload, &px);
+
+	log_info("pxed", "ready: ProxyDHCP on UDP %u and %u, TFTP on UDP %u, HTTP on TCP %u",
+		 px.conf.dhcp_port, px.conf.pxe_port, px.conf.tftp_port, px.conf.http_port);
+	r = ev_run(px.loop);
+	if (r < 0)
+		log_error("pxed", "event loop: %s", strerror(-r));
+	pxed_teardown(&px);
+	log_info("pxed", "stopped");
+	return r < 0 ? 1 : 0;
+fail:
+	pxed_teardown(&px);
+	return 1;
+}

@@ -1,0 +1,169 @@
+#include "common/content.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define CONTENT_MAX_PROGRAMS 16
+
+struct content {
+	int root_fd;    /* O_PATH fd of the content root */
+	int program_fd; /* O_PATH fd of the boot program dir, -1 when absent */
+	char *programs[CONTENT_MAX_PROGRAMS]; /* names allowed from program_fd */
+	size_t n_programs;
+};
+
+static bool name_char_ok(unsigned char ch)
+{
+	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+		return true;
+	return strchr("._-+~,@=/", ch) != NULL && ch != '\0';
+}
+
+int content_check_name(const char *name, size_t len)
+{
+	if (!name)
+		return -EINVAL;
+	if (strnlen(name, len) != len)
+		return -EACCES; /* embedded NUL: the name the client meant is not this C string */
+	if (len > CONTENT_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (len > 0 && name[0] == '/') {
+		name++;
+		len--;
+	}
+	if (len == 0)
+		return -EINVAL;
+	if (name[0] == '/')
+		return -EACCES;
+	size_t comp = 0; /* start of the current component */
+	for (size_t i = 0; i <= len; i++) {
+		if (i == len || name[i] == '/') {
+			if (i - comp == 2 && name[comp] == '.' && name[comp + 1] == '.')
+				return -EACCES;
+			comp = i + 1;
+			continue;
+		}
+		if (!name_char_ok((unsigned char)name[i]))
+			return -EACCES;
+	}
+	return 0;
+}
+
+static int open_beneath(int dirfd, const char *name, int *fd_out, uint64_t *size_out)
+{
+	/* O_NONBLOCK so a FIFO planted in the root cannot block the loop in
+	 * open(); pread on a regular file ignores it. */
+	struct open_how how = {
+		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		return -EISDIR;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EPERM;
+	}
+	*fd_out = fd;
+	*size_out = (uint64_t)st.st_size;
+	return 0;
+}
+
+int content_open(const struct content *c, const char *name, int *fd_out, uint64_t *size_out)
+{
+	size_t len = strnlen(name, CONTENT_NAME_MAX + 1);
+	int r = content_check_name(name, len);
+	if (r < 0)
+		return r;
+	if (name[0] == '/')
+		name++;
+	r = open_beneath(c->root_fd, name, fd_out, size_out);
+	if (r != -ENOENT || c->program_fd < 0)
+		return r;
+	for (size_t i = 0; i < c->n_programs; i++)
+		if (strcmp(c->programs[i], name) == 0)
+			return open_beneath(c->program_fd, name, fd_out, size_out);
+	return r;
+}
+
+const char *content_strerror(int err)
+{
+	switch (err) {
+	case -EINVAL: return "empty name";
+	case -ENAMETOOLONG: return "name too long";
+	case -EACCES: return "hostile name";
+	case -EXDEV: return "path leads out of the root";
+	case -ELOOP: return "symlink loop or magic link";
+	case -ENOENT: return "not found";
+	case -EISDIR: return "is a directory";
+	case -EPERM: return "not a regular file";
+	default: return strerror(-err);
+	}
+}
+
+void content_free(struct content *c)
+{
+	if (!c)
+		return;
+	if (c->root_fd >= 0)
+		close(c->root_fd);
+	if (c->program_fd >= 0)
+		close(c->program_fd);
+	for (size_t i = 0; i < c->n_programs; i++)
+		free(c->programs[i]);
+	free(c);
+}
+
+int content_new(const char *root, const char *program_dir,
+		const char *const *program_names, struct content **out)
+{
+	struct content *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->program_fd = -1;
+	c->root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (c->root_fd < 0) {
+		int r = -errno;
+		free(c);
+		return r;
+	}
+	if (program_dir && program_dir[0])
+		c->program_fd = open(program_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	for (size_t i = 0; program_names && program_names[i]; i++) {
+		const char *p = program_names[i];
+		if (!p[0])
+			continue;
+		/* A program name is looked up beneath program_dir by the same
+		 * rules as any client name. */
+		if (content_check_name(p, strlen(p)) < 0 || p[0] == '/' ||
+		    c->n_programs == CONTENT_MAX_PROGRAMS) {
+			content_free(c);
+			return -EINVAL;
+		}
+		c->programs[c->n_programs] = strdup(p);
+		if (!c->programs[c->n_programs]) {
+			content_free(c);
+			return -ENOMEM;
+		}
+		c->n_programs++;
+	}
+	*out = c;
+	return 0;
+}

@@ -1,0 +1,47 @@
+/* http_parse: pure helpers for the HTTP module -- the Range header parser
+ * and the validators for names, paths and text that reach the store or an
+ * iPXE script.  No sockets, no globals, no allocation: safe to fuzz and to
+ * share with pxectl (which validates the same fields client-side). */
+#pragma once
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* http_range_parse() results. */
+#define HTTP_RANGE_PARTIAL 0           /* one satisfiable range: answer 206 */
+#define HTTP_RANGE_IGNORE 1            /* answer 200 with the whole file */
+#define HTTP_RANGE_UNSATISFIABLE (-ERANGE) /* answer 416 */
+
+/* Parse a Range header value (RFC 9110 §14.1.2, §14.2) against a
+ * representation of `size` bytes.  On HTTP_RANGE_PARTIAL, [*start, *end]
+ * is the inclusive byte range to send, already clipped to the file.
+ *   - "bytes=a-b", "bytes=a-", "bytes=-n" are served; a last-pos at or past
+ *     the end is clipped (§14.1.2), a suffix longer than the file means the
+ *     whole file (§14.1.2);
+ *   - a first-pos at or past the end, or "-0", is unsatisfiable (§14.1.2,
+ *     §15.5.17: 416 with "Content-Range: bytes *\/SIZE");
+ *   - an unknown unit or a malformed ranges-specifier is ignored (§14.2: "An
+ *     origin server MUST ignore a Range header field that contains a range
+ *     unit it does not understand", and MAY ignore an invalid one);
+ *   - several ranges are ignored too (§14.2 lets a server ignore Range; we
+ *     never send multipart/byteranges), unless every one is unsatisfiable.
+ * Numbers that overflow 64 bits saturate, so they behave like "very large". */
+int http_range_parse(const char *hdr, uint64_t size, uint64_t *start, uint64_t *end);
+
+#define HTTP_NAME_MAX 63
+
+/* A device, image or deployment name: 1..63 of [A-Za-z0-9._-]. */
+bool http_name_valid(const char *s);
+
+/* A file path relative to the content root, as stored in an image: 1..255
+ * bytes of [A-Za-z0-9._/+-], no leading '/', no "." or ".." segment, no
+ * empty segment ("a//b").  The content module checks again when opening. */
+bool http_path_valid(const char *s);
+
+/* A kernel command line that can be written into an iPXE script without
+ * changing its meaning: at most 511 bytes of printable ASCII, none of the
+ * characters iPXE's parser treats specially (`$` settings expansion, quotes
+ * and `\` escapes, `|`, `&`, `;` command separators, `#`, `{`, `}`).  Empty
+ * is valid. */
+bool http_cmdline_valid(const char *s);

@@ -1,0 +1,667 @@
+#include "http/http_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/content.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "conf/conf.h"
+#include "decide/decide.h"
+#include "http/boot_script.h"
+#include "http/http_internal.h"
+#include "http/http_parse.h"
+
+#define MOD "http"
+
+/* ---- responses ---------------------------------------------------------- */
+
+enum MHD_Result http_queue(struct MHD_Connection *c, struct http_request *r, unsigned status,
+			   struct MHD_Response *resp)
+{
+	enum MHD_Result ret;
+	if (!resp)
+		return MHD_NO; /* out of memory: MHD closes the connection */
+	r->status = status;
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+enum MHD_Result http_reply_text(struct MHD_Connection *c, struct http_request *r,
+				unsigned status, const char *text)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+	if (resp)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+	return http_queue(c, r, status, resp);
+}
+
+enum MHD_Result http_reply_error(struct MHD_Connection *c, struct http_request *r,
+				 unsigned status, const char *code, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+	json_t *o;
+	char *txt, *nl;
+	size_t n;
+	struct MHD_Response *resp;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	o = json_pack("{s:s, s:s}", "error", code, "detail", detail);
+	txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!txt)
+		return MHD_NO;
+	n = strlen(txt);
+	nl = realloc(txt, n + 2); /* end with a newline, as every API reply */
+	if (!nl) {
+		free(txt);
+		return MHD_NO;
+	}
+	txt = nl;
+	txt[n] = '\n';
+	txt[n + 1] = '\0';
+	resp = MHD_create_response_from_buffer(strlen(txt), txt, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(txt);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	return http_queue(c, r, status, resp);
+}
+
+/* ---- /healthz ------------------------------------------------------------ */
+
+static enum MHD_Result route_healthz(struct http_server *s, struct MHD_Connection *c,
+				     struct http_request *r, const char *url)
+{
+	return http_reply_text(c, r, MHD_HTTP_OK, "ok\n");
+}
+
+/* ---- /boot.ipxe ---------------------------------------------------------- */
+
+/* Host header as the client wrote it, if it is a plain host[:port];
+ * otherwise the address the client connected to.  The result goes into a
+ * script the client executes, so nothing else passes (boot_script_build
+ * checks again). */
+static void request_base_url(struct MHD_Connection *c, uint16_t port, char *out, size_t len)
+{
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	const union MHD_ConnectionInfo *ci;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char addr[INET6_ADDRSTRLEN] = "127.0.0.1";
+
+	if (host && *host && strlen(host) <= 255 &&
+	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") ==
+		    strlen(host)) {
+		snprintf(out, len, "http://%s", host);
+		return;
+	}
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci && getsockname(ci->connect_fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET) {
+			const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
+		} else if (ss.ss_family == AF_INET6) {
+			const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
+			if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+				inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], addr, sizeof(addr));
+			else {
+				inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
+				snprintf(out, len, "http://[%s]:%u", addr, port);
+				return;
+			}
+		}
+	}
+	snprintf(out, len, "http://%s:%u", addr, port);
+}
+
+/* ?mac=&guid=&arch= into facts; NULL on success, else the bad field. */
+static const char *boot_facts_parse(struct MHD_Connection *c, struct pxe_facts *f)
+{
+	const char *mac = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "mac");
+	const char *guid = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "guid");
+	const char *arch = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "arch");
+	unsigned long long a;
+
+	memset(f, 0, sizeof(*f));
+	f->via = PXE_VIA_HTTP;
+	f->is_ipxe = true;
+	f->arch_class = PXE_ARCH_OTHER;
+	if (!mac || mac_parse(mac, f->mac) < 0)
+		return "mac";
+	/* iPXE expands an unset ${uuid} to nothing: treat "" as absent. */
+	if (guid && *guid) {
+		if (guid_parse(guid, f->guid) < 0)
+			return "guid";
+		f->has_guid = true;
+	}
+	if (arch && *arch) {
+		if (parse_uint(arch, 0, 65535, &a) < 0)
+			return "arch";
+		f->has_arch = true;
+		f->arch = (uint16_t)a;
+		f->arch_class = pxe_arch_classify(f->arch);
+	}
+	return NULL;
+}
+
+static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connection *c,
+				       struct http_request *r, const char *url)
+{
+	struct pxe_facts facts;
+	struct decision d;
+	char base[300], script[4096];
+	const char *bad = boot_facts_parse(c, &facts);
+	struct MHD_Response *resp;
+	int n;
+
+	if (bad)
+		return http_reply_text(c, r, MHD_HTTP_BAD_REQUEST,
+				       !strcmp(bad, "mac") ? "bad or missing mac\n"
+				       : !strcmp(bad, "guid") ? "bad guid\n"
+							      : "bad arch\n");
+	/* commit: this script is the hand-out of a required deployment. */
+	if (decide(s->dec, &facts, true, &d) < 0)
+		log_warn(MOD, "boot.ipxe: decision failed, client sent to local disk: %s", d.reason);
+	decision_log(&facts, &d, "http /boot.ipxe");
+	request_base_url(c, s->port, base, sizeof(base));
+	n = boot_script_build(&d, base, script, sizeof(script));
+	if (n < 0) {
+		/* A stored field that cannot be written safely: refuse the boot,
+		 * send the machine to its disk, say why in the log. */
+		char mac[MAC_STR_LEN], dep[80], img[80];
+		mac_format(facts.mac, mac);
+		log_escape(dep, sizeof(dep), d.deployment_name, strnlen(d.deployment_name, 64));
+		log_escape(img, sizeof(img), d.image_name, strnlen(d.image_name, 64));
+		log_warn(MOD, "%s: boot.ipxe: deployment '%s' image '%s' cannot be written as an "
+			      "iPXE script (%s); sending local",
+			 mac, dep, img, strerror(-n));
+		d.outcome = DECISION_LOCAL;
+		snprintf(d.reason, sizeof(d.reason), "image cannot be served, see server log");
+		n = boot_script_build(&d, "http://127.0.0.1", script, sizeof(script));
+		if (n < 0)
+			return http_reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "error\n");
+	}
+	resp = MHD_create_response_from_buffer((size_t)n, script, MHD_RESPMEM_MUST_COPY);
+	if (resp) {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	}
+	return http_queue(c, r, MHD_HTTP_OK, resp);
+}
+
+/* ---- /files/ ------------------------------------------------------------- */
+
+static void http_date(time_t t, char *out, size_t len)
+{
+	struct tm tm;
+	/* IMF-fixdate, RFC 9110 §5.6.7; strftime's %a/%b are English in the
+	 * C locale, which pxed never changes. */
+	gmtime_r(&t, &tm);
+	strftime(out, len, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+static enum MHD_Result reply_file(struct MHD_Connection *c, struct http_request *r, int fd,
+				  uint64_t size, const char *lastmod)
+{
+	const char *range = NULL, *if_range;
+	uint64_t start = 0, end = 0;
+	int rr = HTTP_RANGE_IGNORE;
+	unsigned status = MHD_HTTP_OK;
+	struct MHD_Response *resp;
+	char cr[80];
+
+	/* §14.2: Range is defined for GET only. */
+	if (r->method == HTTP_GET)
+		range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+	/* §13.1.5: a stale If-Range validator means "send it all". */
+	if_range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE);
+	if (range && if_range && strcmp(if_range, lastmod) != 0)
+		range = NULL;
+	if (range)
+		rr = http_range_parse(range, size, &start, &end);
+
+	if (rr == HTTP_RANGE_UNSATISFIABLE) {
+		close(fd);
+		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
+		if (resp)
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+		status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
+	} else if (size == 0) {
+		close(fd);
+		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	} else {
+		if (rr != HTTP_RANGE_PARTIAL) {
+			start = 0;
+			end = size - 1;
+		}
+		/* The response owns fd from here and sends it with sendfile(). */
+		resp = MHD_create_response_from_fd_at_offset64(end - start + 1, fd, start);
+		if (!resp)
+			close(fd);
+		if (resp && rr == HTTP_RANGE_PARTIAL) {
+			snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)start,
+				 (unsigned long long)end, (unsigned long long)size);
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+			status = MHD_HTTP_PARTIAL_CONTENT;
+		}
+	}
+	if (resp) {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED, lastmod);
+	}
+	return http_queue(c, r, status, resp);
+}
+
+static enum MHD_Result route_files(struct http_server *s, struct MHD_Connection *c,
+				   struct http_request *r, const char *url)
+{
+	const char *path = url + strlen("/files/");
+	char lastmod[64], esc[200];
+	uint64_t size;
+	struct stat st;
+	int fd, rc;
+
+	/* MHD has percent-decoded the URL; our unescaper turns %00 into \x01
+	 * so an embedded NUL cannot cut the name short unseen. */
+	for (const char *p = path; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return http_reply_text(c, r, MHD_HTTP_BAD_REQUEST, "bad file name\n");
+	if (!*path)
+		return http_reply_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n");
+	rc = content_open(s->content, path, &fd, &size);
+	switch (rc) {
+	case 0:
+		break;
+	case -ENOENT:
+	case -ENOTDIR:
+	case -EISDIR:
+		return http_reply_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n");
+	case -EACCES:       /* hostile name: .., backslash, odd bytes */
+	case -EXDEV:        /* a symlink leading out of the root */
+	case -ELOOP:        /* magic link or symlink loop */
+	case -EPERM:        /* not a regular file */
+	case -EINVAL:       /* empty name */
+	case -ENAMETOOLONG:
+		log_escape(esc, sizeof(esc), path, strlen(path));
+		log_warn(MOD, "refused file name '%s': %s", esc, strerror(-rc));
+		return http_reply_text(c, r, MHD_HTTP_FORBIDDEN, "forbidden\n");
+	default:
+		log_escape(esc, sizeof(esc), path, strlen(path));
+		log_warn(MOD, "cannot open '%s': %s", esc, strerror(-rc));
+		return http_reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "error\n");
+	}
+	if (fstat(fd, &st) < 0)
+		st.st_mtime = 0;
+	http_date(st.st_mtime, lastmod, sizeof(lastmod));
+	return reply_file(c, r, fd, size, lastmod);
+}
+
+/* ---- routing ------------------------------------------------------------- */
+
+/* First match wins; a path that matches with the wrong method is 405. */
+static const struct http_route routes[] = {
+	{ "/healthz", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, route_healthz },
+	{ "/boot.ipxe", HTTP_GET, "GET", false, route_boot_ipxe },
+	{ "/files/", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, route_files },
+	{ "/api/v1/devices", HTTP_GET | HTTP_POST, "GET, POST", true, http_api_devices },
+	{ "/api/v1/images", HTTP_GET | HTTP_POST, "GET, POST", true, http_api_images },
+	{ "/api/v1/deployments", HTTP_GET | HTTP_POST, "GET, POST", true, http_api_deployments },
+	{ "/api/v1/events", HTTP_GET, "GET", true, http_api_events },
+	{ "/api/v1/status", HTTP_GET, "GET", true, http_api_status },
+};
+
+static const struct http_route *route_find(const char *url)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
+		const char *p = routes[i].path;
+		size_t n = strlen(p);
+		if (p[n - 1] == '/' ? strncmp(url, p, n) == 0 : strcmp(url, p) == 0)
+			return &routes[i];
+	}
+	return NULL;
+}
+
+static enum http_method method_parse(const char *m)
+{
+	if (!strcmp(m, MHD_HTTP_METHOD_GET))
+		return HTTP_GET;
+	if (!strcmp(m, MHD_HTTP_METHOD_HEAD))
+		return HTTP_HEAD;
+	if (!strcmp(m, MHD_HTTP_METHOD_POST))
+		return HTTP_POST;
+	return HTTP_OTHER;
+}
+
+/* First call for a request: state, and the refusals that need no body. */
+static enum MHD_Result request_begin(struct MHD_Connection *c, const char *url,
+				     const char *method, struct http_request *r)
+{
+	const char *cl;
+	unsigned long long len;
+
+	r->start_ms = now_ms();
+	r->method = method_parse(method);
+	log_escape(r->method_name, sizeof(r->method_name), method, strlen(method));
+	log_escape(r->url_log, sizeof(r->url_log), url, strlen(url));
+	r->route = route_find(url);
+	if (!r->route) {
+		if (!strncmp(url, "/api/", 5))
+			return http_reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found",
+						"no such API endpoint");
+		return http_reply_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n");
+	}
+	if (!(r->route->methods & r->method)) {
+		struct MHD_Response *resp;
+		if (r->route->json)
+			return http_reply_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED,
+						"method_not_allowed", "%s is not allowed here; use %s",
+						r->method_name, r->route->allow);
+		resp = MHD_create_response_from_buffer(19, (void *)"method not allowed\n",
+						       MHD_RESPMEM_PERSISTENT);
+		if (resp)
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->route->allow);
+		return http_queue(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
+	}
+	/* Refuse an announced oversized body before reading any of it. */
+	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl && parse_uint(cl, 0, ULLONG_MAX, &len) == 0 && len > HTTP_MAX_BODY) {
+		log_warn(MOD, "%s %s: body of %llu bytes refused (limit %d)", r->method_name,
+			 r->url_log, len, HTTP_MAX_BODY);
+		return http_reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+					"request body is larger than %d bytes", HTTP_MAX_BODY);
+	}
+	return MHD_YES;
+}
+
+/* Append a piece of the body; past the cap, remember and drop the rest. */
+static void request_body_add(struct http_request *r, const char *data, size_t n)
+{
+	size_t cap;
+	char *nb;
+	if (r->body_too_large || r->method != HTTP_POST)
+		return;
+	if (n > HTTP_MAX_BODY - r->body_len) {
+		r->body_too_large = true;
+		return;
+	}
+	if (r->body_len + n + 1 > r->body_cap) {
+		cap = r->body_cap ? r->body_cap : 1024;
+		while (cap < r->body_len + n + 1)
+			cap *= 2;
+		nb = realloc(r->body, cap);
+		if (!nb) {
+			r->body_too_large = true;
+			return;
+		}
+		r->body = nb;
+		r->body_cap = cap;
+	}
+	memcpy(r->body + r->body_len, data, n);
+	r->body_len += n;
+	r->body[r->body_len] = '\0';
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct http_server *s = cls;
+	struct http_request *r = *con_cls;
+
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		*con_cls = r;
+		return request_begin(c, url, method, r);
+	}
+	if (r->status)
+		return MHD_YES; /* already answered (early refusal) */
+	if (*upload_data_size) {
+		request_body_add(r, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (r->body_too_large) {
+		log_warn(MOD, "%s %s: body refused, over %d bytes", r->method_name, r->url_log,
+			 HTTP_MAX_BODY);
+		return http_reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+					"request body is larger than %d bytes", HTTP_MAX_BODY);
+	}
+	return r->route->handler(s, c, r, url);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *s = cls;
+	struct http_request *r = *con_cls;
+	if (!r)
+		return;
+	s->n_requests++;
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		log_debug(MOD, "%s %s %u %llu ms", r->method_name, r->url_log, r->status,
+			  (unsigned long long)(now_ms() - r->start_ms));
+	else
+		log_debug(MOD, "%s %s %u aborted (%d)", r->method_name, r->url_log, r->status,
+			  (int)toe);
+	free(r->body);
+	free(r);
+	*con_cls = NULL;
+}
+
+/* MHD's own diagnostics (connection limit reached, accept errors...). */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[256];
+	size_t n;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_warn(MOD, "%s", msg);
+}
+
+/* Percent-decoding for the URL and query arguments (RFC 3986 §2.1).  Like
+ * MHD's own, except that %00 becomes \x01: a NUL would silently end the
+ * name early ("a.efi%00.txt"), a control byte is refused by the handlers. */
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	char *w = s;
+	for (const char *p = s; *p; p++) {
+		int hi, lo;
+		if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
+			char v = (char)(hi << 4 | lo);
+			*w++ = v ? v : '\x01';
+			p += 2;
+		} else {
+			*w++ = *p;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static void mhd_drive(struct http_server *s)
+{
+	MHD_UNSIGNED_LONG_LONG t;
+	if (MHD_run(s->mhd) != MHD_YES)
+		log_warn(MOD, "MHD_run failed");
+	/* MHD_get_timeout is 0 when it still has buffered work to do. */
+	if (MHD_get_timeout(s->mhd, &t) == MHD_YES)
+		ev_timer_start(s->loop, &s->timer, t);
+	else
+		ev_timer_stop(s->loop, &s->timer);
+}
+
+static void on_mhd_io(struct ev_loop *loop, struct ev_io *io, uint32_t events)
+{
+	mhd_drive(io->data);
+}
+
+static void on_mhd_timer(struct ev_loop *loop, struct ev_timer *t)
+{
+	mhd_drive(t->data);
+}
+
+/* sendfile() raises SIGPIPE when a client goes away mid-file, so MHD uses
+ * it only when told SIGPIPE cannot kill us: ignored or blocked. */
+static int sigpipe_handled(void)
+{
+	struct sigaction sa;
+	sigset_t cur;
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+		return 1;
+	if (sigprocmask(SIG_BLOCK, NULL, &cur) == 0 && sigismember(&cur, SIGPIPE) == 1)
+		return 1;
+	return 0;
+}
+
+/* conf->http_address into a socket address; "" is every address. */
+static int listen_addr(const struct pxed_conf *conf, struct sockaddr_storage *ss,
+		       unsigned *flags)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	memset(ss, 0, sizeof(*ss));
+	if (!conf->http_address[0] || !strcmp(conf->http_address, "0.0.0.0")) {
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+		sin->sin_port = htons(conf->http_port);
+		return 0;
+	}
+	if (inet_pton(AF_INET, conf->http_address, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(conf->http_port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, conf->http_address, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(conf->http_port);
+		*flags |= MHD_USE_IPv6;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct decider *dec,
+		    struct store *store, const struct content *content, struct http_server **out)
+{
+	struct http_server *s;
+	struct sockaddr_storage ss;
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *info;
+	int r;
+
+	if (listen_addr(conf, &ss, &flags) < 0) {
+		log_error(MOD, "[http] Address '%s' is not an IPv4 or IPv6 address",
+			  conf->http_address);
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->loop = loop;
+	s->dec = dec;
+	s->store = store;
+	s->content = content;
+	s->port = conf->http_port;
+	s->started_ms = now_ms();
+	ev_io_init(&s->io, -1, on_mhd_io, s);
+	ev_timer_init(&s->timer, on_mhd_timer, s);
+
+	errno = 0;
+	s->mhd = MHD_start_daemon(
+		flags, conf->http_port, NULL, NULL, on_request, s,
+		/* first, so MHD's option errors reach our log too */
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
+		MHD_OPTION_SIGPIPE_HANDLED_BY_APP, sigpipe_handled(),
+		MHD_OPTION_END);
+	if (!sigpipe_handled())
+		log_info(MOD, "SIGPIPE is not ignored: files are sent without sendfile()");
+	if (!s->mhd) {
+		r = errno == EADDRINUSE || errno == EACCES ? -errno : -EIO;
+		log_error(MOD, "cannot listen on %s:%u: %s",
+			  conf->http_address[0] ? conf->http_address : "*", conf->http_port,
+			  strerror(-r));
+		goto err_free;
+	}
+	info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info || info->epoll_fd < 0) {
+		r = -EIO;
+		log_error(MOD, "libmicrohttpd has no epoll fd");
+		goto err_stop;
+	}
+	if (!conf->http_port) { /* port 0: let the kernel choose (tests) */
+		info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+		if (info)
+			s->port = info->port;
+	}
+	ev_io_init(&s->io, info->epoll_fd, on_mhd_io, s);
+	r = ev_io_start(loop, &s->io, EV_READ);
+	if (r < 0) {
+		log_error(MOD, "cannot watch libmicrohttpd: %s", strerror(-r));
+		goto err_stop;
+	}
+	log_info(MOD, "listening on %s:%u", conf->http_address[0] ? conf->http_address : "*",
+		 s->port);
+	*out = s;
+	return 0;
+
+err_stop:
+	MHD_stop_daemon(s->mhd);
+err_free:
+	free(s);
+	return r;
+}
+
+void http_server_free(struct http_server *s)
+{
+	if (!s)
+		return;
+	ev_io_stop(s->loop, &s->io);
+	ev_timer_stop(s->loop, &s->timer);
+	MHD_stop_daemon(s->mhd);
+	free(s);
+}

@@ -1,0 +1,37 @@
+/* http_server: pxed's HTTP service on the "HTTP Port" (PRODUCT.md).
+ *
+ * libmicrohttpd runs inside pxed's ev loop, single-threaded: MHD is started
+ * with MHD_USE_EPOLL and no thread of its own; its epoll fd is one ev_io,
+ * and an ev_timer armed from MHD_get_timeout() drives its time-outs and the
+ * work it has left buffered.  Every callback below runs on the loop.
+ *
+ * Routes:
+ *   GET|HEAD /healthz               "ok"
+ *   GET      /boot.ipxe?mac=&guid=&arch=   the client's iPXE script
+ *   GET|HEAD /files/PATH            content root, with single Range (RFC 9110 §14)
+ *   /api/v1/{devices,images,deployments,events,status}   JSON admin API
+ *
+ * The process must ignore SIGPIPE (main does): MHD sends files with
+ * sendfile(), which raises it when a client goes away mid-transfer. */
+#pragma once
+
+struct ev_loop;
+struct pxed_conf;
+struct decider;
+struct store;
+struct content;
+struct http_server;
+
+/* Limits on what one client can make us hold. */
+#define HTTP_MAX_CONNECTIONS 256    /* all clients together */
+#define HTTP_MAX_PER_IP 64          /* one address (a lab behind NAT still fits) */
+#define HTTP_CONN_TIMEOUT_S 30      /* idle connection */
+#define HTTP_MAX_BODY (1024 * 1024) /* request body; more is 413 */
+
+/* Bind conf->http_address ("" = every address) : conf->http_port and
+ * register with loop.  dec, store and content are borrowed and must
+ * outlive the server.  0 or a negative errno (-EADDRINUSE, -EINVAL for a
+ * bad address, -EIO when MHD refuses to start). */
+int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct decider *dec,
+		    struct store *store, const struct content *content, struct http_server **out);
+void http_server_free(struct http_server *s); /* accepts NULL */

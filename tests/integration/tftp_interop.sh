@@ -1,0 +1,233 @@
+#!/bin/bash
+# TFTP interoperability: real clients (atftp, curl, busybox tftp, tftp-hpa)
+# download files of edge sizes from pxed and every byte is compared; a
+# file past the 65535-block rollover at blksize 512; netascii; hostile
+# names and write requests are refused and serve nothing; a scripted client
+# checks the protocol rules no stock client exercises (EDK2's tsize probe
+# abort, window resend after a lost block, no Sorcerer's Apprentice).
+#
+# Runs pxed on 127.0.0.1 with high ports, no root needed.  Set
+# PXED_TFTP_CMD to a program taking "ROOT PORT" to test another build of
+# the TFTP server instead of build/pxed (with MaxTransfers 2, as here).
+. "$(dirname "$0")/../lib.sh"
+
+for c in atftp curl busybox tftp cmp python3; do
+	command -v $c >/dev/null || skip "$c not installed"
+done
+
+root=$TMP/root
+mkdir -p "$root/boot" "$TMP/out"
+for n in 0 511 512 513 $((1024 * 1024 + 1)); do
+	head -c $n /dev/urandom >"$root/f$n"
+done
+head -c $((32 * 1024 * 1024 + 700)) /dev/urandom >"$root/big" # 65538 blocks of 512
+printf 'line one\nline two\r\nbare\rcr\n' >"$root/text.txt"
+echo SECRET >"$TMP/secret"
+ln -s ../secret "$root/out"
+ln -s ../f513 "$root/boot/inside"
+
+tport=$(free_port)
+hport=$(free_port)
+if [ -n "${PXED_TFTP_CMD:-}" ]; then
+	$PXED_TFTP_CMD "$root" "$tport" >>"$TMP/pxed.log" 2>&1 &
+	pid=$!
+	on_exit "kill $pid"
+	sleep 0.3
+else
+	[ -x "$PXED" ] || skip "build/pxed not built"
+	cat >"$TMP/pxed.conf" <<CONF
+[tftp]
+Root=$root
+Port=$tport
+MaxTransfers=2
+[http]
+Port=$hport
+[store]
+URL=sqlite:$TMP/pxed.db
+CONF
+	start_pxed "$TMP/pxed.conf"
+fi
+log=$TMP/pxed.log
+[ -n "${KEEP_LOG:-}" ] && on_exit "cp $TMP/pxed.log $KEEP_LOG"
+
+# fetch CLIENT FILE [BLKSIZE]: download FILE with CLIENT into $TMP/out
+fetch() {
+	local client=$1 f=$2 bs=${3:-1468} out=$TMP/out/$1.$2
+	rm -f "$out"
+	case $client in
+	atftp) timeout 30 atftp --option "blksize $bs" --option "tsize 0" --option "windowsize 16" \
+		-g -r "$f" -l "$out" 127.0.0.1 "$tport" >/dev/null 2>&1 ;;
+	curl) timeout 30 curl -sf --tftp-blksize "$bs" -o "$out" "tftp://127.0.0.1:$tport/$f" ;;
+	busybox) timeout 30 busybox tftp -g -b "$bs" -r "$f" -l "$out" 127.0.0.1 "$tport" 2>/dev/null ;;
+	hpa) timeout 30 tftp 127.0.0.1 "$tport" -m binary -c get "$f" "$out" >"$out.msg" 2>&1 &&
+		! grep -q . "$out.msg" ;; # tftp-hpa prints errors but exits 0
+	esac
+}
+
+for client in atftp curl busybox hpa; do
+	for n in 0 511 512 513 $((1024 * 1024 + 1)); do
+		fetch $client f$n || fail "$client f$n: client failed"
+		cmp -s "$root/f$n" "$TMP/out/$client.f$n" || fail "$client f$n: content differs"
+	done
+	pass "$client: 0, 511, 512, 513, 1 MiB + 1 bytes"
+done
+
+# Past 65535 blocks at blksize 512: block numbers roll over to 0.
+# (tftp-hpa sends no options: 512 by RFC 1350.)
+for client in atftp curl busybox hpa; do
+	fetch $client big 512 || fail "$client big: client failed"
+	cmp -s "$root/big" "$TMP/out/$client.big" || fail "$client big: content differs"
+done
+pass "block number rollover (32 MiB + 700 at blksize 512) with all four clients"
+
+timeout 10 tftp 127.0.0.1 "$tport" -m binary -c get boot/inside "$TMP/out/inside" >/dev/null 2>&1
+cmp -s "$root/f513" "$TMP/out/inside" || fail "symlink inside the root not served"
+pass "symlink inside the root"
+
+# netascii: tftp-hpa converts back, so the round trip gives the file.
+timeout 10 tftp 127.0.0.1 "$tport" -m netascii -c get text.txt "$TMP/out/text.txt" >/dev/null 2>&1
+cmp -s "$root/text.txt" "$TMP/out/text.txt" || fail "netascii round trip differs"
+pass "netascii"
+
+# Hostile names: an error comes back and nothing is served.
+for name in ../secret /../secret boot/../../secret out 'boot\inside' //etc/passwd; do
+	out=$TMP/out/hostile
+	rm -f "$out"
+	timeout 10 tftp 127.0.0.1 "$tport" -m binary -c get "$name" "$out" >"$out.msg" 2>&1
+	grep -q "Error code [12]" "$out.msg" || fail "hostile '$name': no error 1/2 ($(cat "$out.msg"))"
+	[ ! -s "$out" ] || fail "hostile '$name': data served"
+	rm -f "$out"
+	timeout 10 curl -sf -o "$out" "tftp://127.0.0.1:$tport/$name" && fail "curl hostile '$name' succeeded"
+	[ ! -s "$out" ] || fail "curl hostile '$name': data served"
+done
+timeout 10 tftp 127.0.0.1 "$tport" -m binary -c get no-such-file "$TMP/out/x" >"$TMP/out/x.msg" 2>&1
+grep -q "Error code 1" "$TMP/out/x.msg" || fail "missing file: not error 1"
+pass "hostile names refused (error 2), missing file error 1"
+
+# Write requests are refused with error 4 and nothing is written.
+echo data >"$TMP/up.txt"
+timeout 10 tftp 127.0.0.1 "$tport" -m binary -c put "$TMP/up.txt" uploaded >"$TMP/out/put.msg" 2>&1
+grep -q "Error code 4" "$TMP/out/put.msg" || fail "WRQ: no error 4 ($(cat "$TMP/out/put.msg"))"
+timeout 10 atftp -p -l "$TMP/up.txt" -r uploaded2 127.0.0.1 "$tport" >/dev/null 2>&1 && fail "atftp put succeeded"
+[ ! -e "$root/uploaded" ] && [ ! -e "$root/uploaded2" ] || fail "WRQ wrote a file"
+pass "write requests refused (error 4)"
+
+# Protocol rules checked with a scripted client.
+python3 - "$tport" "$root" <<'PY' || fail "scripted client checks"
+import socket, struct, sys
+port = int(sys.argv[1])
+root = sys.argv[2]
+def rrq(name, *opts):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(3)
+    p = struct.pack("!H", 1) + name.encode() + b"\0octet\0"
+    for o in opts:
+        p += o.encode() + b"\0"
+    s.sendto(p, ("127.0.0.1", port))
+    return s
+def recv(s, timeout=3):
+    s.settimeout(timeout)
+    d, a = s.recvfrom(70000)
+    return struct.unpack("!H", d[:2])[0], d, a
+def quiet(s, t):
+    s.settimeout(t)
+    try:
+        d, a = s.recvfrom(70000)
+        return d
+    except socket.timeout:
+        return None
+
+# EDK2 tsize probe: OACK carries the size, ERROR 8 ends the transfer.
+s = rrq("f513", "tsize", "0", "blksize", "1468")
+op, d, a = recv(s)
+assert op == 6, d
+assert b"tsize\x00513\x00" in d and b"blksize\x001468\x00" in d, d
+s.sendto(struct.pack("!HH", 5, 8) + b"User aborted the transfer\0", a)
+assert quiet(s, 1.5) is None, "server sent more after ERROR 8"
+
+# Window of 4 at blksize 8 over 513 bytes (65 blocks).  A lost block:
+# ACK 2 in a window 1..4 must resend from 3.  Duplicate ACKs must not
+# resend.
+s = rrq("f513", "blksize", "8", "windowsize", "4")
+op, d, a = recv(s)
+assert op == 6 and b"windowsize\x004\x00" in d, d
+s.sendto(struct.pack("!HH", 4, 0), a)
+got = [struct.unpack("!HH", recv(s)[1][:4])[1] for _ in range(4)]
+assert got == [1, 2, 3, 4], got
+s.sendto(struct.pack("!HH", 4, 2), a)            # client lost block 3
+got = [struct.unpack("!HH", recv(s)[1][:4])[1] for _ in range(4)]
+assert got == [3, 4, 5, 6], got
+s.sendto(struct.pack("!HH", 4, 6), a)
+got = [struct.unpack("!HH", recv(s)[1][:4])[1] for _ in range(4)]
+assert got == [7, 8, 9, 10], got
+s.sendto(struct.pack("!HH", 4, 6), a)            # a late duplicate ACK
+s.sendto(struct.pack("!HH", 4, 6), a)
+assert quiet(s, 0.5) is None, "duplicate ACK caused a resend (Sorcerer's Apprentice)"
+# No ACK: after the timeout the window after the last ACK comes again.
+got = [struct.unpack("!HH", recv(s, 3)[1][:4])[1] for _ in range(4)]
+assert got == [7, 8, 9, 10], got
+s.sendto(struct.pack("!HH", 4, 10), a)
+# Read the rest window by window; the data must be the file's.
+data = b""
+blk = 10
+while True:
+    op, d, _ = recv(s)
+    assert op == 3
+    n = struct.unpack("!H", d[2:4])[0]
+    assert n == blk + 1, (n, blk)
+    blk = n
+    data += d[4:]
+    if len(d) < 12 or n % 4 == 2:
+        s.sendto(struct.pack("!HH", 4, n), a)
+    if len(d) < 12:
+        break
+assert data == open(root + "/f513", "rb").read()[80:], "window transfer content"
+assert quiet(s, 0.3) is None
+s.close()
+
+# IP_PKTINFO: a request sent to another local address (127.0.0.2 on lo)
+# is answered from that address, not from 127.0.0.1.
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.sendto(struct.pack("!H", 1) + b"f511\x00octet\x00", ("127.0.0.2", port))
+op, d, a = recv(s)
+assert op == 3 and a[0] == "127.0.0.2", (op, a)
+s.sendto(struct.pack("!HH", 4, 1), a)
+assert quiet(s, 0.3) is None
+s.close()
+
+# MaxTransfers (2): a third request is dropped unanswered while two run,
+# and served when the client repeats it after a slot frees.
+held = [rrq("f513", "blksize", "512") for _ in range(2)]
+peers = []
+for h in held:
+    op, d, a = recv(h)
+    assert op == 6, d
+    peers.append(a)
+third = rrq("f513", "blksize", "512")
+assert quiet(third, 0.5) is None, "request over MaxTransfers was answered"
+for h, a in zip(held, peers):
+    h.sendto(struct.pack("!HH", 5, 8) + b"done\0", a)
+    h.close()
+quiet(third, 0.2)
+third.sendto(struct.pack("!H", 1) + b"f513\x00octet\x00blksize\x00512\x00", ("127.0.0.1", port))
+op, d, a = recv(third)
+assert op == 6, d
+third.sendto(struct.pack("!HH", 5, 8) + b"done\0", a)
+print("ok: scripted checks (EDK2 probe abort, window resend, no duplicate sends, timeout resend, reply from the requested address, MaxTransfers)")
+PY
+
+# One line per transfer in the log; the probe abort is not a failure.
+sleep 0.5
+assert_grep '"f1048577" done' "$log"
+assert_grep '"big" done: 33555132 bytes sent of 33555132, blksize 512' "$log"
+assert_grep '"f513" aborted: client sent error 8' "$log"
+assert_grep 'refused: hostile name' "$log"
+assert_grep 'refused: path leads out of the root' "$log"
+assert_grep 'refused: write request' "$log"
+assert_grep 'MaxTransfers \(2\) reached' "$log"
+if grep -E 'tftp: .*failed' "$log" | grep -v '"f513"' | grep -q .; then
+	grep 'failed' "$log" >&2
+	fail "transfers failed"
+fi
+pass "log lines"
