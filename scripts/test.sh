@@ -54,10 +54,29 @@ run_script() { # SCRIPT
 	esac
 }
 
+run_fuzz() { # a short libFuzzer run per harness: a crash or sanitizer report fails
+	if ! make -j2 fuzz >build/fuzz.make.log 2>&1; then
+		cat build/fuzz.make.log
+		failed=$((failed + 1)); failures+=("fuzz build")
+		return
+	fi
+	mkdir -p build/test-logs
+	for f in build/fuzz/fuzz_*; do
+		local log="build/test-logs/$(basename "$f").log"
+		if "$f" -max_total_time="${FUZZ_SECONDS:-10}" -rss_limit_mb=1024 >"$log" 2>&1; then
+			passed=$((passed + 1)); echo "PASS fuzz $(basename "$f") ($(grep -o 'Done [0-9]* runs' "$log"))"
+		else
+			failed=$((failed + 1)); failures+=("fuzz $(basename "$f")")
+			echo "FAIL fuzz $(basename "$f"):"; tail -n 30 "$log" | sed 's/^/   | /'
+		fi
+	done
+}
+
 what=${1:-all}
 if [ "$what" = all ] || [ "$what" = unit ]; then
 	run_unit build release
 	run_unit build-asan asan SANITIZE=1
+	run_fuzz
 fi
 if [ "$what" = all ]; then
 	make -j2 WERROR=1 all >/dev/null || { echo "FAIL: build"; exit 1; }

@@ -12,25 +12,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* `make fuzz` links every module's source directly.  Until the decide and
- * conf modules are in the tree, these weak stand-ins let the harness
- * link; the real definitions win as soon as they exist.  The harness
- * never calls them (it exercises the pure parser and builder only). */
-__attribute__((weak)) int decide(struct decider *d, const struct pxe_facts *f, bool commit,
-				 struct decision *out)
-{
-	abort();
-}
-__attribute__((weak)) void decision_log(const struct pxe_facts *f, const struct decision *d,
-					const char *context)
-{
-	abort();
-}
-__attribute__((weak)) bool conf_iface_allowed(const struct pxed_conf *c, const char *ifname)
-{
-	abort();
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct pxed_conf conf;
