@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +180,55 @@ static void on_maintain(struct ev_loop *loop, struct ev_timer *t)
 	ev_timer_start(loop, t, next > 0 ? (uint64_t)next : 100);
 }
 
+/* Least privilege, in OpenBSD tftpd's order: ports are bound and files
+ * opened as root; then the state directory (the database, its WAL files
+ * SQLite creates later, the token) is handed to the user, and the process
+ * becomes that user for good. */
+static int drop_privileges(const struct pxed_conf *c)
+{
+	if (!c->run_user[0])
+		return 0;
+	if (geteuid() != 0) {
+		log_warn("pxed", "User %s: not started as root, keeping the current user", c->run_user);
+		return 0;
+	}
+	struct passwd *pw = getpwnam(c->run_user);
+	if (!pw) {
+		log_error("pxed", "User %s: no such user", c->run_user);
+		return -ENOENT;
+	}
+	const char *db = strncmp(c->store_url, "sqlite:", 7) == 0 ? c->store_url + 7 : NULL;
+	char dbdir[PATH_MAX];
+	const char *suffixes[] = { "", "-wal", "-shm" };
+	if (lchown(c->state_dir, pw->pw_uid, pw->pw_gid) < 0)
+		return -errno;
+	if (db) {
+		if (str_copy(dbdir, sizeof(dbdir), db) < 0)
+			return -ENAMETOOLONG;
+		char *slash = strrchr(dbdir, '/');
+		if (slash)
+			*slash = '\0';
+		if (slash && lchown(dbdir, pw->pw_uid, pw->pw_gid) < 0)
+			return -errno;
+		for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
+			char path[PATH_MAX + 8];
+			snprintf(path, sizeof(path), "%s%s", db, suffixes[i]);
+			if (lchown(path, pw->pw_uid, pw->pw_gid) < 0 && errno != ENOENT)
+				return -errno;
+		}
+	}
+	if (c->http_token_file[0] && lchown(c->http_token_file, pw->pw_uid, pw->pw_gid) < 0 &&
+	    errno != ENOENT)
+		return -errno;
+	if (setgroups(1, &pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
+		return -errno;
+	if (setuid(0) == 0) /* must be impossible now */
+		return -EPERM;
+	log_info("pxed", "running as user %s (uid %u)", c->run_user, (unsigned)pw->pw_uid);
+	return 0;
+}
+
 static void pxed_teardown(struct pxed *px)
 {
 	if (px->loop)
@@ -287,6 +338,10 @@ int main(int argc, char **argv)
 	ev_signal_add(px.loop, SIGINT, on_stop, &px);
 	ev_signal_add(px.loop, SIGHUP, on_reload, &px);
 
+	if ((r = drop_privileges(&px.conf)) < 0) {
+		log_error("pxed", "cannot run as user %s: %s", px.conf.run_user, strerror(-r));
+		goto fail;
+	}
 	log_info("pxed", "ready: ProxyDHCP on UDP %u and %u, TFTP on UDP %u, HTTP on TCP %u",
 		 px.conf.dhcp_port, px.conf.pxe_port, px.conf.tftp_port, px.conf.http_port);
 	r = ev_run(px.loop);

@@ -59,6 +59,7 @@ static const struct conf_item conf_table[] = {
 	{ "pxe", "BootProgramUEFIx64", NULL, CT_FILE, M(boot_uefi_x64), 0, 0, false, true },
 	{ "pxe", "BootProgramDir", NULL, CT_STR, M(boot_program_dir), 0, 0, false, true },
 	{ "pxe", "DHCPPort", NULL, CT_PORT, M(dhcp_port), 1, 65535, false, true },
+	{ "pxe", "User", NULL, CT_STR, M(run_user), 0, 0, false, true },
 	{ "pxe", "PXEPort", NULL, CT_PORT, M(pxe_port), 1, 65535, false, true },
 	{ "tftp", "Root", "TFTP Root", CT_STR, M(tftp_root), 0, 0, false, true },
 	{ "tftp", "Port", "TFTP Port", CT_PORT, M(tftp_port), 1, 65535, false, true },

@@ -63,6 +63,10 @@ struct pxed_conf {
 	 * wiped once this is computed, so the clear text never outlives
 	 * conf_load().  "" = no password. */
 	char pxe_password_hash[256];
+
+	/* [pxe] User: after binding its ports and opening its files as root,
+	 * pxed runs as this user; "" = keep the user it was started as. */
+	char run_user[64];
 };
 
 /* Fill *c with the embedded defaults. */
