@@ -380,15 +380,15 @@ lab_boot_marker() {
 # lab_boot_local START_CMD NAME MAC UUID LOG: start the VM, wait for a new
 # `local` decision for MAC in pxed's log, then for the firmware to move on to
 # its (absent) disk; fail if the deployment's initramfs starts.  Sets LAB_BOOT_T
-# (seconds from power-on to the local decision).
+# (seconds from power-on until the firmware moved on to its disk).
 lab_boot_local() {
 	local start=$1 name=$2 mac=$3 uuid=$4 log=$5 locals
 	locals=$(lab_decisions "$mac" local)
 	"$start" "$name" "$mac" "$uuid" "$log"
 	wait_for "$LAB_BOOT_TIMEOUT" eval '[ "$(lab_decisions "'"$mac"'" local)" -gt '"$locals"' ]' ||
 		{ tail -c 1500 "$log" | tr -d '\033' >&2; lab_dump; fail "pxed logged no local decision for $mac ($name)"; }
-	LAB_BOOT_T=$((SECONDS - LAB_VM_START))
 	lab_vm_wait "$log" "${LAB_VM_FATAL:-No bootable device}|$LAB_MARKER" 60 || true
+	LAB_BOOT_T=$((SECONDS - LAB_VM_START))
 	grep -qa "$LAB_MARKER" "$log" && { lab_dump; fail "$name started a deployment after a local decision"; }
 	grep -qaE "${LAB_VM_FATAL:-No bootable device}" "$log" ||
 		{ tail -c 1500 "$log" | tr -d '\033' >&2; lab_dump; fail "$name did not go on to its local disk within 60 s"; }
@@ -398,4 +398,39 @@ lab_boot_local() {
 # lab_kernel_fetches: HTTP GETs plus TFTP reads of any vmlinuz* seen so far.
 lab_kernel_fetches() {
 	echo $(($(lab_pcap_gets 'GET /files/lab/vmlinuz[^ ]*') + $(lab_pcap_tftp_reads 'vmlinuz')))
+}
+
+# --- the keyboard --------------------------------------------------------------
+
+# lab_vm_monitor SOCK: the next VMs get a QEMU human monitor on unix socket SOCK.
+lab_vm_monitor() {
+	LAB_MON=$1
+	LAB_QEMU_EXTRA=(-monitor "unix:$LAB_MON,server,nowait")
+}
+
+# lab_vm_type TEXT...: type each TEXT on the VM's PS/2 keyboard through the
+# monitor (lowercase letters, digits, space, '-', '.'); the word "<ret>" is
+# the Enter key, "<tab>" Tab, "<esc>" Escape, "<bs>" Backspace.
+lab_vm_type() {
+	python3 - "$LAB_MON" "$@" <<-'PY'
+	import socket, sys, time
+	names = {" ": "spc", "-": "minus", ".": "dot", "<ret>": "ret", "<tab>": "tab", "<esc>": "esc", "<bs>": "backspace"}
+	s = socket.socket(socket.AF_UNIX)
+	s.connect(sys.argv[1])
+	s.settimeout(0.3)
+	def drain():
+	    try:
+	        while s.recv(4096):
+	            pass
+	    except OSError:
+	        pass
+	drain()
+	for word in sys.argv[2:]:
+	    keys = [names[word]] if word in names else [names.get(c, c) for c in word]
+	    for k in keys:
+	        s.sendall(("sendkey %s\n" % k).encode())
+	        time.sleep(0.25)
+	        drain()
+	s.close()
+	PY
 }
