@@ -307,10 +307,13 @@ lab_pxed_up() {
 	mkdir -p "$LAB_ROOT/lab"
 	cp "$LAB_KERNEL" "$LAB_ROOT/lab/vmlinuz"
 	cp "$LAB_INITRD" "$LAB_ROOT/lab/initrd.gz"
+	# SupportUnknownMachines=no unless EXTRA_INI_LINES say otherwise.
+	local unk=SupportUnknownMachines=no
+	case "${1:-}" in *SupportUnknownMachines*) unk= ;; esac
 	cat >"$TMP/pxed.conf" <<-CONF
 	[pxe]
 	IsActive=yes
-	SupportUnknownMachines=no
+	$unk
 	${1:-}
 	[tftp]
 	Root=$LAB_ROOT

@@ -45,7 +45,10 @@ wait_for 30 grep -q "$mac: wrong PXE password" "$TMP/pxed.log" ||
 	{ tail -c 1500 "$log" | tr -d '\033' >&2; lab_dump; fail "pxed logged no wrong-password line for $mac"; }
 lab_vm_wait "$log" "wrong password, try again" 30 ||
 	{ tail -c 1500 "$log" | tr -d '\033' >&2; lab_dump; fail "iPXE did not say 'wrong password, try again'"; }
-sleep 3   # login's form again
+# login's form again
+wait_for 30 eval '[ "$(grep -ao "Password:" "$log" | wc -l)" -ge 2 ]' ||
+	{ tail -c 1500 "$log" | tr -d '\033' >&2; lab_dump; fail "iPXE's login form did not come back after the wrong password"; }
+sleep 1
 assert_eq "kernel fetches after the wrong password" "$fetches" "$(lab_kernel_fetches)"
 assert_eq "accepted passwords after the wrong one" 0 "$(grep -ac "PXE password accepted" "$TMP/pxed.log")"
 grep -q "$LAB_MARKER" "$log" && fail "the deployment started after a wrong password"
