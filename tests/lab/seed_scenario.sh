@@ -52,6 +52,13 @@ grep -aiE -- "$mac, [^ ]+: local" "$TMP/pxed.log" | tail -n1 | grep -q "d1" ||
 	{ lab_dump; fail "the local decision does not name d1 as already handed out"; }
 pass "2. second boot: pxed said local (d1 already handed out), on to the disk after ${LAB_BOOT_T}s, no kernel fetched"
 
+# Where pxectl can show pxed's cache: the local answer is held there now.
+if "$PXECTL" --help 2>&1 | grep -q 'cache list'; then
+	pxectl cache list >"$TMP/cache.txt" 2>&1 || fail "pxectl cache list"
+	grep -qi "$mac" "$TMP/cache.txt" || { cat "$TMP/cache.txt" >&2; fail "pxectl cache list does not hold $mac's answer"; }
+	pass "2b. pxed's cache holds $mac's answer: $(grep -i "$mac" "$TMP/cache.txt" | head -n1 | tr -s ' ')"
+fi
+
 # 3. within a minute of that local answer (the seed's cache would still hold
 # it for the best part of an hour): deploy d2; the next boot runs it.
 pxectl deploy d2 --image img2 --device vm1 --required >/dev/null || fail "pxectl deploy d2"
