@@ -54,7 +54,8 @@ static void usage(FILE *out)
 	      "  -h, --help         this help\n"
 	      "\n"
 	      "Signals: SIGHUP reloads FILE (a bad file is refused, the running\n"
-	      "settings stay in force); SIGTERM and SIGINT stop.\n"
+	      "settings stay in force; changes made with `pxectl settings set` are\n"
+	      "replaced by the file's values); SIGTERM and SIGINT stop.\n"
 	      "See docs/pxed.8.md and docs/pxed.conf.example.\n",
 	      out);
 }
@@ -131,6 +132,25 @@ static void on_stop(struct ev_loop *loop, int signo, void *data)
 	ev_stop(loop);
 }
 
+static void warn_restart(void *ctx, const char *label)
+{
+	log_warn("conf", "%s changed: takes effect after a restart", label);
+}
+
+/* After px->conf changed (SIGHUP, or pxectl settings set through the
+ * API): cached decisions go, the log level follows, the block is logged
+ * again. */
+static void settings_applied(void *ctx, const char *what)
+{
+	struct pxed *px = ctx;
+	enum log_level lvl;
+	decider_settings_changed(px->decider);
+	if (log_level_parse(px->conf.log_level, &lvl) == 0)
+		log_set_level(lvl);
+	log_info("conf", "%s", what);
+	print_block_to_log(&px->conf);
+}
+
 /* SIGHUP: settings that only sockets, files or the database opened at
  * start-up use need a restart; everything else takes effect at once. */
 static void on_reload(struct ev_loop *loop, int signo, void *data)
@@ -144,32 +164,9 @@ static void on_reload(struct ev_loop *loop, int signo, void *data)
 	}
 	if (!next.pxe_guid[0])
 		strcpy(next.pxe_guid, px->conf.pxe_guid);
-#define KEEP(field, label)                                                                       \
-	if (memcmp(&next.field, &px->conf.field, sizeof(next.field)) != 0) {                     \
-		log_warn("conf", "%s changed: takes effect after a restart", label);               \
-		memcpy(&next.field, &px->conf.field, sizeof(next.field));                          \
-	}
-	KEEP(dhcp_port, "DHCPPort");
-	KEEP(pxe_port, "PXEPort");
-	KEEP(tftp_root, "TFTP Root");
-	KEEP(tftp_port, "TFTP Port");
-	KEEP(http_port, "HTTP Port");
-	KEEP(http_address, "HTTP Address");
-	KEEP(http_https_port, "HTTPSPort");
-	KEEP(http_tls_cert, "TLSCertificate");
-	KEEP(http_tls_key, "TLSKey");
-	KEEP(http_token_file, "TokenFile");
-	KEEP(store_url, "Store URL");
-	KEEP(state_dir, "State Dir");
-	KEEP(boot_program_dir, "BootProgramDir");
-#undef KEEP
+	conf_keep_restart(&next, &px->conf, warn_restart, NULL);
 	px->conf = next;
-	decider_settings_changed(px->decider);
-	enum log_level lvl;
-	if (log_level_parse(px->conf.log_level, &lvl) == 0)
-		log_set_level(lvl);
-	log_info("conf", "settings reloaded");
-	print_block_to_log(&px->conf);
+	settings_applied(px, "settings reloaded");
 }
 
 /* Write queued decision events, prune old ones, re-check the ignore list;
@@ -285,6 +282,7 @@ int main(int argc, char **argv)
 	ev_timer_start(px.loop, &px.maintain, 100);
 	http_server_set_sources(px.http, &(struct http_metrics_sources){
 		.dhcp = px.dhcp, .tftp = px.tftp, .version = PXED_VERSION });
+	http_server_set_settings(px.http, &px.conf, settings_applied, &px);
 	ev_signal_add(px.loop, SIGTERM, on_stop, &px);
 	ev_signal_add(px.loop, SIGINT, on_stop, &px);
 	ev_signal_add(px.loop, SIGHUP, on_reload, &px);

@@ -41,9 +41,23 @@ wait_for() {
 	done
 }
 
-# free_port: a TCP/UDP port number nobody on loopback uses now.
+# free_port: a port number free on loopback for both TCP and UDP, below
+# the kernel's ephemeral range so no client socket takes it meanwhile.
 free_port() {
-	python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
+	python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    p = random.randint(20000, 32000)
+    try:
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(socket.AF_INET, kind)
+            s.bind(("127.0.0.1", p))
+            s.close()
+        print(p)
+        break
+    except OSError:
+        continue
+PY
 }
 
 # start_pxed CONF [NETNS]: run pxed in the background with CONF, log in

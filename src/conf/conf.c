@@ -40,42 +40,43 @@ struct conf_item {
 	size_t size;            /* sizeof the member (CT_STR) */
 	unsigned long long min, max;
 	bool secret;            /* printed as <non empty>/<empty> */
+	bool restart;           /* only read at start-up: a change needs a restart */
 };
 
 #define M(f) offsetof(struct pxed_conf, f), sizeof(((struct pxed_conf *)0)->f)
 
 static const struct conf_item conf_table[] = {
-	{ "pxe", "IsActive", NULL, CT_BOOL, M(is_active), 0, 0, false },
-	{ "pxe", "SupportUnknownMachines", NULL, CT_BOOL, M(support_unknown), 0, 0, false },
-	{ "pxe", "MACIgnoreListFile", NULL, CT_STR, M(mac_ignore_file), 0, 0, false },
-	{ "pxe", "ResponseDelay", NULL, CT_UINT, M(response_delay), 0, 60, false },
-	{ "pxe", "CacheExpire", NULL, CT_UINT, M(cache_expire), 0, 86400, false },
-	{ "pxe", "BindPolicy", NULL, CT_BIND, M(bind_policy), 0, 0, false },
-	{ "pxe", "BindInterfaces", NULL, CT_IFACES, M(bind_ifaces), 0, 0, false },
-	{ "pxe", "PXEGUID", "PXE GUID", CT_GUID, M(pxe_guid), 0, 0, false },
-	{ "pxe", "PXEPassword", NULL, CT_STR, M(pxe_password), 0, 0, true },
-	{ "pxe", "BootProgramBIOS", NULL, CT_FILE, M(boot_bios), 0, 0, false },
-	{ "pxe", "BootProgramUEFIx64", NULL, CT_FILE, M(boot_uefi_x64), 0, 0, false },
-	{ "pxe", "BootProgramDir", NULL, CT_STR, M(boot_program_dir), 0, 0, false },
-	{ "pxe", "DHCPPort", NULL, CT_PORT, M(dhcp_port), 1, 65535, false },
-	{ "pxe", "PXEPort", NULL, CT_PORT, M(pxe_port), 1, 65535, false },
-	{ "tftp", "Root", "TFTP Root", CT_STR, M(tftp_root), 0, 0, false },
-	{ "tftp", "Port", "TFTP Port", CT_PORT, M(tftp_port), 1, 65535, false },
+	{ "pxe", "IsActive", NULL, CT_BOOL, M(is_active), 0, 0, false, false },
+	{ "pxe", "SupportUnknownMachines", NULL, CT_BOOL, M(support_unknown), 0, 0, false, false },
+	{ "pxe", "MACIgnoreListFile", NULL, CT_STR, M(mac_ignore_file), 0, 0, false, false },
+	{ "pxe", "ResponseDelay", NULL, CT_UINT, M(response_delay), 0, 60, false, false },
+	{ "pxe", "CacheExpire", NULL, CT_UINT, M(cache_expire), 0, 86400, false, false },
+	{ "pxe", "BindPolicy", NULL, CT_BIND, M(bind_policy), 0, 0, false, false },
+	{ "pxe", "BindInterfaces", NULL, CT_IFACES, M(bind_ifaces), 0, 0, false, false },
+	{ "pxe", "PXEGUID", "PXE GUID", CT_GUID, M(pxe_guid), 0, 0, false, false },
+	{ "pxe", "PXEPassword", NULL, CT_STR, M(pxe_password), 0, 0, true, false },
+	{ "pxe", "BootProgramBIOS", NULL, CT_FILE, M(boot_bios), 0, 0, false, true },
+	{ "pxe", "BootProgramUEFIx64", NULL, CT_FILE, M(boot_uefi_x64), 0, 0, false, true },
+	{ "pxe", "BootProgramDir", NULL, CT_STR, M(boot_program_dir), 0, 0, false, true },
+	{ "pxe", "DHCPPort", NULL, CT_PORT, M(dhcp_port), 1, 65535, false, true },
+	{ "pxe", "PXEPort", NULL, CT_PORT, M(pxe_port), 1, 65535, false, true },
+	{ "tftp", "Root", "TFTP Root", CT_STR, M(tftp_root), 0, 0, false, true },
+	{ "tftp", "Port", "TFTP Port", CT_PORT, M(tftp_port), 1, 65535, false, true },
 	/* RFC 2348: blksize 8..65464; RFC 7440: windowsize 1..65535. */
-	{ "tftp", "MaxBlockSize", "TFTP MaxBlockSize", CT_UINT, M(tftp_max_block_size), 512, 65464, false },
-	{ "tftp", "MaxWindowSize", "TFTP MaxWindowSize", CT_UINT, M(tftp_max_window_size), 1, 65535, false },
-	{ "tftp", "MaxTransfers", "TFTP MaxTransfers", CT_UINT, M(tftp_max_transfers), 1, 100000, false },
-	{ "http", "Port", "HTTP Port", CT_PORT, M(http_port), 1, 65535, false },
-	{ "http", "Address", "HTTP Address", CT_STR, M(http_address), 0, 0, false },
-	{ "http", "HTTPSPort", "HTTPS Port", CT_UINT, M(http_https_port), 0, 65535, false },
-	{ "http", "TLSCertificate", NULL, CT_STR, M(http_tls_cert), 0, 0, false },
-	{ "http", "TLSKey", NULL, CT_STR, M(http_tls_key), 0, 0, false },
-	{ "http", "AdminHTTPSOnly", NULL, CT_BOOL, M(http_admin_https_only), 0, 0, false },
-	{ "http", "TokenFile", NULL, CT_STR, M(http_token_file), 0, 0, false },
-	{ "store", "URL", "Store URL", CT_URL, M(store_url), 0, 0, false },
-	{ "store", "StateDir", "State Dir", CT_STR, M(state_dir), 0, 0, false },
-	{ "store", "EventRetentionDays", "Event Retention Days", CT_UINT, M(event_retention_days), 0, 36500, false },
-	{ "log", "Level", "Log Level", CT_LEVEL, M(log_level), 0, 0, false },
+	{ "tftp", "MaxBlockSize", "TFTP MaxBlockSize", CT_UINT, M(tftp_max_block_size), 512, 65464, false, true },
+	{ "tftp", "MaxWindowSize", "TFTP MaxWindowSize", CT_UINT, M(tftp_max_window_size), 1, 65535, false, true },
+	{ "tftp", "MaxTransfers", "TFTP MaxTransfers", CT_UINT, M(tftp_max_transfers), 1, 100000, false, true },
+	{ "http", "Port", "HTTP Port", CT_PORT, M(http_port), 1, 65535, false, true },
+	{ "http", "Address", "HTTP Address", CT_STR, M(http_address), 0, 0, false, true },
+	{ "http", "HTTPSPort", "HTTPS Port", CT_UINT, M(http_https_port), 0, 65535, false, true },
+	{ "http", "TLSCertificate", NULL, CT_STR, M(http_tls_cert), 0, 0, false, true },
+	{ "http", "TLSKey", NULL, CT_STR, M(http_tls_key), 0, 0, false, true },
+	{ "http", "AdminHTTPSOnly", NULL, CT_BOOL, M(http_admin_https_only), 0, 0, false, false },
+	{ "http", "TokenFile", NULL, CT_STR, M(http_token_file), 0, 0, false, true },
+	{ "store", "URL", "Store URL", CT_URL, M(store_url), 0, 0, false, true },
+	{ "store", "StateDir", "State Dir", CT_STR, M(state_dir), 0, 0, false, true },
+	{ "store", "EventRetentionDays", "Event Retention Days", CT_UINT, M(event_retention_days), 0, 36500, false, false },
+	{ "log", "Level", "Log Level", CT_LEVEL, M(log_level), 0, 0, false, false },
 };
 
 void conf_defaults(struct pxed_conf *c)
@@ -312,10 +313,33 @@ bool conf_password_verify(const char *hash, const char *password)
 	return ok;
 }
 
+/* The rules between settings, for a whole file and for one change at run
+ * time alike. */
+static int conf_check(const struct pxed_conf *c, char *err, size_t errlen)
+{
+	if (c->http_https_port && (!c->http_tls_cert[0] || !c->http_tls_key[0])) {
+		snprintf(err, errlen, "HTTPSPort needs TLSCertificate and TLSKey");
+		return -EINVAL;
+	}
+	if (c->http_https_port && c->http_https_port == c->http_port) {
+		snprintf(err, errlen, "HTTPSPort must differ from the HTTP Port");
+		return -EINVAL;
+	}
+	if (c->http_admin_https_only && !c->http_https_port) {
+		snprintf(err, errlen, "AdminHTTPSOnly needs HTTPSPort");
+		return -EINVAL;
+	}
+	if (c->bind_policy == BIND_INCLUDE && c->n_bind_ifaces == 0) {
+		snprintf(err, errlen, "BindPolicy include with no BindInterfaces would answer no one");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Derive what defaults from other settings, once everything is read. */
 static int conf_finish(struct pxed_conf *c, char err[CONF_ERR_LEN])
 {
-	int n;
+	int n, r;
 	if (c->tftp_root[0] == '\0') {
 		n = snprintf(c->tftp_root, sizeof(c->tftp_root), "%s/root", c->state_dir);
 		if (n < 0 || (size_t)n >= sizeof(c->tftp_root))
@@ -338,30 +362,17 @@ static int conf_finish(struct pxed_conf *c, char err[CONF_ERR_LEN])
 		if (n < 0 || (size_t)n >= sizeof(c->http_token_file))
 			goto too_long;
 	}
-	if (c->http_https_port && (!c->http_tls_cert[0] || !c->http_tls_key[0])) {
-		snprintf(err, CONF_ERR_LEN, "HTTPSPort needs TLSCertificate and TLSKey");
-		return -EINVAL;
-	}
-	if (c->http_https_port && c->http_https_port == c->http_port) {
-		snprintf(err, CONF_ERR_LEN, "HTTPSPort must differ from the HTTP Port");
-		return -EINVAL;
-	}
-	if (c->http_admin_https_only && !c->http_https_port) {
-		snprintf(err, CONF_ERR_LEN, "AdminHTTPSOnly needs HTTPSPort");
-		return -EINVAL;
-	}
+	r = conf_check(c, err, CONF_ERR_LEN);
+	if (r < 0)
+		return r;
 	if (c->pxe_password[0]) {
-		int r = conf_password_hash(c->pxe_password, c->pxe_password_hash,
-					   sizeof(c->pxe_password_hash));
+		r = conf_password_hash(c->pxe_password, c->pxe_password_hash,
+				       sizeof(c->pxe_password_hash));
 		explicit_bzero(c->pxe_password, sizeof(c->pxe_password));
 		if (r < 0) {
 			snprintf(err, CONF_ERR_LEN, "PXEPassword: cannot hash it: %s", strerror(-r));
 			return r;
 		}
-	}
-	if (c->bind_policy == BIND_INCLUDE && c->n_bind_ifaces == 0) {
-		snprintf(err, CONF_ERR_LEN, "BindPolicy include with no BindInterfaces would answer no one");
-		return -EINVAL;
 	}
 	return 0;
 too_long:
@@ -460,4 +471,172 @@ void conf_print_block(const struct pxed_conf *c, FILE *out)
 		conf_format_value(c, it, val, sizeof(val));
 		fprintf(out, "    %s: %s\n", it->label ? it->label : it->name, val);
 	}
+}
+
+/* ---- one setting at a time (the admin API's settings get / set) ---------- */
+
+static void conf_setting_of(const struct conf_item *it, struct conf_setting *out)
+{
+	out->section = it->section;
+	out->name = it->name;
+	out->label = it->label ? it->label : it->name;
+	out->secret = it->secret;
+	out->restart = it->restart;
+}
+
+/* "Name", "section.Name" or the printed label; NULL with err (and *why
+ * -ENOENT or -EINVAL) when none or more than one setting answers to it. */
+static const struct conf_item *conf_item_by_key(const char *key, char *err, size_t errlen,
+						int *why)
+{
+	const struct conf_item *found = NULL;
+	const char *dot = strchr(key, '.');
+	unsigned n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(conf_table); i++) {
+		const struct conf_item *it = &conf_table[i];
+		bool match;
+		if (dot)
+			match = strlen(it->section) == (size_t)(dot - key) &&
+				strncasecmp(it->section, key, (size_t)(dot - key)) == 0 &&
+				strcasecmp(it->name, dot + 1) == 0;
+		else
+			match = strcasecmp(it->name, key) == 0 ||
+				(it->label && strcasecmp(it->label, key) == 0);
+		if (match && found != it) {
+			found = it;
+			n++;
+		}
+	}
+	if (n == 1)
+		return found;
+	*why = n == 0 ? -ENOENT : -EINVAL;
+	if (n == 0)
+		snprintf(err, errlen, "unknown setting '%s'", key);
+	else
+		snprintf(err, errlen, "'%s' is ambiguous: say the section too, like tftp.%s or http.%s",
+			 key, key, key);
+	return NULL;
+}
+
+int conf_setting_find(const char *key, struct conf_setting *out, char *err, size_t errlen)
+{
+	int why = 0;
+	const struct conf_item *it = conf_item_by_key(key, err, errlen, &why);
+	if (!it)
+		return why;
+	conf_setting_of(it, out);
+	return 0;
+}
+
+/* One value as `settings get` shows it: the block's text, except that
+ * BindPolicy and BindInterfaces are each their own value, as set. */
+static void conf_setting_value(const struct pxed_conf *c, const struct conf_item *it, char *val,
+			       size_t len)
+{
+	if (it->type == CT_IFACES) {
+		size_t n = 0;
+		val[0] = '\0';
+		for (unsigned k = 0; k < c->n_bind_ifaces && n < len; k++)
+			n += (size_t)snprintf(val + n, len - n, "%s%s", k ? "," : "",
+					      c->bind_ifaces[k]);
+	} else if (it->type == CT_BIND) {
+		snprintf(val, len, "%s", c->bind_policy == BIND_INCLUDE ? "include" : "exclude");
+	} else {
+		conf_format_value(c, it, val, len);
+	}
+}
+
+void conf_settings_foreach(const struct pxed_conf *c,
+			   void (*cb)(void *ctx, const struct conf_setting *s, const char *value),
+			   void *ctx)
+{
+	char val[1024];
+	for (size_t i = 0; i < ARRAY_SIZE(conf_table); i++) {
+		struct conf_setting st;
+		conf_setting_of(&conf_table[i], &st);
+		conf_setting_value(c, &conf_table[i], val, sizeof(val));
+		cb(ctx, &st, val);
+	}
+}
+
+int conf_get_value(const struct pxed_conf *c, const char *key, char *buf, size_t len)
+{
+	char err[CONF_ERR_LEN];
+	int why = 0;
+	const struct conf_item *it = conf_item_by_key(key, err, sizeof(err), &why);
+	if (!it)
+		return why;
+	conf_setting_value(c, it, buf, len);
+	return 0;
+}
+
+int conf_set_value(struct pxed_conf *c, const char *key, const char *value, char *err,
+		   size_t errlen)
+{
+	int r = 0;
+	const struct conf_item *it = conf_item_by_key(key, err, errlen, &r);
+	struct pxed_conf *next;
+
+	if (!it)
+		return -ENOENT;
+	/* Work on a copy: conf_set() may have written part of a list before
+	 * it finds a bad element, and the rules between settings are checked
+	 * on the result.  *c changes only when everything passed. */
+	next = malloc(sizeof(*next));
+	if (!next) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(next, c, sizeof(*next));
+	r = conf_set(next, it, value, err, errlen);
+	if (r < 0)
+		goto done;
+	if (it->type == CT_GUID && !next->pxe_guid[0]) {
+		/* main fills an empty one from StateDir at start-up only */
+		snprintf(err, errlen, "%s: cannot be emptied while pxed runs (it is this server's identity)",
+			 it->name);
+		r = -EINVAL;
+		goto done;
+	}
+	if (it->secret) {
+		/* PXEPassword: kept only as its hash, as conf_load() does */
+		next->pxe_password_hash[0] = '\0';
+		if (next->pxe_password[0]) {
+			r = conf_password_hash(next->pxe_password, next->pxe_password_hash,
+					       sizeof(next->pxe_password_hash));
+			if (r < 0)
+				snprintf(err, errlen, "%s: cannot hash it: %s", it->name, strerror(-r));
+		}
+		explicit_bzero(next->pxe_password, sizeof(next->pxe_password));
+		if (r < 0)
+			goto done;
+	}
+	r = conf_check(next, err, errlen);
+	if (r < 0)
+		goto done;
+	memcpy(c, next, sizeof(*c));
+	err[0] = '\0';
+done:
+	explicit_bzero(next, sizeof(*next));
+	free(next);
+	return r;
+}
+
+int conf_keep_restart(struct pxed_conf *next, const struct pxed_conf *cur,
+		      void (*changed)(void *ctx, const char *label), void *ctx)
+{
+	int n = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(conf_table); i++) {
+		const struct conf_item *it = &conf_table[i];
+		if (!it->restart)
+			continue;
+		if (memcmp((char *)next + it->off, (const char *)cur + it->off, it->size) != 0) {
+			if (changed)
+				changed(ctx, it->label ? it->label : it->name);
+			memcpy((char *)next + it->off, (const char *)cur + it->off, it->size);
+			n++;
+		}
+	}
+	return n;
 }

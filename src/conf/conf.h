@@ -84,3 +84,46 @@ bool conf_password_verify(const char *hash, const char *password);
 
 /* Whether the interface name passes BindPolicy. */
 bool conf_iface_allowed(const struct pxed_conf *c, const char *ifname);
+
+/* ---- one setting at a time: the admin API's `settings get` / `set` ---- */
+
+struct conf_setting {
+	const char *section;   /* "pxe" */
+	const char *name;      /* "CacheExpire": the name in the file */
+	const char *label;     /* the name in the printed block ("HTTP Port") */
+	bool secret;           /* its value is shown as <non empty>/<empty> */
+	bool restart;          /* only read at start-up: a change needs a restart */
+};
+
+/* A setting by key: "Name", "section.Name" or its printed label,
+ * case-insensitive.  0; -ENOENT unknown; -EINVAL ambiguous ("Port": the
+ * TFTP or the HTTP one).  err says which. */
+int conf_setting_find(const char *key, struct conf_setting *out, char *err, size_t errlen);
+
+/* Every setting with its value as the settings block shows it (secrets as
+ * <non empty>/<empty>), except that BindPolicy is "include"/"exclude" and
+ * BindInterfaces "a,b", so that each value can be set back as it is. */
+void conf_settings_foreach(const struct pxed_conf *c,
+			   void (*cb)(void *ctx, const struct conf_setting *s, const char *value),
+			   void *ctx);
+
+/* One value as conf_settings_foreach() gives it; -ENOENT for no such key. */
+int conf_get_value(const struct pxed_conf *c, const char *key, char *buf, size_t len);
+
+/* Change one setting with the same parsing as a line of the file, then the
+ * same rules between settings as conf_load() (HTTPSPort needs TLS files,
+ * BindPolicy include needs interfaces).  PXEPassword is stored only as its
+ * hash.  Restart-only settings are changed like the others: the caller
+ * decides whether to allow that (conf_setting_find()'s restart).
+ * 0; on failure *c is unchanged, err holds the reason ("CacheExpire:
+ * 'soon' is not a whole number (0 to 86400)") and the result is -ENOENT
+ * (unknown or ambiguous key) or what the check returned (-EINVAL, -ERANGE,
+ * -ENAMETOOLONG ...). */
+int conf_set_value(struct pxed_conf *c, const char *key, const char *value, char *err,
+		   size_t errlen);
+
+/* SIGHUP: put back in next every restart-only setting that differs from
+ * cur, calling changed (may be NULL) with its label for each; returns how
+ * many. */
+int conf_keep_restart(struct pxed_conf *next, const struct pxed_conf *cur,
+		      void (*changed)(void *ctx, const char *label), void *ctx);

@@ -4,7 +4,8 @@
  * (200, 201) with *out set, or -1 with *e filled; api_run() turns either
  * into a response.  Errors have one shape, {"error": code, "detail": text}:
  *   400 invalid_json | missing_field | invalid_field | unknown_field
- *   404 not_found   409 exists   405 method_not_allowed   413 too_large
+ *   404 not_found   409 exists, in_use, needs_restart   405 method_not_allowed
+ *   413 too_large   503 unavailable (settings cannot be changed)
  *   500 store_error */
 #include <errno.h>
 #include <stdarg.h>
@@ -225,6 +226,8 @@ static int field_path(json_t *o, const char *key, bool required, const char **ou
 	return 0;
 }
 
+static int time_parse_ms(const char *s, int64_t *ms);
+
 /* ---- JSON views of store rows ------------------------------------------- */
 
 static json_t *time_json(int64_t ms)
@@ -293,13 +296,47 @@ static json_t *image_json(const struct store_image *im)
 	return o;
 }
 
+static const char *const arch_class_names[] = { "bios", "uefi-x86", "uefi-x64", "uefi-arm64" };
+
+/* "device:NAME", "collection:NAME", "unknown:ARCH" */
+static void deployment_target_text(const struct store_deployment *d, char *buf, size_t len)
+{
+	switch (d->target) {
+	case STORE_TARGET_COLLECTION:
+		snprintf(buf, len, "collection:%s", d->collection_name);
+		break;
+	case STORE_TARGET_UNKNOWN:
+		snprintf(buf, len, "unknown:%s",
+			 d->unknown_arch >= 0 && d->unknown_arch <= STORE_UNKNOWN_ARCH_MAX
+				 ? arch_class_names[d->unknown_arch]
+				 : "?");
+		break;
+	default:
+		snprintf(buf, len, "device:%s", d->device_name);
+	}
+}
+
 static json_t *deployment_json(const struct store_deployment *d)
 {
-	return json_pack("{s:I, s:o, s:o, s:o, s:s, s:b, s:o}", "id", (json_int_t)d->id, "name",
-			 str_json(d->name), "image", str_json(d->image_name), "device",
-			 str_json(d->device_name), "purpose",
-			 d->purpose == STORE_REQUIRED ? "required" : "available", "enabled",
-			 d->enabled, "created", time_json(d->created * 1000));
+	char target[160];
+	json_t *o;
+	deployment_target_text(d, target, sizeof(target));
+	o = json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:s, s:b, s:o, s:o, s:o}", "id",
+		      (json_int_t)d->id, "name", str_json(d->name), "image", str_json(d->image_name),
+		      "target", str_json(target), "device",
+		      d->target == STORE_TARGET_DEVICE ? str_json(d->device_name) : json_null(),
+		      "collection",
+		      d->target == STORE_TARGET_COLLECTION ? str_json(d->collection_name) : json_null(),
+		      "purpose", d->purpose == STORE_REQUIRED ? "required" : "available", "enabled",
+		      d->enabled, "available_from", time_json(d->available_from * 1000), "expires",
+		      time_json(d->expires * 1000), "created", time_json(d->created * 1000));
+	if (o)
+		json_object_set_new(o, "unknown_arch",
+				    d->target == STORE_TARGET_UNKNOWN && d->unknown_arch >= 0 &&
+						    d->unknown_arch <= STORE_UNKNOWN_ARCH_MAX
+					    ? json_string(arch_class_names[d->unknown_arch])
+					    : json_null());
+	return o;
 }
 
 /* ---- list callbacks ------------------------------------------------------ */
@@ -511,23 +548,80 @@ static int deployments_list(struct http_server *s, struct MHD_Connection *c,
 	return rc < 0 ? api_store_fail(s, rc, e, "list deployments") : MHD_HTTP_OK;
 }
 
+/* A deployment time: unix seconds (a JSON number or a string of digits)
+ * or a UTC time "2026-11-26T14:00:00Z"; absent or null = none (0). */
+static int field_time(json_t *o, const char *key, int64_t *out, struct api_err *e)
+{
+	json_t *v = json_object_get(o, key);
+	const char *t;
+	int64_t ms;
+	*out = 0;
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) < 0)
+			goto bad;
+		*out = json_integer_value(v);
+		return 0;
+	}
+	if (field_str(o, key, false, &t, e) < 0)
+		goto bad;
+	if (t[0] >= '0' && t[0] <= '9' && !strchr(t, '-')) {
+		unsigned long long n;
+		if (parse_uint(t, 0, INT64_MAX / 1000, &n) < 0)
+			goto bad;
+		*out = (int64_t)n;
+		return 0;
+	}
+	if (time_parse_ms(t, &ms) < 0)
+		goto bad;
+	*out = ms / 1000;
+	return 0;
+bad:
+	return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
+			"field '%s' must be unix seconds or a UTC time like 2026-11-26T14:00:00Z",
+			key);
+}
+
+static int arch_class_parse(const char *s)
+{
+	for (int i = 0; i <= STORE_UNKNOWN_ARCH_MAX; i++)
+		if (!strcasecmp(s, arch_class_names[i]))
+			return i;
+	return -1;
+}
+
 static int deployments_add(struct http_server *s, struct MHD_Connection *c,
 			   struct http_request *r, json_t **out, struct api_err *e)
 {
-	static const char *const keys[] = { "name", "image", "device", "purpose", NULL };
-	struct store_deployment dep = { .enabled = true };
+	static const char *const keys[] = { "name",	      "image",	 "device", "collection",
+					    "unknown_arch",   "purpose", "available_from",
+					    "expires",	      NULL };
+	struct store_deployment dep = { .enabled = true, .unknown_arch = -1 };
 	struct store_image im;
 	struct store_device dev;
-	const char *name, *image, *device, *purpose;
+	struct store_collection col;
+	const char *name, *image, *device, *collection, *unknown, *purpose;
+	char target[160];
 	json_t *o = body_object(r, keys, e);
 	int rc = -1;
 
 	if (!o)
 		return -1;
 	if (field_name(o, "name", true, &name, e) < 0 || field_name(o, "image", true, &image, e) < 0 ||
-	    field_name(o, "device", true, &device, e) < 0 ||
-	    field_str(o, "purpose", true, &purpose, e) < 0)
+	    field_name(o, "device", false, &device, e) < 0 ||
+	    field_name(o, "collection", false, &collection, e) < 0 ||
+	    field_str(o, "unknown_arch", false, &unknown, e) < 0 ||
+	    field_str(o, "purpose", true, &purpose, e) < 0 ||
+	    field_time(o, "available_from", &dep.available_from, e) < 0 ||
+	    field_time(o, "expires", &dep.expires, e) < 0)
 		goto done;
+	if (!!device + !!collection + !!unknown != 1) {
+		api_fail(e, MHD_HTTP_BAD_REQUEST, device || collection || unknown ? "invalid_field"
+										   : "missing_field",
+			 "give exactly one target: field 'device', 'collection' or 'unknown_arch'");
+		goto done;
+	}
 	if (!strcmp(purpose, "required"))
 		dep.purpose = STORE_REQUIRED;
 	else if (!strcmp(purpose, "available"))
@@ -536,6 +630,20 @@ static int deployments_add(struct http_server *s, struct MHD_Connection *c,
 		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
 			 "field 'purpose' must be \"required\" or \"available\"");
 		goto done;
+	}
+	if (dep.available_from && dep.expires && dep.expires <= dep.available_from) {
+		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
+			 "field 'expires' must be later than 'available_from'");
+		goto done;
+	}
+	if (unknown) {
+		dep.unknown_arch = arch_class_parse(unknown);
+		if (dep.unknown_arch < 0) {
+			api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
+				 "field 'unknown_arch' must be bios, uefi-x86, uefi-x64 or uefi-arm64");
+			goto done;
+		}
+		dep.target = STORE_TARGET_UNKNOWN;
 	}
 	rc = store_image_by_name(s->store, image, &im);
 	if (rc == -ENOENT) {
@@ -546,28 +654,47 @@ static int deployments_add(struct http_server *s, struct MHD_Connection *c,
 		rc = api_store_fail(s, rc, e, "look up an image");
 		goto done;
 	}
-	rc = store_device_by_name(s->store, device, &dev);
-	if (rc == -ENOENT) {
-		rc = api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "device '%s' does not exist",
-			      device);
-		goto done;
+	if (device) {
+		rc = store_device_by_name(s->store, device, &dev);
+		if (rc == -ENOENT) {
+			rc = api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "device '%s' does not exist",
+				      device);
+			goto done;
+		}
+		if (rc < 0) {
+			rc = api_store_fail(s, rc, e, "look up a device");
+			goto done;
+		}
+		dep.target = STORE_TARGET_DEVICE;
+		dep.device_id = dev.id;
+		str_copy(dep.device_name, sizeof(dep.device_name), dev.name);
 	}
-	if (rc < 0) {
-		rc = api_store_fail(s, rc, e, "look up a device");
-		goto done;
+	if (collection) {
+		rc = store_collection_by_name(s->store, collection, &col);
+		if (rc == -ENOENT) {
+			rc = api_fail(e, MHD_HTTP_NOT_FOUND, "not_found",
+				      "collection '%s' does not exist", collection);
+			goto done;
+		}
+		if (rc < 0) {
+			rc = api_store_fail(s, rc, e, "look up a collection");
+			goto done;
+		}
+		dep.target = STORE_TARGET_COLLECTION;
+		dep.collection_id = col.id;
+		str_copy(dep.collection_name, sizeof(dep.collection_name), col.name);
 	}
 	str_copy(dep.name, sizeof(dep.name), name);
 	dep.image_id = im.id;
 	str_copy(dep.image_name, sizeof(dep.image_name), im.name);
-	dep.device_id = dev.id;
-	str_copy(dep.device_name, sizeof(dep.device_name), dev.name);
 	rc = store_deployment_add(s->store, &dep);
 	if (rc < 0) {
 		rc = api_store_fail(s, rc, e, "add a deployment");
 		goto done;
 	}
-	log_info(MOD, "deployment '%s': %s image '%s' to device '%s'", dep.name, purpose,
-		 dep.image_name, dep.device_name);
+	deployment_target_text(&dep, target, sizeof(target));
+	log_info(MOD, "deployment '%s': %s image '%s' to %s", dep.name, purpose, dep.image_name,
+		 target);
 	*out = deployment_json(&dep);
 	rc = MHD_HTTP_CREATED;
 done:
@@ -589,14 +716,21 @@ enum MHD_Result http_api_deployments(struct http_server *s, struct MHD_Connectio
 static int since_parse(const char *s, int64_t *ms)
 {
 	unsigned long long v;
-	struct tm tm = { 0 };
-	const char *p;
-	int frac = 0;
 
 	if (parse_uint(s, 0, INT64_MAX, &v) == 0) {
 		*ms = (int64_t)v;
 		return 0;
 	}
+	return time_parse_ms(s, ms);
+}
+
+/* RFC 3339 UTC "2026-11-26T14:00:00[.123]Z" as unix milliseconds. */
+static int time_parse_ms(const char *s, int64_t *ms)
+{
+	struct tm tm = { 0 };
+	const char *p;
+	int frac = 0;
+
 	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
 	if (!p)
 		return -EINVAL;
@@ -650,24 +784,30 @@ static int events_list(struct http_server *s, struct MHD_Connection *c, struct h
 		       json_t **out, struct api_err *e)
 {
 	const char *device = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "device");
+	const char *mac = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "mac");
 	const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
 	const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
 	struct events_ctx x = { 0 };
 	struct store_device dev = { 0 };
+	struct store_event_filter f = { 0 };
 	unsigned long long lim = EVENTS_DEFAULT_LIMIT;
-	int64_t since_ms = 0;
 	int rc;
 
 	if (device && !http_name_valid(device))
 		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
 				"parameter 'device' is not a valid name");
-	if (since && since_parse(since, &since_ms) < 0)
+	if (mac && mac_parse(mac, f.mac) < 0)
+		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
+				"parameter 'mac' is not a MAC address (like 52:54:00:12:34:56)");
+	f.has_mac = mac != NULL;
+	if (since && since_parse(since, &f.since_ms) < 0)
 		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
 				"parameter 'since' must be unix milliseconds or a UTC time like "
 				"2026-11-26T14:00:00Z");
 	if (limit && parse_uint(limit, 1, EVENTS_MAX_LIMIT, &lim) < 0)
 		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
 				"parameter 'limit' must be a number from 1 to %d", EVENTS_MAX_LIMIT);
+	f.limit = (unsigned)lim;
 	if (device) {
 		rc = store_device_by_name(s->store, device, &dev);
 		if (rc == -ENOENT)
@@ -675,6 +815,7 @@ static int events_list(struct http_server *s, struct MHD_Connection *c, struct h
 					"device '%s' does not exist", device);
 		if (rc < 0)
 			return api_store_fail(s, rc, e, "look up a device");
+		f.device_id = dev.id;
 	}
 	/* Decisions queue their events in batches: write what is queued so
 	 * the list includes the decision that just happened. */
@@ -683,7 +824,7 @@ static int events_list(struct http_server *s, struct MHD_Connection *c, struct h
 	rc = store_device_list(s->store, add_device_name, x.names);
 	if (rc >= 0) {
 		x.arr = *out = json_array();
-		rc = store_event_list(s->store, dev.id, since_ms, (unsigned)lim, add_event, &x);
+		rc = store_event_find(s->store, &f, add_event, &x);
 	}
 	json_decref(x.names);
 	return rc < 0 ? api_store_fail(s, rc, e, "list events") : MHD_HTTP_OK;
@@ -757,8 +898,18 @@ static int status_get(struct http_server *s, struct MHD_Connection *c, struct ht
 			 (json_int_t)(info ? info->num_connections : 0), "store_generation",
 			 (json_int_t)store_generation(s->store), "devices", nd, "images", ni,
 			 "deployments", np);
-	if (*out)
+	if (*out) {
+		struct decider_cache_stats cs;
+		decider_cache_stats(s->dec, &cs);
 		json_object_set_new(*out, "settings", settings_json(s->conf, s));
+		json_object_set_new(*out, "cache",
+				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "hits",
+					      (json_int_t)cs.hits, "misses", (json_int_t)cs.misses,
+					      "invalidations", (json_int_t)cs.invalidations,
+					      "expirations", (json_int_t)cs.expirations, "evictions",
+					      (json_int_t)cs.evictions, "entries", (json_int_t)cs.entries,
+					      "max_entries", (json_int_t)cs.max_entries));
+	}
 	return MHD_HTTP_OK;
 }
 
@@ -1269,4 +1420,382 @@ enum MHD_Result http_api_report(struct http_server *s, struct MHD_Connection *c,
 				struct http_request *r, const char *url)
 {
 	return api_run(report_post, s, c, r);
+}
+
+/* ---- /api/v1/collections ------------------------------------------------- */
+
+static json_t *collection_json(const struct store_collection *col)
+{
+	return json_pack("{s:I, s:o, s:I, s:o}", "id", (json_int_t)col->id, "name",
+			 str_json(col->name), "members", (json_int_t)col->members, "created",
+			 time_json(col->created * 1000));
+}
+
+static int add_collection(void *ctx, const struct store_collection *col)
+{
+	return json_array_append_new(ctx, collection_json(col)) < 0 ? -ENOMEM : 0;
+}
+
+static int collections_list(struct http_server *s, struct MHD_Connection *c,
+			    struct http_request *r, json_t **out, struct api_err *e)
+{
+	int rc;
+	*out = json_array();
+	rc = store_collection_list(s->store, add_collection, *out);
+	return rc < 0 ? api_store_fail(s, rc, e, "list collections") : MHD_HTTP_OK;
+}
+
+static int collections_add(struct http_server *s, struct MHD_Connection *c,
+			   struct http_request *r, json_t **out, struct api_err *e)
+{
+	static const char *const keys[] = { "name", NULL };
+	struct store_collection col = { 0 };
+	const char *name;
+	json_t *o = body_object(r, keys, e);
+	int rc = -1;
+
+	if (!o)
+		return -1;
+	if (field_name(o, "name", true, &name, e) < 0)
+		goto done;
+	str_copy(col.name, sizeof(col.name), name);
+	rc = store_collection_add(s->store, &col);
+	if (rc < 0) {
+		rc = api_store_fail(s, rc, e, "add a collection");
+		goto done;
+	}
+	log_info(MOD, "collection '%s' added", col.name);
+	*out = collection_json(&col);
+	rc = MHD_HTTP_CREATED;
+done:
+	json_decref(o);
+	return rc;
+}
+
+enum MHD_Result http_api_collections(struct http_server *s, struct MHD_Connection *c,
+				     struct http_request *r, const char *url)
+{
+	if (r->method == HTTP_POST)
+		return api_run(collections_add, s, c, r);
+	return api_run_list(collections_list, s, c, r);
+}
+
+static int collection_lookup(struct http_server *s, const char *name, struct store_collection *col,
+			     struct api_err *e)
+{
+	int rc = store_collection_by_name(s->store, name, col);
+	if (rc == -ENOENT)
+		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "collection '%s' does not exist",
+				name);
+	if (rc < 0)
+		return api_store_fail(s, rc, e, "look up a collection");
+	return 0;
+}
+
+static int collection_members_add(struct http_server *s, struct http_request *r,
+				  const struct store_collection *col, json_t **out,
+				  struct api_err *e)
+{
+	static const char *const keys[] = { "device", NULL };
+	struct store_device d;
+	const char *device;
+	json_t *o = body_object(r, keys, e);
+	int rc = -1;
+
+	if (!o)
+		return -1;
+	if (field_name(o, "device", true, &device, e) < 0 || device_lookup(s, device, &d, e) < 0)
+		goto done;
+	rc = store_collection_add_device(s->store, col->name, d.name);
+	if (rc < 0) {
+		rc = api_store_fail(s, rc, e, "add a device to a collection");
+		goto done;
+	}
+	if (rc == 0) {
+		rc = api_fail(e, MHD_HTTP_CONFLICT, "exists",
+			      "device '%s' is already in collection '%s'", d.name, col->name);
+		goto done;
+	}
+	log_info(MOD, "collection '%s': device '%s' added", col->name, d.name);
+	*out = json_pack("{s:s, s:s}", "collection", col->name, "device", d.name);
+	rc = MHD_HTTP_CREATED;
+done:
+	json_decref(o);
+	return rc;
+}
+
+static int collection_one(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+			  json_t **out, struct api_err *e)
+{
+	char name[HTTP_NAME_MAX + 1], dev[HTTP_NAME_MAX + 1];
+	const char *rest, *sub;
+	struct store_collection col;
+	struct store_device d;
+	json_t *members;
+	int rc;
+
+	if (url_name(r->url_full, "/api/v1/collections/", name, &rest, e) < 0)
+		return -1;
+	/* NAME, NAME/clear, NAME/devices, NAME/devices/DEVICE */
+	if (!*rest) {
+		if (r->method == HTTP_POST)
+			return api_fail(e, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+					"POST is not allowed here; use GET, DELETE");
+	} else if (!strcmp(rest, "clear") || !strcmp(rest, "devices")) {
+		if (r->method != HTTP_POST)
+			return api_fail(e, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+					"%s is not allowed here; use POST", r->method_name);
+	} else if (!strncmp(rest, "devices/", 8)) {
+		if (url_name(r->url_full + (rest - r->url_full), "devices/", dev, &sub, e) < 0)
+			return -1;
+		if (*sub)
+			return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "no such API endpoint");
+		if (r->method != HTTP_DELETE)
+			return api_fail(e, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+					"%s is not allowed here; use DELETE", r->method_name);
+	} else {
+		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "no such API endpoint");
+	}
+	if (collection_lookup(s, name, &col, e) < 0)
+		return -1;
+
+	if (!strcmp(rest, "devices"))
+		return collection_members_add(s, r, &col, out, e);
+	if (!strncmp(rest, "devices/", 8)) {
+		if (device_lookup(s, dev, &d, e) < 0)
+			return -1;
+		rc = store_collection_remove_device(s->store, col.name, d.name);
+		if (rc < 0)
+			return api_store_fail(s, rc, e, "remove a device from a collection");
+		log_info(MOD, "collection '%s': device '%s' removed", col.name, d.name);
+		*out = json_pack("{s:s, s:s, s:b}", "collection", col.name, "device", d.name,
+				 "removed", 1);
+		return MHD_HTTP_OK;
+	}
+	if (!strcmp(rest, "clear")) {
+		/* ConfigMgr's "Clear Required PXE Deployments" on a collection */
+		rc = store_handout_clear_collection(s->store, col.name);
+		if (rc < 0)
+			return api_store_fail(s, rc, e, "clear a collection");
+		log_info(MOD, "collection '%s': %d required deployment hand-out(s) cleared", col.name,
+			 rc);
+		*out = json_pack("{s:s, s:i}", "name", col.name, "cleared", rc);
+		return MHD_HTTP_OK;
+	}
+	if (r->method == HTTP_DELETE) {
+		rc = store_collection_delete(s->store, col.name);
+		if (rc == -EBUSY)
+			return api_fail(e, MHD_HTTP_CONFLICT, "in_use",
+					"collection '%s' is the target of a deployment; remove that "
+					"first", col.name);
+		if (rc < 0)
+			return api_store_fail(s, rc, e, "delete a collection");
+		log_info(MOD, "collection '%s' deleted", col.name);
+		*out = json_pack("{s:s, s:b}", "name", col.name, "deleted", 1);
+		return MHD_HTTP_OK;
+	}
+	*out = collection_json(&col);
+	members = json_array();
+	rc = store_collection_members(s->store, col.name, add_device, members);
+	if (rc < 0) {
+		json_decref(members);
+		return api_store_fail(s, rc, e, "list a collection's members");
+	}
+	json_object_set_new(*out, "devices", members);
+	return MHD_HTTP_OK;
+}
+
+enum MHD_Result http_api_collection_one(struct http_server *s, struct MHD_Connection *c,
+					struct http_request *r, const char *url)
+{
+	return api_run(collection_one, s, c, r);
+}
+
+/* ---- /api/v1/cache ------------------------------------------------------- */
+
+static int add_cache_entry(void *ctx, const struct decider_cache_entry *ce)
+{
+	json_t *o = json_pack("{s:o, s:o, s:o, s:s, s:o, s:I, s:I, s:I, s:b}", "mac",
+			      mac_json(ce->mac), "guid", guid_json(ce->has_guid, ce->guid), "arch",
+			      ce->has_arch ? json_string(pxe_arch_class_name(ce->arch_class))
+					   : json_null(),
+			      "outcome", decision_outcome_name(ce->outcome), "reason",
+			      str_json(ce->reason), "age_s", (json_int_t)(ce->age_ms / 1000),
+			      "device_id", (json_int_t)ce->device_id, "deployment_id",
+			      (json_int_t)ce->deployment_id, "valid", ce->valid);
+	return json_array_append_new(ctx, o) < 0 ? -ENOMEM : 0;
+}
+
+static int cache_list(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+		      json_t **out, struct api_err *e)
+{
+	int rc;
+	*out = json_array();
+	rc = decider_cache_list(s->dec, add_cache_entry, *out);
+	if (rc < 0)
+		return api_fail(e, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+				"cannot list the decision cache: %s", strerror(-rc));
+	return MHD_HTTP_OK;
+}
+
+enum MHD_Result http_api_cache(struct http_server *s, struct MHD_Connection *c,
+			       struct http_request *r, const char *url)
+{
+	return api_run_list(cache_list, s, c, r);
+}
+
+static int cache_flush(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+		       json_t **out, struct api_err *e)
+{
+	int n = decider_cache_flush(s->dec);
+	log_info(MOD, "decision cache flushed by API: %d entr%s dropped", n, n == 1 ? "y" : "ies");
+	*out = json_pack("{s:i}", "flushed", n);
+	return MHD_HTTP_OK;
+}
+
+enum MHD_Result http_api_cache_flush(struct http_server *s, struct MHD_Connection *c,
+				     struct http_request *r, const char *url)
+{
+	return api_run(cache_flush, s, c, r);
+}
+
+/* ---- /api/v1/settings ---------------------------------------------------- */
+
+static void add_setting(void *ctx, const struct conf_setting *st, const char *value)
+{
+	char key[96];
+	snprintf(key, sizeof(key), "%s.%s", st->section, st->name);
+	json_array_append_new(ctx, json_pack("{s:s, s:s, s:s, s:o, s:b, s:b}", "key", key, "section",
+					     st->section, "name", st->name, "value",
+					     str_json(value), "restart", st->restart, "secret",
+					     st->secret));
+}
+
+static int settings_get(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+			json_t **out, struct api_err *e)
+{
+	*out = json_array();
+	conf_settings_foreach(s->conf, add_setting, *out);
+	return MHD_HTTP_OK;
+}
+
+/* A JSON value as the text a line of the file would hold. */
+static int setting_text(json_t *v, char *buf, size_t len)
+{
+	if (json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v))
+		return snprintf(buf, len, "%s", json_string_value(v)) < (int)len ? 0 : -1;
+	if (json_is_integer(v))
+		return snprintf(buf, len, "%lld", (long long)json_integer_value(v)), 0;
+	if (json_is_boolean(v))
+		return snprintf(buf, len, "%s", json_is_true(v) ? "yes" : "no"), 0;
+	return -1;
+}
+
+/* PUT/PATCH {"KEY": "VALUE", ...}: all or nothing, each value checked by
+ * the config file's own code (conf_set_value()).  Changes live in memory
+ * only: SIGHUP reads the file again and so undoes them (docs/pxed.8.md). */
+static int settings_set(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+			json_t **out, struct api_err *e)
+{
+	json_error_t jerr;
+	json_t *o = NULL, *v, *changed = NULL;
+	struct pxed_conf *next = NULL;
+	const char *key;
+	char err[CONF_ERR_LEN], text[1024], old[1024], now[1024];
+	int rc = -1;
+
+	if (!s->conf_rw)
+		return api_fail(e, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+				"settings cannot be changed on this server");
+	if (!r->body_len)
+		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_json", "request body is empty");
+	o = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!o)
+		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_json",
+				"bad JSON at line %d column %d: %s", jerr.line, jerr.column,
+				jerr.text);
+	if (!json_is_object(o) || json_object_size(o) == 0) {
+		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_json",
+			 "request body must be a JSON object of one or more \"Setting\": \"value\"");
+		goto done;
+	}
+	/* Every key first: an unknown or restart-only one refuses the lot. */
+	json_object_foreach(o, key, v) {
+		struct conf_setting st;
+		char esc[80];
+		log_escape(esc, sizeof(esc), key, strlen(key));
+		if (conf_setting_find(key, &st, err, sizeof(err)) < 0) {
+			log_escape(esc, sizeof(esc), err, strlen(err));
+			api_fail(e, MHD_HTTP_BAD_REQUEST, "unknown_field", "%s", esc);
+			goto done;
+		}
+		if (st.restart) {
+			api_fail(e, MHD_HTTP_CONFLICT, "needs_restart",
+				 "%s needs a restart: change it in the configuration file and "
+				 "restart pxed", st.label);
+			goto done;
+		}
+		if (setting_text(v, text, sizeof(text)) < 0) {
+			api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
+				 "%s: the value must be a string, a number or true/false", st.name);
+			goto done;
+		}
+	}
+	next = malloc(sizeof(*next));
+	changed = json_array();
+	if (!next || !changed) {
+		api_fail(e, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory");
+		goto done;
+	}
+	memcpy(next, s->conf_rw, sizeof(*next));
+	json_object_foreach(o, key, v) {
+		setting_text(v, text, sizeof(text));
+		if (conf_set_value(next, key, text, err, sizeof(err)) < 0) {
+			char esc[CONF_ERR_LEN];
+			log_escape(esc, sizeof(esc), err, strlen(err));
+			api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field", "%s", esc);
+			goto done;
+		}
+	}
+	/* Every value passed: log each change, then swap the settings in. */
+	json_object_foreach(o, key, v) {
+		struct conf_setting st;
+		conf_setting_find(key, &st, err, sizeof(err));
+		conf_get_value(s->conf_rw, key, old, sizeof(old));
+		conf_get_value(next, key, now, sizeof(now));
+		if (st.secret) {
+			/* the hash changes even for the same password: always a change */
+			log_info("conf", "settings: %s changed by API (now %s)", st.name, now);
+		} else if (strcmp(old, now) != 0) {
+			log_info("conf", "settings: %s changed from %s to %s by API", st.name, old, now);
+		} else {
+			log_info("conf", "settings: %s set to %s by API (unchanged)", st.name, now);
+		}
+		json_array_append_new(changed, json_pack("{s:s, s:o, s:o}", "name", st.name, "old",
+							 str_json(old), "value", str_json(now)));
+	}
+	memcpy(s->conf_rw, next, sizeof(*next));
+	if (s->settings_applied)
+		s->settings_applied(s->settings_ctx, "settings changed by API");
+	*out = json_pack("{s:O}", "changed", changed);
+	rc = MHD_HTTP_OK;
+done:
+	if (next) {
+		explicit_bzero(next, sizeof(*next));
+		free(next);
+	}
+	/* the body may hold a PXEPassword */
+	if (r->body)
+		explicit_bzero(r->body, r->body_len);
+	json_decref(changed);
+	json_decref(o);
+	return rc;
+}
+
+enum MHD_Result http_api_settings(struct http_server *s, struct MHD_Connection *c,
+				  struct http_request *r, const char *url)
+{
+	if (r->method == HTTP_GET)
+		return api_run(settings_get, s, c, r);
+	return api_run(settings_set, s, c, r);
 }

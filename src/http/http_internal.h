@@ -27,6 +27,9 @@ struct http_server {
 	struct MHD_Daemon *mhd;    /* the plain listener's, for status */
 	struct http_listener plain, https;
 	const struct pxed_conf *conf; /* read per request: SIGHUP changes apply */
+	struct pxed_conf *conf_rw;  /* the same, for PUT /api/v1/settings; NULL = refused */
+	void (*settings_applied)(void *ctx, const char *what);
+	void *settings_ctx;
 	char token[HTTP_TOKEN_LEN + 1]; /* the admin API token */
 	char *tls_cert, *tls_key;  /* PEM text for the HTTPS listener */
 	struct http_counters counters;
@@ -111,5 +114,15 @@ enum MHD_Result http_api_deployment_one(struct http_server *s, struct MHD_Connec
 					struct http_request *r, const char *url);
 enum MHD_Result http_api_report(struct http_server *s, struct MHD_Connection *c,
 				struct http_request *r, const char *url);
+enum MHD_Result http_api_collections(struct http_server *s, struct MHD_Connection *c,
+				     struct http_request *r, const char *url);
+enum MHD_Result http_api_collection_one(struct http_server *s, struct MHD_Connection *c,
+					struct http_request *r, const char *url);
+enum MHD_Result http_api_cache(struct http_server *s, struct MHD_Connection *c,
+			       struct http_request *r, const char *url);
+enum MHD_Result http_api_cache_flush(struct http_server *s, struct MHD_Connection *c,
+				     struct http_request *r, const char *url);
+enum MHD_Result http_api_settings(struct http_server *s, struct MHD_Connection *c,
+				  struct http_request *r, const char *url);
 enum MHD_Result http_api_status(struct http_server *s, struct MHD_Connection *c,
 				struct http_request *r, const char *url);

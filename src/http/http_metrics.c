@@ -71,6 +71,23 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 		one(o, "pxed_dhcp_send_errors_total", "counter", "DHCP replies that failed to send.",
 		    d->send_errors);
 	}
+	if (v->has_cache) {
+		const struct decider_cache_stats *k = &v->cache;
+		one(o, "pxed_decision_cache_hits_total", "counter",
+		    "Decisions answered from the cache.", k->hits);
+		one(o, "pxed_decision_cache_misses_total", "counter",
+		    "Decisions computed from the store.", k->misses);
+		one(o, "pxed_decision_cache_invalidations_total", "counter",
+		    "Cached answers found stale: the store or the settings changed.",
+		    k->invalidations);
+		one(o, "pxed_decision_cache_expirations_total", "counter",
+		    "Cached answers older than CacheExpire or a deployment window edge.",
+		    k->expirations);
+		one(o, "pxed_decision_cache_evictions_total", "counter",
+		    "Cached answers dropped to stay within the limit.", k->evictions);
+		one(o, "pxed_decision_cache_entries", "gauge", "Answers in the cache now.",
+		    k->entries);
+	}
 	if (v->has_tftp) {
 		const struct tftp_stats *t = &v->tftp;
 		one(o, "pxed_tftp_transfers_active", "gauge", "TFTP transfers running now.",

@@ -329,6 +329,10 @@ static enum MHD_Result route_metrics(struct http_server *s, struct MHD_Connectio
 		v.has_tftp = true;
 		tftp_server_stats(s->src.tftp, &v.tftp);
 	}
+	if (s->dec) {
+		v.has_cache = true;
+		decider_cache_stats(s->dec, &v.cache);
+	}
 	f = open_memstream(&buf, &len);
 	if (!f)
 		return http_reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "error\n");
@@ -478,6 +482,16 @@ static const struct http_route routes[] = {
 	  http_api_deployment_one },
 	{ "/api/v1/events", HTTP_GET, "GET", true, false, http_api_events },
 	{ "/api/v1/status", HTTP_GET, "GET", true, false, http_api_status },
+	{ "/api/v1/collections", HTTP_GET | HTTP_POST, "GET, POST", true, false,
+	  http_api_collections },
+	/* NAME: GET, DELETE; NAME/devices: POST; NAME/devices/DEVICE: DELETE;
+	 * NAME/clear: POST */
+	{ "/api/v1/collections/", HTTP_GET | HTTP_POST | HTTP_DELETE, "GET, POST, DELETE", true,
+	  false, http_api_collection_one },
+	{ "/api/v1/cache", HTTP_GET, "GET", true, false, http_api_cache },
+	{ "/api/v1/cache/flush", HTTP_POST, "POST", true, false, http_api_cache_flush },
+	{ "/api/v1/settings", HTTP_GET | HTTP_PUT | HTTP_PATCH, "GET, PUT, PATCH", true, false,
+	  http_api_settings },
 	/* the installer's callback: its per-boot token is its credential */
 	{ "/api/v1/report", HTTP_POST, "POST", true, true, http_api_report },
 };
@@ -955,6 +969,14 @@ err:
 void http_server_set_sources(struct http_server *s, const struct http_metrics_sources *src)
 {
 	s->src = *src;
+}
+
+void http_server_set_settings(struct http_server *s, struct pxed_conf *conf,
+			      void (*applied)(void *ctx, const char *what), void *ctx)
+{
+	s->conf_rw = conf;
+	s->settings_applied = applied;
+	s->settings_ctx = ctx;
 }
 
 void http_server_free(struct http_server *s)

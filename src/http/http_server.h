@@ -52,3 +52,10 @@ struct http_metrics_sources {
 	const char *version;
 };
 void http_server_set_sources(struct http_server *s, const struct http_metrics_sources *src);
+
+/* `pxectl settings set`: conf is the struct the server was made with, now
+ * writable; after the API changed it, applied(ctx, what) runs (main tells
+ * the decider, applies the log level, logs the settings block).  Until
+ * this is called, PUT /api/v1/settings answers 503. */
+void http_server_set_settings(struct http_server *s, struct pxed_conf *conf,
+			      void (*applied)(void *ctx, const char *what), void *ctx);

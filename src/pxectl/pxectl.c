@@ -434,13 +434,23 @@ static int cmd_device_add(int argc, char **argv)
 	return rc ? rc : print_added(j, "device");
 }
 
+static const char *const arch_classes[] = { "bios", "uefi-x86", "uefi-x64", "uefi-arm64" };
+
 static int cmd_deploy(int argc, char **argv)
 {
-	const char *image = NULL, *device = NULL, *pos[1];
-	bool required = false, available = false;
-	const struct opt opts[] = { { "--image", &image, NULL }, { "--device", &device, NULL },
+	const char *image = NULL, *device = NULL, *collection = NULL, *unknown = NULL;
+	const char *from = NULL, *expires = NULL, *pos[1];
+	bool required = false, available = false, arch_ok = false;
+	const struct opt opts[] = { { "--image", &image, NULL },
+				    { "--device", &device, NULL },
+				    { "--collection", &collection, NULL },
+				    { "--unknown", &unknown, NULL },
 				    { "--required", NULL, &required },
-				    { "--available", NULL, &available }, { NULL, NULL, NULL } };
+				    { "--available", NULL, &available },
+				    { "--available-from", &from, NULL },
+				    { "--expires", &expires, NULL },
+				    { NULL, NULL, NULL } };
+	char target[160];
 	size_t np;
 	json_t *body, *j;
 	int rc = opts_parse(cur, argc, argv, opts, pos, 1, &np);
@@ -448,22 +458,44 @@ static int cmd_deploy(int argc, char **argv)
 		return rc;
 	if (np != 1)
 		return usage_error(cur, "the deployment NAME is required");
-	if (!image || !device)
-		return usage_error(cur, "--image IMAGE and --device DEVICE are required");
+	if (!image)
+		return usage_error(cur, "--image IMAGE is required");
+	if (!!device + !!collection + !!unknown != 1)
+		return usage_error(cur, "give exactly one of --device, --collection and --unknown");
 	if (required == available)
 		return usage_error(cur, "give exactly one of --required and --available");
 	if ((rc = check_name("deployment name", pos[0])) || (rc = check_name("image name", image)) ||
-	    (rc = check_name("device name", device)))
+	    (device && (rc = check_name("device name", device))) ||
+	    (collection && (rc = check_name("collection name", collection))))
 		return rc;
-	body = json_pack("{s:s, s:s, s:s, s:s}", "name", pos[0], "image", image, "device", device,
-			 "purpose", required ? "required" : "available");
+	for (size_t i = 0; unknown && i < ARRAY_SIZE(arch_classes); i++)
+		arch_ok |= !strcmp(unknown, arch_classes[i]);
+	if (unknown && !arch_ok)
+		return usage_error(cur, "--unknown '%s': ARCH is bios, uefi-x86, uefi-x64 or uefi-arm64",
+				   unknown);
+	body = json_pack("{s:s, s:s, s:s}", "name", pos[0], "image", image, "purpose",
+			 required ? "required" : "available");
+	if (device) {
+		json_object_set_new(body, "device", json_string(device));
+		snprintf(target, sizeof(target), "device '%s'", device);
+	} else if (collection) {
+		json_object_set_new(body, "collection", json_string(collection));
+		snprintf(target, sizeof(target), "collection '%s'", collection);
+	} else {
+		json_object_set_new(body, "unknown_arch", json_string(unknown));
+		snprintf(target, sizeof(target), "unknown %s machines", unknown);
+	}
+	if (from)
+		json_object_set_new(body, "available_from", json_string(from));
+	if (expires)
+		json_object_set_new(body, "expires", json_string(expires));
 	rc = api_call("POST", "/api/v1/deployments", body, &j);
 	json_decref(body);
 	if (rc)
 		return rc;
 	if (!opt_json)
-		printf("deployment '%s' added: %s image '%s' for device '%s'\n", pos[0],
-		       required ? "required" : "available", image, device);
+		printf("deployment '%s' added: %s image '%s' for %s\n", pos[0],
+		       required ? "required" : "available", image, target);
 	json_decref(j);
 	return EXIT_OK;
 }
@@ -517,11 +549,50 @@ static int cmd_image_list(int argc, char **argv)
 	return list(argc, argv, "/api/v1/images", h, k, ARRAY_SIZE(h));
 }
 
+/* "from T", "until T", "T .. T", or "-" */
+static void window_text(json_t *d, char *buf, size_t len)
+{
+	const char *from = json_string_value(json_object_get(d, "available_from"));
+	const char *until = json_string_value(json_object_get(d, "expires"));
+	if (from && until)
+		snprintf(buf, len, "%s .. %s", from, until);
+	else if (from)
+		snprintf(buf, len, "from %s", from);
+	else if (until)
+		snprintf(buf, len, "until %s", until);
+	else
+		snprintf(buf, len, "-");
+}
+
 static int cmd_deployment_list(int argc, char **argv)
 {
-	static const char *const h[] = { "NAME", "IMAGE", "DEVICE", "PURPOSE", "ENABLED" };
-	static const char *const k[] = { "name", "image", "device", "purpose", "enabled" };
-	return list(argc, argv, "/api/v1/deployments", h, k, ARRAY_SIZE(h));
+	struct table t = { .ncols = 6,
+			   .head = { "NAME", "IMAGE", "TARGET", "PURPOSE", "ENABLED", "WINDOW" } };
+	const char *pos[1];
+	size_t np, i;
+	json_t *j, *row;
+	int rc = opts_parse(cur, argc, argv, NULL, pos, 0, &np);
+	if (rc)
+		return rc;
+	if ((rc = api_call("GET", "/api/v1/deployments", NULL, &j)))
+		return rc;
+	if (!opt_json && json_is_array(j)) {
+		json_array_foreach(j, i, row) {
+			char b[3][32], win[128];
+			const char *cells[6];
+			cells[0] = field(row, "name", b[0], sizeof(b[0]));
+			cells[1] = field(row, "image", b[1], sizeof(b[1]));
+			cells[2] = field(row, "target", b[2], sizeof(b[2]));
+			cells[3] = json_string_value(json_object_get(row, "purpose"));
+			cells[4] = json_is_true(json_object_get(row, "enabled")) ? "yes" : "no";
+			window_text(row, win, sizeof(win));
+			cells[5] = win;
+			table_add(&t, cells);
+		}
+		table_print(&t);
+	}
+	json_decref(j);
+	return EXIT_OK;
 }
 
 /* --since: "30s", "15m", "2h", "7d" back from now, else passed as given
@@ -558,9 +629,12 @@ static int cmd_events(int argc, char **argv)
 					 "REASON" };
 	static const char *const k[] = { "time", "mac", "device", "via", "outcome", "deployment",
 					 "reason" };
-	const char *device = NULL, *since = NULL, *limit = NULL, *pos[1];
-	const struct opt opts[] = { { "--device", &device, NULL }, { "--since", &since, NULL },
-				    { "--limit", &limit, NULL }, { NULL, NULL, NULL } };
+	const char *device = NULL, *mac = NULL, *since = NULL, *limit = NULL, *pos[1];
+	const struct opt opts[] = { { "--device", &device, NULL }, { "--mac", &mac, NULL },
+				    { "--since", &since, NULL }, { "--limit", &limit, NULL },
+				    { NULL, NULL, NULL } };
+	uint8_t m[MAC_LEN];
+	char ms[MAC_STR_LEN];
 	unsigned long long lim;
 	char path[512] = "/api/v1/events", s[64];
 	char *argv2[1];
@@ -585,6 +659,14 @@ static int cmd_events(int argc, char **argv)
 	if (device)
 		snprintf(path + strlen(path), sizeof(path) - strlen(path), "%cdevice=%s",
 			 strchr(path, '?') ? '&' : '?', device);
+	if (mac) {
+		if (mac_parse(mac, m) < 0)
+			return usage_error(cur, "--mac '%s' is not a MAC address (like 52:54:00:12:34:56)",
+					   mac);
+		mac_format(m, ms);
+		snprintf(path + strlen(path), sizeof(path) - strlen(path), "%cmac=%s",
+			 strchr(path, '?') ? '&' : '?', ms);
+	}
 	if (limit)
 		snprintf(path + strlen(path), sizeof(path) - strlen(path), "%climit=%llu",
 			 strchr(path, '?') ? '&' : '?', lim);
@@ -605,10 +687,21 @@ static int cmd_status(int argc, char **argv)
 	if ((rc = api_call("GET", "/api/v1/status", NULL, &j)))
 		return rc;
 	if (!opt_json) {
-		printf("%-17s: %s\n", "server", server);
+		printf("%-19s: %s\n", "server", server);
 		for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 			const char *v = field(j, keys[i], buf, sizeof(buf));
-			printf("%-17s: %s\n", keys[i], v ? v : "-");
+			printf("%-19s: %s\n", keys[i], v ? v : "-");
+		}
+		json_t *cache = json_object_get(j, "cache");
+		if (json_is_object(cache)) {
+			static const char *const ck[] = { "hits", "misses", "invalidations",
+							  "expirations", "evictions", "entries" };
+			for (size_t i = 0; i < ARRAY_SIZE(ck); i++) {
+				char k[40];
+				const char *v = field(cache, ck[i], buf, sizeof(buf));
+				snprintf(k, sizeof(k), "cache %s", ck[i]);
+				printf("%-19s: %s\n", k, v ? v : "-");
+			}
 		}
 	}
 	json_decref(j);
@@ -931,6 +1024,254 @@ static int cmd_metrics(int argc, char **argv)
 	return rc;
 }
 
+/* ---- collections --------------------------------------------------------- */
+
+static int cmd_collection_add(int argc, char **argv)
+{
+	const char *name;
+	json_t *body, *j;
+	int rc = one_name(argc, argv, NULL, "collection name", &name);
+	if (rc)
+		return rc;
+	body = json_pack("{s:s}", "name", name);
+	rc = api_call("POST", "/api/v1/collections", body, &j);
+	json_decref(body);
+	return rc ? rc : print_added(j, "collection");
+}
+
+/* COLLECTION DEVICE, both names. */
+static int two_names(int argc, char **argv, const char **coll, const char **dev)
+{
+	const char *pos[2];
+	size_t np;
+	int rc = opts_parse(cur, argc, argv, NULL, pos, 2, &np);
+	if (rc)
+		return rc;
+	if (np != 2)
+		return usage_error(cur, "COLLECTION and DEVICE are required");
+	*coll = pos[0];
+	*dev = pos[1];
+	if ((rc = check_name("collection name", pos[0])) || (rc = check_name("device name", pos[1])))
+		return rc;
+	return 0;
+}
+
+static int cmd_collection_add_device(int argc, char **argv)
+{
+	const char *coll, *dev;
+	char path[256];
+	json_t *body, *j;
+	int rc = two_names(argc, argv, &coll, &dev);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/api/v1/collections/%s/devices", coll);
+	body = json_pack("{s:s}", "device", dev);
+	rc = api_call("POST", path, body, &j);
+	json_decref(body);
+	if (rc)
+		return rc;
+	if (!opt_json)
+		printf("device '%s' added to collection '%s'\n", dev, coll);
+	json_decref(j);
+	return EXIT_OK;
+}
+
+static int cmd_collection_remove_device(int argc, char **argv)
+{
+	const char *coll, *dev;
+	char path[256];
+	json_t *j;
+	int rc = two_names(argc, argv, &coll, &dev);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/api/v1/collections/%s/devices/%s", coll, dev);
+	if ((rc = api_call("DELETE", path, NULL, &j)))
+		return rc;
+	if (!opt_json)
+		printf("device '%s' removed from collection '%s'\n", dev, coll);
+	json_decref(j);
+	return EXIT_OK;
+}
+
+static int cmd_collection_list(int argc, char **argv)
+{
+	static const char *const h[] = { "NAME", "MEMBERS", "CREATED" };
+	static const char *const k[] = { "name", "members", "created" };
+	return list(argc, argv, "/api/v1/collections", h, k, ARRAY_SIZE(h));
+}
+
+static int cmd_collection_show(int argc, char **argv)
+{
+	struct table t = { .ncols = 4, .head = { "DEVICE", "MAC", "GUID", "LAST SEEN" } };
+	static const char *const k[] = { "name", "mac", "guid", "last_seen" };
+	const char *name;
+	char path[256];
+	size_t i;
+	json_t *j, *row;
+	int rc = one_name(argc, argv, NULL, "collection name", &name);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/api/v1/collections/%s", name);
+	if ((rc = api_call("GET", path, NULL, &j)))
+		return rc;
+	if (!opt_json) {
+		print_object(j);
+		printf("\n");
+		json_array_foreach(json_object_get(j, "devices"), i, row) {
+			char b[4][32];
+			const char *cells[4];
+			for (size_t c = 0; c < 4; c++)
+				cells[c] = field(row, k[c], b[c], sizeof(b[c]));
+			table_add(&t, cells);
+		}
+		table_print(&t);
+	}
+	json_decref(j);
+	return EXIT_OK;
+}
+
+static int cmd_collection_rm(int argc, char **argv)
+{
+	const char *name;
+	int rc = one_name(argc, argv, NULL, "collection name", &name);
+	return rc ? rc : rm_one("collections", "collection", name);
+}
+
+static int cmd_collection_clear(int argc, char **argv)
+{
+	const char *name;
+	char path[256];
+	json_t *j;
+	int rc = one_name(argc, argv, NULL, "collection name", &name);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/api/v1/collections/%s/clear", name);
+	if ((rc = api_call("POST", path, NULL, &j)))
+		return rc;
+	if (!opt_json)
+		printf("collection '%s': %lld required deployment hand-out(s) cleared\n", name,
+		       (long long)json_integer_value(json_object_get(j, "cleared")));
+	json_decref(j);
+	return EXIT_OK;
+}
+
+/* ---- decision cache ------------------------------------------------------ */
+
+static int cmd_cache_list(int argc, char **argv)
+{
+	struct table t = { .ncols = 7,
+			   .head = { "MAC", "GUID", "ARCH", "OUTCOME", "AGE", "VALID", "REASON" } };
+	static const char *const k[] = { "mac", "guid", "arch", "outcome", NULL, "valid", "reason" };
+	const char *pos[1];
+	size_t np, i;
+	json_t *j, *row;
+	int rc = opts_parse(cur, argc, argv, NULL, pos, 0, &np);
+	if (rc)
+		return rc;
+	if ((rc = api_call("GET", "/api/v1/cache?limit=10000", NULL, &j)))
+		return rc;
+	if (!opt_json && json_is_array(j)) {
+		json_array_foreach(j, i, row) {
+			char b[7][32];
+			const char *cells[7];
+			for (size_t c = 0; c < 7; c++)
+				cells[c] = k[c] ? field(row, k[c], b[c], sizeof(b[c])) : NULL;
+			snprintf(b[4], sizeof(b[4]), "%llds",
+				 (long long)json_integer_value(json_object_get(row, "age_s")));
+			cells[4] = b[4];
+			table_add(&t, cells);
+		}
+		table_print(&t);
+	}
+	json_decref(j);
+	return EXIT_OK;
+}
+
+static int cmd_cache_flush(int argc, char **argv)
+{
+	const char *pos[1];
+	size_t np;
+	json_t *j;
+	int rc = opts_parse(cur, argc, argv, NULL, pos, 0, &np);
+	if (rc)
+		return rc;
+	if ((rc = api_call("POST", "/api/v1/cache/flush", NULL, &j)))
+		return rc;
+	if (!opt_json)
+		printf("decision cache flushed: %lld entr%s dropped\n",
+		       (long long)json_integer_value(json_object_get(j, "flushed")),
+		       json_integer_value(json_object_get(j, "flushed")) == 1 ? "y" : "ies");
+	json_decref(j);
+	return EXIT_OK;
+}
+
+/* ---- settings ------------------------------------------------------------ */
+
+static int cmd_settings_get(int argc, char **argv)
+{
+	struct table t = { .ncols = 3, .head = { "SETTING", "VALUE", "CHANGE" } };
+	const char *pos[1];
+	size_t np, i;
+	json_t *j, *row;
+	bool found = false;
+	int rc = opts_parse(cur, argc, argv, NULL, pos, 1, &np);
+	if (rc)
+		return rc;
+	if ((rc = api_call("GET", "/api/v1/settings", NULL, &j)))
+		return rc;
+	if (!json_is_array(j)) {
+		json_decref(j);
+		return fail("%s sent something that is not a list", server);
+	}
+	json_array_foreach(j, i, row) {
+		const char *key = json_string_value(json_object_get(row, "key"));
+		const char *name = json_string_value(json_object_get(row, "name"));
+		const char *cells[3];
+		if (!key || !name)
+			continue;
+		if (np && strcasecmp(pos[0], key) != 0 && strcasecmp(pos[0], name) != 0)
+			continue;
+		found = true;
+		if (opt_json)
+			continue;
+		cells[0] = key;
+		cells[1] = json_string_value(json_object_get(row, "value"));
+		cells[2] = json_is_true(json_object_get(row, "restart")) ? "restart" : "at once";
+		table_add(&t, cells);
+	}
+	if (!opt_json)
+		table_print(&t);
+	json_decref(j);
+	if (np && !found)
+		return fail("no setting '%s'", pos[0]);
+	return EXIT_OK;
+}
+
+static int cmd_settings_set(int argc, char **argv)
+{
+	const char *pos[2];
+	size_t np, i;
+	json_t *body, *j, *ch;
+	int rc = opts_parse(cur, argc, argv, NULL, pos, 2, &np);
+	if (rc)
+		return rc;
+	if (np != 2)
+		return usage_error(cur, "KEY and VALUE are required");
+	body = json_object();
+	json_object_set_new(body, pos[0], json_string(pos[1]));
+	rc = api_call("PUT", "/api/v1/settings", body, &j);
+	json_decref(body);
+	if (rc)
+		return rc;
+	if (!opt_json)
+		json_array_foreach(json_object_get(j, "changed"), i, ch)
+			printf("%s: %s (was %s)\n", json_string_value(json_object_get(ch, "name")),
+			       json_string_value(json_object_get(ch, "value")),
+			       json_string_value(json_object_get(ch, "old")));
+	json_decref(j);
+	return EXIT_OK;
+}
+
 static const struct command commands[] = {
 	{ "image", "add", cmd_image_add,
 	  "image add NAME --kernel FILE [--initrd FILE] [--cmdline TEXT] | --nbp FILE",
@@ -957,11 +1298,38 @@ static const struct command commands[] = {
 	  "line; an optional first line name,mac,guid, blank lines and # comments\n"
 	  "are skipped.  All or nothing: if any line is bad, every bad line is\n"
 	  "listed and no device is added." },
+	{ "collection", "add", cmd_collection_add, "collection add NAME",
+	  "Add a collection: a named set of devices that deployments can target." },
+	{ "collection", "add-device", cmd_collection_add_device,
+	  "collection add-device COLLECTION DEVICE", "Make DEVICE a member of COLLECTION." },
+	{ "collection", "remove-device", cmd_collection_remove_device,
+	  "collection remove-device COLLECTION DEVICE",
+	  "Take DEVICE out of COLLECTION; its next network boot no longer gets the\n"
+	  "collection's deployments." },
+	{ "collection", "list", cmd_collection_list, "collection list",
+	  "List collections with their member counts." },
+	{ "collection", "show", cmd_collection_show, "collection show NAME",
+	  "Show a collection and its member devices." },
+	{ "collection", "rm", cmd_collection_rm, "collection rm NAME",
+	  "Remove a collection (refused while a deployment targets it); its devices\n"
+	  "stay." },
+	{ "collection", "clear", cmd_collection_clear, "collection clear NAME",
+	  "Clear Required PXE Deployments for every member: their required\n"
+	  "deployments run again at their next network boot." },
 	{ "deploy", NULL, cmd_deploy,
-	  "deploy NAME --image IMAGE --device DEVICE (--required|--available)",
-	  "Deploy IMAGE to DEVICE.  A required deployment starts at the next network\n"
-	  "boot without a key press, once; an available one asks first." },
-	{ "deployment", "list", cmd_deployment_list, "deployment list", "List deployments." },
+	  "deploy NAME --image IMAGE (--device DEVICE | --collection COLLECTION | --unknown ARCH)\n"
+	  "         (--required|--available) [--available-from TIME] [--expires TIME]",
+	  "Deploy IMAGE to a device, to every member of a collection, or to unknown\n"
+	  "machines (not in the database) of one architecture: ARCH is bios,\n"
+	  "uefi-x86, uefi-x64 or uefi-arm64 (unknown machines are answered only\n"
+	  "with SupportUnknownMachines on).  A required deployment starts at the\n"
+	  "next network boot without a key press, once per device; an available one\n"
+	  "asks first.  TIME is unix seconds or a UTC time like 2026-11-26T14:00:00Z:\n"
+	  "the deployment is offered from --available-from and no longer from\n"
+	  "--expires." },
+	{ "deployment", "list", cmd_deployment_list, "deployment list",
+	  "List deployments: target (device:NAME, collection:NAME or unknown:ARCH),\n"
+	  "purpose, whether enabled, and the availability window." },
 	{ "deployment", "show", cmd_deployment_show, "deployment show NAME",
 	  "Show a deployment and its status: how many devices it was handed out to,\n"
 	  "how many installers reported started, succeeded, failed, and per device\n"
@@ -971,9 +1339,26 @@ static const struct command commands[] = {
 	{ "deployment", "disable", cmd_deployment_disable, "deployment disable NAME",
 	  "Disable a deployment (kept, but no client gets it)." },
 	{ "deployment", "rm", cmd_deployment_rm, "deployment rm NAME", "Remove a deployment." },
-	{ "events", NULL, cmd_events, "events [--device NAME] [--since TIME] [--limit N]",
-	  "Show boot decisions, oldest first.  TIME is 30s/15m/2h/7d ago, unix\n"
+	{ "events", NULL, cmd_events,
+	  "events [--device NAME] [--mac MAC] [--since TIME] [--limit N]",
+	  "Show boot decisions, oldest first (the newest N, default 100).  --device\n"
+	  "and --mac keep one machine's; TIME is 30s/15m/2h/7d ago, unix\n"
 	  "milliseconds, or a UTC time like 2026-11-26T14:00:00Z." },
+	{ "cache", "list", cmd_cache_list, "cache list",
+	  "List the decision cache: per client (MAC, GUID, architecture) the cached\n"
+	  "answer, its age, whether it would still be served (VALID: no answer is\n"
+	  "served once a change to the database or the settings made it stale)." },
+	{ "cache", "flush", cmd_cache_flush, "cache flush",
+	  "Drop every cached decision (never needed for correctness: changes already\n"
+	  "make stale answers unused)." },
+	{ "settings", "get", cmd_settings_get, "settings get [KEY]",
+	  "Show the settings in force (secrets as <non empty>/<empty>) and whether a\n"
+	  "change takes effect at once or needs a restart." },
+	{ "settings", "set", cmd_settings_set, "settings set KEY VALUE",
+	  "Change a setting in the running server, checked like the configuration\n"
+	  "file.  KEY is Name or section.Name (CacheExpire, pxe.CacheExpire).\n"
+	  "Settings that need a restart are refused.  The change is not written to\n"
+	  "the file: a SIGHUP or a restart goes back to the file's values." },
 	{ "status", NULL, cmd_status, "status", "Show the server's status." },
 	{ "metrics", NULL, cmd_metrics, "metrics",
 	  "Print the server's Prometheus metrics (text format, also with --json)." },

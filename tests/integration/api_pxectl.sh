@@ -78,8 +78,8 @@ assert_grep '^lab-02 +52:54:00:12:34:57' "$OUT"
 ctl 0 image list
 assert_grep '^deb +deb/linux +deb/initrd.gz' "$OUT"
 ctl 0 deployment list
-assert_grep '^d1 +deb +lab-01 +required' "$OUT"
-assert_grep '^d2 +deb +lab-02 +available' "$OUT"
+assert_grep "^d1 +deb +device:lab-01 +required" "$OUT"
+assert_grep "^d2 +deb +device:lab-02 +available" "$OUT"
 ctl 0 --json device list
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [x["name"] for x in d]==["lab-01","lab-02"], d' "$OUT" ||
 	fail "--json device list is not the device array"
@@ -191,7 +191,7 @@ assert_eq "boot.ipxe no mac" 400 "$(http_code "$B/boot.ipxe")"
 assert_eq "boot.ipxe bad guid" 400 "$(http_code "$B/boot.ipxe?mac=52:54:00:12:34:56&guid=x")"
 assert_eq "boot.ipxe lab-01" 200 "$(http_code "$B/boot.ipxe?mac=52:54:00:12:34:56&guid=8a3c1f2e-0000-4000-8000-525400123456&arch=7")"
 assert_eq "script starts with #!ipxe" "#!ipxe" "$(head -n1 "$OUT")"
-assert_grep "^kernel http://127.0.0.1:$PORT/files/deb/linux auto=true priority=critical pxed.report=http://127.0.0.1:$PORT/api/v1/report\?token=[0-9a-f]{32}$" "$OUT"
+assert_grep "^kernel http://127.0.0.1:$PORT/files/deb/linux initrd=initrd.gz auto=true priority=critical pxed.report=http://127.0.0.1:$PORT/api/v1/report\?token=[0-9a-f]{32}$" "$OUT"
 assert_grep "^initrd http://127.0.0.1:$PORT/files/deb/initrd.gz$" "$OUT"
 assert_grep "^boot$" "$OUT"
 assert_eq "boot.ipxe after hand-out" 200 "$(http_code "$B/boot.ipxe?mac=52:54:00:12:34:56")"

@@ -228,7 +228,7 @@ assert_eq "wrong" 200 "$(code -G --data-urlencode "mac=$MAC" --data-urlencode "p
 assert_grep "wrong password" "$OUT"
 grep -q '^kernel' "$OUT" && fail "wrong password booted"
 assert_eq "right" 200 "$(code -G --data-urlencode "mac=$MAC" --data-urlencode "password=$PASSWORD" "$B/boot.ipxe")"
-assert_grep "^kernel http://127.0.0.1:$PORT/files/deb/linux pxed.report=" "$OUT"
+assert_grep "^kernel http://127.0.0.1:$PORT/files/deb/linux initrd=initrd.gz pxed.report=" "$OUT"
 REPORT=$(grep -oE 'pxed.report=[^ ]+' "$OUT" | cut -d= -f2-)
 assert_eq "after hand-out" 200 "$(code "$B/boot.ipxe?mac=$MAC")"
 assert_grep '^exit$' "$OUT"

@@ -109,7 +109,7 @@ write_conf
 start_pxed "$TMP/pxed.conf" "$NS_S"
 assert_grep "ProxyDHCP listening on UDP 67 and 4011" "$TMP/pxed.log"
 
-ctl() { ip netns exec "$NS_S" "$PXECTL" --server "http://127.0.0.1:$HTTP_PORT" "$@" >"$TMP/ctl.out" 2>&1 ||
+ctl() { PXED_TOKEN_FILE="$TMP/api.token" ip netns exec "$NS_S" "$PXECTL" --server "http://127.0.0.1:$HTTP_PORT" "$@" >"$TMP/ctl.out" 2>&1 ||
 	{ cat "$TMP/ctl.out" >&2; fail "pxectl $*"; }; }
 MAC=52:54:00:78:00:01
 MAC_DASH=52-54-00-78-00-01
@@ -331,14 +331,14 @@ assert_eq "scenario: iPXE file" "$IPXE_URL" "$URL"
 getscript() { ip netns exec "$NS_C" curl -sf -o "$TMP/script" "$URL" || fail "GET $URL"; }
 getscript
 assert_eq "script starts with #!ipxe" "#!ipxe" "$(head -n1 "$TMP/script")"
-assert_grep "^kernel http://$SRV:$HTTP_PORT/files/d1/vmlinuz deploy=d1$" "$TMP/script" "first script does not boot d1"
+assert_grep "^kernel http://$SRV:$HTTP_PORT/files/d1/vmlinuz initrd=initrd.gz deploy=d1 pxed.report=" "$TMP/script" "first script does not boot d1"
 assert_grep "^initrd http://$SRV:$HTTP_PORT/files/d1/initrd.gz$" "$TMP/script"
 getscript
 grep -q '^kernel' "$TMP/script" && fail "d1 handed out twice: $(cat "$TMP/script")"
 assert_grep "^exit$" "$TMP/script" "second script does not send the machine to its local disk"
 ctl deploy d2 --image img2 --device lab-78 --required
 getscript
-assert_grep "^kernel http://$SRV:$HTTP_PORT/files/d2/vmlinuz deploy=d2$" "$TMP/script" "new required deployment d2 not served at once"
+assert_grep "^kernel http://$SRV:$HTTP_PORT/files/d2/vmlinuz initrd=initrd.gz deploy=d2 pxed.report=" "$TMP/script" "new required deployment d2 not served at once"
 bcast --mac "$MAC" --guid "$GUID" --arch 7 --user-class iPXE
 answered "iPXE DISCOVER after d2"
 log_since

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +149,142 @@ static void test_example(void **state)
 	assert_string_equal(c.boot_uefi_x64, d.boot_uefi_x64);
 }
 
+/* conf_set_value(): the file's parsing for one key at run time. */
+static void test_set_value(void **state)
+{
+	struct pxed_conf c, before;
+	char err[CONF_ERR_LEN], val[256];
+	struct conf_setting st;
+
+	assert_int_equal(conf_load(&c, NULL, err), 0);
+	strcpy(c.pxe_guid, "fab8bfcc-3b15-431a-828d-fbfd184c3813");
+	/* Name, section.Name, printed label: case-insensitive */
+	assert_int_equal(conf_set_value(&c, "CacheExpire", "60", err, sizeof(err)), 0);
+	assert_int_equal(c.cache_expire, 60);
+	assert_int_equal(conf_set_value(&c, "pxe.cacheexpire", "0", err, sizeof(err)), 0);
+	assert_int_equal(c.cache_expire, 0);
+	assert_int_equal(conf_set_value(&c, "SUPPORTUNKNOWNMACHINES", "on", err, sizeof(err)), 0);
+	assert_true(c.support_unknown);
+	assert_int_equal(conf_set_value(&c, "http.Port", "8081", err, sizeof(err)), 0);
+	assert_int_equal(c.http_port, 8081);
+	assert_int_equal(conf_set_value(&c, "TFTP MaxBlockSize", "1024", err, sizeof(err)), 0);
+	assert_int_equal(c.tftp_max_block_size, 1024);
+	assert_int_equal(conf_set_value(&c, "BindInterfaces", "eth0 br0", err, sizeof(err)), 0);
+	assert_int_equal(c.n_bind_ifaces, 2);
+	assert_int_equal(conf_set_value(&c, "BindPolicy", "include", err, sizeof(err)), 0);
+	assert_int_equal(c.bind_policy, BIND_INCLUDE);
+
+	/* Refusals leave every setting as it was, and say why like the file. */
+	memcpy(&before, &c, sizeof(c));
+	static const struct {
+		const char *key, *value, *expect;
+		int r;
+	} bad[] = {
+		{ "CacheExpire", "soon", "CacheExpire: 'soon' is not a whole number (0 to 86400)", -EINVAL },
+		{ "CacheExpire", "86401", "CacheExpire: '86401' is out of range (0 to 86400)", -ERANGE },
+		{ "IsActive", "maybe", "IsActive: 'maybe' is not yes/no", -EINVAL },
+		{ "Colour", "blue", "unknown setting 'Colour'", -ENOENT },
+		{ "pxe.Port", "1", "unknown setting 'pxe.Port'", -ENOENT },
+		{ "Port", "1", "'Port' is ambiguous", -ENOENT },
+		{ "PXEGUID", "1234", "PXEGUID: '1234' is not a GUID", -EINVAL },
+		{ "PXEGUID", "", "PXEGUID: cannot be emptied", -EINVAL },
+		{ "BindInterfaces", "", "BindPolicy include with no BindInterfaces", -EINVAL },
+		{ "BindInterfaces", "ok0 bad/1", "'bad/1' is not an interface name", -EINVAL },
+		{ "Level", "loud", "Level: 'loud' is not error, warn, info or debug", -EINVAL },
+		{ "AdminHTTPSOnly", "yes", "AdminHTTPSOnly needs HTTPSPort", -EINVAL },
+		{ "BootProgramBIOS", "../x", "must be a plain file name", -EINVAL },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = conf_set_value(&c, bad[i].key, bad[i].value, err, sizeof(err));
+		if (r != bad[i].r || !strstr(err, bad[i].expect))
+			fail_msg("case %zu (%s = %s): r=%d err='%s', expected '%s'", i, bad[i].key,
+				 bad[i].value, r, err, bad[i].expect);
+		if (memcmp(&before, &c, sizeof(c)) != 0)
+			fail_msg("case %zu (%s = %s) changed the settings", i, bad[i].key, bad[i].value);
+	}
+
+	/* PXEPassword: hashed like conf_load(), the clear text kept nowhere. */
+	assert_int_equal(conf_set_value(&c, "PXEPassword", "hunter2", err, sizeof(err)), 0);
+	assert_string_equal(c.pxe_password, "");
+	assert_true(strncmp(c.pxe_password_hash, "$y$", 3) == 0);
+	assert_true(conf_password_verify(c.pxe_password_hash, "hunter2"));
+	assert_int_equal(conf_get_value(&c, "PXEPassword", val, sizeof(val)), 0);
+	assert_string_equal(val, "<non empty>");
+	assert_int_equal(conf_set_value(&c, "PXEPassword", "", err, sizeof(err)), 0);
+	assert_string_equal(c.pxe_password_hash, "");
+	assert_int_equal(conf_get_value(&c, "PXEPassword", val, sizeof(val)), 0);
+	assert_string_equal(val, "<empty>");
+
+	/* What needs a restart, and lookups */
+	assert_int_equal(conf_setting_find("http.port", &st, err, sizeof(err)), 0);
+	assert_true(st.restart);
+	assert_string_equal(st.label, "HTTP Port");
+	assert_int_equal(conf_setting_find("CacheExpire", &st, err, sizeof(err)), 0);
+	assert_false(st.restart);
+	assert_string_equal(st.section, "pxe");
+	assert_int_equal(conf_setting_find("PXEPassword", &st, err, sizeof(err)), 0);
+	assert_true(st.secret);
+	assert_int_equal(conf_setting_find("Port", &st, err, sizeof(err)), -EINVAL);
+	assert_int_equal(conf_setting_find("nope", &st, err, sizeof(err)), -ENOENT);
+	static const char *const restart[] = { "DHCPPort", "PXEPort", "tftp.Root", "tftp.Port",
+					       "http.Port", "Address", "HTTPSPort", "TLSCertificate",
+					       "TLSKey", "TokenFile", "store.URL", "StateDir",
+					       "BootProgramDir" };
+	for (size_t i = 0; i < sizeof(restart) / sizeof(restart[0]); i++) {
+		assert_int_equal(conf_setting_find(restart[i], &st, err, sizeof(err)), 0);
+		if (!st.restart)
+			fail_msg("%s should need a restart", restart[i]);
+	}
+}
+
+static void count_setting(void *ctx, const struct conf_setting *st, const char *value)
+{
+	char **seen = ctx;
+	if (!strcmp(st->name, "BindInterfaces"))
+		seen[0] = strdup(value);
+	if (!strcmp(st->name, "BindPolicy"))
+		seen[1] = strdup(value);
+	if (!strcmp(st->name, "PXEPassword"))
+		seen[2] = strdup(value);
+}
+
+/* Values from conf_settings_foreach() set back unchanged. */
+static void test_settings_round_trip(void **state)
+{
+	struct pxed_conf c;
+	char err[CONF_ERR_LEN];
+	char *seen[3] = { NULL, NULL, NULL };
+	const char *p = write_conf("[pxe]\nBindPolicy=include\nBindInterfaces=eth0, br0\n"
+				   "PXEPassword=x\n");
+	assert_int_equal(conf_load(&c, p, err), 0);
+	unlink(p);
+	conf_settings_foreach(&c, count_setting, seen);
+	assert_string_equal(seen[0], "eth0,br0");
+	assert_string_equal(seen[1], "include");
+	assert_string_equal(seen[2], "<non empty>");
+	assert_int_equal(conf_set_value(&c, "BindInterfaces", seen[0], err, sizeof(err)), 0);
+	assert_int_equal(c.n_bind_ifaces, 2);
+	assert_string_equal(c.bind_ifaces[1], "br0");
+	for (int i = 0; i < 3; i++)
+		free(seen[i]);
+}
+
+/* SIGHUP keeps the settings that need a restart. */
+static void test_keep_restart(void **state)
+{
+	struct pxed_conf cur, next;
+	char err[CONF_ERR_LEN];
+	assert_int_equal(conf_load(&cur, NULL, err), 0);
+	memcpy(&next, &cur, sizeof(next));
+	next.http_port = 9000;
+	next.cache_expire = 5;
+	strcpy(next.tftp_root, "/elsewhere");
+	assert_int_equal(conf_keep_restart(&next, &cur, NULL, NULL), 2);
+	assert_int_equal(next.http_port, cur.http_port);
+	assert_string_equal(next.tftp_root, cur.tftp_root);
+	assert_int_equal(next.cache_expire, 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +293,9 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_example),
+		cmocka_unit_test(test_set_value),
+		cmocka_unit_test(test_settings_round_trip),
+		cmocka_unit_test(test_keep_restart),
 	};
 	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
 }

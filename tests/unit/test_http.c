@@ -564,7 +564,8 @@ static void test_reports(void **state)
 static void test_metrics_format(void **state)
 {
 	struct http_counters h = { 0 };
-	struct http_metrics_view v = { .http = &h, .uptime_s = 42, .has_tftp = true };
+	struct http_metrics_view v = { .http = &h, .uptime_s = 42, .has_tftp = true,
+				       .has_cache = true };
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -575,6 +576,10 @@ static void test_metrics_format(void **state)
 	h.store_us = 1500000;
 	v.tftp.completed = 5;
 	v.tftp.bytes = 123456;
+	v.cache.hits = 11;
+	v.cache.misses = 6;
+	v.cache.invalidations = 2;
+	v.cache.entries = 4;
 	assert_int_equal(http_metrics_format(&v, f), 0);
 	fclose(f);
 	assert_non_null(strstr(buf, "# TYPE pxed_http_requests_total counter\n"));
@@ -586,6 +591,12 @@ static void test_metrics_format(void **state)
 	assert_non_null(strstr(buf, "\npxed_tftp_transfers_total{result=\"completed\"} 5\n"));
 	assert_non_null(strstr(buf, "\npxed_tftp_sent_bytes_total 123456\n"));
 	assert_null(strstr(buf, "pxed_dhcp_")); /* no DHCP server given */
+	assert_non_null(strstr(buf, "# TYPE pxed_decision_cache_hits_total counter\n"));
+	assert_non_null(strstr(buf, "\npxed_decision_cache_hits_total 11\n"));
+	assert_non_null(strstr(buf, "\npxed_decision_cache_misses_total 6\n"));
+	assert_non_null(strstr(buf, "\npxed_decision_cache_invalidations_total 2\n"));
+	assert_non_null(strstr(buf, "# TYPE pxed_decision_cache_entries gauge\n"));
+	assert_non_null(strstr(buf, "\npxed_decision_cache_entries 4\n"));
 	/* every sample line is NAME[{labels}] VALUE; every family has HELP and TYPE */
 	for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
