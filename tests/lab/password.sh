@@ -72,7 +72,7 @@ pass "2. right password: deployment d1 booted, cmdline: $cl"
 
 # 3. neither password anywhere pxed tells.
 pxectl events --limit 100 >"$TMP/events.txt" 2>&1 || fail "pxectl events"
-pxectl --json status >"$TMP/status.json" 2>&1 || fail "pxectl status --json"
+pxectl status --json >"$TMP/status.json" 2>&1 || fail "pxectl status --json"
 pxectl metrics >"$TMP/metrics.txt" 2>&1 || fail "pxectl metrics"
 for f in pxed.log events.txt status.json metrics.txt pxectl.log; do
 	for p in "$pw" "$wrong"; do
