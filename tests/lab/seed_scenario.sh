@@ -19,6 +19,10 @@ t0=$SECONDS
 grep -qE 'conf: +CacheExpire: 3600$' "$TMP/pxed.log" ||
 	{ sed -n '/PXE Settings/,/PXEPassword/p' "$TMP/pxed.log" >&2; fail "pxed's settings block does not say CacheExpire: 3600"; }
 pxed_pid=$PXED_PID
+if "$PXECTL" --help 2>&1 | grep -q 'settings get'; then
+	pxectl settings get CacheExpire >"$TMP/cacheexpire.txt" 2>&1 || fail "pxectl settings get CacheExpire"
+	grep -qw 3600 "$TMP/cacheexpire.txt" || { cat "$TMP/cacheexpire.txt" >&2; fail "pxectl settings get CacheExpire does not say 3600"; }
+fi
 
 mac=52:54:00:7a:05:01
 uuid=7a7a7a7a-0501-4000-8000-000000000501
