@@ -186,11 +186,17 @@ _lab_tap() {
 	echo "$tap"
 }
 
+# LAB_QEMU_EXTRA (array): more QEMU arguments for the next VMs started, e.g.
+# (-monitor unix:$TMP/mon.sock,server,nowait) for lab_vm_sendkeys.  A
+# -monitor there replaces the default "-monitor none".
+LAB_QEMU_EXTRA=()
 _lab_qemu() {
 	local log=$1; shift
+	local mon=(-monitor none) a
+	for a in "${LAB_QEMU_EXTRA[@]}"; do [ "$a" = -monitor ] && mon=(); done
 	: >"$log"
 	ip netns exec "$LAB_NS_BR" qemu-system-x86_64 -accel tcg -m 256 \
-		-nographic -monitor none -serial "file:$log" -no-reboot "$@" \
+		-nographic "${mon[@]}" -serial "file:$log" -no-reboot "$@" "${LAB_QEMU_EXTRA[@]}" \
 		</dev/null >"$log.qemu" 2>&1 &
 	LAB_VM_PID=$!
 	LAB_VM_START=$SECONDS
@@ -301,10 +307,13 @@ lab_pxed_up() {
 	mkdir -p "$LAB_ROOT/lab"
 	cp "$LAB_KERNEL" "$LAB_ROOT/lab/vmlinuz"
 	cp "$LAB_INITRD" "$LAB_ROOT/lab/initrd.gz"
+	# SupportUnknownMachines=no unless EXTRA_INI_LINES say otherwise.
+	local unk=SupportUnknownMachines=no
+	case "${1:-}" in *SupportUnknownMachines*) unk= ;; esac
 	cat >"$TMP/pxed.conf" <<-CONF
 	[pxe]
 	IsActive=yes
-	SupportUnknownMachines=no
+	$unk
 	${1:-}
 	[tftp]
 	Root=$LAB_ROOT
@@ -345,4 +354,86 @@ lab_dump() {
 		tcpdump -nr "$LAB_PCAP" 'udp port 67 or udp port 68 or udp port 69 or udp port 4011 or (tcp port 8080 and tcp[tcpflags] & tcp-syn != 0)' 2>/dev/null | tail -n 30
 		tcpdump -nr "$LAB_PCAP" -A 'tcp dst port 8080' 2>/dev/null | grep -av 'Flags \[' | grep -aoE '(GET|HEAD) [^ ]+' | tail -n 10
 	} >&2
+}
+
+# --- whole boots (one VM at a time) -------------------------------------------
+
+# lab_boot_marker START_CMD NAME MAC UUID LOG TOKEN: start the VM (START_CMD is
+# lab_vm_bios or lab_vm_uefi), wait for the initramfs marker, check that its
+# cmdline has pxedtest=TOKEN, wait for the VM to power off.  Sets LAB_BOOT_T
+# (seconds from power-on to the marker) and LAB_BOOT_CMDLINE.
+lab_boot_marker() {
+	local start=$1 name=$2 mac=$3 uuid=$4 log=$5 token=$6
+	"$start" "$name" "$mac" "$uuid" "$log"
+	if ! lab_vm_wait "$log" "$LAB_MARKER cmdline=" "$LAB_BOOT_TIMEOUT"; then
+		tail -c 1500 "$log" | tr -d '\033' >&2
+		lab_dump
+		fail "$name did not reach the deployment's initramfs ($LAB_VM_WHY)"
+	fi
+	LAB_BOOT_T=$((SECONDS - LAB_VM_START))
+	LAB_BOOT_CMDLINE=$(lab_marker_cmdline "$log")
+	case " $LAB_BOOT_CMDLINE " in
+	*" pxedtest=$token "*) ;;
+	*) lab_dump; fail "$name booted a kernel whose cmdline lacks pxedtest=$token: '$LAB_BOOT_CMDLINE'" ;;
+	esac
+	wait_for 30 eval "! kill -0 $LAB_VM_PID" || fail "$name did not power off after the marker"
+	lab_vm_kill
+}
+
+# lab_boot_local START_CMD NAME MAC UUID LOG: start the VM, wait for a new
+# `local` decision for MAC in pxed's log, then for the firmware to move on to
+# its (absent) disk; fail if the deployment's initramfs starts.  Sets LAB_BOOT_T
+# (seconds from power-on until the firmware moved on to its disk).
+lab_boot_local() {
+	local start=$1 name=$2 mac=$3 uuid=$4 log=$5 locals
+	locals=$(lab_decisions "$mac" local)
+	"$start" "$name" "$mac" "$uuid" "$log"
+	wait_for "$LAB_BOOT_TIMEOUT" eval '[ "$(lab_decisions "'"$mac"'" local)" -gt '"$locals"' ]' ||
+		{ tail -c 1500 "$log" | tr -d '\033' >&2; lab_dump; fail "pxed logged no local decision for $mac ($name)"; }
+	lab_vm_wait "$log" "${LAB_VM_FATAL:-No bootable device}|$LAB_MARKER" 60 || true
+	LAB_BOOT_T=$((SECONDS - LAB_VM_START))
+	grep -qa "$LAB_MARKER" "$log" && { lab_dump; fail "$name started a deployment after a local decision"; }
+	grep -qaE "${LAB_VM_FATAL:-No bootable device}" "$log" ||
+		{ tail -c 1500 "$log" | tr -d '\033' >&2; lab_dump; fail "$name did not go on to its local disk within 60 s"; }
+	lab_vm_kill
+}
+
+# lab_kernel_fetches: HTTP GETs plus TFTP reads of any vmlinuz* seen so far.
+lab_kernel_fetches() {
+	echo $(($(lab_pcap_gets 'GET /files/lab/vmlinuz[^ ]*') + $(lab_pcap_tftp_reads 'vmlinuz')))
+}
+
+# --- the keyboard --------------------------------------------------------------
+
+# lab_vm_monitor SOCK: the next VMs get a QEMU human monitor on unix socket SOCK.
+lab_vm_monitor() {
+	LAB_MON=$1
+	LAB_QEMU_EXTRA=(-monitor "unix:$LAB_MON,server,nowait")
+}
+
+# lab_vm_type TEXT...: type each TEXT on the VM's PS/2 keyboard through the
+# monitor (lowercase letters, digits, space, '-', '.'); the word "<ret>" is
+# the Enter key, "<tab>" Tab, "<esc>" Escape, "<bs>" Backspace.
+lab_vm_type() {
+	python3 - "$LAB_MON" "$@" <<-'PY'
+	import socket, sys, time
+	names = {" ": "spc", "-": "minus", ".": "dot", "<ret>": "ret", "<tab>": "tab", "<esc>": "esc", "<bs>": "backspace"}
+	s = socket.socket(socket.AF_UNIX)
+	s.connect(sys.argv[1])
+	s.settimeout(0.3)
+	def drain():
+	    try:
+	        while s.recv(4096):
+	            pass
+	    except OSError:
+	        pass
+	drain()
+	for word in sys.argv[2:]:
+	    keys = [names[word]] if word in names else [names.get(c, c) for c in word]
+	    for k in keys:
+	        s.sendall(("sendkey %s\n" % k).encode())
+	        time.sleep(0.25)
+	        drain()
+	s.close()
+	PY
 }
