@@ -168,49 +168,67 @@ static void test_parse_too_many_options(void **state)
 	assert_int_equal(tftp_parse(buf, (size_t)n, &p), -E2BIG);
 }
 
-static void check_opts(const char *name, const char *value, bool accepted)
+/* What tftp_parse_options makes of one option: used (acknowledged),
+ * invalid (the request is refused with ERROR 8), or ignored (unknown). */
+enum opt_fate { OPT_USED, OPT_INVALID, OPT_IGNORED };
+
+static void check_opt_in(uint16_t opcode, const char *name, const char *value, enum opt_fate want)
 {
 	uint8_t buf[256];
 	struct tftp_option o = { name, value };
 	struct tftp_packet p;
 	struct tftp_req_opts ro;
-	int n = tftp_build_request(buf, sizeof(buf), TFTP_RRQ, "f", "octet", &o, 1);
-	assert_int_equal(tftp_parse(buf, (size_t)n, &p), 0);
+	int n = tftp_build_request(buf, sizeof(buf), opcode, "f", "octet", &o, 1);
+	assert_int_equal(tftp_parse(at_guard(buf, (size_t)n), (size_t)n, &p), 0);
 	tftp_parse_options(&p, &ro);
-	bool got = ro.has_blksize || ro.has_timeout || ro.has_tsize || ro.has_windowsize;
-	if (got != accepted)
-		fail_msg("%s=%s: accepted %d, want %d", name, value, got, accepted);
-	assert_int_equal(ro.n_ignored, accepted ? 0 : 1);
+	bool used = ro.has_blksize || ro.has_timeout || ro.has_tsize || ro.has_windowsize;
+	enum opt_fate got = used ? OPT_USED : ro.invalid ? OPT_INVALID : OPT_IGNORED;
+	if (got != want)
+		fail_msg("%s=%s: fate %d, want %d", name, value, got, want);
+	if (got == OPT_INVALID)
+		assert_string_equal(ro.invalid, name);
+	assert_int_equal(ro.n_ignored, want == OPT_IGNORED ? 1 : 0);
+}
+
+static void check_opts(const char *name, const char *value, enum opt_fate want)
+{
+	check_opt_in(TFTP_RRQ, name, value, want);
 }
 
 static void test_option_values(void **state)
 {
 	/* RFC 2348: 8..65464 */
-	check_opts("blksize", "8", true);
-	check_opts("BlkSize", "65464", true);
-	check_opts("blksize", "7", false);
-	check_opts("blksize", "65465", false);
-	check_opts("blksize", "0", false);
-	check_opts("blksize", "", false);
-	check_opts("blksize", "-1", false);
-	check_opts("blksize", "+512", false);
-	check_opts("blksize", "512x", false);
-	check_opts("blksize", "99999999999999999999999", false);
+	check_opts("blksize", "8", OPT_USED);
+	check_opts("BlkSize", "65464", OPT_USED);
+	check_opts("blksize", "7", OPT_INVALID);
+	check_opts("blksize", "65465", OPT_INVALID);
+	check_opts("blksize", "0", OPT_INVALID);
+	check_opts("blksize", "", OPT_INVALID);
+	check_opts("blksize", "-1", OPT_INVALID);
+	check_opts("blksize", "+512", OPT_INVALID);
+	check_opts("blksize", " 512", OPT_INVALID);
+	check_opts("blksize", "512x", OPT_INVALID);
+	check_opts("blksize", "99999999999999999999999", OPT_INVALID);
 	/* RFC 2349 */
-	check_opts("timeout", "1", true);
-	check_opts("TIMEOUT", "255", true);
-	check_opts("timeout", "0", false);
-	check_opts("timeout", "256", false);
-	check_opts("tsize", "0", true);
-	check_opts("tsize", "123456789", true);
-	check_opts("tsize", "abc", false);
+	check_opts("timeout", "1", OPT_USED);
+	check_opts("TIMEOUT", "255", OPT_USED);
+	check_opts("timeout", "0", OPT_INVALID);
+	check_opts("timeout", "256", OPT_INVALID);
+	check_opts("timeout", "1.5", OPT_INVALID);
+	/* tsize: 0 in a RRQ, the size in a WRQ */
+	check_opts("tsize", "0", OPT_USED);
+	check_opts("tsize", "123456789", OPT_INVALID);
+	check_opts("tsize", "abc", OPT_INVALID);
+	check_opt_in(TFTP_WRQ, "tsize", "123456789", OPT_USED);
 	/* RFC 7440 */
-	check_opts("windowsize", "1", true);
-	check_opts("WindowSize", "65535", true);
-	check_opts("windowsize", "0", false);
-	check_opts("windowsize", "65536", false);
-	/* unknown */
-	check_opts("multicast", "", false);
+	check_opts("windowsize", "1", OPT_USED);
+	check_opts("WindowSize", "65535", OPT_USED);
+	check_opts("windowsize", "0", OPT_INVALID);
+	check_opts("windowsize", "65536", OPT_INVALID);
+	/* unknown: ignored whatever the value (RFC 2347) */
+	check_opts("multicast", "", OPT_IGNORED);
+	check_opts("rollover", "0", OPT_IGNORED);
+	check_opts("blksize2", "junk", OPT_IGNORED);
 
 	/* first occurrence wins */
 	uint8_t buf[256];
@@ -222,6 +240,14 @@ static void test_option_values(void **state)
 	tftp_parse_options(&p, &ro);
 	assert_int_equal(ro.blksize, 1024);
 	assert_int_equal(ro.n_ignored, 1);
+	assert_null(ro.invalid);
+
+	/* one bad value among good ones names the bad one */
+	struct tftp_option o3[3] = { { "blksize", "1468" }, { "windowsize", "0" }, { "timeout", "300" } };
+	n = tftp_build_request(buf, sizeof(buf), TFTP_RRQ, "f", "octet", o3, 3);
+	assert_int_equal(tftp_parse(buf, (size_t)n, &p), 0);
+	tftp_parse_options(&p, &ro);
+	assert_string_equal(ro.invalid, "windowsize");
 }
 
 static void test_build(void **state)
