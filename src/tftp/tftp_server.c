@@ -76,7 +76,8 @@ struct tftp_block_state {
  * the ACK of the final (short) block, a client ERROR, a send error, or
  * TFTP_STALL_MS without progress.
  *
- * Memory per transfer: this struct (about 1.2 KiB with the escaped name)
+ * Memory per transfer: this struct (1,352 bytes on x86-64, 1 KiB of it
+ * the escaped name)
  * + the netascii ring ((windowsize + 1) x 16 bytes, netascii only) + the
  * OACK (under 100 bytes), and one socket whose kernel buffers hold at
  * most one window in flight.  Packet buffers are the server's, shared:
@@ -502,10 +503,12 @@ static int xfer_on_ack(struct tftp_xfer *x, uint16_t wire)
 		return xfer_send_window(x, 1);
 	}
 	/* Map the 16-bit number onto our count: the ACK can only be for a
-	 * block in acked..sent, so take the one with these low bits at or
-	 * after acked (block numbers roll over past 65535). */
+	 * block in acked..gen (gen, not sent: a block of an earlier, wider
+	 * window may be acknowledged after the window shrank), so take the
+	 * one with these low bits at or after acked (block numbers roll over
+	 * past 65535; gen - acked is at most one window, under 65536). */
 	uint64_t k = x->acked + (uint16_t)(wire - (uint16_t)x->acked);
-	if (k == x->acked || k > x->sent) {
+	if (k == x->acked || k > x->gen) {
 		/* A duplicate ACK, or one from before a rollover.  Answering
 		 * it would send the window twice and double the traffic on
 		 * every later block: the Sorcerer's Apprentice syndrome
@@ -519,11 +522,11 @@ static int xfer_on_ack(struct tftp_xfer *x, uint16_t wire)
 		xfer_finish(x, XFER_DONE, NULL);
 		return -1;
 	}
-	if (k == x->sent) {
+	if (k >= x->sent) {
 		/* A whole window arrived.  The window grows back by one
 		 * block per clean window, up to the negotiated size (TCP's
 		 * congestion avoidance, RFC 5681 §3.1). */
-		if (x->win_clean && !x->fixed_rto_ms)
+		if (x->win_clean && k == x->sent && !x->fixed_rto_ms)
 			xfer_rtt_sample(x, now_us() - x->win_sent_us);
 		if (x->cwnd < x->windowsize)
 			x->cwnd++;
@@ -569,13 +572,25 @@ static void xfer_io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 	}
 	if (!(events & EV_READ))
 		return;
+	bool gone = false;
 	for (;;) {
 		ssize_t n = recv(io->fd, s->rx, sizeof(s->rx), 0);
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
-			/* ICMP port unreachable: the client has gone away. */
-			xfer_finish(x, XFER_FAILED, errno == ECONNREFUSED ? "client gone" : strerror(errno));
+			if (errno == EINTR)
+				continue;
+			if (errno == ECONNREFUSED && !gone) {
+				/* ICMP port unreachable: the client has gone away.
+				 * Linux reports the error before datagrams already
+				 * queued, and one may be the final ACK (a client
+				 * that closed right after it, while we resent the
+				 * last block): read on before deciding. */
+				gone = true;
+				continue;
+			}
+			if (gone)
+				xfer_finish(x, XFER_FAILED, "client gone");
+			else if (errno != EAGAIN)
+				xfer_finish(x, XFER_FAILED, strerror(errno));
 			return;
 		}
 		struct tftp_packet p;
