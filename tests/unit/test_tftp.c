@@ -16,6 +16,8 @@
 #include <cmocka.h>
 
 #include "common/content.h"
+#include "ev/ev.h"
+#include "tftp/tftp_file.h"
 #include "tftp/tftp_packet.h"
 
 /* Real bytes from tests/fixtures/edk2-uefi-pxe-proxydhcp-tftp.pcap: OVMF's
@@ -444,6 +446,97 @@ static void test_content_open(void **state)
 	content_free(NULL);
 }
 
+/* The shared file cache: one entry per file version, a replaced file is a
+ * new entry while the old one keeps its data, and a warm-up job reports
+ * back on the loop. */
+static void warm_done(void *arg, int err)
+{
+	int *res = arg;
+	*res = err == 0 ? 1 : err;
+}
+
+static void stop_when_done(struct ev_loop *loop, struct ev_timer *t)
+{
+	int *res = t->data;
+	if (*res)
+		ev_stop(loop);
+	else
+		ev_timer_start(loop, t, 5);
+}
+
+static int open_ro(const char *p)
+{
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static void test_file_cache(void **state)
+{
+	char p[256], tmp[256];
+	struct ev_loop *loop;
+	struct tftp_file_cache *c;
+	struct tftp_file *a, *b, *n, *e;
+	assert_int_equal(ev_loop_new(&loop), 0);
+	assert_int_equal(tftp_file_cache_new(loop, &c), 0);
+	snprintf(p, sizeof(p), "%s/root/boot/vmlinuz", tmpdir);
+	snprintf(tmp, sizeof(tmp), "%s/root/boot/vmlinuz.new", tmpdir);
+
+	/* the same version twice: one shared entry */
+	assert_int_equal(tftp_file_get(c, open_ro(p), &a), 0);
+	assert_int_equal(tftp_file_get(c, open_ro(p), &b), 0);
+	assert_ptr_equal(a, b);
+	assert_int_equal(a->refs, 2);
+	assert_int_equal(tftp_file_cache_count(c), 1);
+	assert_int_equal(a->size, 6);
+	assert_memory_equal(a->map, "KERNEL", 6);
+
+	/* replaced by rename: a new entry; the old one still has its data */
+	write_file(tmp, "NEWER KERNEL");
+	assert_int_equal(rename(tmp, p), 0);
+	assert_int_equal(tftp_file_get(c, open_ro(p), &n), 0);
+	assert_ptr_not_equal(n, a);
+	assert_int_equal(n->size, 12);
+	assert_memory_equal(n->map, "NEWER KERNEL", 12);
+	assert_memory_equal(a->map, "KERNEL", 6);
+	assert_int_equal(tftp_file_cache_count(c), 2);
+
+	/* written in place (same inode, new size): the old entry is stale */
+	tftp_file_put(c, a);
+	tftp_file_put(c, b);
+	FILE *f = fopen(p, "a");
+	assert_non_null(f);
+	fputs(" PLUS", f);
+	fclose(f);
+	assert_int_equal(tftp_file_get(c, open_ro(p), &e), 0);
+	assert_ptr_not_equal(e, n);
+	assert_int_equal(e->size, 17);
+	assert_true(n->stale);
+	tftp_file_put(c, n); /* stale and unused: closed now */
+	assert_int_equal(tftp_file_cache_count(c), 2); /* e, and a lingering */
+
+	/* a warm-up job: the file is in the page cache afterwards */
+	int res = 0;
+	struct ev_timer t;
+	ev_timer_init(&t, stop_when_done, &res);
+	ev_timer_start(loop, &t, 1);
+	assert_non_null(tftp_file_prefetch(c, e, 0, 1 << 20, warm_done, &res));
+	assert_int_equal(ev_run(loop), 0);
+	assert_int_equal(res, 1);
+	assert_true(tftp_file_ready(e, 0, e->size));
+	assert_true(tftp_file_ready(e, e->size, 10)); /* past the end: nothing to read */
+
+	/* a cancelled job never calls back */
+	res = 0;
+	struct tftp_file_job *j = tftp_file_prefetch(c, e, 0, 100, warm_done, &res);
+	tftp_file_cancel(c, j);
+	tftp_file_put(c, e);
+	tftp_file_cache_free(c); /* joins the workers, drops entries and jobs */
+	assert_int_equal(res, 0);
+	ev_timer_stop(loop, &t);
+	ev_loop_free(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -457,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_build),
 		cmocka_unit_test(test_netascii),
 		cmocka_unit_test_setup_teardown(test_content_open, content_setup, content_teardown),
+		cmocka_unit_test_setup_teardown(test_file_cache, content_setup, content_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
