@@ -155,9 +155,7 @@ bool tftp_file_ready(const struct tftp_file *f, uint64_t off, uint64_t len)
 		return true;
 	if (len > f->size - off)
 		len = f->size - off;
-	static size_t page;
-	if (!page)
-		page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	uint64_t lo = off & ~(uint64_t)(page - 1), hi = off + len;
 	size_t npages = (size_t)((hi - lo + page - 1) / page);
 	unsigned char vec[1024];
@@ -204,6 +202,14 @@ static void *worker_main(void *arg)
 			uint64_t off = j->off, end = j->off + j->len;
 			while (off < end) {
 				size_t want = end - off < WARM_BUF ? (size_t)(end - off) : WARM_BUF;
+				/* Many transfers of one cold file ask for the same
+				 * range at about the same time: after the first,
+				 * the pages are there and a mincore is all it
+				 * costs. */
+				if (tftp_file_ready(j->file, off, want)) {
+					off += want;
+					continue;
+				}
 				ssize_t n = pread(j->file->fd, buf, want, (off_t)off);
 				if (n < 0 && errno == EINTR)
 					continue;

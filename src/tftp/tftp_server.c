@@ -41,6 +41,10 @@
 #define TFTP_RTO_CAP_MS 8000
 #define TFTP_STALL_MS 25000
 
+/* Bound on the shared netascii window buffer (MaxWindowSize x
+ * MaxBlockSize could otherwise ask for gigabytes). */
+#define TFTP_NETASCII_BUF (4u << 20)
+
 /* The listening socket's receive buffer: room for a few thousand RRQs. */
 #define TFTP_LISTEN_RCVBUF (4 << 20)
 
@@ -139,7 +143,8 @@ struct tftp_server {
 	/* One window being built, shared by all transfers (max_window
 	 * entries each): DATA headers, netascii packets, iovecs, messages. */
 	uint8_t (*hdr)[TFTP_HDR_LEN];
-	uint8_t *nbuf;                 /* netascii: max_window x (4 + max_blksize) */
+	uint8_t *nbuf;                 /* netascii: nbuf_blocks x (4 + max_blksize) */
+	unsigned nbuf_blocks;          /* the largest netascii window */
 	struct iovec *iov;             /* 2 per block */
 	struct mmsghdr *msgs;
 	unsigned *pkts_upto;           /* packets in messages 0..m, per m */
@@ -740,7 +745,8 @@ static int xfer_negotiate(struct tftp_xfer *x, const struct tftp_req_opts *o)
 		acc[n++] = (struct tftp_option){ "tsize", v_tsize };
 	}
 	if (o->has_windowsize) {
-		x->windowsize = o->windowsize < s->max_window ? o->windowsize : s->max_window;
+		unsigned cap = x->mode == TFTP_MODE_NETASCII ? s->nbuf_blocks : s->max_window;
+		x->windowsize = o->windowsize < cap ? o->windowsize : cap;
 		snprintf(v_win, sizeof(v_win), "%u", x->windowsize);
 		acc[n++] = (struct tftp_option){ "windowsize", v_win };
 	}
@@ -1046,7 +1052,14 @@ int tftp_server_new(struct ev_loop *loop, const struct pxed_conf *conf,
 	int r, one = 1, fd = -1;
 	size_t w = s->max_window;
 	s->hdr = calloc(w, sizeof(*s->hdr));
-	s->nbuf = malloc(w * (TFTP_HDR_LEN + s->max_blksize));
+	/* netascii windows are built in nbuf; its size is bounded whatever
+	 * the limits say, and netascii windows are capped to fit. */
+	s->nbuf_blocks = (unsigned)(TFTP_NETASCII_BUF / (TFTP_HDR_LEN + s->max_blksize));
+	if (s->nbuf_blocks > s->max_window)
+		s->nbuf_blocks = s->max_window;
+	if (s->nbuf_blocks == 0)
+		s->nbuf_blocks = 1;
+	s->nbuf = malloc((size_t)s->nbuf_blocks * (TFTP_HDR_LEN + s->max_blksize));
 	s->iov = calloc(2 * w, sizeof(*s->iov));
 	s->msgs = calloc(w, sizeof(*s->msgs));
 	s->pkts_upto = calloc(w, sizeof(*s->pkts_upto));
