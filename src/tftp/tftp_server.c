@@ -104,6 +104,7 @@ struct tftp_xfer {
 	bool oack_pending;             /* OACK sent, waiting for ACK 0 */
 	bool no_gso;                   /* the path refused UDP_SEGMENT */
 	bool win_clean;                /* window sent once: its ACK is an RTT sample */
+	bool refused;                  /* a send met ICMP port unreachable */
 	unsigned blksize;
 	unsigned windowsize;           /* negotiated (RFC 7440) */
 	unsigned cwnd;                 /* blocks sent per window now, 1..windowsize */
@@ -369,6 +370,8 @@ static int xfer_send_blocks(struct tftp_xfer *x)
 	struct tftp_server *s = x->srv;
 	for (;;) {
 		uint64_t from = x->send_next;
+		if (from > x->sent)
+			return 0;
 		unsigned n = (unsigned)(x->sent - from + 1), niov = 0, nmsg = 0;
 		size_t seg = TFTP_HDR_LEN + x->blksize;
 		unsigned per_msg = 1;
@@ -454,8 +457,17 @@ static int xfer_send_blocks(struct tftp_xfer *x)
 			x->no_gso = true;
 			continue;
 		}
+		if (r < 0 && errno == ECONNREFUSED) {
+			/* An ICMP port unreachable from an earlier send.  The
+			 * client may have closed right after its final ACK,
+			 * which may be queued unread: the timer decides, and
+			 * an ACK arriving first clears it. */
+			x->refused = true;
+			x->send_next = x->sent + 1;
+			return 0;
+		}
 		if (r < 0 && errno != EAGAIN && errno != ENOBUFS && errno != EINTR) {
-			xfer_finish(x, XFER_FAILED, errno == ECONNREFUSED ? "client gone" : strerror(errno));
+			xfer_finish(x, XFER_FAILED, strerror(errno));
 			return -1;
 		}
 		unsigned done = r > 0 ? s->pkts_upto[r - 1] : 0;
@@ -525,6 +537,7 @@ static int xfer_on_ack(struct tftp_xfer *x, uint16_t wire)
 	}
 	x->acked = k;
 	x->tries = 0;
+	x->refused = false;
 	x->progress_ms = now_ms();
 	if (x->last && k == x->last) {
 		xfer_finish(x, XFER_DONE, NULL);
@@ -631,6 +644,10 @@ static void xfer_timer_cb(struct ev_loop *loop, struct ev_timer *t)
 		stall = 5ull * x->fixed_rto_ms;
 	if (now_ms() - x->progress_ms >= stall) {
 		xfer_finish(x, XFER_FAILED, "timed out");
+		return;
+	}
+	if (x->refused) {
+		xfer_finish(x, XFER_FAILED, "client gone");
 		return;
 	}
 	x->tries++;
