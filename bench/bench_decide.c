@@ -1,9 +1,14 @@
-/* bench_decide: how long one uncached decision takes on SQLite.
+/* bench_decide: decision times on SQLite at fleet scale, uncached and
+ * cached, and what a boot event costs written alone or in a batch.
  *   build/bench/bench_decide [DIR] [N]
- * Creates DIR/bench.db (default /tmp) with 100 devices, each with a
- * required and an available deployment, then times N decisions spread over
- * the devices, as a hundred machines booting at once would ask. */
+ * Creates DIR/bench.db (default /tmp) holding 100,000 devices, 1,000
+ * collections (each device in 1-3 of them), 50 images and 10,000
+ * deployments (half for single devices, half for collections, a few for
+ * unknown machines), loaded in one transaction; then times N random
+ * decisions (default 20,000) without the cache and with a warm cache, and
+ * prints median and p99 of each. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +19,175 @@
 #include "decide/decide.h"
 #include "store/store.h"
 
-#define DEVICES 100
+#define DEVICES 100000
+#define COLLECTIONS 1000
+#define IMAGES 50
+#define DEPLOYMENTS 10000
+#define UNKNOWN_DEPS 8
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd(uint32_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng % n);
+}
+
+static void dev_mac(uint32_t i, uint8_t mac[MAC_LEN])
+{
+	mac[0] = 0x52;
+	mac[1] = 0x54;
+	mac[2] = 0x00;
+	mac[3] = (uint8_t)(i >> 16);
+	mac[4] = (uint8_t)(i >> 8);
+	mac[5] = (uint8_t)i;
+}
+
+static void dev_guid(uint32_t i, uint8_t guid[GUID_LEN])
+{
+	memset(guid, 0x11, GUID_LEN);
+	guid[12] = (uint8_t)(i >> 24);
+	guid[13] = (uint8_t)(i >> 16);
+	guid[14] = (uint8_t)(i >> 8);
+	guid[15] = (uint8_t)i;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int load(struct store *s)
+{
+	char name[64], coll[64];
+	int r;
+	uint64_t t0 = now_us();
+	if ((r = store_bulk_begin(s)) < 0)
+		return r;
+	for (int i = 0; i < IMAGES; i++) {
+		struct store_image im = { 0 };
+		snprintf(im.name, sizeof(im.name), "image-%02d", i);
+		snprintf(im.kernel, sizeof(im.kernel), "image-%02d/linux", i);
+		snprintf(im.initrd, sizeof(im.initrd), "image-%02d/initrd.gz", i);
+		snprintf(im.cmdline, sizeof(im.cmdline), "auto=true priority=critical");
+		if ((r = store_image_add(s, &im)) < 0)
+			return r;
+	}
+	for (int i = 0; i < COLLECTIONS; i++) {
+		struct store_collection c = { 0 };
+		snprintf(c.name, sizeof(c.name), "coll-%04d", i);
+		if ((r = store_collection_add(s, &c)) < 0)
+			return r;
+	}
+	for (uint32_t i = 0; i < DEVICES; i++) {
+		struct store_device dev = { .arch = -1, .has_guid = true };
+		snprintf(dev.name, sizeof(dev.name), "dev-%06u", i);
+		dev_mac(i, dev.mac);
+		dev_guid(i, dev.guid);
+		if ((r = store_device_add(s, &dev)) < 0)
+			return r;
+		int in = 1 + (int)rnd(3);
+		for (int k = 0; k < in; k++) {
+			snprintf(coll, sizeof(coll), "coll-%04u", rnd(COLLECTIONS));
+			if ((r = store_collection_add_device(s, coll, dev.name)) < 0)
+				return r;
+		}
+	}
+	for (int i = 0; i < DEPLOYMENTS; i++) {
+		struct store_deployment dep = { .enabled = true, .created = 1000 + i };
+		snprintf(dep.name, sizeof(dep.name), "dep-%05d", i);
+		snprintf(dep.image_name, sizeof(dep.image_name), "image-%02u", rnd(IMAGES));
+		dep.purpose = rnd(3) ? STORE_REQUIRED : STORE_AVAILABLE;
+		if (i < UNKNOWN_DEPS) {
+			dep.target = STORE_TARGET_UNKNOWN;
+			dep.unknown_arch = i % 4;
+		} else if (i % 2) {
+			snprintf(dep.collection_name, sizeof(dep.collection_name), "coll-%04u",
+				 rnd(COLLECTIONS));
+		} else {
+			snprintf(dep.device_name, sizeof(dep.device_name), "dev-%06u", rnd(DEVICES));
+		}
+		if ((r = store_deployment_add(s, &dep)) < 0)
+			return r;
+	}
+	/* Some devices already ran a required deployment. */
+	for (int i = 0; i < 2000; i++) {
+		struct store_device dev;
+		snprintf(name, sizeof(name), "dev-%06u", rnd(DEVICES));
+		if (store_device_by_name(s, name, &dev) == 0)
+			store_handout_record(s, dev.id, 1 + rnd(DEPLOYMENTS), 1000);
+	}
+	if ((r = store_bulk_end(s, true)) < 0)
+		return r;
+	printf("load: %d devices, %d collections, %d deployments in one transaction: %.2f s\n",
+	       DEVICES, COLLECTIONS, DEPLOYMENTS, (double)(now_us() - t0) / 1e6);
+	return 0;
+}
+
+/* Time n decisions for random devices (1 in 50 an unknown MAC). */
+static int run(struct decider *d, long n, uint64_t *lat, const char *what)
+{
+	int counts[3] = { 0 };
+	for (long i = 0; i < n; i++) {
+		struct pxe_facts f = { .has_arch = true, .arch = 7, .arch_class = PXE_ARCH_UEFI_X64,
+				       .ifname = "br0", .has_guid = true, .secs = 4 };
+		struct decision dec;
+		uint32_t dev = rnd(DEVICES);
+		dev_mac(dev, f.mac);
+		dev_guid(dev, f.guid);
+		if (rnd(50) == 0) {
+			f.mac[2] = 0x01; /* unknown */
+			f.has_guid = false;
+		}
+		uint64_t t0 = now_us();
+		int r = decide(d, &f, false, &dec);
+		lat[i] = now_us() - t0;
+		if (r < 0) {
+			fprintf(stderr, "bench: %s: decision failed: %s\n", what, dec.reason);
+			return -1;
+		}
+		counts[dec.outcome]++;
+	}
+	qsort(lat, (size_t)n, sizeof(*lat), cmp_u64);
+	uint64_t sum = 0;
+	for (long i = 0; i < n; i++)
+		sum += lat[i];
+	printf("%-36s %ld decisions: median %llu us, p99 %llu us, p99.9 %llu us, mean %.1f us, "
+	       "max %llu us (boot %d, local %d, ignore %d)\n",
+	       what, n, (unsigned long long)lat[n / 2], (unsigned long long)lat[n * 99 / 100],
+	       (unsigned long long)lat[n * 999 / 1000], (double)sum / (double)n,
+	       (unsigned long long)lat[n - 1], counts[DECISION_BOOT],
+	       counts[DECISION_LOCAL], counts[DECISION_IGNORE]);
+	return 0;
+}
+
+/* The cost the event queue saves: one autocommit INSERT per event against
+ * one transaction per batch. */
+static void bench_events(struct store *s)
+{
+	enum { N = 2000, BATCH = 256 };
+	static struct store_event evs[BATCH];
+	uint64_t t0 = now_us();
+	for (int i = 0; i < N; i++) {
+		struct store_event ev = { .time_ms = i, .arch = 7, .via = "dhcp",
+					  .outcome = "local", .reason = "known device, no deployment" };
+		store_event_add(s, &ev);
+	}
+	double single = (double)(now_us() - t0) / N;
+	for (int i = 0; i < BATCH; i++)
+		evs[i] = (struct store_event){ .time_ms = i, .arch = 7, .via = "dhcp",
+					       .outcome = "local",
+					       .reason = "known device, no deployment" };
+	t0 = now_us();
+	for (int i = 0; i < N / BATCH; i++)
+		store_event_add_many(s, evs, BATCH);
+	double batched = (double)(now_us() - t0) / (double)(N / BATCH * BATCH);
+	printf("event write: %.1f us each alone (autocommit), %.2f us each in batches of %d\n",
+	       single, batched, BATCH);
+}
 
 int main(int argc, char **argv)
 {
@@ -24,9 +197,11 @@ int main(int argc, char **argv)
 	struct store *s;
 	struct decider *d;
 	struct pxed_conf conf;
-	struct store_image im = { .name = "debian", .kernel = "debian/linux",
-				  .initrd = "debian/initrd.gz" };
+	uint64_t *lat;
 
+	if (n < 100)
+		n = 100;
+	log_set_level(LOG_LVL_ERROR);
 	snprintf(path, sizeof(path), "%s/bench.db", dir);
 	unlink(path);
 	snprintf(p2, sizeof(p2), "%s-wal", path);
@@ -38,46 +213,52 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench: %s\n", store_open_error());
 		return 1;
 	}
+	if (load(s) < 0) {
+		fprintf(stderr, "bench: load: %s\n", store_last_error(s));
+		return 1;
+	}
 	memset(&conf, 0, sizeof(conf));
 	conf.is_active = true;
-	if (decider_new(&conf, s, &d) < 0 || store_image_add(s, &im) < 0)
+	conf.support_unknown = true;
+	lat = calloc((size_t)n, sizeof(*lat));
+	if (!lat || decider_new(&conf, s, &d) < 0)
 		return 1;
-	for (int i = 0; i < DEVICES; i++) {
-		struct store_device dev = { .arch = -1 };
-		struct store_deployment dep = { .image_id = im.id, .enabled = true };
-		snprintf(dev.name, sizeof(dev.name), "lab-%03d", i);
-		uint8_t mac[MAC_LEN] = { 0x52, 0x54, 0, 0, 0, (uint8_t)i };
-		memcpy(dev.mac, mac, MAC_LEN);
-		if (store_device_add(s, &dev) < 0)
-			return 1;
-		dep.device_id = dev.id;
-		snprintf(dep.name, sizeof(dep.name), "req-%03d", i);
-		dep.purpose = STORE_REQUIRED;
-		if (store_deployment_add(s, &dep) < 0)
-			return 1;
-		snprintf(dep.name, sizeof(dep.name), "avail-%03d", i);
-		dep.purpose = STORE_AVAILABLE;
-		if (store_deployment_add(s, &dep) < 0)
-			return 1;
-	}
 
-	uint64_t t0 = now_us();
-	for (long i = 0; i < n; i++) {
-		struct pxe_facts f = { .has_arch = true, .arch = 7, .arch_class = PXE_ARCH_UEFI_X64,
-				       .ifname = "br0" };
-		struct decision dec;
-		uint8_t mac[MAC_LEN] = { 0x52, 0x54, 0, 0, 0, (uint8_t)(i % DEVICES) };
-		memcpy(f.mac, mac, MAC_LEN);
-		if (decide(d, &f, false, &dec) < 0 || dec.outcome != DECISION_BOOT) {
-			fprintf(stderr, "bench: unexpected decision: %s\n", dec.reason);
-			return 1;
-		}
-	}
-	uint64_t dt = now_us() - t0;
-	printf("decide (uncached, SQLite, event per decision): %ld decisions in %.1f ms, "
-	       "%.1f us each, %.0f/s\n",
-	       n, dt / 1000.0, (double)dt / (double)n, n * 1e6 / (double)dt);
+	conf.cache_expire = 0;
+	if (run(d, n, lat, "uncached (CacheExpire 0):") < 0)
+		return 1;
+
+	/* Warm: the same n clients asked twice, as DHCP DISCOVER then
+	 * REQUEST (and firmware retries) do. */
+	conf.cache_expire = 3600;
+	decider_settings_changed(d);
+	uint64_t seed = rng;
+	if (run(d, n, lat, "cache cold (first ask):") < 0)
+		return 1;
+	rng = seed;
+	if (run(d, n, lat, "cached (CacheExpire 3600, warm):") < 0)
+		return 1;
+	/* The decision alone: events queued, written afterwards (as a worker
+	 * thread would, see decider_set_event_batch()). */
+	decider_set_event_batch(d, UINT_MAX, UINT_MAX);
+	rng = seed;
+	if (run(d, n, lat, "cached, events written by a worker:") < 0)
+		return 1;
+	decider_events_flush(d);
+	struct decider_cache_stats st;
+	decider_cache_stats(d, &st);
+	printf("cache: %zu entries, %llu hits, %llu misses, %llu invalidations\n", st.entries,
+	       (unsigned long long)st.hits, (unsigned long long)st.misses,
+	       (unsigned long long)st.invalidations);
+
 	decider_free(d);
+	bench_events(s);
+	free(lat);
 	store_close(s);
+	unlink(path);
+	snprintf(p2, sizeof(p2), "%s-wal", path);
+	unlink(p2);
+	snprintf(p2, sizeof(p2), "%s-shm", path);
+	unlink(p2);
 	return 0;
 }

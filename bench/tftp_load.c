@@ -70,6 +70,7 @@ struct opts {
 	unsigned retries;	/* retransmits of one packet before giving up */
 	double deadline_s;	/* whole run */
 	bool verbose;
+	unsigned loss_pm;	/* drop this many received packets per 1000 (tests) */
 };
 
 enum xfer_state { X_IDLE, X_RRQ, X_DATA, X_DONE };
@@ -124,6 +125,8 @@ static void usage(FILE *f)
 "  -V LOCAL  compare every block with LOCAL and the length with its size\n"
 "  -p PORT   server port (69; or HOST:PORT)\n"
 "  -v        one line per transfer on stderr\n"
+"  -L N      drop N per 1000 received packets at random, to exercise the\n"
+"            gap and retransmit paths on loopback (0)\n"
 "  -h, --help\n"
 "Prints: clients=N ok=N failed=N bytes=N seconds=F mbps=F transfers=N retransmits=N\n"
 "(bytes: payload of complete transfers; mbps: 10^6 bytes per second).\n");
@@ -435,6 +438,8 @@ static void xfer_readable(struct run *r, struct xfer *x)
 			xfer_finish(r, x);
 			return;
 		}
+		if (r->o.loss_pm && (unsigned)(random() % 1000) < r->o.loss_pm)
+			continue;
 		if (!x->connected) {
 			/* The first answer fixes the server's TID (RFC 1350 §4);
 			 * connecting filters out every other source from here on. */
@@ -581,7 +586,7 @@ int main(int argc, char **argv)
 	unsigned i;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:n:b:w:Tt:r:d:V:p:vh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:n:b:w:Tt:r:d:V:p:vL:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': if (parse_num(optarg, 1, 100000, &r.o.clients, "-c") < 0) return 2; break;
 		case 'n': if (parse_num(optarg, 1, 1000000, &r.o.repeat, "-n") < 0) return 2; break;
@@ -601,6 +606,7 @@ int main(int argc, char **argv)
 		case 'V': r.o.verify = optarg; break;
 		case 'p': r.o.port = optarg; break;
 		case 'v': r.o.verbose = true; break;
+		case 'L': if (parse_num(optarg, 0, 999, &r.o.loss_pm, "-L") < 0) return 2; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -627,6 +633,7 @@ int main(int argc, char **argv)
 	if (r.o.verify && map_reference(&r) < 0)
 		return 2;
 	raise_fd_limit(r.o.clients);
+	srandom((unsigned)now_us());
 	r.ep = epoll_create1(EPOLL_CLOEXEC);
 	r.x = calloc(r.o.clients, sizeof(*r.x));
 	if (r.ep < 0 || !r.x) {

@@ -37,6 +37,7 @@ struct pxed {
 	struct dhcp_server *dhcp;
 	struct tftp_server *tftp;
 	struct http_server *http;
+	struct ev_timer maintain; /* the decider's housekeeping: events, retention */
 };
 
 static void usage(FILE *out)
@@ -159,6 +160,7 @@ static void on_reload(struct ev_loop *loop, int signo, void *data)
 	KEEP(boot_program_dir, "BootProgramDir");
 #undef KEEP
 	px->conf = next;
+	decider_settings_changed(px->decider);
 	enum log_level lvl;
 	if (log_level_parse(px->conf.log_level, &lvl) == 0)
 		log_set_level(lvl);
@@ -166,8 +168,19 @@ static void on_reload(struct ev_loop *loop, int signo, void *data)
 	print_block_to_log(&px->conf);
 }
 
+/* Write queued decision events, prune old ones, re-check the ignore list;
+ * the decider says when it wants to run next. */
+static void on_maintain(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct pxed *px = t->data;
+	int next = decider_maintain(px->decider, px->conf.event_retention_days);
+	ev_timer_start(loop, t, next > 0 ? (uint64_t)next : 100);
+}
+
 static void pxed_teardown(struct pxed *px)
 {
+	if (px->loop)
+		ev_timer_stop(px->loop, &px->maintain);
 	http_server_free(px->http);
 	tftp_server_free(px->tftp);
 	dhcp_server_free(px->dhcp);
@@ -264,6 +277,8 @@ int main(int argc, char **argv)
 			  strerror(-r));
 		goto fail;
 	}
+	ev_timer_init(&px.maintain, on_maintain, &px);
+	ev_timer_start(px.loop, &px.maintain, 100);
 	ev_signal_add(px.loop, SIGTERM, on_stop, &px);
 	ev_signal_add(px.loop, SIGINT, on_stop, &px);
 	ev_signal_add(px.loop, SIGHUP, on_reload, &px);

@@ -67,6 +67,7 @@ static const struct conf_item conf_table[] = {
 	{ "http", "Address", "HTTP Address", CT_STR, M(http_address), 0, 0, false },
 	{ "store", "URL", "Store URL", CT_URL, M(store_url), 0, 0, false },
 	{ "store", "StateDir", "State Dir", CT_STR, M(state_dir), 0, 0, false },
+	{ "store", "EventRetentionDays", "Event Retention Days", CT_UINT, M(event_retention_days), 0, 36500, false },
 	{ "log", "Level", "Log Level", CT_LEVEL, M(log_level), 0, 0, false },
 };
 
@@ -91,6 +92,7 @@ void conf_defaults(struct pxed_conf *c)
 	c->tftp_max_transfers = 2000;
 	c->http_port = 8080;
 	strcpy(c->state_dir, "pxed-state");
+	c->event_retention_days = 90;
 	strcpy(c->log_level, "info");
 	/* tftp_root and store_url default to paths under state_dir, filled
 	 * in by conf_finish() once the file has had its say. */

@@ -48,6 +48,7 @@ struct pxed_conf {
 	/* [store] */
 	char store_url[PATH_MAX];   /* URL: sqlite:PATH */
 	char state_dir[PATH_MAX];   /* StateDir: database and runtime state */
+	unsigned event_retention_days; /* EventRetentionDays: prune older events; 0 = keep */
 
 	/* [log] */
 	char log_level[16];         /* Level: error, warn, info, debug */

@@ -83,5 +83,91 @@ int decide(struct decider *d, const struct pxe_facts *f, bool commit, struct dec
  * "http /boot.ipxe"). */
 void decision_log(const struct pxe_facts *f, const struct decision *d, const char *context);
 
+/* The decider reads *conf on every call; it must outlive the decider.
+ * decider_free() writes the queued events first. */
 int decider_new(const struct pxed_conf *conf, struct store *store, struct decider **out);
 void decider_free(struct decider *d); /* accepts NULL */
+
+/* ---- the order of the rules -------------------------------------------
+ * 1. IsActive off                      -> ignore
+ * 2. MAC on the MACIgnoreListFile      -> ignore (file re-read when it changes)
+ * 3. interface excluded by BindPolicy  -> ignore (when the ifname is known)
+ * 4. DHCP secs below ResponseDelay     -> ignore ("not serviced yet")
+ *    -- the cache answers from here on --
+ * 5. identity: MAC and SMBIOS GUID (conflicts: see identify() in decide.c)
+ * 6. unknown machine: ignore if SupportUnknownMachines is off, else the
+ *    deployments for unknown machines of its architecture class
+ * 7. the deployments that apply (device, its collections, unknown-machine
+ *    ones for devices pxed discovered), inside their window: the first
+ *    required one not handed out, else the first available one, else
+ *    local ("already handed out at ...") or local ("no deployment").
+ *
+ * ---- the cache -----------------------------------------------------------
+ * Answers of rules 5-7 are cached per (MAC, GUID as sent, architecture
+ * class) for at most CacheExpire seconds (0 = no cache), and only while
+ * the store generation (any change to devices, collections, deployments,
+ * hand-outs, in any process sharing the database) and the settings
+ * generation are those it was computed under, and no deployment window
+ * opened or closed since.  commit = true never reads the cache.  Events are
+ * written for cached answers too, batched (see decider_maintain()). */
+
+/* Call after the settings behind conf changed (SIGHUP, pxectl settings
+ * set): every cached answer becomes stale, the MACIgnoreListFile is
+ * checked again at once. */
+void decider_settings_changed(struct decider *d);
+
+struct decider_cache_stats {
+	uint64_t hits;
+	uint64_t misses;         /* computed from the store (commit = true included) */
+	uint64_t invalidations;  /* entries found stale: store or settings changed */
+	uint64_t expirations;    /* entries found older than CacheExpire or a window edge */
+	uint64_t evictions;      /* oldest entries dropped to stay within the limit */
+	size_t entries, max_entries;
+	size_t events_queued;    /* boot events not yet written */
+	uint64_t events_dropped; /* events lost (queue full or out of memory) */
+};
+void decider_cache_stats(struct decider *d, struct decider_cache_stats *out);
+
+struct decider_cache_entry {
+	uint8_t mac[MAC_LEN];
+	bool has_guid;
+	uint8_t guid[GUID_LEN];
+	bool has_arch;
+	enum pxe_arch_class arch_class;
+	enum decision_outcome outcome;
+	char reason[192];
+	int64_t device_id;
+	int64_t deployment_id;
+	uint64_t age_ms;
+	bool valid;              /* would be served now (not stale or expired) */
+};
+/* Every entry, oldest first (for `pxectl cache list`); cb runs without the
+ * decider's lock.  Returns the number of entries. */
+int decider_cache_list(struct decider *d,
+		       int (*cb)(void *ctx, const struct decider_cache_entry *e), void *ctx);
+/* Drop every entry (`pxectl cache flush`); returns how many there were. */
+int decider_cache_flush(struct decider *d);
+/* At most max_entries (0 = the default 100,000); the oldest is evicted.
+ * Drops the current entries. */
+int decider_cache_set_limit(struct decider *d, size_t max_entries);
+
+/* The clock for cache ages, deployment windows, hand-out and event times
+ * (unix milliseconds); NULL = CLOCK_REALTIME.  For tests. */
+void decider_set_clock(struct decider *d, int64_t (*clock_ms)(void *ctx), void *ctx);
+
+/* Boot events are queued and written in one transaction per batch: when
+ * max_rows are queued or the oldest is max_delay_ms old (defaults 256 and
+ * 100 ms), by the decide() call that finds it due, or decider_maintain().
+ * max_rows <= 1 writes each event at once.  To keep every write off the
+ * event loop, set both to UINT_MAX and call decider_events_flush() from a
+ * worker thread every 100 ms (the queue holds at most 65,536 events). */
+void decider_set_event_batch(struct decider *d, unsigned max_rows, unsigned max_delay_ms);
+/* Write the queued events now; returns how many, or a negative errno. */
+int decider_events_flush(struct decider *d);
+/* Delete events older than retention_days (0 = keep all); returns how many. */
+int decider_events_prune(struct decider *d, unsigned retention_days);
+/* Housekeeping for main's timer: writes queued events that are due,
+ * prunes events older than retention_days (0 = never) once an hour,
+ * checks the MACIgnoreListFile.  Returns the ms until it wants to run
+ * again. */
+int decider_maintain(struct decider *d, unsigned retention_days);

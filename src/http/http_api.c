@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "decide/decide.h"
 #include "http/http_internal.h"
 #include "http/http_parse.h"
 #include "store/store.h"
@@ -596,6 +597,9 @@ static int events_list(struct http_server *s, struct MHD_Connection *c, struct h
 		if (rc < 0)
 			return api_store_fail(s, rc, e, "look up a device");
 	}
+	/* Decisions queue their events in batches: write what is queued so
+	 * the list includes the decision that just happened. */
+	decider_events_flush(s->dec);
 	x.names = json_object();
 	rc = store_device_list(s->store, add_device_name, x.names);
 	if (rc >= 0) {

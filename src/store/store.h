@@ -40,6 +40,16 @@ struct store_device {
 	int arch;                /* last seen option 93 value, -1 = never */
 	int64_t last_seen;       /* unix seconds, 0 = never */
 	int64_t created;
+	bool discovered;         /* pxed recorded it as an unknown machine (schema v2) */
+};
+
+/* A collection: a named set of devices with static membership (schema v2).
+ * A device may be in many. */
+struct store_collection {
+	int64_t id;
+	char name[64];
+	int64_t created;
+	unsigned members;        /* how many devices it holds (read only) */
 };
 
 struct store_image {
@@ -54,6 +64,19 @@ struct store_image {
 
 enum store_purpose { STORE_AVAILABLE = 0, STORE_REQUIRED = 1 };
 
+/* What a deployment targets.  DEVICE is the zero value so that callers
+ * written before collections existed keep working; store_deployment_add()
+ * also takes a struct naming only a collection as a collection target.
+ * UNKNOWN must be said explicitly, with unknown_arch. */
+enum store_target {
+	STORE_TARGET_DEVICE = 0,
+	STORE_TARGET_COLLECTION = 1,
+	STORE_TARGET_UNKNOWN = 2,  /* unknown machines of one architecture class */
+};
+
+/* unknown_arch holds an enum pxe_arch_class (decide.h) value: bios (0),
+ * uefi-x86 (1), uefi-x64 (2), uefi-arm64 (3). */
+#define STORE_UNKNOWN_ARCH_MAX 3
 struct store_deployment {
 	int64_t id;
 	char name[64];
@@ -64,6 +87,15 @@ struct store_deployment {
 	enum store_purpose purpose;
 	bool enabled;
 	int64_t created;
+	/* schema v2 */
+	int64_t collection_id;   /* target collection, 0 = none */
+	char collection_name[64];
+	int unknown_arch;        /* target: unknown machines of this arch class, -1 = none */
+	int64_t available_from;  /* unix seconds; not offered before; 0 = no start */
+	int64_t expires;         /* unix seconds; not offered from then on; 0 = never */
+	enum store_target target; /* which of the three targets is set */
+	int64_t handed_out_at;   /* store_deployments_applicable() only: hand-out time
+				  * to the device asked about, 0 = not handed out */
 };
 
 struct store_event {
@@ -130,6 +162,49 @@ int store_deployment_list(struct store *s, int (*cb)(void *ctx, const struct sto
 int store_deployments_for_device(struct store *s, int64_t device_id,
 				 int (*cb)(void *ctx, const struct store_deployment *d), void *ctx);
 
+/* Every enabled deployment that applies to one client, in decision order
+ * (required before available, then newest first), each with
+ * handed_out_at for that device:
+ *   - device_id > 0: those targeting the device, those targeting any
+ *     collection it is in, and, if pxed discovered it as an unknown
+ *     machine, those for unknown machines of arch_class;
+ *   - device_id 0 (an unknown machine): those for unknown machines of
+ *     arch_class (-1 = none).
+ * The availability window is not applied: the caller compares
+ * available_from / expires with its clock (so it also knows when the
+ * answer changes next). */
+int store_deployments_applicable(struct store *s, int64_t device_id, int arch_class,
+				 int (*cb)(void *ctx, const struct store_deployment *d), void *ctx);
+/* Change the availability window (unix seconds, 0 = none). */
+int store_deployment_set_window(struct store *s, const char *name, int64_t available_from,
+				int64_t expires);
+
+/* Collections (schema v2).  Delete is -EBUSY while a deployment targets
+ * the collection; memberships go with it. */
+int store_collection_add(struct store *s, struct store_collection *c); /* sets c->id */
+int store_collection_by_name(struct store *s, const char *name, struct store_collection *out);
+int store_collection_list(struct store *s,
+			  int (*cb)(void *ctx, const struct store_collection *c), void *ctx);
+int store_collection_delete(struct store *s, const char *name);
+/* Membership by names.  Add returns 1 when added, 0 when the device was
+ * already a member (no change, no bump); remove returns 1, or -ENOENT when
+ * it was not a member. */
+int store_collection_add_device(struct store *s, const char *collection, const char *device);
+int store_collection_remove_device(struct store *s, const char *collection, const char *device);
+/* The member devices, in name order; -ENOENT for no such collection. */
+int store_collection_members(struct store *s, const char *collection,
+			     int (*cb)(void *ctx, const struct store_device *d), void *ctx);
+/* The collections one device is in, in name order. */
+int store_device_collections(struct store *s, int64_t device_id,
+			     int (*cb)(void *ctx, const struct store_collection *c), void *ctx);
+
+/* Record an unknown machine pxed is handing a deployment to, as a device
+ * with discovered = true, and (deployment_id > 0) that deployment's
+ * hand-out at `when`, in one transaction: a reboot during the install must
+ * find both or neither.  Sets d->id.  -EEXIST as store_device_add(). */
+int store_device_add_discovered(struct store *s, struct store_device *d, int64_t deployment_id,
+				int64_t when);
+
 /* PXE history: the last required deployment handed to a device. */
 int store_handout_record(struct store *s, int64_t device_id, int64_t deployment_id, int64_t when);
 /* 1 if that deployment was handed to that device (and not cleared), 0 if not. */
@@ -139,6 +214,10 @@ int store_handout_get(struct store *s, int64_t device_id, int64_t deployment_id,
 /* "Clear Required PXE Deployments" for one device: forget every hand-out,
  * so its required deployments run again.  Returns how many were cleared. */
 int store_handout_clear_device(struct store *s, int64_t device_id);
+/* The same for every member of a collection (ConfigMgr's "Clear Required
+ * PXE Deployments" on a collection).  Returns how many were cleared;
+ * -ENOENT for no such collection. */
+int store_handout_clear_collection(struct store *s, const char *collection);
 
 /* Events: every decision. */
 int store_event_add(struct store *s, struct store_event *ev);
@@ -148,3 +227,26 @@ int store_event_list(struct store *s, int64_t device_id, int64_t since_ms, unsig
 		     int (*cb)(void *ctx, const struct store_event *ev), void *ctx);
 /* Retention: delete events older than before_ms; returns how many. */
 int store_event_prune(struct store *s, int64_t before_ms);
+/* Write n events in one transaction (sets each id); returns n.  What the
+ * decider's event queue uses: one commit per batch, not per packet. */
+int store_event_add_many(struct store *s, struct store_event *evs, size_t n);
+
+struct store_event_filter {
+	int64_t device_id;       /* 0 = any */
+	const char *device_name; /* NULL or "" = any; -ENOENT if no such device */
+	bool has_mac;            /* only events of this client MAC */
+	uint8_t mac[MAC_LEN];
+	int64_t since_ms;        /* 0 = all */
+	unsigned limit;          /* the newest `limit` rows, 0 = no limit */
+};
+/* Like store_event_list() with more filters; newest last. */
+int store_event_find(struct store *s, const struct store_event_filter *f,
+		     int (*cb)(void *ctx, const struct store_event *ev), void *ctx);
+
+/* Bulk load (imports, benchmarks): every write between begin and end runs
+ * in one transaction, each as a savepoint (a failed write undoes only
+ * itself and returns its error as usual), and the generation is bumped
+ * once at the end.  Only the calling thread may use the handle meanwhile.
+ * end(commit = false) rolls the whole load back. */
+int store_bulk_begin(struct store *s);
+int store_bulk_end(struct store *s, bool commit);

@@ -97,15 +97,44 @@ static const char *const migrations[] = {
 	");"
 	"CREATE INDEX events_device ON events (device_id, id);"
 	"CREATE INDEX events_time ON events (time_ms);",
+
+	/* 2: collections with static membership; deployments that target a
+	 * collection or unknown machines of one architecture class, with an
+	 * availability window; devices pxed recorded as unknown machines. */
+	"CREATE TABLE collections ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  created INTEGER NOT NULL"
+	");"
+	"CREATE TABLE collection_members ("
+	"  collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,"
+	"  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+	"  PRIMARY KEY (collection_id, device_id)"
+	");"
+	"CREATE INDEX collection_members_device ON collection_members (device_id);"
+	"ALTER TABLE deployments ADD COLUMN"
+	"  collection_id INTEGER REFERENCES collections(id) ON DELETE RESTRICT;"
+	/* enum pxe_arch_class of the unknown machines targeted, NULL = none */
+	"ALTER TABLE deployments ADD COLUMN unknown_arch INTEGER;"
+	"ALTER TABLE deployments ADD COLUMN available_from INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE deployments ADD COLUMN expires INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX deployments_collection ON deployments (collection_id);"
+	"CREATE INDEX deployments_unknown ON deployments (unknown_arch);"
+	"ALTER TABLE devices ADD COLUMN discovered INTEGER NOT NULL DEFAULT 0;",
 };
 
-#define DEVICE_COLS "id, name, mac, guid, arch, last_seen, created"
+#define DEVICE_COLS "id, name, mac, guid, arch, last_seen, created, discovered"
 #define IMAGE_COLS "id, name, kernel, initrd, cmdline, nbp, created"
-#define DEPLOYMENT_SELECT                                                              \
+#define DEPLOYMENT_COLS                                                                \
 	"SELECT d.id, d.name, d.image_id, i.name, COALESCE(d.device_id, 0),"           \
-	" COALESCE(v.name, ''), d.purpose, d.enabled, d.created"                       \
+	" COALESCE(v.name, ''), d.purpose, d.enabled, d.created,"                      \
+	" COALESCE(d.collection_id, 0), COALESCE(c.name, ''),"                         \
+	" COALESCE(d.unknown_arch, -1), d.available_from, d.expires"
+#define DEPLOYMENT_FROM                                                                \
 	" FROM deployments d JOIN images i ON i.id = d.image_id"                       \
-	" LEFT JOIN devices v ON v.id = d.device_id"
+	" LEFT JOIN devices v ON v.id = d.device_id"                                   \
+	" LEFT JOIN collections c ON c.id = d.collection_id"
+#define DEPLOYMENT_SELECT DEPLOYMENT_COLS DEPLOYMENT_FROM
 #define EVENT_COLS                                                                     \
 	"id, time_ms, mac, guid, arch, ifname, via, outcome, reason, device_id,"       \
 	" deployment_id, deployment_name"
@@ -144,9 +173,27 @@ enum stmt_id {
 	ST_HANDOUT_RECORD,
 	ST_HANDOUT_GET,
 	ST_HANDOUT_CLEAR_DEVICE,
+	ST_HANDOUT_CLEAR_COLLECTION,
+	ST_DEPLOYMENTS_APPLICABLE,
+	ST_DEPLOYMENT_SET_WINDOW,
+	ST_DEVICE_ADD_DISCOVERED,
+	ST_COLLECTION_ADD,
+	ST_COLLECTION_BY_NAME,
+	ST_COLLECTION_BY_ID,
+	ST_COLLECTION_LIST,
+	ST_COLLECTION_IN_USE,
+	ST_COLLECTION_DELETE,
+	ST_MEMBER_ADD,
+	ST_MEMBER_REMOVE,
+	ST_MEMBERS,
+	ST_DEVICE_COLLECTIONS,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
 	ST_EVENT_ADD,
 	ST_EVENT_LIST,
 	ST_EVENT_PRUNE,
+	ST_EVENT_FIND,
 	ST__COUNT
 };
 
@@ -159,6 +206,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_DATA_VERSION] = "PRAGMA data_version",
 	[ST_DEVICE_ADD] = "INSERT INTO devices (name, mac, guid, arch, last_seen, created)"
 			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_DEVICE_ADD_DISCOVERED] = "INSERT INTO devices (name, mac, guid, arch, last_seen,"
+				     " created, discovered) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
 	[ST_DEVICE_UPDATE] = "UPDATE devices SET name = ?1, mac = ?2, guid = ?3 WHERE id = ?4",
 	[ST_DEVICE_BY_NAME] = "SELECT " DEVICE_COLS " FROM devices WHERE name = ?1",
 	[ST_DEVICE_BY_MAC] = "SELECT " DEVICE_COLS " FROM devices WHERE mac = ?1",
@@ -176,8 +225,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_IMAGE_LIST] = "SELECT " IMAGE_COLS " FROM images ORDER BY name",
 	[ST_IMAGE_IN_USE] = "SELECT name FROM deployments WHERE image_id = ?1 ORDER BY name LIMIT 1",
 	[ST_IMAGE_DELETE] = "DELETE FROM images WHERE id = ?1",
-	[ST_DEPLOYMENT_ADD] = "INSERT INTO deployments (name, image_id, device_id, purpose, enabled, created)"
-			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_DEPLOYMENT_ADD] = "INSERT INTO deployments (name, image_id, device_id, purpose, enabled,"
+			      " created, collection_id, unknown_arch, available_from, expires)"
+			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[ST_DEPLOYMENT_BY_NAME] = DEPLOYMENT_SELECT " WHERE d.name = ?1",
 	[ST_DEPLOYMENT_BY_ID] = DEPLOYMENT_SELECT " WHERE d.id = ?1",
 	[ST_DEPLOYMENT_LIST] = DEPLOYMENT_SELECT " ORDER BY d.name",
@@ -194,6 +244,53 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_HANDOUT_GET] = "SELECT handed_out_at FROM pxe_history"
 			   " WHERE device_id = ?1 AND deployment_id = ?2",
 	[ST_HANDOUT_CLEAR_DEVICE] = "DELETE FROM pxe_history WHERE device_id = ?1",
+	[ST_HANDOUT_CLEAR_COLLECTION] = "DELETE FROM pxe_history WHERE device_id IN"
+					" (SELECT device_id FROM collection_members"
+					" WHERE collection_id = ?1)",
+	/* Everything that targets one client, in decision order, with its
+	 * hand-out time: the device itself, its collections, and -- for an
+	 * unknown machine (?1 = 0) or a device pxed discovered as one -- the
+	 * deployments for unknown machines of its architecture class (?2).
+	 * A UNION of three indexed lookups, so it stays fast at 100,000
+	 * devices and 10,000 deployments. */
+	[ST_DEPLOYMENTS_APPLICABLE] = DEPLOYMENT_COLS ", COALESCE(h.handed_out_at, 0)"
+	DEPLOYMENT_FROM
+	" LEFT JOIN pxe_history h ON h.device_id = ?1 AND h.deployment_id = d.id"
+	" WHERE d.enabled = 1 AND d.id IN ("
+	"  SELECT id FROM deployments WHERE device_id = ?1"
+	"  UNION ALL SELECT x.id FROM collection_members m"
+	"   JOIN deployments x ON x.collection_id = m.collection_id WHERE m.device_id = ?1"
+	"  UNION ALL SELECT id FROM deployments WHERE unknown_arch = ?2 AND (?1 = 0 OR"
+	"   EXISTS (SELECT 1 FROM devices WHERE id = ?1 AND discovered = 1)))"
+	" ORDER BY d.purpose DESC, d.created DESC, d.id DESC",
+	[ST_DEPLOYMENT_SET_WINDOW] = "UPDATE deployments SET available_from = ?2, expires = ?3"
+				     " WHERE name = ?1",
+	[ST_COLLECTION_ADD] = "INSERT INTO collections (name, created) VALUES (?1, ?2)",
+	[ST_COLLECTION_BY_NAME] = "SELECT c.id, c.name, c.created,"
+				  " (SELECT COUNT(*) FROM collection_members m WHERE m.collection_id = c.id)"
+				  " FROM collections c WHERE c.name = ?1",
+	/* Two columns, as resolve_ref() reads them. */
+	[ST_COLLECTION_BY_ID] = "SELECT id, name FROM collections WHERE id = ?1",
+	[ST_COLLECTION_LIST] = "SELECT c.id, c.name, c.created,"
+			       " (SELECT COUNT(*) FROM collection_members m WHERE m.collection_id = c.id)"
+			       " FROM collections c ORDER BY c.name",
+	[ST_COLLECTION_IN_USE] = "SELECT name FROM deployments WHERE collection_id = ?1"
+				 " ORDER BY name LIMIT 1",
+	[ST_COLLECTION_DELETE] = "DELETE FROM collections WHERE id = ?1",
+	[ST_MEMBER_ADD] = "INSERT OR IGNORE INTO collection_members (collection_id, device_id)"
+			  " VALUES (?1, ?2)",
+	[ST_MEMBER_REMOVE] = "DELETE FROM collection_members WHERE collection_id = ?1"
+			     " AND device_id = ?2",
+	[ST_MEMBERS] = "SELECT " DEVICE_COLS " FROM devices WHERE id IN"
+		       " (SELECT device_id FROM collection_members WHERE collection_id = ?1)"
+		       " ORDER BY name",
+	[ST_DEVICE_COLLECTIONS] = "SELECT c.id, c.name, c.created,"
+				  " (SELECT COUNT(*) FROM collection_members m WHERE m.collection_id = c.id)"
+				  " FROM collections c WHERE c.id IN (SELECT collection_id"
+				  " FROM collection_members WHERE device_id = ?1) ORDER BY c.name",
+	[ST_SAVEPOINT] = "SAVEPOINT bulk_item",
+	[ST_RELEASE] = "RELEASE bulk_item",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO bulk_item",
 	[ST_EVENT_ADD] = "INSERT INTO events (time_ms, mac, guid, arch, ifname, via, outcome,"
 			 " reason, device_id, deployment_id, deployment_name)"
 			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -202,6 +299,10 @@ static const char *const stmt_sql[ST__COUNT] = {
 			  " WHERE (?1 = 0 OR device_id = ?1) AND (?2 = 0 OR time_ms >= ?2)"
 			  " ORDER BY id DESC LIMIT ?3) ORDER BY id ASC",
 	[ST_EVENT_PRUNE] = "DELETE FROM events WHERE time_ms < ?1",
+	[ST_EVENT_FIND] = "SELECT * FROM (SELECT " EVENT_COLS " FROM events"
+			  " WHERE (?1 = 0 OR device_id = ?1) AND (?2 = 0 OR time_ms >= ?2)"
+			  " AND (?4 = '' OR mac = ?4)"
+			  " ORDER BY id DESC LIMIT ?3) ORDER BY id ASC",
 };
 
 struct store {
@@ -210,6 +311,8 @@ struct store {
 	sqlite3_stmt *stmt[ST__COUNT];
 	uint64_t generation;         /* last value read or written */
 	int64_t data_version;        /* PRAGMA data_version when it was read */
+	bool bulk;                   /* inside store_bulk_begin(): writes are savepoints */
+	bool bulk_dirty;             /* a bulk write succeeded: bump at store_bulk_end() */
 	char path[4096];
 };
 
@@ -306,6 +409,10 @@ static int64_t unix_now(void)
 
 static int tx_begin(struct store *s)
 {
+	/* In a bulk load each write is a savepoint inside the one big
+	 * transaction, so a failed row undoes only itself. */
+	if (s->bulk)
+		return exec_id(s, ST_SAVEPOINT, "savepoint");
 	return exec_id(s, ST_BEGIN, "begin transaction");
 }
 
@@ -348,6 +455,14 @@ fail:
 /* End a write: commit with a bump when r >= 0, else roll back.  Keeps r. */
 static int tx_end(struct store *s, int r)
 {
+	if (s->bulk) {
+		if (r < 0)
+			exec_id(s, ST_ROLLBACK_TO, "rollback to savepoint");
+		int c = exec_id(s, ST_RELEASE, "release savepoint");
+		if (r >= 0 && c == 0)
+			s->bulk_dirty = true;
+		return r < 0 ? r : (c < 0 ? c : r);
+	}
 	if (r < 0) {
 		tx_rollback(s);
 		return r;
@@ -626,6 +741,7 @@ static void device_read(sqlite3_stmt *st, struct store_device *d)
 	d->arch = sqlite3_column_int(st, 4);
 	d->last_seen = sqlite3_column_int64(st, 5);
 	d->created = sqlite3_column_int64(st, 6);
+	d->discovered = sqlite3_column_int(st, 7) != 0;
 }
 
 /* Run a one-row device query whose parameters are bound. */
@@ -644,9 +760,10 @@ static int device_one(struct store *s, sqlite3_stmt *st, struct store_device *ou
 	return r;
 }
 
-/* Validate d and write it: an INSERT (update = false, sets d->id) or an
- * UPDATE of name, MAC and GUID by d->id.  Inside the caller's lock. */
-static int device_write(struct store *s, struct store_device *d, bool update)
+/* Validate d and write its row: an INSERT (update = false, sets d->id) or
+ * an UPDATE of name, MAC and GUID by d->id.  Inside the caller's lock and
+ * transaction. */
+static int device_write_row(struct store *s, struct store_device *d, bool update)
 {
 	char mac[MAC_STR_LEN], guid[GUID_STR_LEN] = "";
 	sqlite3_stmt *st;
@@ -671,12 +788,10 @@ static int device_write(struct store *s, struct store_device *d, bool update)
 	if (d->arch < -1 || d->arch > 0xffff)
 		d->arch = -1;
 
-	st = stmt_get(s, update ? ST_DEVICE_UPDATE : ST_DEVICE_ADD);
+	st = stmt_get(s, update ? ST_DEVICE_UPDATE
+				: d->discovered ? ST_DEVICE_ADD_DISCOVERED : ST_DEVICE_ADD);
 	if (!st)
 		return -EIO;
-	r = tx_begin(s);
-	if (r < 0)
-		return r;
 	bind_text(st, 1, d->name);
 	bind_text(st, 2, mac);
 	if (d->has_guid)
@@ -705,7 +820,15 @@ static int device_write(struct store *s, struct store_device *d, bool update)
 	} else
 		r = db_fail(s, update ? "update device" : "add device");
 	stmt_done(st);
-	return tx_end(s, r);
+	return r;
+}
+
+static int device_write(struct store *s, struct store_device *d, bool update)
+{
+	int r = tx_begin(s);
+	if (r < 0)
+		return r;
+	return tx_end(s, device_write_row(s, d, update));
 }
 
 int store_device_add(struct store *s, struct store_device *d)
@@ -1099,9 +1222,24 @@ static void deployment_read(sqlite3_stmt *st, struct store_deployment *d)
 	d->purpose = sqlite3_column_int(st, 6) ? STORE_REQUIRED : STORE_AVAILABLE;
 	d->enabled = sqlite3_column_int(st, 7) != 0;
 	d->created = sqlite3_column_int64(st, 8);
+	d->collection_id = sqlite3_column_int64(st, 9);
+	col_text(st, 10, d->collection_name, sizeof(d->collection_name));
+	d->unknown_arch = sqlite3_column_int(st, 11);
+	d->available_from = sqlite3_column_int64(st, 12);
+	d->expires = sqlite3_column_int64(st, 13);
+	d->target = d->collection_id ? STORE_TARGET_COLLECTION
+		    : d->unknown_arch >= 0 ? STORE_TARGET_UNKNOWN : STORE_TARGET_DEVICE;
 }
 
 static void deployment_rd(sqlite3_stmt *st, void *p) { deployment_read(st, p); }
+
+/* A row of ST_DEPLOYMENTS_APPLICABLE: a deployment and its hand-out time. */
+static void applicable_rd(sqlite3_stmt *st, void *p)
+{
+	struct store_deployment *d = p;
+	deployment_read(st, d);
+	d->handed_out_at = sqlite3_column_int64(st, 14);
+}
 
 /* Resolve id or name of a referenced row into both; inside the lock. */
 static int resolve_ref(struct store *s, enum stmt_id by_id, enum stmt_id by_name, const char *kind,
@@ -1130,6 +1268,53 @@ static int resolve_ref(struct store *s, enum stmt_id by_id, enum stmt_id by_name
 	return r;
 }
 
+/* Which one target dep names (see enum store_target); inside the lock. */
+static int deployment_target(struct store *s, struct store_deployment *dep)
+{
+	bool dev = dep->device_id || dep->device_name[0];
+	bool coll = dep->collection_id || dep->collection_name[0];
+	if (dep->target == STORE_TARGET_UNKNOWN) {
+		if (dev || coll)
+			return fail(s, -EINVAL, "deployment '%s' targets unknown machines and "
+				    "must name no device or collection", dep->name);
+		if (dep->unknown_arch < 0 || dep->unknown_arch > STORE_UNKNOWN_ARCH_MAX)
+			return fail(s, -EINVAL, "deployment '%s': unknown machines' architecture "
+				    "class %d is not one of bios, uefi-x86, uefi-x64, uefi-arm64",
+				    dep->name, dep->unknown_arch);
+		return 0;
+	}
+	/* STORE_TARGET_DEVICE is the zero value: callers written before
+	 * collections existed name a device and leave the rest zero.  One
+	 * that names only a collection means the collection. */
+	if (dev && coll)
+		return fail(s, -EINVAL, "deployment '%s' names both a device and a "
+			    "collection; a deployment has one target", dep->name);
+	if (dep->target == STORE_TARGET_COLLECTION || coll) {
+		if (!coll)
+			return fail(s, -EINVAL, "deployment '%s' names no target collection",
+				    dep->name);
+		dep->target = STORE_TARGET_COLLECTION;
+		return 0;
+	}
+	if (dep->target != STORE_TARGET_DEVICE)
+		return fail(s, -EINVAL, "deployment '%s': unknown target kind %d", dep->name,
+			    (int)dep->target);
+	if (!dev)
+		return fail(s, -EINVAL, "deployment '%s' names no target device", dep->name);
+	return 0;
+}
+
+static int check_window(struct store *s, const char *name, int64_t from, int64_t expires)
+{
+	if (from < 0 || expires < 0)
+		return fail(s, -EINVAL, "deployment '%s': times must be unix seconds (0 = none)",
+			    name);
+	if (from && expires && expires <= from)
+		return fail(s, -EINVAL, "deployment '%s' expires before it becomes available",
+			    name);
+	return 0;
+}
+
 int store_deployment_add(struct store *s, struct store_deployment *dep)
 {
 	sqlite3_stmt *st;
@@ -1148,10 +1333,9 @@ int store_deployment_add(struct store *s, struct store_deployment *dep)
 		r = fail(s, -EINVAL, "deployment '%s' names no image", dep->name);
 		goto out;
 	}
-	if (!dep->device_id && !dep->device_name[0]) {
-		r = fail(s, -EINVAL, "deployment '%s' names no target device", dep->name);
+	if ((r = deployment_target(s, dep)) < 0 ||
+	    (r = check_window(s, dep->name, dep->available_from, dep->expires)) < 0)
 		goto out;
-	}
 	if (dep->created == 0)
 		dep->created = unix_now();
 	r = tx_begin(s);
@@ -1159,18 +1343,31 @@ int store_deployment_add(struct store *s, struct store_deployment *dep)
 		goto out;
 	r = resolve_ref(s, ST_IMAGE_BY_ID, ST_IMAGE_BY_NAME, "image", &dep->image_id,
 			dep->image_name, sizeof(dep->image_name));
-	if (r == 0)
+	if (r == 0 && dep->target == STORE_TARGET_DEVICE)
 		r = resolve_ref(s, ST_DEVICE_BY_ID, ST_DEVICE_BY_NAME, "device", &dep->device_id,
 				dep->device_name, sizeof(dep->device_name));
+	if (r == 0 && dep->target == STORE_TARGET_COLLECTION)
+		r = resolve_ref(s, ST_COLLECTION_BY_ID, ST_COLLECTION_BY_NAME, "collection",
+				&dep->collection_id, dep->collection_name,
+				sizeof(dep->collection_name));
+	if (dep->target != STORE_TARGET_UNKNOWN)
+		dep->unknown_arch = -1;
 	if (r == 0 && !(st = stmt_get(s, ST_DEPLOYMENT_ADD)))
 		r = -EIO;
 	if (r == 0) {
 		bind_text(st, 1, dep->name);
 		sqlite3_bind_int64(st, 2, dep->image_id);
-		sqlite3_bind_int64(st, 3, dep->device_id);
+		if (dep->target == STORE_TARGET_DEVICE)
+			sqlite3_bind_int64(st, 3, dep->device_id);
 		sqlite3_bind_int(st, 4, dep->purpose == STORE_REQUIRED);
 		sqlite3_bind_int(st, 5, dep->enabled ? 1 : 0);
 		sqlite3_bind_int64(st, 6, dep->created);
+		if (dep->target == STORE_TARGET_COLLECTION)
+			sqlite3_bind_int64(st, 7, dep->collection_id);
+		if (dep->target == STORE_TARGET_UNKNOWN)
+			sqlite3_bind_int(st, 8, dep->unknown_arch);
+		sqlite3_bind_int64(st, 9, dep->available_from);
+		sqlite3_bind_int64(st, 10, dep->expires);
 		if (sqlite3_step(st) == SQLITE_DONE)
 			dep->id = sqlite3_last_insert_rowid(s->db);
 		else if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE)
@@ -1468,6 +1665,477 @@ int store_event_prune(struct store *s, int64_t before_ms)
 		if (r == 0)
 			r = sqlite3_changes(s->db);
 	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* ---- targets: applicable deployments, windows --------------------------- */
+
+int store_deployments_applicable(struct store *s, int64_t device_id, int arch_class,
+				 int (*cb)(void *ctx, const struct store_deployment *d), void *ctx)
+{
+	struct rows rs = { .size = sizeof(struct store_deployment) };
+	sqlite3_stmt *st;
+	int r = -EIO;
+	if (device_id < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_DEPLOYMENTS_APPLICABLE);
+	if (st) {
+		sqlite3_bind_int64(st, 1, device_id);
+		sqlite3_bind_int(st, 2, arch_class);
+		r = rows_collect(s, st, &rs, applicable_rd);
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; r == 0 && i < rs.n; i++)
+		if (cb(ctx, (struct store_deployment *)rs.v + i))
+			break;
+	free(rs.v);
+	return r < 0 ? r : (int)rs.n;
+}
+
+int store_deployment_set_window(struct store *s, const char *name, int64_t available_from,
+				int64_t expires)
+{
+	sqlite3_stmt *st;
+	int r;
+	pthread_mutex_lock(&s->lock);
+	r = check_window(s, name, available_from, expires);
+	if (r < 0)
+		goto out;
+	st = stmt_get(s, ST_DEPLOYMENT_SET_WINDOW);
+	if (!st) {
+		r = -EIO;
+		goto out;
+	}
+	r = tx_begin(s);
+	if (r < 0)
+		goto out;
+	bind_text(st, 1, name);
+	sqlite3_bind_int64(st, 2, available_from);
+	sqlite3_bind_int64(st, 3, expires);
+	r = stmt_exec(s, st, "deployment");
+	if (r == 0 && sqlite3_changes(s->db) == 0)
+		r = fail(s, -ENOENT, "no deployment named '%.64s'", name);
+	r = tx_end(s, r);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* Record one hand-out; inside the caller's lock and transaction. */
+static int handout_row(struct store *s, int64_t device_id, int64_t deployment_id, int64_t when)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_HANDOUT_RECORD);
+	int r = 0;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, deployment_id);
+	sqlite3_bind_int64(st, 3, when);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+			r = fail(s, -ENOENT, "no device %lld or deployment %lld to record a hand-out for",
+				 (long long)device_id, (long long)deployment_id);
+		else
+			r = db_fail(s, "record hand-out");
+	}
+	stmt_done(st);
+	return r;
+}
+
+int store_device_add_discovered(struct store *s, struct store_device *d, int64_t deployment_id,
+				int64_t when)
+{
+	int r;
+	pthread_mutex_lock(&s->lock);
+	d->discovered = true;
+	if (d->last_seen == 0)
+		d->last_seen = when;
+	r = tx_begin(s);
+	if (r < 0)
+		goto out;
+	r = device_write_row(s, d, false);
+	if (r == 0 && deployment_id > 0)
+		r = handout_row(s, d->id, deployment_id, when);
+	r = tx_end(s, r);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* ---- collections ---------------------------------------------------------- */
+
+static void collection_read(sqlite3_stmt *st, void *p)
+{
+	struct store_collection *c = p;
+	memset(c, 0, sizeof(*c));
+	c->id = sqlite3_column_int64(st, 0);
+	col_text(st, 1, c->name, sizeof(c->name));
+	c->created = sqlite3_column_int64(st, 2);
+	c->members = (unsigned)sqlite3_column_int64(st, 3);
+}
+
+int store_collection_add(struct store *s, struct store_collection *c)
+{
+	sqlite3_stmt *st;
+	int r;
+	pthread_mutex_lock(&s->lock);
+	r = check_name(s, "collection", c->name, sizeof(c->name));
+	if (r < 0)
+		goto out;
+	if (c->created == 0)
+		c->created = unix_now();
+	st = stmt_get(s, ST_COLLECTION_ADD);
+	if (!st) {
+		r = -EIO;
+		goto out;
+	}
+	r = tx_begin(s);
+	if (r < 0)
+		goto out;
+	bind_text(st, 1, c->name);
+	sqlite3_bind_int64(st, 2, c->created);
+	if (sqlite3_step(st) == SQLITE_DONE) {
+		c->id = sqlite3_last_insert_rowid(s->db);
+		c->members = 0;
+	} else if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE)
+		r = fail(s, -EEXIST, "a collection named '%s' already exists", c->name);
+	else
+		r = db_fail(s, "add collection");
+	stmt_done(st);
+	r = tx_end(s, r);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* Look a collection up by name; inside the lock. */
+static int collection_find(struct store *s, const char *name, struct store_collection *out)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_COLLECTION_BY_NAME);
+	int rc, r = 0;
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, name ? name : "");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		collection_read(st, out);
+	else if (rc == SQLITE_DONE)
+		r = fail(s, -ENOENT, "no collection named '%.64s'", name ? name : "");
+	else
+		r = db_fail(s, "find collection");
+	stmt_done(st);
+	return r;
+}
+
+int store_collection_by_name(struct store *s, const char *name, struct store_collection *out)
+{
+	int r;
+	pthread_mutex_lock(&s->lock);
+	r = collection_find(s, name, out);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static int collection_list_st(struct store *s, enum stmt_id id, int64_t arg,
+			      int (*cb)(void *ctx, const struct store_collection *c), void *ctx)
+{
+	struct rows rs = { .size = sizeof(struct store_collection) };
+	sqlite3_stmt *st;
+	int r = -EIO;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, id);
+	if (st) {
+		if (arg)
+			sqlite3_bind_int64(st, 1, arg);
+		r = rows_collect(s, st, &rs, collection_read);
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; r == 0 && i < rs.n; i++)
+		if (cb(ctx, (struct store_collection *)rs.v + i))
+			break;
+	free(rs.v);
+	return r < 0 ? r : (int)rs.n;
+}
+
+int store_collection_list(struct store *s,
+			  int (*cb)(void *ctx, const struct store_collection *c), void *ctx)
+{
+	return collection_list_st(s, ST_COLLECTION_LIST, 0, cb, ctx);
+}
+
+int store_device_collections(struct store *s, int64_t device_id,
+			     int (*cb)(void *ctx, const struct store_collection *c), void *ctx)
+{
+	if (device_id <= 0)
+		return -EINVAL;
+	return collection_list_st(s, ST_DEVICE_COLLECTIONS, device_id, cb, ctx);
+}
+
+int store_collection_delete(struct store *s, const char *name)
+{
+	int r;
+	pthread_mutex_lock(&s->lock);
+	r = delete_checked(s, ST_COLLECTION_BY_NAME, ST_COLLECTION_IN_USE, ST_COLLECTION_DELETE,
+			   "collection", name);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* Add (add = true) or remove a membership by names; bumps the generation
+ * only when something changed. */
+static int member_change(struct store *s, const char *collection, const char *device, bool add)
+{
+	struct store_collection c;
+	int64_t dev_id = 0;
+	char dev_name[64];
+	sqlite3_stmt *st;
+	int r, n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (str_copy(dev_name, sizeof(dev_name), device ? device : "") < 0) {
+		r = fail(s, -ENOENT, "no device named '%.64s'", device);
+		goto out;
+	}
+	r = tx_begin(s);
+	if (r < 0)
+		goto out;
+	r = collection_find(s, collection, &c);
+	if (r == 0)
+		r = resolve_ref(s, ST_DEVICE_BY_ID, ST_DEVICE_BY_NAME, "device", &dev_id, dev_name,
+				sizeof(dev_name));
+	if (r == 0 && !(st = stmt_get(s, add ? ST_MEMBER_ADD : ST_MEMBER_REMOVE)))
+		r = -EIO;
+	if (r == 0) {
+		sqlite3_bind_int64(st, 1, c.id);
+		sqlite3_bind_int64(st, 2, dev_id);
+		r = stmt_exec(s, st, add ? "add member" : "remove member");
+		if (r == 0)
+			n = sqlite3_changes(s->db);
+		if (r == 0 && !add && n == 0)
+			r = fail(s, -ENOENT, "device '%s' is not in collection '%s'", dev_name, c.name);
+	}
+	if (r == 0 && n == 0) {
+		/* Already a member: nothing changed, so no bump. */
+		if (s->bulk) {
+			exec_id(s, ST_RELEASE, "release savepoint");
+		} else
+			exec_id(s, ST_COMMIT, "commit");
+		goto out;
+	}
+	r = tx_end(s, r);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r < 0 ? r : n;
+}
+
+int store_collection_add_device(struct store *s, const char *collection, const char *device)
+{
+	return member_change(s, collection, device, true);
+}
+
+int store_collection_remove_device(struct store *s, const char *collection, const char *device)
+{
+	return member_change(s, collection, device, false);
+}
+
+int store_collection_members(struct store *s, const char *collection,
+			     int (*cb)(void *ctx, const struct store_device *d), void *ctx)
+{
+	struct rows rs = { .size = sizeof(struct store_device) };
+	struct store_collection c;
+	sqlite3_stmt *st;
+	int r;
+	pthread_mutex_lock(&s->lock);
+	r = collection_find(s, collection, &c);
+	if (r == 0) {
+		st = stmt_get(s, ST_MEMBERS);
+		if (!st)
+			r = -EIO;
+		else {
+			sqlite3_bind_int64(st, 1, c.id);
+			r = rows_collect(s, st, &rs, device_rd);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; r == 0 && i < rs.n; i++)
+		if (cb(ctx, (struct store_device *)rs.v + i))
+			break;
+	free(rs.v);
+	return r < 0 ? r : (int)rs.n;
+}
+
+int store_handout_clear_collection(struct store *s, const char *collection)
+{
+	struct store_collection c;
+	sqlite3_stmt *st;
+	int r, n = 0;
+	pthread_mutex_lock(&s->lock);
+	r = tx_begin(s);
+	if (r < 0)
+		goto out;
+	r = collection_find(s, collection, &c);
+	if (r == 0 && !(st = stmt_get(s, ST_HANDOUT_CLEAR_COLLECTION)))
+		r = -EIO;
+	if (r == 0) {
+		sqlite3_bind_int64(st, 1, c.id);
+		r = stmt_exec(s, st, "clear hand-outs");
+		if (r == 0)
+			n = sqlite3_changes(s->db);
+	}
+	r = tx_end(s, r);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r < 0 ? r : n;
+}
+
+/* ---- events: batches and filters ---------------------------------------- */
+
+/* Bind and run ST_EVENT_ADD for one row; inside the lock. */
+static int event_row(struct store *s, sqlite3_stmt *st, struct store_event *ev)
+{
+	char mac[MAC_STR_LEN], guid[GUID_STR_LEN];
+	int r;
+	mac_format(ev->mac, mac);
+	sqlite3_bind_int64(st, 1, ev->time_ms);
+	bind_text(st, 2, mac);
+	if (ev->has_guid) {
+		guid_format(ev->guid, guid);
+		bind_text(st, 3, guid);
+	}
+	sqlite3_bind_int(st, 4, ev->arch);
+	sqlite3_bind_text(st, 5, ev->ifname, (int)strnlen(ev->ifname, sizeof(ev->ifname)),
+			  SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 6, ev->via, (int)strnlen(ev->via, sizeof(ev->via)), SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 7, ev->outcome, (int)strnlen(ev->outcome, sizeof(ev->outcome)),
+			  SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 8, ev->reason, (int)strnlen(ev->reason, sizeof(ev->reason)),
+			  SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 9, ev->device_id);
+	sqlite3_bind_int64(st, 10, ev->deployment_id);
+	sqlite3_bind_text(st, 11, ev->deployment_name,
+			  (int)strnlen(ev->deployment_name, sizeof(ev->deployment_name)),
+			  SQLITE_TRANSIENT);
+	r = stmt_exec(s, st, "add event");
+	if (r == 0)
+		ev->id = sqlite3_last_insert_rowid(s->db);
+	return r;
+}
+
+int store_event_add_many(struct store *s, struct store_event *evs, size_t n)
+{
+	sqlite3_stmt *st;
+	int r = 0;
+	if (n == 0)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_EVENT_ADD);
+	if (!st) {
+		r = -EIO;
+		goto out;
+	}
+	/* One transaction for the batch, and no generation bump: events never
+	 * change a decision. */
+	if (!s->bulk) {
+		r = exec_id(s, ST_BEGIN, "begin transaction");
+		if (r < 0)
+			goto out;
+	}
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = event_row(s, st, &evs[i]);
+	if (!s->bulk) {
+		if (r == 0)
+			r = exec_id(s, ST_COMMIT, "commit events");
+		if (r < 0)
+			tx_rollback(s);
+	}
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r < 0 ? r : (int)n;
+}
+
+int store_event_find(struct store *s, const struct store_event_filter *f,
+		     int (*cb)(void *ctx, const struct store_event *ev), void *ctx)
+{
+	struct rows rs = { .size = sizeof(struct store_event) };
+	char mac[MAC_STR_LEN] = "";
+	int64_t device_id = f->device_id;
+	sqlite3_stmt *st;
+	int r = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (f->device_name && f->device_name[0]) {
+		st = stmt_get(s, ST_DEVICE_BY_NAME);
+		if (!st) {
+			r = -EIO;
+			goto out;
+		}
+		bind_text(st, 1, f->device_name);
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			device_id = sqlite3_column_int64(st, 0);
+		else if (rc == SQLITE_DONE)
+			r = fail(s, -ENOENT, "no device named '%.64s'", f->device_name);
+		else
+			r = db_fail(s, "find device");
+		stmt_done(st);
+		if (r < 0)
+			goto out;
+	}
+	if (f->has_mac)
+		mac_format(f->mac, mac);
+	st = stmt_get(s, ST_EVENT_FIND);
+	if (!st) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, device_id);
+	sqlite3_bind_int64(st, 2, f->since_ms);
+	sqlite3_bind_int64(st, 3, f->limit ? (int64_t)f->limit : -1);
+	bind_text(st, 4, mac);
+	r = rows_collect(s, st, &rs, event_read);
+out:
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; r == 0 && i < rs.n; i++)
+		if (cb(ctx, (struct store_event *)rs.v + i))
+			break;
+	free(rs.v);
+	return r < 0 ? r : (int)rs.n;
+}
+
+/* ---- bulk loads ------------------------------------------------------------ */
+
+int store_bulk_begin(struct store *s)
+{
+	int r;
+	pthread_mutex_lock(&s->lock);
+	if (s->bulk)
+		r = fail(s, -EBUSY, "a bulk load is already running on this handle");
+	else if ((r = exec_id(s, ST_BEGIN, "begin bulk load")) == 0) {
+		s->bulk = true;
+		s->bulk_dirty = false;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_bulk_end(struct store *s, bool commit)
+{
+	int r = 0;
+	pthread_mutex_lock(&s->lock);
+	if (!s->bulk) {
+		r = fail(s, -EINVAL, "no bulk load is running on this handle");
+		goto out;
+	}
+	s->bulk = false;
+	if (!commit)
+		tx_rollback(s);
+	else if (s->bulk_dirty)
+		r = tx_commit_bump(s); /* one bump for the whole load */
+	else if ((r = exec_id(s, ST_COMMIT, "commit bulk load")) < 0)
+		tx_rollback(s);
+out:
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }

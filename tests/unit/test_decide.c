@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -138,7 +139,8 @@ static void test_unknown_supported(void **state)
 	facts_for(&f, MAC_UNKNOWN);
 	assert_int_equal(decide(fx->d, &f, false, &d), 0);
 	assert_int_equal(d.outcome, DECISION_LOCAL);
-	assert_string_equal(d.reason, "unknown machine, no deployment for it");
+	assert_string_equal(d.reason,
+			    "unknown machine, no deployment for unknown machines of arch uefi-x64");
 }
 
 static void test_known_by_guid(void **state)
@@ -274,16 +276,33 @@ static void test_required_before_available(void **state)
 	assert_int_equal(decide(fx->d, &f, true, &d), 0);
 	assert_string_equal(d.deployment_name, "req-new");
 	assert_string_equal(d.kernel, "ubuntu/linux");
-	/* The first in decision order decides: once handed out, LOCAL (not
-	 * the next one in the list); that one runs after a clear or when the
-	 * admin disables req-new. */
+	/* A required deployment already handed out does not hide the next
+	 * one that applies: req-old boots next, then the available one
+	 * (never recorded, so offered every time), and when nothing else is
+	 * left, LOCAL naming the newest handed-out one. */
+	assert_int_equal(decide(fx->d, &f, true, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_string_equal(d.deployment_name, "req-old");
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(decide(fx->d, &f, true, &d), 0);
+		assert_int_equal(d.outcome, DECISION_BOOT);
+		assert_string_equal(d.deployment_name, "avail-new");
+	}
+	assert_int_equal(store_deployment_set_enabled(fx->s, "avail-new", false), 0);
 	assert_int_equal(decide(fx->d, &f, true, &d), 0);
 	assert_int_equal(d.outcome, DECISION_LOCAL);
 	assert_string_equal(d.deployment_name, "req-new");
+	assert_non_null(strstr(d.reason, "required deployment 'req-new' already handed out at "));
 	assert_int_equal(store_deployment_set_enabled(fx->s, "req-new", false), 0);
 	assert_int_equal(decide(fx->d, &f, false, &d), 0);
-	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
 	assert_string_equal(d.deployment_name, "req-old");
+	/* Clear: the newest required one runs again. */
+	assert_int_equal(store_deployment_set_enabled(fx->s, "req-new", true), 0);
+	assert_int_equal(store_handout_clear_device(fx->s, fx->dev_id), 2);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_string_equal(d.deployment_name, "req-new");
 }
 
 static void test_events_recorded(void **state)
@@ -301,6 +320,9 @@ static void test_events_recorded(void **state)
 
 	int64_t before = (int64_t)time(NULL) * 1000;
 	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	/* Events are queued and written in batches. */
+	assert_int_equal(store_event_list(fx->s, 0, 0, 0, count_events, &ev), 0);
+	assert_int_equal(decider_events_flush(fx->d), 1);
 	assert_int_equal(store_event_list(fx->s, 0, 0, 0, count_events, &ev), 1);
 	assert_true(ev.time_ms >= before);
 	assert_memory_equal(ev.mac, MAC1, MAC_LEN);
@@ -318,6 +340,7 @@ static void test_events_recorded(void **state)
 	facts_for(&f, MAC_UNKNOWN);
 	f.has_arch = false;
 	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(decider_events_flush(fx->d), 1);
 	assert_int_equal(store_event_list(fx->s, 0, 0, 0, count_events, &ev), 2);
 	assert_string_equal(ev.outcome, "ignore");
 	assert_int_equal(ev.arch, -1);
@@ -400,6 +423,414 @@ static void test_decision_log(void **state)
 				     "[http /boot.ipxe, arch not sent, ipxe]\n"));
 }
 
+/* ---- settings rules --------------------------------------------------- */
+
+static int64_t test_clock_ms;
+static int64_t test_clock(void *ctx)
+{
+	(void)ctx;
+	return test_clock_ms;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	/* Write to a temporary name and rename, as editors do: a new inode. */
+	char tmp[256];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *fp = fopen(tmp, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+static void test_ignore_list(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	char path[200], want[300];
+	snprintf(path, sizeof(path), "%s/ignore.txt", fx->t.dir);
+	write_file(path, "# lab switches\n52:54:00:12:34:56\n");
+	snprintf(fx->conf.mac_ignore_file, sizeof(fx->conf.mac_ignore_file), "%s", path);
+	test_clock_ms = 1795701600000;
+	decider_set_clock(fx->d, test_clock, NULL);
+	decider_settings_changed(fx->d);
+	facts_for(&f, MAC1);
+	snprintf(want, sizeof(want), "not serviced: MAC on the ignore list %s", path);
+
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_IGNORE);
+	assert_string_equal(d.reason, want);
+
+	/* Edited: the MAC is gone.  Seen within a second, with no SIGHUP. */
+	write_file(path, "52-54-00-aa-bb-cc\n");
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_IGNORE); /* not re-checked yet */
+	test_clock_ms += 1000;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	facts_for(&f, MAC_UNKNOWN);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_string_equal(d.reason + strlen("not serviced: MAC on the ignore list "), path);
+
+	/* A bad file keeps the previous list. */
+	write_file(path, "52:54:00:12:34:56\nnot a mac\n");
+	test_clock_ms += 1000;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_IGNORE);
+	facts_for(&f, MAC1);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	/* Fixed again: read again. */
+	write_file(path, "52:54:00:12:34:56\n");
+	test_clock_ms += 1000;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_IGNORE);
+	/* A missing file keeps the list too; no file named: no list. */
+	unlink(path);
+	test_clock_ms += 1000;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_IGNORE);
+	fx->conf.mac_ignore_file[0] = '\0';
+	decider_settings_changed(fx->d);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	decider_set_clock(fx->d, NULL, NULL);
+}
+
+static void test_bind_policy(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	facts_for(&f, MAC1);
+	fx->conf.bind_policy = BIND_EXCLUDE;
+	snprintf(fx->conf.bind_ifaces[0], IF_NAMESIZE, "br0");
+	fx->conf.n_bind_ifaces = 1;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_IGNORE);
+	assert_string_equal(d.reason, "not serviced: interface br0 excluded by BindPolicy");
+	/* The interface is unknown (HTTP behind a proxy): not a reason. */
+	f.ifname[0] = '\0';
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	fx->conf.bind_policy = BIND_INCLUDE;
+	snprintf(f.ifname, sizeof(f.ifname), "eth1");
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_string_equal(d.reason, "not serviced: interface eth1 excluded by BindPolicy");
+	snprintf(f.ifname, sizeof(f.ifname), "br0");
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+}
+
+static void test_response_delay(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	fx->conf.response_delay = 3;
+	facts_for(&f, MAC1);
+	f.secs = 0;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_IGNORE);
+	assert_string_equal(d.reason, "not serviced yet: secs 0 below ResponseDelay 3");
+	f.secs = 2;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_string_equal(d.reason, "not serviced yet: secs 2 below ResponseDelay 3");
+	/* The retry at the delay is answered. */
+	f.secs = 3;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	/* HTTP has no secs: the delay is for DHCP only. */
+	f.secs = 0;
+	f.via = PXE_VIA_HTTP;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+}
+
+/* Rules are checked in order: the first that fires names the reason. */
+static void test_rule_order(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	char path[200];
+	snprintf(path, sizeof(path), "%s/ignore.txt", fx->t.dir);
+	write_file(path, "52:54:00:12:34:56\n");
+	snprintf(fx->conf.mac_ignore_file, sizeof(fx->conf.mac_ignore_file), "%s", path);
+	fx->conf.bind_policy = BIND_INCLUDE;
+	fx->conf.n_bind_ifaces = 0;
+	fx->conf.response_delay = 5;
+	fx->conf.is_active = false;
+	decider_settings_changed(fx->d);
+	facts_for(&f, MAC1);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_string_equal(d.reason, "not serviced: IsActive is off");
+	fx->conf.is_active = true;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_non_null(strstr(d.reason, "not serviced: MAC on the ignore list "));
+	fx->conf.mac_ignore_file[0] = '\0';
+	decider_settings_changed(fx->d);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_string_equal(d.reason, "not serviced: interface br0 excluded by BindPolicy");
+	fx->conf.bind_policy = BIND_EXCLUDE;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_string_equal(d.reason, "not serviced yet: secs 0 below ResponseDelay 5");
+	fx->conf.response_delay = 0;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_string_equal(d.reason, "known device 'vm1', no deployment");
+	unlink(path);
+}
+
+/* ---- targets ----------------------------------------------------------- */
+
+static void add_coll_dep(struct store *s, const char *name, const char *image,
+			 const char *coll, enum store_purpose p, int64_t created)
+{
+	struct store_deployment dep = { .purpose = p, .enabled = true, .created = created };
+	snprintf(dep.name, sizeof(dep.name), "%s", name);
+	snprintf(dep.image_name, sizeof(dep.image_name), "%s", image);
+	snprintf(dep.collection_name, sizeof(dep.collection_name), "%s", coll);
+	assert_int_equal(store_deployment_add(s, &dep), 0);
+	assert_int_equal(dep.target, STORE_TARGET_COLLECTION);
+}
+
+static void test_collection_target(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	struct store_collection lab = { .name = "lab" }, win = { .name = "win" };
+	add_image(fx->s, "debian");
+	add_image(fx->s, "windows");
+	assert_int_equal(store_collection_add(fx->s, &lab), 0);
+	assert_int_equal(store_collection_add(fx->s, &win), 0);
+	add_coll_dep(fx->s, "lab-debian", "debian", "lab", STORE_REQUIRED, 100);
+	add_coll_dep(fx->s, "win-avail", "windows", "win", STORE_AVAILABLE, 300);
+	facts_for(&f, MAC1);
+
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_string_equal(d.reason, "known device 'vm1', no deployment");
+	assert_int_equal(store_collection_add_device(fx->s, "win", "vm1"), 1);
+	assert_int_equal(store_collection_add_device(fx->s, "win", "vm1"), 0);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_string_equal(d.reason, "available deployment 'win-avail' (image 'windows') for "
+				      "collection 'win' (device 'vm1'), boots after a key press");
+	/* In both: required before available, though older. */
+	assert_int_equal(store_collection_add_device(fx->s, "lab", "vm1"), 1);
+	assert_int_equal(decide(fx->d, &f, true, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_string_equal(d.reason, "required deployment 'lab-debian' (image 'debian') for "
+				      "collection 'lab' (device 'vm1'), not yet handed out");
+	/* Handed out: the available one is offered, not hidden. */
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_string_equal(d.deployment_name, "win-avail");
+	assert_int_equal(store_collection_remove_device(fx->s, "win", "vm1"), 1);
+	assert_int_equal(store_collection_remove_device(fx->s, "win", "vm1"), -ENOENT);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	assert_string_equal(d.deployment_name, "lab-debian");
+	/* Clear the collection: it runs again. */
+	assert_int_equal(store_handout_clear_collection(fx->s, "lab"), 1);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_string_equal(d.deployment_name, "lab-debian");
+	/* A device deployment, newer, wins over the collection one. */
+	add_dep(fx->s, "dev-debian", "debian", STORE_REQUIRED, 200);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_string_equal(d.deployment_name, "dev-debian");
+	assert_int_equal(store_collection_delete(fx->s, "lab"), -EBUSY);
+}
+
+static const uint8_t MAC2[MAC_LEN] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x57 };
+static const char *GUID2 = "11111111-2222-4333-8444-555555555555";
+static const char *GUID3 = "99999999-2222-4333-8444-555555555555";
+
+static void test_unknown_machine(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	struct store_device dev;
+	add_image(fx->s, "winpe");
+	struct store_deployment dep = { .name = "unknown-x64", .image_name = "winpe",
+					.target = STORE_TARGET_UNKNOWN,
+					.unknown_arch = PXE_ARCH_UEFI_X64,
+					.purpose = STORE_REQUIRED, .enabled = true };
+	assert_int_equal(store_deployment_add(fx->s, &dep), 0);
+	facts_for(&f, MAC_UNKNOWN);
+	f.has_guid = true;
+	guid_parse(GUID3, f.guid);
+
+	/* SupportUnknownMachines off: not serviced, deployment or not. */
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_string_equal(d.reason,
+			    "not serviced: unknown machine and SupportUnknownMachines is off");
+	fx->conf.support_unknown = true;
+	/* Another architecture class: no deployment for it. */
+	f.arch = 0;
+	f.arch_class = PXE_ARCH_BIOS;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	assert_string_equal(d.reason, "unknown machine, no deployment for unknown machines of arch bios");
+	f.arch = 7;
+	f.arch_class = PXE_ARCH_UEFI_X64;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_string_equal(d.reason, "required deployment 'unknown-x64' (image 'winpe') for "
+				      "unknown machines of arch uefi-x64, not yet handed out");
+	assert_int_equal(d.device_id, 0);
+	assert_int_equal(store_device_by_mac(fx->s, MAC_UNKNOWN, &dev), -ENOENT);
+
+	/* Handed out: recorded as a discovered device with the hand-out. */
+	f.via = PXE_VIA_HTTP;
+	assert_int_equal(decide(fx->d, &f, true, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_int_equal(store_device_by_mac(fx->s, MAC_UNKNOWN, &dev), 0);
+	assert_string_equal(dev.name, "unknown-525400aabbcc");
+	assert_true(dev.discovered);
+	assert_true(dev.has_guid);
+	assert_int_equal(dev.arch, 7);
+	assert_int_equal(d.device_id, dev.id);
+	assert_string_equal(d.device_name, "unknown-525400aabbcc");
+	assert_int_equal(store_handout_done(fx->s, dev.id, dep.id), 1);
+
+	/* The reboot during the install: a known device now, loop protected. */
+	f.via = PXE_VIA_DHCP;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	assert_int_equal(d.device_id, dev.id);
+	assert_non_null(strstr(d.reason, "required deployment 'unknown-x64' already handed out"));
+	/* Clear: it runs again, as the discovered device. */
+	assert_int_equal(store_handout_clear_device(fx->s, dev.id), 1);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_string_equal(d.reason, "required deployment 'unknown-x64' (image 'winpe') for "
+				      "unknown machines of arch uefi-x64 (device "
+				      "'unknown-525400aabbcc'), not yet handed out");
+	/* Known devices that were not discovered never get it. */
+	facts_for(&f, MAC1);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_string_equal(d.reason, "known device 'vm1', no deployment");
+	/* An available unknown-machine deployment records the device too,
+	 * without a hand-out. */
+	struct store_deployment av = { .name = "unknown-bios", .image_name = "winpe",
+				       .target = STORE_TARGET_UNKNOWN, .unknown_arch = PXE_ARCH_BIOS,
+				       .purpose = STORE_AVAILABLE, .enabled = true };
+	assert_int_equal(store_deployment_add(fx->s, &av), 0);
+	uint8_t mac3[MAC_LEN] = { 0x52, 0x54, 0, 3, 3, 3 };
+	facts_for(&f, mac3);
+	f.arch = 0;
+	f.arch_class = PXE_ARCH_BIOS;
+	assert_int_equal(decide(fx->d, &f, true, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_int_equal(store_device_by_mac(fx->s, mac3, &dev), 0);
+	assert_false(dev.has_guid);
+	assert_int_equal(store_handout_done(fx->s, dev.id, av.id), 0);
+	assert_int_equal(decide(fx->d, &f, true, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_int_equal(d.device_id, dev.id);
+}
+
+/* Identity conflicts: the SMBIOS GUID, when real, names the machine. */
+static void test_identity_conflict(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	struct store_device vm2 = { .name = "vm2", .arch = -1, .has_guid = true };
+	memcpy(vm2.mac, MAC2, MAC_LEN);
+	guid_parse(GUID2, vm2.guid);
+	assert_int_equal(store_device_add(fx->s, &vm2), 0);
+
+	/* vm1's USB NIC in vm2: vm2, by its GUID. */
+	facts_for(&f, MAC1);
+	f.has_guid = true;
+	guid_parse(GUID2, f.guid);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_string_equal(d.device_name, "vm2");
+	/* vm1's NIC in a machine nobody knows: unknown, not vm1. */
+	guid_parse(GUID3, f.guid);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_IGNORE);
+	assert_int_equal(d.device_id, 0);
+	/* ... and with unknown support on, it is not offered unknown-machine
+	 * deployments: its MAC cannot be recorded for a new device. */
+	fx->conf.support_unknown = true;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	assert_string_equal(d.reason, "unknown machine with the MAC of device 'vm1' (another "
+				      "GUID); no deployment for unknown machines");
+	/* Placeholder GUIDs name nothing: the MAC decides. */
+	memset(f.guid, 0, GUID_LEN);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_string_equal(d.device_name, "vm1");
+	memset(f.guid, 0xff, GUID_LEN);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_string_equal(d.device_name, "vm1");
+	f.has_guid = false;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_string_equal(d.device_name, "vm1");
+	/* A device without a GUID keeps its MAC whatever GUID is sent. */
+	struct store_device vm1;
+	assert_int_equal(store_device_by_name(fx->s, "vm1", &vm1), 0);
+	vm1.has_guid = false;
+	assert_int_equal(store_device_update(fx->s, &vm1), 0);
+	f.has_guid = true;
+	guid_parse(GUID3, f.guid);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_string_equal(d.device_name, "vm1");
+}
+
+static void test_window(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	int64_t now = (int64_t)time(NULL);
+	add_image(fx->s, "debian");
+	struct store_deployment dep = { .name = "later", .image_name = "debian",
+					.device_name = "vm1", .purpose = STORE_REQUIRED,
+					.enabled = true, .available_from = now + 3600 };
+	assert_int_equal(store_deployment_add(fx->s, &dep), 0);
+	facts_for(&f, MAC1);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	assert_int_equal(store_deployment_set_window(fx->s, "later", now - 10, now + 3600), 0);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_int_equal(store_deployment_set_window(fx->s, "later", 0, now - 1), 0);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	assert_int_equal(store_deployment_set_window(fx->s, "later", now, now - 1), -EINVAL);
+	assert_int_equal(store_deployment_set_window(fx->s, "nope", 0, 0), -ENOENT);
+}
+
+static void test_maintain_prunes(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	struct store_event ev = { .time_ms = 1000, .arch = -1, .via = "dhcp", .outcome = "local",
+				  .reason = "old" };
+	assert_int_equal(store_event_add(fx->s, &ev), 0);
+	facts_for(&f, MAC1);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(store_event_list(fx->s, 0, 0, 0, count_events, &ev), 1);
+	/* Queued events older than the batch delay go out; old ones are
+	 * pruned (once an hour). */
+	usleep(120 * 1000);
+	assert_true(decider_maintain(fx->d, 30) > 0);
+	assert_int_equal(store_event_list(fx->s, 0, 0, 0, count_events, &ev), 1);
+	assert_string_equal(ev.reason, "known device 'vm1', no deployment");
+	assert_int_equal(decider_events_prune(fx->d, 0), 0);
+	/* Batching off: written at once. */
+	decider_set_event_batch(fx->d, 1, 0);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(store_event_list(fx->s, 0, 0, 0, count_events, &ev), 2);
+}
+
 static void test_names(void **state)
 {
 	assert_string_equal(decision_outcome_name(DECISION_BOOT), "boot");
@@ -427,6 +858,15 @@ int main(void)
 		T(test_events_recorded),
 		T(test_store_error),
 		T(test_decision_log),
+		T(test_ignore_list),
+		T(test_bind_policy),
+		T(test_response_delay),
+		T(test_rule_order),
+		T(test_collection_target),
+		T(test_unknown_machine),
+		T(test_identity_conflict),
+		T(test_window),
+		T(test_maintain_prunes),
 		cmocka_unit_test(test_names),
 	};
 #undef T

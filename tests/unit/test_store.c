@@ -146,7 +146,7 @@ static void test_migrate_empty_file_and_reopen(void **state)
 	uint64_t g = store_generation(s);
 	assert_true(g > 0);
 	store_close(s);
-	assert_int_equal(user_version(t.path), 1);
+	assert_int_equal(user_version(t.path), 2);
 
 	/* Re-opening applies nothing twice and keeps data and generation. */
 	for (int i = 0; i < 2; i++) {
@@ -155,7 +155,7 @@ static void test_migrate_empty_file_and_reopen(void **state)
 		assert_int_equal(store_generation(s), g);
 		assert_int_equal(store_device_by_name(s, "vm1", &d), 0);
 		store_close(s);
-		assert_int_equal(user_version(t.path), 1);
+		assert_int_equal(user_version(t.path), 2);
 	}
 	tmpdb_remove(&t);
 }
@@ -763,6 +763,335 @@ static void test_concurrent_writers(void **state)
 	store_close(other);
 }
 
+/* ---- schema v2 ------------------------------------------------------------- */
+
+/* A file written by pxed with schema v1 (the v1 migration, verbatim in
+ * shape) migrates to v2 keeping its rows. */
+static void test_migrate_v1_file(void **state)
+{
+	struct tmpdb t;
+	struct store *s;
+	struct store_deployment dep;
+	struct store_device dev;
+	assert_int_equal(tmpdb_make(&t), 0);
+	raw_exec(t.path,
+		 "PRAGMA journal_mode = WAL;"
+		 "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+		 "INSERT INTO meta (key, value) VALUES ('generation', 7);"
+		 "CREATE TABLE devices (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+		 " mac TEXT NOT NULL UNIQUE, guid TEXT UNIQUE, arch INTEGER NOT NULL DEFAULT -1,"
+		 " last_seen INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL);"
+		 "CREATE TABLE images (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+		 " kernel TEXT NOT NULL DEFAULT '', initrd TEXT NOT NULL DEFAULT '',"
+		 " cmdline TEXT NOT NULL DEFAULT '', nbp TEXT NOT NULL DEFAULT '',"
+		 " created INTEGER NOT NULL);"
+		 "CREATE TABLE deployments (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+		 " image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE RESTRICT,"
+		 " device_id INTEGER REFERENCES devices(id) ON DELETE RESTRICT,"
+		 " purpose INTEGER NOT NULL CHECK (purpose IN (0, 1)),"
+		 " enabled INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),"
+		 " created INTEGER NOT NULL);"
+		 "CREATE INDEX deployments_device ON deployments (device_id);"
+		 "CREATE INDEX deployments_image ON deployments (image_id);"
+		 "CREATE TABLE pxe_history (device_id INTEGER NOT NULL REFERENCES devices(id)"
+		 " ON DELETE CASCADE, deployment_id INTEGER NOT NULL REFERENCES deployments(id)"
+		 " ON DELETE CASCADE, handed_out_at INTEGER NOT NULL,"
+		 " PRIMARY KEY (device_id, deployment_id));"
+		 "CREATE INDEX pxe_history_deployment ON pxe_history (deployment_id);"
+		 "CREATE TABLE events (id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,"
+		 " mac TEXT NOT NULL, guid TEXT, arch INTEGER NOT NULL DEFAULT -1,"
+		 " ifname TEXT NOT NULL DEFAULT '', via TEXT NOT NULL, outcome TEXT NOT NULL,"
+		 " reason TEXT NOT NULL, device_id INTEGER NOT NULL DEFAULT 0,"
+		 " deployment_id INTEGER NOT NULL DEFAULT 0,"
+		 " deployment_name TEXT NOT NULL DEFAULT '');"
+		 "CREATE INDEX events_device ON events (device_id, id);"
+		 "CREATE INDEX events_time ON events (time_ms);"
+		 "INSERT INTO devices (name, mac, created) VALUES ('vm1', '52:54:00:12:34:01', 1);"
+		 "INSERT INTO images (name, kernel, created) VALUES ('debian', 'k', 1);"
+		 "INSERT INTO deployments (name, image_id, device_id, purpose, created)"
+		 " VALUES ('D1', 1, 1, 1, 5);"
+		 "INSERT INTO pxe_history VALUES (1, 1, 42);"
+		 "PRAGMA user_version = 1;");
+	assert_int_equal(store_open(t.url, &s), 0);
+	assert_int_equal(user_version(t.path), 2);
+	assert_int_equal(store_generation(s), 7);
+	assert_int_equal(store_deployment_by_name(s, "D1", &dep), 0);
+	assert_int_equal(dep.target, STORE_TARGET_DEVICE);
+	assert_string_equal(dep.device_name, "vm1");
+	assert_int_equal(dep.collection_id, 0);
+	assert_string_equal(dep.collection_name, "");
+	assert_int_equal(dep.unknown_arch, -1);
+	assert_int_equal(dep.available_from, 0);
+	assert_int_equal(dep.expires, 0);
+	assert_int_equal(store_device_by_name(s, "vm1", &dev), 0);
+	assert_false(dev.discovered);
+	assert_int_equal(store_handout_done(s, dev.id, dep.id), 1);
+	/* And v2 works on it. */
+	struct store_collection c = { .name = "lab" };
+	assert_int_equal(store_collection_add(s, &c), 0);
+	assert_int_equal(store_collection_add_device(s, "lab", "vm1"), 1);
+	assert_int_equal(store_handout_clear_collection(s, "lab"), 1);
+	store_close(s);
+	tmpdb_remove(&t);
+}
+
+static int coll_names(void *ctx, const struct store_collection *c)
+{
+	char *buf = ctx;
+	char one[96];
+	snprintf(one, sizeof(one), "%s:%u,", c->name, c->members);
+	strcat(buf, one);
+	return 0;
+}
+
+static void test_collections(void **state)
+{
+	struct fx *fx = *state;
+	struct store_collection c = { .name = "lab" }, got;
+	char buf[256] = "";
+	int64_t vm1 = add_device(fx->s, "vm1", 1, NULL);
+	add_device(fx->s, "vm2", 2, NULL);
+	add_image(fx->s, "debian");
+
+	assert_int_equal(store_collection_add(fx->s, &c), 0);
+	assert_true(c.id > 0);
+	assert_int_equal(store_collection_add(fx->s, &c), -EEXIST);
+	assert_string_equal(store_last_error(fx->s), "a collection named 'lab' already exists");
+	struct store_collection bad = { .name = "a b" };
+	assert_int_equal(store_collection_add(fx->s, &bad), -EINVAL);
+	struct store_collection c2 = { .name = "empty" };
+	assert_int_equal(store_collection_add(fx->s, &c2), 0);
+
+	assert_int_equal(store_collection_add_device(fx->s, "lab", "vm1"), 1);
+	assert_int_equal(store_collection_add_device(fx->s, "lab", "vm2"), 1);
+	uint64_t g = store_generation(fx->s);
+	assert_int_equal(store_collection_add_device(fx->s, "lab", "vm2"), 0);
+	assert_int_equal(store_generation(fx->s), g); /* no change, no bump */
+	assert_int_equal(store_collection_add_device(fx->s, "lab", "nope"), -ENOENT);
+	assert_int_equal(store_collection_add_device(fx->s, "nope", "vm1"), -ENOENT);
+	assert_string_equal(store_last_error(fx->s), "no collection named 'nope'");
+
+	assert_int_equal(store_collection_by_name(fx->s, "lab", &got), 0);
+	assert_int_equal(got.members, 2);
+	assert_int_equal(store_collection_list(fx->s, coll_names, buf), 2);
+	assert_string_equal(buf, "empty:0,lab:2,");
+	buf[0] = '\0';
+	assert_int_equal(store_collection_members(fx->s, "lab", collect_names, buf), 2);
+	assert_string_equal(buf, "vm1,vm2,");
+	buf[0] = '\0';
+	assert_int_equal(store_device_collections(fx->s, vm1, coll_names, buf), 1);
+	assert_string_equal(buf, "lab:2,");
+
+	assert_int_equal(store_collection_remove_device(fx->s, "lab", "vm2"), 1);
+	assert_int_equal(store_collection_remove_device(fx->s, "lab", "vm2"), -ENOENT);
+	assert_string_equal(store_last_error(fx->s), "device 'vm2' is not in collection 'lab'");
+
+	/* A deployment for the collection keeps it. */
+	struct store_deployment dep = { .name = "CD", .image_name = "debian",
+					.collection_name = "lab", .purpose = STORE_REQUIRED,
+					.enabled = true };
+	assert_int_equal(store_deployment_add(fx->s, &dep), 0);
+	assert_int_equal(dep.target, STORE_TARGET_COLLECTION);
+	assert_int_equal(dep.collection_id, c.id);
+	assert_int_equal(dep.unknown_arch, -1);
+	struct store_deployment back;
+	assert_int_equal(store_deployment_by_name(fx->s, "CD", &back), 0);
+	assert_int_equal(back.target, STORE_TARGET_COLLECTION);
+	assert_string_equal(back.collection_name, "lab");
+	assert_int_equal(back.device_id, 0);
+	assert_int_equal(store_collection_delete(fx->s, "lab"), -EBUSY);
+	assert_string_equal(store_last_error(fx->s),
+			    "collection 'lab' is used by deployment 'CD'; delete that first");
+
+	/* Clear by collection: only its members' hand-outs. */
+	int64_t vm2 = add_device(fx->s, "vm3", 3, NULL);
+	assert_int_equal(store_handout_record(fx->s, vm1, dep.id, 5), 0);
+	assert_int_equal(store_handout_record(fx->s, vm2, dep.id, 5), 0);
+	assert_int_equal(store_handout_clear_collection(fx->s, "lab"), 1);
+	assert_int_equal(store_handout_done(fx->s, vm1, dep.id), 0);
+	assert_int_equal(store_handout_done(fx->s, vm2, dep.id), 1);
+	assert_int_equal(store_handout_clear_collection(fx->s, "nope"), -ENOENT);
+
+	assert_int_equal(store_deployment_delete(fx->s, "CD"), 0);
+	assert_int_equal(store_collection_delete(fx->s, "lab"), 0);
+	assert_int_equal(store_collection_members(fx->s, "lab", collect_names, buf), -ENOENT);
+	/* Deleting a device drops its memberships. */
+	assert_int_equal(store_collection_add_device(fx->s, "empty", "vm1"), 1);
+	assert_int_equal(store_device_delete(fx->s, "vm1"), 0);
+	assert_int_equal(store_collection_by_name(fx->s, "empty", &got), 0);
+	assert_int_equal(got.members, 0);
+}
+
+static void test_deployment_targets(void **state)
+{
+	struct fx *fx = *state;
+	struct store_collection c = { .name = "lab" };
+	add_device(fx->s, "vm1", 1, NULL);
+	add_image(fx->s, "debian");
+	assert_int_equal(store_collection_add(fx->s, &c), 0);
+	struct store_deployment dep = { .name = "X", .image_name = "debian", .device_name = "vm1",
+					.collection_name = "lab", .purpose = STORE_REQUIRED };
+	assert_int_equal(store_deployment_add(fx->s, &dep), -EINVAL);
+	assert_string_equal(store_last_error(fx->s),
+			    "deployment 'X' names both a device and a collection; a deployment "
+			    "has one target");
+	dep.device_name[0] = '\0';
+	snprintf(dep.collection_name, sizeof(dep.collection_name), "nope");
+	assert_int_equal(store_deployment_add(fx->s, &dep), -ENOENT);
+	dep.collection_name[0] = '\0';
+	dep.target = STORE_TARGET_UNKNOWN;
+	dep.unknown_arch = 4;
+	assert_int_equal(store_deployment_add(fx->s, &dep), -EINVAL);
+	dep.unknown_arch = -1;
+	assert_int_equal(store_deployment_add(fx->s, &dep), -EINVAL);
+	dep.unknown_arch = 3;
+	dep.available_from = 200;
+	dep.expires = 100;
+	assert_int_equal(store_deployment_add(fx->s, &dep), -EINVAL);
+	assert_string_equal(store_last_error(fx->s),
+			    "deployment 'X' expires before it becomes available");
+	dep.expires = 300;
+	assert_int_equal(store_deployment_add(fx->s, &dep), 0);
+	struct store_deployment back;
+	assert_int_equal(store_deployment_by_name(fx->s, "X", &back), 0);
+	assert_int_equal(back.target, STORE_TARGET_UNKNOWN);
+	assert_int_equal(back.unknown_arch, 3);
+	assert_int_equal(back.available_from, 200);
+	assert_int_equal(back.expires, 300);
+	assert_int_equal(back.device_id, 0);
+	dep.target = 9;
+	snprintf(dep.name, sizeof(dep.name), "Y");
+	assert_int_equal(store_deployment_add(fx->s, &dep), -EINVAL);
+}
+
+struct seen_deps {
+	char names[256];
+	int64_t handed[8];
+	int n;
+};
+
+static int collect_applicable(void *ctx, const struct store_deployment *d)
+{
+	struct seen_deps *sd = ctx;
+	strcat(sd->names, d->name);
+	strcat(sd->names, ",");
+	if (sd->n < 8)
+		sd->handed[sd->n++] = d->handed_out_at;
+	return 0;
+}
+
+static void test_applicable(void **state)
+{
+	struct fx *fx = *state;
+	struct store_collection c = { .name = "lab" };
+	struct seen_deps sd = { 0 };
+	int64_t vm1 = add_device(fx->s, "vm1", 1, NULL);
+	add_device(fx->s, "vm2", 2, NULL);
+	add_image(fx->s, "debian");
+	assert_int_equal(store_collection_add(fx->s, &c), 0);
+	assert_int_equal(store_collection_add_device(fx->s, "lab", "vm1"), 1);
+	int64_t d1 = add_dep(fx->s, "dev-req", "debian", "vm1", STORE_REQUIRED, true, 100);
+	add_dep(fx->s, "dev-av", "debian", "vm1", STORE_AVAILABLE, true, 500);
+	add_dep(fx->s, "dev-off", "debian", "vm1", STORE_REQUIRED, false, 600);
+	add_dep(fx->s, "vm2-req", "debian", "vm2", STORE_REQUIRED, true, 700);
+	struct store_deployment cd = { .name = "coll-req", .image_name = "debian",
+				       .collection_name = "lab", .purpose = STORE_REQUIRED,
+				       .enabled = true, .created = 200 };
+	assert_int_equal(store_deployment_add(fx->s, &cd), 0);
+	struct store_deployment ud = { .name = "unk-bios", .image_name = "debian",
+				       .target = STORE_TARGET_UNKNOWN, .unknown_arch = 0,
+				       .purpose = STORE_REQUIRED, .enabled = true, .created = 300 };
+	assert_int_equal(store_deployment_add(fx->s, &ud), 0);
+	assert_int_equal(store_handout_record(fx->s, vm1, d1, 77), 0);
+
+	assert_int_equal(store_deployments_applicable(fx->s, vm1, 0, collect_applicable, &sd), 3);
+	assert_string_equal(sd.names, "coll-req,dev-req,dev-av,");
+	assert_int_equal(sd.handed[0], 0);
+	assert_int_equal(sd.handed[1], 77);
+	memset(&sd, 0, sizeof(sd));
+	assert_int_equal(store_deployments_applicable(fx->s, 0, 0, collect_applicable, &sd), 1);
+	assert_string_equal(sd.names, "unk-bios,");
+	memset(&sd, 0, sizeof(sd));
+	assert_int_equal(store_deployments_applicable(fx->s, 0, 2, collect_applicable, &sd), 0);
+	/* A discovered device also gets the unknown-machine deployments. */
+	struct store_device u = { .name = "unknown-x", .arch = 0 };
+	uint8_t mac[MAC_LEN] = { 0x52, 0x54, 0, 9, 9, 9 };
+	memcpy(u.mac, mac, MAC_LEN);
+	assert_int_equal(store_device_add_discovered(fx->s, &u, ud.id, 88), 0);
+	assert_true(u.discovered);
+	memset(&sd, 0, sizeof(sd));
+	assert_int_equal(store_deployments_applicable(fx->s, u.id, 0, collect_applicable, &sd), 1);
+	assert_string_equal(sd.names, "unk-bios,");
+	assert_int_equal(sd.handed[0], 88);
+	/* A duplicate discovery adds neither row. */
+	uint64_t g = store_generation(fx->s);
+	assert_int_equal(store_device_add_discovered(fx->s, &u, ud.id, 99), -EEXIST);
+	assert_int_equal(store_generation(fx->s), g);
+}
+
+static int count_ev(void *ctx, const struct store_event *ev)
+{
+	(void)ev;
+	++*(int *)ctx;
+	return 0;
+}
+
+static void test_event_batch_and_find(void **state)
+{
+	struct fx *fx = *state;
+	struct store_event evs[3];
+	int64_t vm1 = add_device(fx->s, "vm1", 1, NULL);
+	uint64_t g = store_generation(fx->s);
+	for (int i = 0; i < 3; i++) {
+		evs[i] = (struct store_event){ .time_ms = 1000 * (i + 1), .arch = -1, .via = "dhcp",
+					       .outcome = "local", .reason = "r",
+					       .device_id = i < 2 ? vm1 : 0 };
+		uint8_t mac[MAC_LEN] = { 0x52, 0x54, 0, 0x12, 0x34, (uint8_t)(i < 2 ? 1 : 9) };
+		memcpy(evs[i].mac, mac, MAC_LEN);
+	}
+	assert_int_equal(store_event_add_many(fx->s, evs, 3), 3);
+	assert_true(evs[2].id > evs[0].id);
+	assert_int_equal(store_generation(fx->s), g);
+
+	int n = 0;
+	struct store_event_filter f = { .device_name = "vm1" };
+	assert_int_equal(store_event_find(fx->s, &f, count_ev, &n), 2);
+	f.since_ms = 2000;
+	assert_int_equal(store_event_find(fx->s, &f, count_ev, &n), 1);
+	f = (struct store_event_filter){ .has_mac = true };
+	uint8_t mac9[MAC_LEN] = { 0x52, 0x54, 0, 0x12, 0x34, 9 };
+	memcpy(f.mac, mac9, MAC_LEN);
+	assert_int_equal(store_event_find(fx->s, &f, count_ev, &n), 1);
+	f = (struct store_event_filter){ .limit = 2 };
+	assert_int_equal(store_event_find(fx->s, &f, count_ev, &n), 2);
+	f = (struct store_event_filter){ .device_name = "nope" };
+	assert_int_equal(store_event_find(fx->s, &f, count_ev, &n), -ENOENT);
+	assert_int_equal(store_event_prune(fx->s, 2500), 2);
+}
+
+static void test_bulk(void **state)
+{
+	struct fx *fx = *state;
+	struct store_device d;
+	uint64_t g = store_generation(fx->s);
+	assert_int_equal(store_bulk_begin(fx->s), 0);
+	assert_int_equal(store_bulk_begin(fx->s), -EBUSY);
+	add_device(fx->s, "a", 1, NULL);
+	mk_device(&d, "a", 2, NULL);
+	assert_int_equal(store_device_add(fx->s, &d), -EEXIST); /* undoes only itself */
+	add_device(fx->s, "b", 2, NULL);
+	assert_int_equal(store_bulk_end(fx->s, true), 0);
+	assert_int_equal(store_generation(fx->s), g + 1);
+	assert_int_equal(store_device_list(fx->s, collect_names, (char[64]){ 0 }), 2);
+	/* Rolled back: nothing stays. */
+	assert_int_equal(store_bulk_begin(fx->s), 0);
+	add_device(fx->s, "c", 3, NULL);
+	assert_int_equal(store_bulk_end(fx->s, false), 0);
+	assert_int_equal(store_device_by_name(fx->s, "c", &d), -ENOENT);
+	assert_int_equal(store_generation(fx->s), g + 1);
+	assert_int_equal(store_bulk_end(fx->s, true), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -783,6 +1112,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_generation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_reentrant, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+		cmocka_unit_test(test_migrate_v1_file),
+		cmocka_unit_test_setup_teardown(test_collections, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deployment_targets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_applicable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_batch_and_find, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
