@@ -135,38 +135,34 @@ void tftp_parse_options(const struct tftp_packet *req, struct tftp_req_opts *out
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < req->n_opts; i++) {
 		const char *n = req->opts[i].name, *v = req->opts[i].value;
-		unsigned long long x;
+		unsigned long long x = 0;
+		int r;
 		if (strcasecmp(n, "blksize") == 0 && !out->has_blksize) {
 			/* RFC 2348: "valid values range between 8 and 65464" */
-			if (parse_uint(v, TFTP_BLKSIZE_MIN, TFTP_BLKSIZE_MAX, &x) == 0) {
-				out->has_blksize = true;
-				out->blksize = (unsigned)x;
-				continue;
-			}
+			r = parse_uint(v, TFTP_BLKSIZE_MIN, TFTP_BLKSIZE_MAX, &x);
+			out->has_blksize = r == 0;
+			out->blksize = (unsigned)x;
 		} else if (strcasecmp(n, "timeout") == 0 && !out->has_timeout) {
 			/* RFC 2349: "valid values range between 1 and 255 seconds" */
-			if (parse_uint(v, TFTP_TIMEOUT_MIN, TFTP_TIMEOUT_MAX, &x) == 0) {
-				out->has_timeout = true;
-				out->timeout = (unsigned)x;
-				continue;
-			}
+			r = parse_uint(v, TFTP_TIMEOUT_MIN, TFTP_TIMEOUT_MAX, &x);
+			out->has_timeout = r == 0;
+			out->timeout = (unsigned)x;
 		} else if (strcasecmp(n, "tsize") == 0 && !out->has_tsize) {
-			/* RFC 2349: a RRQ carries 0; the server answers the size.
-			 * Any number is accepted, the value is not used. */
-			if (parse_uint(v, 0, UINT64_MAX, &x) == 0) {
-				out->has_tsize = true;
-				out->tsize = x;
-				continue;
-			}
+			/* RFC 2349: a RRQ carries 0; the server answers the size. */
+			r = parse_uint(v, 0, req->opcode == TFTP_RRQ ? 0 : UINT64_MAX, &x);
+			out->has_tsize = r == 0;
+			out->tsize = x;
 		} else if (strcasecmp(n, "windowsize") == 0 && !out->has_windowsize) {
 			/* RFC 7440 §3: "valid values range between 1 and 65535 blocks" */
-			if (parse_uint(v, TFTP_WINDOWSIZE_MIN, TFTP_WINDOWSIZE_MAX, &x) == 0) {
-				out->has_windowsize = true;
-				out->windowsize = (unsigned)x;
-				continue;
-			}
+			r = parse_uint(v, TFTP_WINDOWSIZE_MIN, TFTP_WINDOWSIZE_MAX, &x);
+			out->has_windowsize = r == 0;
+			out->windowsize = (unsigned)x;
+		} else {
+			out->n_ignored++;
+			continue;
 		}
-		out->n_ignored++;
+		if (r < 0 && !out->invalid)
+			out->invalid = n;
 	}
 }
 

@@ -78,22 +78,27 @@ struct tftp_packet {
  * On error *out may be partly filled. */
 int tftp_parse(const uint8_t *buf, size_t len, struct tftp_packet *out);
 
-/* The options of a request as pxed understands them.  An option whose
- * value is invalid or out of its RFC range is *ignored* (not acknowledged)
- * and counted in n_ignored: RFC 2347 lets the server omit any option it
- * does not accept from the OACK, and the client then falls back to the
- * RFC 1350 default.  We do not answer ERROR 8 for a bad value because a
- * firmware that sends one can still boot with the default (RFC 2348 and
- * RFC 7440 only require the server's answer never to exceed the request).
- * Unknown options are ignored as RFC 2347 requires.  The first occurrence
- * of a repeated option wins. */
+/* The options of a request as pxed understands them.
+ *
+ * Unknown options are ignored (left out of the OACK), as RFC 2347 requires
+ * ("must not cause an ERROR packet"); they are counted in n_ignored.
+ * A known option with a value its RFC does not allow is a malformed
+ * request: *invalid names it and the server refuses with ERROR 8 (RFC
+ * 2347's "terminate transfer due to option negotiation"), so the client
+ * learns what it did wrong instead of silently getting the defaults.  The
+ * ranges: blksize 8..65464 (RFC 2348), timeout 1..255 (RFC 2349), tsize 0
+ * in a RRQ (RFC 2349: "a size of 0 is specified in the request"; any number
+ * in a WRQ), windowsize 1..65535 (RFC 7440).  A value inside its range but
+ * above our limit is not an error: the OACK answers the limit (RFC 2348,
+ * RFC 7440).  The first occurrence of a repeated option wins. */
 struct tftp_req_opts {
 	bool has_blksize, has_timeout, has_tsize, has_windowsize;
 	unsigned blksize;    /* RFC 2348: 8..65464 */
 	unsigned timeout;    /* RFC 2349: seconds, 1..255 */
 	uint64_t tsize;      /* RFC 2349: 0 in a RRQ */
 	unsigned windowsize; /* RFC 7440: 1..65535 */
-	unsigned n_ignored;  /* invalid values and unknown options */
+	unsigned n_ignored;  /* unknown options and repeats */
+	const char *invalid; /* the first known option with a bad value, or NULL */
 };
 void tftp_parse_options(const struct tftp_packet *req, struct tftp_req_opts *out);
 

@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 #include "common/util.h"
 #include "conf/conf.h"
 #include "ev/ev.h"
+#include "tftp/tftp_file.h"
 #include "tftp/tftp_packet.h"
 
 #define MOD "tftp"
@@ -23,24 +26,49 @@
 /* Used when the settings leave a limit at 0. */
 #define TFTP_DEFAULT_MAX_BLKSIZE 1468 /* fills a 1500-byte Ethernet MTU */
 #define TFTP_DEFAULT_MAX_WINDOW 64
-#define TFTP_DEFAULT_MAX_TRANSFERS 256
+#define TFTP_DEFAULT_MAX_TRANSFERS 2000
 
-/* Retransmission: the first timeout is the negotiated one (RFC 2349) or
- * 1 s, doubling per retry up to TFTP_RTO_CAP_MS; after TFTP_MAX_TRIES
- * timeouts in a row without progress (1+2+4+8+8 = 23 s at the default)
- * the transfer is given up.  RFC 1123 §4.2.3.2 asks for adaptive timeouts;
- * exponential backoff bounded by a deadline is the usual simplification. */
+/* Retransmission (RFC 1123 §4.2.3.2 asks for an adaptive timeout).  The
+ * timeout follows the measured round trip as TCP's does (RFC 6298: srtt +
+ * 4 x rttvar, sampled only on windows sent once, Karn's rule), between
+ * TFTP_RTO_MIN_MS and TFTP_RTO_CAP_MS, starting at TFTP_RTO_MS before the
+ * first sample.  A client that negotiated `timeout` gets exactly that
+ * (RFC 2349).  Each timeout in a row doubles it, up to the cap; a transfer
+ * that makes no progress for TFTP_STALL_MS (or 5 x the negotiated timeout,
+ * if longer) is given up: the overall deadline. */
 #define TFTP_RTO_MS 1000
+#define TFTP_RTO_MIN_MS 100
 #define TFTP_RTO_CAP_MS 8000
-#define TFTP_MAX_TRIES 5
+#define TFTP_STALL_MS 25000
+
+/* Bound on the shared netascii window buffer (MaxWindowSize x
+ * MaxBlockSize could otherwise ask for gigabytes). */
+#define TFTP_NETASCII_BUF (4u << 20)
+
+/* The listening socket's receive buffer: room for a few thousand RRQs. */
+#define TFTP_LISTEN_RCVBUF (4 << 20)
 
 /* The biggest datagram we read; any UDP payload fits. */
 #define TFTP_RX_MAX 65536
 #define TFTP_NAME_LOG_MAX (CONTENT_NAME_MAX * 4 + 4) /* escaped name */
 
-/* Where a block starts in the file: enough to rebuild the block for a
- * retransmission, in netascii too (where blocks do not map to fixed file
- * offsets). */
+/* UDP segmentation offload (Linux 4.18): one sendmsg carries up to
+ * TFTP_GSO_SEGS DATA packets of one size and the kernel (or the NIC)
+ * cuts them, so a window costs one pass down the stack instead of one per
+ * packet.  A datagram holds at most 65507 payload bytes. */
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#define TFTP_GSO_SEGS 64
+#define TFTP_GSO_BYTES 65000
+
+/* Residency is checked (mincore) and warmed (worker pread) in ranges of at
+ * least this much, so a transfer asks about once per 2 MiB. */
+#define TFTP_WARM_CHUNK (2u << 20)
+
+/* Where a block starts in the file, for netascii, where blocks do not map
+ * to fixed file offsets: enough to rebuild the block for a
+ * retransmission. */
 struct tftp_block_state {
 	uint64_t off; /* file offset of the block's first input byte */
 	int pending;  /* netascii: second byte of a pair still owed, or -1 */
@@ -48,51 +76,83 @@ struct tftp_block_state {
 
 /* One read transfer.  States: OACK sent and waiting for ACK 0
  * (oack_pending), then sending windows of DATA: each window is blocks
- * acked+1 .. acked+windowsize, sent back to back, then the timer waits for
- * the ACK of the window's last block.  It ends on the ACK of the final
- * (short) block, a client ERROR, a send error, or TFTP_MAX_TRIES timeouts. */
+ * acked+1 .. acked+cwnd, sent in one sendmmsg, then the timer waits for
+ * the ACK of the window's last block.  Two waits can interrupt a window:
+ * its pages are being read from disk by a worker (job), or the socket
+ * buffer is full (EV_WRITE, send_next..send_to still owed).  It ends on
+ * the ACK of the final (short) block, a client ERROR, a send error, or
+ * TFTP_STALL_MS without progress.
+ *
+ * Memory per transfer: this struct (1,352 bytes on x86-64, 1 KiB of it
+ * the escaped name)
+ * + the netascii ring ((windowsize + 1) x 16 bytes, netascii only) + the
+ * OACK (under 100 bytes), and one socket whose kernel buffers hold at
+ * most one window in flight.  Packet buffers are the server's, shared:
+ * only one window is built at a time on the loop. */
 struct tftp_xfer {
 	struct tftp_server *srv;
 	struct tftp_xfer *prev, *next; /* the server's list of transfers */
 	struct ev_io io;
 	struct ev_timer timer;
-	int file_fd;
+	struct tftp_file *file;        /* shared, referenced */
+	struct tftp_file_job *job;     /* disk read in progress, or NULL */
 	uint64_t size;                 /* file size at open */
 	struct sockaddr_in peer;       /* the client's address and TID */
 	char peer_str[INET_ADDRSTRLEN + 8];
 	char name[TFTP_NAME_LOG_MAX];  /* requested name, escaped for logs */
 	enum tftp_mode mode;
-	unsigned blksize, windowsize;
-	unsigned rto_ms;               /* base retransmission timeout */
-	unsigned tries;                /* timeouts in a row without progress */
 	bool oack_pending;             /* OACK sent, waiting for ACK 0 */
+	bool no_gso;                   /* the path refused UDP_SEGMENT */
+	bool win_clean;                /* window sent once: its ACK is an RTT sample */
+	bool refused;                  /* a send met ICMP port unreachable */
+	unsigned blksize;
+	unsigned windowsize;           /* negotiated (RFC 7440) */
+	unsigned cwnd;                 /* blocks sent per window now, 1..windowsize */
+	unsigned tries;                /* timeouts in a row without progress */
+	unsigned fixed_rto_ms;         /* negotiated timeout (RFC 2349), or 0 */
+	uint32_t srtt_us, rttvar_us;   /* RFC 6298 estimators, 0 before a sample */
 	uint8_t *oack;                 /* the OACK, kept for retransmission */
 	size_t oack_len;
 	/* Blocks are counted from 1 without wrapping; the wire carries the
 	 * low 16 bits (see xfer_on_ack for the rollover). */
 	uint64_t acked;                /* highest block acknowledged */
-	uint64_t sent;                 /* highest block of the current window sent */
+	uint64_t sent;                 /* last block of the current window */
+	uint64_t send_next;            /* next block to send of the current window */
 	uint64_t gen;                  /* highest block ever built */
 	uint64_t last;                 /* the final (short) block, 0 until known */
-	struct tftp_block_state next_state; /* where block gen + 1 starts */
-	struct tftp_block_state *ring; /* start of blocks acked+1..gen, by block % ring_n */
+	uint64_t warm_lo, warm_hi;     /* file range known to be in the page cache */
+	uint64_t win_sent_us;          /* when the current window went out */
+	uint64_t progress_ms;          /* last ACK that moved acked (or start) */
+	struct tftp_block_state next_state; /* netascii: where block gen + 1 starts */
+	struct tftp_block_state *ring; /* netascii: blocks acked+1..gen, by block % ring_n */
 	size_t ring_n;
 	uint64_t start_ms;
 	uint64_t bytes;                /* payload bytes sent, counted once */
-	uint8_t *buf;                  /* one DATA packet: header + blksize */
-	uint8_t *scratch;              /* netascii: file bytes before conversion */
 };
 
 struct tftp_server {
 	struct ev_loop *loop;
 	const struct pxed_conf *conf;
 	const struct content *content;
+	struct tftp_file_cache *files;
 	struct ev_io io;               /* the listening socket */
 	struct tftp_xfer *xfers;       /* running transfers */
 	unsigned max_blksize, max_window, max_transfers;
 	struct tftp_stats stats;
 	uint64_t busy_logged_ms;       /* last "MaxTransfers reached" warning */
 	uint64_t busy_since_log;       /* requests dropped since that warning */
+	/* One window being built, shared by all transfers (max_window
+	 * entries each): DATA headers, netascii packets, iovecs, messages. */
+	uint8_t (*hdr)[TFTP_HDR_LEN];
+	uint8_t *nbuf;                 /* netascii: nbuf_blocks x (4 + max_blksize) */
+	unsigned nbuf_blocks;          /* the largest netascii window */
+	struct iovec *iov;             /* 2 per block */
+	struct mmsghdr *msgs;
+	unsigned *pkts_upto;           /* packets in messages 0..m, per m */
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} *gso_ctl;                    /* one UDP_SEGMENT per message */
 	uint8_t rx[TFTP_RX_MAX];
 };
 
@@ -114,8 +174,8 @@ static void xfer_free(struct tftp_xfer *x)
 	ev_timer_stop(s->loop, &x->timer);
 	if (x->io.fd >= 0)
 		close(x->io.fd);
-	if (x->file_fd >= 0)
-		close(x->file_fd);
+	tftp_file_cancel(s->files, x->job);
+	tftp_file_put(s->files, x->file);
 	if (x->prev)
 		x->prev->next = x->next;
 	else
@@ -125,8 +185,6 @@ static void xfer_free(struct tftp_xfer *x)
 	s->stats.active--;
 	free(x->oack);
 	free(x->ring);
-	free(x->buf);
-	free(x->scratch);
 	free(x);
 }
 
@@ -157,14 +215,15 @@ static void xfer_finish(struct tftp_xfer *x, enum xfer_result res, const char *w
 	xfer_free(x);
 }
 
-/* Read up to len bytes at off.  The one place the server reads file data,
- * so a shared cache or asynchronous reads can replace it.  Returns bytes
- * read (short only at end of file) or a negative errno. */
+/* netascii only: read up to len bytes at off with pread.  Called only for
+ * ranges xfer_warm found in the page cache, so it copies from memory and
+ * does not wait for the disk.  Bytes read (short at end of file) or a
+ * negative errno. */
 static ssize_t xfer_read(struct tftp_xfer *x, uint64_t off, uint8_t *dst, size_t len)
 {
 	size_t got = 0;
 	while (got < len) {
-		ssize_t n = pread(x->file_fd, dst + got, len - got, (off_t)(off + got));
+		ssize_t n = pread(x->file->fd, dst + got, len - got, (off_t)(off + got));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -177,96 +236,276 @@ static ssize_t xfer_read(struct tftp_xfer *x, uint64_t off, uint8_t *dst, size_t
 	return (ssize_t)got;
 }
 
-/* Build block k's payload in x->buf + TFTP_HDR_LEN.  k is at most gen + 1
- * (a new block) and at least acked + 1 (a retransmission). */
-static int xfer_fill_block(struct tftp_xfer *x, uint64_t k, size_t *len_out)
+/* netascii: build block k's packet payload at out (blksize bytes of room).
+ * k is at most gen + 1 (a new block) and at least acked + 1. */
+static int xfer_fill_netascii(struct tftp_xfer *x, uint64_t k, uint8_t *out, size_t *len_out)
 {
 	struct tftp_block_state st = k > x->gen ? x->next_state : x->ring[k % x->ring_n];
-	uint8_t *out = x->buf + TFTP_HDR_LEN;
+	uint8_t scratch[512];
 	size_t len = 0;
-
-	if (x->mode == TFTP_MODE_OCTET) {
-		ssize_t n = xfer_read(x, st.off, out, x->blksize);
-		if (n < 0)
-			return (int)n;
-		len = (size_t)n;
-		st.off += len;
-	} else {
-		/* Each input byte yields one or two output bytes, so reading
-		 * what is left of the block is never too much. */
-		while (len < x->blksize) {
-			size_t want = x->blksize - len, used = 0;
-			ssize_t n = 0;
-			if (st.pending < 0) {
-				n = xfer_read(x, st.off, x->scratch, want);
-				if (n < 0)
-					return (int)n;
-				if (n == 0)
-					break;
-			}
-			len += tftp_netascii_encode(x->scratch, (size_t)n, &used, out + len, want, &st.pending);
-			st.off += used;
+	/* Each input byte yields one or two output bytes, so reading what
+	 * is left of the block is never too much. */
+	while (len < x->blksize) {
+		size_t want = x->blksize - len, used = 0;
+		ssize_t n = 0;
+		if (want > sizeof(scratch))
+			want = sizeof(scratch);
+		if (st.pending < 0) {
+			n = xfer_read(x, st.off, scratch, want);
+			if (n < 0)
+				return (int)n;
+			if (n == 0)
+				break;
 		}
+		len += tftp_netascii_encode(scratch, (size_t)n, &used, out + len, x->blksize - len, &st.pending);
+		st.off += used;
 	}
 	if (k > x->gen) {
 		x->ring[k % x->ring_n] = k > 1 ? x->next_state : (struct tftp_block_state){ 0, -1 };
-		x->gen = k;
 		x->next_state = st;
-		x->bytes += len;
-		x->srv->stats.bytes += len;
-		/* RFC 1350 §6: a block shorter than blksize ends the transfer,
-		 * so a file of an exact multiple of blksize ends with an empty
-		 * block. */
-		if (len < x->blksize)
-			x->last = k;
 	}
 	*len_out = len;
 	return 0;
 }
 
-/* The current retransmission timeout: the base doubled per timeout in a
- * row, at most TFTP_RTO_CAP_MS (or the base, when a client negotiated a
- * longer one). */
+/* The file offset where block k's data starts. */
+static uint64_t xfer_block_off(const struct tftp_xfer *x, uint64_t k)
+{
+	if (x->mode == TFTP_MODE_OCTET)
+		return (k - 1) * x->blksize;
+	return k > x->gen ? x->next_state.off : x->ring[k % x->ring_n].off;
+}
+
+/* The current retransmission timeout. */
 static unsigned xfer_rto(const struct tftp_xfer *x)
 {
-	uint64_t rto = (uint64_t)x->rto_ms << (x->tries < 8 ? x->tries : 8);
-	uint64_t cap = x->rto_ms > TFTP_RTO_CAP_MS ? x->rto_ms : TFTP_RTO_CAP_MS;
+	uint64_t base;
+	if (x->fixed_rto_ms)
+		base = x->fixed_rto_ms;
+	else if (x->srtt_us == 0)
+		base = TFTP_RTO_MS;
+	else {
+		base = (x->srtt_us + 4ull * x->rttvar_us) / 1000;
+		if (base < TFTP_RTO_MIN_MS)
+			base = TFTP_RTO_MIN_MS;
+	}
+	uint64_t rto = base << (x->tries < 8 ? x->tries : 8);
+	uint64_t cap = base > TFTP_RTO_CAP_MS ? base : TFTP_RTO_CAP_MS;
 	return (unsigned)(rto < cap ? rto : cap);
 }
 
-/* Send one window starting at block `from` (RFC 7440 §4: windowsize
- * blocks, then wait for the ACK of the last one).  Returns 0, or -1 when
- * the transfer ended (x is freed). */
+/* RFC 6298 §2, in microseconds. */
+static void xfer_rtt_sample(struct tftp_xfer *x, uint64_t us)
+{
+	if (us > UINT32_MAX / 8)
+		us = UINT32_MAX / 8;
+	uint32_t r = (uint32_t)us;
+	if (x->srtt_us == 0) {
+		x->srtt_us = r ? r : 1;
+		x->rttvar_us = r / 2;
+		return;
+	}
+	uint32_t d = x->srtt_us > r ? x->srtt_us - r : r - x->srtt_us;
+	x->rttvar_us = x->rttvar_us - x->rttvar_us / 4 + d / 4;
+	x->srtt_us = x->srtt_us - x->srtt_us / 8 + r / 8;
+	if (x->srtt_us == 0)
+		x->srtt_us = 1;
+}
+
+static int xfer_send_window(struct tftp_xfer *x, uint64_t from);
+
+static void xfer_warm_done(void *arg, int err)
+{
+	struct tftp_xfer *x = arg;
+	x->job = NULL;
+	if (err < 0) {
+		xfer_finish(x, XFER_FAILED, strerror(-err));
+		return;
+	}
+	xfer_send_window(x, x->acked + 1);
+}
+
+/* Make sure the window's file range [off, off+len) is in the page cache
+ * before the loop sends from it.  Returns 1 when it is, 0 when a worker is
+ * reading it (the window is sent from xfer_warm_done).  Pages found
+ * resident here could be evicted before the send; then that one send
+ * waits for the disk, a rare and bounded stall.  The chunk after the one
+ * checked is handed to a worker ahead of need, so a transfer reading a
+ * cold file rarely waits. */
+static int xfer_warm(struct tftp_xfer *x, uint64_t off, uint64_t len)
+{
+	struct tftp_server *s = x->srv;
+	if (off >= x->size)
+		return 1;
+	if (off + len > x->size)
+		len = x->size - off;
+	if (off >= x->warm_lo && off + len <= x->warm_hi)
+		return 1;
+	uint64_t chunk = len > TFTP_WARM_CHUNK ? len : TFTP_WARM_CHUNK;
+	uint64_t hi = off + chunk > x->size ? x->size : off + chunk;
+	bool ready = tftp_file_ready(x->file, off, hi - off);
+	if (hi < x->size && !tftp_file_ready(x->file, hi, chunk))
+		tftp_file_prefetch(s->files, x->file, hi, chunk, NULL, NULL);
+	if (!ready) {
+		x->job = tftp_file_prefetch(s->files, x->file, off, hi - off, xfer_warm_done, x);
+		if (x->job) {
+			ev_timer_stop(s->loop, &x->timer);
+			return 0;
+		}
+		/* No worker or no memory: send anyway, the loop may wait. */
+	}
+	x->warm_lo = off;
+	x->warm_hi = hi;
+	return 1;
+}
+
+/* Send blocks x->send_next..x->sent in as few system calls as the path
+ * allows: one sendmmsg of the whole window, each message a GSO train of
+ * up to TFTP_GSO_SEGS packets (or one packet when the path has no GSO).
+ * Octet data goes from the file mapping to the socket without a copy of
+ * our own.  Returns 0 when all were sent, 1 when the socket buffer is full
+ * (EV_WRITE is armed), or -1 when the transfer ended (x is freed). */
+static int xfer_send_blocks(struct tftp_xfer *x)
+{
+	struct tftp_server *s = x->srv;
+	for (;;) {
+		uint64_t from = x->send_next;
+		if (from > x->sent)
+			return 0;
+		unsigned n = (unsigned)(x->sent - from + 1), niov = 0, nmsg = 0;
+		size_t seg = TFTP_HDR_LEN + x->blksize;
+		unsigned per_msg = 1;
+		if (!x->no_gso) {
+			per_msg = TFTP_GSO_BYTES / seg;
+			if (per_msg > TFTP_GSO_SEGS)
+				per_msg = TFTP_GSO_SEGS;
+			if (per_msg == 0)
+				per_msg = 1;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t k = from + i;
+			size_t len;
+			/* Block numbers wrap from 65535 to 0, as tftp-hpa,
+			 * atftp, curl and busybox expect; RFC 1350 has no rule
+			 * past 65535 blocks, and wrapping to 0 (not 1) is the
+			 * common practice. */
+			if (x->mode == TFTP_MODE_OCTET) {
+				uint64_t off = (k - 1) * x->blksize;
+				len = off >= x->size ? 0 : x->size - off < x->blksize ? (size_t)(x->size - off) : x->blksize;
+				tftp_build_data(s->hdr[i], TFTP_HDR_LEN, (uint16_t)k, NULL, 0);
+				s->iov[niov++] = (struct iovec){ s->hdr[i], TFTP_HDR_LEN };
+				if (len)
+					s->iov[niov++] = (struct iovec){ (void *)(x->file->map + off), len };
+			} else {
+				uint8_t *pkt = s->nbuf + (size_t)i * seg;
+				int r = xfer_fill_netascii(x, k, pkt + TFTP_HDR_LEN, &len);
+				if (r < 0) {
+					xfer_finish(x, XFER_FAILED, strerror(-r));
+					return -1;
+				}
+				tftp_build_data(pkt, seg, (uint16_t)k, pkt + TFTP_HDR_LEN, len);
+				s->iov[niov++] = (struct iovec){ pkt, TFTP_HDR_LEN + len };
+			}
+			if (k > x->gen) {
+				x->gen = k;
+				x->bytes += len;
+				s->stats.bytes += len;
+				/* RFC 1350 §6: a block shorter than blksize ends
+				 * the transfer, so a file of an exact multiple of
+				 * blksize ends with an empty block. */
+				if (len < x->blksize)
+					x->last = k;
+			} else {
+				s->stats.retransmits++;
+			}
+			/* Close a message after per_msg packets, and after a
+			 * short one (only the last block is short, and GSO cuts
+			 * every segment but the last at the full size). */
+			bool end = (i + 1) % per_msg == 0 || i + 1 == n || len < x->blksize;
+			if (end) {
+				struct msghdr *mh = &s->msgs[nmsg].msg_hdr;
+				unsigned first = nmsg ? (unsigned)(s->msgs[nmsg - 1].msg_hdr.msg_iov - s->iov) +
+					(unsigned)s->msgs[nmsg - 1].msg_hdr.msg_iovlen : 0;
+				memset(mh, 0, sizeof(*mh));
+				mh->msg_iov = s->iov + first;
+				mh->msg_iovlen = niov - first;
+				unsigned pkts = i + 1 - (nmsg ? s->pkts_upto[nmsg - 1] : 0);
+				if (pkts > 1) {
+					mh->msg_control = s->gso_ctl[nmsg].buf;
+					mh->msg_controllen = sizeof(s->gso_ctl[nmsg].buf);
+					struct cmsghdr *cm = CMSG_FIRSTHDR(mh);
+					cm->cmsg_level = SOL_UDP;
+					cm->cmsg_type = UDP_SEGMENT;
+					cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+					uint16_t gso = (uint16_t)seg;
+					memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
+				}
+				s->pkts_upto[nmsg] = i + 1;
+				nmsg++;
+			}
+			if (len < x->blksize) {
+				n = i + 1;
+				x->sent = k;
+				break;
+			}
+		}
+		int r = sendmmsg(x->io.fd, s->msgs, nmsg, 0);
+		if (r < 0 && (errno == EINVAL || errno == EIO || errno == EMSGSIZE) && !x->no_gso && nmsg < n) {
+			/* The route cannot segment (no checksum offload, IPsec,
+			 * or a blksize over the MTU): one packet per message. */
+			log_debug(MOD, "%s: UDP GSO refused (%s), sending packet by packet", x->peer_str, strerror(errno));
+			x->no_gso = true;
+			continue;
+		}
+		if (r < 0 && errno == ECONNREFUSED) {
+			/* An ICMP port unreachable from an earlier send.  The
+			 * client may have closed right after its final ACK,
+			 * which may be queued unread: the timer decides, and
+			 * an ACK arriving first clears it. */
+			x->refused = true;
+			x->send_next = x->sent + 1;
+			return 0;
+		}
+		if (r < 0 && errno != EAGAIN && errno != ENOBUFS && errno != EINTR) {
+			xfer_finish(x, XFER_FAILED, strerror(errno));
+			return -1;
+		}
+		unsigned done = r > 0 ? s->pkts_upto[r - 1] : 0;
+		if (r >= 0 && (unsigned)r == nmsg) {
+			x->send_next = x->sent + 1;
+			return 0;
+		}
+		/* The socket buffer is full: wait until it drains. */
+		x->send_next = from + done;
+		ev_io_modify(s->loop, &x->io, EV_READ | EV_WRITE);
+		return 1;
+	}
+}
+
+/* Send one window starting at block `from` (RFC 7440 §4: cwnd blocks,
+ * then wait for the ACK of the last one).  Returns 0, or -1 when the
+ * transfer ended (x is freed). */
 static int xfer_send_window(struct tftp_xfer *x, uint64_t from)
 {
 	struct tftp_server *s = x->srv;
-	uint64_t k;
-	for (k = from; k < from + x->windowsize; k++) {
-		size_t len = 0;
-		if (k <= x->gen)
-			s->stats.retransmits++;
-		int r = xfer_fill_block(x, k, &len);
-		if (r < 0) {
-			xfer_finish(x, XFER_FAILED, strerror(-r));
-			return -1;
-		}
-		/* Block numbers wrap from 65535 to 0, as tftp-hpa, atftp,
-		 * curl and busybox expect; RFC 1350 has no rule past 65535
-		 * blocks, and wrapping to 0 (not 1) is the common practice. */
-		int plen = tftp_build_data(x->buf, TFTP_HDR_LEN + x->blksize, (uint16_t)k,
-					   x->buf + TFTP_HDR_LEN, len);
-		if (send(x->io.fd, x->buf, (size_t)plen, 0) < 0) {
-			if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR)
-				break; /* the socket buffer is full: the timer resends */
-			xfer_finish(x, XFER_FAILED, errno == ECONNREFUSED ? "client gone" : strerror(errno));
-			return -1;
-		}
-		if (x->last && k == x->last) {
-			k++;
-			break;
-		}
-	}
-	x->sent = k - 1;
+	if (x->job)
+		return 0; /* a disk read is under way; it sends when done */
+	uint64_t to = from + x->cwnd - 1;
+	if (x->last && to > x->last)
+		to = x->last;
+	if (x->mode == TFTP_MODE_OCTET && to > x->size / x->blksize + 1)
+		to = x->size / x->blksize + 1;
+	if (!xfer_warm(x, xfer_block_off(x, from), (to - from + 1) * x->blksize))
+		return 0;
+	x->send_next = from;
+	x->sent = to;
+	x->win_clean = from > x->gen;
+	x->win_sent_us = now_us();
+	if (x->io.events & EV_WRITE)
+		ev_io_modify(s->loop, &x->io, EV_READ);
+	int r = xfer_send_blocks(x);
+	if (r < 0)
+		return -1;
 	ev_timer_start(s->loop, &x->timer, xfer_rto(x));
 	return 0;
 }
@@ -280,13 +519,16 @@ static int xfer_on_ack(struct tftp_xfer *x, uint16_t wire)
 			return 0;
 		x->oack_pending = false;
 		x->tries = 0;
+		x->progress_ms = now_ms();
 		return xfer_send_window(x, 1);
 	}
 	/* Map the 16-bit number onto our count: the ACK can only be for a
-	 * block in acked..sent, so take the one with these low bits at or
-	 * after acked (block numbers roll over past 65535). */
+	 * block in acked..gen (gen, not sent: a block of an earlier, wider
+	 * window may be acknowledged after the window shrank), so take the
+	 * one with these low bits at or after acked (block numbers roll over
+	 * past 65535; gen - acked is at most one window, under 65536). */
 	uint64_t k = x->acked + (uint16_t)(wire - (uint16_t)x->acked);
-	if (k == x->acked || k > x->sent) {
+	if (k == x->acked || k > x->gen) {
 		/* A duplicate ACK, or one from before a rollover.  Answering
 		 * it would send the window twice and double the traffic on
 		 * every later block: the Sorcerer's Apprentice syndrome
@@ -295,13 +537,33 @@ static int xfer_on_ack(struct tftp_xfer *x, uint16_t wire)
 	}
 	x->acked = k;
 	x->tries = 0;
+	x->refused = false;
+	x->progress_ms = now_ms();
 	if (x->last && k == x->last) {
 		xfer_finish(x, XFER_DONE, NULL);
 		return -1;
 	}
-	/* An ACK of the window's last block moves on; an ACK of an earlier
-	 * one means the client lost the block after it, and the next window
-	 * starts there (RFC 7440 §4). */
+	if (k >= x->sent) {
+		/* A whole window arrived.  The window grows back by one
+		 * block per clean window, up to the negotiated size (TCP's
+		 * congestion avoidance, RFC 5681 §3.1). */
+		if (x->win_clean && k == x->sent && !x->fixed_rto_ms)
+			xfer_rtt_sample(x, now_us() - x->win_sent_us);
+		if (x->cwnd < x->windowsize)
+			x->cwnd++;
+	} else if (x->send_next > k + 1) {
+		/* An ACK of an earlier block: the client lost the block
+		 * after it (RFC 7440 §4).  A burst of windowsize packets can
+		 * overrun a client's receive buffer (atftp with blksize 8192
+		 * and windowsize 16 loses every window with Linux's default
+		 * 208 KiB), so the window halves, as TCP does on loss, and
+		 * grows back on clean windows.  A client that acknowledges
+		 * every block ends up at a window of 1, lockstep. */
+		x->cwnd = x->cwnd > 1 ? x->cwnd / 2 : 1;
+	}
+	/* The next window starts after the acknowledged block (RFC 7440
+	 * §4).  A window still being pushed out (socket buffer full) is cut
+	 * short there too. */
 	return xfer_send_window(x, k + 1);
 }
 
@@ -324,13 +586,32 @@ static void xfer_io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 {
 	struct tftp_xfer *x = io->data;
 	struct tftp_server *s = x->srv;
+	if ((events & EV_WRITE) && !x->job) {
+		ev_io_modify(loop, &x->io, EV_READ);
+		if (x->send_next <= x->sent && xfer_send_blocks(x) < 0)
+			return;
+	}
+	if (!(events & EV_READ))
+		return;
+	bool gone = false;
 	for (;;) {
 		ssize_t n = recv(io->fd, s->rx, sizeof(s->rx), 0);
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
-			/* ICMP port unreachable: the client has gone away. */
-			xfer_finish(x, XFER_FAILED, errno == ECONNREFUSED ? "client gone" : strerror(errno));
+			if (errno == EINTR)
+				continue;
+			if (errno == ECONNREFUSED && !gone) {
+				/* ICMP port unreachable: the client has gone away.
+				 * Linux reports the error before datagrams already
+				 * queued, and one may be the final ACK (a client
+				 * that closed right after it, while we resent the
+				 * last block): read on before deciding. */
+				gone = true;
+				continue;
+			}
+			if (gone)
+				xfer_finish(x, XFER_FAILED, "client gone");
+			else if (errno != EAGAIN)
+				xfer_finish(x, XFER_FAILED, strerror(errno));
 			return;
 		}
 		struct tftp_packet p;
@@ -339,8 +620,12 @@ static void xfer_io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 			continue;
 		}
 		if (p.opcode == TFTP_ACK) {
-			if (xfer_on_ack(x, p.block) < 0)
-				return; /* the transfer ended */
+			/* One ACK per wake-up: the loop is level-triggered and
+			 * comes back if more is queued, and in lockstep
+			 * (windowsize 1) this saves the recv that would only
+			 * say EAGAIN, a third of the system calls per block. */
+			xfer_on_ack(x, p.block);
+			return;
 		} else if (p.opcode == TFTP_ERROR) {
 			xfer_on_error(x, &p);
 			return;
@@ -354,10 +639,18 @@ static void xfer_timer_cb(struct ev_loop *loop, struct ev_timer *t)
 {
 	struct tftp_xfer *x = t->data;
 	struct tftp_server *s = x->srv;
-	if (++x->tries > TFTP_MAX_TRIES) {
+	uint64_t stall = TFTP_STALL_MS;
+	if (x->fixed_rto_ms && 5ull * x->fixed_rto_ms > stall)
+		stall = 5ull * x->fixed_rto_ms;
+	if (now_ms() - x->progress_ms >= stall) {
 		xfer_finish(x, XFER_FAILED, "timed out");
 		return;
 	}
+	if (x->refused) {
+		xfer_finish(x, XFER_FAILED, "client gone");
+		return;
+	}
+	x->tries++;
 	if (x->oack_pending) {
 		s->stats.retransmits++;
 		if (send(x->io.fd, x->oack, x->oack_len, 0) < 0 && errno == ECONNREFUSED) {
@@ -367,8 +660,9 @@ static void xfer_timer_cb(struct ev_loop *loop, struct ev_timer *t)
 		ev_timer_start(loop, &x->timer, xfer_rto(x));
 		return;
 	}
-	/* RFC 7440 §4: on timeout the sender resends the whole window
-	 * after the last acknowledged block. */
+	/* A lost window: halve it (see xfer_on_ack), and, as RFC 7440 §4
+	 * says, resend from the block after the last acknowledged one. */
+	x->cwnd = x->cwnd > 1 ? x->cwnd / 2 : 1;
 	xfer_send_window(x, x->acked + 1);
 }
 
@@ -446,7 +740,6 @@ static int xfer_negotiate(struct tftp_xfer *x, const struct tftp_req_opts *o)
 
 	x->blksize = TFTP_DEFAULT_BLKSIZE;
 	x->windowsize = 1;
-	x->rto_ms = TFTP_RTO_MS;
 	if (o->has_blksize) {
 		x->blksize = o->blksize < s->max_blksize ? o->blksize : s->max_blksize;
 		snprintf(v_blk, sizeof(v_blk), "%u", x->blksize);
@@ -454,7 +747,7 @@ static int xfer_negotiate(struct tftp_xfer *x, const struct tftp_req_opts *o)
 	}
 	if (o->has_timeout) {
 		/* RFC 2349: the server uses the client's timeout as is. */
-		x->rto_ms = o->timeout * 1000u;
+		x->fixed_rto_ms = o->timeout * 1000u;
 		snprintf(v_tmo, sizeof(v_tmo), "%u", o->timeout);
 		acc[n++] = (struct tftp_option){ "timeout", v_tmo };
 	}
@@ -469,7 +762,8 @@ static int xfer_negotiate(struct tftp_xfer *x, const struct tftp_req_opts *o)
 		acc[n++] = (struct tftp_option){ "tsize", v_tsize };
 	}
 	if (o->has_windowsize) {
-		x->windowsize = o->windowsize < s->max_window ? o->windowsize : s->max_window;
+		unsigned cap = x->mode == TFTP_MODE_NETASCII ? s->nbuf_blocks : s->max_window;
+		x->windowsize = o->windowsize < cap ? o->windowsize : cap;
 		snprintf(v_win, sizeof(v_win), "%u", x->windowsize);
 		acc[n++] = (struct tftp_option){ "windowsize", v_win };
 	}
@@ -488,21 +782,22 @@ static int xfer_negotiate(struct tftp_xfer *x, const struct tftp_req_opts *o)
 	return 0;
 }
 
-/* Set up the transfer's socket and buffers.  Takes the file fd. */
+/* Set up the transfer's socket.  Takes the file reference. */
 static int xfer_new(struct tftp_server *s, const struct sockaddr_in *peer, const struct in_addr *local,
-		    const struct tftp_packet *req, int file_fd, uint64_t size, struct tftp_xfer **out)
+		    const struct tftp_packet *req, const struct tftp_req_opts *o,
+		    struct tftp_file *file, struct tftp_xfer **out)
 {
 	struct tftp_xfer *x = calloc(1, sizeof(*x));
 	if (!x) {
-		close(file_fd);
+		tftp_file_put(s->files, file);
 		return -ENOMEM;
 	}
 	x->srv = s;
-	x->file_fd = file_fd;
-	x->size = size;
+	x->file = file;
+	x->size = file->size;
 	x->peer = *peer;
 	x->mode = req->mode;
-	x->start_ms = now_ms();
+	x->start_ms = x->progress_ms = now_ms();
 	x->next_state.pending = -1;
 	ev_io_init(&x->io, -1, xfer_io_cb, x);
 	ev_timer_init(&x->timer, xfer_timer_cb, x);
@@ -514,19 +809,17 @@ static int xfer_new(struct tftp_server *s, const struct sockaddr_in *peer, const
 	s->xfers = x;
 	s->stats.active++;
 
-	struct tftp_req_opts o;
-	tftp_parse_options(req, &o);
-	int r = xfer_negotiate(x, &o);
+	int r = xfer_negotiate(x, o);
 	if (r < 0)
 		goto fail;
-	x->ring_n = x->windowsize + 1u;
-	x->ring = calloc(x->ring_n, sizeof(*x->ring));
-	x->buf = malloc(TFTP_HDR_LEN + x->blksize);
-	if (x->mode == TFTP_MODE_NETASCII)
-		x->scratch = malloc(x->blksize);
-	if (!x->ring || !x->buf || (x->mode == TFTP_MODE_NETASCII && !x->scratch)) {
-		r = -ENOMEM;
-		goto fail;
+	x->cwnd = x->windowsize;
+	if (x->mode == TFTP_MODE_NETASCII) {
+		x->ring_n = x->windowsize + 1u;
+		x->ring = calloc(x->ring_n, sizeof(*x->ring));
+		if (!x->ring) {
+			r = -ENOMEM;
+			goto fail;
+		}
 	}
 
 	/* The transfer's own socket is the server's TID (RFC 1350 §4),
@@ -539,6 +832,16 @@ static int xfer_new(struct tftp_server *s, const struct sockaddr_in *peer, const
 		goto fail;
 	}
 	x->io.fd = fd;
+	/* Room for two windows in the send buffer, so a window leaves in
+	 * one call (the kernel caps it at net.core.wmem_max; a full buffer
+	 * only means the rest waits for EV_WRITE). */
+	int snd = 0;
+	socklen_t sl = sizeof(snd);
+	uint64_t want = 2ull * x->windowsize * (x->blksize + 64u);
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, &sl) == 0 && (uint64_t)snd < want) {
+		snd = want > (1u << 24) ? (1 << 24) : (int)want;
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
+	}
 	struct sockaddr_in me = { .sin_family = AF_INET, .sin_addr = *local };
 	if (bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0 ||
 	    connect(fd, (const struct sockaddr *)peer, sizeof(*peer)) < 0) {
@@ -616,11 +919,23 @@ static void server_on_request(struct tftp_server *s, const struct sockaddr_in *p
 	/* The filename length comes from the packet: content_check_name sees
 	 * any embedded NUL (tftp_parse stops the string at the first one, so
 	 * here the lengths always agree; the check stays for other callers). */
+	struct tftp_req_opts o;
+	tftp_parse_options(&p, &o);
+	if (o.invalid) {
+		char opt[64], msg[96];
+		log_escape(opt, sizeof(opt), o.invalid, strlen(o.invalid));
+		snprintf(msg, sizeof(msg), "Invalid %s value", opt);
+		server_refuse(s, peer, local, peer_str, name, TFTP_ERR_OPTION, msg, msg);
+		return;
+	}
 	r = content_check_name(p.filename, p.filename_len);
 	int fd = -1;
 	uint64_t size = 0;
+	struct tftp_file *file = NULL;
 	if (r == 0)
 		r = content_open(s->content, p.filename, &fd, &size);
+	if (r == 0)
+		r = tftp_file_get(s->files, fd, &file);
 	if (r < 0) {
 		uint16_t code = content_err_code(r);
 		server_refuse(s, peer, local, peer_str, name, code,
@@ -630,7 +945,7 @@ static void server_on_request(struct tftp_server *s, const struct sockaddr_in *p
 		return;
 	}
 	struct tftp_xfer *x = NULL;
-	r = xfer_new(s, peer, local, &p, fd, size, &x);
+	r = xfer_new(s, peer, local, &p, &o, file, &x);
 	if (r < 0) {
 		s->stats.failed++;
 		log_warn(MOD, "%s \"%s\" failed to start: %s", peer_str, name, strerror(-r));
@@ -702,6 +1017,39 @@ static unsigned clamp_u(unsigned v, unsigned dflt, unsigned lo, unsigned hi)
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
+static void server_free_buffers(struct tftp_server *s)
+{
+	tftp_file_cache_free(s->files);
+	free(s->hdr);
+	free(s->nbuf);
+	free(s->iov);
+	free(s->msgs);
+	free(s->pkts_upto);
+	free(s->gso_ctl);
+}
+
+/* Each transfer holds one socket; shared files add one descriptor per
+ * distinct file.  Many distributions start daemons with a soft limit of
+ * 1024, which 1,000 concurrent transfers would exhaust: raise the soft
+ * limit to the hard one, and say so when even that is too low. */
+static void server_raise_nofile(unsigned max_transfers)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	rlim_t need = (rlim_t)max_transfers + 256;
+	if (rl.rlim_cur < need && rl.rlim_cur < rl.rlim_max) {
+		rlim_t old = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			log_info(MOD, "open file limit raised from %llu to %llu for MaxTransfers %u",
+				 (unsigned long long)old, (unsigned long long)rl.rlim_cur, max_transfers);
+	}
+	if (rl.rlim_cur < need)
+		log_warn(MOD, "open file limit %llu is below MaxTransfers %u + 256: transfers may fail to start",
+			 (unsigned long long)rl.rlim_cur, max_transfers);
+}
+
 int tftp_server_new(struct ev_loop *loop, const struct pxed_conf *conf,
 		    const struct content *content, struct tftp_server **out)
 {
@@ -716,9 +1064,31 @@ int tftp_server_new(struct ev_loop *loop, const struct pxed_conf *conf,
 	s->max_window = clamp_u(conf->tftp_max_window_size, TFTP_DEFAULT_MAX_WINDOW,
 				TFTP_WINDOWSIZE_MIN, TFTP_WINDOWSIZE_MAX);
 	s->max_transfers = clamp_u(conf->tftp_max_transfers, TFTP_DEFAULT_MAX_TRANSFERS, 1, 1u << 20);
+	server_raise_nofile(s->max_transfers);
 
-	int r, one = 1;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int r, one = 1, fd = -1;
+	size_t w = s->max_window;
+	s->hdr = calloc(w, sizeof(*s->hdr));
+	/* netascii windows are built in nbuf; its size is bounded whatever
+	 * the limits say, and netascii windows are capped to fit. */
+	s->nbuf_blocks = (unsigned)(TFTP_NETASCII_BUF / (TFTP_HDR_LEN + s->max_blksize));
+	if (s->nbuf_blocks > s->max_window)
+		s->nbuf_blocks = s->max_window;
+	if (s->nbuf_blocks == 0)
+		s->nbuf_blocks = 1;
+	s->nbuf = malloc((size_t)s->nbuf_blocks * (TFTP_HDR_LEN + s->max_blksize));
+	s->iov = calloc(2 * w, sizeof(*s->iov));
+	s->msgs = calloc(w, sizeof(*s->msgs));
+	s->pkts_upto = calloc(w, sizeof(*s->pkts_upto));
+	s->gso_ctl = calloc(w, sizeof(*s->gso_ctl));
+	if (!s->hdr || !s->nbuf || !s->iov || !s->msgs || !s->pkts_upto || !s->gso_ctl) {
+		r = -ENOMEM;
+		goto err_free;
+	}
+	r = tftp_file_cache_new(loop, &s->files);
+	if (r < 0)
+		goto err_free;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		r = -errno;
 		goto err_free;
@@ -734,6 +1104,13 @@ int tftp_server_new(struct ev_loop *loop, const struct pxed_conf *conf,
 		r = -errno;
 		goto err_close;
 	}
+	/* A power cut brings a thousand RRQs within milliseconds; Linux's
+	 * default 208 KiB receive buffer holds about 200 of them and the rest
+	 * would be dropped (and repeated by the clients a second later).
+	 * SO_RCVBUFFORCE passes net.core.rmem_max when we are root. */
+	int rcv = TFTP_LISTEN_RCVBUF;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
 	ev_io_init(&s->io, fd, server_io_cb, s);
 	r = ev_io_start(loop, &s->io, EV_READ);
 	if (r < 0)
@@ -743,6 +1120,7 @@ int tftp_server_new(struct ev_loop *loop, const struct pxed_conf *conf,
 err_close:
 	close(fd);
 err_free:
+	server_free_buffers(s);
 	free(s);
 	return r;
 }
@@ -755,6 +1133,7 @@ void tftp_server_free(struct tftp_server *s)
 		xfer_free(s->xfers);
 	ev_io_stop(s->loop, &s->io);
 	close(s->io.fd);
+	server_free_buffers(s);
 	free(s);
 }
 

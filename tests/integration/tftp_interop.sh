@@ -40,6 +40,7 @@ else
 Root=$root
 Port=$tport
 MaxTransfers=2
+MaxBlockSize=8192
 [http]
 Port=$hport
 [store]
@@ -79,6 +80,13 @@ for client in atftp curl busybox hpa; do
 	cmp -s "$root/big" "$TMP/out/$client.big" || fail "$client big: content differs"
 done
 pass "block number rollover (32 MiB + 700 at blksize 512) with all four clients"
+
+# Big windows of big blocks overrun atftp's default receive buffer (each
+# window of 16 x 8 KiB was lost, 185 s for a few MiB before the window
+# became adaptive): now well within the time limit.
+fetch atftp big 8192 || fail "atftp big at blksize 8192 windowsize 16: client failed"
+cmp -s "$root/big" "$TMP/out/atftp.big" || fail "atftp big at blksize 8192: content differs"
+pass "atftp blksize 8192 windowsize 16 (adaptive window)"
 
 timeout 10 tftp 127.0.0.1 "$tport" -m binary -c get boot/inside "$TMP/out/inside" >/dev/null 2>&1
 cmp -s "$root/f513" "$TMP/out/inside" || fail "symlink inside the root not served"
@@ -145,43 +153,56 @@ assert b"tsize\x00513\x00" in d and b"blksize\x001468\x00" in d, d
 s.sendto(struct.pack("!HH", 5, 8) + b"User aborted the transfer\0", a)
 assert quiet(s, 1.5) is None, "server sent more after ERROR 8"
 
-# Window of 4 at blksize 8 over 513 bytes (65 blocks).  A lost block:
-# ACK 2 in a window 1..4 must resend from 3.  Duplicate ACKs must not
-# resend.
-s = rrq("f513", "blksize", "8", "windowsize", "4")
+# Window of 4 at blksize 8 over 513 bytes (65 blocks), timeout 1 (fixed,
+# RFC 2349, so the timer's resends are predictable).  A lost block: ACK 2
+# in a window 1..4 must resend from 3, in a smaller window (the window
+# halves on loss and grows back by one per clean window).  Duplicate ACKs
+# must not resend.
+def burst(s, t=0.3):
+    """Blocks received until the line is quiet for t seconds."""
+    got = []
+    while True:
+        d = quiet(s, t)
+        if d is None:
+            return got
+        assert struct.unpack("!H", d[:2])[0] == 3, d
+        got.append((struct.unpack("!H", d[2:4])[0], d[4:]))
+s = rrq("f513", "blksize", "8", "windowsize", "4", "timeout", "1")
 op, d, a = recv(s)
-assert op == 6 and b"windowsize\x004\x00" in d, d
+assert op == 6 and b"windowsize\x004\x00" in d and b"timeout\x001\x00" in d, d
 s.sendto(struct.pack("!HH", 4, 0), a)
 got = [struct.unpack("!HH", recv(s)[1][:4])[1] for _ in range(4)]
 assert got == [1, 2, 3, 4], got
 s.sendto(struct.pack("!HH", 4, 2), a)            # client lost block 3
-got = [struct.unpack("!HH", recv(s)[1][:4])[1] for _ in range(4)]
-assert got == [3, 4, 5, 6], got
-s.sendto(struct.pack("!HH", 4, 6), a)
-got = [struct.unpack("!HH", recv(s)[1][:4])[1] for _ in range(4)]
-assert got == [7, 8, 9, 10], got
-s.sendto(struct.pack("!HH", 4, 6), a)            # a late duplicate ACK
-s.sendto(struct.pack("!HH", 4, 6), a)
-assert quiet(s, 0.5) is None, "duplicate ACK caused a resend (Sorcerer's Apprentice)"
-# No ACK: after the timeout the window after the last ACK comes again.
-got = [struct.unpack("!HH", recv(s, 3)[1][:4])[1] for _ in range(4)]
-assert got == [7, 8, 9, 10], got
-s.sendto(struct.pack("!HH", 4, 10), a)
-# Read the rest window by window; the data must be the file's.
+got = [b for b, _ in burst(s, 0.2)]
+assert got == [3, 4], got                          # halved window, from 3
+s.sendto(struct.pack("!HH", 4, 4), a)
+got = [b for b, _ in burst(s, 0.2)]
+assert got == [5, 6, 7], got                       # grown back by one
+s.sendto(struct.pack("!HH", 4, 4), a)            # late duplicate ACKs
+s.sendto(struct.pack("!HH", 4, 4), a)
+assert quiet(s, 0.4) is None, "duplicate ACK caused a resend (Sorcerer's Apprentice)"
+# No ACK: after the timeout the window after the last ACK comes again,
+# halved.
+got = burst(s, 1.0)
+nums = [b for b, _ in got]
+assert nums[0] == 5 and len(nums) <= 3 and nums == list(range(5, 5 + len(nums))), nums
+# Read the rest burst by burst, acknowledging the last block of each; the
+# data must be the file's.
 data = b""
-blk = 10
+blk = 4
 while True:
-    op, d, _ = recv(s)
-    assert op == 3
-    n = struct.unpack("!H", d[2:4])[0]
-    assert n == blk + 1, (n, blk)
-    blk = n
-    data += d[4:]
-    if len(d) < 12 or n % 4 == 2:
-        s.sendto(struct.pack("!HH", 4, n), a)
-    if len(d) < 12:
+    if blk < got[-1][0]:
+        for b, payload in got:
+            if b == blk + 1:
+                data += payload
+                blk = b
+    s.sendto(struct.pack("!HH", 4, blk), a)
+    if len(got) and len(got[-1][1]) < 8 and blk == got[-1][0]:
         break
-assert data == open(root + "/f513", "rb").read()[80:], "window transfer content"
+    got = burst(s, 0.3)
+    assert got, "transfer stalled"
+assert data == open(root + "/f513", "rb").read()[32:], "window transfer content"
 assert quiet(s, 0.3) is None
 s.close()
 
@@ -217,6 +238,127 @@ third.sendto(struct.pack("!HH", 5, 8) + b"done\0", a)
 print("ok: scripted checks (EDK2 probe abort, window resend, no duplicate sends, timeout resend, reply from the requested address, MaxTransfers)")
 PY
 
+# Conformance table: each request, raw, and the answer it must get
+# (opcode 6 = OACK with these options, 3 = DATA, 5 = ERROR with this code).
+python3 - "$tport" <<'PY' || fail "conformance table"
+import socket, struct, sys
+port = int(sys.argv[1])
+O = lambda *kv: b"".join(x.encode() + b"\0" for x in kv)
+rrq = lambda name, mode="octet", *kv: struct.pack("!H", 1) + name.encode() + b"\0" + mode.encode() + b"\0" + O(*kv)
+table = [
+    # (what, packet, want opcode, error code or OACK substrings)
+    ("blksize 7 (RFC 2348: 8..65464)", rrq("f513", "octet", "blksize", "7"), 5, 8),
+    ("blksize 65465", rrq("f513", "octet", "blksize", "65465"), 5, 8),
+    ("blksize not a number", rrq("f513", "octet", "blksize", "1k"), 5, 8),
+    ("blksize 65464 answered at the cap", rrq("f513", "octet", "blksize", "65464"), 6, [b"blksize\x008192\x00"]),
+    ("blksize 8", rrq("f513", "octet", "blksize", "8"), 6, [b"blksize\x008\x00"]),
+    ("timeout 0 (RFC 2349: 1..255)", rrq("f513", "octet", "timeout", "0"), 5, 8),
+    ("timeout 256", rrq("f513", "octet", "timeout", "256"), 5, 8),
+    ("timeout 255", rrq("f513", "octet", "timeout", "255"), 6, [b"timeout\x00255\x00"]),
+    ("tsize 5 in a RRQ (RFC 2349: 0)", rrq("f513", "octet", "tsize", "5"), 5, 8),
+    ("tsize 0", rrq("f513", "octet", "tsize", "0"), 6, [b"tsize\x00513\x00"]),
+    ("windowsize 0 (RFC 7440: 1..65535)", rrq("f513", "octet", "windowsize", "0"), 5, 8),
+    ("windowsize 65536", rrq("f513", "octet", "windowsize", "65536"), 5, 8),
+    ("windowsize 65535 answered at the cap", rrq("f513", "octet", "windowsize", "65535"), 6, [b"windowsize\x0064\x00"]),
+    ("option names in any case", rrq("f513", "octet", "BLKSIZE", "1024", "WindowSize", "2"), 6, [b"blksize\x001024\x00", b"windowsize\x002\x00"]),
+    ("unknown option ignored, no OACK", rrq("f513", "octet", "multicast", ""), 3, []),
+    ("unknown option beside a known one", rrq("f513", "octet", "rollover", "0", "blksize", "1024"), 6, [b"blksize\x001024\x00"]),
+    ("mode in any case", rrq("f511", "OcTeT"), 3, []),
+    ("netascii mode", rrq("text.txt", "netascii"), 3, []),
+    ("mail mode (obsolete)", rrq("f511", "mail"), 5, 4),
+    ("missing file: error 1", rrq("nope"), 5, 1),
+    ("hostile name: error 2", rrq("../secret"), 5, 2),
+    ("WRQ: error 4", struct.pack("!H", 2) + b"up\0octet\0", 5, 4),
+    ("no NUL after the mode: error 4", struct.pack("!H", 1) + b"f511\0octet", 5, 4),
+]
+for what, pkt, want, extra in table:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    # Repeated like a client's RRQ: with MaxTransfers 2 a request can
+    # be dropped while earlier transfers are still being torn down.
+    for attempt in range(3):
+        s.sendto(pkt, ("127.0.0.1", port))
+        try:
+            d, a = s.recvfrom(70000)
+            break
+        except socket.timeout:
+            pass
+    else:
+        raise AssertionError("no answer: " + what)
+    op = struct.unpack("!H", d[:2])[0]
+    assert op == want, (what, d)
+    if op == 5:
+        code = struct.unpack("!H", d[2:4])[0]
+        assert code == extra and d.endswith(b"\0") and len(d) > 5, (what, d)
+    elif op == 6:
+        for sub in extra:
+            assert sub in d, (what, d)
+    if op in (3, 6):   # end the transfer politely
+        s.sendto(struct.pack("!HH", 5, 0) + b"done\0", a)
+    s.close()
+print("ok: conformance table: %d requests (invalid option values, error codes 1 2 4 8, modes)" % len(table))
+PY
+
+# A file replaced while it is being served: a running transfer finishes
+# the version it started, new requests get the new one (no stale cache).
+head -c 200000 /dev/urandom >"$root/rep"
+cp "$root/rep" "$TMP/rep.old"
+head -c 150000 /dev/urandom >"$TMP/rep.new"
+python3 - "$tport" "$root" "$TMP" <<'PY' || fail "file replaced during service"
+import os, shutil, socket, struct, subprocess, sys
+port, root, tmp = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.sendto(struct.pack("!H", 1) + b"rep\0octet\0", ("127.0.0.1", port))
+d, a = s.recvfrom(70000)
+assert struct.unpack("!HH", d[:4]) == (3, 1), d
+old = d[4:]
+# Replaced the way boot images should be: write aside, rename over.
+shutil.copy(tmp + "/rep.new", root + "/rep.tmp")
+os.rename(root + "/rep.tmp", root + "/rep")
+r = subprocess.run(["curl", "-sf", "-o", tmp + "/rep.got", "tftp://127.0.0.1:%d/rep" % port], timeout=20)
+assert r.returncode == 0, "new request failed"
+assert open(tmp + "/rep.got", "rb").read() == open(tmp + "/rep.new", "rb").read(), "new request got stale data"
+blk = 1
+while True:
+    s.sendto(struct.pack("!HH", 4, blk), a)
+    if blk > 1 and len(d) < 516:
+        break
+    d, _ = s.recvfrom(70000)
+    n = struct.unpack("!H", d[2:4])[0]
+    if n == blk:
+        continue
+    assert n == blk + 1, (n, blk)
+    blk = n
+    old += d[4:]
+assert old == open(tmp + "/rep.old", "rb").read(), "running transfer did not finish its version"
+print("ok: file replaced during service: running transfer kept the old version, new request got the new one")
+PY
+
+# 1,000 concurrent transfers of 1 MiB with pxed's default settings
+# (MaxTransfers 2000), every byte checked by the bench load generator.
+if [ -z "${PXED_TFTP_CMD:-}" ] && [ -x "$ROOT/build/bench/tftp_load" ]; then
+	head -c $((1024 * 1024)) /dev/urandom >"$root/m1"
+	cport=$(free_port)
+	cat >"$TMP/pxed2.conf" <<CONF
+[tftp]
+Root=$root
+Port=$cport
+[http]
+Port=$(free_port)
+[store]
+URL=sqlite:$TMP/pxed2.db
+CONF
+	start_pxed "$TMP/pxed2.conf"
+	for w in 0 8; do
+		out=$("$ROOT/build/bench/tftp_load" -c 1000 -b 1468 -w $w -d 60 -V "$root/m1" \
+			-p "$cport" 127.0.0.1 m1 2>"$TMP/load.err") ||
+			{ head "$TMP/load.err" >&2; fail "1000 concurrent (windowsize $w): $out"; }
+		echo "$out" | grep -q "ok=1000 failed=0" || fail "1000 concurrent (windowsize $w): $out"
+	done
+	pass "1000 concurrent transfers of 1 MiB, windowsize 1 and 8, no failure"
+fi
+
 # One line per transfer in the log; the probe abort is not a failure.
 sleep 0.5
 assert_grep '"f1048577" done' "$log"
@@ -226,7 +368,8 @@ assert_grep 'refused: hostile name' "$log"
 assert_grep 'refused: path leads out of the root' "$log"
 assert_grep 'refused: write request' "$log"
 assert_grep 'MaxTransfers \(2\) reached' "$log"
-if grep -E 'tftp: .*failed' "$log" | grep -v '"f513"' | grep -q .; then
+# (The conformance table ends each transfer it opened with ERROR 0 "done".)
+if grep -E 'tftp: .*failed' "$log" | grep -v '"f513"' | grep -v 'client sent error 0 "done"' | grep -q .; then
 	grep 'failed' "$log" >&2
 	fail "transfers failed"
 fi

@@ -16,6 +16,8 @@
 #include <cmocka.h>
 
 #include "common/content.h"
+#include "ev/ev.h"
+#include "tftp/tftp_file.h"
 #include "tftp/tftp_packet.h"
 
 /* Real bytes from tests/fixtures/edk2-uefi-pxe-proxydhcp-tftp.pcap: OVMF's
@@ -168,49 +170,67 @@ static void test_parse_too_many_options(void **state)
 	assert_int_equal(tftp_parse(buf, (size_t)n, &p), -E2BIG);
 }
 
-static void check_opts(const char *name, const char *value, bool accepted)
+/* What tftp_parse_options makes of one option: used (acknowledged),
+ * invalid (the request is refused with ERROR 8), or ignored (unknown). */
+enum opt_fate { OPT_USED, OPT_INVALID, OPT_IGNORED };
+
+static void check_opt_in(uint16_t opcode, const char *name, const char *value, enum opt_fate want)
 {
 	uint8_t buf[256];
 	struct tftp_option o = { name, value };
 	struct tftp_packet p;
 	struct tftp_req_opts ro;
-	int n = tftp_build_request(buf, sizeof(buf), TFTP_RRQ, "f", "octet", &o, 1);
-	assert_int_equal(tftp_parse(buf, (size_t)n, &p), 0);
+	int n = tftp_build_request(buf, sizeof(buf), opcode, "f", "octet", &o, 1);
+	assert_int_equal(tftp_parse(at_guard(buf, (size_t)n), (size_t)n, &p), 0);
 	tftp_parse_options(&p, &ro);
-	bool got = ro.has_blksize || ro.has_timeout || ro.has_tsize || ro.has_windowsize;
-	if (got != accepted)
-		fail_msg("%s=%s: accepted %d, want %d", name, value, got, accepted);
-	assert_int_equal(ro.n_ignored, accepted ? 0 : 1);
+	bool used = ro.has_blksize || ro.has_timeout || ro.has_tsize || ro.has_windowsize;
+	enum opt_fate got = used ? OPT_USED : ro.invalid ? OPT_INVALID : OPT_IGNORED;
+	if (got != want)
+		fail_msg("%s=%s: fate %d, want %d", name, value, got, want);
+	if (got == OPT_INVALID)
+		assert_string_equal(ro.invalid, name);
+	assert_int_equal(ro.n_ignored, want == OPT_IGNORED ? 1 : 0);
+}
+
+static void check_opts(const char *name, const char *value, enum opt_fate want)
+{
+	check_opt_in(TFTP_RRQ, name, value, want);
 }
 
 static void test_option_values(void **state)
 {
 	/* RFC 2348: 8..65464 */
-	check_opts("blksize", "8", true);
-	check_opts("BlkSize", "65464", true);
-	check_opts("blksize", "7", false);
-	check_opts("blksize", "65465", false);
-	check_opts("blksize", "0", false);
-	check_opts("blksize", "", false);
-	check_opts("blksize", "-1", false);
-	check_opts("blksize", "+512", false);
-	check_opts("blksize", "512x", false);
-	check_opts("blksize", "99999999999999999999999", false);
+	check_opts("blksize", "8", OPT_USED);
+	check_opts("BlkSize", "65464", OPT_USED);
+	check_opts("blksize", "7", OPT_INVALID);
+	check_opts("blksize", "65465", OPT_INVALID);
+	check_opts("blksize", "0", OPT_INVALID);
+	check_opts("blksize", "", OPT_INVALID);
+	check_opts("blksize", "-1", OPT_INVALID);
+	check_opts("blksize", "+512", OPT_INVALID);
+	check_opts("blksize", " 512", OPT_INVALID);
+	check_opts("blksize", "512x", OPT_INVALID);
+	check_opts("blksize", "99999999999999999999999", OPT_INVALID);
 	/* RFC 2349 */
-	check_opts("timeout", "1", true);
-	check_opts("TIMEOUT", "255", true);
-	check_opts("timeout", "0", false);
-	check_opts("timeout", "256", false);
-	check_opts("tsize", "0", true);
-	check_opts("tsize", "123456789", true);
-	check_opts("tsize", "abc", false);
+	check_opts("timeout", "1", OPT_USED);
+	check_opts("TIMEOUT", "255", OPT_USED);
+	check_opts("timeout", "0", OPT_INVALID);
+	check_opts("timeout", "256", OPT_INVALID);
+	check_opts("timeout", "1.5", OPT_INVALID);
+	/* tsize: 0 in a RRQ, the size in a WRQ */
+	check_opts("tsize", "0", OPT_USED);
+	check_opts("tsize", "123456789", OPT_INVALID);
+	check_opts("tsize", "abc", OPT_INVALID);
+	check_opt_in(TFTP_WRQ, "tsize", "123456789", OPT_USED);
 	/* RFC 7440 */
-	check_opts("windowsize", "1", true);
-	check_opts("WindowSize", "65535", true);
-	check_opts("windowsize", "0", false);
-	check_opts("windowsize", "65536", false);
-	/* unknown */
-	check_opts("multicast", "", false);
+	check_opts("windowsize", "1", OPT_USED);
+	check_opts("WindowSize", "65535", OPT_USED);
+	check_opts("windowsize", "0", OPT_INVALID);
+	check_opts("windowsize", "65536", OPT_INVALID);
+	/* unknown: ignored whatever the value (RFC 2347) */
+	check_opts("multicast", "", OPT_IGNORED);
+	check_opts("rollover", "0", OPT_IGNORED);
+	check_opts("blksize2", "junk", OPT_IGNORED);
 
 	/* first occurrence wins */
 	uint8_t buf[256];
@@ -222,6 +242,14 @@ static void test_option_values(void **state)
 	tftp_parse_options(&p, &ro);
 	assert_int_equal(ro.blksize, 1024);
 	assert_int_equal(ro.n_ignored, 1);
+	assert_null(ro.invalid);
+
+	/* one bad value among good ones names the bad one */
+	struct tftp_option o3[3] = { { "blksize", "1468" }, { "windowsize", "0" }, { "timeout", "300" } };
+	n = tftp_build_request(buf, sizeof(buf), TFTP_RRQ, "f", "octet", o3, 3);
+	assert_int_equal(tftp_parse(buf, (size_t)n, &p), 0);
+	tftp_parse_options(&p, &ro);
+	assert_string_equal(ro.invalid, "windowsize");
 }
 
 static void test_build(void **state)
@@ -418,6 +446,97 @@ static void test_content_open(void **state)
 	content_free(NULL);
 }
 
+/* The shared file cache: one entry per file version, a replaced file is a
+ * new entry while the old one keeps its data, and a warm-up job reports
+ * back on the loop. */
+static void warm_done(void *arg, int err)
+{
+	int *res = arg;
+	*res = err == 0 ? 1 : err;
+}
+
+static void stop_when_done(struct ev_loop *loop, struct ev_timer *t)
+{
+	int *res = t->data;
+	if (*res)
+		ev_stop(loop);
+	else
+		ev_timer_start(loop, t, 5);
+}
+
+static int open_ro(const char *p)
+{
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static void test_file_cache(void **state)
+{
+	char p[256], tmp[256];
+	struct ev_loop *loop;
+	struct tftp_file_cache *c;
+	struct tftp_file *a, *b, *n, *e;
+	assert_int_equal(ev_loop_new(&loop), 0);
+	assert_int_equal(tftp_file_cache_new(loop, &c), 0);
+	snprintf(p, sizeof(p), "%s/root/boot/vmlinuz", tmpdir);
+	snprintf(tmp, sizeof(tmp), "%s/root/boot/vmlinuz.new", tmpdir);
+
+	/* the same version twice: one shared entry */
+	assert_int_equal(tftp_file_get(c, open_ro(p), &a), 0);
+	assert_int_equal(tftp_file_get(c, open_ro(p), &b), 0);
+	assert_ptr_equal(a, b);
+	assert_int_equal(a->refs, 2);
+	assert_int_equal(tftp_file_cache_count(c), 1);
+	assert_int_equal(a->size, 6);
+	assert_memory_equal(a->map, "KERNEL", 6);
+
+	/* replaced by rename: a new entry; the old one still has its data */
+	write_file(tmp, "NEWER KERNEL");
+	assert_int_equal(rename(tmp, p), 0);
+	assert_int_equal(tftp_file_get(c, open_ro(p), &n), 0);
+	assert_ptr_not_equal(n, a);
+	assert_int_equal(n->size, 12);
+	assert_memory_equal(n->map, "NEWER KERNEL", 12);
+	assert_memory_equal(a->map, "KERNEL", 6);
+	assert_int_equal(tftp_file_cache_count(c), 2);
+
+	/* written in place (same inode, new size): the old entry is stale */
+	tftp_file_put(c, a);
+	tftp_file_put(c, b);
+	FILE *f = fopen(p, "a");
+	assert_non_null(f);
+	fputs(" PLUS", f);
+	fclose(f);
+	assert_int_equal(tftp_file_get(c, open_ro(p), &e), 0);
+	assert_ptr_not_equal(e, n);
+	assert_int_equal(e->size, 17);
+	assert_true(n->stale);
+	tftp_file_put(c, n); /* stale and unused: closed now */
+	assert_int_equal(tftp_file_cache_count(c), 2); /* e, and a lingering */
+
+	/* a warm-up job: the file is in the page cache afterwards */
+	int res = 0;
+	struct ev_timer t;
+	ev_timer_init(&t, stop_when_done, &res);
+	ev_timer_start(loop, &t, 1);
+	assert_non_null(tftp_file_prefetch(c, e, 0, 1 << 20, warm_done, &res));
+	assert_int_equal(ev_run(loop), 0);
+	assert_int_equal(res, 1);
+	assert_true(tftp_file_ready(e, 0, e->size));
+	assert_true(tftp_file_ready(e, e->size, 10)); /* past the end: nothing to read */
+
+	/* a cancelled job never calls back */
+	res = 0;
+	struct tftp_file_job *j = tftp_file_prefetch(c, e, 0, 100, warm_done, &res);
+	tftp_file_cancel(c, j);
+	tftp_file_put(c, e);
+	tftp_file_cache_free(c); /* joins the workers, drops entries and jobs */
+	assert_int_equal(res, 0);
+	ev_timer_stop(loop, &t);
+	ev_loop_free(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_build),
 		cmocka_unit_test(test_netascii),
 		cmocka_unit_test_setup_teardown(test_content_open, content_setup, content_teardown),
+		cmocka_unit_test_setup_teardown(test_file_cache, content_setup, content_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
