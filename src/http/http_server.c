@@ -293,11 +293,11 @@ static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connect
 	/* A deployment handed out now: a report token for its installer. */
 	if (d.outcome == DECISION_BOOT && (d.required || opts.confirmed) && !opts.password_url &&
 	    !d.nbp[0]) {
-		const struct http_report_boot *b;
-		if (http_report_handout(s->reports, d.device_name[0] ? d.device_name : "-",
-					d.deployment_name, facts.mac, (uint64_t)time(NULL) * 1000,
-					&b) == 0) {
-			snprintf(report, sizeof(report), "%s/api/v1/report?token=%s", base, b->token);
+		struct store_report b;
+		if (http_report_handout(s->store, d.device_id, d.device_name[0] ? d.device_name : "-",
+					d.deployment_id, d.deployment_name, facts.mac,
+					(uint64_t)time(NULL) * 1000, &b) == 0) {
+			snprintf(report, sizeof(report), "%s/api/v1/report?token=%s", base, b.token);
 			opts.report_url = report;
 			s->counters.reports[HTTP_REPORT_HANDED_OUT]++;
 		}
@@ -940,8 +940,7 @@ int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct d
 	s->port = conf->http_port;
 	s->started_ms = now_ms();
 	s->pw = calloc(1, sizeof(*s->pw));
-	s->reports = calloc(1, sizeof(*s->reports));
-	if (!s->pw || !s->reports) {
+	if (!s->pw) {
 		r = -ENOMEM;
 		goto err;
 	}
@@ -1013,6 +1012,5 @@ void http_server_free(struct http_server *s)
 	free(s->tls_cert);
 	explicit_bzero(s->token, sizeof(s->token));
 	free(s->pw);
-	free(s->reports);
 	free(s);
 }

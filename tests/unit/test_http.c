@@ -23,6 +23,8 @@
 #include "http/http_metrics.h"
 #include "http/http_parse.h"
 #include "http/http_report.h"
+#include "store/store.h"
+#include "tmpdb.h"
 
 #define BASE "http://10.0.0.5:8080"
 
@@ -570,27 +572,38 @@ static void test_password_limiter(void **state)
 
 static void test_reports(void **state)
 {
-	struct http_reports *t = calloc(1, sizeof(*t));
-	const struct http_report_boot *b1, *b2;
-	const uint8_t mac[6] = { 0x52, 0x54, 0, 0, 0, 1 };
-	enum http_report_state st;
-	char tok[HTTP_REPORT_TOKEN_LEN + 1];
-	assert_int_equal(http_report_handout(t, "lab-01", "d1", mac, 1000, &b1), 0);
-	assert_int_equal(strlen(b1->token), HTTP_REPORT_TOKEN_LEN);
-	strcpy(tok, b1->token);
-	assert_ptr_equal(http_report_find(t, tok), b1);
+	struct tmpdb t;
+	struct store *st;
+	struct store_report b1, b2, got;
+	struct store_device dev = { .name = "lab-01", .mac = { 0x52, 0x54, 0, 0, 0, 1 }, .arch = -1 };
+	struct store_image im = { .name = "deb", .kernel = "deb/linux" };
+	struct store_deployment dep = { .name = "d1", .image_name = "deb", .device_name = "lab-01",
+					.purpose = STORE_REQUIRED, .enabled = true };
+	enum http_report_state rs;
+	assert_int_equal(tmpdb_make(&t), 0);
+	assert_int_equal(store_open(t.url, &st), 0);
+	assert_int_equal(store_device_add(st, &dev), 0);
+	assert_int_equal(store_image_add(st, &im), 0);
+	assert_int_equal(store_deployment_add(st, &dep), 0);
+	assert_int_equal(http_report_handout(st, dev.id, "lab-01", dep.id, "d1", dev.mac, 1000, &b1), 0);
+	assert_int_equal(strlen(b1.token), HTTP_REPORT_TOKEN_LEN);
+	assert_int_equal(http_report_find(st, b1.token, &got), 0);
+	assert_int_equal(got.id, b1.id);
+	assert_string_equal(got.device_name, "lab-01");
 	/* the next boot of the same device and deployment replaces the token */
-	assert_int_equal(http_report_handout(t, "lab-01", "d1", mac, 2000, &b2), 0);
-	assert_ptr_equal(b1, b2);
-	assert_null(strcmp(tok, b2->token) ? NULL : "same token");
-	assert_null(http_report_find(t, tok));
-	assert_null(http_report_find(t, ""));
-	assert_null(http_report_find(t, NULL));
-	assert_int_equal(http_report_state_parse("failed", &st), 0);
-	assert_int_equal(st, HTTP_REPORT_FAILED);
-	assert_int_equal(http_report_state_parse("handed_out", &st), -EINVAL);
-	assert_int_equal(http_report_state_parse("done", &st), -EINVAL);
-	free(t);
+	assert_int_equal(http_report_handout(st, dev.id, "lab-01", dep.id, "d1", dev.mac, 2000, &b2), 0);
+	assert_null(strcmp(b1.token, b2.token) ? NULL : "same token");
+	assert_int_equal(http_report_find(st, b1.token, &got), -ENOENT);
+	assert_int_equal(http_report_find(st, b2.token, &got), 0);
+	assert_int_equal(http_report_find(st, "", &got), -ENOENT);
+	assert_int_equal(http_report_find(st, NULL, &got), -ENOENT);
+	assert_int_equal(http_report_find(st, "0123", &got), -ENOENT);
+	assert_int_equal(http_report_state_parse("failed", &rs), 0);
+	assert_int_equal(rs, HTTP_REPORT_FAILED);
+	assert_int_equal(http_report_state_parse("handed_out", &rs), -EINVAL);
+	assert_int_equal(http_report_state_parse("done", &rs), -EINVAL);
+	store_close(st);
+	tmpdb_remove(&t);
 }
 
 /* ---- metrics ------------------------------------------------------------------ */
