@@ -875,7 +875,49 @@ static int commit_record(struct decider *d, const struct pxe_facts *f, struct de
 	return w;
 }
 
-int decide(struct decider *d, const struct pxe_facts *f, bool commit, struct decision *out)
+/* What the user answered at an available deployment's prompt, applied
+ * to the fresh decision before its event is made, so that the event and
+ * the log line say what was chosen.  Deploy: only a decision that is
+ * still an available deployment becomes the user's choice; anything else
+ * (disabled since, now required, gone) stands as decided.  Local: always
+ * the local disk -- the user did not ask for a network boot. */
+static void choice_apply(struct decision *out, enum decide_choice choice)
+{
+	bool avail = out->outcome == DECISION_BOOT && !out->required;
+	char name[sizeof(out->deployment_name)];
+
+	memcpy(name, out->deployment_name, sizeof(name));
+	name[sizeof(name) - 1] = '\0';
+	if (choice == DECIDE_CHOICE_DEPLOY) {
+		if (avail)
+			reason_set(out, "available deployment '%s': user chose to deploy", name);
+		return;
+	}
+	if (avail) {
+		/* The event keeps naming the device and the declined
+		 * deployment; nothing of the image is left to boot. */
+		out->outcome = DECISION_LOCAL;
+		out->image_name[0] = out->kernel[0] = out->initrd[0] = '\0';
+		out->cmdline[0] = out->nbp[0] = '\0';
+		reason_set(out, "available deployment '%s': user let the prompt time out: "
+				"local disk", name);
+		return;
+	}
+	if (out->outcome == DECISION_BOOT) {
+		/* now required: it starts at the next boot, not now */
+		out->outcome = DECISION_LOCAL;
+		out->image_name[0] = out->kernel[0] = out->initrd[0] = '\0';
+		out->cmdline[0] = out->nbp[0] = '\0';
+		reason_set(out, "user let the prompt time out: local disk (deployment '%s' is "
+				"required now; it starts at the next boot)", name);
+		return;
+	}
+	if (out->outcome == DECISION_LOCAL)
+		reason_set(out, "user let the prompt time out: local disk");
+}
+
+static int decide_run(struct decider *d, const struct pxe_facts *f, bool commit,
+		      enum decide_choice choice, struct decision *out)
 {
 	const struct pxed_conf *conf = d->conf;
 	struct decide_todo todo = { 0 };
@@ -964,6 +1006,8 @@ event:
 	/* Every decision is an event, cached or not; the queue writes them in
 	 * batches (see EVENT_BATCH_MS).  Losing one is worth a warning, never a
 	 * client left without a reply. */
+	if (choice != DECIDE_CHOICE_NONE)
+		choice_apply(out, choice);
 	event_fill(&ev, f, out, now);
 	flushq = evq_push(d, &ev, now, &flushn);
 	pthread_mutex_unlock(&d->lock);
@@ -976,6 +1020,19 @@ event:
 	if (flushq)
 		evq_write(d, flushq, flushn);
 	return r;
+}
+
+int decide(struct decider *d, const struct pxe_facts *f, bool commit, struct decision *out)
+{
+	return decide_run(d, f, commit, DECIDE_CHOICE_NONE, out);
+}
+
+int decide_choice(struct decider *d, const struct pxe_facts *f, enum decide_choice choice,
+		  bool commit, struct decision *out)
+{
+	if (choice == DECIDE_CHOICE_LOCAL)
+		commit = false; /* nothing is handed out */
+	return decide_run(d, f, commit, choice, out);
 }
 
 void decision_log(const struct pxe_facts *f, const struct decision *d, const char *context)

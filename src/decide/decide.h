@@ -78,6 +78,26 @@ struct decider; /* owned by the decide module; see decide.c */
  * (then *out is an IGNORE with the reason). */
 int decide(struct decider *d, const struct pxe_facts *f, bool commit, struct decision *out);
 
+/* The answer to an available deployment's prompt (boot_script.h). */
+enum decide_choice {
+	DECIDE_CHOICE_NONE = 0,
+	DECIDE_CHOICE_DEPLOY, /* Enter: start the deployment */
+	DECIDE_CHOICE_LOCAL,  /* timeout: boot the local disk */
+};
+
+/* Decide again for a client coming back with its choice, and record the
+ * choice as that decision's event (the request names no deployment, so
+ * the rules run afresh):
+ *   deploy: a decision that is still an available deployment keeps its
+ *           outcome, reason "available deployment 'X': user chose to
+ *           deploy"; any other decision stands as it is (it is not the
+ *           prompt the user answered);
+ *   local:  always DECISION_LOCAL, reason "available deployment 'X': user
+ *           let the prompt time out: local disk"; never commits.
+ * Same return and commit meaning as decide(). */
+int decide_choice(struct decider *d, const struct pxe_facts *f, enum decide_choice choice,
+		  bool commit, struct decision *out);
+
 /* The one decision log line, prefixed "MAC, GUID: " (PRODUCT.md), e.g.
  *   52:54:00:12:34:56, 8a3c...: boot 'win11' (required deployment for
  *   device 'lab-01', not yet handed out) [dhcp DISCOVER on br0, arch bios, pxe]

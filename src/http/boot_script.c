@@ -183,7 +183,8 @@ int boot_script_build_opts(const struct decision *d, const char *base_url,
 	if (!d || !base_url || !base_url_valid(base_url))
 		return -EINVAL;
 	if ((opts->report_url && !own_url_valid(opts->report_url)) ||
-	    (opts->password_url && !own_url_valid(opts->password_url)))
+	    (opts->password_url && !own_url_valid(opts->password_url)) ||
+	    (opts->choice_url && !own_url_valid(opts->choice_url)))
 		return -EINVAL;
 	safe_text(reason, sizeof(reason), d->reason);
 	out_printf(&o, "#!ipxe\n");
@@ -210,7 +211,14 @@ int boot_script_build_opts(const struct decision *d, const char *base_url,
 			break;
 		}
 		/* Available: ask first; the default is the local disk
-		 * (PRODUCT.md).  0x0d is Enter. */
+		 * (PRODUCT.md).  0x0d is Enter.  Either way the answer goes
+		 * back to pxed, which records it and answers with the image
+		 * (or the password prompt) or with `exit`; if pxed cannot be
+		 * reached, the local disk. */
+		if (!opts->choice_url) {
+			buf[0] = '\0';
+			return -EINVAL;
+		}
 		out_printf(&o, "echo pxed: deployment %s (image %s) is available\n",
 			   d->deployment_name, d->image_name);
 		out_printf(&o,
@@ -218,13 +226,9 @@ int boot_script_build_opts(const struct decision *d, const char *base_url,
 			   "deployment %s, or wait to boot from local disk... && goto deploy || "
 			   "goto local\n",
 			   BOOT_SCRIPT_PROMPT_MS, BOOT_SCRIPT_PROMPT_MS / 1000, d->deployment_name);
-		if (opts->password_url) {
-			out_printf(&o, "goto local\n:deploy\n");
-			out_password(&o, d, opts->password_url);
-			break;
-		}
-		out_printf(&o, ":local\necho pxed: booting from local disk\nexit\n:deploy\n");
-		out_image(&o, d, base_url, opts);
+		out_printf(&o, ":deploy\nchain %s&choice=deploy || goto local\n", opts->choice_url);
+		out_printf(&o, ":local\necho pxed: booting from local disk\n");
+		out_printf(&o, "chain %s&choice=local || exit\nexit\n", opts->choice_url);
 		break;
 	case DECISION_LOCAL:
 		out_printf(&o, "echo pxed: booting from local disk (%s)\nexit\n", reason);

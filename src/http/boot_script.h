@@ -1,8 +1,11 @@
 /* boot_script: the iPXE script pxed hands to a client for one decision.
  *
  *   boot, required  -> kernel/initrd/boot (or chain NBP) with no key press;
- *   boot, available -> a 10 s prompt, Enter starts the deployment, anything
- *                      else (or the timeout) boots the local disk;
+ *   boot, available -> a 10 s prompt; Enter chains to choice_url with
+ *                      &choice=deploy, the timeout (or any other key) to
+ *                      choice_url with &choice=local, so that pxed records
+ *                      what was chosen and answers with the image (or the
+ *                      password prompt) or with `exit`;
  *   local           -> echo the reason, `exit` (back to the firmware, which
  *                      tries its next boot device: the local disk);
  *   ignore          -> same as local, with "not serviced": an iPXE client
@@ -40,8 +43,13 @@ struct boot_script_opts {
 	 * `login` (which masks what is typed) and chain to
 	 * password_url + "&password=" + the password, URI-escaped by iPXE. */
 	const char *password_url;
-	/* The password was right: start the image without the available
-	 * deployment's Enter prompt (the user answered it already). */
+	/* The /boot.ipxe URL (mac, guid, arch) an available deployment's
+	 * prompt chains back to with "&choice=deploy" or "&choice=local".
+	 * Required for an available deployment that is not confirmed. */
+	const char *choice_url;
+	/* The user chose to deploy (choice=deploy) or typed the right
+	 * password: start the image, or ask for the password when
+	 * password_url is set, without the available deployment's prompt. */
 	bool confirmed;
 	/* One extra line to show first ("wrong password"); safe text only. */
 	const char *notice;

@@ -1081,29 +1081,47 @@ enum MHD_Result http_api_image_one(struct http_server *s, struct MHD_Connection 
 
 /* A deployment with its installer reports: counts like ConfigMgr's
  * deployment status, and per device the last state. */
-static json_t *deployment_status_json(struct http_server *s, const struct store_deployment *d)
+struct report_devices {
+	json_t *devs;
+};
+
+static int report_device_json(void *ctx, const struct store_report *b)
 {
-	json_t *o = deployment_json(d), *devs = json_array();
-	json_int_t n[HTTP_REPORT_STATES] = { 0 };
-	for (size_t i = 0; i < HTTP_REPORT_SLOTS; i++) {
-		const struct http_report_boot *b = &s->reports->boot[i];
-		if (!b->used || strcmp(b->deployment, d->name) != 0)
-			continue;
-		n[b->state]++;
-		json_array_append_new(devs, json_pack("{s:o, s:o, s:s, s:o, s:o, s:o}", "device",
-						      str_json(b->device), "mac", mac_json(b->mac),
-						      "state", http_report_state_name(b->state),
-						      "message", str_json(b->message), "handed_out",
-						      time_json((int64_t)b->handed_ms), "updated",
-						      time_json((int64_t)b->updated_ms)));
+	struct report_devices *rd = ctx;
+	json_array_append_new(rd->devs,
+			      json_pack("{s:o, s:o, s:s, s:o, s:o, s:o}", "device",
+					str_json(b->device_name), "mac", mac_json(b->mac), "state",
+					http_report_state_name((enum http_report_state)b->state),
+					"message", str_json(b->message), "handed_out",
+					time_json(b->handed_out_ms), "updated",
+					time_json(b->updated_ms)));
+	return 0;
+}
+
+static json_t *deployment_status_json(struct http_server *s, const struct store_deployment *d,
+				      struct api_err *e)
+{
+	struct report_devices rd = { .devs = json_array() };
+	struct store_report_counts n;
+	json_t *o;
+	int rc;
+
+	rc = store_report_counts(s->store, d->id, &n);
+	if (rc >= 0)
+		rc = store_report_list(s->store, d->id, report_device_json, &rd);
+	if (rc < 0) {
+		json_decref(rd.devs);
+		api_store_fail(s, rc, e, "read the deployment's reports");
+		return NULL;
 	}
+	o = deployment_json(d);
 	/* handed_out counts every device the deployment went to; the others
 	 * are devices by their last reported state. */
 	json_object_set_new(o, "status",
-			    json_pack("{s:I, s:I, s:I, s:I}", "handed_out",
-				      n[0] + n[1] + n[2] + n[3], "started", n[1], "succeeded", n[2],
-				      "failed", n[3]));
-	json_object_set_new(o, "devices", devs);
+			    json_pack("{s:I, s:I, s:I, s:I}", "handed_out", (json_int_t)n.handed_out,
+				      "started", (json_int_t)n.started, "succeeded",
+				      (json_int_t)n.succeeded, "failed", (json_int_t)n.failed));
+	json_object_set_new(o, "devices", rd.devs);
 	return o;
 }
 
@@ -1129,8 +1147,8 @@ static int deployment_one(struct http_server *s, struct MHD_Connection *c,
 		return api_store_fail(s, rc, e, "look up a deployment");
 	switch (r->method) {
 	case HTTP_GET:
-		*out = deployment_status_json(s, &d);
-		return MHD_HTTP_OK;
+		*out = deployment_status_json(s, &d, e);
+		return *out ? MHD_HTTP_OK : -1;
 	case HTTP_DELETE:
 		rc = store_deployment_delete(s->store, name);
 		if (rc < 0)
@@ -1361,7 +1379,7 @@ static int report_post(struct http_server *s, struct MHD_Connection *c, struct h
 	const char *state = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
 	const char *msg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "message");
 	enum http_report_state st;
-	struct http_report_boot *b;
+	struct store_report b;
 	json_t *o = NULL;
 	char mac[MAC_STR_LEN], esc[HTTP_REPORT_MSG_MAX * 4 + 1];
 	int rc = -1;
@@ -1392,24 +1410,37 @@ static int report_post(struct http_server *s, struct MHD_Connection *c, struct h
 			 "field 'message' is longer than %d bytes", HTTP_REPORT_MSG_MAX);
 		goto done;
 	}
-	b = http_report_find(s->reports, token);
-	if (!b) {
+	rc = http_report_find(s->store, token, &b);
+	if (rc == -ENOENT) {
 		s->counters.auth_failures++;
 		api_fail(e, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-			 "no deployment boot has this token (pxed restarted, or a newer boot "
-			 "replaced it)");
+			 "no deployment boot has this token (a newer boot replaced it)");
+		rc = -1;
 		goto done;
 	}
-	b->state = st;
-	b->updated_ms = (uint64_t)time(NULL) * 1000;
+	if (rc < 0) {
+		api_store_fail(s, rc, e, "look up a report token");
+		rc = -1;
+		goto done;
+	}
 	log_escape(esc, sizeof(esc), msg ? msg : "", msg ? strlen(msg) : 0);
-	str_copy(b->message, sizeof(b->message), esc);
+	rc = store_report_update(s->store, b.id, (enum store_report_state)st, esc,
+				 (int64_t)time(NULL) * 1000);
+	if (rc < 0) {
+		if (rc == -ENOENT)
+			api_fail(e, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+				 "no deployment boot has this token (a newer boot replaced it)");
+		else
+			api_store_fail(s, rc, e, "record a report");
+		rc = -1;
+		goto done;
+	}
 	s->counters.reports[st]++;
-	mac_format(b->mac, mac);
-	log_info(MOD, "%s: device '%s' deployment '%s' reports %s%s%s", mac, b->device, b->deployment,
-		 http_report_state_name(st), *esc ? ": " : "", esc);
-	*out = json_pack("{s:s, s:s, s:s}", "device", b->device, "deployment", b->deployment, "state",
-			 http_report_state_name(st));
+	mac_format(b.mac, mac);
+	log_info(MOD, "%s: device '%s' deployment '%s' reports %s%s%s", mac, b.device_name,
+		 b.deployment_name, http_report_state_name(st), *esc ? ": " : "", esc);
+	*out = json_pack("{s:s, s:s, s:s}", "device", b.device_name, "deployment", b.deployment_name,
+			 "state", http_report_state_name(st));
 	rc = MHD_HTTP_OK;
 done:
 	json_decref(o);

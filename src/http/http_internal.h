@@ -34,7 +34,6 @@ struct http_server {
 	char *tls_cert, *tls_key;  /* PEM text for the HTTPS listener */
 	struct http_counters counters;
 	struct http_pw_limiter *pw; /* PXEPassword attempts */
-	struct http_reports *reports;
 	struct http_metrics_sources src;
 	struct decider *dec;
 	struct store *store;

@@ -24,47 +24,28 @@ int http_report_state_parse(const char *s, enum http_report_state *out)
 	return -EINVAL;
 }
 
-int http_report_handout(struct http_reports *t, const char *device, const char *deployment,
-			const uint8_t mac[6], uint64_t now_ms, const struct http_report_boot **out)
+int http_report_handout(struct store *st, int64_t device_id, const char *device,
+			int64_t deployment_id, const char *deployment, const uint8_t mac[6],
+			uint64_t now_ms, struct store_report *out)
 {
-	struct http_report_boot *b = NULL, *oldest = NULL;
 	int r;
 
-	for (size_t i = 0; i < HTTP_REPORT_SLOTS && !b; i++) {
-		struct http_report_boot *c = &t->boot[i];
-		if (c->used && !strcmp(c->device, device) && !strcmp(c->deployment, deployment))
-			b = c;
-	}
-	for (size_t i = 0; i < HTTP_REPORT_SLOTS && !b; i++) {
-		struct http_report_boot *c = &t->boot[i];
-		if (!c->used)
-			b = c;
-		else if (!oldest || c->updated_ms < oldest->updated_ms)
-			oldest = c;
-	}
-	if (!b)
-		b = oldest; /* full: forget the boot that was quiet longest */
-	memset(b, 0, sizeof(*b));
-	r = http_token_random(b->token, HTTP_REPORT_TOKEN_LEN / 2);
+	memset(out, 0, sizeof(*out));
+	r = http_token_random(out->token, HTTP_REPORT_TOKEN_LEN / 2);
 	if (r < 0)
 		return r;
-	b->used = true;
-	str_copy(b->device, sizeof(b->device), device);
-	str_copy(b->deployment, sizeof(b->deployment), deployment);
-	memcpy(b->mac, mac, 6);
-	b->state = HTTP_REPORT_HANDED_OUT;
-	b->handed_ms = b->updated_ms = now_ms;
-	*out = b;
-	return 0;
+	out->device_id = device_id;
+	str_copy(out->device_name, sizeof(out->device_name), device);
+	out->deployment_id = deployment_id;
+	str_copy(out->deployment_name, sizeof(out->deployment_name), deployment);
+	memcpy(out->mac, mac, 6);
+	out->handed_out_ms = (int64_t)now_ms;
+	return store_report_create(st, out);
 }
 
-struct http_report_boot *http_report_find(struct http_reports *t, const char *token)
+int http_report_find(struct store *st, const char *token, struct store_report *out)
 {
-	struct http_report_boot *hit = NULL;
-	if (!token || strlen(token) != HTTP_REPORT_TOKEN_LEN)
-		return NULL;
-	for (size_t i = 0; i < HTTP_REPORT_SLOTS; i++)
-		if (t->boot[i].used && http_token_equal(token, t->boot[i].token))
-			hit = &t->boot[i];
-	return hit;
+	if (!token || strnlen(token, HTTP_REPORT_TOKEN_LEN + 1) != HTTP_REPORT_TOKEN_LEN)
+		return -ENOENT;
+	return store_report_by_token(st, token, out);
 }

@@ -238,6 +238,9 @@ static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connect
 	const char *bad = boot_facts_parse(c, &facts);
 	struct MHD_Response *resp;
 	bool need_pw = s->conf->pxe_password_hash[0] != '\0';
+	bool pw_given = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "password") != NULL;
+	const char *choice = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "choice");
+	enum decide_choice ch;
 	uint64_t t0;
 	int n, rc;
 
@@ -246,14 +249,29 @@ static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connect
 				       !strcmp(bad, "mac") ? "bad or missing mac\n"
 				       : !strcmp(bad, "guid") ? "bad guid\n"
 							      : "bad arch\n");
+	if (choice && strcmp(choice, "deploy") && strcmp(choice, "local"))
+		return http_reply_text(c, r, MHD_HTTP_BAD_REQUEST, "bad choice\n");
+	ch = !choice ? DECIDE_CHOICE_NONE
+	     : !strcmp(choice, "deploy") ? DECIDE_CHOICE_DEPLOY : DECIDE_CHOICE_LOCAL;
 	request_base_url(c, r->via, base, sizeof(base));
+	boot_again_url(c, base, &facts, again, sizeof(again));
+	opts.choice_url = again;
 	t0 = now_us();
 	/* commit: this script is the hand-out of a required deployment --
 	 * unless PXEPassword must be typed first: then look without
-	 * committing, and commit on the request that brings the password. */
-	rc = decide(s->dec, &facts, !need_pw, &d);
-	if (rc >= 0 && need_pw && d.outcome == DECISION_BOOT) {
-		boot_again_url(c, base, &facts, again, sizeof(again));
+	 * committing, and commit on the request that brings the password.
+	 * The answer to an available deployment's prompt is recorded once,
+	 * on the request that brings it (not again with the password). */
+	if (ch != DECIDE_CHOICE_NONE && !pw_given)
+		rc = decide_choice(s->dec, &facts, ch, !need_pw, &d);
+	else
+		rc = decide(s->dec, &facts, !need_pw, &d);
+	if (rc >= 0 && ch == DECIDE_CHOICE_DEPLOY && d.outcome == DECISION_BOOT && !d.required) {
+		opts.confirmed = true; /* the password chain keeps the choice */
+		if (strlen(again) + sizeof("&choice=deploy") <= sizeof(again))
+			strcat(again, "&choice=deploy");
+	}
+	if (rc >= 0 && need_pw && d.outcome == DECISION_BOOT && (d.required || opts.confirmed)) {
 		rc = boot_password_check(s, c, &facts, again, &opts);
 		if (rc == 1)
 			rc = decide(s->dec, &facts, true, &d);
@@ -267,16 +285,19 @@ static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connect
 	s->counters.store_us += now_us() - t0;
 	if (rc < 0)
 		log_warn(MOD, "boot.ipxe: decision failed, client sent to local disk: %s", d.reason);
-	decision_log(&facts, &d, "http /boot.ipxe");
+	decision_log(&facts, &d,
+		     ch == DECIDE_CHOICE_DEPLOY ? "http /boot.ipxe choice=deploy"
+		     : ch == DECIDE_CHOICE_LOCAL ? "http /boot.ipxe choice=local" : "http /boot.ipxe");
 	if ((unsigned)d.outcome < ARRAY_SIZE(s->counters.decisions))
 		s->counters.decisions[d.outcome]++;
 	/* A deployment handed out now: a report token for its installer. */
-	if (d.outcome == DECISION_BOOT && !opts.password_url && !d.nbp[0]) {
-		const struct http_report_boot *b;
-		if (http_report_handout(s->reports, d.device_name[0] ? d.device_name : "-",
-					d.deployment_name, facts.mac, (uint64_t)time(NULL) * 1000,
-					&b) == 0) {
-			snprintf(report, sizeof(report), "%s/api/v1/report?token=%s", base, b->token);
+	if (d.outcome == DECISION_BOOT && (d.required || opts.confirmed) && !opts.password_url &&
+	    !d.nbp[0]) {
+		struct store_report b;
+		if (http_report_handout(s->store, d.device_id, d.device_name[0] ? d.device_name : "-",
+					d.deployment_id, d.deployment_name, facts.mac,
+					(uint64_t)time(NULL) * 1000, &b) == 0) {
+			snprintf(report, sizeof(report), "%s/api/v1/report?token=%s", base, b.token);
 			opts.report_url = report;
 			s->counters.reports[HTTP_REPORT_HANDED_OUT]++;
 		}
@@ -919,8 +940,7 @@ int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct d
 	s->port = conf->http_port;
 	s->started_ms = now_ms();
 	s->pw = calloc(1, sizeof(*s->pw));
-	s->reports = calloc(1, sizeof(*s->reports));
-	if (!s->pw || !s->reports) {
+	if (!s->pw) {
 		r = -ENOMEM;
 		goto err;
 	}
@@ -992,6 +1012,5 @@ void http_server_free(struct http_server *s)
 	free(s->tls_cert);
 	explicit_bzero(s->token, sizeof(s->token));
 	free(s->pw);
-	free(s->reports);
 	free(s);
 }

@@ -243,6 +243,56 @@ struct store_event_filter {
 int store_event_find(struct store *s, const struct store_event_filter *f,
 		     int (*cb)(void *ctx, const struct store_event *ev), void *ctx);
 
+/* Installer reports (schema v3): one row per deployment boot handed out
+ * with a report token.  None of these bump the generation (a report
+ * never changes a PXE answer). */
+enum store_report_state {
+	STORE_REPORT_HANDED_OUT = 0,
+	STORE_REPORT_STARTED = 1,
+	STORE_REPORT_SUCCEEDED = 2,
+	STORE_REPORT_FAILED = 3,
+};
+#define STORE_REPORT_TOKEN_MAX 64  /* lower-case hex digits */
+#define STORE_REPORT_MSG_MAX 1000
+
+struct store_report {
+	int64_t id;
+	char token[STORE_REPORT_TOKEN_MAX + 1];
+	int64_t device_id;       /* 0 = an unknown machine */
+	char device_name[64];    /* as it was at hand-out */
+	uint8_t mac[MAC_LEN];
+	int64_t deployment_id;
+	char deployment_name[64];
+	int64_t handed_out_ms;   /* unix milliseconds */
+	enum store_report_state state;
+	char message[STORE_REPORT_MSG_MAX + 1]; /* the installer's last words, "" = none */
+	int64_t updated_ms;      /* last report, or the hand-out */
+};
+
+struct store_report_counts {
+	unsigned handed_out;     /* every boot handed out, whatever it reported since */
+	unsigned started, succeeded, failed; /* boots by their last reported state */
+};
+
+/* A boot handed out now: token (lower-case hex), device_id (0 = unknown,
+ * then the MAC names it), device_name, mac, deployment_id,
+ * deployment_name and handed_out_ms are read; the row replaces the
+ * earlier boot of that device and deployment (its token stops working).
+ * Sets id, state = handed out, updated_ms.  -ENOENT for no such
+ * deployment, -EEXIST when the token is taken, -EINVAL for a bad field. */
+int store_report_create(struct store *s, struct store_report *r);
+/* The boot a token names; -ENOENT if none (or a malformed token). */
+int store_report_by_token(struct store *s, const char *token, struct store_report *out);
+/* The installer's report: state, message (NULL = "") and its time.
+ * -ENOENT when the row is gone (a newer boot replaced it). */
+int store_report_update(struct store *s, int64_t id, enum store_report_state state,
+			const char *message, int64_t when_ms);
+/* Counts for one deployment (zeros for none). */
+int store_report_counts(struct store *s, int64_t deployment_id, struct store_report_counts *out);
+/* Each device's last boot of one deployment, in device name order. */
+int store_report_list(struct store *s, int64_t deployment_id,
+		      int (*cb)(void *ctx, const struct store_report *r), void *ctx);
+
 /* Bulk load (imports, benchmarks): every write between begin and end runs
  * in one transaction, each as a savepoint (a failed write undoes only
  * itself and returns its error as usual), and the generation is bumped

@@ -121,6 +121,28 @@ static const char *const migrations[] = {
 	"CREATE INDEX deployments_collection ON deployments (collection_id);"
 	"CREATE INDEX deployments_unknown ON deployments (unknown_arch);"
 	"ALTER TABLE devices ADD COLUMN discovered INTEGER NOT NULL DEFAULT 0;",
+
+	/* 3: installer reports, one row per deployment boot handed out (the
+	 * last boot of a device and deployment replaces the earlier one), so
+	 * that report tokens and states outlive a restart and are shared by
+	 * every server on the database.  The token is the row's credential:
+	 * 128 random bits, looked up through its unique index.  device_id 0 =
+	 * an unknown machine; no foreign key, so the report stays readable
+	 * after the device is removed (the name and MAC are kept). */
+	"CREATE TABLE reports ("
+	"  id INTEGER PRIMARY KEY,"
+	"  token TEXT NOT NULL UNIQUE,"
+	"  device_id INTEGER NOT NULL DEFAULT 0,"
+	"  device_name TEXT NOT NULL,"
+	"  mac TEXT NOT NULL,"
+	"  deployment_id INTEGER NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,"
+	"  deployment_name TEXT NOT NULL,"
+	"  handed_out_ms INTEGER NOT NULL,"
+	"  state INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 3),"
+	"  message TEXT NOT NULL DEFAULT '',"
+	"  updated_ms INTEGER NOT NULL"
+	");"
+	"CREATE INDEX reports_deployment ON reports (deployment_id, device_id);",
 };
 
 #define DEVICE_COLS "id, name, mac, guid, arch, last_seen, created, discovered"
@@ -138,6 +160,10 @@ static const char *const migrations[] = {
 #define EVENT_COLS                                                                     \
 	"id, time_ms, mac, guid, arch, ifname, via, outcome, reason, device_id,"       \
 	" deployment_id, deployment_name"
+
+#define REPORT_COLS                                                                    \
+	"id, token, device_id, device_name, mac, deployment_id, deployment_name,"      \
+	" handed_out_ms, state, message, updated_ms"
 
 /* Prepared once per store, on first use. */
 enum stmt_id {
@@ -194,6 +220,12 @@ enum stmt_id {
 	ST_EVENT_LIST,
 	ST_EVENT_PRUNE,
 	ST_EVENT_FIND,
+	ST_REPORT_REPLACE,
+	ST_REPORT_ADD,
+	ST_REPORT_BY_TOKEN,
+	ST_REPORT_UPDATE,
+	ST_REPORT_COUNTS,
+	ST_REPORT_LIST,
 	ST__COUNT
 };
 
@@ -303,6 +335,20 @@ static const char *const stmt_sql[ST__COUNT] = {
 			  " WHERE (?1 = 0 OR device_id = ?1) AND (?2 = 0 OR time_ms >= ?2)"
 			  " AND (?4 = '' OR mac = ?4)"
 			  " ORDER BY id DESC LIMIT ?3) ORDER BY id ASC",
+	/* A new boot of the same device (by id; an unknown machine by MAC)
+	 * and deployment replaces the earlier one. */
+	[ST_REPORT_REPLACE] = "DELETE FROM reports WHERE deployment_id = ?1 AND device_id = ?2"
+			      " AND (?2 <> 0 OR mac = ?3)",
+	[ST_REPORT_ADD] = "INSERT INTO reports (token, device_id, device_name, mac, deployment_id,"
+			  " deployment_name, handed_out_ms, state, message, updated_ms)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, '', ?7)",
+	[ST_REPORT_BY_TOKEN] = "SELECT " REPORT_COLS " FROM reports WHERE token = ?1",
+	[ST_REPORT_UPDATE] = "UPDATE reports SET state = ?2, message = ?3, updated_ms = ?4"
+			     " WHERE id = ?1",
+	[ST_REPORT_COUNTS] = "SELECT state, COUNT(*) FROM reports WHERE deployment_id = ?1"
+			     " GROUP BY state",
+	[ST_REPORT_LIST] = "SELECT " REPORT_COLS " FROM reports WHERE deployment_id = ?1"
+			   " ORDER BY device_name, mac",
 };
 
 struct store {
@@ -2138,4 +2184,204 @@ int store_bulk_end(struct store *s, bool commit)
 out:
 	pthread_mutex_unlock(&s->lock);
 	return r;
+}
+
+/* ---- installer reports ------------------------------------------------- */
+
+static bool report_token_valid(const char *t)
+{
+	size_t n = t ? strnlen(t, STORE_REPORT_TOKEN_MAX + 1) : 0;
+	if (n == 0 || n > STORE_REPORT_TOKEN_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((t[i] >= '0' && t[i] <= '9') || (t[i] >= 'a' && t[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static void report_read(sqlite3_stmt *st, void *p)
+{
+	struct store_report *r = p;
+	char buf[64];
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(st, 0);
+	col_text(st, 1, r->token, sizeof(r->token));
+	r->device_id = sqlite3_column_int64(st, 2);
+	col_text(st, 3, r->device_name, sizeof(r->device_name));
+	col_text(st, 4, buf, sizeof(buf));
+	mac_parse(buf, r->mac);
+	r->deployment_id = sqlite3_column_int64(st, 5);
+	col_text(st, 6, r->deployment_name, sizeof(r->deployment_name));
+	r->handed_out_ms = sqlite3_column_int64(st, 7);
+	r->state = (enum store_report_state)sqlite3_column_int(st, 8);
+	col_text(st, 9, r->message, sizeof(r->message));
+	r->updated_ms = sqlite3_column_int64(st, 10);
+}
+
+int store_report_create(struct store *s, struct store_report *rep)
+{
+	char mac[MAC_STR_LEN];
+	sqlite3_stmt *del, *add;
+	int r;
+
+	if (!report_token_valid(rep->token))
+		return fail(s, -EINVAL, "report token must be 1-%d lower-case hex digits",
+			    STORE_REPORT_TOKEN_MAX);
+	if ((r = check_text(s, "device name", rep->device_name, sizeof(rep->device_name))) < 0 ||
+	    (r = check_text(s, "deployment name", rep->deployment_name,
+			    sizeof(rep->deployment_name))) < 0)
+		return r;
+	mac_format(rep->mac, mac);
+	pthread_mutex_lock(&s->lock);
+	del = stmt_get(s, ST_REPORT_REPLACE);
+	add = stmt_get(s, ST_REPORT_ADD);
+	if (!del || !add) {
+		r = -EIO;
+		goto out;
+	}
+	/* No generation bump: a report never changes a PXE answer. */
+	if ((r = exec_id(s, ST_BEGIN, "begin")) < 0)
+		goto out;
+	sqlite3_bind_int64(del, 1, rep->deployment_id);
+	sqlite3_bind_int64(del, 2, rep->device_id);
+	bind_text(del, 3, mac);
+	r = stmt_exec(s, del, "replace report");
+	if (r == 0) {
+		bind_text(add, 1, rep->token);
+		sqlite3_bind_int64(add, 2, rep->device_id);
+		bind_text(add, 3, rep->device_name);
+		bind_text(add, 4, mac);
+		sqlite3_bind_int64(add, 5, rep->deployment_id);
+		bind_text(add, 6, rep->deployment_name);
+		sqlite3_bind_int64(add, 7, rep->handed_out_ms);
+		if (sqlite3_step(add) != SQLITE_DONE) {
+			int ext = sqlite3_extended_errcode(s->db);
+			if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+				r = fail(s, -ENOENT, "no deployment %lld to report on",
+					 (long long)rep->deployment_id);
+			else if (ext == SQLITE_CONSTRAINT_UNIQUE)
+				r = fail(s, -EEXIST, "report token already in use");
+			else
+				r = db_fail(s, "add report");
+		} else
+			rep->id = sqlite3_last_insert_rowid(s->db);
+		stmt_done(add);
+	}
+	if (r == 0)
+		r = exec_id(s, ST_COMMIT, "commit");
+	if (r < 0)
+		exec_id(s, ST_ROLLBACK, "rollback");
+	else {
+		rep->state = STORE_REPORT_HANDED_OUT;
+		rep->message[0] = '\0';
+		rep->updated_ms = rep->handed_out_ms;
+	}
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_report_by_token(struct store *s, const char *token, struct store_report *out)
+{
+	sqlite3_stmt *st;
+	int r = -EIO, rc;
+
+	if (!report_token_valid(token))
+		return fail(s, -ENOENT, "no report with this token");
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_REPORT_BY_TOKEN);
+	if (st) {
+		bind_text(st, 1, token);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			report_read(st, out);
+			r = 0;
+		} else if (rc == SQLITE_DONE)
+			r = fail(s, -ENOENT, "no report with this token");
+		else
+			r = db_fail(s, "read report");
+		stmt_done(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_report_update(struct store *s, int64_t id, enum store_report_state state,
+			const char *message, int64_t when_ms)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((unsigned)state > STORE_REPORT_FAILED)
+		return fail(s, -EINVAL, "report state %d is not one of 0-3", (int)state);
+	if (!message)
+		message = "";
+	if ((r = check_text(s, "report message", message, STORE_REPORT_MSG_MAX + 1)) < 0)
+		return r;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_REPORT_UPDATE);
+	if (!st) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, (int)state);
+	bind_text(st, 3, message);
+	sqlite3_bind_int64(st, 4, when_ms);
+	r = stmt_exec(s, st, "update report");
+	if (r == 0 && sqlite3_changes(s->db) == 0)
+		r = fail(s, -ENOENT, "no report %lld (replaced by a newer boot?)", (long long)id);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_report_counts(struct store *s, int64_t deployment_id, struct store_report_counts *out)
+{
+	sqlite3_stmt *st;
+	int r = -EIO, rc;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_REPORT_COUNTS);
+	if (st) {
+		r = 0;
+		sqlite3_bind_int64(st, 1, deployment_id);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			int state = sqlite3_column_int(st, 0);
+			unsigned n = (unsigned)sqlite3_column_int64(st, 1);
+			out->handed_out += n; /* every boot handed out, whatever came since */
+			if (state == STORE_REPORT_STARTED)
+				out->started = n;
+			else if (state == STORE_REPORT_SUCCEEDED)
+				out->succeeded = n;
+			else if (state == STORE_REPORT_FAILED)
+				out->failed = n;
+		}
+		if (rc != SQLITE_DONE)
+			r = db_fail(s, "count reports");
+		stmt_done(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_report_list(struct store *s, int64_t deployment_id,
+		      int (*cb)(void *ctx, const struct store_report *r), void *ctx)
+{
+	struct rows rs = { .size = sizeof(struct store_report) };
+	sqlite3_stmt *st;
+	int r = -EIO;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_REPORT_LIST);
+	if (st) {
+		sqlite3_bind_int64(st, 1, deployment_id);
+		r = rows_collect(s, st, &rs, report_read);
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; r == 0 && i < rs.n; i++)
+		if (cb(ctx, (struct store_report *)rs.v + i))
+			break;
+	free(rs.v);
+	return r < 0 ? r : (int)rs.n;
 }

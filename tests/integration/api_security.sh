@@ -256,6 +256,20 @@ assert_grep "handed out 1, started 0, succeeded 0, failed 1" "$OUT"
 assert_grep "^lab-01 +52:54:00:00:00:01 +failed" "$OUT"
 pass "installer reports: token per boot, counts and last state per device"
 
+# Reports live in the store: a restart keeps the states, and the token
+# handed out before it still works.
+kill "$PXED_PID"
+wait "$PXED_PID" 2>/dev/null
+start_pxed "$TMP/pxed.conf"
+assert_eq "deployment status after restart" 200 "$(code "$B/api/v1/deployments/d1")"
+jq_py 'assert d["status"]=={"handed_out":1,"started":0,"succeeded":0,"failed":1}, d; assert d["devices"][0]["state"]=="failed", d' ||
+	fail "deployment status after restart: $(cat "$OUT")"
+assert_eq "report after restart" 200 "$(code -X POST -d '{"state":"succeeded","message":"done"}' "$REPORT")"
+ctl 0 deployment show d1
+assert_grep "handed out 1, started 0, succeeded 1, failed 0" "$OUT"
+assert_grep "^lab-01 +52:54:00:00:00:01 +succeeded" "$OUT"
+pass "installer reports survive a pxed restart (states and tokens)"
+
 # ---- clear, rm ----------------------------------------------------------------
 ctl 0 device clear lab-01
 assert_grep "1 required deployment\(s\) cleared" "$OUT"

@@ -261,6 +261,67 @@ static void test_available(void **state)
 	assert_int_equal(store_handout_done(fx->s, fx->dev_id, d.deployment_id), 0);
 }
 
+/* The answer to an available deployment's prompt: recorded as the event
+ * of a fresh decision; deploy only while the deployment still applies. */
+static void test_available_choice(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	struct store_event ev;
+	add_image(fx->s, "debian");
+	int64_t dep = add_dep(fx->s, "D2", "debian", STORE_AVAILABLE, 0);
+	facts_for(&f, MAC1);
+	f.via = PXE_VIA_HTTP;
+
+	assert_int_equal(decide_choice(fx->d, &f, DECIDE_CHOICE_DEPLOY, true, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_false(d.required);
+	assert_int_equal(d.deployment_id, dep);
+	assert_string_equal(d.kernel, "debian/linux");
+	assert_string_equal(d.reason, "available deployment 'D2': user chose to deploy");
+	assert_int_equal(decider_events_flush(fx->d), 1);
+	assert_int_equal(store_event_list(fx->s, 0, 0, 0, count_events, &ev), 1);
+	assert_string_equal(ev.outcome, "boot");
+	assert_string_equal(ev.reason, "available deployment 'D2': user chose to deploy");
+	assert_int_equal(ev.deployment_id, dep);
+	/* an available deployment is never recorded as handed out */
+	assert_int_equal(store_handout_done(fx->s, fx->dev_id, dep), 0);
+
+	assert_int_equal(decide_choice(fx->d, &f, DECIDE_CHOICE_LOCAL, true, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	assert_string_equal(d.kernel, "");
+	assert_string_equal(d.reason,
+			    "available deployment 'D2': user let the prompt time out: local disk");
+	assert_int_equal(decider_events_flush(fx->d), 1);
+	assert_int_equal(store_event_list(fx->s, 0, 0, 0, count_events, &ev), 2);
+	assert_string_equal(ev.outcome, "local");
+	assert_int_equal(ev.device_id, fx->dev_id);
+	assert_int_equal(ev.deployment_id, dep);
+	assert_string_equal(ev.deployment_name, "D2");
+	/* the cache kept the plain decision, not the choice */
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+
+	/* disabled since the prompt: choice=deploy deploys nothing */
+	assert_int_equal(store_deployment_set_enabled(fx->s, "D2", false), 0);
+	assert_int_equal(decide_choice(fx->d, &f, DECIDE_CHOICE_DEPLOY, true, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	assert_null(strstr(d.reason, "user chose"));
+
+	/* now required: the timeout still means the local disk, and nothing
+	 * is recorded as handed out */
+	int64_t req = add_dep(fx->s, "D1", "debian", STORE_REQUIRED, 0);
+	assert_int_equal(decide_choice(fx->d, &f, DECIDE_CHOICE_LOCAL, true, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	assert_int_equal(store_handout_done(fx->s, fx->dev_id, req), 0);
+	/* and choice=deploy gets the required deployment, as any request would */
+	assert_int_equal(decide_choice(fx->d, &f, DECIDE_CHOICE_DEPLOY, true, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_true(d.required);
+	assert_int_equal(store_handout_done(fx->s, fx->dev_id, req), 1);
+}
+
 static void test_required_before_available(void **state)
 {
 	struct fx *fx = *state;
@@ -861,6 +922,7 @@ int main(void)
 		T(test_known_no_deployment),
 		T(test_required_commit),
 		T(test_available),
+		T(test_available_choice),
 		T(test_required_before_available),
 		T(test_events_recorded),
 		T(test_store_error),

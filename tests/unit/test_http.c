@@ -23,6 +23,8 @@
 #include "http/http_metrics.h"
 #include "http/http_parse.h"
 #include "http/http_report.h"
+#include "store/store.h"
+#include "tmpdb.h"
 
 #define BASE "http://10.0.0.5:8080"
 
@@ -78,25 +80,47 @@ static void test_script_nbp(void **state)
 	assert_null(strstr(buf, "kernel"));
 }
 
+#define AGAIN BASE "/boot.ipxe?mac=52:54:00:12:34:56&arch=7"
+
+/* Available: the prompt's answer goes back to pxed (which records it);
+ * no image line is in the prompt script at all. */
 static void test_script_available_prompts(void **state)
 {
 	struct decision d = boot_kernel(false);
+	struct boot_script_opts o = { .choice_url = AGAIN };
 	char buf[2048];
-	const char *p, *local, *deploy, *kernel;
-	assert_true(boot_script_build(&d, BASE, buf, sizeof(buf)) > 0);
+	const char *p, *local, *deploy;
+	assert_true(boot_script_build_opts(&d, BASE, &o, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf,
+			    "#!ipxe\n"
+			    "echo pxed: deployment deb12-lab (image debian-12) is available\n"
+			    "prompt --key 0x0d --timeout 10000 Press Enter within 10 s to start "
+			    "deployment deb12-lab, or wait to boot from local disk... && goto deploy "
+			    "|| goto local\n"
+			    ":deploy\n"
+			    "chain " AGAIN "&choice=deploy || goto local\n"
+			    ":local\n"
+			    "echo pxed: booting from local disk\n"
+			    "chain " AGAIN "&choice=local || exit\n"
+			    "exit\n");
 	p = strstr(buf, "\nprompt --key 0x0d --timeout 10000 ");
-	assert_non_null(p);
-	assert_non_null(strstr(p, "&& goto deploy || goto local\n"));
-	local = strstr(buf, "\n:local\n");
 	deploy = strstr(buf, "\n:deploy\n");
-	kernel = strstr(buf, "\nkernel ");
-	assert_non_null(local);
-	assert_non_null(deploy);
-	assert_non_null(kernel);
-	/* The default path (timeout) reaches exit before any kernel line. */
-	assert_true(p < local && local < deploy && deploy < kernel);
-	assert_non_null(strstr(local, "exit\n"));
-	assert_true(strstr(local, "exit\n") < deploy);
+	local = strstr(buf, "\n:local\n");
+	assert_true(p && p < deploy && deploy < local);
+	assert_null(strstr(buf, "kernel"));
+	/* without a URL to answer to, no prompt pxed could not record */
+	assert_int_equal(boot_script_build(&d, BASE, buf, sizeof(buf)), -EINVAL);
+	assert_string_equal(buf, "");
+	/* the URL is checked like pxed's other URLs */
+	o.choice_url = BASE "/boot.ipxe?mac=${net0/mac}";
+	assert_int_equal(boot_script_build_opts(&d, BASE, &o, buf, sizeof(buf)), -EINVAL);
+	/* choice=deploy came back: the image, no second prompt */
+	o.choice_url = AGAIN;
+	o.confirmed = true;
+	assert_true(boot_script_build_opts(&d, BASE, &o, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "prompt"));
+	assert_non_null(strstr(buf, "echo pxed: starting available deployment deb12-lab"));
+	assert_non_null(strstr(buf, "\nkernel " BASE "/files/debian/linux"));
 }
 
 static void test_script_local_and_ignore(void **state)
@@ -158,12 +182,13 @@ static void test_script_refuses_hostile_fields(void **state)
 			assert_int_equal(boot_script_build(&d, BASE, buf, sizeof(buf)), -EINVAL);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(bad_name); i++) {
+		static const struct boot_script_opts o = { .choice_url = AGAIN };
 		struct decision d = boot_kernel(false);
 		strcpy(d.deployment_name, bad_name[i]);
-		assert_int_equal(boot_script_build(&d, BASE, buf, sizeof(buf)), -EINVAL);
+		assert_int_equal(boot_script_build_opts(&d, BASE, &o, buf, sizeof(buf)), -EINVAL);
 		d = boot_kernel(false);
 		strcpy(d.image_name, bad_name[i]);
-		assert_int_equal(boot_script_build(&d, BASE, buf, sizeof(buf)), -EINVAL);
+		assert_int_equal(boot_script_build_opts(&d, BASE, &o, buf, sizeof(buf)), -EINVAL);
 	}
 }
 
@@ -183,16 +208,17 @@ static void test_script_hostile_base_url(void **state)
 
 static void test_script_enobufs_every_size(void **state)
 {
+	static const struct boot_script_opts o = { .choice_url = AGAIN };
 	struct decision d = boot_kernel(false);
 	char full[2048], buf[2048];
-	int n = boot_script_build(&d, BASE, full, sizeof(full));
+	int n = boot_script_build_opts(&d, BASE, &o, full, sizeof(full));
 	assert_true(n > 0);
 	for (size_t len = 0; len <= (size_t)n; len++) {
 		char *b = len ? malloc(len) : NULL;
-		assert_int_equal(boot_script_build(&d, BASE, b, len), -ENOBUFS);
+		assert_int_equal(boot_script_build_opts(&d, BASE, &o, b, len), -ENOBUFS);
 		free(b);
 	}
-	assert_int_equal(boot_script_build(&d, BASE, buf, (size_t)n + 1), n);
+	assert_int_equal(boot_script_build_opts(&d, BASE, &o, buf, (size_t)n + 1), n);
 	assert_string_equal(buf, full);
 }
 
@@ -384,12 +410,22 @@ static void test_script_password_prompt(void **state)
 				    "&password=${password:uristring} || goto local\n"));
 	/* the notice is free text: no expansion survives */
 	assert_non_null(strstr(buf, "echo pxed: wrong password_ try __again_\n"));
-	/* available: Enter first, then the password */
+	/* available: the prompt first, nothing about the password ... */
 	d = boot_kernel(false);
 	o.notice = NULL;
+	o.choice_url = AGAIN;
 	assert_true(boot_script_build_opts(&d, BASE, &o, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, "prompt --key 0x0d"));
-	assert_non_null(strstr(buf, ":deploy\necho pxed: deployment deb12-lab needs the PXE password"));
+	assert_non_null(strstr(buf, "\nchain " AGAIN "&choice=deploy || goto local\n"));
+	assert_null(strstr(buf, "login"));
+	assert_null(strstr(buf, "kernel "));
+	/* ... then, after choice=deploy, the password (the chain keeps the choice) */
+	o.password_url = AGAIN "&choice=deploy";
+	o.confirmed = true;
+	assert_true(boot_script_build_opts(&d, BASE, &o, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "prompt"));
+	assert_non_null(strstr(buf, "echo pxed: deployment deb12-lab needs the PXE password"));
+	assert_non_null(strstr(buf, "\nchain " AGAIN "&choice=deploy&password=${password:uristring}"));
 	assert_null(strstr(buf, "kernel "));
 	/* confirmed: no second prompt */
 	o.password_url = NULL;
@@ -536,27 +572,38 @@ static void test_password_limiter(void **state)
 
 static void test_reports(void **state)
 {
-	struct http_reports *t = calloc(1, sizeof(*t));
-	const struct http_report_boot *b1, *b2;
-	const uint8_t mac[6] = { 0x52, 0x54, 0, 0, 0, 1 };
-	enum http_report_state st;
-	char tok[HTTP_REPORT_TOKEN_LEN + 1];
-	assert_int_equal(http_report_handout(t, "lab-01", "d1", mac, 1000, &b1), 0);
-	assert_int_equal(strlen(b1->token), HTTP_REPORT_TOKEN_LEN);
-	strcpy(tok, b1->token);
-	assert_ptr_equal(http_report_find(t, tok), b1);
+	struct tmpdb t;
+	struct store *st;
+	struct store_report b1, b2, got;
+	struct store_device dev = { .name = "lab-01", .mac = { 0x52, 0x54, 0, 0, 0, 1 }, .arch = -1 };
+	struct store_image im = { .name = "deb", .kernel = "deb/linux" };
+	struct store_deployment dep = { .name = "d1", .image_name = "deb", .device_name = "lab-01",
+					.purpose = STORE_REQUIRED, .enabled = true };
+	enum http_report_state rs;
+	assert_int_equal(tmpdb_make(&t), 0);
+	assert_int_equal(store_open(t.url, &st), 0);
+	assert_int_equal(store_device_add(st, &dev), 0);
+	assert_int_equal(store_image_add(st, &im), 0);
+	assert_int_equal(store_deployment_add(st, &dep), 0);
+	assert_int_equal(http_report_handout(st, dev.id, "lab-01", dep.id, "d1", dev.mac, 1000, &b1), 0);
+	assert_int_equal(strlen(b1.token), HTTP_REPORT_TOKEN_LEN);
+	assert_int_equal(http_report_find(st, b1.token, &got), 0);
+	assert_int_equal(got.id, b1.id);
+	assert_string_equal(got.device_name, "lab-01");
 	/* the next boot of the same device and deployment replaces the token */
-	assert_int_equal(http_report_handout(t, "lab-01", "d1", mac, 2000, &b2), 0);
-	assert_ptr_equal(b1, b2);
-	assert_null(strcmp(tok, b2->token) ? NULL : "same token");
-	assert_null(http_report_find(t, tok));
-	assert_null(http_report_find(t, ""));
-	assert_null(http_report_find(t, NULL));
-	assert_int_equal(http_report_state_parse("failed", &st), 0);
-	assert_int_equal(st, HTTP_REPORT_FAILED);
-	assert_int_equal(http_report_state_parse("handed_out", &st), -EINVAL);
-	assert_int_equal(http_report_state_parse("done", &st), -EINVAL);
-	free(t);
+	assert_int_equal(http_report_handout(st, dev.id, "lab-01", dep.id, "d1", dev.mac, 2000, &b2), 0);
+	assert_null(strcmp(b1.token, b2.token) ? NULL : "same token");
+	assert_int_equal(http_report_find(st, b1.token, &got), -ENOENT);
+	assert_int_equal(http_report_find(st, b2.token, &got), 0);
+	assert_int_equal(http_report_find(st, "", &got), -ENOENT);
+	assert_int_equal(http_report_find(st, NULL, &got), -ENOENT);
+	assert_int_equal(http_report_find(st, "0123", &got), -ENOENT);
+	assert_int_equal(http_report_state_parse("failed", &rs), 0);
+	assert_int_equal(rs, HTTP_REPORT_FAILED);
+	assert_int_equal(http_report_state_parse("handed_out", &rs), -EINVAL);
+	assert_int_equal(http_report_state_parse("done", &rs), -EINVAL);
+	store_close(st);
+	tmpdb_remove(&t);
 }
 
 /* ---- metrics ------------------------------------------------------------------ */

@@ -146,7 +146,7 @@ static void test_migrate_empty_file_and_reopen(void **state)
 	uint64_t g = store_generation(s);
 	assert_true(g > 0);
 	store_close(s);
-	assert_int_equal(user_version(t.path), 2);
+	assert_int_equal(user_version(t.path), 3);
 
 	/* Re-opening applies nothing twice and keeps data and generation. */
 	for (int i = 0; i < 2; i++) {
@@ -155,7 +155,7 @@ static void test_migrate_empty_file_and_reopen(void **state)
 		assert_int_equal(store_generation(s), g);
 		assert_int_equal(store_device_by_name(s, "vm1", &d), 0);
 		store_close(s);
-		assert_int_equal(user_version(t.path), 2);
+		assert_int_equal(user_version(t.path), 3);
 	}
 	tmpdb_remove(&t);
 }
@@ -813,7 +813,7 @@ static void test_migrate_v1_file(void **state)
 		 "INSERT INTO pxe_history VALUES (1, 1, 42);"
 		 "PRAGMA user_version = 1;");
 	assert_int_equal(store_open(t.url, &s), 0);
-	assert_int_equal(user_version(t.path), 2);
+	assert_int_equal(user_version(t.path), 3);
 	assert_int_equal(store_generation(s), 7);
 	assert_int_equal(store_deployment_by_name(s, "D1", &dep), 0);
 	assert_int_equal(dep.target, STORE_TARGET_DEVICE);
@@ -833,6 +833,155 @@ static void test_migrate_v1_file(void **state)
 	assert_int_equal(store_handout_clear_collection(s, "lab"), 1);
 	store_close(s);
 	tmpdb_remove(&t);
+}
+
+/* ---- schema v3: installer reports ---------------------------------------- */
+
+static struct store_report mk_report(const char *token, int64_t dev_id, const char *dev,
+				     uint8_t macb, int64_t dep_id, const char *dep, int64_t t)
+{
+	struct store_report r = { .device_id = dev_id, .deployment_id = dep_id,
+				  .handed_out_ms = t };
+	const uint8_t mac[MAC_LEN] = { 0x52, 0x54, 0, 0x12, 0x34, macb };
+	snprintf(r.token, sizeof(r.token), "%s", token);
+	snprintf(r.device_name, sizeof(r.device_name), "%s", dev);
+	snprintf(r.deployment_name, sizeof(r.deployment_name), "%s", dep);
+	memcpy(r.mac, mac, MAC_LEN);
+	return r;
+}
+
+/* A v2 file (what pxed wrote before reports were kept) migrates to v3
+ * with its rows, and reports work on it. */
+static void test_migrate_v2_file(void **state)
+{
+	struct tmpdb t;
+	struct store *s;
+	struct store_report r, got;
+	struct store_report_counts n;
+	int64_t dev, dep;
+	assert_int_equal(tmpdb_make(&t), 0);
+	assert_int_equal(store_open(t.url, &s), 0);
+	dev = add_device(s, "vm1", 1, NULL);
+	add_image(s, "debian");
+	dep = add_dep(s, "D1", "debian", "vm1", STORE_REQUIRED, true, 5);
+	uint64_t g = store_generation(s);
+	store_close(s);
+	/* back to exactly what the v2 schema had */
+	raw_exec(t.path, "DROP TABLE reports; PRAGMA user_version = 2;");
+	assert_int_equal(user_version(t.path), 2);
+
+	assert_int_equal(store_open(t.url, &s), 0);
+	assert_int_equal(user_version(t.path), 3);
+	assert_int_equal(store_generation(s), g);
+	r = mk_report("00112233445566778899aabbccddeeff", dev, "vm1", 1, dep, "D1", 1000);
+	assert_int_equal(store_report_create(s, &r), 0);
+	assert_int_equal(store_generation(s), g); /* reports change no answer */
+	store_close(s);
+	/* and it is still there after a reopen, as after a pxed restart */
+	assert_int_equal(store_open(t.url, &s), 0);
+	assert_int_equal(store_report_by_token(s, "00112233445566778899aabbccddeeff", &got), 0);
+	assert_int_equal(got.id, r.id);
+	assert_string_equal(got.deployment_name, "D1");
+	assert_int_equal(store_report_counts(s, dep, &n), 0);
+	assert_int_equal(n.handed_out, 1);
+	store_close(s);
+	tmpdb_remove(&t);
+}
+
+static int report_line(void *ctx, const struct store_report *r)
+{
+	char *buf = ctx, mac[MAC_STR_LEN];
+	mac_format(r->mac, mac);
+	snprintf(buf + strlen(buf), 512 - strlen(buf), "%s/%s/%d/%s;", r->device_name, mac,
+		 (int)r->state, r->message);
+	return 0;
+}
+
+static void test_report_lifecycle(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = fx->s;
+	struct store_report r1, r2, r3, u1, u2, got;
+	struct store_report_counts n;
+	char buf[512] = "";
+	int64_t a = add_device(s, "a", 1, NULL), b = add_device(s, "b", 2, NULL);
+	int64_t dep, other;
+
+	add_image(s, "debian");
+	dep = add_dep(s, "D1", "debian", "a", STORE_REQUIRED, true, 5);
+	other = add_dep(s, "D2", "debian", "b", STORE_AVAILABLE, true, 5);
+	assert_int_equal(store_report_counts(s, dep, &n), 0);
+	assert_int_equal(n.handed_out + n.started + n.succeeded + n.failed, 0);
+
+	/* hand-out: state handed out, look-up by token */
+	r1 = mk_report("aaaa0000aaaa0000aaaa0000aaaa0000", a, "a", 1, dep, "D1", 1000);
+	assert_int_equal(store_report_create(s, &r1), 0);
+	assert_true(r1.id > 0);
+	assert_int_equal(r1.state, STORE_REPORT_HANDED_OUT);
+	assert_int_equal(store_report_by_token(s, r1.token, &got), 0);
+	assert_int_equal(got.device_id, a);
+	assert_string_equal(got.device_name, "a");
+	assert_int_equal(got.handed_out_ms, 1000);
+	assert_int_equal(got.updated_ms, 1000);
+	assert_int_equal(got.state, STORE_REPORT_HANDED_OUT);
+	r2 = mk_report("bbbb0000bbbb0000bbbb0000bbbb0000", b, "b", 2, dep, "D1", 1100);
+	assert_int_equal(store_report_create(s, &r2), 0);
+	/* two unknown machines (device 0) are told apart by MAC */
+	u1 = mk_report("cccc0000cccc0000cccc0000cccc0000", 0, "-", 7, dep, "D1", 1200);
+	u2 = mk_report("dddd0000dddd0000dddd0000dddd0000", 0, "-", 8, dep, "D1", 1200);
+	assert_int_equal(store_report_create(s, &u1), 0);
+	assert_int_equal(store_report_create(s, &u2), 0);
+	r3 = mk_report("eeee0000eeee0000eeee0000eeee0000", b, "b", 2, other, "D2", 1300);
+	assert_int_equal(store_report_create(s, &r3), 0);
+
+	/* reports */
+	assert_int_equal(store_report_update(s, r1.id, STORE_REPORT_STARTED, "partitioning", 2000), 0);
+	assert_int_equal(store_report_update(s, r1.id, STORE_REPORT_SUCCEEDED, NULL, 3000), 0);
+	assert_int_equal(store_report_update(s, r2.id, STORE_REPORT_FAILED, "no disk", 2500), 0);
+	assert_int_equal(store_report_update(s, u1.id, STORE_REPORT_STARTED, "", 2600), 0);
+	assert_int_equal(store_report_by_token(s, r1.token, &got), 0);
+	assert_int_equal(got.state, STORE_REPORT_SUCCEEDED);
+	assert_int_equal(got.updated_ms, 3000);
+	assert_string_equal(got.message, "");
+	assert_int_equal(store_report_counts(s, dep, &n), 0);
+	assert_int_equal(n.handed_out, 4);
+	assert_int_equal(n.started, 1);
+	assert_int_equal(n.succeeded, 1);
+	assert_int_equal(n.failed, 1);
+	assert_int_equal(store_report_list(s, dep, report_line, buf), 4);
+	assert_string_equal(buf, "-/52:54:00:12:34:07/1/;-/52:54:00:12:34:08/0/;a/52:54:00:12:34:01/2/;"
+				 "b/52:54:00:12:34:02/3/no disk;");
+	assert_int_equal(store_report_counts(s, other, &n), 0);
+	assert_int_equal(n.handed_out, 1);
+
+	/* the next boot of b with D1 replaces its row: the old token is dead */
+	r2 = mk_report("ffff0000ffff0000ffff0000ffff0000", b, "b", 2, dep, "D1", 4000);
+	assert_int_equal(store_report_create(s, &r2), 0);
+	assert_int_equal(store_report_by_token(s, "bbbb0000bbbb0000bbbb0000bbbb0000", &got), -ENOENT);
+	assert_int_equal(store_report_update(s, got.id = 0, STORE_REPORT_FAILED, "", 1), -ENOENT);
+	assert_int_equal(store_report_counts(s, dep, &n), 0);
+	assert_int_equal(n.handed_out, 4);
+	assert_int_equal(n.failed, 0);
+
+	/* refused: bad tokens, taken token, bad state, no such deployment */
+	assert_int_equal(store_report_by_token(s, "", &got), -ENOENT);
+	assert_int_equal(store_report_by_token(s, NULL, &got), -ENOENT);
+	assert_int_equal(store_report_by_token(s, "AAAA0000AAAA0000AAAA0000AAAA0000", &got), -ENOENT);
+	assert_int_equal(store_report_by_token(s, "' OR 1=1 --", &got), -ENOENT);
+	r3 = mk_report("aaaa0000aaaa0000aaaa0000aaaa0000", b, "b", 2, other, "D2", 5000);
+	assert_int_equal(store_report_create(s, &r3), -EEXIST);
+	/* the failed create left b's D2 row as it was */
+	assert_int_equal(store_report_by_token(s, "eeee0000eeee0000eeee0000eeee0000", &got), 0);
+	r3 = mk_report("x", b, "b", 2, other, "D2", 5000);
+	assert_int_equal(store_report_create(s, &r3), -EINVAL);
+	r3 = mk_report("1234", b, "b", 2, 9999, "D9", 5000);
+	assert_int_equal(store_report_create(s, &r3), -ENOENT);
+	assert_int_equal(store_report_update(s, r1.id, (enum store_report_state)4, "", 1), -EINVAL);
+	assert_int_equal(store_report_update(s, r1.id, STORE_REPORT_FAILED, "a\nb", 1), -EINVAL);
+
+	/* a deleted deployment takes its reports with it */
+	assert_int_equal(store_deployment_delete(s, "D2"), 0);
+	assert_int_equal(store_report_by_token(s, "eeee0000eeee0000eeee0000eeee0000", &got), -ENOENT);
 }
 
 static int coll_names(void *ctx, const struct store_collection *c)
@@ -1118,6 +1267,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_applicable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_batch_and_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk, setup, teardown),
+		cmocka_unit_test(test_migrate_v2_file),
+		cmocka_unit_test_setup_teardown(test_report_lifecycle, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
