@@ -42,7 +42,9 @@ static void safe_text(char *dst, size_t dstlen, const char *src)
 		char c = src[i];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 			  (c && strchr(" .,:_-/()=+@!?", c));
-		dst[j++] = ok ? c : '_';
+		if (c == '\'' || c == '"')
+			continue; /* quoted names read fine without their quotes */
+		dst[j++] = ok ? c : c == ';' ? ',' : '_';
 	}
 	dst[j] = '\0';
 }
@@ -234,7 +236,11 @@ int boot_script_build_opts(const struct decision *d, const char *base_url,
 		out_printf(&o, "echo pxed: booting from local disk (%s)\nexit\n", reason);
 		break;
 	case DECISION_IGNORE:
-		out_printf(&o, "echo pxed: not serviced (%s)\nexit\n", reason);
+		/* The decision engine's reasons start with "not serviced". */
+		if (strncmp(reason, "not serviced", 12) == 0)
+			out_printf(&o, "echo pxed: %s\nexit\n", reason);
+		else
+			out_printf(&o, "echo pxed: not serviced (%s)\nexit\n", reason);
 		break;
 	default:
 		buf[0] = '\0';

@@ -130,7 +130,7 @@ static void test_script_local_and_ignore(void **state)
 	strcpy(d.reason, "required deployment 'x' already handed out");
 	assert_true(boot_script_build(&d, BASE, buf, sizeof(buf)) > 0);
 	assert_string_equal(buf, "#!ipxe\necho pxed: booting from local disk (required "
-				 "deployment _x_ already handed out)\nexit\n");
+				 "deployment x already handed out)\nexit\n");
 	d.outcome = DECISION_IGNORE;
 	strcpy(d.reason, "unknown machine, SupportUnknownMachines is off");
 	assert_true(boot_script_build(&d, BASE, buf, sizeof(buf)) > 0);
@@ -409,7 +409,7 @@ static void test_script_password_prompt(void **state)
 	assert_non_null(strstr(buf, "\nchain " BASE "/boot.ipxe?mac=52:54:00:12:34:56&arch=7"
 				    "&password=${password:uristring} || goto local\n"));
 	/* the notice is free text: no expansion survives */
-	assert_non_null(strstr(buf, "echo pxed: wrong password_ try __again_\n"));
+	assert_non_null(strstr(buf, "echo pxed: wrong password, try __again_\n"));
 	/* available: the prompt first, nothing about the password ... */
 	d = boot_kernel(false);
 	o.notice = NULL;
