@@ -78,6 +78,14 @@ struct decider; /* owned by the decide module; see decide.c */
  * (then *out is an IGNORE with the reason). */
 int decide(struct decider *d, const struct pxe_facts *f, bool commit, struct decision *out);
 
+/* The same answer when it needs no store and no disk, for the event loop:
+ * the settings rules (with the MACIgnoreListFile as last read), then a
+ * valid cache entry, checked against the store generation with
+ * store_generation_peek().  1 when *out is the answer (its event and any
+ * last-seen refresh are queued in memory, written by decider_maintain()
+ * or decider_events_flush()); 0 when decide() must run, on a worker. */
+int decide_cached(struct decider *d, const struct pxe_facts *f, struct decision *out);
+
 /* The one decision log line, prefixed "MAC, GUID: " (PRODUCT.md), e.g.
  *   52:54:00:12:34:56, 8a3c...: boot 'win11' (required deployment for
  *   device 'lab-01', not yet handed out) [dhcp DISCOVER on br0, arch bios, pxe]
