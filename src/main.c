@@ -19,6 +19,7 @@
 #include "decide/decide.h"
 #include "dhcp/dhcp_server.h"
 #include "ev/ev.h"
+#include "ev/ev_work.h"
 #include "http/http_server.h"
 #include "store/store.h"
 #include "tftp/tftp_server.h"
@@ -37,8 +38,16 @@ struct pxed {
 	struct dhcp_server *dhcp;
 	struct tftp_server *tftp;
 	struct http_server *http;
+	struct ev_work *work;     /* the store and the disk, off the loop */
 	struct ev_timer maintain; /* the decider's housekeeping: events, retention */
+	struct ev_work_job maintain_job; /* ... which runs on the worker */
+	bool maintain_running;
+	int maintain_next;        /* ms, decider_maintain()'s answer */
 };
+
+/* Jobs waiting for the worker at most: DHCP requests (bounded on their
+ * own, see dhcp_server.c), HTTP requests, the housekeeping. */
+#define PXED_WORK_QUEUE 1024
 
 static void usage(FILE *out)
 {
@@ -169,19 +178,43 @@ static void on_reload(struct ev_loop *loop, int signo, void *data)
 	settings_applied(px, "settings reloaded");
 }
 
-/* Write queued decision events, prune old ones, re-check the ignore list;
- * the decider says when it wants to run next. */
+/* Write queued decision events, prune old ones, re-check the ignore list:
+ * all store or disk work, so on the worker; the decider says when it wants
+ * to run next, and the timer is armed again when the job is back. */
+static void maintain_work(struct ev_work_job *job)
+{
+	struct pxed *px = job->data;
+	px->maintain_next = decider_maintain(px->decider, px->conf.event_retention_days);
+}
+
+static void maintain_done(struct ev_work_job *job, bool cancelled)
+{
+	struct pxed *px = job->data;
+	px->maintain_running = false;
+	if (!cancelled)
+		ev_timer_start(px->loop, &px->maintain,
+			       px->maintain_next > 0 ? (uint64_t)px->maintain_next : 100);
+}
+
 static void on_maintain(struct ev_loop *loop, struct ev_timer *t)
 {
 	struct pxed *px = t->data;
-	int next = decider_maintain(px->decider, px->conf.event_retention_days);
-	ev_timer_start(loop, t, next > 0 ? (uint64_t)next : 100);
+	if (px->maintain_running)
+		return;
+	ev_work_job_init(&px->maintain_job, maintain_work, maintain_done, px);
+	if (ev_work_submit(px->work, &px->maintain_job) < 0) {
+		ev_timer_start(loop, t, 100); /* queue full: try again soon */
+		return;
+	}
+	px->maintain_running = true;
 }
 
 static void pxed_teardown(struct pxed *px)
 {
 	if (px->loop)
 		ev_timer_stop(px->loop, &px->maintain);
+	/* First: its completions answer clients through the servers. */
+	ev_work_free(px->work);
 	http_server_free(px->http);
 	tftp_server_free(px->tftp);
 	dhcp_server_free(px->dhcp);
@@ -266,6 +299,11 @@ int main(int argc, char **argv)
 		log_error("pxed", "decision engine: %s", strerror(-r));
 		goto fail;
 	}
+	/* One worker: the store serialises its calls anyway. */
+	if ((r = ev_work_new(px.loop, 1, PXED_WORK_QUEUE, &px.work)) < 0) {
+		log_error("pxed", "worker thread: %s", strerror(-r));
+		goto fail;
+	}
 	if ((r = http_server_new(px.loop, &px.conf, px.decider, px.store, px.content, &px.http)) < 0) {
 		log_error("pxed", "HTTP on port %u: %s", px.conf.http_port, strerror(-r));
 		goto fail;
@@ -274,7 +312,7 @@ int main(int argc, char **argv)
 		log_error("pxed", "TFTP on port %u: %s", px.conf.tftp_port, strerror(-r));
 		goto fail;
 	}
-	if ((r = dhcp_server_new(px.loop, &px.conf, px.decider, &px.dhcp)) < 0) {
+	if ((r = dhcp_server_new(px.loop, &px.conf, px.decider, px.work, &px.dhcp)) < 0) {
 		log_error("pxed", "ProxyDHCP on ports %u/%u: %s", px.conf.dhcp_port, px.conf.pxe_port,
 			  strerror(-r));
 		goto fail;

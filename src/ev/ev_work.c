@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -125,12 +126,21 @@ int ev_work_new(struct ev_loop *loop, unsigned threads, size_t max_queued, struc
 	r = ev_io_start(loop, &w->io, EV_READ);
 	if (r < 0)
 		goto err_close;
+	/* Workers block every signal: the loop takes them through its
+	 * signalfd, and one delivered to a worker (SIGHUP before main's
+	 * ev_signal_add) would take its default action. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (; w->nthreads < threads; w->nthreads++) {
 		r = -pthread_create(&w->threads[w->nthreads], NULL, worker_main, w);
-		if (r < 0) {
-			ev_work_free(w);
-			return r;
-		}
+		if (r < 0)
+			break;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0) {
+		ev_work_free(w);
+		return r;
 	}
 	*out = w;
 	return 0;
