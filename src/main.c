@@ -304,7 +304,8 @@ int main(int argc, char **argv)
 		log_error("pxed", "worker thread: %s", strerror(-r));
 		goto fail;
 	}
-	if ((r = http_server_new(px.loop, &px.conf, px.decider, px.store, px.content, &px.http)) < 0) {
+	if ((r = http_server_new(px.loop, &px.conf, px.decider, px.store, px.content, px.work,
+				   &px.http)) < 0) {
 		log_error("pxed", "HTTP on port %u: %s", px.conf.http_port, strerror(-r));
 		goto fail;
 	}

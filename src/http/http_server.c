@@ -228,73 +228,86 @@ static int boot_password_check(struct http_server *s, struct MHD_Connection *c,
 	return 0;
 }
 
-static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connection *c,
-				       struct http_request *r, const char *url)
-{
+/* /boot.ipxe in steps: the decision (commit = true, so never the cache)
+ * runs on the worker; the PXEPassword check, the report token and the
+ * script are made on the loop, which owns their state. */
+struct boot_state {
 	struct pxe_facts facts;
 	struct decision d;
-	struct boot_script_opts opts = { 0 };
-	char base[300], script[4096], again[600], report[400];
-	const char *bad = boot_facts_parse(c, &facts);
-	struct MHD_Response *resp;
-	bool need_pw = s->conf->pxe_password_hash[0] != '\0';
+	struct boot_script_opts opts;
+	bool need_pw;
+	bool commit;               /* for the decision on the worker */
+	bool committed;            /* the second, committing decision ran */
+	int rc;
 	uint64_t t0;
-	int n, rc;
+	char base[300], again[600], report[400];
+};
 
-	if (bad)
-		return http_reply_text(c, r, MHD_HTTP_BAD_REQUEST,
-				       !strcmp(bad, "mac") ? "bad or missing mac\n"
-				       : !strcmp(bad, "guid") ? "bad guid\n"
-							      : "bad arch\n");
-	request_base_url(c, r->via, base, sizeof(base));
-	t0 = now_us();
+static void boot_decide(struct http_server *s, struct MHD_Connection *c, struct http_request *r)
+{
+	struct boot_state *b = r->state;
+	b->rc = decide(s->dec, &b->facts, b->commit, &b->d);
+}
+
+static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection *c,
+				   struct http_request *r, const char *url)
+{
+	struct boot_state *b = r->state;
+	struct decision *d = &b->d;
+	char script[4096];
+	struct MHD_Response *resp;
+	int n, rc = b->rc;
+
+	if (r->cancelled)
+		return http_reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "stopping\n");
 	/* commit: this script is the hand-out of a required deployment --
 	 * unless PXEPassword must be typed first: then look without
 	 * committing, and commit on the request that brings the password. */
-	rc = decide(s->dec, &facts, !need_pw, &d);
-	if (rc >= 0 && need_pw && d.outcome == DECISION_BOOT) {
-		boot_again_url(c, base, &facts, again, sizeof(again));
-		rc = boot_password_check(s, c, &facts, again, &opts);
-		if (rc == 1)
-			rc = decide(s->dec, &facts, true, &d);
-		else if (rc == -EACCES) {
-			d.outcome = DECISION_LOCAL;
-			snprintf(d.reason, sizeof(d.reason), "too many wrong PXE passwords, try later");
+	if (!b->committed && rc >= 0 && b->need_pw && d->outcome == DECISION_BOOT) {
+		boot_again_url(c, b->base, &b->facts, b->again, sizeof(b->again));
+		rc = boot_password_check(s, c, &b->facts, b->again, &b->opts);
+		if (rc == 1) {
+			b->commit = b->committed = true;
+			return http_defer(s, c, r, url, boot_decide, boot_finish);
+		} else if (rc == -EACCES) {
+			d->outcome = DECISION_LOCAL;
+			snprintf(d->reason, sizeof(d->reason), "too many wrong PXE passwords, try later");
 			rc = 0;
 		}
 	}
 	s->counters.store_calls++;
-	s->counters.store_us += now_us() - t0;
+	s->counters.store_us += now_us() - b->t0;
 	if (rc < 0)
-		log_warn(MOD, "boot.ipxe: decision failed, client sent to local disk: %s", d.reason);
-	decision_log(&facts, &d, "http /boot.ipxe");
-	if ((unsigned)d.outcome < ARRAY_SIZE(s->counters.decisions))
-		s->counters.decisions[d.outcome]++;
+		log_warn(MOD, "boot.ipxe: decision failed, client sent to local disk: %s", d->reason);
+	decision_log(&b->facts, d, "http /boot.ipxe");
+	if ((unsigned)d->outcome < ARRAY_SIZE(s->counters.decisions))
+		s->counters.decisions[d->outcome]++;
 	/* A deployment handed out now: a report token for its installer. */
-	if (d.outcome == DECISION_BOOT && !opts.password_url && !d.nbp[0]) {
-		const struct http_report_boot *b;
-		if (http_report_handout(s->reports, d.device_name[0] ? d.device_name : "-",
-					d.deployment_name, facts.mac, (uint64_t)time(NULL) * 1000,
-					&b) == 0) {
-			snprintf(report, sizeof(report), "%s/api/v1/report?token=%s", base, b->token);
-			opts.report_url = report;
+	if (d->outcome == DECISION_BOOT && !b->opts.password_url && !d->nbp[0]) {
+		const struct http_report_boot *rb;
+		if (http_report_handout(s->reports, d->device_name[0] ? d->device_name : "-",
+					d->deployment_name, b->facts.mac, (uint64_t)time(NULL) * 1000,
+					&rb) == 0) {
+			snprintf(b->report, sizeof(b->report), "%s/api/v1/report?token=%s", b->base,
+				 rb->token);
+			b->opts.report_url = b->report;
 			s->counters.reports[HTTP_REPORT_HANDED_OUT]++;
 		}
 	}
-	n = boot_script_build_opts(&d, base, &opts, script, sizeof(script));
+	n = boot_script_build_opts(d, b->base, &b->opts, script, sizeof(script));
 	if (n < 0) {
 		/* A stored field that cannot be written safely: refuse the boot,
 		 * send the machine to its disk, say why in the log. */
 		char mac[MAC_STR_LEN], dep[80], img[80];
-		mac_format(facts.mac, mac);
-		log_escape(dep, sizeof(dep), d.deployment_name, strnlen(d.deployment_name, 64));
-		log_escape(img, sizeof(img), d.image_name, strnlen(d.image_name, 64));
+		mac_format(b->facts.mac, mac);
+		log_escape(dep, sizeof(dep), d->deployment_name, strnlen(d->deployment_name, 64));
+		log_escape(img, sizeof(img), d->image_name, strnlen(d->image_name, 64));
 		log_warn(MOD, "%s: boot.ipxe: deployment '%s' image '%s' cannot be written as an "
 			      "iPXE script (%s); sending local",
 			 mac, dep, img, strerror(-n));
-		d.outcome = DECISION_LOCAL;
-		snprintf(d.reason, sizeof(d.reason), "image cannot be served, see server log");
-		n = boot_script_build(&d, "http://127.0.0.1", script, sizeof(script));
+		d->outcome = DECISION_LOCAL;
+		snprintf(d->reason, sizeof(d->reason), "image cannot be served, see server log");
+		n = boot_script_build(d, "http://127.0.0.1", script, sizeof(script));
 		if (n < 0)
 			return http_reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "error\n");
 	}
@@ -304,6 +317,29 @@ static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connect
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	}
 	return http_queue(c, r, MHD_HTTP_OK, resp);
+}
+
+static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connection *c,
+				       struct http_request *r, const char *url)
+{
+	struct boot_state *b = calloc(1, sizeof(*b));
+	const char *bad;
+
+	if (!b)
+		return MHD_NO;
+	r->state = b;
+	r->state_free = free;
+	bad = boot_facts_parse(c, &b->facts);
+	if (bad)
+		return http_reply_text(c, r, MHD_HTTP_BAD_REQUEST,
+				       !strcmp(bad, "mac") ? "bad or missing mac\n"
+				       : !strcmp(bad, "guid") ? "bad guid\n"
+							      : "bad arch\n");
+	request_base_url(c, r->via, b->base, sizeof(b->base));
+	b->need_pw = s->conf->pxe_password_hash[0] != '\0';
+	b->commit = b->committed = !b->need_pw;
+	b->t0 = now_us();
+	return http_defer(s, c, r, url, boot_decide, boot_finish);
 }
 
 /* ---- /metrics ------------------------------------------------------------ */
@@ -458,6 +494,58 @@ static enum MHD_Result route_files(struct http_server *s, struct MHD_Connection 
 		st.st_mtime = 0;
 	http_date(st.st_mtime, lastmod, sizeof(lastmod));
 	return reply_file(c, r, fd, size, lastmod);
+}
+
+/* ---- work on the worker --------------------------------------------------- */
+
+static void mhd_drive(struct http_listener *l);
+
+static void defer_work(struct ev_work_job *job)
+{
+	struct http_request *r = job->data;
+	r->work(r->srv, r->conn, r);
+}
+
+static void defer_done(struct ev_work_job *job, bool cancelled)
+{
+	struct http_request *r = job->data;
+	r->suspended = false;
+	r->resumed = true;
+	r->cancelled = cancelled;
+	MHD_resume_connection(r->conn);
+	/* MHD calls the access handler again from its next run: now. */
+	mhd_drive(r->via);
+}
+
+enum MHD_Result http_defer(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+			   const char *url, http_work_fn work, http_handler resume)
+{
+	int rc;
+	if (!s->work) {
+		work(s, c, r);
+		return resume(s, c, r, url);
+	}
+	r->srv = s;
+	r->conn = c;
+	r->work = work;
+	r->resume = resume;
+	ev_work_job_init(&r->job, defer_work, defer_done, r);
+	rc = ev_work_submit(s->work, &r->job);
+	if (rc < 0) {
+		struct MHD_Response *resp;
+		log_warn(MOD, "%s %s: refused, %s", r->method_name, r->url_log,
+			 rc == -EAGAIN ? "too many requests waiting for the database" : "stopping");
+		if (r->route && r->route->json)
+			return http_reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+						"too many requests waiting for the database");
+		resp = MHD_create_response_from_buffer(5, (void *)"busy\n", MHD_RESPMEM_PERSISTENT);
+		if (resp)
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		return http_queue(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, resp);
+	}
+	MHD_suspend_connection(c);
+	r->suspended = true;
+	return MHD_YES;
 }
 
 /* ---- routing ------------------------------------------------------------- */
@@ -639,6 +727,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*con_cls = r;
 		return request_begin(l, c, url, method, r);
 	}
+	if (r->resumed) {
+		/* Back from the worker (http_defer()). */
+		r->resumed = false;
+		return r->resume(s, c, r, url);
+	}
 	if (r->status)
 		return MHD_YES; /* already answered (early refusal) */
 	if (*upload_data_size) {
@@ -672,6 +765,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	else
 		log_debug(MOD, "%s %s %u aborted (%d)", r->method_name, r->url_log, r->status,
 			  (int)toe);
+	if (r->state_free)
+		r->state_free(r->state);
 	free(r->body);
 	free(r);
 	*con_cls = NULL;
@@ -818,7 +913,9 @@ static int listener_start(struct http_server *s, struct http_listener *l,
 			  const struct pxed_conf *conf, uint16_t port, bool tls)
 {
 	struct sockaddr_storage ss;
-	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	/* Suspend/resume: a request whose store call runs on the worker
+	 * waits suspended, so the loop serves everyone else meanwhile. */
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	const union MHD_DaemonInfo *info;
 	const char *what = tls ? "HTTPS" : "HTTP";
 	int r;
@@ -902,7 +999,8 @@ static void listener_stop(struct http_server *s, struct http_listener *l)
 }
 
 int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct decider *dec,
-		    struct store *store, const struct content *content, struct http_server **out)
+		    struct store *store, const struct content *content, struct ev_work *work,
+		    struct http_server **out)
 {
 	struct http_server *s;
 	bool created;
@@ -916,6 +1014,7 @@ int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct d
 	s->dec = dec;
 	s->store = store;
 	s->content = content;
+	s->work = work;
 	s->port = conf->http_port;
 	s->started_ms = now_ms();
 	s->pw = calloc(1, sizeof(*s->pw));

@@ -22,6 +22,7 @@
 #pragma once
 
 struct ev_loop;
+struct ev_work;
 struct pxed_conf;
 struct decider;
 struct store;
@@ -34,12 +35,15 @@ struct http_server;
 #define HTTP_CONN_TIMEOUT_S 30      /* idle connection */
 #define HTTP_MAX_BODY (1024 * 1024) /* request body; more is 413 */
 
+/* /boot.ipxe and the API's store calls run on work (NULL = inline) with
+ * the connection suspended; work must be freed before the server. */
 /* Bind conf->http_address ("" = every address) : conf->http_port and
  * register with loop.  dec, store and content are borrowed and must
  * outlive the server.  0 or a negative errno (-EADDRINUSE, -EINVAL for a
  * bad address, -EIO when MHD refuses to start). */
 int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct decider *dec,
-		    struct store *store, const struct content *content, struct http_server **out);
+		    struct store *store, const struct content *content, struct ev_work *work,
+		    struct http_server **out);
 void http_server_free(struct http_server *s); /* accepts NULL */
 
 /* What /metrics and /api/v1/status read from the rest of pxed; main sets
