@@ -43,6 +43,12 @@ struct pxed {
 	struct ev_work_job maintain_job; /* ... which runs on the worker */
 	bool maintain_running;
 	int maintain_next;        /* ms, decider_maintain()'s answer */
+	/* SIGHUP: the new settings wait for a moment when no worker job
+	 * reads them (ev_work_submit_exclusive()). */
+	struct pxed_conf *reload_next; /* NULL = none pending */
+	bool reload_queued;
+	struct ev_work_job reload_job;
+	struct ev_timer reload_retry;  /* the queue was full */
 };
 
 /* Jobs waiting for the worker at most: DHCP requests (bounded on their
@@ -160,22 +166,61 @@ static void settings_applied(void *ctx, const char *what)
 	print_block_to_log(&px->conf);
 }
 
+/* Swap the reloaded settings in: on the loop, while no worker job runs
+ * (decisions and API calls on the worker read px->conf). */
+static void reload_done(struct ev_work_job *job, bool cancelled)
+{
+	struct pxed *px = job->data;
+	px->reload_queued = false;
+	if (!cancelled && px->reload_next) {
+		conf_keep_restart(px->reload_next, &px->conf, warn_restart, NULL);
+		px->conf = *px->reload_next;
+		settings_applied(px, "settings reloaded");
+	}
+	free(px->reload_next);
+	px->reload_next = NULL;
+}
+
+static void reload_submit(struct pxed *px)
+{
+	ev_work_job_init(&px->reload_job, NULL, reload_done, px);
+	if (ev_work_submit_exclusive(px->work, &px->reload_job) < 0) {
+		ev_timer_start(px->loop, &px->reload_retry, 100);
+		return;
+	}
+	px->reload_queued = true;
+}
+
+static void on_reload_retry(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct pxed *px = t->data;
+	if (px->reload_next && !px->reload_queued)
+		reload_submit(px);
+}
+
 /* SIGHUP: settings that only sockets, files or the database opened at
  * start-up use need a restart; everything else takes effect at once. */
 static void on_reload(struct ev_loop *loop, int signo, void *data)
 {
 	struct pxed *px = data;
-	struct pxed_conf next;
+	struct pxed_conf *next = malloc(sizeof(*next));
 	char err[CONF_ERR_LEN];
-	if (conf_load(&next, px->conf_path, err) < 0) {
-		log_error("conf", "reload refused: %s; the running settings stay in force", err);
+	if (!next) {
+		log_error("conf", "reload refused: out of memory");
 		return;
 	}
-	if (!next.pxe_guid[0])
-		strcpy(next.pxe_guid, px->conf.pxe_guid);
-	conf_keep_restart(&next, &px->conf, warn_restart, NULL);
-	px->conf = next;
-	settings_applied(px, "settings reloaded");
+	if (conf_load(next, px->conf_path, err) < 0) {
+		log_error("conf", "reload refused: %s; the running settings stay in force", err);
+		free(next);
+		return;
+	}
+	if (!next->pxe_guid[0])
+		strcpy(next->pxe_guid, px->conf.pxe_guid);
+	/* A reload still waiting is replaced: the file as it is now wins. */
+	free(px->reload_next);
+	px->reload_next = next;
+	if (!px->reload_queued && !ev_timer_active(&px->reload_retry))
+		reload_submit(px);
 }
 
 /* Write queued decision events, prune old ones, re-check the ignore list:
@@ -211,10 +256,13 @@ static void on_maintain(struct ev_loop *loop, struct ev_timer *t)
 
 static void pxed_teardown(struct pxed *px)
 {
-	if (px->loop)
+	if (px->loop) {
 		ev_timer_stop(px->loop, &px->maintain);
+		ev_timer_stop(px->loop, &px->reload_retry);
+	}
 	/* First: its completions answer clients through the servers. */
 	ev_work_free(px->work);
+	free(px->reload_next);
 	http_server_free(px->http);
 	tftp_server_free(px->tftp);
 	dhcp_server_free(px->dhcp);
@@ -233,6 +281,7 @@ int main(int argc, char **argv)
 	};
 	struct pxed px = { 0 };
 	ev_timer_init(&px.maintain, on_maintain, &px); /* stopped until the loop runs */
+	ev_timer_init(&px.reload_retry, on_reload_retry, &px);
 	bool test_only = false, debug = false;
 	char err[CONF_ERR_LEN];
 	int c, r;

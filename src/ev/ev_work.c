@@ -27,6 +27,8 @@ struct ev_work {
 	struct ev_work_job *queue, *queue_tail;
 	struct ev_work_job *done, *done_tail;
 	size_t queued, max_queued;
+	unsigned running;            /* jobs in work() now */
+	bool held;                   /* an exclusive job is out: start nothing */
 	bool stop;
 	unsigned nthreads;
 	pthread_t threads[EV_WORK_MAX_THREADS];
@@ -55,7 +57,8 @@ static void *worker_main(void *arg)
 	work_current = w;
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		while (!w->queue && !w->stop)
+		while (!w->stop && (!w->queue || w->held ||
+				    (w->queue->exclusive && w->running > 0)))
 			pthread_cond_wait(&w->cond, &w->lock);
 		if (w->stop)
 			break; /* ev_work_free cancels what is still queued */
@@ -64,11 +67,18 @@ static void *worker_main(void *arg)
 		if (!w->queue)
 			w->queue_tail = NULL;
 		w->queued--;
+		w->running++;
+		if (job->exclusive)
+			w->held = true; /* until its done() ran on the loop */
 		pthread_mutex_unlock(&w->lock);
 
-		job->work(job);
+		if (job->work)
+			job->work(job);
 
 		pthread_mutex_lock(&w->lock);
+		w->running--;
+		/* Another worker may wait for running == 0 (an exclusive job). */
+		pthread_cond_broadcast(&w->cond);
 		list_append(&w->done, &w->done_tail, job);
 		/* Cannot fail short of a counter overflow (2^64 - 1 posts). */
 		if (write(w->io.fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
@@ -91,9 +101,16 @@ static void work_complete(struct ev_work *w)
 	w->done = w->done_tail = NULL;
 	pthread_mutex_unlock(&w->lock);
 	for (; list; list = next) {
+		bool exclusive = list->exclusive;
 		next = list->next;
 		w->stats.completed++;
 		list->done(list, false);
+		if (exclusive) {
+			pthread_mutex_lock(&w->lock);
+			w->held = false;
+			pthread_cond_broadcast(&w->cond);
+			pthread_mutex_unlock(&w->lock);
+		}
 	}
 }
 
@@ -189,11 +206,13 @@ void ev_work_job_init(struct ev_work_job *job, ev_work_fn work, ev_work_done_fn 
 	job->done = done;
 	job->data = data;
 	job->next = NULL;
+	job->exclusive = false;
 }
 
-int ev_work_submit(struct ev_work *w, struct ev_work_job *job)
+static int work_submit(struct ev_work *w, struct ev_work_job *job, bool exclusive)
 {
 	int r = 0;
+	job->exclusive = exclusive;
 	pthread_mutex_lock(&w->lock);
 	if (w->stop) {
 		r = -ESHUTDOWN;
@@ -204,10 +223,20 @@ int ev_work_submit(struct ev_work *w, struct ev_work_job *job)
 		list_append(&w->queue, &w->queue_tail, job);
 		w->queued++;
 		w->stats.submitted++;
-		pthread_cond_signal(&w->cond);
+		pthread_cond_broadcast(&w->cond);
 	}
 	pthread_mutex_unlock(&w->lock);
 	return r;
+}
+
+int ev_work_submit(struct ev_work *w, struct ev_work_job *job)
+{
+	return work_submit(w, job, false);
+}
+
+int ev_work_submit_exclusive(struct ev_work *w, struct ev_work_job *job)
+{
+	return work_submit(w, job, true);
 }
 
 void ev_work_stats(struct ev_work *w, struct ev_work_stats *out)

@@ -29,6 +29,7 @@ struct ev_work_job {
 	ev_work_done_fn done;
 	void *data;                /* the owner's context */
 	struct ev_work_job *next;  /* internal: queue link */
+	bool exclusive;            /* internal: see ev_work_submit_exclusive() */
 };
 
 struct ev_work_stats {
@@ -50,6 +51,11 @@ void ev_work_job_init(struct ev_work_job *job, ev_work_fn work, ev_work_done_fn 
 /* Queue a job.  0, or -EAGAIN when max_queued jobs are waiting (the
  * caller drops the job or answers "busy"), -ESHUTDOWN while freeing. */
 int ev_work_submit(struct ev_work *w, struct ev_work_job *job);
+/* A barrier, for changing on the loop what jobs read (the settings): the
+ * job waits until no other job runs, and no job starts until its done()
+ * has returned.  work may be NULL; done() makes the change.  The loop
+ * never waits for it: everything else keeps running meanwhile. */
+int ev_work_submit_exclusive(struct ev_work *w, struct ev_work_job *job);
 void ev_work_stats(struct ev_work *w, struct ev_work_stats *out);
 /* True on one of w's worker threads. */
 bool ev_work_on_worker(const struct ev_work *w);

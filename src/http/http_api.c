@@ -171,6 +171,20 @@ static enum MHD_Result api_run(api_fn fn, struct http_server *s, struct MHD_Conn
 static enum MHD_Result api_reply_list(struct MHD_Connection *c, struct http_request *r,
 				      struct api_call *a);
 
+/* For handlers that change what worker jobs read (the settings): fn runs
+ * on the loop while no job runs. */
+static enum MHD_Result api_run_exclusive(api_fn fn, struct http_server *s,
+					 struct MHD_Connection *c, struct http_request *r)
+{
+	struct api_call *a = calloc(1, sizeof(*a));
+	if (!a)
+		return MHD_NO;
+	a->fn = fn;
+	r->state = a;
+	r->state_free = api_call_free;
+	return http_defer_exclusive(s, c, r, r->url_full, api_call_work, api_call_reply);
+}
+
 /* For handlers that read or change loop-owned state. */
 static enum MHD_Result api_run_here(api_fn fn, struct http_server *s, struct MHD_Connection *c,
 				    struct http_request *r)
@@ -1873,5 +1887,5 @@ enum MHD_Result http_api_settings(struct http_server *s, struct MHD_Connection *
 {
 	if (r->method == HTTP_GET)
 		return api_run_here(settings_get, s, c, r);
-	return api_run_here(settings_set, s, c, r);
+	return api_run_exclusive(settings_set, s, c, r);
 }

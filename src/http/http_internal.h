@@ -90,6 +90,7 @@ struct http_request {
 	bool suspended;            /* waiting for the worker */
 	bool resumed;              /* back: the next access callback calls resume */
 	bool cancelled;            /* pxed is stopping: the work did not run */
+	bool exclusive;            /* http_defer_exclusive(): work runs on the loop */
 	void *state;               /* the handler's, freed with state_free */
 	void (*state_free)(void *state);
 };
@@ -110,6 +111,13 @@ struct http_route {
  * queue answers 503 with Retry-After. */
 enum MHD_Result http_defer(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
 			   const char *url, http_work_fn work, http_handler resume);
+
+/* For a change to what worker jobs read (the settings): work runs on the
+ * loop once no job is running, and none starts until it returned
+ * (ev_work_submit_exclusive()); the loop does not wait meanwhile. */
+enum MHD_Result http_defer_exclusive(struct http_server *s, struct MHD_Connection *c,
+				     struct http_request *r, const char *url, http_work_fn work,
+				     http_handler resume);
 
 /* Queue a response and record its status for the log line.  Takes the
  * response's reference. */

@@ -512,13 +512,16 @@ static void defer_done(struct ev_work_job *job, bool cancelled)
 	r->suspended = false;
 	r->resumed = true;
 	r->cancelled = cancelled;
+	if (r->exclusive && !cancelled)
+		r->work(r->srv, r->conn, r); /* no job runs now */
 	MHD_resume_connection(r->conn);
 	/* MHD calls the access handler again from its next run: now. */
 	mhd_drive(r->via);
 }
 
-enum MHD_Result http_defer(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
-			   const char *url, http_work_fn work, http_handler resume)
+static enum MHD_Result defer(struct http_server *s, struct MHD_Connection *c,
+			     struct http_request *r, const char *url, http_work_fn work,
+			     http_handler resume, bool exclusive)
 {
 	int rc;
 	if (!s->work) {
@@ -529,8 +532,10 @@ enum MHD_Result http_defer(struct http_server *s, struct MHD_Connection *c, stru
 	r->conn = c;
 	r->work = work;
 	r->resume = resume;
-	ev_work_job_init(&r->job, defer_work, defer_done, r);
-	rc = ev_work_submit(s->work, &r->job);
+	r->exclusive = exclusive;
+	ev_work_job_init(&r->job, exclusive ? NULL : defer_work, defer_done, r);
+	rc = exclusive ? ev_work_submit_exclusive(s->work, &r->job)
+		       : ev_work_submit(s->work, &r->job);
 	if (rc < 0) {
 		struct MHD_Response *resp;
 		log_warn(MOD, "%s %s: refused, %s", r->method_name, r->url_log,
@@ -546,6 +551,19 @@ enum MHD_Result http_defer(struct http_server *s, struct MHD_Connection *c, stru
 	MHD_suspend_connection(c);
 	r->suspended = true;
 	return MHD_YES;
+}
+
+enum MHD_Result http_defer(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+			   const char *url, http_work_fn work, http_handler resume)
+{
+	return defer(s, c, r, url, work, resume, false);
+}
+
+enum MHD_Result http_defer_exclusive(struct http_server *s, struct MHD_Connection *c,
+				     struct http_request *r, const char *url, http_work_fn work,
+				     http_handler resume)
+{
+	return defer(s, c, r, url, work, resume, true);
 }
 
 /* ---- routing ------------------------------------------------------------- */

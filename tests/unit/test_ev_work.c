@@ -243,6 +243,67 @@ static void test_resubmit(void **state)
 	ev_loop_free(c.loop);
 }
 
+/* An exclusive job waits for the running one, and nothing starts until
+ * its done() returned on the loop. */
+struct excl {
+	struct ev_work_job job;
+	struct rec *rc;
+	int kind;          /* 0 = gated first job, 1 = exclusive, 2 = after */
+};
+static int excl_state; /* 0 start, 1 first done, 2 exclusive done; atomics */
+static int excl_seen_by_after = -1;
+
+static void excl_work(struct ev_work_job *j)
+{
+	struct excl *x = j->data;
+	if (x->kind == 0) {
+		struct rec *rc = x->rc;
+		pthread_mutex_lock(&rc->gate_lock);
+		while (!rc->gate_open)
+			pthread_cond_wait(&rc->gate_cond, &rc->gate_lock);
+		pthread_mutex_unlock(&rc->gate_lock);
+	} else if (x->kind == 2) {
+		excl_seen_by_after = __atomic_load_n(&excl_state, __ATOMIC_SEQ_CST);
+	}
+}
+
+static void excl_done(struct ev_work_job *j, bool cancelled)
+{
+	struct excl *x = j->data;
+	assert_false(cancelled);
+	if (x->kind == 0) {
+		__atomic_store_n(&excl_state, 1, __ATOMIC_SEQ_CST);
+	} else if (x->kind == 1) {
+		/* The first job finished before this ran. */
+		assert_int_equal(__atomic_load_n(&excl_state, __ATOMIC_SEQ_CST), 1);
+		usleep(20 * 1000); /* a worker that wrongly started now would see 1 */
+		__atomic_store_n(&excl_state, 2, __ATOMIC_SEQ_CST);
+	} else {
+		ev_stop(x->rc->loop);
+	}
+}
+
+static void test_exclusive(void **state)
+{
+	struct rec rc;
+	struct excl x[3];
+	pthread_t opener;
+	rec_init(&rc, 2, 8);
+	for (int i = 0; i < 3; i++) {
+		x[i].rc = &rc;
+		x[i].kind = i;
+		ev_work_job_init(&x[i].job, i == 1 ? NULL : excl_work, excl_done, &x[i]);
+	}
+	assert_int_equal(ev_work_submit(rc.w, &x[0].job), 0);
+	assert_int_equal(ev_work_submit_exclusive(rc.w, &x[1].job), 0);
+	assert_int_equal(ev_work_submit(rc.w, &x[2].job), 0);
+	assert_int_equal(pthread_create(&opener, NULL, open_later, &rc), 0);
+	assert_int_equal(ev_run(rc.loop), 0);
+	pthread_join(opener, NULL);
+	assert_int_equal(excl_seen_by_after, 2);
+	rec_free(&rc);
+}
+
 static void test_bad_args(void **state)
 {
 	struct ev_loop *loop;
@@ -262,6 +323,7 @@ int main(void)
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_shutdown),
 		cmocka_unit_test(test_resubmit),
+		cmocka_unit_test(test_exclusive),
 		cmocka_unit_test(test_bad_args),
 	};
 	return cmocka_run_group_tests_name("ev_work", tests, NULL, NULL);
