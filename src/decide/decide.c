@@ -244,11 +244,43 @@ static struct store_event *evq_take(struct decider *d, size_t *n)
 	return q;
 }
 
+/* Put a batch that could not be written back in front of the queue, for
+ * the next flush; false when there is no room (then it is dropped). */
+static bool evq_requeue(struct decider *d, struct store_event *q, size_t n)
+{
+	struct store_event *m;
+	bool ok = false;
+	pthread_mutex_lock(&d->lock);
+	if (n + d->evq_n <= EVENT_QUEUE_MAX && (m = realloc(q, (n + d->evq_n) * sizeof(*q)))) {
+		if (d->evq_n)
+			memcpy(m + n, d->evq, d->evq_n * sizeof(*m));
+		free(d->evq);
+		d->evq = m;
+		d->evq_n += n;
+		d->evq_cap = d->evq_n;
+		d->evq_first_ms = m[0].time_ms;
+		ok = true;
+	} else {
+		d->events_dropped += n;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (!ok)
+		free(q);
+	return ok;
+}
+
 static int evq_write(struct decider *d, struct store_event *q, size_t n)
 {
 	int r = 0;
 	if (n) {
 		r = store_event_add_many(d->store, q, n);
+		if (r == -EBUSY && evq_requeue(d, q, n)) {
+			/* Another process holds the write lock: the next flush
+			 * (decider_maintain, on the worker) tries again. */
+			log_warn("decide", "could not record %zu boot events yet: %s; kept for the "
+				 "next try", n, store_last_error(d->store));
+			return r;
+		}
 		if (r < 0)
 			log_warn("decide", "could not record %zu boot events: %s", n,
 				 store_last_error(d->store));

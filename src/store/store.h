@@ -3,6 +3,7 @@
  * positive count) on success and a negative errno on failure:
  *   -ENOENT  no such row          -EEXIST  duplicate name/MAC/GUID
  *   -EINVAL  a field is invalid    -EIO     the database failed
+ *   -EBUSY   another process held the write lock past the busy timeout
  *   -EBUSY   a row is still in use (delete of an image a deployment uses)
  * with a human message in store_last_error() (kept per thread: it is the
  * message of the calling thread's last failed store call).

@@ -340,12 +340,13 @@ static int fail(struct store *s, int err, const char *fmt, ...)
 	return err;
 }
 
-/* A database-level failure: -EIO with SQLite's own words. */
+/* A database-level failure: -EIO with SQLite's own words; -EBUSY when
+ * another writer kept the lock past the busy timeout (worth retrying). */
 static int db_fail(struct store *s, const char *what)
 {
 	int rc = sqlite3_extended_errcode(s->db);
 	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
-		return fail(s, -EIO, "%s: database is busy (another writer held it for %d ms)",
+		return fail(s, -EBUSY, "%s: database is busy (another writer held it for %d ms)",
 			    what, STORE_BUSY_TIMEOUT_MS);
 	return fail(s, -EIO, "%s: %s", what, sqlite3_errmsg(s->db));
 }

@@ -140,6 +140,15 @@ wait $LOCKER
 pass "API call waiting for the database answered after the lock"
 
 # ---- afterwards ---------------------------------------------------------
+# Every decision made during the lock is an event in the table (the
+# cached answer's was queued in memory and written after the lock).
+events_for() {
+	curl -sf --max-time 10 -H "Authorization: Bearer $(cat "$TMP/api.token")" \
+		"$B/api/v1/events?mac=$1" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
+}
+assert_eq "events for $MAC_A (warm-up, during the lock)" 2 "$(events_for $MAC_A)"
+assert_eq "events for $MAC_B (during the lock)" 1 "$(events_for $MAC_B)"
+pass "no boot event lost to the lock"
 pxe_request $MAC_B $C2 2 "$TMP/b2" || fail "dhcp_client.py"
 answered "$TMP/b2" || fail "client $MAC_B not answered after the lock"
 curl -sf --max-time 2 "$B/healthz" >/dev/null || fail "/healthz after the lock"
