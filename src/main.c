@@ -348,6 +348,9 @@ int main(int argc, char **argv)
 		log_error("pxed", "decision engine: %s", strerror(-r));
 		goto fail;
 	}
+	/* The housekeeping job writes the events; a decision never waits
+	 * for that write. */
+	decider_set_event_flush_inline(px.decider, false);
 	/* One worker: the store serialises its calls anyway. */
 	if ((r = ev_work_new(px.loop, 1, PXED_WORK_QUEUE, &px.work)) < 0) {
 		log_error("pxed", "worker thread: %s", strerror(-r));

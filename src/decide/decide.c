@@ -76,6 +76,7 @@ struct decider {
 	size_t evq_n, evq_cap;
 	int64_t evq_first_ms;         /* when the oldest queued event was made */
 	unsigned batch_rows, batch_ms;
+	bool flush_inline;            /* decide() writes a due batch itself */
 	uint64_t events_dropped;
 	int64_t last_prune_ms;
 
@@ -123,6 +124,7 @@ int decider_new(const struct pxed_conf *conf, struct store *store, struct decide
 	d->clock = clock_realtime_ms;
 	d->batch_rows = EVENT_BATCH_ROWS;
 	d->batch_ms = EVENT_BATCH_MS;
+	d->flush_inline = true;
 	pthread_mutex_lock(&d->lock);
 	ignore_list_check(d, d->clock(d->clock_ctx), true);
 	pthread_mutex_unlock(&d->lock);
@@ -224,6 +226,13 @@ static void ignore_list_check(struct decider *d, int64_t now, bool force)
 
 /* ---- the event queue ---------------------------------------------------- */
 
+void decider_set_event_flush_inline(struct decider *d, bool inline_flush)
+{
+	pthread_mutex_lock(&d->lock);
+	d->flush_inline = inline_flush;
+	pthread_mutex_unlock(&d->lock);
+}
+
 void decider_set_event_batch(struct decider *d, unsigned max_rows, unsigned max_delay_ms)
 {
 	pthread_mutex_lock(&d->lock);
@@ -299,14 +308,43 @@ static struct seen_write *seenq_take(struct decider *d, size_t *n)
 	return q;
 }
 
-static void seenq_write(struct decider *d, struct seen_write *q, size_t n)
+/* Put writes that could not be made back in front of the queue. */
+static void seenq_requeue(struct decider *d, struct seen_write *q, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	struct seen_write *m;
+	pthread_mutex_lock(&d->lock);
+	if (n + d->seen_n <= SEEN_QUEUE_MAX && (m = malloc((n + d->seen_n) * sizeof(*m)))) {
+		memcpy(m, q, n * sizeof(*m));
+		if (d->seen_n)
+			memcpy(m + n, d->seenq, d->seen_n * sizeof(*m));
+		free(d->seenq);
+		d->seenq = m;
+		d->seen_n += n;
+		d->seen_cap = d->seen_n;
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* busy: another process holds the write lock (an event batch just waited
+ * the whole busy timeout for it), so keep them all for the next try
+ * rather than wait once more per device. */
+static void seenq_write(struct decider *d, struct seen_write *q, size_t n, bool busy)
+{
+	size_t i = 0;
+	for (; i < n && !busy; i++) {
 		int w = store_device_seen(d->store, q[i].device_id, q[i].arch, q[i].t);
+		if (w == -EBUSY) {
+			busy = true;
+			log_warn("decide", "could not record %zu last-seen times yet: %s; kept "
+				 "for the next try", n - i, store_last_error(d->store));
+			break;
+		}
 		if (w < 0)
 			log_warn("decide", "device %lld: could not record last seen: %s",
 				 (long long)q[i].device_id, store_last_error(d->store));
 	}
+	if (i < n)
+		seenq_requeue(d, q + i, n - i);
 	free(q);
 }
 
@@ -333,8 +371,9 @@ int decider_events_flush(struct decider *d)
 	q = evq_take(d, &n);
 	sq = seenq_take(d, &sn);
 	pthread_mutex_unlock(&d->lock);
-	seenq_write(d, sq, sn);
-	return evq_write(d, q, n);
+	int r = evq_write(d, q, n);
+	seenq_write(d, sq, sn, r == -EBUSY);
+	return r;
 }
 
 /* Queue one event; *flush = the queue to write now (after unlocking).
@@ -394,9 +433,9 @@ int decider_maintain(struct decider *d, unsigned retention_days)
 	int64_t wait = d->evq_n ? (int64_t)d->batch_ms - (now - d->evq_first_ms) : d->batch_ms;
 	next = wait < 1 ? 1 : wait > 1000 ? 1000 : (int)wait;
 	pthread_mutex_unlock(&d->lock);
-	seenq_write(d, sq, sn);
-	evq_write(d, q, n);
-	if (prune)
+	int r = evq_write(d, q, n);
+	seenq_write(d, sq, sn, r == -EBUSY);
+	if (prune && r != -EBUSY)
 		decider_events_prune(d, retention_days);
 	return next;
 }
@@ -974,7 +1013,7 @@ int decide(struct decider *d, const struct pxe_facts *f, bool commit, struct dec
 	struct dcache_key key;
 	struct dcache_entry *e;
 	struct store_event ev, *flushq;
-	bool use_cache = conf->cache_expire > 0, recorded = false;
+	bool use_cache = conf->cache_expire > 0, recorded = false, inline_io;
 	uint64_t gen = 0, sgen;
 	int64_t now, t, seen_id = 0;
 	int arch = f->has_arch ? f->arch : -1;
@@ -989,6 +1028,7 @@ int decide(struct decider *d, const struct pxe_facts *f, bool commit, struct dec
 	pthread_mutex_lock(&d->lock);
 	now = d->clock(d->clock_ctx);
 	t = now / 1000;
+	inline_io = d->flush_inline;
 	if (settings_rules(d, f, now, true, out))
 		goto event;
 	sgen = d->settings_gen;
@@ -1028,10 +1068,14 @@ int decide(struct decider *d, const struct pxe_facts *f, bool commit, struct dec
 		recorded = true;
 	}
 	if (todo.dev.id && seen_due(todo.dev.last_seen, todo.dev.arch, arch, t)) {
-		w = store_device_seen(d->store, todo.dev.id, arch, t);
-		if (w < 0)
-			log_warn("decide", "device '%s': could not record last seen: %s",
-				 todo.dev.name, store_last_error(d->store));
+		if (inline_io) {
+			w = store_device_seen(d->store, todo.dev.id, arch, t);
+			if (w < 0)
+				log_warn("decide", "device '%s': could not record last seen: %s",
+					 todo.dev.name, store_last_error(d->store));
+		} else {
+			seen_id = todo.dev.id; /* queued below, like the event */
+		}
 		todo.dev.last_seen = t;
 		if (arch >= 0)
 			todo.dev.arch = arch;
@@ -1057,7 +1101,11 @@ event:
 	 * batches (see EVENT_BATCH_MS).  Losing one is worth a warning, never a
 	 * client left without a reply. */
 	event_fill(&ev, f, out, now);
-	flushq = evq_push(d, &ev, now, &flushn, true);
+	flushq = evq_push(d, &ev, now, &flushn, inline_io);
+	if (seen_id && !inline_io) {
+		seenq_push(d, seen_id, arch, t);
+		seen_id = 0;
+	}
 	pthread_mutex_unlock(&d->lock);
 	if (seen_id) {
 		w = store_device_seen(d->store, seen_id, arch, t);

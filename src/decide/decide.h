@@ -173,6 +173,11 @@ void decider_set_clock(struct decider *d, int64_t (*clock_ms)(void *ctx), void *
  * event loop, set both to UINT_MAX and call decider_events_flush() from a
  * worker thread every 100 ms (the queue holds at most 65,536 events). */
 void decider_set_event_batch(struct decider *d, unsigned max_rows, unsigned max_delay_ms);
+/* inline_flush = false: decide() never writes a due batch itself (its
+ * caller waits for the answer, and another process may hold the write
+ * lock); only decider_maintain() and decider_events_flush() write.  pxed
+ * runs those on its worker. */
+void decider_set_event_flush_inline(struct decider *d, bool inline_flush);
 /* Write the queued events now; returns how many, or a negative errno. */
 int decider_events_flush(struct decider *d);
 /* Delete events older than retention_days (0 = keep all); returns how many. */

@@ -128,16 +128,18 @@ pass "4 MiB TFTP download in $((t1 - t0)) ms, byte-identical, with the database 
 wait $B_PID || fail "dhcp_client.py (B)"
 t1=$(ms)
 answered "$TMP/b" || { cat "$TMP/b" >&2; tail -n 30 "$TMP/pxed.log" >&2; fail "client $MAC_B never answered"; }
-[ $((t1 - T_LOCK)) -ge 4000 ] || fail "client $MAC_B answered at $((t1 - T_LOCK)) ms: was the lock held?"
-assert_grep "dhcp: $MAC_B: pxe REQUEST:4011 decided after [0-9]+ ms waiting for the database" \
-	"$TMP/pxed.log"
-assert_grep "database is busy" "$TMP/pxed.log" "the log does not say the database was busy"
-pass "client $MAC_B (needs the database) answered $((t1 - T_LOCK)) ms after the lock was taken; log says why"
+assert_grep "decide: $MAC_B, -: boot 'dep-b'" "$TMP/pxed.log"
+pass "client $MAC_B (needs the database) answered $((t1 - T_LOCK)) ms after the lock was taken"
 
 wait $API_PID || fail "API call during the lock"
 grep -q slow-b "$TMP/api.out" || { cat "$TMP/api.out" >&2; fail "API call answered wrong"; }
 wait $LOCKER
-pass "API call waiting for the database answered after the lock"
+pass "API call answered"
+# The writes behind those answers (events, last seen) waited for the lock,
+# on the worker, and the log says so.
+assert_grep "could not record .* yet: .*database is busy.*; kept for the next try" "$TMP/pxed.log" \
+	"the log does not say the database was busy"
+pass "the log says the database was busy and the writes were kept"
 
 # ---- afterwards ---------------------------------------------------------
 # Every decision made during the lock is an event in the table (the
