@@ -1,6 +1,8 @@
 /* pxed: the daemon.  main() only wires the modules together:
  *   conf -> store -> content -> decider -> dhcp, tftp, http on one ev loop,
- * and turns signals into actions (TERM/INT stop, HUP reloads settings). */
+ * with one worker thread (ev_work) for what may wait for the database:
+ * uncached decisions, the API's store calls, writing events; and turns
+ * signals into actions (TERM/INT stop, HUP reloads settings). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>

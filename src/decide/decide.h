@@ -170,8 +170,11 @@ void decider_set_clock(struct decider *d, int64_t (*clock_ms)(void *ctx), void *
  * max_rows are queued or the oldest is max_delay_ms old (defaults 256 and
  * 100 ms), by the decide() call that finds it due, or decider_maintain().
  * max_rows <= 1 writes each event at once.  To keep every write off the
- * event loop, set both to UINT_MAX and call decider_events_flush() from a
- * worker thread every 100 ms (the queue holds at most 65,536 events). */
+ * event loop, as pxed does, answer on the loop with decide_cached() only,
+ * turn decider_set_event_flush_inline() off, and run decider_maintain()
+ * on a worker (the queue holds at most 65,536 events; a batch refused
+ * because another process holds the write lock is kept for the next
+ * try). */
 void decider_set_event_batch(struct decider *d, unsigned max_rows, unsigned max_delay_ms);
 /* inline_flush = false: decide() never writes a due batch itself (its
  * caller waits for the answer, and another process may hold the write
