@@ -4,6 +4,9 @@
  * with MHD_USE_EPOLL and no thread of its own; its epoll fd is one ev_io,
  * and an ev_timer armed from MHD_get_timeout() drives its time-outs and the
  * work it has left buffered.  Every callback below runs on the loop.
+ * What may wait for the database -- the /boot.ipxe decision, the API's
+ * store calls -- runs on the worker (ev_work) while MHD keeps the
+ * connection suspended (MHD_ALLOW_SUSPEND_RESUME); see http_defer().
  *
  * Routes:
  *   GET|HEAD /healthz               "ok"
