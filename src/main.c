@@ -1,6 +1,8 @@
 /* pxed: the daemon.  main() only wires the modules together:
  *   conf -> store -> content -> decider -> dhcp, tftp, http on one ev loop,
- * and turns signals into actions (TERM/INT stop, HUP reloads settings). */
+ * with one worker thread (ev_work) for what may wait for the database:
+ * uncached decisions, the API's store calls, writing events; and turns
+ * signals into actions (TERM/INT stop, HUP reloads settings). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -21,6 +23,7 @@
 #include "decide/decide.h"
 #include "dhcp/dhcp_server.h"
 #include "ev/ev.h"
+#include "ev/ev_work.h"
 #include "http/http_server.h"
 #include "store/store.h"
 #include "tftp/tftp_server.h"
@@ -39,8 +42,22 @@ struct pxed {
 	struct dhcp_server *dhcp;
 	struct tftp_server *tftp;
 	struct http_server *http;
+	struct ev_work *work;     /* the store and the disk, off the loop */
 	struct ev_timer maintain; /* the decider's housekeeping: events, retention */
+	struct ev_work_job maintain_job; /* ... which runs on the worker */
+	bool maintain_running;
+	int maintain_next;        /* ms, decider_maintain()'s answer */
+	/* SIGHUP: the new settings wait for a moment when no worker job
+	 * reads them (ev_work_submit_exclusive()). */
+	struct pxed_conf *reload_next; /* NULL = none pending */
+	bool reload_queued;
+	struct ev_work_job reload_job;
+	struct ev_timer reload_retry;  /* the queue was full */
 };
+
+/* Jobs waiting for the worker at most: DHCP requests (bounded on their
+ * own, see dhcp_server.c), HTTP requests, the housekeeping. */
+#define PXED_WORK_QUEUE 1024
 
 static void usage(FILE *out)
 {
@@ -153,31 +170,92 @@ static void settings_applied(void *ctx, const char *what)
 	print_block_to_log(&px->conf);
 }
 
+/* Swap the reloaded settings in: on the loop, while no worker job runs
+ * (decisions and API calls on the worker read px->conf). */
+static void reload_done(struct ev_work_job *job, bool cancelled)
+{
+	struct pxed *px = job->data;
+	px->reload_queued = false;
+	if (!cancelled && px->reload_next) {
+		conf_keep_restart(px->reload_next, &px->conf, warn_restart, NULL);
+		px->conf = *px->reload_next;
+		settings_applied(px, "settings reloaded");
+	}
+	free(px->reload_next);
+	px->reload_next = NULL;
+}
+
+static void reload_submit(struct pxed *px)
+{
+	ev_work_job_init(&px->reload_job, NULL, reload_done, px);
+	if (ev_work_submit_exclusive(px->work, &px->reload_job) < 0) {
+		ev_timer_start(px->loop, &px->reload_retry, 100);
+		return;
+	}
+	px->reload_queued = true;
+}
+
+static void on_reload_retry(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct pxed *px = t->data;
+	if (px->reload_next && !px->reload_queued)
+		reload_submit(px);
+}
+
 /* SIGHUP: settings that only sockets, files or the database opened at
  * start-up use need a restart; everything else takes effect at once. */
 static void on_reload(struct ev_loop *loop, int signo, void *data)
 {
 	struct pxed *px = data;
-	struct pxed_conf next;
+	struct pxed_conf *next = malloc(sizeof(*next));
 	char err[CONF_ERR_LEN];
-	if (conf_load(&next, px->conf_path, err) < 0) {
-		log_error("conf", "reload refused: %s; the running settings stay in force", err);
+	if (!next) {
+		log_error("conf", "reload refused: out of memory");
 		return;
 	}
-	if (!next.pxe_guid[0])
-		strcpy(next.pxe_guid, px->conf.pxe_guid);
-	conf_keep_restart(&next, &px->conf, warn_restart, NULL);
-	px->conf = next;
-	settings_applied(px, "settings reloaded");
+	if (conf_load(next, px->conf_path, err) < 0) {
+		log_error("conf", "reload refused: %s; the running settings stay in force", err);
+		free(next);
+		return;
+	}
+	if (!next->pxe_guid[0])
+		strcpy(next->pxe_guid, px->conf.pxe_guid);
+	/* A reload still waiting is replaced: the file as it is now wins. */
+	free(px->reload_next);
+	px->reload_next = next;
+	if (!px->reload_queued && !ev_timer_active(&px->reload_retry))
+		reload_submit(px);
 }
 
-/* Write queued decision events, prune old ones, re-check the ignore list;
- * the decider says when it wants to run next. */
+/* Write queued decision events, prune old ones, re-check the ignore list:
+ * all store or disk work, so on the worker; the decider says when it wants
+ * to run next, and the timer is armed again when the job is back. */
+static void maintain_work(struct ev_work_job *job)
+{
+	struct pxed *px = job->data;
+	px->maintain_next = decider_maintain(px->decider, px->conf.event_retention_days);
+}
+
+static void maintain_done(struct ev_work_job *job, bool cancelled)
+{
+	struct pxed *px = job->data;
+	px->maintain_running = false;
+	if (!cancelled)
+		ev_timer_start(px->loop, &px->maintain,
+			       px->maintain_next > 0 ? (uint64_t)px->maintain_next : 100);
+}
+
 static void on_maintain(struct ev_loop *loop, struct ev_timer *t)
 {
 	struct pxed *px = t->data;
-	int next = decider_maintain(px->decider, px->conf.event_retention_days);
-	ev_timer_start(loop, t, next > 0 ? (uint64_t)next : 100);
+	if (px->maintain_running)
+		return;
+	ev_work_job_init(&px->maintain_job, maintain_work, maintain_done, px);
+	if (ev_work_submit(px->work, &px->maintain_job) < 0) {
+		ev_timer_start(loop, t, 100); /* queue full: try again soon */
+		return;
+	}
+	px->maintain_running = true;
 }
 
 /* Least privilege, in OpenBSD tftpd's order: ports are bound and files
@@ -231,8 +309,13 @@ static int drop_privileges(const struct pxed_conf *c)
 
 static void pxed_teardown(struct pxed *px)
 {
-	if (px->loop)
+	if (px->loop) {
 		ev_timer_stop(px->loop, &px->maintain);
+		ev_timer_stop(px->loop, &px->reload_retry);
+	}
+	/* First: its completions answer clients through the servers. */
+	ev_work_free(px->work);
+	free(px->reload_next);
 	http_server_free(px->http);
 	tftp_server_free(px->tftp);
 	dhcp_server_free(px->dhcp);
@@ -251,6 +334,7 @@ int main(int argc, char **argv)
 	};
 	struct pxed px = { 0 };
 	ev_timer_init(&px.maintain, on_maintain, &px); /* stopped until the loop runs */
+	ev_timer_init(&px.reload_retry, on_reload_retry, &px);
 	bool test_only = false, debug = false;
 	char err[CONF_ERR_LEN];
 	int c, r;
@@ -317,7 +401,16 @@ int main(int argc, char **argv)
 		log_error("pxed", "decision engine: %s", strerror(-r));
 		goto fail;
 	}
-	if ((r = http_server_new(px.loop, &px.conf, px.decider, px.store, px.content, &px.http)) < 0) {
+	/* The housekeeping job writes the events; a decision never waits
+	 * for that write. */
+	decider_set_event_flush_inline(px.decider, false);
+	/* One worker: the store serialises its calls anyway. */
+	if ((r = ev_work_new(px.loop, 1, PXED_WORK_QUEUE, &px.work)) < 0) {
+		log_error("pxed", "worker thread: %s", strerror(-r));
+		goto fail;
+	}
+	if ((r = http_server_new(px.loop, &px.conf, px.decider, px.store, px.content, px.work,
+				   &px.http)) < 0) {
 		log_error("pxed", "HTTP on port %u: %s", px.conf.http_port, strerror(-r));
 		goto fail;
 	}
@@ -325,7 +418,7 @@ int main(int argc, char **argv)
 		log_error("pxed", "TFTP on port %u: %s", px.conf.tftp_port, strerror(-r));
 		goto fail;
 	}
-	if ((r = dhcp_server_new(px.loop, &px.conf, px.decider, &px.dhcp)) < 0) {
+	if ((r = dhcp_server_new(px.loop, &px.conf, px.decider, px.work, &px.dhcp)) < 0) {
 		log_error("pxed", "ProxyDHCP on ports %u/%u: %s", px.conf.dhcp_port, px.conf.pxe_port,
 			  strerror(-r));
 		goto fail;

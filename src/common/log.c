@@ -11,8 +11,9 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
-void log_set_level(enum log_level lvl) { log_level_current = lvl; }
-enum log_level log_get_level(void) { return log_level_current; }
+/* Set on the loop (SIGHUP, the settings API), read by every thread. */
+void log_set_level(enum log_level lvl) { __atomic_store_n(&log_level_current, lvl, __ATOMIC_RELAXED); }
+enum log_level log_get_level(void) { return __atomic_load_n(&log_level_current, __ATOMIC_RELAXED); }
 
 int log_level_parse(const char *s, enum log_level *out)
 {
@@ -27,7 +28,7 @@ int log_level_parse(const char *s, enum log_level *out)
 
 void log_msg(enum log_level lvl, const char *module, const char *fmt, ...)
 {
-	if (lvl > log_level_current)
+	if (lvl > log_get_level())
 		return;
 	char line[2048];
 	struct timespec ts;

@@ -76,9 +76,22 @@ struct decider {
 	size_t evq_n, evq_cap;
 	int64_t evq_first_ms;         /* when the oldest queued event was made */
 	unsigned batch_rows, batch_ms;
+	bool flush_inline;            /* decide() writes a due batch itself */
 	uint64_t events_dropped;
 	int64_t last_prune_ms;
+
+	/* Last-seen writes due for answers given by decide_cached(), which
+	 * never touches the store: written with the next event batch. */
+	struct seen_write *seenq;
+	size_t seen_n, seen_cap;
 };
+
+struct seen_write {
+	int64_t device_id;
+	int arch;                     /* -1 = keep the stored one */
+	int64_t t;                    /* unix seconds */
+};
+#define SEEN_QUEUE_MAX 4096       /* beyond this, drop: the next refresh is a minute away */
 
 static int64_t clock_realtime_ms(void *ctx)
 {
@@ -111,6 +124,7 @@ int decider_new(const struct pxed_conf *conf, struct store *store, struct decide
 	d->clock = clock_realtime_ms;
 	d->batch_rows = EVENT_BATCH_ROWS;
 	d->batch_ms = EVENT_BATCH_MS;
+	d->flush_inline = true;
 	pthread_mutex_lock(&d->lock);
 	ignore_list_check(d, d->clock(d->clock_ctx), true);
 	pthread_mutex_unlock(&d->lock);
@@ -123,6 +137,7 @@ void decider_free(struct decider *d)
 	if (!d)
 		return;
 	decider_events_flush(d);
+	free(d->seenq);
 	dcache_free(d->cache);
 	mac_list_clear(&d->ignore);
 	free(d->evq);
@@ -142,8 +157,10 @@ void decider_settings_changed(struct decider *d)
 {
 	pthread_mutex_lock(&d->lock);
 	d->settings_gen++;
-	/* The ignore file's name may have changed with the settings. */
-	ignore_list_check(d, d->clock(d->clock_ctx), true);
+	/* The ignore file's name may have changed with the settings: the next
+	 * check (decide() or decider_maintain(), both off the event loop)
+	 * reads it, rather than this call, which main makes on the loop. */
+	d->ignore_checked_ms = 0;
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -209,6 +226,13 @@ static void ignore_list_check(struct decider *d, int64_t now, bool force)
 
 /* ---- the event queue ---------------------------------------------------- */
 
+void decider_set_event_flush_inline(struct decider *d, bool inline_flush)
+{
+	pthread_mutex_lock(&d->lock);
+	d->flush_inline = inline_flush;
+	pthread_mutex_unlock(&d->lock);
+}
+
 void decider_set_event_batch(struct decider *d, unsigned max_rows, unsigned max_delay_ms)
 {
 	pthread_mutex_lock(&d->lock);
@@ -229,11 +253,43 @@ static struct store_event *evq_take(struct decider *d, size_t *n)
 	return q;
 }
 
+/* Put a batch that could not be written back in front of the queue, for
+ * the next flush; false when there is no room (then it is dropped). */
+static bool evq_requeue(struct decider *d, struct store_event *q, size_t n)
+{
+	struct store_event *m;
+	bool ok = false;
+	pthread_mutex_lock(&d->lock);
+	if (n + d->evq_n <= EVENT_QUEUE_MAX && (m = realloc(q, (n + d->evq_n) * sizeof(*q)))) {
+		if (d->evq_n)
+			memcpy(m + n, d->evq, d->evq_n * sizeof(*m));
+		free(d->evq);
+		d->evq = m;
+		d->evq_n += n;
+		d->evq_cap = d->evq_n;
+		d->evq_first_ms = m[0].time_ms;
+		ok = true;
+	} else {
+		d->events_dropped += n;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (!ok)
+		free(q);
+	return ok;
+}
+
 static int evq_write(struct decider *d, struct store_event *q, size_t n)
 {
 	int r = 0;
 	if (n) {
 		r = store_event_add_many(d->store, q, n);
+		if (r == -EBUSY && evq_requeue(d, q, n)) {
+			/* Another process holds the write lock: the next flush
+			 * (decider_maintain, on the worker) tries again. */
+			log_warn("decide", "could not record %zu boot events yet: %s; kept for the "
+				 "next try", n, store_last_error(d->store));
+			return r;
+		}
 		if (r < 0)
 			log_warn("decide", "could not record %zu boot events: %s", n,
 				 store_last_error(d->store));
@@ -242,20 +298,88 @@ static int evq_write(struct decider *d, struct store_event *q, size_t n)
 	return r < 0 ? r : (int)n;
 }
 
+/* The queued last-seen writes; taken under the lock, written without. */
+static struct seen_write *seenq_take(struct decider *d, size_t *n)
+{
+	struct seen_write *q = d->seenq;
+	*n = d->seen_n;
+	d->seenq = NULL;
+	d->seen_n = d->seen_cap = 0;
+	return q;
+}
+
+/* Put writes that could not be made back in front of the queue. */
+static void seenq_requeue(struct decider *d, struct seen_write *q, size_t n)
+{
+	struct seen_write *m;
+	pthread_mutex_lock(&d->lock);
+	if (n + d->seen_n <= SEEN_QUEUE_MAX && (m = malloc((n + d->seen_n) * sizeof(*m)))) {
+		memcpy(m, q, n * sizeof(*m));
+		if (d->seen_n)
+			memcpy(m + n, d->seenq, d->seen_n * sizeof(*m));
+		free(d->seenq);
+		d->seenq = m;
+		d->seen_n += n;
+		d->seen_cap = d->seen_n;
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* busy: another process holds the write lock (an event batch just waited
+ * the whole busy timeout for it), so keep them all for the next try
+ * rather than wait once more per device. */
+static void seenq_write(struct decider *d, struct seen_write *q, size_t n, bool busy)
+{
+	size_t i = 0;
+	for (; i < n && !busy; i++) {
+		int w = store_device_seen(d->store, q[i].device_id, q[i].arch, q[i].t);
+		if (w == -EBUSY) {
+			busy = true;
+			log_warn("decide", "could not record %zu last-seen times yet: %s; kept "
+				 "for the next try", n - i, store_last_error(d->store));
+			break;
+		}
+		if (w < 0)
+			log_warn("decide", "device %lld: could not record last seen: %s",
+				 (long long)q[i].device_id, store_last_error(d->store));
+	}
+	if (i < n)
+		seenq_requeue(d, q + i, n - i);
+	free(q);
+}
+
+/* Inside d->lock. */
+static void seenq_push(struct decider *d, int64_t device_id, int arch, int64_t t)
+{
+	if (d->seen_n == d->seen_cap) {
+		size_t cap = d->seen_cap ? d->seen_cap * 2 : 16;
+		struct seen_write *q;
+		if (cap > SEEN_QUEUE_MAX || !(q = realloc(d->seenq, cap * sizeof(*q))))
+			return; /* last seen is advisory: the next refresh comes */
+		d->seenq = q;
+		d->seen_cap = cap;
+	}
+	d->seenq[d->seen_n++] = (struct seen_write){ device_id, arch, t };
+}
+
 int decider_events_flush(struct decider *d)
 {
-	size_t n;
+	size_t n, sn;
 	struct store_event *q;
+	struct seen_write *sq;
 	pthread_mutex_lock(&d->lock);
 	q = evq_take(d, &n);
+	sq = seenq_take(d, &sn);
 	pthread_mutex_unlock(&d->lock);
-	return evq_write(d, q, n);
+	int r = evq_write(d, q, n);
+	seenq_write(d, sq, sn, r == -EBUSY);
+	return r;
 }
 
 /* Queue one event; *flush = the queue to write now (after unlocking).
  * Inside d->lock. */
 static struct store_event *evq_push(struct decider *d, const struct store_event *ev, int64_t now,
-				    size_t *flush_n)
+				    size_t *flush_n, bool may_flush)
 {
 	*flush_n = 0;
 	if (d->evq_n == d->evq_cap) {
@@ -277,6 +401,8 @@ static struct store_event *evq_push(struct decider *d, const struct store_event 
 	if (d->evq_n == 0)
 		d->evq_first_ms = now;
 	d->evq[d->evq_n++] = *ev;
+	if (!may_flush)
+		return NULL;
 	if (d->evq_n >= d->batch_rows || now - d->evq_first_ms >= (int64_t)d->batch_ms ||
 	    now < d->evq_first_ms)
 		return evq_take(d, flush_n);
@@ -286,15 +412,18 @@ static struct store_event *evq_push(struct decider *d, const struct store_event 
 int decider_maintain(struct decider *d, unsigned retention_days)
 {
 	int64_t now;
-	size_t n = 0;
+	size_t n = 0, sn;
 	struct store_event *q = NULL;
+	struct seen_write *sq;
 	bool prune = false;
 	int next;
 
 	pthread_mutex_lock(&d->lock);
 	now = d->clock(d->clock_ctx);
-	if (d->evq_n && (now - d->evq_first_ms >= (int64_t)d->batch_ms || now < d->evq_first_ms))
+	if (d->evq_n && (now - d->evq_first_ms >= (int64_t)d->batch_ms || now < d->evq_first_ms ||
+			 d->evq_n >= d->batch_rows))
 		q = evq_take(d, &n);
+	sq = seenq_take(d, &sn);
 	if (retention_days && (d->last_prune_ms == 0 || now - d->last_prune_ms >= PRUNE_EVERY_MS ||
 			       now < d->last_prune_ms)) {
 		d->last_prune_ms = now;
@@ -304,8 +433,9 @@ int decider_maintain(struct decider *d, unsigned retention_days)
 	int64_t wait = d->evq_n ? (int64_t)d->batch_ms - (now - d->evq_first_ms) : d->batch_ms;
 	next = wait < 1 ? 1 : wait > 1000 ? 1000 : (int)wait;
 	pthread_mutex_unlock(&d->lock);
-	evq_write(d, q, n);
-	if (prune)
+	int r = evq_write(d, q, n);
+	seenq_write(d, sq, sn, r == -EBUSY);
+	if (prune && r != -EBUSY)
 		decider_events_prune(d, retention_days);
 	return next;
 }
@@ -502,7 +632,7 @@ struct decide_todo {
  * before the cache: ifname and secs, which only they read, stay out of the
  * cache key.  True when one fired (*out filled).  Inside d->lock. */
 static bool settings_rules(struct decider *d, const struct pxe_facts *f, int64_t now,
-			   struct decision *out)
+			   bool check_file, struct decision *out)
 {
 	const struct pxed_conf *conf = d->conf;
 	if (!conf->is_active) {
@@ -510,7 +640,8 @@ static bool settings_rules(struct decider *d, const struct pxe_facts *f, int64_t
 		reason_set(out, "not serviced: IsActive is off");
 		return true;
 	}
-	ignore_list_check(d, now, false);
+	if (check_file)
+		ignore_list_check(d, now, false);
 	if (mac_list_contains(&d->ignore, f->mac)) {
 		decision_reset(out, DECISION_IGNORE);
 		reason_set(out, "not serviced: MAC on the ignore list %.150s", d->ignore_path);
@@ -924,7 +1055,7 @@ static int decide_run(struct decider *d, const struct pxe_facts *f, bool commit,
 	struct dcache_key key;
 	struct dcache_entry *e;
 	struct store_event ev, *flushq;
-	bool use_cache = conf->cache_expire > 0, recorded = false;
+	bool use_cache = conf->cache_expire > 0, recorded = false, inline_io;
 	uint64_t gen = 0, sgen;
 	int64_t now, t, seen_id = 0;
 	int arch = f->has_arch ? f->arch : -1;
@@ -939,7 +1070,8 @@ static int decide_run(struct decider *d, const struct pxe_facts *f, bool commit,
 	pthread_mutex_lock(&d->lock);
 	now = d->clock(d->clock_ctx);
 	t = now / 1000;
-	if (settings_rules(d, f, now, out))
+	inline_io = d->flush_inline;
+	if (settings_rules(d, f, now, true, out))
 		goto event;
 	sgen = d->settings_gen;
 	if (use_cache) {
@@ -978,10 +1110,14 @@ static int decide_run(struct decider *d, const struct pxe_facts *f, bool commit,
 		recorded = true;
 	}
 	if (todo.dev.id && seen_due(todo.dev.last_seen, todo.dev.arch, arch, t)) {
-		w = store_device_seen(d->store, todo.dev.id, arch, t);
-		if (w < 0)
-			log_warn("decide", "device '%s': could not record last seen: %s",
-				 todo.dev.name, store_last_error(d->store));
+		if (inline_io) {
+			w = store_device_seen(d->store, todo.dev.id, arch, t);
+			if (w < 0)
+				log_warn("decide", "device '%s': could not record last seen: %s",
+					 todo.dev.name, store_last_error(d->store));
+		} else {
+			seen_id = todo.dev.id; /* queued below, like the event */
+		}
 		todo.dev.last_seen = t;
 		if (arch >= 0)
 			todo.dev.arch = arch;
@@ -1009,7 +1145,11 @@ event:
 	if (choice != DECIDE_CHOICE_NONE)
 		choice_apply(out, choice);
 	event_fill(&ev, f, out, now);
-	flushq = evq_push(d, &ev, now, &flushn);
+	flushq = evq_push(d, &ev, now, &flushn, inline_io);
+	if (seen_id && !inline_io) {
+		seenq_push(d, seen_id, arch, t);
+		seen_id = 0;
+	}
 	pthread_mutex_unlock(&d->lock);
 	if (seen_id) {
 		w = store_device_seen(d->store, seen_id, arch, t);
@@ -1033,6 +1173,52 @@ int decide_choice(struct decider *d, const struct pxe_facts *f, enum decide_choi
 	if (choice == DECIDE_CHOICE_LOCAL)
 		commit = false; /* nothing is handed out */
 	return decide_run(d, f, commit, choice, out);
+}
+
+int decide_cached(struct decider *d, const struct pxe_facts *f, struct decision *out)
+{
+	const struct pxed_conf *conf = d->conf;
+	struct dcache_key key;
+	struct dcache_entry *e;
+	struct store_event ev;
+	uint64_t gen = 0;
+	int64_t now;
+	int arch = f->has_arch ? f->arch : -1;
+	size_t flushn;
+	bool peeked = false;
+
+	/* Peek before locking, as decide() reads the generation first. */
+	if (conf->cache_expire > 0)
+		peeked = store_generation_peek(d->store, &gen) == 0;
+	pthread_mutex_lock(&d->lock);
+	now = d->clock(d->clock_ctx);
+	/* The ignore list as last read: the file is checked by
+	 * decider_maintain() and decide(), off the loop. */
+	if (settings_rules(d, f, now, false, out))
+		goto event;
+	if (!peeked)
+		goto miss;
+	key_make(f, &key);
+	e = dcache_find(d->cache, &key);
+	/* A stale or expired entry is left for decide() to count and drop. */
+	if (!e || entry_state(d, e, gen, now) != 0)
+		goto miss;
+	dcache_entry_decision(e, out);
+	d->stats.hits++;
+	if (e->device_id && seen_due(e->meta.dev_last_seen, e->meta.dev_arch, arch, now / 1000)) {
+		e->meta.dev_last_seen = now / 1000;
+		if (arch >= 0)
+			e->meta.dev_arch = arch;
+		seenq_push(d, e->device_id, arch, now / 1000);
+	}
+event:
+	event_fill(&ev, f, out, now);
+	evq_push(d, &ev, now, &flushn, false);
+	pthread_mutex_unlock(&d->lock);
+	return 1;
+miss:
+	pthread_mutex_unlock(&d->lock);
+	return 0;
 }
 
 void decision_log(const struct pxe_facts *f, const struct decision *d, const char *context)

@@ -98,6 +98,14 @@ enum decide_choice {
 int decide_choice(struct decider *d, const struct pxe_facts *f, enum decide_choice choice,
 		  bool commit, struct decision *out);
 
+/* The same answer when it needs no store and no disk, for the event loop:
+ * the settings rules (with the MACIgnoreListFile as last read), then a
+ * valid cache entry, checked against the store generation with
+ * store_generation_peek().  1 when *out is the answer (its event and any
+ * last-seen refresh are queued in memory, written by decider_maintain()
+ * or decider_events_flush()); 0 when decide() must run, on a worker. */
+int decide_cached(struct decider *d, const struct pxe_facts *f, struct decision *out);
+
 /* The one decision log line, prefixed "MAC, GUID: " (PRODUCT.md), e.g.
  *   52:54:00:12:34:56, 8a3c...: boot 'win11' (required deployment for
  *   device 'lab-01', not yet handed out) [dhcp DISCOVER on br0, arch bios, pxe]
@@ -182,9 +190,17 @@ void decider_set_clock(struct decider *d, int64_t (*clock_ms)(void *ctx), void *
  * max_rows are queued or the oldest is max_delay_ms old (defaults 256 and
  * 100 ms), by the decide() call that finds it due, or decider_maintain().
  * max_rows <= 1 writes each event at once.  To keep every write off the
- * event loop, set both to UINT_MAX and call decider_events_flush() from a
- * worker thread every 100 ms (the queue holds at most 65,536 events). */
+ * event loop, as pxed does, answer on the loop with decide_cached() only,
+ * turn decider_set_event_flush_inline() off, and run decider_maintain()
+ * on a worker (the queue holds at most 65,536 events; a batch refused
+ * because another process holds the write lock is kept for the next
+ * try). */
 void decider_set_event_batch(struct decider *d, unsigned max_rows, unsigned max_delay_ms);
+/* inline_flush = false: decide() never writes a due batch itself (its
+ * caller waits for the answer, and another process may hold the write
+ * lock); only decider_maintain() and decider_events_flush() write.  pxed
+ * runs those on its worker. */
+void decider_set_event_flush_inline(struct decider *d, bool inline_flush);
 /* Write the queued events now; returns how many, or a negative errno. */
 int decider_events_flush(struct decider *d);
 /* Delete events older than retention_days (0 = keep all); returns how many. */

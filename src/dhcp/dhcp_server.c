@@ -6,9 +6,12 @@
  *   3. no "PXEClient" vendor class: counted, dropped silently;
  *   4. message type: DISCOVER on 67, REQUEST on 67 (only when it selects
  *      us) or on 4011, INFORM on 4011; anything else dropped;
- *   5. facts, decide() (its settings rules include BindPolicy), boot
- *      file; one decision log line;
- *   6. unless "not serviced": build the OFFER/ACK and route it. */
+ *   5. facts, then the decision (its settings rules include BindPolicy):
+ *      decide_cached() on the loop; when the cache cannot answer, the
+ *      request is copied into a job and decide() runs on a worker, so a
+ *      slow or locked database never holds up other clients or TFTP;
+ *   6. boot file, one decision log line, and unless "not serviced": build
+ *      the OFFER/ACK and route it (on the loop, when the job completes). */
 #include "dhcp/dhcp_server.h"
 
 #include <arpa/inet.h>
@@ -29,6 +32,7 @@
 #include "decide/decide.h"
 #include "dhcp/pxe.h"
 #include "ev/ev.h"
+#include "ev/ev_work.h"
 
 #define DHCP_CLIENT_PORT 68
 #define DHCP_SERVER_PORT 67
@@ -37,6 +41,13 @@
 #define DHCP_RX_BURST 256
 /* At most one malformed-packet log line per this many ms. */
 #define DHCP_MALFORMED_LOG_MS 1000
+/* Requests waiting for the database at once.  A PXE client retries a
+ * DISCOVER after 4, 8, 16 s (PXE 2.1 §2.2.4), so dropping one costs it a
+ * retry, while an unbounded queue behind a locked database would only
+ * answer clients that gave up long ago. */
+#define DHCP_MAX_PENDING 256
+/* At most one "busy" log line per this many ms. */
+#define DHCP_BUSY_LOG_MS 5000
 
 struct dhcp_port {
 	struct dhcp_server *srv;
@@ -45,10 +56,16 @@ struct dhcp_port {
 	uint16_t port;
 };
 
+struct dhcp_job;
+
 struct dhcp_server {
 	struct ev_loop *loop;
 	const struct pxed_conf *conf;
 	struct decider *dec;
+	struct ev_work *work;      /* NULL: decide inline */
+	struct dhcp_job *pending;  /* requests being decided on the worker */
+	size_t n_pending;
+	uint64_t busy_log_ms;      /* when the last "busy" line was written */
 	struct dhcp_port dhcp;  /* 67 */
 	struct dhcp_port pxe;   /* 4011 */
 	struct dhcp_stats stats;
@@ -63,6 +80,21 @@ struct dhcp_rx {
 	int ifindex;               /* 0 when unknown */
 	char ifname[IF_NAMESIZE];  /* "" when unknown */
 	struct in_addr local;      /* ipi_spec_dst: our address for replies */
+};
+
+/* A request waiting for decide() on the worker: everything needed to
+ * answer it afterwards, copied (the receive buffer is reused). */
+struct dhcp_job {
+	struct ev_work_job job;
+	struct dhcp_server *s;
+	struct dhcp_job *next;     /* s->pending */
+	struct dhcp_rx rx;
+	struct dhcp_msg req;
+	struct pxe_facts facts;
+	const char *ctx;           /* static string: "dhcp DISCOVER", ... */
+	uint8_t reply_type;
+	struct decision dec;       /* filled on the worker */
+	uint64_t queued_ms;
 };
 
 static void log_malformed(struct dhcp_server *s, const struct dhcp_rx *rx, const char *why)
@@ -162,14 +194,19 @@ static int send_reply(struct dhcp_server *s, const struct dhcp_rx *rx,
 	return 0;
 }
 
+static void answer(struct dhcp_server *s, const struct dhcp_rx *rx, const struct dhcp_msg *req,
+		   const struct pxe_facts *f, struct decision *dec, const char *ctx,
+		   uint8_t reply_type);
+static void defer_request(struct dhcp_server *s, const struct dhcp_rx *rx,
+			  const struct dhcp_msg *req, const struct pxe_facts *f, const char *ctx,
+			  uint8_t reply_type);
+
 static void handle_request(struct dhcp_server *s, struct dhcp_rx *rx,
 			   const uint8_t *pkt, size_t len)
 {
 	struct dhcp_msg req;
 	struct pxe_facts facts;
 	struct decision dec;
-	char file[PXE_BOOTFILE_MAX];
-	uint8_t out[DHCP_MAX_LEN];
 	const char *ctx;
 	uint8_t reply_type;
 	int r;
@@ -238,34 +275,51 @@ static void handle_request(struct dhcp_server *s, struct dhcp_rx *rx,
 	/* BindPolicy is one of decide()'s settings rules (the interface is in
 	 * the facts), so it is checked in the documented order and recorded
 	 * as a boot event like every other decision. */
-	decide(s->dec, &facts, false, &dec);
-	if (dec.outcome != DECISION_IGNORE) {
-		r = pxe_boot_file(s->conf, &facts, rx->local, file, sizeof(file));
+	if (!s->work) {
+		decide(s->dec, &facts, false, &dec);
+	} else if (!decide_cached(s->dec, &facts, &dec)) {
+		defer_request(s, rx, &req, &facts, ctx, reply_type);
+		return;
+	}
+	answer(s, rx, &req, &facts, &dec, ctx, reply_type);
+}
+
+/* Boot file, the decision log line, and the reply unless "not serviced". */
+static void answer(struct dhcp_server *s, const struct dhcp_rx *rx, const struct dhcp_msg *req,
+		   const struct pxe_facts *f, struct decision *dec, const char *ctx,
+		   uint8_t reply_type)
+{
+	char file[PXE_BOOTFILE_MAX];
+	uint8_t out[DHCP_MAX_LEN];
+	int r;
+
+	if (dec->outcome != DECISION_IGNORE) {
+		r = pxe_boot_file(s->conf, f, rx->local, file, sizeof(file));
 		if (r == -ENOENT) {
-			dec.outcome = DECISION_IGNORE;
-			snprintf(dec.reason, sizeof(dec.reason),
+			dec->outcome = DECISION_IGNORE;
+			snprintf(dec->reason, sizeof(dec->reason),
 				 "not serviced: no boot program for architecture %u",
-				 (unsigned)facts.arch);
+				 (unsigned)f->arch);
 		} else if (r < 0) {
-			dec.outcome = DECISION_IGNORE;
-			snprintf(dec.reason, sizeof(dec.reason),
+			dec->outcome = DECISION_IGNORE;
+			snprintf(dec->reason, sizeof(dec->reason),
 				 "not serviced: boot file name too long for the reply");
 		}
 	}
-	decision_log(&facts, &dec, ctx);
-	if (dec.outcome == DECISION_IGNORE) {
+	decision_log(f, dec, ctx);
+	if (dec->outcome == DECISION_IGNORE) {
 		s->stats.ignored++;
 		return;
 	}
 
-	r = pxe_build_reply(&req, &facts, reply_type, rx->local, file, out, sizeof(out));
+	r = pxe_build_reply(req, f, reply_type, rx->local, file, out, sizeof(out));
 	if (r < 0) {
 		/* Cannot happen with a full-size buffer; count, don't crash. */
 		s->stats.send_errors++;
 		log_warn("dhcp", "cannot build reply: %s", strerror(-r));
 		return;
 	}
-	r = send_reply(s, rx, &req, out, (size_t)r);
+	r = send_reply(s, rx, req, out, (size_t)r);
 	if (r < 0) {
 		s->stats.send_errors++;
 		log_debug("dhcp", "send on %s failed: %s", rx->ifname[0] ? rx->ifname : "?",
@@ -273,6 +327,108 @@ static void handle_request(struct dhcp_server *s, struct dhcp_rx *rx,
 		return;
 	}
 	s->stats.answered++;
+}
+
+/* ---- requests decided on the worker ------------------------------------- */
+
+static void job_work(struct ev_work_job *j)
+{
+	struct dhcp_job *job = j->data;
+	decide(job->s->dec, &job->facts, false, &job->dec);
+}
+
+static void job_unlink(struct dhcp_server *s, struct dhcp_job *job)
+{
+	for (struct dhcp_job **p = &s->pending; *p; p = &(*p)->next) {
+		if (*p == job) {
+			*p = job->next;
+			s->n_pending--;
+			return;
+		}
+	}
+}
+
+static void job_done(struct ev_work_job *j, bool cancelled)
+{
+	struct dhcp_job *job = j->data;
+	struct dhcp_server *s = job->s;
+	uint64_t waited = now_ms() - job->queued_ms;
+
+	job_unlink(s, job);
+	if (!cancelled) {
+		/* The client may have given up on this answer; it is still the
+		 * right one for its next retry, and it says in the log why the
+		 * reply was late. */
+		if (waited >= 1000) {
+			char mac[MAC_STR_LEN];
+			mac_format(job->facts.mac, mac);
+			log_info("dhcp", "%s: %s decided after %llu ms waiting for the database",
+				 mac, job->ctx, (unsigned long long)waited);
+		}
+		answer(s, &job->rx, &job->req, &job->facts, &job->dec, job->ctx, job->reply_type);
+	}
+	free(job);
+}
+
+static void log_busy(struct dhcp_server *s, const uint8_t mac[MAC_LEN], const char *why)
+{
+	uint64_t now = now_ms();
+	char m[MAC_STR_LEN];
+	if (s->busy_log_ms && now - s->busy_log_ms < DHCP_BUSY_LOG_MS)
+		return;
+	s->busy_log_ms = now;
+	mac_format(mac, m);
+	log_warn("dhcp", "%s: request dropped, %s (%zu waiting for the database; "
+		 "%llu dropped so far); the client retries", m, why, s->n_pending,
+		 (unsigned long long)s->stats.busy);
+}
+
+/* Copy the request into a job and decide it on the worker.  One request
+ * per client at a time: a retry while its predecessor is still being
+ * decided is dropped (the answer to the first one serves it). */
+static void defer_request(struct dhcp_server *s, const struct dhcp_rx *rx,
+			  const struct dhcp_msg *req, const struct pxe_facts *f, const char *ctx,
+			  uint8_t reply_type)
+{
+	struct dhcp_job *job;
+	int r;
+
+	for (job = s->pending; job; job = job->next) {
+		if (!memcmp(job->facts.mac, f->mac, MAC_LEN)) {
+			s->stats.coalesced++;
+			return;
+		}
+	}
+	if (s->n_pending >= DHCP_MAX_PENDING) {
+		s->stats.busy++;
+		log_busy(s, f->mac, "too many requests waiting");
+		return;
+	}
+	job = malloc(sizeof(*job));
+	if (!job) {
+		s->stats.busy++;
+		log_busy(s, f->mac, "out of memory");
+		return;
+	}
+	job->s = s;
+	job->rx = *rx;
+	job->req = *req;
+	job->facts = *f;
+	job->ctx = ctx;
+	job->reply_type = reply_type;
+	job->queued_ms = now_ms();
+	ev_work_job_init(&job->job, job_work, job_done, job);
+	r = ev_work_submit(s->work, &job->job);
+	if (r < 0) {
+		free(job);
+		s->stats.busy++;
+		log_busy(s, f->mac, "the worker queue is full");
+		return;
+	}
+	job->next = s->pending;
+	s->pending = job;
+	s->n_pending++;
+	s->stats.deferred++;
 }
 
 static void on_readable(struct ev_loop *loop, struct ev_io *io, uint32_t events)
@@ -361,7 +517,7 @@ static void close_port(struct dhcp_server *s, struct dhcp_port *p)
 }
 
 int dhcp_server_new(struct ev_loop *loop, const struct pxed_conf *conf,
-		    struct decider *dec, struct dhcp_server **out)
+		    struct decider *dec, struct ev_work *work, struct dhcp_server **out)
 {
 	struct dhcp_server *s;
 	int r;
@@ -375,6 +531,7 @@ int dhcp_server_new(struct ev_loop *loop, const struct pxed_conf *conf,
 	s->loop = loop;
 	s->conf = conf;
 	s->dec = dec;
+	s->work = work;
 	s->dhcp.io.fd = -1;
 	s->pxe.io.fd = -1;
 
@@ -402,6 +559,7 @@ void dhcp_server_free(struct dhcp_server *s)
 		return;
 	close_port(s, &s->pxe);
 	close_port(s, &s->dhcp);
+	/* No job is pending: ev_work_free() ran first and completed them. */
 	free(s);
 }
 

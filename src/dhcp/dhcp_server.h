@@ -11,6 +11,7 @@
 #include "dhcp/dhcp_packet.h"
 
 struct ev_loop;
+struct ev_work;
 struct pxed_conf;
 struct decider;
 struct dhcp_server;
@@ -27,15 +28,23 @@ struct dhcp_stats {
 	uint64_t other_server; /* DHCPREQUEST on 67 selecting another server */
 	uint64_t no_address;   /* no IPv4 address on the receiving interface */
 	uint64_t send_errors;  /* sendmsg failed */
+	uint64_t deferred;     /* decided on a worker: not in the cache */
+	uint64_t coalesced;    /* retries dropped: that client's request was
+				* still being decided */
+	uint64_t busy;         /* dropped: too many requests waiting for the
+				* database (the client retries) */
 	/* malformed, by parse error: index -err (enum dhcp_parse_error) */
 	uint64_t malformed_by_reason[-DHCP_ERR_MSG_TYPE + 1];
 };
 
 /* Open and bind both sockets and register them on loop.  conf and dec
  * must outlive the server; conf is read on every request, so settings
- * changed in place apply at once (ports excepted).  0 or negative errno. */
+ * changed in place apply at once (ports excepted).  A request the cache
+ * cannot answer (decide_cached()) is decided on work and answered when
+ * that completes; work = NULL decides inline.  work must be freed before
+ * the server (its completions send the replies).  0 or negative errno. */
 int dhcp_server_new(struct ev_loop *loop, const struct pxed_conf *conf,
-		    struct decider *dec, struct dhcp_server **out);
+		    struct decider *dec, struct ev_work *work, struct dhcp_server **out);
 void dhcp_server_free(struct dhcp_server *s); /* accepts NULL */
 
 void dhcp_server_stats(const struct dhcp_server *s, struct dhcp_stats *out);

@@ -1,6 +1,6 @@
 /* ev: pxed's event loop -- epoll for fds, a binary heap for timers,
  * signalfd for signals.  Everything network-facing (DHCP, TFTP, HTTP) runs
- * on one loop in one thread.
+ * on one loop in one thread; work that may block goes to ev_work.h.
  *
  * One iteration (ev_run):
  *   1. compute the wait from the earliest timer (capped at 1 s);

@@ -113,15 +113,109 @@ static enum MHD_Result api_reply_json_hdr(struct MHD_Connection *c, struct http_
 	return http_queue(c, r, status, resp);
 }
 
+/* One API call: fn runs on the worker (api_run) or on the loop
+ * (api_run_here, for handlers that read loop-owned state: reports, the
+ * settings, the status counters), the reply is made on the loop. */
+struct api_call {
+	api_fn fn;
+	bool list;                 /* api_run_list: page the array */
+	unsigned long long lim, off;
+	json_t *out;
+	struct api_err e;
+	int st;
+	uint64_t us;               /* fn's run time */
+};
+
+static void api_call_free(void *p)
+{
+	struct api_call *a = p;
+	json_decref(a->out);
+	if (a->e.extra)
+		json_decref(a->e.extra);
+	free(a);
+}
+
+static void api_call_work(struct http_server *s, struct MHD_Connection *c, struct http_request *r)
+{
+	struct api_call *a = r->state;
+	uint64_t t0 = now_us();
+	a->st = a->fn(s, c, r, &a->out, &a->e);
+	a->us = now_us() - t0;
+}
+
+static enum MHD_Result api_call_reply(struct http_server *s, struct MHD_Connection *c,
+				      struct http_request *r, const char *url);
+
+static enum MHD_Result api_defer(api_fn fn, struct http_server *s, struct MHD_Connection *c,
+				 struct http_request *r, bool list, unsigned long long lim,
+				 unsigned long long off)
+{
+	struct api_call *a = calloc(1, sizeof(*a));
+	if (!a)
+		return MHD_NO;
+	a->fn = fn;
+	a->list = list;
+	a->lim = lim;
+	a->off = off;
+	r->state = a;
+	r->state_free = api_call_free;
+	return http_defer(s, c, r, r->url_full, api_call_work, api_call_reply);
+}
+
 static enum MHD_Result api_run(api_fn fn, struct http_server *s, struct MHD_Connection *c,
 			       struct http_request *r)
 {
-	json_t *out = NULL;
-	struct api_err e = { 0 };
-	uint64_t t0 = now_us();
-	int st = fn(s, c, r, &out, &e);
+	return api_defer(fn, s, c, r, false, 0, 0);
+}
+
+static enum MHD_Result api_reply_list(struct MHD_Connection *c, struct http_request *r,
+				      struct api_call *a);
+
+/* For handlers that change what worker jobs read (the settings): fn runs
+ * on the loop while no job runs. */
+static enum MHD_Result api_run_exclusive(api_fn fn, struct http_server *s,
+					 struct MHD_Connection *c, struct http_request *r)
+{
+	struct api_call *a = calloc(1, sizeof(*a));
+	if (!a)
+		return MHD_NO;
+	a->fn = fn;
+	r->state = a;
+	r->state_free = api_call_free;
+	return http_defer_exclusive(s, c, r, r->url_full, api_call_work, api_call_reply);
+}
+
+/* For handlers that read or change loop-owned state. */
+static enum MHD_Result api_run_here(api_fn fn, struct http_server *s, struct MHD_Connection *c,
+				    struct http_request *r)
+{
+	struct api_call *a = calloc(1, sizeof(*a));
+	if (!a)
+		return MHD_NO;
+	a->fn = fn;
+	r->state = a;
+	r->state_free = api_call_free;
+	api_call_work(s, c, r);
+	return api_call_reply(s, c, r, r->url_full);
+}
+
+static enum MHD_Result api_call_reply(struct http_server *s, struct MHD_Connection *c,
+				      struct http_request *r, const char *url)
+{
+	struct api_call *a = r->state;
+	json_t *out = a->out;
+	struct api_err e = a->e;
+	int st = a->st;
+
+	if (r->cancelled)
+		return http_reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "stopping",
+					"pxed is stopping");
 	s->counters.store_calls++;
-	s->counters.store_us += now_us() - t0;
+	s->counters.store_us += a->us;
+	if (a->list && st >= 0 && out)
+		return api_reply_list(c, r, a);
+	a->out = NULL;
+	a->e.extra = NULL;
 	if (st < 0) {
 		json_decref(out);
 		if (e.extra) {
@@ -361,6 +455,27 @@ static int add_deployment(void *ctx, const struct store_deployment *d)
 #define LIST_DEFAULT_LIMIT 1000
 #define LIST_MAX_LIMIT 10000
 
+/* The page of a list call's full array (see api_run_list). */
+static enum MHD_Result api_reply_list(struct MHD_Connection *c, struct http_request *r,
+				      struct api_call *a)
+{
+	json_t *out = a->out, *page;
+	unsigned long long lim = a->lim, off = a->off;
+	char total[24];
+	size_t n;
+
+	a->out = NULL;
+	n = json_array_size(out);
+	snprintf(total, sizeof(total), "%zu", n);
+	page = json_array();
+	for (size_t i = (size_t)off; page && i < n && i < off + lim; i++)
+		json_array_append(page, json_array_get(out, i));
+	json_decref(out);
+	if (!page)
+		return MHD_NO;
+	return api_reply_json_hdr(c, r, (unsigned)a->st, page, "X-Total-Count", total);
+}
+
 /* ?limit=&offset= over a list handler's full array.  The reply stays a
  * JSON array (what clients of the first API version parse); the total
  * before paging is in the X-Total-Count header. */
@@ -370,12 +485,6 @@ static enum MHD_Result api_run_list(api_fn fn, struct http_server *s, struct MHD
 	const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
 	const char *offset = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "offset");
 	unsigned long long lim = LIST_DEFAULT_LIMIT, off = 0;
-	json_t *out = NULL, *page;
-	struct api_err e = { 0 };
-	char total[24];
-	size_t n;
-	uint64_t t0;
-	int st;
 
 	if (limit && parse_uint(limit, 1, LIST_MAX_LIMIT, &lim) < 0)
 		return http_reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_field",
@@ -385,26 +494,7 @@ static enum MHD_Result api_run_list(api_fn fn, struct http_server *s, struct MHD
 		return http_reply_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_field",
 					"parameter 'offset' must be a number from 0 to %d",
 					INT32_MAX);
-	t0 = now_us();
-	st = fn(s, c, r, &out, &e);
-	s->counters.store_calls++;
-	s->counters.store_us += now_us() - t0;
-	if (st < 0) {
-		json_decref(out);
-		return http_reply_error(c, r, e.status, e.code, "%s", e.detail);
-	}
-	if (!out)
-		return http_reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-					"out of memory");
-	n = json_array_size(out);
-	snprintf(total, sizeof(total), "%zu", n);
-	page = json_array();
-	for (size_t i = (size_t)off; page && i < n && i < off + lim; i++)
-		json_array_append(page, json_array_get(out, i));
-	json_decref(out);
-	if (!page)
-		return MHD_NO;
-	return api_reply_json_hdr(c, r, (unsigned)st, page, "X-Total-Count", total);
+	return api_defer(fn, s, c, r, true, lim, off);
 }
 
 static int devices_list(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
@@ -916,7 +1006,7 @@ static int status_get(struct http_server *s, struct MHD_Connection *c, struct ht
 enum MHD_Result http_api_status(struct http_server *s, struct MHD_Connection *c,
 				struct http_request *r, const char *url)
 {
-	return api_run(status_get, s, c, r);
+	return api_run_here(status_get, s, c, r);
 }
 
 /* ---- /api/v1/{devices,images,deployments}/NAME --------------------------- */
@@ -1180,7 +1270,7 @@ static int deployment_one(struct http_server *s, struct MHD_Connection *c,
 enum MHD_Result http_api_deployment_one(struct http_server *s, struct MHD_Connection *c,
 					struct http_request *r, const char *url)
 {
-	return api_run(deployment_one, s, c, r);
+	return api_run_here(deployment_one, s, c, r);
 }
 
 /* ---- POST /api/v1/devices/import ---------------------------------------- */
@@ -1450,7 +1540,7 @@ done:
 enum MHD_Result http_api_report(struct http_server *s, struct MHD_Connection *c,
 				struct http_request *r, const char *url)
 {
-	return api_run(report_post, s, c, r);
+	return api_run_here(report_post, s, c, r);
 }
 
 /* ---- /api/v1/collections ------------------------------------------------- */
@@ -1827,6 +1917,6 @@ enum MHD_Result http_api_settings(struct http_server *s, struct MHD_Connection *
 				  struct http_request *r, const char *url)
 {
 	if (r->method == HTTP_GET)
-		return api_run(settings_get, s, c, r);
-	return api_run(settings_set, s, c, r);
+		return api_run_here(settings_get, s, c, r);
+	return api_run_exclusive(settings_set, s, c, r);
 }

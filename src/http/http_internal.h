@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "ev/ev.h"
+#include "ev/ev_work.h"
 #include "http/http_auth.h"
 #include "http/http_metrics.h"
 #include "http/http_report.h"
@@ -38,6 +39,7 @@ struct http_server {
 	struct decider *dec;
 	struct store *store;
 	const struct content *content;
+	struct ev_work *work;      /* store calls run here; NULL = inline */
 	uint16_t port;
 	uint64_t started_ms;       /* now_ms() at start, for uptime */
 	uint64_t n_requests;       /* completed requests */
@@ -55,11 +57,21 @@ enum http_method {
 /* Methods that change something: they need the API token. */
 #define HTTP_CHANGES (HTTP_POST | HTTP_PUT | HTTP_PATCH | HTTP_DELETE)
 
+struct http_request;
+/* A route's handler queues exactly one response. */
+typedef enum MHD_Result (*http_handler)(struct http_server *s, struct MHD_Connection *c,
+					struct http_request *r, const char *url);
+/* The part of a handler that runs on the worker: store calls only, no
+ * loop-owned state; reads of the connection (arguments, headers) are safe
+ * because MHD does not touch a suspended connection. */
+typedef void (*http_work_fn)(struct http_server *s, struct MHD_Connection *c,
+			     struct http_request *r);
+
 /* One request, from the first access callback to "completed". */
 struct http_request {
 	enum http_method method;
 	const struct http_route *route;
-	const struct http_listener *via; /* the listener it came in on */
+	struct http_listener *via; /* the listener it came in on */
 	char *body;                /* request body so far, NUL-terminated */
 	size_t body_len, body_cap;
 	bool body_too_large;       /* more than HTTP_MAX_BODY arrived */
@@ -68,11 +80,19 @@ struct http_request {
 	char method_name[8];
 	char url_log[160];         /* escaped URL, for the log line */
 	char url_full[512];        /* the decoded path, for handlers of NAME routes */
+	/* Deferred to the worker (http_defer()): */
+	struct ev_work_job job;
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	http_work_fn work;
+	http_handler resume;       /* called on the loop when the work is back */
+	bool suspended;            /* waiting for the worker */
+	bool resumed;              /* back: the next access callback calls resume */
+	bool cancelled;            /* pxed is stopping: the work did not run */
+	bool exclusive;            /* http_defer_exclusive(): work runs on the loop */
+	void *state;               /* the handler's, freed with state_free */
+	void (*state_free)(void *state);
 };
-
-/* A route's handler queues exactly one response. */
-typedef enum MHD_Result (*http_handler)(struct http_server *s, struct MHD_Connection *c,
-					struct http_request *r, const char *url);
 
 struct http_route {
 	const char *path;          /* exact path, or prefix when it ends in '/' */
@@ -82,6 +102,21 @@ struct http_route {
 	bool open;                 /* admin API route without the token (report) */
 	http_handler handler;
 };
+
+/* Run work on the worker with the connection suspended (MHD_suspend_-
+ * connection); when it is back, MHD calls the access handler again, which
+ * calls resume on the loop to queue the answer (r->cancelled: pxed is
+ * stopping, answer 503).  Without a worker, both run at once.  A full
+ * queue answers 503 with Retry-After. */
+enum MHD_Result http_defer(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+			   const char *url, http_work_fn work, http_handler resume);
+
+/* For a change to what worker jobs read (the settings): work runs on the
+ * loop once no job is running, and none starts until it returned
+ * (ev_work_submit_exclusive()); the loop does not wait meanwhile. */
+enum MHD_Result http_defer_exclusive(struct http_server *s, struct MHD_Connection *c,
+				     struct http_request *r, const char *url, http_work_fn work,
+				     http_handler resume);
 
 /* Queue a response and record its status for the log line.  Takes the
  * response's reference. */

@@ -70,6 +70,13 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 		    d->malformed);
 		one(o, "pxed_dhcp_send_errors_total", "counter", "DHCP replies that failed to send.",
 		    d->send_errors);
+		one(o, "pxed_dhcp_deferred_total", "counter",
+		    "PXE requests not in the cache, decided on the worker.", d->deferred);
+		one(o, "pxed_dhcp_coalesced_total", "counter",
+		    "Retries dropped while the same client's request was being decided.",
+		    d->coalesced);
+		one(o, "pxed_dhcp_busy_total", "counter",
+		    "PXE requests dropped: too many waiting for the database.", d->busy);
 	}
 	if (v->has_cache) {
 		const struct decider_cache_stats *k = &v->cache;

@@ -228,94 +228,109 @@ static int boot_password_check(struct http_server *s, struct MHD_Connection *c,
 	return 0;
 }
 
-static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connection *c,
-				       struct http_request *r, const char *url)
-{
+/* /boot.ipxe in steps: the decision (commit = true, so never the cache)
+ * runs on the worker; the PXEPassword check, the report token and the
+ * script are made on the loop, which owns their state. */
+struct boot_state {
 	struct pxe_facts facts;
 	struct decision d;
-	struct boot_script_opts opts = { 0 };
-	char base[300], script[4096], again[600], report[400];
-	const char *bad = boot_facts_parse(c, &facts);
-	struct MHD_Response *resp;
-	bool need_pw = s->conf->pxe_password_hash[0] != '\0';
-	bool pw_given = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "password") != NULL;
-	const char *choice = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "choice");
-	enum decide_choice ch;
+	struct boot_script_opts opts;
+	enum decide_choice choice; /* the answer to an available deployment's prompt */
+	bool use_choice;           /* record the choice with the next decision */
+	bool first_done;           /* the first decision's result was looked at */
+	bool need_pw;
+	bool commit;               /* for the decision on the worker */
+	bool committed;            /* the committing decision ran */
+	int rc;
 	uint64_t t0;
-	int n, rc;
+	char base[300], again[600], report[400];
+};
 
-	if (bad)
-		return http_reply_text(c, r, MHD_HTTP_BAD_REQUEST,
-				       !strcmp(bad, "mac") ? "bad or missing mac\n"
-				       : !strcmp(bad, "guid") ? "bad guid\n"
-							      : "bad arch\n");
-	if (choice && strcmp(choice, "deploy") && strcmp(choice, "local"))
-		return http_reply_text(c, r, MHD_HTTP_BAD_REQUEST, "bad choice\n");
-	ch = !choice ? DECIDE_CHOICE_NONE
-	     : !strcmp(choice, "deploy") ? DECIDE_CHOICE_DEPLOY : DECIDE_CHOICE_LOCAL;
-	request_base_url(c, r->via, base, sizeof(base));
-	boot_again_url(c, base, &facts, again, sizeof(again));
-	opts.choice_url = again;
-	t0 = now_us();
+static void boot_decide(struct http_server *s, struct MHD_Connection *c, struct http_request *r)
+{
+	struct boot_state *b = r->state;
+	if (b->use_choice)
+		b->rc = decide_choice(s->dec, &b->facts, b->choice, b->commit, &b->d);
+	else
+		b->rc = decide(s->dec, &b->facts, b->commit, &b->d);
+}
+
+static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection *c,
+				   struct http_request *r, const char *url)
+{
+	struct boot_state *b = r->state;
+	struct decision *d = &b->d;
+	char script[4096];
+	struct MHD_Response *resp;
+	int n, rc = b->rc;
+
+	if (r->cancelled)
+		return http_reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "stopping\n");
+	if (!b->first_done) {
+		b->first_done = true;
+		if (rc >= 0 && b->choice == DECIDE_CHOICE_DEPLOY && d->outcome == DECISION_BOOT &&
+		    !d->required) {
+			b->opts.confirmed = true; /* the password chain keeps the choice */
+			if (strlen(b->again) + sizeof("&choice=deploy") <= sizeof(b->again))
+				strcat(b->again, "&choice=deploy");
+		}
+	}
 	/* commit: this script is the hand-out of a required deployment --
 	 * unless PXEPassword must be typed first: then look without
 	 * committing, and commit on the request that brings the password.
 	 * The answer to an available deployment's prompt is recorded once,
 	 * on the request that brings it (not again with the password). */
-	if (ch != DECIDE_CHOICE_NONE && !pw_given)
-		rc = decide_choice(s->dec, &facts, ch, !need_pw, &d);
-	else
-		rc = decide(s->dec, &facts, !need_pw, &d);
-	if (rc >= 0 && ch == DECIDE_CHOICE_DEPLOY && d.outcome == DECISION_BOOT && !d.required) {
-		opts.confirmed = true; /* the password chain keeps the choice */
-		if (strlen(again) + sizeof("&choice=deploy") <= sizeof(again))
-			strcat(again, "&choice=deploy");
-	}
-	if (rc >= 0 && need_pw && d.outcome == DECISION_BOOT && (d.required || opts.confirmed)) {
-		rc = boot_password_check(s, c, &facts, again, &opts);
-		if (rc == 1)
-			rc = decide(s->dec, &facts, true, &d);
-		else if (rc == -EACCES) {
-			d.outcome = DECISION_LOCAL;
-			snprintf(d.reason, sizeof(d.reason), "too many wrong PXE passwords, try later");
+	if (!b->committed && rc >= 0 && b->need_pw && d->outcome == DECISION_BOOT &&
+	    (d->required || b->opts.confirmed)) {
+		rc = boot_password_check(s, c, &b->facts, b->again, &b->opts);
+		if (rc == 1) {
+			b->commit = b->committed = true;
+			b->use_choice = false;
+			return http_defer(s, c, r, url, boot_decide, boot_finish);
+		} else if (rc == -EACCES) {
+			d->outcome = DECISION_LOCAL;
+			snprintf(d->reason, sizeof(d->reason), "too many wrong PXE passwords, try later");
 			rc = 0;
 		}
 	}
 	s->counters.store_calls++;
-	s->counters.store_us += now_us() - t0;
+	s->counters.store_us += now_us() - b->t0;
 	if (rc < 0)
-		log_warn(MOD, "boot.ipxe: decision failed, client sent to local disk: %s", d.reason);
-	decision_log(&facts, &d,
-		     ch == DECIDE_CHOICE_DEPLOY ? "http /boot.ipxe choice=deploy"
-		     : ch == DECIDE_CHOICE_LOCAL ? "http /boot.ipxe choice=local" : "http /boot.ipxe");
-	if ((unsigned)d.outcome < ARRAY_SIZE(s->counters.decisions))
-		s->counters.decisions[d.outcome]++;
+		log_warn(MOD, "boot.ipxe: decision failed, client sent to local disk: %s", d->reason);
+	decision_log(&b->facts, d,
+		     b->choice == DECIDE_CHOICE_DEPLOY  ? "http /boot.ipxe choice=deploy"
+		     : b->choice == DECIDE_CHOICE_LOCAL ? "http /boot.ipxe choice=local"
+							: "http /boot.ipxe");
+	if ((unsigned)d->outcome < ARRAY_SIZE(s->counters.decisions))
+		s->counters.decisions[d->outcome]++;
 	/* A deployment handed out now: a report token for its installer. */
-	if (d.outcome == DECISION_BOOT && (d.required || opts.confirmed) && !opts.password_url &&
-	    !d.nbp[0]) {
-		struct store_report b;
-		if (http_report_handout(s->store, d.device_id, d.device_name[0] ? d.device_name : "-",
-					d.deployment_id, d.deployment_name, facts.mac,
-					(uint64_t)time(NULL) * 1000, &b) == 0) {
-			snprintf(report, sizeof(report), "%s/api/v1/report?token=%s", base, b.token);
-			opts.report_url = report;
+	if (d->outcome == DECISION_BOOT && (d->required || b->opts.confirmed) &&
+	    !b->opts.password_url && !d->nbp[0]) {
+		struct store_report rep;
+		if (http_report_handout(s->store, d->device_id,
+					d->device_name[0] ? d->device_name : "-", d->deployment_id,
+					d->deployment_name, b->facts.mac, (uint64_t)time(NULL) * 1000,
+					&rep) == 0) {
+			snprintf(b->report, sizeof(b->report), "%s/api/v1/report?token=%s", b->base,
+				 rep.token);
+			b->opts.report_url = b->report;
 			s->counters.reports[HTTP_REPORT_HANDED_OUT]++;
 		}
 	}
-	n = boot_script_build_opts(&d, base, &opts, script, sizeof(script));
+	n = boot_script_build_opts(d, b->base, &b->opts, script, sizeof(script));
 	if (n < 0) {
 		/* A stored field that cannot be written safely: refuse the boot,
 		 * send the machine to its disk, say why in the log. */
 		char mac[MAC_STR_LEN], dep[80], img[80];
-		mac_format(facts.mac, mac);
-		log_escape(dep, sizeof(dep), d.deployment_name, strnlen(d.deployment_name, 64));
-		log_escape(img, sizeof(img), d.image_name, strnlen(d.image_name, 64));
+		mac_format(b->facts.mac, mac);
+		log_escape(dep, sizeof(dep), d->deployment_name, strnlen(d->deployment_name, 64));
+		log_escape(img, sizeof(img), d->image_name, strnlen(d->image_name, 64));
 		log_warn(MOD, "%s: boot.ipxe: deployment '%s' image '%s' cannot be written as an "
 			      "iPXE script (%s); sending local",
 			 mac, dep, img, strerror(-n));
-		d.outcome = DECISION_LOCAL;
-		snprintf(d.reason, sizeof(d.reason), "image cannot be served, see server log");
-		n = boot_script_build(&d, "http://127.0.0.1", script, sizeof(script));
+		d->outcome = DECISION_LOCAL;
+		snprintf(d->reason, sizeof(d->reason), "image cannot be served, see server log");
+		n = boot_script_build(d, "http://127.0.0.1", script, sizeof(script));
 		if (n < 0)
 			return http_reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "error\n");
 	}
@@ -325,6 +340,39 @@ static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connect
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	}
 	return http_queue(c, r, MHD_HTTP_OK, resp);
+}
+
+static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connection *c,
+				       struct http_request *r, const char *url)
+{
+	struct boot_state *b = calloc(1, sizeof(*b));
+	const char *bad, *choice;
+	bool pw_given;
+
+	if (!b)
+		return MHD_NO;
+	r->state = b;
+	r->state_free = free;
+	bad = boot_facts_parse(c, &b->facts);
+	if (bad)
+		return http_reply_text(c, r, MHD_HTTP_BAD_REQUEST,
+				       !strcmp(bad, "mac") ? "bad or missing mac\n"
+				       : !strcmp(bad, "guid") ? "bad guid\n"
+							      : "bad arch\n");
+	choice = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "choice");
+	if (choice && strcmp(choice, "deploy") && strcmp(choice, "local"))
+		return http_reply_text(c, r, MHD_HTTP_BAD_REQUEST, "bad choice\n");
+	b->choice = !choice ? DECIDE_CHOICE_NONE
+		    : !strcmp(choice, "deploy") ? DECIDE_CHOICE_DEPLOY : DECIDE_CHOICE_LOCAL;
+	pw_given = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "password") != NULL;
+	b->use_choice = b->choice != DECIDE_CHOICE_NONE && !pw_given;
+	request_base_url(c, r->via, b->base, sizeof(b->base));
+	boot_again_url(c, b->base, &b->facts, b->again, sizeof(b->again));
+	b->opts.choice_url = b->again;
+	b->need_pw = s->conf->pxe_password_hash[0] != '\0';
+	b->commit = b->committed = !b->need_pw;
+	b->t0 = now_us();
+	return http_defer(s, c, r, url, boot_decide, boot_finish);
 }
 
 /* ---- /metrics ------------------------------------------------------------ */
@@ -479,6 +527,76 @@ static enum MHD_Result route_files(struct http_server *s, struct MHD_Connection 
 		st.st_mtime = 0;
 	http_date(st.st_mtime, lastmod, sizeof(lastmod));
 	return reply_file(c, r, fd, size, lastmod);
+}
+
+/* ---- work on the worker --------------------------------------------------- */
+
+static void mhd_drive(struct http_listener *l);
+
+static void defer_work(struct ev_work_job *job)
+{
+	struct http_request *r = job->data;
+	r->work(r->srv, r->conn, r);
+}
+
+static void defer_done(struct ev_work_job *job, bool cancelled)
+{
+	struct http_request *r = job->data;
+	r->suspended = false;
+	r->resumed = true;
+	r->cancelled = cancelled;
+	if (r->exclusive && !cancelled)
+		r->work(r->srv, r->conn, r); /* no job runs now */
+	MHD_resume_connection(r->conn);
+	/* MHD calls the access handler again from its next run: now. */
+	mhd_drive(r->via);
+}
+
+static enum MHD_Result defer(struct http_server *s, struct MHD_Connection *c,
+			     struct http_request *r, const char *url, http_work_fn work,
+			     http_handler resume, bool exclusive)
+{
+	int rc;
+	if (!s->work) {
+		work(s, c, r);
+		return resume(s, c, r, url);
+	}
+	r->srv = s;
+	r->conn = c;
+	r->work = work;
+	r->resume = resume;
+	r->exclusive = exclusive;
+	ev_work_job_init(&r->job, exclusive ? NULL : defer_work, defer_done, r);
+	rc = exclusive ? ev_work_submit_exclusive(s->work, &r->job)
+		       : ev_work_submit(s->work, &r->job);
+	if (rc < 0) {
+		struct MHD_Response *resp;
+		log_warn(MOD, "%s %s: refused, %s", r->method_name, r->url_log,
+			 rc == -EAGAIN ? "too many requests waiting for the database" : "stopping");
+		if (r->route && r->route->json)
+			return http_reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+						"too many requests waiting for the database");
+		resp = MHD_create_response_from_buffer(5, (void *)"busy\n", MHD_RESPMEM_PERSISTENT);
+		if (resp)
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		return http_queue(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, resp);
+	}
+	MHD_suspend_connection(c);
+	r->suspended = true;
+	return MHD_YES;
+}
+
+enum MHD_Result http_defer(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+			   const char *url, http_work_fn work, http_handler resume)
+{
+	return defer(s, c, r, url, work, resume, false);
+}
+
+enum MHD_Result http_defer_exclusive(struct http_server *s, struct MHD_Connection *c,
+				     struct http_request *r, const char *url, http_work_fn work,
+				     http_handler resume)
+{
+	return defer(s, c, r, url, work, resume, true);
 }
 
 /* ---- routing ------------------------------------------------------------- */
@@ -660,6 +778,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*con_cls = r;
 		return request_begin(l, c, url, method, r);
 	}
+	if (r->resumed) {
+		/* Back from the worker (http_defer()). */
+		r->resumed = false;
+		return r->resume(s, c, r, url);
+	}
 	if (r->status)
 		return MHD_YES; /* already answered (early refusal) */
 	if (*upload_data_size) {
@@ -693,6 +816,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	else
 		log_debug(MOD, "%s %s %u aborted (%d)", r->method_name, r->url_log, r->status,
 			  (int)toe);
+	if (r->state_free)
+		r->state_free(r->state);
 	free(r->body);
 	free(r);
 	*con_cls = NULL;
@@ -839,7 +964,9 @@ static int listener_start(struct http_server *s, struct http_listener *l,
 			  const struct pxed_conf *conf, uint16_t port, bool tls)
 {
 	struct sockaddr_storage ss;
-	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	/* Suspend/resume: a request whose store call runs on the worker
+	 * waits suspended, so the loop serves everyone else meanwhile. */
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	const union MHD_DaemonInfo *info;
 	const char *what = tls ? "HTTPS" : "HTTP";
 	int r;
@@ -923,7 +1050,8 @@ static void listener_stop(struct http_server *s, struct http_listener *l)
 }
 
 int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct decider *dec,
-		    struct store *store, const struct content *content, struct http_server **out)
+		    struct store *store, const struct content *content, struct ev_work *work,
+		    struct http_server **out)
 {
 	struct http_server *s;
 	bool created;
@@ -937,6 +1065,7 @@ int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct d
 	s->dec = dec;
 	s->store = store;
 	s->content = content;
+	s->work = work;
 	s->port = conf->http_port;
 	s->started_ms = now_ms();
 	s->pw = calloc(1, sizeof(*s->pw));

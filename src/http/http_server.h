@@ -4,6 +4,9 @@
  * with MHD_USE_EPOLL and no thread of its own; its epoll fd is one ev_io,
  * and an ev_timer armed from MHD_get_timeout() drives its time-outs and the
  * work it has left buffered.  Every callback below runs on the loop.
+ * What may wait for the database -- the /boot.ipxe decision, the API's
+ * store calls -- runs on the worker (ev_work) while MHD keeps the
+ * connection suspended (MHD_ALLOW_SUSPEND_RESUME); see http_defer().
  *
  * Routes:
  *   GET|HEAD /healthz               "ok"
@@ -22,6 +25,7 @@
 #pragma once
 
 struct ev_loop;
+struct ev_work;
 struct pxed_conf;
 struct decider;
 struct store;
@@ -34,12 +38,15 @@ struct http_server;
 #define HTTP_CONN_TIMEOUT_S 30      /* idle connection */
 #define HTTP_MAX_BODY (1024 * 1024) /* request body; more is 413 */
 
+/* /boot.ipxe and the API's store calls run on work (NULL = inline) with
+ * the connection suspended; work must be freed before the server. */
 /* Bind conf->http_address ("" = every address) : conf->http_port and
  * register with loop.  dec, store and content are borrowed and must
  * outlive the server.  0 or a negative errno (-EADDRINUSE, -EINVAL for a
  * bad address, -EIO when MHD refuses to start). */
 int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct decider *dec,
-		    struct store *store, const struct content *content, struct http_server **out);
+		    struct store *store, const struct content *content, struct ev_work *work,
+		    struct http_server **out);
 void http_server_free(struct http_server *s); /* accepts NULL */
 
 /* What /metrics and /api/v1/status read from the rest of pxed; main sets

@@ -3,6 +3,7 @@
  * positive count) on success and a negative errno on failure:
  *   -ENOENT  no such row          -EEXIST  duplicate name/MAC/GUID
  *   -EINVAL  a field is invalid    -EIO     the database failed
+ *   -EBUSY   another process held the write lock past the busy timeout
  *   -EBUSY   a row is still in use (delete of an image a deployment uses)
  * with a human message in store_last_error() (kept per thread: it is the
  * message of the calling thread's last failed store call).
@@ -121,6 +122,11 @@ const char *store_last_error(const struct store *s);
 /* Why the last store_open() failed (there is no handle to ask then). */
 const char *store_open_error(void);
 uint64_t store_generation(struct store *s);
+/* The same without ever waiting: on its own read-only connection (busy
+ * timeout 0), so neither a call in progress on this handle nor another
+ * process's write lock holds it up.  0 with *out, -EBUSY when it would
+ * have had to wait, -EIO; *out is then the last value seen. */
+int store_generation_peek(struct store *s, uint64_t *out);
 
 /* Devices */
 int store_device_add(struct store *s, struct store_device *d); /* sets d->id */

@@ -360,6 +360,14 @@ struct store {
 	bool bulk;                   /* inside store_bulk_begin(): writes are savepoints */
 	bool bulk_dirty;             /* a bulk write succeeded: bump at store_bulk_end() */
 	char path[4096];
+	/* A second, read-only connection that only reads the generation, so
+	 * store_generation_peek() never waits for a call in progress on db
+	 * (which may sit in the busy timeout).  NULL for ":memory:". */
+	sqlite3 *probe;
+	pthread_mutex_t probe_lock;  /* held only for the two reads below */
+	sqlite3_stmt *probe_dv, *probe_gen;
+	int64_t probe_data_version;
+	uint64_t probe_generation;
 };
 
 /* Error messages are per thread: the HTTP workers and the event loop may
@@ -378,12 +386,13 @@ static int fail(struct store *s, int err, const char *fmt, ...)
 	return err;
 }
 
-/* A database-level failure: -EIO with SQLite's own words. */
+/* A database-level failure: -EIO with SQLite's own words; -EBUSY when
+ * another writer kept the lock past the busy timeout (worth retrying). */
 static int db_fail(struct store *s, const char *what)
 {
 	int rc = sqlite3_extended_errcode(s->db);
 	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
-		return fail(s, -EIO, "%s: database is busy (another writer held it for %d ms)",
+		return fail(s, -EBUSY, "%s: database is busy (another writer held it for %d ms)",
 			    what, STORE_BUSY_TIMEOUT_MS);
 	return fail(s, -EIO, "%s: %s", what, sqlite3_errmsg(s->db));
 }
@@ -560,6 +569,67 @@ uint64_t store_generation(struct store *s)
 	return gen;
 }
 
+/* One read on the probe connection: 0, -EBUSY (locked, busy timeout 0),
+ * -EIO. */
+static int probe_step(sqlite3_stmt *st, int64_t *out)
+{
+	int rc = sqlite3_step(st), r = 0;
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else
+		r = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED ? -EBUSY : -EIO;
+	sqlite3_reset(st);
+	return r;
+}
+
+int store_generation_peek(struct store *s, uint64_t *out)
+{
+	int64_t dv, gen;
+	int r;
+	if (!s->probe) {
+		/* ":memory:" has one connection: only when no call is running. */
+		if (pthread_mutex_trylock(&s->lock) != 0)
+			return -EBUSY;
+		pthread_mutex_unlock(&s->lock);
+		*out = store_generation(s);
+		return 0;
+	}
+	pthread_mutex_lock(&s->probe_lock);
+	r = probe_step(s->probe_dv, &dv);
+	if (r == 0 && dv != s->probe_data_version) {
+		r = probe_step(s->probe_gen, &gen);
+		if (r == 0) {
+			s->probe_data_version = dv;
+			s->probe_generation = (uint64_t)gen;
+		}
+	}
+	*out = s->probe_generation;
+	pthread_mutex_unlock(&s->probe_lock);
+	return r;
+}
+
+static int open_probe(struct store *s, const char *path)
+{
+	int64_t v;
+	if (sqlite3_open_v2(path, &s->probe,
+			    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+			    NULL) != SQLITE_OK)
+		return fail(s, -EIO, "%s: cannot open a second connection: %s", path,
+			    s->probe ? sqlite3_errmsg(s->probe) : "out of memory");
+	/* Busy timeout 0: a peek that would wait says -EBUSY instead. */
+	sqlite3_busy_timeout(s->probe, 0);
+	if (sqlite3_prepare_v2(s->probe, stmt_sql[ST_DATA_VERSION], -1, &s->probe_dv, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_prepare_v2(s->probe, stmt_sql[ST_GEN_READ], -1, &s->probe_gen, NULL) != SQLITE_OK)
+		return fail(s, -EIO, "%s: prepare generation probe: %s", path,
+			    sqlite3_errmsg(s->probe));
+	/* Start from "unknown", so the first peek reads the row. */
+	s->probe_data_version = -1;
+	if (probe_step(s->probe_dv, &v) == 0 && probe_step(s->probe_gen, &v) == 0)
+		s->probe_generation = (uint64_t)v;
+	return 0;
+}
+
 /* ---- open, migrate, close --------------------------------------------- */
 
 static int migrate(struct store *s)
@@ -678,7 +748,10 @@ static int open_sqlite(struct store *s, const char *path)
 	r = read_data_version(s, &s->data_version);
 	if (r < 0)
 		return r;
-	return read_generation(s);
+	r = read_generation(s);
+	if (r < 0 || memory)
+		return r;
+	return open_probe(s, path);
 }
 
 int store_open(const char *url, struct store **out)
@@ -698,6 +771,7 @@ int store_open(const char *url, struct store **out)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->probe_lock, NULL);
 	if (str_copy(s->path, sizeof(s->path), url + 7) < 0) {
 		snprintf(last_err, sizeof(last_err), "store path too long");
 		store_close(s);
@@ -726,6 +800,11 @@ void store_close(struct store *s)
 		sqlite3_finalize(s->stmt[i]);
 	if (s->db)
 		sqlite3_close(s->db);
+	sqlite3_finalize(s->probe_dv);
+	sqlite3_finalize(s->probe_gen);
+	if (s->probe)
+		sqlite3_close(s->probe);
+	pthread_mutex_destroy(&s->probe_lock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -899,6 +899,57 @@ static void test_maintain_prunes(void **state)
 	assert_int_equal(store_event_list(fx->s, 0, 0, 0, count_events, &ev), 2);
 }
 
+/* decide_cached(): the loop's answer.  With another connection holding
+ * the write lock, a cached answer still comes at once, from memory; its
+ * event waits in the queue.  A miss, a store change or a settings rule
+ * behave as the loop needs. */
+static void test_decide_cached(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d, c;
+	struct decider_cache_stats st;
+	sqlite3 *other;
+	add_image(fx->s, "debian");
+	add_dep(fx->s, "D1", "debian", STORE_AVAILABLE, 0);
+	fx->conf.cache_expire = 3600;
+	facts_for(&f, MAC1);
+
+	assert_int_equal(decide_cached(fx->d, &f, &c), 0); /* not decided yet */
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_int_equal(decider_events_flush(fx->d), 1);
+
+	assert_int_equal(sqlite3_open(fx->t.path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+	uint64_t t0 = now_ms();
+	assert_int_equal(decide_cached(fx->d, &f, &c), 1);
+	assert_true(now_ms() - t0 < 100);
+	assert_int_equal(c.outcome, DECISION_BOOT);
+	assert_string_equal(c.reason, d.reason);
+	assert_string_equal(c.deployment_name, "D1");
+	decider_cache_stats(fx->d, &st);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.events_queued, 1);
+	/* The settings rules answer without the cache. */
+	fx->conf.is_active = false;
+	facts_for(&f, MAC_UNKNOWN);
+	assert_int_equal(decide_cached(fx->d, &f, &c), 1);
+	assert_int_equal(c.outcome, DECISION_IGNORE);
+	fx->conf.is_active = true;
+	assert_int_equal(decide_cached(fx->d, &f, &c), 0); /* unknown: the store decides */
+	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	assert_int_equal(decider_events_flush(fx->d), 2);
+
+	/* A change to the store: the entry is stale, decide() must run. */
+	facts_for(&f, MAC1);
+	add_dep(fx->s, "D2", "debian", STORE_AVAILABLE, 1);
+	assert_int_equal(decide_cached(fx->d, &f, &c), 0);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(decide_cached(fx->d, &f, &c), 1);
+}
+
 static void test_names(void **state)
 {
 	assert_string_equal(decision_outcome_name(DECISION_BOOT), "boot");
@@ -936,6 +987,7 @@ int main(void)
 		T(test_identity_conflict),
 		T(test_window),
 		T(test_maintain_prunes),
+		T(test_decide_cached),
 		cmocka_unit_test(test_names),
 	};
 #undef T
