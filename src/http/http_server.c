@@ -229,8 +229,9 @@ static int boot_password_check(struct http_server *s, struct MHD_Connection *c,
 }
 
 /* /boot.ipxe in steps: the decision (commit = true, so never the cache)
- * runs on the worker; the PXEPassword check, the report token and the
- * script are made on the loop, which owns their state. */
+ * and, for a committed hand-out, the report token's row run on the
+ * worker; the PXEPassword check (its lockout state is the loop's) and the
+ * script are made on the loop. */
 struct boot_state {
 	struct pxe_facts facts;
 	struct decision d;
@@ -241,18 +242,44 @@ struct boot_state {
 	bool need_pw;
 	bool commit;               /* for the decision on the worker */
 	bool committed;            /* the committing decision ran */
+	bool handed_out;           /* a report token was recorded (token) */
 	int rc;
 	uint64_t t0;
+	char token[STORE_REPORT_TOKEN_MAX + 1];
 	char base[300], again[600], report[400];
 };
 
 static void boot_decide(struct http_server *s, struct MHD_Connection *c, struct http_request *r)
 {
 	struct boot_state *b = r->state;
+	struct decision *d = &b->d;
+	struct store_report rep;
+
 	if (b->use_choice)
-		b->rc = decide_choice(s->dec, &b->facts, b->choice, b->commit, &b->d);
+		b->rc = decide_choice(s->dec, &b->facts, b->choice, b->commit, d);
 	else
-		b->rc = decide(s->dec, &b->facts, b->commit, &b->d);
+		b->rc = decide(s->dec, &b->facts, b->commit, d);
+	if (!b->first_done) {
+		b->first_done = true;
+		if (b->rc >= 0 && b->choice == DECIDE_CHOICE_DEPLOY && d->outcome == DECISION_BOOT &&
+		    !d->required) {
+			b->opts.confirmed = true; /* the password chain keeps the choice */
+			if (strlen(b->again) + sizeof("&choice=deploy") <= sizeof(b->again))
+				strcat(b->again, "&choice=deploy");
+		}
+	}
+	/* A deployment handed out now (only a committing decision hands out:
+	 * without one, PXEPassword is still to be typed): a report token for
+	 * its installer, recorded here so that the loop only writes it into
+	 * the script.  A failure leaves the script without a report URL. */
+	if (b->commit && d->outcome == DECISION_BOOT && (d->required || b->opts.confirmed) &&
+	    !d->nbp[0] &&
+	    http_report_handout(s->store, d->device_id, d->device_name[0] ? d->device_name : "-",
+				d->deployment_id, d->deployment_name, b->facts.mac,
+				(uint64_t)time(NULL) * 1000, &rep) == 0) {
+		str_copy(b->token, sizeof(b->token), rep.token);
+		b->handed_out = true;
+	}
 }
 
 static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection *c,
@@ -266,15 +293,6 @@ static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection 
 
 	if (r->cancelled)
 		return http_reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "stopping\n");
-	if (!b->first_done) {
-		b->first_done = true;
-		if (rc >= 0 && b->choice == DECIDE_CHOICE_DEPLOY && d->outcome == DECISION_BOOT &&
-		    !d->required) {
-			b->opts.confirmed = true; /* the password chain keeps the choice */
-			if (strlen(b->again) + sizeof("&choice=deploy") <= sizeof(b->again))
-				strcat(b->again, "&choice=deploy");
-		}
-	}
 	/* commit: this script is the hand-out of a required deployment --
 	 * unless PXEPassword must be typed first: then look without
 	 * committing, and commit on the request that brings the password.
@@ -303,19 +321,11 @@ static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection 
 							: "http /boot.ipxe");
 	if ((unsigned)d->outcome < ARRAY_SIZE(s->counters.decisions))
 		s->counters.decisions[d->outcome]++;
-	/* A deployment handed out now: a report token for its installer. */
-	if (d->outcome == DECISION_BOOT && (d->required || b->opts.confirmed) &&
-	    !b->opts.password_url && !d->nbp[0]) {
-		struct store_report rep;
-		if (http_report_handout(s->store, d->device_id,
-					d->device_name[0] ? d->device_name : "-", d->deployment_id,
-					d->deployment_name, b->facts.mac, (uint64_t)time(NULL) * 1000,
-					&rep) == 0) {
-			snprintf(b->report, sizeof(b->report), "%s/api/v1/report?token=%s", b->base,
-				 rep.token);
-			b->opts.report_url = b->report;
-			s->counters.reports[HTTP_REPORT_HANDED_OUT]++;
-		}
+	/* A deployment handed out now: its installer's report URL. */
+	if (b->handed_out) {
+		snprintf(b->report, sizeof(b->report), "%s/api/v1/report?token=%s", b->base, b->token);
+		b->opts.report_url = b->report;
+		s->counters.reports[HTTP_REPORT_HANDED_OUT]++;
 	}
 	n = boot_script_build_opts(d, b->base, &b->opts, script, sizeof(script));
 	if (n < 0) {
