@@ -113,17 +113,36 @@ static enum MHD_Result api_reply_json_hdr(struct MHD_Connection *c, struct http_
 	return http_queue(c, r, status, resp);
 }
 
-/* One API call: fn runs on the worker (api_run) or on the loop
- * (api_run_here, for handlers that read loop-owned state: reports, the
- * settings, the status counters), the reply is made on the loop. */
+struct api_call;
+/* The loop's part of a split handler (api_run_split): after fn ran on the
+ * worker, it reads or changes what the loop owns (counters, settings) and
+ * may set a->st, a->out and a->e for the reply. */
+typedef void (*api_finish_fn)(struct http_server *s, struct MHD_Connection *c,
+			      struct http_request *r, struct api_call *a);
+
+/* One API call: fn runs on the worker (api_run, api_run_split) or on the
+ * loop (api_run_here, for handlers that need no store and read loop-owned
+ * state: the settings), the reply is made on the loop. */
 struct api_call {
 	api_fn fn;
+	api_finish_fn finish;      /* api_run_split: on the loop, after fn */
 	bool list;                 /* api_run_list: page the array */
 	unsigned long long lim, off;
 	json_t *out;
 	struct api_err e;
 	int st;
 	uint64_t us;               /* fn's run time */
+	/* What fn found for finish: */
+	union {
+		struct {           /* GET /api/v1/status */
+			json_int_t devices, images, deployments;
+			uint64_t generation;
+		} status;
+		struct {           /* POST /api/v1/report */
+			bool bad_token;    /* an auth failure to count */
+			int state;         /* a report to count, -1 = none */
+		} report;
+	} u;
 };
 
 static void api_call_free(void *p)
@@ -168,6 +187,20 @@ static enum MHD_Result api_run(api_fn fn, struct http_server *s, struct MHD_Conn
 	return api_defer(fn, s, c, r, false, 0, 0);
 }
 
+/* fn (the store work) on the worker, then finish on the loop. */
+static enum MHD_Result api_run_split(api_fn fn, api_finish_fn finish, struct http_server *s,
+				     struct MHD_Connection *c, struct http_request *r)
+{
+	struct api_call *a = calloc(1, sizeof(*a));
+	if (!a)
+		return MHD_NO;
+	a->fn = fn;
+	a->finish = finish;
+	r->state = a;
+	r->state_free = api_call_free;
+	return http_defer(s, c, r, r->url_full, api_call_work, api_call_reply);
+}
+
 static enum MHD_Result api_reply_list(struct MHD_Connection *c, struct http_request *r,
 				      struct api_call *a);
 
@@ -203,13 +236,18 @@ static enum MHD_Result api_call_reply(struct http_server *s, struct MHD_Connecti
 				      struct http_request *r, const char *url)
 {
 	struct api_call *a = r->state;
-	json_t *out = a->out;
-	struct api_err e = a->e;
-	int st = a->st;
+	json_t *out;
+	struct api_err e;
+	int st;
 
 	if (r->cancelled)
 		return http_reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "stopping",
 					"pxed is stopping");
+	if (a->finish)
+		a->finish(s, c, r, a);
+	out = a->out;
+	e = a->e;
+	st = a->st;
 	s->counters.store_calls++;
 	s->counters.store_us += a->us;
 	if (a->list && st >= 0 && out)
@@ -968,12 +1006,12 @@ static json_t *settings_json(const struct pxed_conf *c, const struct http_server
 			 "LogLevel", c->log_level);
 }
 
-static int status_get(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
-		      json_t **out, struct api_err *e)
+/* On the worker: the row counts and the generation. */
+static int status_count(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+			json_t **out, struct api_err *e)
 {
+	struct api_call *a = r->state;
 	json_int_t nd = 0, ni = 0, np = 0;
-	const union MHD_DaemonInfo *info =
-		MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 	int rc = store_device_list(s->store, count_device, &nd);
 	if (rc >= 0)
 		rc = store_image_list(s->store, count_image, &ni);
@@ -981,18 +1019,34 @@ static int status_get(struct http_server *s, struct MHD_Connection *c, struct ht
 		rc = store_deployment_list(s->store, count_deployment, &np);
 	if (rc < 0)
 		return api_store_fail(s, rc, e, "count rows");
-	*out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "status", "ok", "version",
-			 s->src.version ? s->src.version : "unknown", "uptime_s",
-			 (json_int_t)((now_ms() - s->started_ms) / 1000), "http_requests",
-			 (json_int_t)s->n_requests, "http_connections",
-			 (json_int_t)(info ? info->num_connections : 0), "store_generation",
-			 (json_int_t)store_generation(s->store), "devices", nd, "images", ni,
-			 "deployments", np);
-	if (*out) {
+	a->u.status.devices = nd;
+	a->u.status.images = ni;
+	a->u.status.deployments = np;
+	a->u.status.generation = store_generation(s->store);
+	return MHD_HTTP_OK;
+}
+
+/* On the loop: the counters, the connections and the settings are its. */
+static void status_finish(struct http_server *s, struct MHD_Connection *c,
+			  struct http_request *r, struct api_call *a)
+{
+	const union MHD_DaemonInfo *info;
+
+	if (a->st < 0)
+		return;
+	info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	a->out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "status", "ok", "version",
+			   s->src.version ? s->src.version : "unknown", "uptime_s",
+			   (json_int_t)((now_ms() - s->started_ms) / 1000), "http_requests",
+			   (json_int_t)s->n_requests, "http_connections",
+			   (json_int_t)(info ? info->num_connections : 0), "store_generation",
+			   (json_int_t)a->u.status.generation, "devices", a->u.status.devices,
+			   "images", a->u.status.images, "deployments", a->u.status.deployments);
+	if (a->out) {
 		struct decider_cache_stats cs;
 		decider_cache_stats(s->dec, &cs);
-		json_object_set_new(*out, "settings", settings_json(s->conf, s));
-		json_object_set_new(*out, "cache",
+		json_object_set_new(a->out, "settings", settings_json(s->conf, s));
+		json_object_set_new(a->out, "cache",
 				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "hits",
 					      (json_int_t)cs.hits, "misses", (json_int_t)cs.misses,
 					      "invalidations", (json_int_t)cs.invalidations,
@@ -1000,13 +1054,12 @@ static int status_get(struct http_server *s, struct MHD_Connection *c, struct ht
 					      (json_int_t)cs.evictions, "entries", (json_int_t)cs.entries,
 					      "max_entries", (json_int_t)cs.max_entries));
 	}
-	return MHD_HTTP_OK;
 }
 
 enum MHD_Result http_api_status(struct http_server *s, struct MHD_Connection *c,
 				struct http_request *r, const char *url)
 {
-	return api_run_here(status_get, s, c, r);
+	return api_run_split(status_count, status_finish, s, c, r);
 }
 
 /* ---- /api/v1/{devices,images,deployments}/NAME --------------------------- */
@@ -1270,7 +1323,7 @@ static int deployment_one(struct http_server *s, struct MHD_Connection *c,
 enum MHD_Result http_api_deployment_one(struct http_server *s, struct MHD_Connection *c,
 					struct http_request *r, const char *url)
 {
-	return api_run_here(deployment_one, s, c, r);
+	return api_run(deployment_one, s, c, r);
 }
 
 /* ---- POST /api/v1/devices/import ---------------------------------------- */
@@ -1468,12 +1521,14 @@ static int report_post(struct http_server *s, struct MHD_Connection *c, struct h
 	const char *token = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
 	const char *state = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
 	const char *msg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "message");
+	struct api_call *a = r->state;
 	enum http_report_state st;
 	struct store_report b;
 	json_t *o = NULL;
 	char mac[MAC_STR_LEN], esc[HTTP_REPORT_MSG_MAX * 4 + 1];
 	int rc = -1;
 
+	a->u.report.state = -1;
 	if (r->body_len) {
 		const char *bt = NULL, *bs = NULL, *bm = NULL;
 		o = body_object(r, keys, e);
@@ -1502,7 +1557,7 @@ static int report_post(struct http_server *s, struct MHD_Connection *c, struct h
 	}
 	rc = http_report_find(s->store, token, &b);
 	if (rc == -ENOENT) {
-		s->counters.auth_failures++;
+		a->u.report.bad_token = true;
 		api_fail(e, MHD_HTTP_UNAUTHORIZED, "unauthorized",
 			 "no deployment boot has this token (a newer boot replaced it)");
 		rc = -1;
@@ -1525,7 +1580,7 @@ static int report_post(struct http_server *s, struct MHD_Connection *c, struct h
 		rc = -1;
 		goto done;
 	}
-	s->counters.reports[st]++;
+	a->u.report.state = (int)st;
 	mac_format(b.mac, mac);
 	log_info(MOD, "%s: device '%s' deployment '%s' reports %s%s%s", mac, b.device_name,
 		 b.deployment_name, http_report_state_name(st), *esc ? ": " : "", esc);
@@ -1537,10 +1592,20 @@ done:
 	return rc;
 }
 
+/* On the loop: the counters are its. */
+static void report_count(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+			 struct api_call *a)
+{
+	if (a->u.report.bad_token)
+		s->counters.auth_failures++;
+	if (a->u.report.state >= 0 && (unsigned)a->u.report.state < ARRAY_SIZE(s->counters.reports))
+		s->counters.reports[a->u.report.state]++;
+}
+
 enum MHD_Result http_api_report(struct http_server *s, struct MHD_Connection *c,
 				struct http_request *r, const char *url)
 {
-	return api_run_here(report_post, s, c, r);
+	return api_run_split(report_post, report_count, s, c, r);
 }
 
 /* ---- /api/v1/collections ------------------------------------------------- */
