@@ -8,6 +8,9 @@
 #   - a DHCP request whose decision is cached is answered at once;
 #   - a DHCP request that needs the database is answered once the worker
 #     gets through, and the log says why it was late;
+#   - an installer report (a store write) waits for the lock on the worker
+#     while /metrics and /healthz answer at once, and is recorded once the
+#     lock is released;
 # and afterwards pxed still answers and stops cleanly.
 #
 # PXED_BIN=path runs another daemon binary with the same -c interface.
@@ -66,6 +69,14 @@ ctl device add slow-a --mac $MAC_A
 ctl device add slow-b --mac $MAC_B
 ctl deploy dep-a --image img --device slow-a --available
 ctl deploy dep-b --image img --device slow-b --available
+# A deployment boot with its installer's report token, before the warm-up
+# (the hand-out bumps the generation, which would empty the cache).
+MAC_R=52:54:00:5a:00:03
+ctl device add slow-r --mac $MAC_R
+ctl deploy dep-r --image img --device slow-r --required
+curl -sf --max-time 5 -o "$TMP/r.ipxe" "$B/boot.ipxe?mac=$MAC_R" || fail "/boot.ipxe for $MAC_R"
+REPORT=$(grep -oE 'pxed.report=[^ ]+' "$TMP/r.ipxe" | cut -d= -f2-)
+[ -n "$REPORT" ] || { cat "$TMP/r.ipxe" >&2; fail "no report URL in the hand-out"; }
 
 ms() { date +%s%3N; }
 # pxe_request MAC CLIENT_PORT TIMEOUT OUT: a PXE boot server request to
@@ -125,6 +136,24 @@ cmp -s "$TMP/root/img/big.bin" "$TMP/big.out" || fail "TFTP download differs"
 [ $((t1 - T_LOCK)) -lt 5000 ] || fail "checks ran past the lock; timings mean nothing"
 pass "4 MiB TFTP download in $((t1 - t0)) ms, byte-identical, with the database locked"
 
+# An installer report is a store write: it waits on the worker.  Sent 2 s
+# into the lock, so that its wait (the 5 s busy timeout) outlasts the lock.
+t0=$(ms)
+[ $((t0 - T_LOCK)) -lt 2000 ] && sleep "$(awk "BEGIN { print (2000 - ($t0 - $T_LOCK)) / 1000 }")"
+curl -s -o "$TMP/report.out" -w '%{http_code}' --max-time 20 -X POST \
+	"$REPORT&state=started" >"$TMP/report.code" &
+REPORT_PID=$!
+sleep 0.3
+t0=$(ms)
+curl -sf --max-time 2 -o "$TMP/metrics.out" "$B/metrics" || fail "/metrics did not answer during the lock"
+curl -sf --max-time 2 "$B/healthz" >/dev/null || fail "/healthz did not answer during the lock"
+t1=$(ms)
+[ $((t1 - t0)) -lt 1000 ] || fail "/metrics and /healthz took $((t1 - t0)) ms during the lock"
+assert_grep "^pxed_http_requests_total" "$TMP/metrics.out"
+kill -0 $REPORT_PID 2>/dev/null || { cat "$TMP/report.out" >&2; fail "the report did not wait for the lock"; }
+[ $((t1 - T_LOCK)) -lt 5500 ] || fail "checks ran past the lock; timings mean nothing"
+pass "/metrics and /healthz answered in $((t1 - t0)) ms with a report waiting for the lock"
+
 wait $B_PID || fail "dhcp_client.py (B)"
 t1=$(ms)
 answered "$TMP/b" || { cat "$TMP/b" >&2; tail -n 30 "$TMP/pxed.log" >&2; fail "client $MAC_B never answered"; }
@@ -135,6 +164,15 @@ wait $API_PID || fail "API call during the lock"
 grep -q slow-b "$TMP/api.out" || { cat "$TMP/api.out" >&2; fail "API call answered wrong"; }
 wait $LOCKER
 pass "API call answered"
+wait $REPORT_PID || fail "report during the lock"
+assert_eq "report after the lock" 200 "$(cat "$TMP/report.code")"
+assert_grep '"state":"started"' "$TMP/report.out"
+curl -sf --max-time 10 -H "Authorization: Bearer $(cat "$TMP/api.token")" \
+	"$B/api/v1/deployments/dep-r" >"$TMP/dep-r.json" || fail "GET deployment dep-r"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["status"]["started"]==1, d' \
+	"$TMP/dep-r.json" || fail "report not recorded: $(cat "$TMP/dep-r.json")"
+assert_grep "$MAC_R: device 'slow-r' deployment 'dep-r' reports started" "$TMP/pxed.log"
+pass "the report waited for the lock on the worker and was recorded after it"
 # The writes behind those answers (events, last seen) waited for the lock,
 # on the worker, and the log says so.
 assert_grep "could not record .* yet: .*database is busy.*; kept for the next try" "$TMP/pxed.log" \
