@@ -218,7 +218,9 @@ static enum MHD_Result api_run_exclusive(api_fn fn, struct http_server *s,
 	return http_defer_exclusive(s, c, r, r->url_full, api_call_work, api_call_reply);
 }
 
-/* For handlers that read or change loop-owned state. */
+/* For handlers that read loop-owned state and need no store (the
+ * settings): fn runs on the loop, so it must never call the store; a
+ * handler that needs both uses api_run_split(). */
 static enum MHD_Result api_run_here(api_fn fn, struct http_server *s, struct MHD_Connection *c,
 				    struct http_request *r)
 {
