@@ -455,6 +455,47 @@ static void col_text(sqlite3_stmt *st, int i, char *dst, size_t len)
 	snprintf(dst, len, "%s", t ? (const char *)t : "");
 }
 
+/* Step a one-row query whose parameters are bound, reading the row with rd
+ * into out; resets st.  No row is -ENOENT "no KIND WHAT"; a database
+ * failure says "find KIND". */
+static int row_one(struct store *s, sqlite3_stmt *st, void (*rd)(sqlite3_stmt *, void *),
+		   void *out, const char *kind, const char *what)
+{
+	char find[32];
+	int rc = sqlite3_step(st), r = 0;
+	if (rc == SQLITE_ROW)
+		rd(st, out);
+	else if (rc == SQLITE_DONE)
+		r = fail(s, -ENOENT, "no %s %s", kind, what);
+	else {
+		snprintf(find, sizeof(find), "find %s", kind);
+		r = db_fail(s, find);
+	}
+	stmt_done(st);
+	return r;
+}
+
+/* A one-row lookup under the lock, ?1 bound to the text key or, when key
+ * is NULL, to num.  Results as for row_one(). */
+static int find_one(struct store *s, enum stmt_id id, const char *key, int64_t num,
+		    void (*rd)(sqlite3_stmt *, void *), void *out, const char *kind,
+		    const char *what)
+{
+	sqlite3_stmt *st;
+	int r = -EIO;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, id);
+	if (st) {
+		if (key)
+			bind_text(st, 1, key);
+		else
+			sqlite3_bind_int64(st, 1, num);
+		r = row_one(s, st, rd, out, kind, what);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
 static int64_t unix_now(void)
 {
 	return (int64_t)time(NULL);
@@ -869,21 +910,7 @@ static void device_read(sqlite3_stmt *st, struct store_device *d)
 	d->discovered = sqlite3_column_int(st, 7) != 0;
 }
 
-/* Run a one-row device query whose parameters are bound. */
-static int device_one(struct store *s, sqlite3_stmt *st, struct store_device *out,
-		      const char *what)
-{
-	int rc = sqlite3_step(st), r;
-	if (rc == SQLITE_ROW) {
-		device_read(st, out);
-		r = 0;
-	} else if (rc == SQLITE_DONE)
-		r = fail(s, -ENOENT, "no device with %s", what);
-	else
-		r = db_fail(s, "find device");
-	stmt_done(st);
-	return r;
-}
+static void device_rd(sqlite3_stmt *st, void *p) { device_read(st, p); }
 
 /* Validate d and write its row: an INSERT (update = false, sets d->id) or
  * an UPDATE of name, MAC and GUID by d->id.  Inside the caller's lock and
@@ -977,67 +1004,31 @@ int store_device_update(struct store *s, struct store_device *d)
 int store_device_by_name(struct store *s, const char *name, struct store_device *out)
 {
 	char what[96];
-	sqlite3_stmt *st;
-	int r = -EIO;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_DEVICE_BY_NAME);
-	if (st) {
-		bind_text(st, 1, name);
-		snprintf(what, sizeof(what), "name '%.64s'", name);
-		r = device_one(s, st, out, what);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	snprintf(what, sizeof(what), "with name '%.64s'", name);
+	return find_one(s, ST_DEVICE_BY_NAME, name, 0, device_rd, out, "device", what);
 }
 
 int store_device_by_mac(struct store *s, const uint8_t mac[MAC_LEN], struct store_device *out)
 {
-	char m[MAC_STR_LEN], what[32];
-	sqlite3_stmt *st;
-	int r = -EIO;
+	char m[MAC_STR_LEN], what[40];
 	mac_format(mac, m);
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_DEVICE_BY_MAC);
-	if (st) {
-		bind_text(st, 1, m);
-		snprintf(what, sizeof(what), "MAC %s", m);
-		r = device_one(s, st, out, what);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	snprintf(what, sizeof(what), "with MAC %s", m);
+	return find_one(s, ST_DEVICE_BY_MAC, m, 0, device_rd, out, "device", what);
 }
 
 int store_device_by_guid(struct store *s, const uint8_t guid[GUID_LEN], struct store_device *out)
 {
-	char g[GUID_STR_LEN], what[48];
-	sqlite3_stmt *st;
-	int r = -EIO;
+	char g[GUID_STR_LEN], what[56];
 	guid_format(guid, g);
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_DEVICE_BY_GUID);
-	if (st) {
-		bind_text(st, 1, g);
-		snprintf(what, sizeof(what), "GUID %s", g);
-		r = device_one(s, st, out, what);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	snprintf(what, sizeof(what), "with GUID %s", g);
+	return find_one(s, ST_DEVICE_BY_GUID, g, 0, device_rd, out, "device", what);
 }
 
 int store_device_by_id(struct store *s, int64_t id, struct store_device *out)
 {
-	char what[40];
-	sqlite3_stmt *st;
-	int r = -EIO;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_DEVICE_BY_ID);
-	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		snprintf(what, sizeof(what), "id %lld", (long long)id);
-		r = device_one(s, st, out, what);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	char what[48];
+	snprintf(what, sizeof(what), "with id %lld", (long long)id);
+	return find_one(s, ST_DEVICE_BY_ID, NULL, id, device_rd, out, "device", what);
 }
 
 int store_device_seen(struct store *s, int64_t id, int arch, int64_t when)
@@ -1162,8 +1153,6 @@ static int rows_collect(struct store *s, sqlite3_stmt *st, struct rows *rs,
 	return r;
 }
 
-static void device_rd(sqlite3_stmt *st, void *p) { device_read(st, p); }
-
 int store_device_list(struct store *s, int (*cb)(void *ctx, const struct store_device *d), void *ctx)
 {
 	struct rows rs = { .size = sizeof(struct store_device) };
@@ -1261,50 +1250,18 @@ out:
 	return r;
 }
 
-static int image_one(struct store *s, sqlite3_stmt *st, struct store_image *out, const char *what)
-{
-	int rc = sqlite3_step(st), r;
-	if (rc == SQLITE_ROW) {
-		image_read(st, out);
-		r = 0;
-	} else if (rc == SQLITE_DONE)
-		r = fail(s, -ENOENT, "no image with %s", what);
-	else
-		r = db_fail(s, "find image");
-	stmt_done(st);
-	return r;
-}
-
 int store_image_by_name(struct store *s, const char *name, struct store_image *out)
 {
 	char what[96];
-	sqlite3_stmt *st;
-	int r = -EIO;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_IMAGE_BY_NAME);
-	if (st) {
-		bind_text(st, 1, name);
-		snprintf(what, sizeof(what), "name '%.64s'", name);
-		r = image_one(s, st, out, what);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	snprintf(what, sizeof(what), "with name '%.64s'", name);
+	return find_one(s, ST_IMAGE_BY_NAME, name, 0, image_rd, out, "image", what);
 }
 
 int store_image_by_id(struct store *s, int64_t id, struct store_image *out)
 {
-	char what[40];
-	sqlite3_stmt *st;
-	int r = -EIO;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_IMAGE_BY_ID);
-	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		snprintf(what, sizeof(what), "id %lld", (long long)id);
-		r = image_one(s, st, out, what);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	char what[48];
+	snprintf(what, sizeof(what), "with id %lld", (long long)id);
+	return find_one(s, ST_IMAGE_BY_ID, NULL, id, image_rd, out, "image", what);
 }
 
 int store_image_list(struct store *s, int (*cb)(void *ctx, const struct store_image *im), void *ctx)
@@ -1509,24 +1466,9 @@ out:
 
 int store_deployment_by_name(struct store *s, const char *name, struct store_deployment *out)
 {
-	sqlite3_stmt *st;
-	int r = -EIO, rc;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_DEPLOYMENT_BY_NAME);
-	if (st) {
-		bind_text(st, 1, name);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			deployment_read(st, out);
-			r = 0;
-		} else if (rc == SQLITE_DONE)
-			r = fail(s, -ENOENT, "no deployment named '%.64s'", name);
-		else
-			r = db_fail(s, "find deployment");
-		stmt_done(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	char what[96];
+	snprintf(what, sizeof(what), "named '%.64s'", name);
+	return find_one(s, ST_DEPLOYMENT_BY_NAME, name, 0, deployment_rd, out, "deployment", what);
 }
 
 static int deployment_list_st(struct store *s, enum stmt_id id, int64_t device_id,
@@ -1939,19 +1881,14 @@ out:
 static int collection_find(struct store *s, const char *name, struct store_collection *out)
 {
 	sqlite3_stmt *st = stmt_get(s, ST_COLLECTION_BY_NAME);
-	int rc, r = 0;
+	char what[96];
 	if (!st)
 		return -EIO;
-	bind_text(st, 1, name ? name : "");
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		collection_read(st, out);
-	else if (rc == SQLITE_DONE)
-		r = fail(s, -ENOENT, "no collection named '%.64s'", name ? name : "");
-	else
-		r = db_fail(s, "find collection");
-	stmt_done(st);
-	return r;
+	if (!name)
+		name = "";
+	bind_text(st, 1, name);
+	snprintf(what, sizeof(what), "named '%.64s'", name);
+	return row_one(s, st, collection_read, out, "collection", what);
 }
 
 int store_collection_by_name(struct store *s, const char *name, struct store_collection *out)
@@ -2191,22 +2128,19 @@ int store_event_find(struct store *s, const struct store_event_filter *f,
 
 	pthread_mutex_lock(&s->lock);
 	if (f->device_name && f->device_name[0]) {
+		struct store_device dev;
+		char what[96];
 		st = stmt_get(s, ST_DEVICE_BY_NAME);
 		if (!st) {
 			r = -EIO;
 			goto out;
 		}
 		bind_text(st, 1, f->device_name);
-		int rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW)
-			device_id = sqlite3_column_int64(st, 0);
-		else if (rc == SQLITE_DONE)
-			r = fail(s, -ENOENT, "no device named '%.64s'", f->device_name);
-		else
-			r = db_fail(s, "find device");
-		stmt_done(st);
+		snprintf(what, sizeof(what), "named '%.64s'", f->device_name);
+		r = row_one(s, st, device_rd, &dev, "device", what);
 		if (r < 0)
 			goto out;
+		device_id = dev.id;
 	}
 	if (f->has_mac)
 		mac_format(f->mac, mac);
