@@ -1153,21 +1153,42 @@ static int rows_collect(struct store *s, sqlite3_stmt *st, struct rows *rs,
 	return r;
 }
 
-int store_device_list(struct store *s, int (*cb)(void *ctx, const struct store_device *d), void *ctx)
+/* Run list statement id under the lock, ?1..?nargs bound to args, and
+ * collect its rows with rd into rs. */
+static int rows_list(struct store *s, enum stmt_id id, const int64_t *args, size_t nargs,
+		     struct rows *rs, void (*rd)(sqlite3_stmt *, void *))
 {
-	struct rows rs = { .size = sizeof(struct store_device) };
 	sqlite3_stmt *st;
 	int r = -EIO;
 	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_DEVICE_LIST);
-	if (st)
-		r = rows_collect(s, st, &rs, device_rd);
+	st = stmt_get(s, id);
+	if (st) {
+		for (size_t i = 0; i < nargs; i++)
+			sqlite3_bind_int64(st, (int)i + 1, args[i]);
+		r = rows_collect(s, st, rs, rd);
+	}
 	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; r == 0 && i < rs.n; i++)
-		if (cb(ctx, (struct store_device *)rs.v + i))
-			break;
-	free(rs.v);
-	return r < 0 ? r : (int)rs.n;
+	return r;
+}
+
+/* The end of every list, after the lock is released: hand the rows to cb
+ * in order until it returns non-zero, free them, and give the list's
+ * result (r when negative, else the number of rows read).  A macro
+ * because each list's cb takes its own row type. */
+#define rows_deliver(r, rs, type, cb, ctx)                                             \
+	({                                                                             \
+		for (size_t i_ = 0; (r) == 0 && i_ < (rs)->n; i_++)                    \
+			if ((cb)((ctx), (const type *)(rs)->v + i_))                    \
+				break;                                                 \
+		free((rs)->v);                                                         \
+		(r) < 0 ? (r) : (int)(rs)->n;                                          \
+	})
+
+int store_device_list(struct store *s, int (*cb)(void *ctx, const struct store_device *d), void *ctx)
+{
+	struct rows rs = { .size = sizeof(struct store_device) };
+	int r = rows_list(s, ST_DEVICE_LIST, NULL, 0, &rs, device_rd);
+	return rows_deliver(r, &rs, struct store_device, cb, ctx);
 }
 
 /* ---- images ----------------------------------------------------------- */
@@ -1267,18 +1288,8 @@ int store_image_by_id(struct store *s, int64_t id, struct store_image *out)
 int store_image_list(struct store *s, int (*cb)(void *ctx, const struct store_image *im), void *ctx)
 {
 	struct rows rs = { .size = sizeof(struct store_image) };
-	sqlite3_stmt *st;
-	int r = -EIO;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_IMAGE_LIST);
-	if (st)
-		r = rows_collect(s, st, &rs, image_rd);
-	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; r == 0 && i < rs.n; i++)
-		if (cb(ctx, (struct store_image *)rs.v + i))
-			break;
-	free(rs.v);
-	return r < 0 ? r : (int)rs.n;
+	int r = rows_list(s, ST_IMAGE_LIST, NULL, 0, &rs, image_rd);
+	return rows_deliver(r, &rs, struct store_image, cb, ctx);
 }
 
 int store_image_delete(struct store *s, const char *name)
@@ -1471,43 +1482,27 @@ int store_deployment_by_name(struct store *s, const char *name, struct store_dep
 	return find_one(s, ST_DEPLOYMENT_BY_NAME, name, 0, deployment_rd, out, "deployment", what);
 }
 
-static int deployment_list_st(struct store *s, enum stmt_id id, int64_t device_id,
-			      int (*cb)(void *ctx, const struct store_deployment *d), void *ctx)
-{
-	struct rows rs = { .size = sizeof(struct store_deployment) };
-	sqlite3_stmt *st;
-	int r = -EIO;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, id);
-	if (st) {
-		if (device_id)
-			sqlite3_bind_int64(st, 1, device_id);
-		r = rows_collect(s, st, &rs, deployment_rd);
-	}
-	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; r == 0 && i < rs.n; i++)
-		if (cb(ctx, (struct store_deployment *)rs.v + i))
-			break;
-	free(rs.v);
-	return r < 0 ? r : (int)rs.n;
-}
-
 int store_deployment_list(struct store *s, int (*cb)(void *ctx, const struct store_deployment *d),
 			  void *ctx)
 {
-	return deployment_list_st(s, ST_DEPLOYMENT_LIST, 0, cb, ctx);
+	struct rows rs = { .size = sizeof(struct store_deployment) };
+	int r = rows_list(s, ST_DEPLOYMENT_LIST, NULL, 0, &rs, deployment_rd);
+	return rows_deliver(r, &rs, struct store_deployment, cb, ctx);
 }
 
 int store_deployments_for_device(struct store *s, int64_t device_id,
 				 int (*cb)(void *ctx, const struct store_deployment *d), void *ctx)
 {
+	struct rows rs = { .size = sizeof(struct store_deployment) };
+	int r;
 	if (device_id <= 0) {
 		pthread_mutex_lock(&s->lock);
 		fail(s, -EINVAL, "no device id given");
 		pthread_mutex_unlock(&s->lock);
 		return -EINVAL;
 	}
-	return deployment_list_st(s, ST_DEPLOYMENTS_FOR_DEVICE, device_id, cb, ctx);
+	r = rows_list(s, ST_DEPLOYMENTS_FOR_DEVICE, &device_id, 1, &rs, deployment_rd);
+	return rows_deliver(r, &rs, struct store_deployment, cb, ctx);
 }
 
 /* A one-statement change by name inside a transaction with a bump. */
@@ -1702,22 +1697,9 @@ int store_event_list(struct store *s, int64_t device_id, int64_t since_ms, unsig
 		     int (*cb)(void *ctx, const struct store_event *ev), void *ctx)
 {
 	struct rows rs = { .size = sizeof(struct store_event) };
-	sqlite3_stmt *st;
-	int r = -EIO;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_EVENT_LIST);
-	if (st) {
-		sqlite3_bind_int64(st, 1, device_id);
-		sqlite3_bind_int64(st, 2, since_ms);
-		sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
-		r = rows_collect(s, st, &rs, event_read);
-	}
-	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; r == 0 && i < rs.n; i++)
-		if (cb(ctx, (struct store_event *)rs.v + i))
-			break;
-	free(rs.v);
-	return r < 0 ? r : (int)rs.n;
+	const int64_t args[] = { device_id, since_ms, limit ? (int64_t)limit : -1 };
+	int r = rows_list(s, ST_EVENT_LIST, args, ARRAY_SIZE(args), &rs, event_read);
+	return rows_deliver(r, &rs, struct store_event, cb, ctx);
 }
 
 int store_event_prune(struct store *s, int64_t before_ms)
@@ -1742,23 +1724,12 @@ int store_deployments_applicable(struct store *s, int64_t device_id, int arch_cl
 				 int (*cb)(void *ctx, const struct store_deployment *d), void *ctx)
 {
 	struct rows rs = { .size = sizeof(struct store_deployment) };
-	sqlite3_stmt *st;
-	int r = -EIO;
+	const int64_t args[] = { device_id, arch_class };
+	int r;
 	if (device_id < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_DEPLOYMENTS_APPLICABLE);
-	if (st) {
-		sqlite3_bind_int64(st, 1, device_id);
-		sqlite3_bind_int(st, 2, arch_class);
-		r = rows_collect(s, st, &rs, applicable_rd);
-	}
-	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; r == 0 && i < rs.n; i++)
-		if (cb(ctx, (struct store_deployment *)rs.v + i))
-			break;
-	free(rs.v);
-	return r < 0 ? r : (int)rs.n;
+	r = rows_list(s, ST_DEPLOYMENTS_APPLICABLE, args, ARRAY_SIZE(args), &rs, applicable_rd);
+	return rows_deliver(r, &rs, struct store_deployment, cb, ctx);
 }
 
 int store_deployment_set_window(struct store *s, const char *name, int64_t available_from,
@@ -1900,39 +1871,23 @@ int store_collection_by_name(struct store *s, const char *name, struct store_col
 	return r;
 }
 
-static int collection_list_st(struct store *s, enum stmt_id id, int64_t arg,
-			      int (*cb)(void *ctx, const struct store_collection *c), void *ctx)
-{
-	struct rows rs = { .size = sizeof(struct store_collection) };
-	sqlite3_stmt *st;
-	int r = -EIO;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, id);
-	if (st) {
-		if (arg)
-			sqlite3_bind_int64(st, 1, arg);
-		r = rows_collect(s, st, &rs, collection_read);
-	}
-	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; r == 0 && i < rs.n; i++)
-		if (cb(ctx, (struct store_collection *)rs.v + i))
-			break;
-	free(rs.v);
-	return r < 0 ? r : (int)rs.n;
-}
-
 int store_collection_list(struct store *s,
 			  int (*cb)(void *ctx, const struct store_collection *c), void *ctx)
 {
-	return collection_list_st(s, ST_COLLECTION_LIST, 0, cb, ctx);
+	struct rows rs = { .size = sizeof(struct store_collection) };
+	int r = rows_list(s, ST_COLLECTION_LIST, NULL, 0, &rs, collection_read);
+	return rows_deliver(r, &rs, struct store_collection, cb, ctx);
 }
 
 int store_device_collections(struct store *s, int64_t device_id,
 			     int (*cb)(void *ctx, const struct store_collection *c), void *ctx)
 {
+	struct rows rs = { .size = sizeof(struct store_collection) };
+	int r;
 	if (device_id <= 0)
 		return -EINVAL;
-	return collection_list_st(s, ST_DEVICE_COLLECTIONS, device_id, cb, ctx);
+	r = rows_list(s, ST_DEVICE_COLLECTIONS, &device_id, 1, &rs, collection_read);
+	return rows_deliver(r, &rs, struct store_collection, cb, ctx);
 }
 
 int store_collection_delete(struct store *s, const char *name)
@@ -2021,11 +1976,7 @@ int store_collection_members(struct store *s, const char *collection,
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; r == 0 && i < rs.n; i++)
-		if (cb(ctx, (struct store_device *)rs.v + i))
-			break;
-	free(rs.v);
-	return r < 0 ? r : (int)rs.n;
+	return rows_deliver(r, &rs, struct store_device, cb, ctx);
 }
 
 int store_handout_clear_collection(struct store *s, const char *collection)
@@ -2156,11 +2107,7 @@ int store_event_find(struct store *s, const struct store_event_filter *f,
 	r = rows_collect(s, st, &rs, event_read);
 out:
 	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; r == 0 && i < rs.n; i++)
-		if (cb(ctx, (struct store_event *)rs.v + i))
-			break;
-	free(rs.v);
-	return r < 0 ? r : (int)rs.n;
+	return rows_deliver(r, &rs, struct store_event, cb, ctx);
 }
 
 /* ---- bulk loads ------------------------------------------------------------ */
@@ -2383,18 +2330,6 @@ int store_report_list(struct store *s, int64_t deployment_id,
 		      int (*cb)(void *ctx, const struct store_report *r), void *ctx)
 {
 	struct rows rs = { .size = sizeof(struct store_report) };
-	sqlite3_stmt *st;
-	int r = -EIO;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_REPORT_LIST);
-	if (st) {
-		sqlite3_bind_int64(st, 1, deployment_id);
-		r = rows_collect(s, st, &rs, report_read);
-	}
-	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; r == 0 && i < rs.n; i++)
-		if (cb(ctx, (struct store_report *)rs.v + i))
-			break;
-	free(rs.v);
-	return r < 0 ? r : (int)rs.n;
+	int r = rows_list(s, ST_REPORT_LIST, &deployment_id, 1, &rs, report_read);
+	return rows_deliver(r, &rs, struct store_report, cb, ctx);
 }
