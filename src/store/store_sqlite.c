@@ -1544,19 +1544,13 @@ int store_deployment_delete(struct store *s, const char *name)
 
 /* ---- PXE history ------------------------------------------------------ */
 
-int store_handout_record(struct store *s, int64_t device_id, int64_t deployment_id, int64_t when)
+/* Record one hand-out; inside the caller's lock and transaction. */
+static int handout_row(struct store *s, int64_t device_id, int64_t deployment_id, int64_t when)
 {
-	sqlite3_stmt *st;
-	int r;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_HANDOUT_RECORD);
-	if (!st) {
-		r = -EIO;
-		goto out;
-	}
-	r = tx_begin(s);
-	if (r < 0)
-		goto out;
+	sqlite3_stmt *st = stmt_get(s, ST_HANDOUT_RECORD);
+	int r = 0;
+	if (!st)
+		return -EIO;
 	sqlite3_bind_int64(st, 1, device_id);
 	sqlite3_bind_int64(st, 2, deployment_id);
 	sqlite3_bind_int64(st, 3, when);
@@ -1568,8 +1562,16 @@ int store_handout_record(struct store *s, int64_t device_id, int64_t deployment_
 			r = db_fail(s, "record hand-out");
 	}
 	stmt_done(st);
-	r = tx_end(s, r);
-out:
+	return r;
+}
+
+int store_handout_record(struct store *s, int64_t device_id, int64_t deployment_id, int64_t when)
+{
+	int r;
+	pthread_mutex_lock(&s->lock);
+	r = tx_begin(s);
+	if (r == 0)
+		r = tx_end(s, handout_row(s, device_id, deployment_id, when));
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -1630,42 +1632,47 @@ out:
 
 /* ---- events ----------------------------------------------------------- */
 
-int store_event_add(struct store *s, struct store_event *ev)
+/* Bind and run ST_EVENT_ADD for one row; inside the lock. */
+static int event_row(struct store *s, sqlite3_stmt *st, struct store_event *ev)
 {
 	char mac[MAC_STR_LEN], guid[GUID_STR_LEN];
+	int r;
+	mac_format(ev->mac, mac);
+	sqlite3_bind_int64(st, 1, ev->time_ms);
+	bind_text(st, 2, mac);
+	if (ev->has_guid) {
+		guid_format(ev->guid, guid);
+		bind_text(st, 3, guid);
+	}
+	sqlite3_bind_int(st, 4, ev->arch);
+	sqlite3_bind_text(st, 5, ev->ifname, (int)strnlen(ev->ifname, sizeof(ev->ifname)),
+			  SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 6, ev->via, (int)strnlen(ev->via, sizeof(ev->via)), SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 7, ev->outcome, (int)strnlen(ev->outcome, sizeof(ev->outcome)),
+			  SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 8, ev->reason, (int)strnlen(ev->reason, sizeof(ev->reason)),
+			  SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 9, ev->device_id);
+	sqlite3_bind_int64(st, 10, ev->deployment_id);
+	sqlite3_bind_text(st, 11, ev->deployment_name,
+			  (int)strnlen(ev->deployment_name, sizeof(ev->deployment_name)),
+			  SQLITE_TRANSIENT);
+	r = stmt_exec(s, st, "add event");
+	if (r == 0)
+		ev->id = sqlite3_last_insert_rowid(s->db);
+	return r;
+}
+
+int store_event_add(struct store *s, struct store_event *ev)
+{
 	sqlite3_stmt *st;
 	int r = -EIO;
-
-	mac_format(ev->mac, mac);
-	if (ev->has_guid)
-		guid_format(ev->guid, guid);
 	pthread_mutex_lock(&s->lock);
 	st = stmt_get(s, ST_EVENT_ADD);
-	if (st) {
-		/* Autocommit: a single row, and no generation bump (events never
-		 * change a decision). */
-		sqlite3_bind_int64(st, 1, ev->time_ms);
-		bind_text(st, 2, mac);
-		if (ev->has_guid)
-			bind_text(st, 3, guid);
-		sqlite3_bind_int(st, 4, ev->arch);
-		sqlite3_bind_text(st, 5, ev->ifname, (int)strnlen(ev->ifname, sizeof(ev->ifname)),
-				  SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 6, ev->via, (int)strnlen(ev->via, sizeof(ev->via)),
-				  SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 7, ev->outcome, (int)strnlen(ev->outcome, sizeof(ev->outcome)),
-				  SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 8, ev->reason, (int)strnlen(ev->reason, sizeof(ev->reason)),
-				  SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 9, ev->device_id);
-		sqlite3_bind_int64(st, 10, ev->deployment_id);
-		sqlite3_bind_text(st, 11, ev->deployment_name,
-				  (int)strnlen(ev->deployment_name, sizeof(ev->deployment_name)),
-				  SQLITE_TRANSIENT);
-		r = stmt_exec(s, st, "add event");
-		if (r == 0)
-			ev->id = sqlite3_last_insert_rowid(s->db);
-	}
+	/* Autocommit: a single row, and no generation bump (events never
+	 * change a decision). */
+	if (st)
+		r = event_row(s, st, ev);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -1758,27 +1765,6 @@ int store_deployment_set_window(struct store *s, const char *name, int64_t avail
 	r = tx_end(s, r);
 out:
 	pthread_mutex_unlock(&s->lock);
-	return r;
-}
-
-/* Record one hand-out; inside the caller's lock and transaction. */
-static int handout_row(struct store *s, int64_t device_id, int64_t deployment_id, int64_t when)
-{
-	sqlite3_stmt *st = stmt_get(s, ST_HANDOUT_RECORD);
-	int r = 0;
-	if (!st)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, device_id);
-	sqlite3_bind_int64(st, 2, deployment_id);
-	sqlite3_bind_int64(st, 3, when);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
-			r = fail(s, -ENOENT, "no device %lld or deployment %lld to record a hand-out for",
-				 (long long)device_id, (long long)deployment_id);
-		else
-			r = db_fail(s, "record hand-out");
-	}
-	stmt_done(st);
 	return r;
 }
 
@@ -2004,37 +1990,6 @@ out:
 }
 
 /* ---- events: batches and filters ---------------------------------------- */
-
-/* Bind and run ST_EVENT_ADD for one row; inside the lock. */
-static int event_row(struct store *s, sqlite3_stmt *st, struct store_event *ev)
-{
-	char mac[MAC_STR_LEN], guid[GUID_STR_LEN];
-	int r;
-	mac_format(ev->mac, mac);
-	sqlite3_bind_int64(st, 1, ev->time_ms);
-	bind_text(st, 2, mac);
-	if (ev->has_guid) {
-		guid_format(ev->guid, guid);
-		bind_text(st, 3, guid);
-	}
-	sqlite3_bind_int(st, 4, ev->arch);
-	sqlite3_bind_text(st, 5, ev->ifname, (int)strnlen(ev->ifname, sizeof(ev->ifname)),
-			  SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 6, ev->via, (int)strnlen(ev->via, sizeof(ev->via)), SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 7, ev->outcome, (int)strnlen(ev->outcome, sizeof(ev->outcome)),
-			  SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 8, ev->reason, (int)strnlen(ev->reason, sizeof(ev->reason)),
-			  SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 9, ev->device_id);
-	sqlite3_bind_int64(st, 10, ev->deployment_id);
-	sqlite3_bind_text(st, 11, ev->deployment_name,
-			  (int)strnlen(ev->deployment_name, sizeof(ev->deployment_name)),
-			  SQLITE_TRANSIENT);
-	r = stmt_exec(s, st, "add event");
-	if (r == 0)
-		ev->id = sqlite3_last_insert_rowid(s->db);
-	return r;
-}
 
 int store_event_add_many(struct store *s, struct store_event *evs, size_t n)
 {
