@@ -1049,8 +1049,7 @@ int store_device_seen(struct store *s, int64_t id, int arch, int64_t when)
 	return r;
 }
 
-/* Delete by name after checking nothing refers to the row.  Runs inside
- * the caller's lock. */
+/* Delete by name after checking nothing refers to the row. */
 static int delete_checked(struct store *s, enum stmt_id find, enum stmt_id in_use,
 			  enum stmt_id del, const char *kind, const char *name)
 {
@@ -1058,9 +1057,10 @@ static int delete_checked(struct store *s, enum stmt_id find, enum stmt_id in_us
 	int64_t id = 0;
 	int r, rc;
 
+	pthread_mutex_lock(&s->lock);
 	r = tx_begin(s);
 	if (r < 0)
-		return r;
+		goto out;
 	st = stmt_get(s, find);
 	if (!st) {
 		r = -EIO;
@@ -1102,17 +1102,16 @@ static int delete_checked(struct store *s, enum stmt_id find, enum stmt_id in_us
 	sqlite3_bind_int64(st, 1, id);
 	r = stmt_exec(s, st, "delete");
 end:
-	return tx_end(s, r);
+	r = tx_end(s, r);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
 }
 
 int store_device_delete(struct store *s, const char *name)
 {
-	int r;
-	pthread_mutex_lock(&s->lock);
-	r = delete_checked(s, ST_DEVICE_BY_NAME, ST_DEVICE_IN_USE, ST_DEVICE_DELETE, "device",
-			   name);
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return delete_checked(s, ST_DEVICE_BY_NAME, ST_DEVICE_IN_USE, ST_DEVICE_DELETE, "device",
+			      name);
 }
 
 /* Lists: rows are copied out under the lock, callbacks run after it. */
@@ -1294,11 +1293,7 @@ int store_image_list(struct store *s, int (*cb)(void *ctx, const struct store_im
 
 int store_image_delete(struct store *s, const char *name)
 {
-	int r;
-	pthread_mutex_lock(&s->lock);
-	r = delete_checked(s, ST_IMAGE_BY_NAME, ST_IMAGE_IN_USE, ST_IMAGE_DELETE, "image", name);
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return delete_checked(s, ST_IMAGE_BY_NAME, ST_IMAGE_IN_USE, ST_IMAGE_DELETE, "image", name);
 }
 
 /* ---- deployments ------------------------------------------------------ */
@@ -1878,12 +1873,8 @@ int store_device_collections(struct store *s, int64_t device_id,
 
 int store_collection_delete(struct store *s, const char *name)
 {
-	int r;
-	pthread_mutex_lock(&s->lock);
-	r = delete_checked(s, ST_COLLECTION_BY_NAME, ST_COLLECTION_IN_USE, ST_COLLECTION_DELETE,
-			   "collection", name);
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return delete_checked(s, ST_COLLECTION_BY_NAME, ST_COLLECTION_IN_USE, ST_COLLECTION_DELETE,
+			      "collection", name);
 }
 
 /* Add (add = true) or remove a membership by names; bumps the generation
