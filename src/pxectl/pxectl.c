@@ -123,6 +123,14 @@ static int opts_parse(const struct command *c, int argc, char **argv, const stru
 	return 0;
 }
 
+/* A command that takes no arguments. */
+static int no_args(const struct command *c, int argc, char **argv)
+{
+	const char *pos[1];
+	size_t np;
+	return opts_parse(c, argc, argv, NULL, pos, 0, &np);
+}
+
 /* ---- HTTP ---------------------------------------------------------------- */
 
 struct reply {
@@ -500,15 +508,31 @@ static int cmd_deploy(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* The objects of array rows as a table: one column per key, under heads. */
+static void print_rows(json_t *rows, const char *const *heads, const char *const *keys,
+		       size_t ncols)
+{
+	struct table t = { .ncols = ncols };
+	json_t *row;
+	size_t i;
+	for (i = 0; i < ncols; i++)
+		t.head[i] = heads[i];
+	json_array_foreach(rows, i, row) {
+		char bufs[MAX_COLS][32];
+		const char *cells[MAX_COLS];
+		for (size_t k = 0; k < ncols; k++)
+			cells[k] = field(row, keys[k], bufs[k], sizeof(bufs[k]));
+		table_add(&t, cells);
+	}
+	table_print(&t);
+}
+
 /* GET a list and print it as a table of the given columns. */
 static int list(int argc, char **argv, const char *path, const char *const *heads,
 		const char *const *keys, size_t ncols)
 {
-	struct table t = { .ncols = ncols };
-	size_t np, i;
-	const char *pos[1];
-	json_t *j, *row;
-	int rc = opts_parse(cur, argc, argv, NULL, pos, 0, &np);
+	json_t *j;
+	int rc = no_args(cur, argc, argv);
 	if (rc)
 		return rc;
 	if ((rc = api_call("GET", path, NULL, &j)))
@@ -521,16 +545,7 @@ static int list(int argc, char **argv, const char *path, const char *const *head
 		json_decref(j);
 		return fail("%s sent something that is not a list", server);
 	}
-	for (i = 0; i < ncols; i++)
-		t.head[i] = heads[i];
-	json_array_foreach(j, i, row) {
-		char bufs[MAX_COLS][32];
-		const char *cells[MAX_COLS];
-		for (size_t k = 0; k < ncols; k++)
-			cells[k] = field(row, keys[k], bufs[k], sizeof(bufs[k]));
-		table_add(&t, cells);
-	}
-	table_print(&t);
+	print_rows(j, heads, keys, ncols);
 	json_decref(j);
 	return EXIT_OK;
 }
@@ -568,10 +583,9 @@ static int cmd_deployment_list(int argc, char **argv)
 {
 	struct table t = { .ncols = 6,
 			   .head = { "NAME", "IMAGE", "TARGET", "PURPOSE", "ENABLED", "WINDOW" } };
-	const char *pos[1];
-	size_t np, i;
+	size_t i;
 	json_t *j, *row;
-	int rc = opts_parse(cur, argc, argv, NULL, pos, 0, &np);
+	int rc = no_args(cur, argc, argv);
 	if (rc)
 		return rc;
 	if ((rc = api_call("GET", "/api/v1/deployments", NULL, &j)))
@@ -677,11 +691,9 @@ static int cmd_status(int argc, char **argv)
 {
 	static const char *const keys[] = { "status", "version", "uptime_s", "http_requests", "http_connections",
 					    "store_generation", "devices", "images", "deployments" };
-	const char *pos[1];
-	size_t np;
 	json_t *j;
 	char buf[32];
-	int rc = opts_parse(cur, argc, argv, NULL, pos, 0, &np);
+	int rc = no_args(cur, argc, argv);
 	if (rc)
 		return rc;
 	if ((rc = api_call("GET", "/api/v1/status", NULL, &j)))
@@ -909,11 +921,9 @@ static int cmd_deployment_show(int argc, char **argv)
 {
 	static const char *const h[] = { "DEVICE", "MAC", "STATE", "UPDATED", "MESSAGE" };
 	static const char *const k[] = { "device", "mac", "state", "updated", "message" };
-	struct table t = { .ncols = ARRAY_SIZE(h) };
 	const char *name;
 	char path[256];
-	json_t *j, *st, *row;
-	size_t i;
+	json_t *j, *st;
 	int rc = one_name(argc, argv, NULL, "deployment name", &name);
 	if (rc)
 		return rc;
@@ -933,16 +943,7 @@ static int cmd_deployment_show(int argc, char **argv)
 	       (long long)json_integer_value(json_object_get(st, "failed")));
 	if (json_array_size(json_object_get(j, "devices"))) {
 		printf("\n");
-		for (i = 0; i < ARRAY_SIZE(h); i++)
-			t.head[i] = h[i];
-		json_array_foreach(json_object_get(j, "devices"), i, row) {
-			char bufs[MAX_COLS][32];
-			const char *cells[MAX_COLS];
-			for (size_t c = 0; c < ARRAY_SIZE(h); c++)
-				cells[c] = field(row, k[c], bufs[c], sizeof(bufs[c]));
-			table_add(&t, cells);
-		}
-		table_print(&t);
+		print_rows(json_object_get(j, "devices"), h, k, ARRAY_SIZE(h));
 	}
 	json_decref(j);
 	return EXIT_OK;
@@ -988,14 +989,12 @@ static int cmd_deployment_disable(int argc, char **argv)
 /* /metrics is text, not JSON: fetched and printed as it is. */
 static int cmd_metrics(int argc, char **argv)
 {
-	const char *pos[1];
-	size_t np;
 	CURL *c;
 	struct reply r = { 0 };
 	char url[2048];
 	long status = 0;
 	CURLcode cc;
-	int rc = opts_parse(cur, argc, argv, NULL, pos, 0, &np);
+	int rc = no_args(cur, argc, argv);
 	if (rc)
 		return rc;
 	c = curl_easy_init();
@@ -1102,12 +1101,11 @@ static int cmd_collection_list(int argc, char **argv)
 
 static int cmd_collection_show(int argc, char **argv)
 {
-	struct table t = { .ncols = 4, .head = { "DEVICE", "MAC", "GUID", "LAST SEEN" } };
+	static const char *const h[] = { "DEVICE", "MAC", "GUID", "LAST SEEN" };
 	static const char *const k[] = { "name", "mac", "guid", "last_seen" };
 	const char *name;
 	char path[256];
-	size_t i;
-	json_t *j, *row;
+	json_t *j;
 	int rc = one_name(argc, argv, NULL, "collection name", &name);
 	if (rc)
 		return rc;
@@ -1117,14 +1115,7 @@ static int cmd_collection_show(int argc, char **argv)
 	if (!opt_json) {
 		print_object(j);
 		printf("\n");
-		json_array_foreach(json_object_get(j, "devices"), i, row) {
-			char b[4][32];
-			const char *cells[4];
-			for (size_t c = 0; c < 4; c++)
-				cells[c] = field(row, k[c], b[c], sizeof(b[c]));
-			table_add(&t, cells);
-		}
-		table_print(&t);
+		print_rows(json_object_get(j, "devices"), h, k, ARRAY_SIZE(h));
 	}
 	json_decref(j);
 	return EXIT_OK;
@@ -1162,10 +1153,9 @@ static int cmd_cache_list(int argc, char **argv)
 	struct table t = { .ncols = 7,
 			   .head = { "MAC", "GUID", "ARCH", "OUTCOME", "AGE", "VALID", "REASON" } };
 	static const char *const k[] = { "mac", "guid", "arch", "outcome", NULL, "valid", "reason" };
-	const char *pos[1];
-	size_t np, i;
+	size_t i;
 	json_t *j, *row;
-	int rc = opts_parse(cur, argc, argv, NULL, pos, 0, &np);
+	int rc = no_args(cur, argc, argv);
 	if (rc)
 		return rc;
 	if ((rc = api_call("GET", "/api/v1/cache?limit=10000", NULL, &j)))
@@ -1189,10 +1179,8 @@ static int cmd_cache_list(int argc, char **argv)
 
 static int cmd_cache_flush(int argc, char **argv)
 {
-	const char *pos[1];
-	size_t np;
 	json_t *j;
-	int rc = opts_parse(cur, argc, argv, NULL, pos, 0, &np);
+	int rc = no_args(cur, argc, argv);
 	if (rc)
 		return rc;
 	if ((rc = api_call("POST", "/api/v1/cache/flush", NULL, &j)))
