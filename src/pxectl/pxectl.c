@@ -199,6 +199,28 @@ static int api_call(const char *method, const char *path, json_t *body, json_t *
 	return rc;
 }
 
+/* A change whose reply needs no reading: the call (body, which may be
+ * NULL, is released), then unless --json the message, formatted as by
+ * printf. */
+static int api_change(const char *method, const char *path, json_t *body, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int api_change(const char *method, const char *path, json_t *body, const char *fmt, ...)
+{
+	va_list ap;
+	json_t *j;
+	int rc = api_call(method, path, body, &j);
+	json_decref(body);
+	if (rc)
+		return rc;
+	if (!opt_json) {
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+	}
+	json_decref(j);
+	return EXIT_OK;
+}
+
 static int api_call_raw(const char *method, const char *path, const char *ctype,
 			const char *data, size_t len, json_t **out)
 {
@@ -460,7 +482,7 @@ static int cmd_deploy(int argc, char **argv)
 				    { NULL, NULL, NULL } };
 	char target[160];
 	size_t np;
-	json_t *body, *j;
+	json_t *body;
 	int rc = opts_parse(cur, argc, argv, opts, pos, 1, &np);
 	if (rc)
 		return rc;
@@ -497,15 +519,9 @@ static int cmd_deploy(int argc, char **argv)
 		json_object_set_new(body, "available_from", json_string(from));
 	if (expires)
 		json_object_set_new(body, "expires", json_string(expires));
-	rc = api_call("POST", "/api/v1/deployments", body, &j);
-	json_decref(body);
-	if (rc)
-		return rc;
-	if (!opt_json)
-		printf("deployment '%s' added: %s image '%s' for %s\n", pos[0],
-		       required ? "required" : "available", image, target);
-	json_decref(j);
-	return EXIT_OK;
+	return api_change("POST", "/api/v1/deployments", body,
+			  "deployment '%s' added: %s image '%s' for %s\n", pos[0],
+			  required ? "required" : "available", image, target);
 }
 
 /* The objects of array rows as a table: one column per key, under heads. */
@@ -769,15 +785,8 @@ static int get_one(const char *kind, const char *name)
 static int rm_one(const char *kind, const char *what, const char *name)
 {
 	char path[256];
-	json_t *j;
-	int rc;
 	snprintf(path, sizeof(path), "/api/v1/%s/%s", kind, name);
-	if ((rc = api_call("DELETE", path, NULL, &j)))
-		return rc;
-	if (!opt_json)
-		printf("%s '%s' removed\n", what, name);
-	json_decref(j);
-	return EXIT_OK;
+	return api_change("DELETE", path, NULL, "%s '%s' removed\n", what, name);
 }
 
 static int cmd_device_show(int argc, char **argv)
@@ -960,20 +969,12 @@ static int deployment_enable(int argc, char **argv, bool on)
 {
 	const char *name;
 	char path[256];
-	json_t *body, *j;
 	int rc = one_name(argc, argv, NULL, "deployment name", &name);
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "/api/v1/deployments/%s", name);
-	body = json_pack("{s:b}", "enabled", on);
-	rc = api_call("PATCH", path, body, &j);
-	json_decref(body);
-	if (rc)
-		return rc;
-	if (!opt_json)
-		printf("deployment '%s' %s\n", name, on ? "enabled" : "disabled");
-	json_decref(j);
-	return EXIT_OK;
+	return api_change("PATCH", path, json_pack("{s:b}", "enabled", on), "deployment '%s' %s\n",
+			  name, on ? "enabled" : "disabled");
 }
 
 static int cmd_deployment_enable(int argc, char **argv)
@@ -1059,37 +1060,24 @@ static int cmd_collection_add_device(int argc, char **argv)
 {
 	const char *coll, *dev;
 	char path[256];
-	json_t *body, *j;
 	int rc = two_names(argc, argv, &coll, &dev);
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "/api/v1/collections/%s/devices", coll);
-	body = json_pack("{s:s}", "device", dev);
-	rc = api_call("POST", path, body, &j);
-	json_decref(body);
-	if (rc)
-		return rc;
-	if (!opt_json)
-		printf("device '%s' added to collection '%s'\n", dev, coll);
-	json_decref(j);
-	return EXIT_OK;
+	return api_change("POST", path, json_pack("{s:s}", "device", dev),
+			  "device '%s' added to collection '%s'\n", dev, coll);
 }
 
 static int cmd_collection_remove_device(int argc, char **argv)
 {
 	const char *coll, *dev;
 	char path[256];
-	json_t *j;
 	int rc = two_names(argc, argv, &coll, &dev);
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "/api/v1/collections/%s/devices/%s", coll, dev);
-	if ((rc = api_call("DELETE", path, NULL, &j)))
-		return rc;
-	if (!opt_json)
-		printf("device '%s' removed from collection '%s'\n", dev, coll);
-	json_decref(j);
-	return EXIT_OK;
+	return api_change("DELETE", path, NULL, "device '%s' removed from collection '%s'\n", dev,
+			  coll);
 }
 
 static int cmd_collection_list(int argc, char **argv)
