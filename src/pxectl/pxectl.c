@@ -738,15 +738,18 @@ static int cmd_status(int argc, char **argv)
 
 /* ---- commands on one row ------------------------------------------------ */
 
-/* Exactly one NAME positional (and the given options). */
-static int one_name(int argc, char **argv, const struct opt *opts, const char *what,
+/* Exactly one NAME positional, of a noun ("device"), and the given
+ * options. */
+static int one_name(int argc, char **argv, const struct opt *opts, const char *noun,
 		    const char **name)
 {
 	const char *pos[1];
+	char what[32];
 	size_t np;
 	int rc = opts_parse(cur, argc, argv, opts, pos, 1, &np);
 	if (rc)
 		return rc;
+	snprintf(what, sizeof(what), "%s name", noun);
 	if (np != 1)
 		return usage_error(cur, "the %s NAME is required", what);
 	*name = pos[0];
@@ -768,11 +771,15 @@ static void print_object(json_t *j)
 	}
 }
 
-static int get_one(const char *kind, const char *name)
+/* `NOUN show NAME`: GET /api/v1/KIND/NAME. */
+static int get_one(int argc, char **argv, const char *kind, const char *noun)
 {
+	const char *name;
 	char path[256];
 	json_t *j;
-	int rc;
+	int rc = one_name(argc, argv, NULL, noun, &name);
+	if (rc)
+		return rc;
 	snprintf(path, sizeof(path), "/api/v1/%s/%s", kind, name);
 	if ((rc = api_call("GET", path, NULL, &j)))
 		return rc;
@@ -782,43 +789,52 @@ static int get_one(const char *kind, const char *name)
 	return EXIT_OK;
 }
 
-static int rm_one(const char *kind, const char *what, const char *name)
+/* `NOUN rm NAME`: DELETE /api/v1/KIND/NAME. */
+static int rm_one(int argc, char **argv, const char *kind, const char *noun)
 {
+	const char *name;
 	char path[256];
+	int rc = one_name(argc, argv, NULL, noun, &name);
+	if (rc)
+		return rc;
 	snprintf(path, sizeof(path), "/api/v1/%s/%s", kind, name);
-	return api_change("DELETE", path, NULL, "%s '%s' removed\n", what, name);
+	return api_change("DELETE", path, NULL, "%s '%s' removed\n", noun, name);
 }
 
-static int cmd_device_show(int argc, char **argv)
-{
-	const char *name;
-	int rc = one_name(argc, argv, NULL, "device name", &name);
-	return rc ? rc : get_one("devices", name);
-}
-
-static int cmd_device_rm(int argc, char **argv)
-{
-	const char *name;
-	int rc = one_name(argc, argv, NULL, "device name", &name);
-	return rc ? rc : rm_one("devices", "device", name);
-}
-
-static int cmd_device_clear(int argc, char **argv)
+/* `NOUN clear NAME`: POST /api/v1/KIND/NAME/clear; says how many of what
+ * (COUNTED) were cleared. */
+static int clear_one(int argc, char **argv, const char *kind, const char *noun,
+		     const char *counted)
 {
 	const char *name;
 	char path[256];
 	json_t *j;
-	int rc = one_name(argc, argv, NULL, "device name", &name);
+	int rc = one_name(argc, argv, NULL, noun, &name);
 	if (rc)
 		return rc;
-	snprintf(path, sizeof(path), "/api/v1/devices/%s/clear", name);
+	snprintf(path, sizeof(path), "/api/v1/%s/%s/clear", kind, name);
 	if ((rc = api_call("POST", path, NULL, &j)))
 		return rc;
 	if (!opt_json)
-		printf("device '%s': %lld required deployment(s) cleared\n", name,
-		       (long long)json_integer_value(json_object_get(j, "cleared")));
+		printf("%s '%s': %lld %s cleared\n", noun, name,
+		       (long long)json_integer_value(json_object_get(j, "cleared")), counted);
 	json_decref(j);
 	return EXIT_OK;
+}
+
+static int cmd_device_show(int argc, char **argv)
+{
+	return get_one(argc, argv, "devices", "device");
+}
+
+static int cmd_device_rm(int argc, char **argv)
+{
+	return rm_one(argc, argv, "devices", "device");
+}
+
+static int cmd_device_clear(int argc, char **argv)
+{
+	return clear_one(argc, argv, "devices", "device", "required deployment(s)");
 }
 
 static int cmd_device_set(int argc, char **argv)
@@ -831,7 +847,7 @@ static int cmd_device_set(int argc, char **argv)
 	uint8_t m[MAC_LEN], g[GUID_LEN];
 	char path[256];
 	json_t *body, *j;
-	int rc = one_name(argc, argv, opts, "device name", &name);
+	int rc = one_name(argc, argv, opts, "device", &name);
 	if (rc)
 		return rc;
 	if (!nn && !mac && !guid && !no_guid)
@@ -914,16 +930,12 @@ static int cmd_device_import(int argc, char **argv)
 
 static int cmd_image_show(int argc, char **argv)
 {
-	const char *name;
-	int rc = one_name(argc, argv, NULL, "image name", &name);
-	return rc ? rc : get_one("images", name);
+	return get_one(argc, argv, "images", "image");
 }
 
 static int cmd_image_rm(int argc, char **argv)
 {
-	const char *name;
-	int rc = one_name(argc, argv, NULL, "image name", &name);
-	return rc ? rc : rm_one("images", "image", name);
+	return rm_one(argc, argv, "images", "image");
 }
 
 static int cmd_deployment_show(int argc, char **argv)
@@ -933,7 +945,7 @@ static int cmd_deployment_show(int argc, char **argv)
 	const char *name;
 	char path[256];
 	json_t *j, *st;
-	int rc = one_name(argc, argv, NULL, "deployment name", &name);
+	int rc = one_name(argc, argv, NULL, "deployment", &name);
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "/api/v1/deployments/%s", name);
@@ -960,16 +972,14 @@ static int cmd_deployment_show(int argc, char **argv)
 
 static int cmd_deployment_rm(int argc, char **argv)
 {
-	const char *name;
-	int rc = one_name(argc, argv, NULL, "deployment name", &name);
-	return rc ? rc : rm_one("deployments", "deployment", name);
+	return rm_one(argc, argv, "deployments", "deployment");
 }
 
 static int deployment_enable(int argc, char **argv, bool on)
 {
 	const char *name;
 	char path[256];
-	int rc = one_name(argc, argv, NULL, "deployment name", &name);
+	int rc = one_name(argc, argv, NULL, "deployment", &name);
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "/api/v1/deployments/%s", name);
@@ -1030,7 +1040,7 @@ static int cmd_collection_add(int argc, char **argv)
 {
 	const char *name;
 	json_t *body, *j;
-	int rc = one_name(argc, argv, NULL, "collection name", &name);
+	int rc = one_name(argc, argv, NULL, "collection", &name);
 	if (rc)
 		return rc;
 	body = json_pack("{s:s}", "name", name);
@@ -1094,7 +1104,7 @@ static int cmd_collection_show(int argc, char **argv)
 	const char *name;
 	char path[256];
 	json_t *j;
-	int rc = one_name(argc, argv, NULL, "collection name", &name);
+	int rc = one_name(argc, argv, NULL, "collection", &name);
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "/api/v1/collections/%s", name);
@@ -1111,27 +1121,13 @@ static int cmd_collection_show(int argc, char **argv)
 
 static int cmd_collection_rm(int argc, char **argv)
 {
-	const char *name;
-	int rc = one_name(argc, argv, NULL, "collection name", &name);
-	return rc ? rc : rm_one("collections", "collection", name);
+	return rm_one(argc, argv, "collections", "collection");
 }
 
 static int cmd_collection_clear(int argc, char **argv)
 {
-	const char *name;
-	char path[256];
-	json_t *j;
-	int rc = one_name(argc, argv, NULL, "collection name", &name);
-	if (rc)
-		return rc;
-	snprintf(path, sizeof(path), "/api/v1/collections/%s/clear", name);
-	if ((rc = api_call("POST", path, NULL, &j)))
-		return rc;
-	if (!opt_json)
-		printf("collection '%s': %lld required deployment hand-out(s) cleared\n", name,
-		       (long long)json_integer_value(json_object_get(j, "cleared")));
-	json_decref(j);
-	return EXIT_OK;
+	return clear_one(argc, argv, "collections", "collection",
+			 "required deployment hand-out(s)");
 }
 
 /* ---- decision cache ------------------------------------------------------ */
