@@ -158,6 +158,24 @@ static size_t on_data(char *p, size_t size, size_t n, void *ctx)
 	return add;
 }
 
+/* A libcurl handle for server + path, the reply collected in r. */
+static CURL *curl_for(const char *path, struct reply *r)
+{
+	char url[2048];
+	CURL *c = curl_easy_init();
+	if (!c)
+		return NULL;
+	snprintf(url, sizeof(url), "%s%s", server, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	if (cacert)
+		curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
+	return c;
+}
+
 /* The token for a change: $PXED_TOKEN, else the first line of the token
  * file.  "" when there is none (the server then answers 401). */
 static const char *token_get(void)
@@ -224,10 +242,10 @@ static int api_change(const char *method, const char *path, json_t *body, const 
 static int api_call_raw(const char *method, const char *path, const char *ctype,
 			const char *data, size_t len, json_t **out)
 {
-	CURL *c = curl_easy_init();
-	struct curl_slist *hdr = NULL;
 	struct reply r = { 0 };
-	char url[2048], hbuf[320];
+	CURL *c = curl_for(path, &r);
+	struct curl_slist *hdr = NULL;
+	char hbuf[320];
 	long status = 0;
 	CURLcode cc;
 	int rc = EXIT_ERR;
@@ -237,16 +255,8 @@ static int api_call_raw(const char *method, const char *path, const char *ctype,
 	*out = NULL;
 	if (!c)
 		return fail("%s", "cannot initialise libcurl");
-	snprintf(url, sizeof(url), "%s%s", server, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "pxectl");
-	if (cacert)
-		curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
 	if (strcmp(method, "GET") != 0) {
 		snprintf(hbuf, sizeof(hbuf), "Authorization: Bearer %s", token_get());
 		hdr = curl_slist_append(hdr, hbuf);
@@ -1002,23 +1012,14 @@ static int cmd_metrics(int argc, char **argv)
 {
 	CURL *c;
 	struct reply r = { 0 };
-	char url[2048];
 	long status = 0;
 	CURLcode cc;
 	int rc = no_args(cur, argc, argv);
 	if (rc)
 		return rc;
-	c = curl_easy_init();
+	c = curl_for("/metrics", &r);
 	if (!c)
 		return fail("%s", "cannot initialise libcurl");
-	snprintf(url, sizeof(url), "%s/metrics", server);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	if (cacert)
-		curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
 	cc = curl_easy_perform(c);
 	if (cc != CURLE_OK)
 		rc = fail("cannot reach pxed at %s: %s", server, curl_easy_strerror(cc));
