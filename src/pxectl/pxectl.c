@@ -123,6 +123,14 @@ static int opts_parse(const struct command *c, int argc, char **argv, const stru
 	return 0;
 }
 
+/* A command that takes no arguments. */
+static int no_args(const struct command *c, int argc, char **argv)
+{
+	const char *pos[1];
+	size_t np;
+	return opts_parse(c, argc, argv, NULL, pos, 0, &np);
+}
+
 /* ---- HTTP ---------------------------------------------------------------- */
 
 struct reply {
@@ -148,6 +156,24 @@ static size_t on_data(char *p, size_t size, size_t n, void *ctx)
 	r->len += add;
 	r->buf[r->len] = '\0';
 	return add;
+}
+
+/* A libcurl handle for server + path, the reply collected in r. */
+static CURL *curl_for(const char *path, struct reply *r)
+{
+	char url[2048];
+	CURL *c = curl_easy_init();
+	if (!c)
+		return NULL;
+	snprintf(url, sizeof(url), "%s%s", server, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	if (cacert)
+		curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
+	return c;
 }
 
 /* The token for a change: $PXED_TOKEN, else the first line of the token
@@ -191,13 +217,35 @@ static int api_call(const char *method, const char *path, json_t *body, json_t *
 	return rc;
 }
 
+/* A change whose reply needs no reading: the call (body, which may be
+ * NULL, is released), then unless --json the message, formatted as by
+ * printf. */
+static int api_change(const char *method, const char *path, json_t *body, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int api_change(const char *method, const char *path, json_t *body, const char *fmt, ...)
+{
+	va_list ap;
+	json_t *j;
+	int rc = api_call(method, path, body, &j);
+	json_decref(body);
+	if (rc)
+		return rc;
+	if (!opt_json) {
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+	}
+	json_decref(j);
+	return EXIT_OK;
+}
+
 static int api_call_raw(const char *method, const char *path, const char *ctype,
 			const char *data, size_t len, json_t **out)
 {
-	CURL *c = curl_easy_init();
-	struct curl_slist *hdr = NULL;
 	struct reply r = { 0 };
-	char url[2048], hbuf[320];
+	CURL *c = curl_for(path, &r);
+	struct curl_slist *hdr = NULL;
+	char hbuf[320];
 	long status = 0;
 	CURLcode cc;
 	int rc = EXIT_ERR;
@@ -207,16 +255,8 @@ static int api_call_raw(const char *method, const char *path, const char *ctype,
 	*out = NULL;
 	if (!c)
 		return fail("%s", "cannot initialise libcurl");
-	snprintf(url, sizeof(url), "%s%s", server, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "pxectl");
-	if (cacert)
-		curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
 	if (strcmp(method, "GET") != 0) {
 		snprintf(hbuf, sizeof(hbuf), "Authorization: Bearer %s", token_get());
 		hdr = curl_slist_append(hdr, hbuf);
@@ -452,7 +492,7 @@ static int cmd_deploy(int argc, char **argv)
 				    { NULL, NULL, NULL } };
 	char target[160];
 	size_t np;
-	json_t *body, *j;
+	json_t *body;
 	int rc = opts_parse(cur, argc, argv, opts, pos, 1, &np);
 	if (rc)
 		return rc;
@@ -489,26 +529,36 @@ static int cmd_deploy(int argc, char **argv)
 		json_object_set_new(body, "available_from", json_string(from));
 	if (expires)
 		json_object_set_new(body, "expires", json_string(expires));
-	rc = api_call("POST", "/api/v1/deployments", body, &j);
-	json_decref(body);
-	if (rc)
-		return rc;
-	if (!opt_json)
-		printf("deployment '%s' added: %s image '%s' for %s\n", pos[0],
-		       required ? "required" : "available", image, target);
-	json_decref(j);
-	return EXIT_OK;
+	return api_change("POST", "/api/v1/deployments", body,
+			  "deployment '%s' added: %s image '%s' for %s\n", pos[0],
+			  required ? "required" : "available", image, target);
+}
+
+/* The objects of array rows as a table: one column per key, under heads. */
+static void print_rows(json_t *rows, const char *const *heads, const char *const *keys,
+		       size_t ncols)
+{
+	struct table t = { .ncols = ncols };
+	json_t *row;
+	size_t i;
+	for (i = 0; i < ncols; i++)
+		t.head[i] = heads[i];
+	json_array_foreach(rows, i, row) {
+		char bufs[MAX_COLS][32];
+		const char *cells[MAX_COLS];
+		for (size_t k = 0; k < ncols; k++)
+			cells[k] = field(row, keys[k], bufs[k], sizeof(bufs[k]));
+		table_add(&t, cells);
+	}
+	table_print(&t);
 }
 
 /* GET a list and print it as a table of the given columns. */
 static int list(int argc, char **argv, const char *path, const char *const *heads,
 		const char *const *keys, size_t ncols)
 {
-	struct table t = { .ncols = ncols };
-	size_t np, i;
-	const char *pos[1];
-	json_t *j, *row;
-	int rc = opts_parse(cur, argc, argv, NULL, pos, 0, &np);
+	json_t *j;
+	int rc = no_args(cur, argc, argv);
 	if (rc)
 		return rc;
 	if ((rc = api_call("GET", path, NULL, &j)))
@@ -521,16 +571,7 @@ static int list(int argc, char **argv, const char *path, const char *const *head
 		json_decref(j);
 		return fail("%s sent something that is not a list", server);
 	}
-	for (i = 0; i < ncols; i++)
-		t.head[i] = heads[i];
-	json_array_foreach(j, i, row) {
-		char bufs[MAX_COLS][32];
-		const char *cells[MAX_COLS];
-		for (size_t k = 0; k < ncols; k++)
-			cells[k] = field(row, keys[k], bufs[k], sizeof(bufs[k]));
-		table_add(&t, cells);
-	}
-	table_print(&t);
+	print_rows(j, heads, keys, ncols);
 	json_decref(j);
 	return EXIT_OK;
 }
@@ -568,10 +609,9 @@ static int cmd_deployment_list(int argc, char **argv)
 {
 	struct table t = { .ncols = 6,
 			   .head = { "NAME", "IMAGE", "TARGET", "PURPOSE", "ENABLED", "WINDOW" } };
-	const char *pos[1];
-	size_t np, i;
+	size_t i;
 	json_t *j, *row;
-	int rc = opts_parse(cur, argc, argv, NULL, pos, 0, &np);
+	int rc = no_args(cur, argc, argv);
 	if (rc)
 		return rc;
 	if ((rc = api_call("GET", "/api/v1/deployments", NULL, &j)))
@@ -677,11 +717,9 @@ static int cmd_status(int argc, char **argv)
 {
 	static const char *const keys[] = { "status", "version", "uptime_s", "http_requests", "http_connections",
 					    "store_generation", "devices", "images", "deployments" };
-	const char *pos[1];
-	size_t np;
 	json_t *j;
 	char buf[32];
-	int rc = opts_parse(cur, argc, argv, NULL, pos, 0, &np);
+	int rc = no_args(cur, argc, argv);
 	if (rc)
 		return rc;
 	if ((rc = api_call("GET", "/api/v1/status", NULL, &j)))
@@ -710,15 +748,18 @@ static int cmd_status(int argc, char **argv)
 
 /* ---- commands on one row ------------------------------------------------ */
 
-/* Exactly one NAME positional (and the given options). */
-static int one_name(int argc, char **argv, const struct opt *opts, const char *what,
+/* Exactly one NAME positional, of a noun ("device"), and the given
+ * options. */
+static int one_name(int argc, char **argv, const struct opt *opts, const char *noun,
 		    const char **name)
 {
 	const char *pos[1];
+	char what[32];
 	size_t np;
 	int rc = opts_parse(cur, argc, argv, opts, pos, 1, &np);
 	if (rc)
 		return rc;
+	snprintf(what, sizeof(what), "%s name", noun);
 	if (np != 1)
 		return usage_error(cur, "the %s NAME is required", what);
 	*name = pos[0];
@@ -740,11 +781,15 @@ static void print_object(json_t *j)
 	}
 }
 
-static int get_one(const char *kind, const char *name)
+/* `NOUN show NAME`: GET /api/v1/KIND/NAME. */
+static int get_one(int argc, char **argv, const char *kind, const char *noun)
 {
+	const char *name;
 	char path[256];
 	json_t *j;
-	int rc;
+	int rc = one_name(argc, argv, NULL, noun, &name);
+	if (rc)
+		return rc;
 	snprintf(path, sizeof(path), "/api/v1/%s/%s", kind, name);
 	if ((rc = api_call("GET", path, NULL, &j)))
 		return rc;
@@ -754,50 +799,52 @@ static int get_one(const char *kind, const char *name)
 	return EXIT_OK;
 }
 
-static int rm_one(const char *kind, const char *what, const char *name)
+/* `NOUN rm NAME`: DELETE /api/v1/KIND/NAME. */
+static int rm_one(int argc, char **argv, const char *kind, const char *noun)
 {
+	const char *name;
+	char path[256];
+	int rc = one_name(argc, argv, NULL, noun, &name);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/api/v1/%s/%s", kind, name);
+	return api_change("DELETE", path, NULL, "%s '%s' removed\n", noun, name);
+}
+
+/* `NOUN clear NAME`: POST /api/v1/KIND/NAME/clear; says how many of what
+ * (COUNTED) were cleared. */
+static int clear_one(int argc, char **argv, const char *kind, const char *noun,
+		     const char *counted)
+{
+	const char *name;
 	char path[256];
 	json_t *j;
-	int rc;
-	snprintf(path, sizeof(path), "/api/v1/%s/%s", kind, name);
-	if ((rc = api_call("DELETE", path, NULL, &j)))
+	int rc = one_name(argc, argv, NULL, noun, &name);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/api/v1/%s/%s/clear", kind, name);
+	if ((rc = api_call("POST", path, NULL, &j)))
 		return rc;
 	if (!opt_json)
-		printf("%s '%s' removed\n", what, name);
+		printf("%s '%s': %lld %s cleared\n", noun, name,
+		       (long long)json_integer_value(json_object_get(j, "cleared")), counted);
 	json_decref(j);
 	return EXIT_OK;
 }
 
 static int cmd_device_show(int argc, char **argv)
 {
-	const char *name;
-	int rc = one_name(argc, argv, NULL, "device name", &name);
-	return rc ? rc : get_one("devices", name);
+	return get_one(argc, argv, "devices", "device");
 }
 
 static int cmd_device_rm(int argc, char **argv)
 {
-	const char *name;
-	int rc = one_name(argc, argv, NULL, "device name", &name);
-	return rc ? rc : rm_one("devices", "device", name);
+	return rm_one(argc, argv, "devices", "device");
 }
 
 static int cmd_device_clear(int argc, char **argv)
 {
-	const char *name;
-	char path[256];
-	json_t *j;
-	int rc = one_name(argc, argv, NULL, "device name", &name);
-	if (rc)
-		return rc;
-	snprintf(path, sizeof(path), "/api/v1/devices/%s/clear", name);
-	if ((rc = api_call("POST", path, NULL, &j)))
-		return rc;
-	if (!opt_json)
-		printf("device '%s': %lld required deployment(s) cleared\n", name,
-		       (long long)json_integer_value(json_object_get(j, "cleared")));
-	json_decref(j);
-	return EXIT_OK;
+	return clear_one(argc, argv, "devices", "device", "required deployment(s)");
 }
 
 static int cmd_device_set(int argc, char **argv)
@@ -810,7 +857,7 @@ static int cmd_device_set(int argc, char **argv)
 	uint8_t m[MAC_LEN], g[GUID_LEN];
 	char path[256];
 	json_t *body, *j;
-	int rc = one_name(argc, argv, opts, "device name", &name);
+	int rc = one_name(argc, argv, opts, "device", &name);
 	if (rc)
 		return rc;
 	if (!nn && !mac && !guid && !no_guid)
@@ -893,28 +940,22 @@ static int cmd_device_import(int argc, char **argv)
 
 static int cmd_image_show(int argc, char **argv)
 {
-	const char *name;
-	int rc = one_name(argc, argv, NULL, "image name", &name);
-	return rc ? rc : get_one("images", name);
+	return get_one(argc, argv, "images", "image");
 }
 
 static int cmd_image_rm(int argc, char **argv)
 {
-	const char *name;
-	int rc = one_name(argc, argv, NULL, "image name", &name);
-	return rc ? rc : rm_one("images", "image", name);
+	return rm_one(argc, argv, "images", "image");
 }
 
 static int cmd_deployment_show(int argc, char **argv)
 {
 	static const char *const h[] = { "DEVICE", "MAC", "STATE", "UPDATED", "MESSAGE" };
 	static const char *const k[] = { "device", "mac", "state", "updated", "message" };
-	struct table t = { .ncols = ARRAY_SIZE(h) };
 	const char *name;
 	char path[256];
-	json_t *j, *st, *row;
-	size_t i;
-	int rc = one_name(argc, argv, NULL, "deployment name", &name);
+	json_t *j, *st;
+	int rc = one_name(argc, argv, NULL, "deployment", &name);
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "/api/v1/deployments/%s", name);
@@ -933,16 +974,7 @@ static int cmd_deployment_show(int argc, char **argv)
 	       (long long)json_integer_value(json_object_get(st, "failed")));
 	if (json_array_size(json_object_get(j, "devices"))) {
 		printf("\n");
-		for (i = 0; i < ARRAY_SIZE(h); i++)
-			t.head[i] = h[i];
-		json_array_foreach(json_object_get(j, "devices"), i, row) {
-			char bufs[MAX_COLS][32];
-			const char *cells[MAX_COLS];
-			for (size_t c = 0; c < ARRAY_SIZE(h); c++)
-				cells[c] = field(row, k[c], bufs[c], sizeof(bufs[c]));
-			table_add(&t, cells);
-		}
-		table_print(&t);
+		print_rows(json_object_get(j, "devices"), h, k, ARRAY_SIZE(h));
 	}
 	json_decref(j);
 	return EXIT_OK;
@@ -950,29 +982,19 @@ static int cmd_deployment_show(int argc, char **argv)
 
 static int cmd_deployment_rm(int argc, char **argv)
 {
-	const char *name;
-	int rc = one_name(argc, argv, NULL, "deployment name", &name);
-	return rc ? rc : rm_one("deployments", "deployment", name);
+	return rm_one(argc, argv, "deployments", "deployment");
 }
 
 static int deployment_enable(int argc, char **argv, bool on)
 {
 	const char *name;
 	char path[256];
-	json_t *body, *j;
-	int rc = one_name(argc, argv, NULL, "deployment name", &name);
+	int rc = one_name(argc, argv, NULL, "deployment", &name);
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "/api/v1/deployments/%s", name);
-	body = json_pack("{s:b}", "enabled", on);
-	rc = api_call("PATCH", path, body, &j);
-	json_decref(body);
-	if (rc)
-		return rc;
-	if (!opt_json)
-		printf("deployment '%s' %s\n", name, on ? "enabled" : "disabled");
-	json_decref(j);
-	return EXIT_OK;
+	return api_change("PATCH", path, json_pack("{s:b}", "enabled", on), "deployment '%s' %s\n",
+			  name, on ? "enabled" : "disabled");
 }
 
 static int cmd_deployment_enable(int argc, char **argv)
@@ -988,27 +1010,16 @@ static int cmd_deployment_disable(int argc, char **argv)
 /* /metrics is text, not JSON: fetched and printed as it is. */
 static int cmd_metrics(int argc, char **argv)
 {
-	const char *pos[1];
-	size_t np;
 	CURL *c;
 	struct reply r = { 0 };
-	char url[2048];
 	long status = 0;
 	CURLcode cc;
-	int rc = opts_parse(cur, argc, argv, NULL, pos, 0, &np);
+	int rc = no_args(cur, argc, argv);
 	if (rc)
 		return rc;
-	c = curl_easy_init();
+	c = curl_for("/metrics", &r);
 	if (!c)
 		return fail("%s", "cannot initialise libcurl");
-	snprintf(url, sizeof(url), "%s/metrics", server);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	if (cacert)
-		curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
 	cc = curl_easy_perform(c);
 	if (cc != CURLE_OK)
 		rc = fail("cannot reach pxed at %s: %s", server, curl_easy_strerror(cc));
@@ -1030,7 +1041,7 @@ static int cmd_collection_add(int argc, char **argv)
 {
 	const char *name;
 	json_t *body, *j;
-	int rc = one_name(argc, argv, NULL, "collection name", &name);
+	int rc = one_name(argc, argv, NULL, "collection", &name);
 	if (rc)
 		return rc;
 	body = json_pack("{s:s}", "name", name);
@@ -1060,37 +1071,24 @@ static int cmd_collection_add_device(int argc, char **argv)
 {
 	const char *coll, *dev;
 	char path[256];
-	json_t *body, *j;
 	int rc = two_names(argc, argv, &coll, &dev);
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "/api/v1/collections/%s/devices", coll);
-	body = json_pack("{s:s}", "device", dev);
-	rc = api_call("POST", path, body, &j);
-	json_decref(body);
-	if (rc)
-		return rc;
-	if (!opt_json)
-		printf("device '%s' added to collection '%s'\n", dev, coll);
-	json_decref(j);
-	return EXIT_OK;
+	return api_change("POST", path, json_pack("{s:s}", "device", dev),
+			  "device '%s' added to collection '%s'\n", dev, coll);
 }
 
 static int cmd_collection_remove_device(int argc, char **argv)
 {
 	const char *coll, *dev;
 	char path[256];
-	json_t *j;
 	int rc = two_names(argc, argv, &coll, &dev);
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "/api/v1/collections/%s/devices/%s", coll, dev);
-	if ((rc = api_call("DELETE", path, NULL, &j)))
-		return rc;
-	if (!opt_json)
-		printf("device '%s' removed from collection '%s'\n", dev, coll);
-	json_decref(j);
-	return EXIT_OK;
+	return api_change("DELETE", path, NULL, "device '%s' removed from collection '%s'\n", dev,
+			  coll);
 }
 
 static int cmd_collection_list(int argc, char **argv)
@@ -1102,13 +1100,12 @@ static int cmd_collection_list(int argc, char **argv)
 
 static int cmd_collection_show(int argc, char **argv)
 {
-	struct table t = { .ncols = 4, .head = { "DEVICE", "MAC", "GUID", "LAST SEEN" } };
+	static const char *const h[] = { "DEVICE", "MAC", "GUID", "LAST SEEN" };
 	static const char *const k[] = { "name", "mac", "guid", "last_seen" };
 	const char *name;
 	char path[256];
-	size_t i;
-	json_t *j, *row;
-	int rc = one_name(argc, argv, NULL, "collection name", &name);
+	json_t *j;
+	int rc = one_name(argc, argv, NULL, "collection", &name);
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "/api/v1/collections/%s", name);
@@ -1117,14 +1114,7 @@ static int cmd_collection_show(int argc, char **argv)
 	if (!opt_json) {
 		print_object(j);
 		printf("\n");
-		json_array_foreach(json_object_get(j, "devices"), i, row) {
-			char b[4][32];
-			const char *cells[4];
-			for (size_t c = 0; c < 4; c++)
-				cells[c] = field(row, k[c], b[c], sizeof(b[c]));
-			table_add(&t, cells);
-		}
-		table_print(&t);
+		print_rows(json_object_get(j, "devices"), h, k, ARRAY_SIZE(h));
 	}
 	json_decref(j);
 	return EXIT_OK;
@@ -1132,27 +1122,13 @@ static int cmd_collection_show(int argc, char **argv)
 
 static int cmd_collection_rm(int argc, char **argv)
 {
-	const char *name;
-	int rc = one_name(argc, argv, NULL, "collection name", &name);
-	return rc ? rc : rm_one("collections", "collection", name);
+	return rm_one(argc, argv, "collections", "collection");
 }
 
 static int cmd_collection_clear(int argc, char **argv)
 {
-	const char *name;
-	char path[256];
-	json_t *j;
-	int rc = one_name(argc, argv, NULL, "collection name", &name);
-	if (rc)
-		return rc;
-	snprintf(path, sizeof(path), "/api/v1/collections/%s/clear", name);
-	if ((rc = api_call("POST", path, NULL, &j)))
-		return rc;
-	if (!opt_json)
-		printf("collection '%s': %lld required deployment hand-out(s) cleared\n", name,
-		       (long long)json_integer_value(json_object_get(j, "cleared")));
-	json_decref(j);
-	return EXIT_OK;
+	return clear_one(argc, argv, "collections", "collection",
+			 "required deployment hand-out(s)");
 }
 
 /* ---- decision cache ------------------------------------------------------ */
@@ -1162,10 +1138,9 @@ static int cmd_cache_list(int argc, char **argv)
 	struct table t = { .ncols = 7,
 			   .head = { "MAC", "GUID", "ARCH", "OUTCOME", "AGE", "VALID", "REASON" } };
 	static const char *const k[] = { "mac", "guid", "arch", "outcome", NULL, "valid", "reason" };
-	const char *pos[1];
-	size_t np, i;
+	size_t i;
 	json_t *j, *row;
-	int rc = opts_parse(cur, argc, argv, NULL, pos, 0, &np);
+	int rc = no_args(cur, argc, argv);
 	if (rc)
 		return rc;
 	if ((rc = api_call("GET", "/api/v1/cache?limit=10000", NULL, &j)))
@@ -1189,10 +1164,8 @@ static int cmd_cache_list(int argc, char **argv)
 
 static int cmd_cache_flush(int argc, char **argv)
 {
-	const char *pos[1];
-	size_t np;
 	json_t *j;
-	int rc = opts_parse(cur, argc, argv, NULL, pos, 0, &np);
+	int rc = no_args(cur, argc, argv);
 	if (rc)
 		return rc;
 	if ((rc = api_call("POST", "/api/v1/cache/flush", NULL, &j)))

@@ -455,6 +455,47 @@ static void col_text(sqlite3_stmt *st, int i, char *dst, size_t len)
 	snprintf(dst, len, "%s", t ? (const char *)t : "");
 }
 
+/* Step a one-row query whose parameters are bound, reading the row with rd
+ * into out; resets st.  No row is -ENOENT "no KIND WHAT"; a database
+ * failure says "find KIND". */
+static int row_one(struct store *s, sqlite3_stmt *st, void (*rd)(sqlite3_stmt *, void *),
+		   void *out, const char *kind, const char *what)
+{
+	char find[32];
+	int rc = sqlite3_step(st), r = 0;
+	if (rc == SQLITE_ROW)
+		rd(st, out);
+	else if (rc == SQLITE_DONE)
+		r = fail(s, -ENOENT, "no %s %s", kind, what);
+	else {
+		snprintf(find, sizeof(find), "find %s", kind);
+		r = db_fail(s, find);
+	}
+	stmt_done(st);
+	return r;
+}
+
+/* A one-row lookup under the lock, ?1 bound to the text key or, when key
+ * is NULL, to num.  Results as for row_one(). */
+static int find_one(struct store *s, enum stmt_id id, const char *key, int64_t num,
+		    void (*rd)(sqlite3_stmt *, void *), void *out, const char *kind,
+		    const char *what)
+{
+	sqlite3_stmt *st;
+	int r = -EIO;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, id);
+	if (st) {
+		if (key)
+			bind_text(st, 1, key);
+		else
+			sqlite3_bind_int64(st, 1, num);
+		r = row_one(s, st, rd, out, kind, what);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
 static int64_t unix_now(void)
 {
 	return (int64_t)time(NULL);
@@ -869,21 +910,7 @@ static void device_read(sqlite3_stmt *st, struct store_device *d)
 	d->discovered = sqlite3_column_int(st, 7) != 0;
 }
 
-/* Run a one-row device query whose parameters are bound. */
-static int device_one(struct store *s, sqlite3_stmt *st, struct store_device *out,
-		      const char *what)
-{
-	int rc = sqlite3_step(st), r;
-	if (rc == SQLITE_ROW) {
-		device_read(st, out);
-		r = 0;
-	} else if (rc == SQLITE_DONE)
-		r = fail(s, -ENOENT, "no device with %s", what);
-	else
-		r = db_fail(s, "find device");
-	stmt_done(st);
-	return r;
-}
+static void device_rd(sqlite3_stmt *st, void *p) { device_read(st, p); }
 
 /* Validate d and write its row: an INSERT (update = false, sets d->id) or
  * an UPDATE of name, MAC and GUID by d->id.  Inside the caller's lock and
@@ -977,67 +1004,31 @@ int store_device_update(struct store *s, struct store_device *d)
 int store_device_by_name(struct store *s, const char *name, struct store_device *out)
 {
 	char what[96];
-	sqlite3_stmt *st;
-	int r = -EIO;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_DEVICE_BY_NAME);
-	if (st) {
-		bind_text(st, 1, name);
-		snprintf(what, sizeof(what), "name '%.64s'", name);
-		r = device_one(s, st, out, what);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	snprintf(what, sizeof(what), "with name '%.64s'", name);
+	return find_one(s, ST_DEVICE_BY_NAME, name, 0, device_rd, out, "device", what);
 }
 
 int store_device_by_mac(struct store *s, const uint8_t mac[MAC_LEN], struct store_device *out)
 {
-	char m[MAC_STR_LEN], what[32];
-	sqlite3_stmt *st;
-	int r = -EIO;
+	char m[MAC_STR_LEN], what[40];
 	mac_format(mac, m);
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_DEVICE_BY_MAC);
-	if (st) {
-		bind_text(st, 1, m);
-		snprintf(what, sizeof(what), "MAC %s", m);
-		r = device_one(s, st, out, what);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	snprintf(what, sizeof(what), "with MAC %s", m);
+	return find_one(s, ST_DEVICE_BY_MAC, m, 0, device_rd, out, "device", what);
 }
 
 int store_device_by_guid(struct store *s, const uint8_t guid[GUID_LEN], struct store_device *out)
 {
-	char g[GUID_STR_LEN], what[48];
-	sqlite3_stmt *st;
-	int r = -EIO;
+	char g[GUID_STR_LEN], what[56];
 	guid_format(guid, g);
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_DEVICE_BY_GUID);
-	if (st) {
-		bind_text(st, 1, g);
-		snprintf(what, sizeof(what), "GUID %s", g);
-		r = device_one(s, st, out, what);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	snprintf(what, sizeof(what), "with GUID %s", g);
+	return find_one(s, ST_DEVICE_BY_GUID, g, 0, device_rd, out, "device", what);
 }
 
 int store_device_by_id(struct store *s, int64_t id, struct store_device *out)
 {
-	char what[40];
-	sqlite3_stmt *st;
-	int r = -EIO;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_DEVICE_BY_ID);
-	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		snprintf(what, sizeof(what), "id %lld", (long long)id);
-		r = device_one(s, st, out, what);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	char what[48];
+	snprintf(what, sizeof(what), "with id %lld", (long long)id);
+	return find_one(s, ST_DEVICE_BY_ID, NULL, id, device_rd, out, "device", what);
 }
 
 int store_device_seen(struct store *s, int64_t id, int arch, int64_t when)
@@ -1058,8 +1049,7 @@ int store_device_seen(struct store *s, int64_t id, int arch, int64_t when)
 	return r;
 }
 
-/* Delete by name after checking nothing refers to the row.  Runs inside
- * the caller's lock. */
+/* Delete by name after checking nothing refers to the row. */
 static int delete_checked(struct store *s, enum stmt_id find, enum stmt_id in_use,
 			  enum stmt_id del, const char *kind, const char *name)
 {
@@ -1067,9 +1057,10 @@ static int delete_checked(struct store *s, enum stmt_id find, enum stmt_id in_us
 	int64_t id = 0;
 	int r, rc;
 
+	pthread_mutex_lock(&s->lock);
 	r = tx_begin(s);
 	if (r < 0)
-		return r;
+		goto out;
 	st = stmt_get(s, find);
 	if (!st) {
 		r = -EIO;
@@ -1111,17 +1102,16 @@ static int delete_checked(struct store *s, enum stmt_id find, enum stmt_id in_us
 	sqlite3_bind_int64(st, 1, id);
 	r = stmt_exec(s, st, "delete");
 end:
-	return tx_end(s, r);
+	r = tx_end(s, r);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
 }
 
 int store_device_delete(struct store *s, const char *name)
 {
-	int r;
-	pthread_mutex_lock(&s->lock);
-	r = delete_checked(s, ST_DEVICE_BY_NAME, ST_DEVICE_IN_USE, ST_DEVICE_DELETE, "device",
-			   name);
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return delete_checked(s, ST_DEVICE_BY_NAME, ST_DEVICE_IN_USE, ST_DEVICE_DELETE, "device",
+			      name);
 }
 
 /* Lists: rows are copied out under the lock, callbacks run after it. */
@@ -1162,23 +1152,42 @@ static int rows_collect(struct store *s, sqlite3_stmt *st, struct rows *rs,
 	return r;
 }
 
-static void device_rd(sqlite3_stmt *st, void *p) { device_read(st, p); }
+/* Run list statement id under the lock, ?1..?nargs bound to args, and
+ * collect its rows with rd into rs. */
+static int rows_list(struct store *s, enum stmt_id id, const int64_t *args, size_t nargs,
+		     struct rows *rs, void (*rd)(sqlite3_stmt *, void *))
+{
+	sqlite3_stmt *st;
+	int r = -EIO;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, id);
+	if (st) {
+		for (size_t i = 0; i < nargs; i++)
+			sqlite3_bind_int64(st, (int)i + 1, args[i]);
+		r = rows_collect(s, st, rs, rd);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* The end of every list, after the lock is released: hand the rows to cb
+ * in order until it returns non-zero, free them, and give the list's
+ * result (r when negative, else the number of rows read).  A macro
+ * because each list's cb takes its own row type. */
+#define rows_deliver(r, rs, type, cb, ctx)                                             \
+	({                                                                             \
+		for (size_t i_ = 0; (r) == 0 && i_ < (rs)->n; i_++)                    \
+			if ((cb)((ctx), (const type *)(rs)->v + i_))                    \
+				break;                                                 \
+		free((rs)->v);                                                         \
+		(r) < 0 ? (r) : (int)(rs)->n;                                          \
+	})
 
 int store_device_list(struct store *s, int (*cb)(void *ctx, const struct store_device *d), void *ctx)
 {
 	struct rows rs = { .size = sizeof(struct store_device) };
-	sqlite3_stmt *st;
-	int r = -EIO;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_DEVICE_LIST);
-	if (st)
-		r = rows_collect(s, st, &rs, device_rd);
-	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; r == 0 && i < rs.n; i++)
-		if (cb(ctx, (struct store_device *)rs.v + i))
-			break;
-	free(rs.v);
-	return r < 0 ? r : (int)rs.n;
+	int r = rows_list(s, ST_DEVICE_LIST, NULL, 0, &rs, device_rd);
+	return rows_deliver(r, &rs, struct store_device, cb, ctx);
 }
 
 /* ---- images ----------------------------------------------------------- */
@@ -1261,76 +1270,30 @@ out:
 	return r;
 }
 
-static int image_one(struct store *s, sqlite3_stmt *st, struct store_image *out, const char *what)
-{
-	int rc = sqlite3_step(st), r;
-	if (rc == SQLITE_ROW) {
-		image_read(st, out);
-		r = 0;
-	} else if (rc == SQLITE_DONE)
-		r = fail(s, -ENOENT, "no image with %s", what);
-	else
-		r = db_fail(s, "find image");
-	stmt_done(st);
-	return r;
-}
-
 int store_image_by_name(struct store *s, const char *name, struct store_image *out)
 {
 	char what[96];
-	sqlite3_stmt *st;
-	int r = -EIO;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_IMAGE_BY_NAME);
-	if (st) {
-		bind_text(st, 1, name);
-		snprintf(what, sizeof(what), "name '%.64s'", name);
-		r = image_one(s, st, out, what);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	snprintf(what, sizeof(what), "with name '%.64s'", name);
+	return find_one(s, ST_IMAGE_BY_NAME, name, 0, image_rd, out, "image", what);
 }
 
 int store_image_by_id(struct store *s, int64_t id, struct store_image *out)
 {
-	char what[40];
-	sqlite3_stmt *st;
-	int r = -EIO;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_IMAGE_BY_ID);
-	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		snprintf(what, sizeof(what), "id %lld", (long long)id);
-		r = image_one(s, st, out, what);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	char what[48];
+	snprintf(what, sizeof(what), "with id %lld", (long long)id);
+	return find_one(s, ST_IMAGE_BY_ID, NULL, id, image_rd, out, "image", what);
 }
 
 int store_image_list(struct store *s, int (*cb)(void *ctx, const struct store_image *im), void *ctx)
 {
 	struct rows rs = { .size = sizeof(struct store_image) };
-	sqlite3_stmt *st;
-	int r = -EIO;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_IMAGE_LIST);
-	if (st)
-		r = rows_collect(s, st, &rs, image_rd);
-	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; r == 0 && i < rs.n; i++)
-		if (cb(ctx, (struct store_image *)rs.v + i))
-			break;
-	free(rs.v);
-	return r < 0 ? r : (int)rs.n;
+	int r = rows_list(s, ST_IMAGE_LIST, NULL, 0, &rs, image_rd);
+	return rows_deliver(r, &rs, struct store_image, cb, ctx);
 }
 
 int store_image_delete(struct store *s, const char *name)
 {
-	int r;
-	pthread_mutex_lock(&s->lock);
-	r = delete_checked(s, ST_IMAGE_BY_NAME, ST_IMAGE_IN_USE, ST_IMAGE_DELETE, "image", name);
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return delete_checked(s, ST_IMAGE_BY_NAME, ST_IMAGE_IN_USE, ST_IMAGE_DELETE, "image", name);
 }
 
 /* ---- deployments ------------------------------------------------------ */
@@ -1509,63 +1472,32 @@ out:
 
 int store_deployment_by_name(struct store *s, const char *name, struct store_deployment *out)
 {
-	sqlite3_stmt *st;
-	int r = -EIO, rc;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_DEPLOYMENT_BY_NAME);
-	if (st) {
-		bind_text(st, 1, name);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			deployment_read(st, out);
-			r = 0;
-		} else if (rc == SQLITE_DONE)
-			r = fail(s, -ENOENT, "no deployment named '%.64s'", name);
-		else
-			r = db_fail(s, "find deployment");
-		stmt_done(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return r;
-}
-
-static int deployment_list_st(struct store *s, enum stmt_id id, int64_t device_id,
-			      int (*cb)(void *ctx, const struct store_deployment *d), void *ctx)
-{
-	struct rows rs = { .size = sizeof(struct store_deployment) };
-	sqlite3_stmt *st;
-	int r = -EIO;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, id);
-	if (st) {
-		if (device_id)
-			sqlite3_bind_int64(st, 1, device_id);
-		r = rows_collect(s, st, &rs, deployment_rd);
-	}
-	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; r == 0 && i < rs.n; i++)
-		if (cb(ctx, (struct store_deployment *)rs.v + i))
-			break;
-	free(rs.v);
-	return r < 0 ? r : (int)rs.n;
+	char what[96];
+	snprintf(what, sizeof(what), "named '%.64s'", name);
+	return find_one(s, ST_DEPLOYMENT_BY_NAME, name, 0, deployment_rd, out, "deployment", what);
 }
 
 int store_deployment_list(struct store *s, int (*cb)(void *ctx, const struct store_deployment *d),
 			  void *ctx)
 {
-	return deployment_list_st(s, ST_DEPLOYMENT_LIST, 0, cb, ctx);
+	struct rows rs = { .size = sizeof(struct store_deployment) };
+	int r = rows_list(s, ST_DEPLOYMENT_LIST, NULL, 0, &rs, deployment_rd);
+	return rows_deliver(r, &rs, struct store_deployment, cb, ctx);
 }
 
 int store_deployments_for_device(struct store *s, int64_t device_id,
 				 int (*cb)(void *ctx, const struct store_deployment *d), void *ctx)
 {
+	struct rows rs = { .size = sizeof(struct store_deployment) };
+	int r;
 	if (device_id <= 0) {
 		pthread_mutex_lock(&s->lock);
 		fail(s, -EINVAL, "no device id given");
 		pthread_mutex_unlock(&s->lock);
 		return -EINVAL;
 	}
-	return deployment_list_st(s, ST_DEPLOYMENTS_FOR_DEVICE, device_id, cb, ctx);
+	r = rows_list(s, ST_DEPLOYMENTS_FOR_DEVICE, &device_id, 1, &rs, deployment_rd);
+	return rows_deliver(r, &rs, struct store_deployment, cb, ctx);
 }
 
 /* A one-statement change by name inside a transaction with a bump. */
@@ -1607,19 +1539,13 @@ int store_deployment_delete(struct store *s, const char *name)
 
 /* ---- PXE history ------------------------------------------------------ */
 
-int store_handout_record(struct store *s, int64_t device_id, int64_t deployment_id, int64_t when)
+/* Record one hand-out; inside the caller's lock and transaction. */
+static int handout_row(struct store *s, int64_t device_id, int64_t deployment_id, int64_t when)
 {
-	sqlite3_stmt *st;
-	int r;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_HANDOUT_RECORD);
-	if (!st) {
-		r = -EIO;
-		goto out;
-	}
-	r = tx_begin(s);
-	if (r < 0)
-		goto out;
+	sqlite3_stmt *st = stmt_get(s, ST_HANDOUT_RECORD);
+	int r = 0;
+	if (!st)
+		return -EIO;
 	sqlite3_bind_int64(st, 1, device_id);
 	sqlite3_bind_int64(st, 2, deployment_id);
 	sqlite3_bind_int64(st, 3, when);
@@ -1631,8 +1557,16 @@ int store_handout_record(struct store *s, int64_t device_id, int64_t deployment_
 			r = db_fail(s, "record hand-out");
 	}
 	stmt_done(st);
-	r = tx_end(s, r);
-out:
+	return r;
+}
+
+int store_handout_record(struct store *s, int64_t device_id, int64_t deployment_id, int64_t when)
+{
+	int r;
+	pthread_mutex_lock(&s->lock);
+	r = tx_begin(s);
+	if (r == 0)
+		r = tx_end(s, handout_row(s, device_id, deployment_id, when));
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -1693,42 +1627,47 @@ out:
 
 /* ---- events ----------------------------------------------------------- */
 
-int store_event_add(struct store *s, struct store_event *ev)
+/* Bind and run ST_EVENT_ADD for one row; inside the lock. */
+static int event_row(struct store *s, sqlite3_stmt *st, struct store_event *ev)
 {
 	char mac[MAC_STR_LEN], guid[GUID_STR_LEN];
+	int r;
+	mac_format(ev->mac, mac);
+	sqlite3_bind_int64(st, 1, ev->time_ms);
+	bind_text(st, 2, mac);
+	if (ev->has_guid) {
+		guid_format(ev->guid, guid);
+		bind_text(st, 3, guid);
+	}
+	sqlite3_bind_int(st, 4, ev->arch);
+	sqlite3_bind_text(st, 5, ev->ifname, (int)strnlen(ev->ifname, sizeof(ev->ifname)),
+			  SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 6, ev->via, (int)strnlen(ev->via, sizeof(ev->via)), SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 7, ev->outcome, (int)strnlen(ev->outcome, sizeof(ev->outcome)),
+			  SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 8, ev->reason, (int)strnlen(ev->reason, sizeof(ev->reason)),
+			  SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 9, ev->device_id);
+	sqlite3_bind_int64(st, 10, ev->deployment_id);
+	sqlite3_bind_text(st, 11, ev->deployment_name,
+			  (int)strnlen(ev->deployment_name, sizeof(ev->deployment_name)),
+			  SQLITE_TRANSIENT);
+	r = stmt_exec(s, st, "add event");
+	if (r == 0)
+		ev->id = sqlite3_last_insert_rowid(s->db);
+	return r;
+}
+
+int store_event_add(struct store *s, struct store_event *ev)
+{
 	sqlite3_stmt *st;
 	int r = -EIO;
-
-	mac_format(ev->mac, mac);
-	if (ev->has_guid)
-		guid_format(ev->guid, guid);
 	pthread_mutex_lock(&s->lock);
 	st = stmt_get(s, ST_EVENT_ADD);
-	if (st) {
-		/* Autocommit: a single row, and no generation bump (events never
-		 * change a decision). */
-		sqlite3_bind_int64(st, 1, ev->time_ms);
-		bind_text(st, 2, mac);
-		if (ev->has_guid)
-			bind_text(st, 3, guid);
-		sqlite3_bind_int(st, 4, ev->arch);
-		sqlite3_bind_text(st, 5, ev->ifname, (int)strnlen(ev->ifname, sizeof(ev->ifname)),
-				  SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 6, ev->via, (int)strnlen(ev->via, sizeof(ev->via)),
-				  SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 7, ev->outcome, (int)strnlen(ev->outcome, sizeof(ev->outcome)),
-				  SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 8, ev->reason, (int)strnlen(ev->reason, sizeof(ev->reason)),
-				  SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 9, ev->device_id);
-		sqlite3_bind_int64(st, 10, ev->deployment_id);
-		sqlite3_bind_text(st, 11, ev->deployment_name,
-				  (int)strnlen(ev->deployment_name, sizeof(ev->deployment_name)),
-				  SQLITE_TRANSIENT);
-		r = stmt_exec(s, st, "add event");
-		if (r == 0)
-			ev->id = sqlite3_last_insert_rowid(s->db);
-	}
+	/* Autocommit: a single row, and no generation bump (events never
+	 * change a decision). */
+	if (st)
+		r = event_row(s, st, ev);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -1760,22 +1699,9 @@ int store_event_list(struct store *s, int64_t device_id, int64_t since_ms, unsig
 		     int (*cb)(void *ctx, const struct store_event *ev), void *ctx)
 {
 	struct rows rs = { .size = sizeof(struct store_event) };
-	sqlite3_stmt *st;
-	int r = -EIO;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_EVENT_LIST);
-	if (st) {
-		sqlite3_bind_int64(st, 1, device_id);
-		sqlite3_bind_int64(st, 2, since_ms);
-		sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
-		r = rows_collect(s, st, &rs, event_read);
-	}
-	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; r == 0 && i < rs.n; i++)
-		if (cb(ctx, (struct store_event *)rs.v + i))
-			break;
-	free(rs.v);
-	return r < 0 ? r : (int)rs.n;
+	const int64_t args[] = { device_id, since_ms, limit ? (int64_t)limit : -1 };
+	int r = rows_list(s, ST_EVENT_LIST, args, ARRAY_SIZE(args), &rs, event_read);
+	return rows_deliver(r, &rs, struct store_event, cb, ctx);
 }
 
 int store_event_prune(struct store *s, int64_t before_ms)
@@ -1800,23 +1726,12 @@ int store_deployments_applicable(struct store *s, int64_t device_id, int arch_cl
 				 int (*cb)(void *ctx, const struct store_deployment *d), void *ctx)
 {
 	struct rows rs = { .size = sizeof(struct store_deployment) };
-	sqlite3_stmt *st;
-	int r = -EIO;
+	const int64_t args[] = { device_id, arch_class };
+	int r;
 	if (device_id < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_DEPLOYMENTS_APPLICABLE);
-	if (st) {
-		sqlite3_bind_int64(st, 1, device_id);
-		sqlite3_bind_int(st, 2, arch_class);
-		r = rows_collect(s, st, &rs, applicable_rd);
-	}
-	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; r == 0 && i < rs.n; i++)
-		if (cb(ctx, (struct store_deployment *)rs.v + i))
-			break;
-	free(rs.v);
-	return r < 0 ? r : (int)rs.n;
+	r = rows_list(s, ST_DEPLOYMENTS_APPLICABLE, args, ARRAY_SIZE(args), &rs, applicable_rd);
+	return rows_deliver(r, &rs, struct store_deployment, cb, ctx);
 }
 
 int store_deployment_set_window(struct store *s, const char *name, int64_t available_from,
@@ -1845,27 +1760,6 @@ int store_deployment_set_window(struct store *s, const char *name, int64_t avail
 	r = tx_end(s, r);
 out:
 	pthread_mutex_unlock(&s->lock);
-	return r;
-}
-
-/* Record one hand-out; inside the caller's lock and transaction. */
-static int handout_row(struct store *s, int64_t device_id, int64_t deployment_id, int64_t when)
-{
-	sqlite3_stmt *st = stmt_get(s, ST_HANDOUT_RECORD);
-	int r = 0;
-	if (!st)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, device_id);
-	sqlite3_bind_int64(st, 2, deployment_id);
-	sqlite3_bind_int64(st, 3, when);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
-			r = fail(s, -ENOENT, "no device %lld or deployment %lld to record a hand-out for",
-				 (long long)device_id, (long long)deployment_id);
-		else
-			r = db_fail(s, "record hand-out");
-	}
-	stmt_done(st);
 	return r;
 }
 
@@ -1939,19 +1833,14 @@ out:
 static int collection_find(struct store *s, const char *name, struct store_collection *out)
 {
 	sqlite3_stmt *st = stmt_get(s, ST_COLLECTION_BY_NAME);
-	int rc, r = 0;
+	char what[96];
 	if (!st)
 		return -EIO;
-	bind_text(st, 1, name ? name : "");
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		collection_read(st, out);
-	else if (rc == SQLITE_DONE)
-		r = fail(s, -ENOENT, "no collection named '%.64s'", name ? name : "");
-	else
-		r = db_fail(s, "find collection");
-	stmt_done(st);
-	return r;
+	if (!name)
+		name = "";
+	bind_text(st, 1, name);
+	snprintf(what, sizeof(what), "named '%.64s'", name);
+	return row_one(s, st, collection_read, out, "collection", what);
 }
 
 int store_collection_by_name(struct store *s, const char *name, struct store_collection *out)
@@ -1963,49 +1852,29 @@ int store_collection_by_name(struct store *s, const char *name, struct store_col
 	return r;
 }
 
-static int collection_list_st(struct store *s, enum stmt_id id, int64_t arg,
-			      int (*cb)(void *ctx, const struct store_collection *c), void *ctx)
-{
-	struct rows rs = { .size = sizeof(struct store_collection) };
-	sqlite3_stmt *st;
-	int r = -EIO;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, id);
-	if (st) {
-		if (arg)
-			sqlite3_bind_int64(st, 1, arg);
-		r = rows_collect(s, st, &rs, collection_read);
-	}
-	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; r == 0 && i < rs.n; i++)
-		if (cb(ctx, (struct store_collection *)rs.v + i))
-			break;
-	free(rs.v);
-	return r < 0 ? r : (int)rs.n;
-}
-
 int store_collection_list(struct store *s,
 			  int (*cb)(void *ctx, const struct store_collection *c), void *ctx)
 {
-	return collection_list_st(s, ST_COLLECTION_LIST, 0, cb, ctx);
+	struct rows rs = { .size = sizeof(struct store_collection) };
+	int r = rows_list(s, ST_COLLECTION_LIST, NULL, 0, &rs, collection_read);
+	return rows_deliver(r, &rs, struct store_collection, cb, ctx);
 }
 
 int store_device_collections(struct store *s, int64_t device_id,
 			     int (*cb)(void *ctx, const struct store_collection *c), void *ctx)
 {
+	struct rows rs = { .size = sizeof(struct store_collection) };
+	int r;
 	if (device_id <= 0)
 		return -EINVAL;
-	return collection_list_st(s, ST_DEVICE_COLLECTIONS, device_id, cb, ctx);
+	r = rows_list(s, ST_DEVICE_COLLECTIONS, &device_id, 1, &rs, collection_read);
+	return rows_deliver(r, &rs, struct store_collection, cb, ctx);
 }
 
 int store_collection_delete(struct store *s, const char *name)
 {
-	int r;
-	pthread_mutex_lock(&s->lock);
-	r = delete_checked(s, ST_COLLECTION_BY_NAME, ST_COLLECTION_IN_USE, ST_COLLECTION_DELETE,
-			   "collection", name);
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return delete_checked(s, ST_COLLECTION_BY_NAME, ST_COLLECTION_IN_USE, ST_COLLECTION_DELETE,
+			      "collection", name);
 }
 
 /* Add (add = true) or remove a membership by names; bumps the generation
@@ -2084,11 +1953,7 @@ int store_collection_members(struct store *s, const char *collection,
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; r == 0 && i < rs.n; i++)
-		if (cb(ctx, (struct store_device *)rs.v + i))
-			break;
-	free(rs.v);
-	return r < 0 ? r : (int)rs.n;
+	return rows_deliver(r, &rs, struct store_device, cb, ctx);
 }
 
 int store_handout_clear_collection(struct store *s, const char *collection)
@@ -2116,37 +1981,6 @@ out:
 }
 
 /* ---- events: batches and filters ---------------------------------------- */
-
-/* Bind and run ST_EVENT_ADD for one row; inside the lock. */
-static int event_row(struct store *s, sqlite3_stmt *st, struct store_event *ev)
-{
-	char mac[MAC_STR_LEN], guid[GUID_STR_LEN];
-	int r;
-	mac_format(ev->mac, mac);
-	sqlite3_bind_int64(st, 1, ev->time_ms);
-	bind_text(st, 2, mac);
-	if (ev->has_guid) {
-		guid_format(ev->guid, guid);
-		bind_text(st, 3, guid);
-	}
-	sqlite3_bind_int(st, 4, ev->arch);
-	sqlite3_bind_text(st, 5, ev->ifname, (int)strnlen(ev->ifname, sizeof(ev->ifname)),
-			  SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 6, ev->via, (int)strnlen(ev->via, sizeof(ev->via)), SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 7, ev->outcome, (int)strnlen(ev->outcome, sizeof(ev->outcome)),
-			  SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 8, ev->reason, (int)strnlen(ev->reason, sizeof(ev->reason)),
-			  SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 9, ev->device_id);
-	sqlite3_bind_int64(st, 10, ev->deployment_id);
-	sqlite3_bind_text(st, 11, ev->deployment_name,
-			  (int)strnlen(ev->deployment_name, sizeof(ev->deployment_name)),
-			  SQLITE_TRANSIENT);
-	r = stmt_exec(s, st, "add event");
-	if (r == 0)
-		ev->id = sqlite3_last_insert_rowid(s->db);
-	return r;
-}
 
 int store_event_add_many(struct store *s, struct store_event *evs, size_t n)
 {
@@ -2191,22 +2025,19 @@ int store_event_find(struct store *s, const struct store_event_filter *f,
 
 	pthread_mutex_lock(&s->lock);
 	if (f->device_name && f->device_name[0]) {
+		struct store_device dev;
+		char what[96];
 		st = stmt_get(s, ST_DEVICE_BY_NAME);
 		if (!st) {
 			r = -EIO;
 			goto out;
 		}
 		bind_text(st, 1, f->device_name);
-		int rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW)
-			device_id = sqlite3_column_int64(st, 0);
-		else if (rc == SQLITE_DONE)
-			r = fail(s, -ENOENT, "no device named '%.64s'", f->device_name);
-		else
-			r = db_fail(s, "find device");
-		stmt_done(st);
+		snprintf(what, sizeof(what), "named '%.64s'", f->device_name);
+		r = row_one(s, st, device_rd, &dev, "device", what);
 		if (r < 0)
 			goto out;
+		device_id = dev.id;
 	}
 	if (f->has_mac)
 		mac_format(f->mac, mac);
@@ -2222,11 +2053,7 @@ int store_event_find(struct store *s, const struct store_event_filter *f,
 	r = rows_collect(s, st, &rs, event_read);
 out:
 	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; r == 0 && i < rs.n; i++)
-		if (cb(ctx, (struct store_event *)rs.v + i))
-			break;
-	free(rs.v);
-	return r < 0 ? r : (int)rs.n;
+	return rows_deliver(r, &rs, struct store_event, cb, ctx);
 }
 
 /* ---- bulk loads ------------------------------------------------------------ */
@@ -2449,18 +2276,6 @@ int store_report_list(struct store *s, int64_t deployment_id,
 		      int (*cb)(void *ctx, const struct store_report *r), void *ctx)
 {
 	struct rows rs = { .size = sizeof(struct store_report) };
-	sqlite3_stmt *st;
-	int r = -EIO;
-	pthread_mutex_lock(&s->lock);
-	st = stmt_get(s, ST_REPORT_LIST);
-	if (st) {
-		sqlite3_bind_int64(st, 1, deployment_id);
-		r = rows_collect(s, st, &rs, report_read);
-	}
-	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; r == 0 && i < rs.n; i++)
-		if (cb(ctx, (struct store_report *)rs.v + i))
-			break;
-	free(rs.v);
-	return r < 0 ? r : (int)rs.n;
+	int r = rows_list(s, ST_REPORT_LIST, &deployment_id, 1, &rs, report_read);
+	return rows_deliver(r, &rs, struct store_report, cb, ctx);
 }

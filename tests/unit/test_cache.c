@@ -12,61 +12,23 @@
 #include <cmocka.h>
 
 #include "common/log.h"
-#include "conf/conf.h"
-#include "decide/decide.h"
-#include "store/store.h"
-#include "tmpdb.h"
-
-static const uint8_t MAC1[MAC_LEN] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
-static const char *GUID1 = "8a3c0f2e-1b2c-4d5e-8f90-0123456789ab";
-
-struct fx {
-	struct tmpdb t;
-	struct store *s;
-	struct pxed_conf conf;
-	struct decider *d;
-	int64_t dev_id;
-	int64_t now_ms; /* the decider's clock */
-};
-
-static int64_t fake_clock(void *ctx)
-{
-	return ((struct fx *)ctx)->now_ms;
-}
+#include "decide_fx.h"
 
 static int setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
-	struct store_device dev = { .name = "vm1", .arch = -1 };
 	struct store_image im = { .name = "win10", .kernel = "wimboot" };
 	struct store_image im2 = { .name = "win11", .kernel = "wimboot11" };
-	if (!fx || tmpdb_make(&fx->t) < 0 || store_open(fx->t.url, &fx->s) < 0)
+	if (!fx)
 		return -1;
 	/* The seed's settings block: CacheExpire 3600. */
-	fx->conf.is_active = true;
 	fx->conf.cache_expire = 3600;
 	fx->now_ms = 1795701600000; /* 2026-11-26T14:00:00Z */
-	if (decider_new(&fx->conf, fx->s, &fx->d) < 0)
-		return -1;
-	decider_set_clock(fx->d, fake_clock, fx);
-	memcpy(dev.mac, MAC1, MAC_LEN);
-	dev.has_guid = true;
-	guid_parse(GUID1, dev.guid);
-	if (store_device_add(fx->s, &dev) < 0 || store_image_add(fx->s, &im) < 0 ||
+	if (fx_open(fx) < 0 || store_image_add(fx->s, &im) < 0 ||
 	    store_image_add(fx->s, &im2) < 0)
 		return -1;
-	fx->dev_id = dev.id;
+	decider_set_clock(fx->d, fx_clock, fx);
 	*state = fx;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *fx = *state;
-	decider_free(fx->d);
-	store_close(fx->s);
-	tmpdb_remove(&fx->t);
-	free(fx);
 	return 0;
 }
 
@@ -520,7 +482,7 @@ static void test_threads(void **state)
 	store_close(other);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, fx_teardown)
 
 int main(void)
 {

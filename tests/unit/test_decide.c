@@ -13,50 +13,16 @@
 #include <cmocka.h>
 
 #include "common/log.h"
-#include "conf/conf.h"
-#include "decide/decide.h"
-#include "store/store.h"
-#include "tmpdb.h"
+#include "decide_fx.h"
 
-static const uint8_t MAC1[MAC_LEN] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 static const uint8_t MAC_UNKNOWN[MAC_LEN] = { 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc };
-static const char *GUID1 = "8a3c0f2e-1b2c-4d5e-8f90-0123456789ab";
-
-struct fx {
-	struct tmpdb t;
-	struct store *s;
-	struct pxed_conf conf;
-	struct decider *d;
-	int64_t dev_id;
-};
 
 static int setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
-	struct store_device dev = { .name = "vm1", .arch = -1 };
-	if (!fx || tmpdb_make(&fx->t) < 0 || store_open(fx->t.url, &fx->s) < 0)
+	if (!fx || fx_open(fx) < 0)
 		return -1;
-	fx->conf.is_active = true;
-	fx->conf.support_unknown = false;
-	if (decider_new(&fx->conf, fx->s, &fx->d) < 0)
-		return -1;
-	memcpy(dev.mac, MAC1, MAC_LEN);
-	dev.has_guid = true;
-	guid_parse(GUID1, dev.guid);
-	if (store_device_add(fx->s, &dev) < 0)
-		return -1;
-	fx->dev_id = dev.id;
 	*state = fx;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *fx = *state;
-	decider_free(fx->d);
-	store_close(fx->s);
-	tmpdb_remove(&fx->t);
-	free(fx);
 	return 0;
 }
 
@@ -964,7 +930,7 @@ static void test_names(void **state)
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, fx_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_inactive),
 		T(test_unknown_not_supported),
