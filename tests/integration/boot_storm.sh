@@ -125,7 +125,8 @@ ms = d["machines"]
 def pct(v, p):
     v = sorted(v)
     return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
-print("%s: %d machines, wall %.2f s, stray DHCP replies %d" % (sys.argv[2], len(ms), d["wall"], d["stray_replies"]))
+print("%s: %d machines, wall %.2f s, stray DHCP replies %d, DHCP replies dropped by the client's socket %d" %
+      (sys.argv[2], len(ms), d["wall"], d["stray_replies"], d["client_drops"]))
 steps = ["discover", "request", "tftp", "ipxe_discover", "script", "kernel", "initrd", "total"]
 for s in steps:
     v = [m["t"][s] for m in ms if s in m["t"]]
@@ -142,6 +143,20 @@ if len(bad) > 20:
 PY
 }
 
+# dhcp_all_answered: pxed answered every DHCP datagram it received (none
+# dropped as busy, none failed to send): a machine's retry is then never
+# pxed's doing.
+metric() { ip netns exec "$NS_S" curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+dhcp_all_answered() {
+	local rcv ans
+	rcv=$(metric pxed_dhcp_received_total)
+	ans=$(metric pxed_dhcp_answered_total)
+	assert_eq "$1: DHCP datagrams answered of $rcv received" "$rcv" "$ans"
+	assert_eq "$1: DHCP requests dropped as busy" 0 "$(metric pxed_dhcp_busy_total)"
+	assert_eq "$1: DHCP replies that failed to send" 0 "$(metric pxed_dhcp_send_errors_total)"
+	assert_eq "$1: TFTP requests refused or busy" "0 0" "$(metric pxed_tftp_requests_refused_total) $(metric pxed_tftp_requests_busy_total)"
+}
+
 # ---- the storm ---------------------------------------------------------------
 storm() {
 	local expect=$1 out=$2 rc=0
@@ -152,11 +167,23 @@ storm() {
 	[ -s "$out" ] || { cat "$TMP/client.err" >&2; fail "storm_client.py gave no result (exit $rc)"; }
 	return $rc
 }
+# server_stats: pxed's DHCP/TFTP counters and the kernel's UDP drops in
+# pxed's namespace (a lost datagram is a retry for some machine).
+server_stats() {
+	ip netns exec "$NS_S" curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" |
+		grep -E '^pxed_(dhcp|tftp)_[a-z_]+_total ' | awk '{printf "%s=%s ", $1, $2} END {print ""}' |
+		sed 's/pxed_//g; s/_total//g' | fold -s -w 100 | sed 's/^/  pxed: /'
+	ip netns exec "$NS_S" awk '/^Udp:/ { if (!h) { split($0, k); h = 1 } else { split($0, v);
+		for (i = 2; i <= NF; i++) if (k[i] ~ /RcvbufErrors|SndbufErrors|InErrors/) printf "%s=%s ", k[i], v[i] } }
+		END { print "" }' /proc/net/snmp | sed 's/^/  server kernel UDP: /'
+}
 rc=0
 storm boot "$TMP/storm1.json" || rc=$?
 summary "$TMP/storm1.json" "first boot"
+server_stats
 kill -0 "$PXED_PID" || fail "pxed died during the storm"
 [ $rc = 0 ] || { grep -E " (warn|error) " "$TMP/pxed.log" | tail -n 20 >&2; fail "not every machine booted (see FAILED above)"; }
+dhcp_all_answered "first boot"
 pass "$N machines at once: every OFFER, ACK, undionly.kpxe byte, iPXE OFFER, script, kernel and initrd"
 
 # ---- the hand-out is recorded exactly once per machine --------------------
@@ -190,7 +217,9 @@ pass "hand-out recorded once per machine: deployment status handed out $handed, 
 rc=0
 storm local "$TMP/storm2.json" || rc=$?
 summary "$TMP/storm2.json" "second boot"
+server_stats
 [ $rc = 0 ] || fail "second boot: not every machine was sent to its local disk"
+dhcp_all_answered "second boot"
 ctl --json deployment show storm
 handed=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["status"]["handed_out"])' "$TMP/ctl.out")
 assert_eq "deployment storm: handed out after the second boot" "$N" "$handed"

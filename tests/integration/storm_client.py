@@ -31,6 +31,7 @@ timings, plus the wall time.  Exit status 0 when every machine finished,
 1 otherwise, 2 on bad usage.
 """
 import argparse
+import ctypes
 import hashlib
 import http.client
 import json
@@ -51,6 +52,20 @@ import dhcp_client as dc  # noqa: E402  (frame, parse, checksum)
 
 ETH_P_IP = 0x0800
 PACKET_OUTGOING = 4
+SOL_PACKET = 263
+PACKET_STATISTICS = 6
+SO_ATTACH_FILTER = 26
+SO_RCVBUFFORCE = 33
+# tcpdump -dd 'ip and udp dst port 68 and udp src port 67': the raw socket
+# sees only DHCP replies, not the storm's TFTP and HTTP traffic (which would
+# overflow its buffer and look like DHCP replies lost by the server).
+BPF_DHCP_REPLY = [
+    (0x28, 0, 0, 0x0000000c), (0x15, 0, 10, 0x00000800), (0x30, 0, 0, 0x00000017),
+    (0x15, 0, 8, 0x00000011), (0x28, 0, 0, 0x00000014), (0x45, 6, 0, 0x00001fff),
+    (0xb1, 0, 0, 0x0000000e), (0x48, 0, 0, 0x00000010), (0x15, 0, 3, 0x00000044),
+    (0x48, 0, 0, 0x0000000e), (0x15, 0, 1, 0x00000043), (0x06, 0, 0, 0x00040000),
+    (0x06, 0, 0, 0x00000000),
+]
 DHCP_TIMEOUTS = (1.0, 2.0, 2.0, 2.0, 2.0)
 
 
@@ -64,13 +79,25 @@ class Dispatcher(threading.Thread):
     def __init__(self, iface):
         super().__init__(daemon=True)
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)
+        except OSError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        prog = b"".join(struct.pack("HBBI", *i) for i in BPF_DHCP_REPLY)
+        self._prog = ctypes.create_string_buffer(prog)
+        fprog = struct.pack("HL", len(BPF_DHCP_REPLY), ctypes.addressof(self._prog))
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
         self.sock.bind((iface, ETH_P_IP))
         self.send_lock = threading.Lock()
         self.waiters = {}
         self.lock = threading.Lock()
         self.stray = 0
         self.stop = False
+
+    def drops(self):
+        """Frames the kernel dropped because this socket's buffer was full."""
+        _, drops = struct.unpack("II", self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
+        return drops
 
     def register(self, xid):
         q = queue.Queue()
@@ -390,7 +417,7 @@ def main():
         t.join()
     wall = time.monotonic() - t0
     disp.stop = True
-    out = {"wall": wall, "stray_replies": disp.stray, "machines": [
+    out = {"wall": wall, "stray_replies": disp.stray, "client_drops": disp.drops(), "machines": [
         {"mac": m.mac, "guid": m.guid, "addr": m.addr, "error": m.error, "retries": m.retries,
          "t": m.t} for m in machines]}
     json.dump(out, sys.stdout, indent=1)
