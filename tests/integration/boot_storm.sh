@@ -192,25 +192,36 @@ ctl --json deployment show storm
 cp "$TMP/ctl.out" "$TMP/deployment.json"
 handed=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["status"]["handed_out"])' "$TMP/deployment.json")
 assert_eq "deployment storm: handed out" "$N" "$handed"
-ip netns exec "$NS_S" curl -sf "http://127.0.0.1:$HTTP_PORT/api/v1/events?limit=10000" >"$TMP/events.json" ||
-	fail "GET /api/v1/events"
-python3 - "$TMP/events.json" "$N" <<'PY' || fail "boot events do not show one hand-out per machine"
+# check_events LOCALS: per machine exactly one HTTP "boot" event (the
+# hand-out) and LOCALS HTTP "local" events.
+check_events() {
+	sleep 0.5 # boot events are written in batches
+	ip netns exec "$NS_S" curl -sf "http://127.0.0.1:$HTTP_PORT/api/v1/events?limit=10000" >"$TMP/events.json" ||
+		fail "GET /api/v1/events"
+	python3 - "$TMP/events.json" "$N" "$1" <<'PY' || fail "boot events: not one hand-out and $1 local answers per machine"
 import json, sys
 ev = json.load(open(sys.argv[1]))
 if isinstance(ev, dict):
     ev = ev.get("events", ev.get("items", []))
 n = int(sys.argv[2])
 want = {"52:54:00:99:%02x:%02x" % (i >> 8, i & 255) for i in range(n)}
-boots = {}
+locals_ = int(sys.argv[3])
+boots, loc = {}, {}
 for e in ev:
     if e["via"] == "http" and e["outcome"] == "boot":
         boots[e["mac"]] = boots.get(e["mac"], 0) + 1
+    if e["via"] == "http" and e["outcome"] == "local":
+        loc[e["mac"]] = loc.get(e["mac"], 0) + 1
 bad = {m: boots.get(m, 0) for m in want if boots.get(m, 0) != 1}
-extra = set(boots) - want
-if bad or extra:
-    print("hand-outs per MAC not 1: %s; unexpected MACs: %s" % (dict(list(bad.items())[:10]), sorted(extra)[:10]), file=sys.stderr)
+badl = {m: loc.get(m, 0) for m in want if loc.get(m, 0) != locals_}
+extra = (set(boots) | set(loc)) - want
+if bad or badl or extra:
+    print("hand-outs per MAC not 1: %s; local answers not %d: %s; unexpected MACs: %s" %
+          (dict(list(bad.items())[:10]), locals_, dict(list(badl.items())[:10]), sorted(extra)[:10]), file=sys.stderr)
     sys.exit(1)
 PY
+}
+check_events 0
 pass "hand-out recorded once per machine: deployment status handed out $handed, one HTTP boot event each"
 
 # ---- second boot: everyone goes to the local disk ----------------------------
@@ -223,7 +234,8 @@ dhcp_all_answered "second boot"
 ctl --json deployment show storm
 handed=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["status"]["handed_out"])' "$TMP/ctl.out")
 assert_eq "deployment storm: handed out after the second boot" "$N" "$handed"
-pass "second boot of all $N: the script sends each to its local disk, still handed out $N"
+check_events 1
+pass "second boot of all $N: the script sends each to its local disk, still handed out $N, one 'local' event each"
 
 kill -0 "$PXED_PID" || fail "pxed is not running at the end"
 kill -TERM "$PXED_PID"
