@@ -1,0 +1,429 @@
+#!/usr/bin/env python3
+"""Many PXE machines booting at once, for boot_storm.sh (standard library only).
+
+Each machine is a thread with its own MAC, SMBIOS GUID and IPv4 address (the
+address the site DHCP server would have leased it; the caller puts them on
+IFACE).  All threads start together and each does what BIOS PXE firmware
+and then iPXE do:
+
+  1. DHCPDISCOVER as plain PXE (arch 0) broadcast from 0.0.0.0:68 as an
+     Ethernet frame with the machine's MAC  -> ProxyDHCP OFFER, file NBP;
+  2. DHCPREQUEST to SERVER:4011 from ADDR:68        -> ACK, file NBP;
+  3. TFTP RRQ of NBP (tsize, blksize) from ADDR     -> every byte, compared
+     with --nbp-local;
+  4. DHCPDISCOVER as iPXE (user class "iPXE")       -> OFFER, file the
+     http://SERVER:PORT/boot.ipxe?mac=..&guid=..&arch=0 URL;
+  5. HTTP GET of that URL from ADDR                 -> an iPXE script;
+  6. with --expect boot: HTTP GET of the script's kernel and initrd URLs,
+     compared (size and SHA-256) with --kernel-local / --initrd-local;
+     with --expect local: the script must send the machine to its disk
+     (`exit`, no `kernel`).
+
+Retries are those of real firmware: a DHCP request is sent again with the
+same xid after 1 s, then 2 s (up to --dhcp-tries); a TFTP packet is sent
+again after 1 s without progress (up to 5 times); an HTTP GET that fails
+before its last byte is tried again (up to 3 times).  Replies to broadcast
+DHCP all arrive on one AF_PACKET socket and are handed to the machine by
+xid and chaddr.
+
+Prints one JSON object: per machine its result, error, retries and step
+timings, plus the wall time.  Exit status 0 when every machine finished,
+1 otherwise, 2 on bad usage.
+"""
+import argparse
+import ctypes
+import hashlib
+import http.client
+import json
+import os
+import queue
+import re
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dhcp_client as dc  # noqa: E402  (frame, parse, checksum)
+
+ETH_P_IP = 0x0800
+PACKET_OUTGOING = 4
+SOL_PACKET = 263
+PACKET_STATISTICS = 6
+SO_ATTACH_FILTER = 26
+SO_RCVBUFFORCE = 33
+# tcpdump -dd 'ip and udp dst port 68 and udp src port 67': the raw socket
+# sees only DHCP replies, not the storm's TFTP and HTTP traffic (which would
+# overflow its buffer and look like DHCP replies lost by the server).
+BPF_DHCP_REPLY = [
+    (0x28, 0, 0, 0x0000000c), (0x15, 0, 10, 0x00000800), (0x30, 0, 0, 0x00000017),
+    (0x15, 0, 8, 0x00000011), (0x28, 0, 0, 0x00000014), (0x45, 6, 0, 0x00001fff),
+    (0xb1, 0, 0, 0x0000000e), (0x48, 0, 0, 0x00000010), (0x15, 0, 3, 0x00000044),
+    (0x48, 0, 0, 0x0000000e), (0x15, 0, 1, 0x00000043), (0x06, 0, 0, 0x00040000),
+    (0x06, 0, 0, 0x00000000),
+]
+DHCP_TIMEOUTS = (1.0, 2.0, 2.0, 2.0, 2.0)
+
+
+class StepError(Exception):
+    pass
+
+
+class Dispatcher(threading.Thread):
+    """Reads every DHCP reply on IFACE and hands it to the waiting machine."""
+
+    def __init__(self, iface):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)
+        except OSError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        prog = b"".join(struct.pack("HBBI", *i) for i in BPF_DHCP_REPLY)
+        self._prog = ctypes.create_string_buffer(prog)
+        fprog = struct.pack("HL", len(BPF_DHCP_REPLY), ctypes.addressof(self._prog))
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+        self.sock.bind((iface, ETH_P_IP))
+        self.send_lock = threading.Lock()
+        self.waiters = {}
+        self.lock = threading.Lock()
+        self.stray = 0
+        self.stop = False
+
+    def drops(self):
+        """Frames the kernel dropped because this socket's buffer was full."""
+        _, drops = struct.unpack("II", self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
+        return drops
+
+    def register(self, xid):
+        q = queue.Queue()
+        with self.lock:
+            self.waiters[xid] = q
+        return q
+
+    def unregister(self, xid):
+        with self.lock:
+            self.waiters.pop(xid, None)
+
+    def send(self, frame):
+        with self.send_lock:
+            self.sock.send(frame)
+
+    def run(self):
+        while not self.stop:
+            if not select.select([self.sock], [], [], 0.2)[0]:
+                continue
+            data, addr = self.sock.recvfrom(65535)
+            if addr[2] == PACKET_OUTGOING or len(data) < 42:
+                continue
+            if struct.unpack("!H", data[12:14])[0] != ETH_P_IP:
+                continue
+            ip = data[14:]
+            ihl = (ip[0] & 0x0F) * 4
+            if ip[9] != 17:
+                continue
+            sport, dport = struct.unpack("!HH", ip[ihl:ihl + 4])
+            if dport != 68 or sport != 67:
+                continue
+            r = dc.parse(ip[ihl + 8:])
+            if not r or r["op"] != 2:
+                continue
+            with self.lock:
+                q = self.waiters.get(r["xid"])
+            if q is None:
+                self.stray += 1
+            else:
+                q.put(r)
+
+
+def frame_from(mac, payload):
+    """The Ethernet frame of a broadcast DHCP request from 0.0.0.0:68."""
+    return dc.frame(mac, payload)
+
+
+def build_dhcp(mac, guid, xid, kind, user_class=None, ciaddr=None, secs=0):
+    a = argparse.Namespace(mac=mac, ciaddr=ciaddr, giaddr=None, xid=xid, secs=secs,
+                           broadcast_flag=False, type=kind, server_id=None, arch=0,
+                           guid=guid, vendor_class=None, user_class=user_class)
+    return dc.build(a)
+
+
+class Machine:
+    def __init__(self, idx, mac, guid, addr, opts, disp):
+        self.idx, self.mac, self.guid, self.addr = idx, mac, guid, addr
+        self.opts, self.disp = opts, disp
+        self.macb = dc.mac_bytes(mac)
+        self.t = {}
+        self.retries = {"dhcp": 0, "tftp": 0, "http": 0}
+        self.error = None
+        self.xid_seq = 0
+
+    def xid(self):
+        self.xid_seq += 1
+        return (0x5A000000 | (self.idx << 8) | self.xid_seq) & 0xFFFFFFFF
+
+    def check_reply(self, r, want_type):
+        if r.get("chaddr") != self.mac:
+            raise StepError("%s: reply chaddr %s" % (want_type, r.get("chaddr")))
+        if r.get("type") != want_type:
+            raise StepError("expected %s, got %s" % (want_type, r.get("type")))
+        if r.get("siaddr") != self.opts.server or r.get("opt54") != self.opts.server:
+            raise StepError("%s: siaddr %s, option 54 %s" % (want_type, r.get("siaddr"), r.get("opt54")))
+
+    def discover(self, user_class=None):
+        xid = self.xid()
+        q = self.disp.register(xid)
+        try:
+            secs = 0
+            start = time.monotonic()
+            for i, tmo in enumerate(DHCP_TIMEOUTS[:self.opts.dhcp_tries]):
+                if i:
+                    self.retries["dhcp"] += 1
+                secs = int(time.monotonic() - start)
+                pkt = build_dhcp(self.mac, self.guid, xid, "discover", user_class, secs=secs)
+                self.disp.send(frame_from(self.macb, pkt))
+                deadline = time.monotonic() + tmo
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    try:
+                        r = q.get(timeout=left)
+                    except queue.Empty:
+                        break
+                    if r.get("chaddr") == self.mac:
+                        self.check_reply(r, "OFFER")
+                        return r
+            raise StepError("DISCOVER%s: no OFFER after %d tries" %
+                            (" (iPXE)" if user_class else "", self.opts.dhcp_tries))
+        finally:
+            self.disp.unregister(xid)
+
+    def request_4011(self):
+        xid = self.xid()
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind((self.addr, 68))
+            for i, tmo in enumerate(DHCP_TIMEOUTS[:self.opts.dhcp_tries]):
+                if i:
+                    self.retries["dhcp"] += 1
+                pkt = build_dhcp(self.mac, self.guid, xid, "request", ciaddr=self.addr)
+                s.sendto(pkt, (self.opts.server, 4011))
+                r = dc.recv_udp(s, xid, time.monotonic() + tmo)
+                if r:
+                    self.check_reply(r, "ACK")
+                    return r
+            raise StepError("REQUEST:4011: no ACK after %d tries" % self.opts.dhcp_tries)
+        finally:
+            s.close()
+
+    def tftp(self, name, expect):
+        blksize = self.opts.blksize
+        rrq = (struct.pack("!H", 1) + name.encode() + b"\0octet\0tsize\x000\0blksize\0" +
+               str(blksize).encode() + b"\0")
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        s.bind((self.addr, 0))
+        try:
+            server = (self.opts.server, self.opts.tftp_port)
+            peer = None
+            last = rrq
+            last_to = server
+            got = bytearray()
+            block = 0
+            tsize = None
+            tries = 0
+            while True:
+                if tries:
+                    self.retries["tftp"] += 1
+                s.sendto(last, last_to)
+                if not select.select([s], [], [], 1.0)[0]:
+                    tries += 1
+                    if tries > 5:
+                        raise StepError("TFTP %s: timed out at block %d" % (name, block))
+                    continue
+                data, src = s.recvfrom(65536)
+                if peer is None:
+                    if src[0] != self.opts.server:
+                        continue
+                    peer = src
+                elif src != peer:
+                    continue
+                op = struct.unpack("!H", data[:2])[0]
+                if op == 5:
+                    raise StepError("TFTP %s: error %r" % (name, data[2:]))
+                if op == 6:  # OACK
+                    if block != 0 or got:
+                        continue
+                    parts = data[2:].split(b"\0")
+                    o = dict(zip([p.lower() for p in parts[0::2]], parts[1::2]))
+                    if b"blksize" in o:
+                        blksize = int(o[b"blksize"])
+                    if b"tsize" in o:
+                        tsize = int(o[b"tsize"])
+                    last, last_to, tries = struct.pack("!HH", 4, 0), peer, 0
+                    continue
+                if op != 3:
+                    raise StepError("TFTP %s: unexpected opcode %d" % (name, op))
+                n = struct.unpack("!H", data[2:4])[0]
+                if n == ((block + 1) & 0xFFFF):
+                    got += data[4:]
+                    block += 1
+                    tries = 0
+                    last, last_to = struct.pack("!HH", 4, n), peer
+                    if len(data) - 4 < blksize:
+                        s.sendto(last, last_to)
+                        break
+                # a duplicate: answered by resending our last ACK (loop top)
+            if tsize is not None and tsize != len(got):
+                raise StepError("TFTP %s: tsize %d but %d bytes" % (name, tsize, len(got)))
+            if bytes(got) != expect:
+                raise StepError("TFTP %s: %d bytes differ from the local copy (%d bytes)" %
+                                (name, len(got), len(expect)))
+            return len(got)
+        finally:
+            s.close()
+
+    def http_get(self, url, want_len=None, want_sha=None, keep=False):
+        u = urllib.parse.urlsplit(url)
+        if u.scheme != "http" or u.hostname != self.opts.server:
+            raise StepError("unexpected URL %s" % url)
+        path = u.path + ("?" + u.query if u.query else "")
+        err = None
+        for attempt in range(3):
+            if attempt:
+                self.retries["http"] += 1
+                time.sleep(0.5)
+            c = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=20,
+                                           source_address=(self.addr, 0))
+            try:
+                c.request("GET", path, headers={"User-Agent": "iPXE/1.0.0+ (storm)"})
+                resp = c.getresponse()
+                if resp.status != 200:
+                    raise StepError("GET %s: HTTP %d" % (path, resp.status))
+                h = hashlib.sha256()
+                n = 0
+                body = bytearray() if keep else None
+                while True:
+                    chunk = resp.read(1 << 16)
+                    if not chunk:
+                        break
+                    n += len(chunk)
+                    h.update(chunk)
+                    if keep:
+                        body += chunk
+                if want_len is not None and n != want_len:
+                    raise OSError("GET %s: %d bytes, want %d" % (path, n, want_len))
+                if want_sha is not None and h.hexdigest() != want_sha:
+                    raise StepError("GET %s: SHA-256 differs" % path)
+                return bytes(body) if keep else n
+            except (OSError, http.client.HTTPException) as e:
+                err = e
+            finally:
+                c.close()
+        raise StepError("GET %s failed 3 times: %s" % (path, err))
+
+    def step(self, name, fn, *a, **kw):
+        t0 = time.monotonic()
+        r = fn(*a, **kw)
+        self.t[name] = time.monotonic() - t0
+        return r
+
+    def run(self, barrier):
+        o = self.opts
+        barrier.wait()
+        t0 = time.monotonic()
+        try:
+            r = self.step("discover", self.discover)
+            if r["file"] != o.nbp:
+                raise StepError("OFFER file %r, want %r" % (r["file"], o.nbp))
+            r = self.step("request", self.request_4011)
+            if r["file"] != o.nbp:
+                raise StepError("ACK file %r, want %r" % (r["file"], o.nbp))
+            self.step("tftp", self.tftp, r["file"], o.nbp_bytes)
+            r = self.step("ipxe_discover", self.discover, "iPXE")
+            want = "http://%s:%d/boot.ipxe?mac=%s&guid=%s&arch=0" % (o.server, o.http_port,
+                                                                      self.mac, self.guid)
+            if r["file"] != want:
+                raise StepError("iPXE OFFER file %r, want %r" % (r["file"], want))
+            script = self.step("script", self.http_get, r["file"], keep=True).decode()
+            if not script.startswith("#!ipxe"):
+                raise StepError("not an iPXE script: %r" % script[:80])
+            kern = re.search(r"^kernel (\S+)", script, re.M)
+            init = re.search(r"^initrd (\S+)", script, re.M)
+            if o.expect == "local":
+                if kern or not re.search(r"^exit$", script, re.M):
+                    raise StepError("second boot not sent to local disk: %r" % script)
+            else:
+                if not kern or not init:
+                    raise StepError("script without kernel/initrd: %r" % script)
+                self.step("kernel", self.http_get, kern.group(1), o.kernel_len, o.kernel_sha)
+                self.step("initrd", self.http_get, init.group(1), o.initrd_len, o.initrd_sha)
+        except StepError as e:
+            self.error = str(e)
+        except Exception as e:  # a bug in this client is a failure too
+            self.error = "%s: %s" % (type(e).__name__, e)
+        self.t["total"] = time.monotonic() - t0
+
+
+def file_facts(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    return len(data), hashlib.sha256(data).hexdigest(), data
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--iface", required=True)
+    p.add_argument("--server", required=True)
+    p.add_argument("--http-port", type=int, default=8080)
+    p.add_argument("--tftp-port", type=int, default=69)
+    p.add_argument("--count", type=int, default=100)
+    p.add_argument("--mac-prefix", default="52:54:00:99", help="MACs PREFIX:HH:LL, from 0")
+    p.add_argument("--addr-prefix", default="10.79.1.", help="machine i gets PREFIX<i+10>")
+    p.add_argument("--nbp", default="undionly.kpxe")
+    p.add_argument("--nbp-local", required=True)
+    p.add_argument("--kernel-local")
+    p.add_argument("--initrd-local")
+    p.add_argument("--blksize", type=int, default=1432)
+    p.add_argument("--dhcp-tries", type=int, default=5)
+    p.add_argument("--expect", choices=("boot", "local"), default="boot")
+    args = p.parse_args()
+    if args.expect == "boot" and not (args.kernel_local and args.initrd_local):
+        p.error("--expect boot needs --kernel-local and --initrd-local")
+    _, _, args.nbp_bytes = file_facts(args.nbp_local)
+    if args.expect == "boot":
+        args.kernel_len, args.kernel_sha, _ = file_facts(args.kernel_local)
+        args.initrd_len, args.initrd_sha, _ = file_facts(args.initrd_local)
+
+    disp = Dispatcher(args.iface)
+    disp.start()
+    machines = []
+    for i in range(args.count):
+        mac = "%s:%02x:%02x" % (args.mac_prefix, i >> 8, i & 0xFF)
+        guid = str(uuid.UUID(int=(0x5354_4F52_4D00_4000_8000 << 48) | i))
+        machines.append(Machine(i, mac, guid, "%s%d" % (args.addr_prefix, i + 10), args, disp))
+    barrier = threading.Barrier(args.count + 1)
+    threads = [threading.Thread(target=m.run, args=(barrier,)) for m in machines]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    t0 = time.monotonic()
+    for t in threads:
+        t.join()
+    wall = time.monotonic() - t0
+    disp.stop = True
+    out = {"wall": wall, "stray_replies": disp.stray, "client_drops": disp.drops(), "machines": [
+        {"mac": m.mac, "guid": m.guid, "addr": m.addr, "error": m.error, "retries": m.retries,
+         "t": m.t} for m in machines]}
+    json.dump(out, sys.stdout, indent=1)
+    print()
+    return 0 if all(m.error is None for m in machines) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
