@@ -186,52 +186,10 @@ static void boot_again_url(struct MHD_Connection *c, const char *base, const str
 		snprintf(out + n, len - (size_t)n, "&arch=%u", f->arch);
 }
 
-/* PXEPassword for a BOOT decision.  Returns 1 when the password was
- * given and is right (hand the deployment out), 0 when the script must
- * ask (opts filled), or -EACCES when the client is locked out. */
-static int boot_password_check(struct http_server *s, struct MHD_Connection *c,
-			       const struct pxe_facts *f, const char *again,
-			       struct boot_script_opts *opts)
-{
-	const char *pw = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "password");
-	char mac[MAC_STR_LEN];
-	uint64_t left;
-	bool ok;
-
-	mac_format(f->mac, mac);
-	left = http_pw_locked(s->pw, f->mac, now_ms());
-	if (left) {
-		log_warn(MOD, "%s: PXE password refused: locked out for %llu more s", mac,
-			 (unsigned long long)(left / 1000 + 1));
-		return -EACCES;
-	}
-	opts->password_url = again;
-	if (!pw)
-		return 0; /* first visit: ask */
-	ok = pw[0] && strlen(pw) < 256 && conf_password_verify(s->conf->pxe_password_hash, pw);
-	if (ok) {
-		http_pw_succeeded(s->pw, f->mac);
-		log_info(MOD, "%s: PXE password accepted", mac);
-		opts->password_url = NULL;
-		opts->confirmed = true;
-		return 1;
-	}
-	/* Never the typed text: it may be the real password mistyped by one
-	 * character, or another system's password. */
-	if (http_pw_failed(s->pw, f->mac, now_ms())) {
-		log_warn(MOD, "%s: wrong PXE password; locked out for %d s after %d failures", mac,
-			 HTTP_PW_LOCKOUT_MS / 1000, HTTP_PW_MAX_FAILURES);
-		return -EACCES;
-	}
-	log_warn(MOD, "%s: wrong PXE password", mac);
-	opts->notice = "wrong password, try again";
-	return 0;
-}
-
-/* /boot.ipxe in steps: the decision (commit = true, so never the cache)
- * and, for a committed hand-out, the report token's row run on the
- * worker; the PXEPassword check (its lockout state is the loop's) and the
- * script are made on the loop. */
+/* /boot.ipxe in steps: the decision (commit = true, so never the cache),
+ * for a committed hand-out the report token's row, and the PXEPassword
+ * hash (yescrypt, deliberately slow) run on the worker; the lockout state
+ * (the loop's) and the script are looked at and made on the loop. */
 struct boot_state {
 	struct pxe_facts facts;
 	struct decision d;
@@ -243,8 +201,13 @@ struct boot_state {
 	bool commit;               /* for the decision on the worker */
 	bool committed;            /* the committing decision ran */
 	bool handed_out;           /* a report token was recorded (token) */
+	bool pw_verified;          /* the typed password went through the worker */
+	bool pw_ok;                /* ... and matched PXEPassword */
 	int rc;
 	uint64_t t0;
+	uint64_t pw_us;            /* time of the hash, for the debug log */
+	char pw[256];              /* the typed password, wiped once verified */
+	char pw_hash[sizeof(((struct pxed_conf *)0)->pxe_password_hash)];
 	char token[STORE_REPORT_TOKEN_MAX + 1];
 	char base[300], again[600], report[400];
 };
@@ -282,6 +245,82 @@ static void boot_decide(struct http_server *s, struct MHD_Connection *c, struct 
 	}
 }
 
+static void boot_state_free(void *state)
+{
+	struct boot_state *b = state;
+	if (b)
+		explicit_bzero(b->pw, sizeof(b->pw));
+	free(b);
+}
+
+/* On the worker: the hash of the typed password, compared in constant
+ * time with PXEPassword's (conf_password_verify()).  The copy is wiped as
+ * soon as it has been hashed. */
+static void boot_password_verify(struct http_server *s, struct MHD_Connection *c,
+				 struct http_request *r)
+{
+	struct boot_state *b = r->state;
+	uint64_t t = now_us();
+	b->pw_ok = conf_password_verify(b->pw_hash, b->pw);
+	explicit_bzero(b->pw, sizeof(b->pw));
+	b->pw_us = now_us() - t;
+	b->pw_verified = true;
+}
+
+/* PXEPassword for a BOOT decision, on the loop.  Returns 1 when the
+ * password was given and is right (hand the deployment out), 0 when the
+ * script must ask (opts filled), 2 when the typed password is copied into
+ * b for boot_password_verify() on the worker (call again when it is back),
+ * or -EACCES when the client is locked out. */
+static int boot_password_check(struct http_server *s, struct MHD_Connection *c,
+			       struct boot_state *b)
+{
+	const char *pw;
+	char mac[MAC_STR_LEN];
+	uint64_t left;
+
+	mac_format(b->facts.mac, mac);
+	/* Looked at again when the hash is back: an attempt that was hashing
+	 * while others brought on the lockout tells nothing, right or wrong. */
+	left = http_pw_locked(s->pw, b->facts.mac, now_ms());
+	if (left) {
+		log_warn(MOD, "%s: PXE password refused: locked out for %llu more s", mac,
+			 (unsigned long long)(left / 1000 + 1));
+		return -EACCES;
+	}
+	b->opts.password_url = b->again;
+	if (!b->pw_verified) {
+		pw = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "password");
+		if (!pw)
+			return 0; /* first visit: ask */
+		if (pw[0] && str_copy(b->pw, sizeof(b->pw), pw) == 0) {
+			str_copy(b->pw_hash, sizeof(b->pw_hash), s->conf->pxe_password_hash);
+			return 2;
+		}
+		/* empty or too long: wrong without hashing */
+	} else {
+		log_debug(MOD, "%s: PXE password hashed in %llu ms", mac,
+			  (unsigned long long)((b->pw_us + 500) / 1000));
+	}
+	if (b->pw_ok) {
+		http_pw_succeeded(s->pw, b->facts.mac);
+		log_info(MOD, "%s: PXE password accepted", mac);
+		b->opts.password_url = NULL;
+		b->opts.confirmed = true;
+		return 1;
+	}
+	/* Never the typed text: it may be the real password mistyped by one
+	 * character, or another system's password. */
+	if (http_pw_failed(s->pw, b->facts.mac, now_ms())) {
+		log_warn(MOD, "%s: wrong PXE password; locked out for %d s after %d failures", mac,
+			 HTTP_PW_LOCKOUT_MS / 1000, HTTP_PW_MAX_FAILURES);
+		return -EACCES;
+	}
+	log_warn(MOD, "%s: wrong PXE password", mac);
+	b->opts.notice = "wrong password, try again";
+	return 0;
+}
+
 static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection *c,
 				   struct http_request *r, const char *url)
 {
@@ -291,6 +330,7 @@ static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection 
 	struct MHD_Response *resp;
 	int n, rc = b->rc;
 
+	explicit_bzero(b->pw, sizeof(b->pw)); /* a verify cancelled by the stop */
 	if (r->cancelled)
 		return http_reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "stopping\n");
 	/* commit: this script is the hand-out of a required deployment --
@@ -300,8 +340,13 @@ static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection 
 	 * on the request that brings it (not again with the password). */
 	if (!b->committed && rc >= 0 && b->need_pw && d->outcome == DECISION_BOOT &&
 	    (d->required || b->opts.confirmed)) {
-		rc = boot_password_check(s, c, &b->facts, b->again, &b->opts);
-		if (rc == 1) {
+		rc = boot_password_check(s, c, b);
+		if (rc == 2) {
+			enum MHD_Result mr = http_defer(s, c, r, url, boot_password_verify, boot_finish);
+			if (!r->suspended) /* refused (busy): the copy is not needed */
+				explicit_bzero(b->pw, sizeof(b->pw));
+			return mr;
+		} else if (rc == 1) {
 			b->commit = b->committed = true;
 			b->use_choice = false;
 			return http_defer(s, c, r, url, boot_decide, boot_finish);
@@ -362,7 +407,7 @@ static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connect
 	if (!b)
 		return MHD_NO;
 	r->state = b;
-	r->state_free = free;
+	r->state_free = boot_state_free;
 	bad = boot_facts_parse(c, &b->facts);
 	if (bad)
 		return http_reply_text(c, r, MHD_HTTP_BAD_REQUEST,
