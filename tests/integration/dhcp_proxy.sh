@@ -281,11 +281,16 @@ log_mark
 bcast --mac "$MAC" --guid "$GUID" --arch 0 --timeout 1
 silent "IsActive=no"
 log_has "decide: $MAC, $GUID: ignore \(not serviced: IsActive is off\)"
+# The decision rules apply to UEFI HTTP boot clients alike.
+log_mark
+bcast --http --mac "$MAC" --guid "$GUID" --timeout 1
+silent "IsActive=no (UEFI HTTP)"
+log_has "decide: $MAC, $GUID: ignore \(not serviced: IsActive is off\) \[dhcp DISCOVER on $IF_S, arch uefi-http\(16\)"
 reload IsActive=yes
 bcast --mac "$MAC" --guid "$GUID" --arch 0
 answered "IsActive back to yes"
 assert_eq "file after IsActive=yes" undionly.kpxe "$(field file)"
-pass "IsActive=no + SIGHUP: not serviced ('IsActive is off'); yes + SIGHUP: answered"
+pass "IsActive=no + SIGHUP: not serviced ('IsActive is off', PXE and UEFI HTTP); yes + SIGHUP: answered"
 
 # ---- 3. MACIgnoreListFile ----------------------------------------------
 # Re-read when it changes, no SIGHUP; stat()ed at most once a second.
