@@ -62,7 +62,9 @@ def build(args):
     opt(53, bytes([TYPES[args.type]]))
     if args.server_id:
         opt(54, socket.inet_aton(args.server_id))
-    if args.http and args.arch is None:
+    # Callers that import build() (boot_storm) pass their own Namespace.
+    http = getattr(args, "http", False)
+    if http and args.arch is None:
         args.arch = 16  # x64 UEFI HTTP
     if args.arch is not None:
         opt(93, struct.pack("!H", args.arch))
@@ -72,7 +74,7 @@ def build(args):
     if args.vendor_class is None:
         arch = args.arch if args.arch is not None else 0
         # UEFI HTTP boot firmware (EDK2 HttpBootDxe) says HTTPClient.
-        vc = ("HTTPClient:Arch:%05d:UNDI:003000" if args.http
+        vc = ("HTTPClient:Arch:%05d:UNDI:003000" if http
               else "PXEClient:Arch:%05d:UNDI:002001") % arch
     else:
         vc = args.vendor_class
