@@ -3,9 +3,11 @@
  * One request, in order:
  *   1. recvmsg with IP_PKTINFO: the receiving interface and our address;
  *   2. dhcp_parse_request (malformed: counted, one rate-limited log line);
- *   3. no "PXEClient" vendor class: counted, dropped silently;
+ *   3. no "PXEClient" or "HTTPClient" vendor class: counted, dropped
+ *      silently;
  *   4. message type: DISCOVER on 67, REQUEST on 67 (only when it selects
- *      us) or on 4011, INFORM on 4011; anything else dropped;
+ *      us) or on 4011, INFORM on 4011; anything else dropped.  UEFI HTTP
+ *      boot clients ("HTTPClient") have no 4011 step: only 67;
  *   5. facts, then the decision (its settings rules include BindPolicy):
  *      decide_cached() on the loop; when the cache cannot answer, the
  *      request is copied into a job and decide() runs on a worker, so a
@@ -209,6 +211,7 @@ static void handle_request(struct dhcp_server *s, struct dhcp_rx *rx,
 	struct decision dec;
 	const char *ctx;
 	uint8_t reply_type;
+	bool http;
 	int r;
 
 	r = dhcp_parse_request(pkt, len, &req);
@@ -219,8 +222,13 @@ static void handle_request(struct dhcp_server *s, struct dhcp_rx *rx,
 		log_malformed(s, rx, dhcp_parse_strerror(r));
 		return;
 	}
-	if (!pxe_is_client(&req)) {
+	http = pxe_is_http_client(&req);
+	if (!http && !pxe_is_client(&req)) {
 		s->stats.not_pxe++; /* ordinary DHCP traffic: the site server's */
+		return;
+	}
+	if (http && rx->port->pxe) {
+		s->stats.not_handled++;
 		return;
 	}
 
@@ -294,7 +302,12 @@ static void answer(struct dhcp_server *s, const struct dhcp_rx *rx, const struct
 	int r;
 
 	if (dec->outcome != DECISION_IGNORE) {
-		r = pxe_boot_file(s->conf, f, rx->local, file, sizeof(file));
+		/* Same decision either way; only how the client fetches its
+		 * boot program differs (TFTP name or HTTP URI). */
+		if (pxe_is_http_client(req))
+			r = pxe_http_boot_file(s->conf, f, rx->local, file, sizeof(file));
+		else
+			r = pxe_boot_file(s->conf, f, rx->local, file, sizeof(file));
 		if (r == -ENOENT) {
 			dec->outcome = DECISION_IGNORE;
 			snprintf(dec->reason, sizeof(dec->reason),

@@ -30,7 +30,10 @@ enum pxe_arch_class pxe_arch_classify(uint16_t arch)
 	case 7:                             /* EFI BC (x64 in practice) */
 	case 9: return PXE_ARCH_UEFI_X64;   /* EFI x86-64 */
 	case 11: return PXE_ARCH_UEFI_ARM64; /* ARM 64-bit UEFI */
-	case 16: return PXE_ARCH_UEFI_HTTP; /* x64 UEFI HTTP boot */
+	case 16: return PXE_ARCH_UEFI_HTTP; /* x64 UEFI HTTP */
+	/* 15 (x86 UEFI HTTP) and 19 (ARM 64-bit UEFI HTTP) are UEFI HTTP
+	 * boot too, but pxed has no boot program for them: "other", so they
+	 * are not serviced with their number in the reason. */
 	default: return PXE_ARCH_OTHER;
 	}
 }
@@ -53,6 +56,14 @@ bool pxe_is_client(const struct dhcp_msg *m)
 	const struct dhcp_blob *vc = &m->vendor_class;
 	return vc->present && vc->len >= sizeof(pxe) - 1 &&
 	       memcmp(vc->data, pxe, sizeof(pxe) - 1) == 0;
+}
+
+bool pxe_is_http_client(const struct dhcp_msg *m)
+{
+	static const char http[] = "HTTPClient";
+	const struct dhcp_blob *vc = &m->vendor_class;
+	return vc->present && vc->len >= sizeof(http) - 1 &&
+	       memcmp(vc->data, http, sizeof(http) - 1) == 0;
 }
 
 bool pxe_is_ipxe(const struct dhcp_msg *m)
@@ -86,6 +97,41 @@ int pxe_facts_from_msg(const struct dhcp_msg *m, struct pxe_facts *f)
 	return 0;
 }
 
+/* The host part of URLs on pxed's HTTP side.  HTTP bound to one IPv4
+ * address listens there only: the URL must name it, not the address the
+ * DHCP request came in on. */
+static void http_host(const struct pxed_conf *conf, struct in_addr server,
+		      char ip[INET_ADDRSTRLEN])
+{
+	struct in_addr http_ip;
+	if (inet_pton(AF_INET, conf->http_address, &http_ip) == 1 && http_ip.s_addr)
+		server = http_ip;
+	inet_ntop(AF_INET, &server, ip, INET_ADDRSTRLEN);
+}
+
+static int script_url(const struct pxed_conf *conf, const struct pxe_facts *f,
+		      struct in_addr server, char *out, size_t outlen)
+{
+	char ip[INET_ADDRSTRLEN], mac[MAC_STR_LEN], guid[GUID_STR_LEN];
+	char extra[64] = "";
+	size_t el = 0;
+	int n;
+
+	http_host(conf, server, ip);
+	mac_format(f->mac, mac);
+	if (f->has_guid) {
+		guid_format(f->guid, guid);
+		el += (size_t)snprintf(extra + el, sizeof(extra) - el, "&guid=%s", guid);
+	}
+	if (f->has_arch)
+		snprintf(extra + el, sizeof(extra) - el, "&arch=%u", (unsigned)f->arch);
+	n = snprintf(out, outlen, "http://%s:%u/boot.ipxe?mac=%s%s", ip,
+		     (unsigned)conf->http_port, mac, extra);
+	if (n < 0 || (size_t)n >= outlen)
+		return -ENOBUFS;
+	return 0;
+}
+
 int pxe_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
 		  struct in_addr server, char *out, size_t outlen)
 {
@@ -93,25 +139,7 @@ int pxe_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
 	int n;
 
 	if (f->is_ipxe) {
-		char ip[INET_ADDRSTRLEN], mac[MAC_STR_LEN], guid[GUID_STR_LEN];
-		char extra[64] = "";
-		size_t el = 0;
-
-		/* HTTP bound to one IPv4 address listens there only: the URL
-		 * must name it, not the address the DHCP request came in on. */
-		struct in_addr http_ip;
-		if (inet_pton(AF_INET, conf->http_address, &http_ip) == 1 && http_ip.s_addr)
-			server = http_ip;
-		inet_ntop(AF_INET, &server, ip, sizeof(ip));
-		mac_format(f->mac, mac);
-		if (f->has_guid) {
-			guid_format(f->guid, guid);
-			el += (size_t)snprintf(extra + el, sizeof(extra) - el, "&guid=%s", guid);
-		}
-		if (f->has_arch)
-			snprintf(extra + el, sizeof(extra) - el, "&arch=%u", (unsigned)f->arch);
-		n = snprintf(out, outlen, "http://%s:%u/boot.ipxe?mac=%s%s", ip,
-			     (unsigned)conf->http_port, mac, extra);
+		return script_url(conf, f, server, out, outlen);
 	} else {
 		switch (f->arch_class) {
 		case PXE_ARCH_BIOS: nbp = conf->boot_bios; break;
@@ -127,11 +155,58 @@ int pxe_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
 	return 0;
 }
 
+int pxe_http_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
+		       struct in_addr server, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char ip[INET_ADDRSTRLEN];
+	const char *nbp;
+	size_t o;
+	int n;
+
+	/* Not sent by iPXE, which says "PXEClient"; should a client say both,
+	 * the script URL keeps it from chain-loading iPXE again. */
+	if (f->is_ipxe)
+		return script_url(conf, f, server, out, outlen);
+	switch (f->arch_class) {
+	case PXE_ARCH_UEFI_HTTP: nbp = conf->boot_uefi_x64; break;
+	default: return -ENOENT;
+	}
+	if (!nbp[0])
+		return -ENOENT;
+	http_host(conf, server, ip);
+	n = snprintf(out, outlen, "http://%s:%u/files/", ip, (unsigned)conf->http_port);
+	if (n < 0 || (size_t)n >= outlen)
+		return -ENOBUFS;
+	/* The name is a plain file name (conf.c), yet may hold bytes a URI
+	 * cannot carry as they are: percent-encode all but RFC 3986 §2.3
+	 * unreserved characters (the HTTP side decodes them again). */
+	o = (size_t)n;
+	for (const unsigned char *p = (const unsigned char *)nbp; *p; p++) {
+		bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			     (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
+			     *p == '_' || *p == '~';
+		size_t need = plain ? 1 : 3;
+		if (outlen - o <= need)
+			return -ENOBUFS;
+		if (plain) {
+			out[o++] = (char)*p;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
 int pxe_build_reply(const struct dhcp_msg *req, const struct pxe_facts *f,
 		    uint8_t reply_type, struct in_addr server, const char *bootfile,
 		    uint8_t *buf, size_t cap)
 {
-	static const char pxeclient[] = "PXEClient";
+	static const char pxeclient[] = "PXEClient", httpclient[] = "HTTPClient";
+	bool http = pxe_is_http_client(req);
 	struct dhcp_builder b;
 	struct dhcp_header h;
 	uint8_t uuid[17];
@@ -161,14 +236,21 @@ int pxe_build_reply(const struct dhcp_msg *req, const struct pxe_facts *f,
 	dhcp_build_start(&b, buf, cap, &h);
 	dhcp_build_option(&b, DHCP_OPT_MSG_TYPE, &reply_type, 1);
 	dhcp_build_option(&b, DHCP_OPT_SERVER_ID, &server.s_addr, 4);
-	dhcp_build_option(&b, DHCP_OPT_VENDOR_CLASS, pxeclient, sizeof(pxeclient) - 1);
+	/* UEFI 2.5+ HTTP boot (EDK2 HttpBootDhcp4.c) takes an offer for HTTP
+	 * boot only when it carries option 60 "HTTPClient"; with yiaddr 0 and
+	 * an IPv4 URI in `file` it is a "proxy IP URI" offer, used beside the
+	 * site server's address offer, with no 4011 step. */
+	if (http)
+		dhcp_build_option(&b, DHCP_OPT_VENDOR_CLASS, httpclient, sizeof(httpclient) - 1);
+	else
+		dhcp_build_option(&b, DHCP_OPT_VENDOR_CLASS, pxeclient, sizeof(pxeclient) - 1);
 	if (req->has_uuid) {
 		/* PXE 2.1 §2.2.3: the ProxyDHCP reply echoes the client UUID. */
 		uuid[0] = 0;
 		memcpy(uuid + 1, req->uuid_wire, 16);
 		dhcp_build_option(&b, DHCP_OPT_CLIENT_UUID, uuid, sizeof(uuid));
 	}
-	if (f->is_ipxe || f->arch_class == PXE_ARCH_BIOS) {
+	if (!http && (f->is_ipxe || f->arch_class == PXE_ARCH_BIOS)) {
 		const uint8_t vendor[] = { PXE_DISCOVERY_CONTROL, 1, PXE_DC_USE_BOOTFILE,
 					   DHCP_OPT_END };
 		dhcp_build_option(&b, DHCP_OPT_VENDOR, vendor, sizeof(vendor));

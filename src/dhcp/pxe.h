@@ -23,8 +23,11 @@ struct pxed_conf;
 #define PXE_BOOTFILE_MAX DHCP_FILE_LEN
 
 /* Option 60 starts with "PXEClient" (PXE 2.1 §2.2.1).  Plain DHCP clients
- * and UEFI HTTP boot ("HTTPClient") are not ProxyDHCP's business. */
+ * are not ProxyDHCP's business. */
 bool pxe_is_client(const struct dhcp_msg *m);
+/* Option 60 starts with "HTTPClient": UEFI 2.5+ HTTP boot firmware (EDK2
+ * HttpBootDxe sends "HTTPClient:Arch:xxxxx:UNDI:yyyzzz"). */
+bool pxe_is_http_client(const struct dhcp_msg *m);
 /* User class "iPXE" in option 77, or iPXE's option 175 present. */
 bool pxe_is_ipxe(const struct dhcp_msg *m);
 
@@ -44,9 +47,20 @@ int pxe_facts_from_msg(const struct dhcp_msg *m, struct pxe_facts *f);
 int pxe_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
 		  struct in_addr server, char *out, size_t outlen);
 
+/* The boot file for a UEFI HTTP boot client ("HTTPClient"): an absolute
+ * URI, since that firmware fetches it over HTTP, not TFTP.  x64 UEFI HTTP
+ * (arch 16) gets the UEFI x64 boot program from pxed's HTTP side,
+ *   http://SERVER:PORT/files/NAME   (NAME percent-encoded)
+ * and iPXE, should it say HTTPClient, its script URL as in pxe_boot_file.
+ * 0, -ENOENT when pxed has no boot program for that architecture, or
+ * -ENOBUFS when out is too small. */
+int pxe_http_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
+		       struct in_addr server, char *out, size_t outlen);
+
 /* Build the ProxyDHCP reply to req: reply_type DHCPOFFER (to a DISCOVER on
  * port 67) or DHCPACK (to a REQUEST/INFORM on 67 or 4011).  yiaddr is
- * always 0: pxed never hands out an address.  Returns the length, or
+ * always 0: pxed never hands out an address.  Option 60 is "HTTPClient"
+ * when req's is (no option 43 then), else "PXEClient".  Returns the length, or
  * -ENOBUFS / -ENAMETOOLONG / -EINVAL. */
 int pxe_build_reply(const struct dhcp_msg *req, const struct pxe_facts *f,
 		    uint8_t reply_type, struct in_addr server, const char *bootfile,

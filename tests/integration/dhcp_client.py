@@ -62,6 +62,10 @@ def build(args):
     opt(53, bytes([TYPES[args.type]]))
     if args.server_id:
         opt(54, socket.inet_aton(args.server_id))
+    # Callers that import build() (boot_storm) pass their own Namespace.
+    http = getattr(args, "http", False)
+    if http and args.arch is None:
+        args.arch = 16  # x64 UEFI HTTP
     if args.arch is not None:
         opt(93, struct.pack("!H", args.arch))
         opt(94, b"\x01\x02\x01")
@@ -69,7 +73,9 @@ def build(args):
         opt(97, b"\0" + guid_wire(args.guid))
     if args.vendor_class is None:
         arch = args.arch if args.arch is not None else 0
-        vc = "PXEClient:Arch:%05d:UNDI:002001" % arch
+        # UEFI HTTP boot firmware (EDK2 HttpBootDxe) says HTTPClient.
+        vc = ("HTTPClient:Arch:%05d:UNDI:003000" if http
+              else "PXEClient:Arch:%05d:UNDI:002001") % arch
     else:
         vc = args.vendor_class
     if vc:
@@ -214,6 +220,9 @@ def main():
     p.add_argument("--guid", help="option 97 (SMBIOS UUID text)")
     p.add_argument("--user-class", help="option 77, e.g. iPXE")
     p.add_argument("--vendor-class", help="option 60; '' = none (a non-PXE client)")
+    p.add_argument("--http", action="store_true",
+                   help="as UEFI HTTP boot firmware: option 60 HTTPClient:Arch:..., "
+                        "option 93 16 (x64 UEFI HTTP) unless --arch says otherwise")
     p.add_argument("--server-id", help="option 54")
     p.add_argument("--ciaddr")
     p.add_argument("--giaddr", help="as a BOOTP relay agent forwarding the request")

@@ -185,6 +185,36 @@ answered "iPXE REQUEST:4011"
 assert_eq "ACK file (iPXE)" "$IPXE_URL" "$(field file)"
 pass "iPXE (user class 77): file is the boot.ipxe URL, OFFER and ACK"
 
+# UEFI HTTP boot (EDK2 HttpBootDxe): option 60 HTTPClient, arch 16.  The
+# OFFER says HTTPClient and carries the URI of the UEFI x64 boot program
+# on pxed's HTTP side; fetching it gives the bytes of Debian's ipxe.efi
+# (a symlink in BootProgramDir).  Other HTTP arches are not serviced.
+HTTP_NBP_URL="http://$SRV:$HTTP_PORT/files/ipxe.efi"
+log_mark
+bcast --http --mac "$MAC" --guid "$GUID" --xid 0x78000009
+answered "UEFI HTTP DISCOVER"
+assert_eq "HTTP OFFER type" OFFER "$(field type)"
+assert_eq "HTTP OFFER yiaddr" 0.0.0.0 "$(field yiaddr)"
+assert_eq "HTTP OFFER option 54" $SRV "$(field opt54)"
+assert_eq "HTTP OFFER option 60" HTTPClient "$(field opt60)"
+assert_eq "HTTP OFFER option 43 (none)" "" "$(field opt43)"
+assert_eq "HTTP OFFER option 97" "$GUID_WIRE" "$(field opt97)"
+assert_eq "HTTP OFFER file" "$HTTP_NBP_URL" "$(field file)"
+log_has "decide: $MAC, $GUID: boot 'd1' \(.*required.*\) \[dhcp DISCOVER on $IF_S, arch uefi-http\(16\), pxe\]"
+ip netns exec "$NS_C" curl -sf -o "$TMP/http-nbp.efi" "$HTTP_NBP_URL" ||
+	fail "GET $HTTP_NBP_URL failed"
+cmp -s "$TMP/http-nbp.efi" /usr/lib/ipxe/ipxe.efi ||
+	fail "$HTTP_NBP_URL is not /usr/lib/ipxe/ipxe.efi"
+for arch in 15 19; do
+	log_mark
+	bcast --http --arch $arch --mac "$MAC" --guid "$GUID" --timeout 1
+	silent "UEFI HTTP arch $arch"
+	log_has "decide: $MAC, $GUID: ignore \(not serviced: no boot program for architecture $arch\)"
+done
+ucast --http --type request --mac "$MAC" --guid "$GUID" --ciaddr $CLI --timeout 1
+silent "UEFI HTTP to 4011"
+pass "UEFI HTTP (HTTPClient, arch 16): OFFER 60 HTTPClient, file = $HTTP_NBP_URL, same bytes as ipxe.efi; 15/19 not serviced; no 4011"
+
 # EDK2 sends its boot server request from port 4011 (the edk2 fixture);
 # some ROMs ask with INFORM.  Both are answered to their source.
 ucast --type request --mac "$MAC" --guid "$GUID" --arch 7 --ciaddr $CLI --source $CLI:4011
@@ -251,11 +281,16 @@ log_mark
 bcast --mac "$MAC" --guid "$GUID" --arch 0 --timeout 1
 silent "IsActive=no"
 log_has "decide: $MAC, $GUID: ignore \(not serviced: IsActive is off\)"
+# The decision rules apply to UEFI HTTP boot clients alike.
+log_mark
+bcast --http --mac "$MAC" --guid "$GUID" --timeout 1
+silent "IsActive=no (UEFI HTTP)"
+log_has "decide: $MAC, $GUID: ignore \(not serviced: IsActive is off\) \[dhcp DISCOVER on $IF_S, arch uefi-http\(16\)"
 reload IsActive=yes
 bcast --mac "$MAC" --guid "$GUID" --arch 0
 answered "IsActive back to yes"
 assert_eq "file after IsActive=yes" undionly.kpxe "$(field file)"
-pass "IsActive=no + SIGHUP: not serviced ('IsActive is off'); yes + SIGHUP: answered"
+pass "IsActive=no + SIGHUP: not serviced ('IsActive is off', PXE and UEFI HTTP); yes + SIGHUP: answered"
 
 # ---- 3. MACIgnoreListFile ----------------------------------------------
 # Re-read when it changes, no SIGHUP; stat()ed at most once a second.

@@ -505,6 +505,25 @@ static void test_vendor_class(void **state)
 		memcpy(m.vendor_class.data, no[i], m.vendor_class.len);
 		assert_false(pxe_is_client(&m));
 	}
+	/* "HTTPClient" as a prefix, case and all, as EDK2 sends it. */
+	const char *http_yes[] = { "HTTPClient", "HTTPClient:Arch:00016:UNDI:003000" };
+	const char *http_no[] = { "HTTPClien", "httpclient", "HTTP", "PXEClient:Arch:00016",
+				  "xHTTPClient", "HTTP\0Client" };
+	for (size_t i = 0; i < ARRAY_SIZE(http_yes); i++) {
+		m.vendor_class.len = (uint8_t)strlen(http_yes[i]);
+		memcpy(m.vendor_class.data, http_yes[i], m.vendor_class.len);
+		assert_true(pxe_is_http_client(&m));
+		assert_false(pxe_is_client(&m));
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(http_no); i++) {
+		m.vendor_class.len = (uint8_t)(i == ARRAY_SIZE(http_no) - 1 ? 11 : strlen(http_no[i]));
+		memcpy(m.vendor_class.data, http_no[i], m.vendor_class.len);
+		assert_false(pxe_is_http_client(&m));
+	}
+	m.vendor_class.present = false;
+	memcpy(m.vendor_class.data, "HTTPClient", 10);
+	m.vendor_class.len = 10;
+	assert_false(pxe_is_http_client(&m));
 }
 
 static void test_arch_classify(void **state)
@@ -642,6 +661,194 @@ static void test_builder(void **state)
 					 sizeof(buf)), -ENAMETOOLONG);
 }
 
+/* A DISCOVER laid out as EDK2's HttpBootDxe builds it (HttpBootDhcp4.c
+ * HttpBootBuildDhcp4Options): parameter list, max size, UUID, UNDI, arch
+ * 16 and "HTTPClient:Arch:00016:UNDI:003000". */
+#define HTTP_VC 'H', 'T', 'T', 'P', 'C', 'l', 'i', 'e', 'n', 't', ':', 'A', 'r', 'c', 'h', \
+		':', '0', '0', '0', '1', '6', ':', 'U', 'N', 'D', 'I', ':', '0', '0', '3', '0', \
+		'0', '0'
+static const uint8_t http_discover[] = {
+	53, 1, 1,
+	55, 6, 1, 3, 6, 15, 60, 67,
+	57, 2, 0x05, 0xc0,
+	97, 17, 0, 0xaa, 0xaa, 0xaa, 0xaa, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x03,
+	94, 3, 1, 3, 0,
+	93, 2, 0, 16,
+	60, 33, HTTP_VC,
+	255,
+};
+
+/* Build the reply to an HTTPClient request and parse it back. */
+static void check_http_reply(const struct dhcp_msg *req, const struct pxe_facts *f,
+			     const char *file)
+{
+	uint8_t buf[DHCP_MAX_LEN];
+	struct dhcp_msg rep;
+	struct in_addr srv = ip4("10.99.0.10");
+	int len = pxe_build_reply(req, f, DHCPOFFER, srv, file, buf, sizeof(buf));
+
+	assert_true(len >= DHCP_MIN_REPLY_LEN);
+	assert_int_equal(dhcp_parse(buf, (size_t)len, &rep), 0);
+	assert_int_equal(rep.hdr.op, BOOTREPLY);
+	assert_int_equal(rep.msg_type, DHCPOFFER);
+	assert_int_equal(rep.hdr.xid, req->hdr.xid);
+	assert_memory_equal(rep.hdr.chaddr, req->hdr.chaddr, DHCP_CHADDR_LEN);
+	/* EDK2: yiaddr 0 makes it a proxy offer, "HTTPClient" an HTTP one,
+	 * and the URI is read from `file` when option 67 is absent. */
+	assert_int_equal(rep.hdr.yiaddr.s_addr, 0);
+	assert_true(rep.vendor_class.present);
+	assert_int_equal(rep.vendor_class.len, 10);
+	assert_memory_equal(rep.vendor_class.data, "HTTPClient", 10);
+	assert_false(pxe_is_client(&rep));
+	assert_true(pxe_is_http_client(&rep));
+	assert_int_equal(rep.overload, 0);
+	assert_string_equal(rep.hdr.file, file);
+	assert_true(rep.has_server_id);
+	assert_int_equal(rep.server_id.s_addr, srv.s_addr);
+	assert_false(rep.vendor_opts.present); /* no PXE option 43 */
+	assert_int_equal(rep.has_uuid, req->has_uuid);
+	if (req->has_uuid)
+		assert_memory_equal(rep.uuid_wire, req->uuid_wire, 16);
+	for (size_t cap = 0; cap < end_offset(buf, (size_t)len) + 1; cap++)
+		assert_int_equal(pxe_build_reply(req, f, DHCPOFFER, srv, file, buf, cap), -ENOBUFS);
+}
+
+static void test_http_boot(void **state)
+{
+	uint8_t buf[DHCP_MAX_LEN];
+	struct dhcp_msg m;
+	struct pxe_facts f;
+	char out[PXE_BOOTFILE_MAX], s[GUID_STR_LEN];
+	struct in_addr srv = ip4("10.99.0.10");
+	size_t len = mk(buf, sizeof(buf), http_discover, sizeof(http_discover));
+
+	assert_int_equal(parse_exact(buf, len, &m), 0);
+	assert_true(pxe_is_http_client(&m));
+	assert_false(pxe_is_client(&m));
+	assert_int_equal(pxe_facts_from_msg(&m, &f), 0);
+	mac_format(f.mac, s);
+	assert_string_equal(s, "52:54:00:12:34:56");
+	assert_true(f.has_arch);
+	assert_int_equal(f.arch, 16);
+	assert_int_equal(f.arch_class, PXE_ARCH_UEFI_HTTP);
+	assert_string_equal(pxe_arch_class_name(f.arch_class), "uefi-http");
+	assert_true(f.has_guid);
+	assert_false(f.is_ipxe);
+	/* The x64 boot program over HTTP; over TFTP there is none for 16. */
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_string_equal(out, "http://10.99.0.10:8080/files/ipxe.efi");
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), -ENOENT);
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	check_http_reply(&m, &f, out);
+	/* Every output size: refused, never truncated, until it fits. */
+	size_t need = strlen(out) + 1;
+	for (size_t cap = 0; cap < need; cap++)
+		assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, cap), -ENOBUFS);
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, need), 0);
+
+	/* Every prefix that cuts before END is rejected (exact heap copies). */
+	for (size_t l = 0; l < len; l++)
+		assert_true(parse_exact(buf, l, &m) < 0);
+
+	/* HTTP bound to one address: the URI names it. */
+	assert_int_equal(parse_exact(buf, len, &m), 0);
+	snprintf(conf.http_address, sizeof(conf.http_address), "10.9.8.7");
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_string_equal(out, "http://10.9.8.7:8080/files/ipxe.efi");
+	conf.http_address[0] = '\0';
+	/* A configured name with bytes a URI cannot carry is percent-encoded. */
+	snprintf(conf.boot_uefi_x64, sizeof(conf.boot_uefi_x64), "my boot%%#?\xe9.efi");
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_string_equal(out, "http://10.99.0.10:8080/files/my%20boot%25%23%3F%E9.efi");
+	/* Too long for the file field: refused. */
+	memset(conf.boot_uefi_x64, '%', 40);
+	conf.boot_uefi_x64[40] = '\0';
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, sizeof(out)), -ENOBUFS);
+	conf.boot_uefi_x64[0] = '\0';
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, sizeof(out)), -ENOENT);
+	conf_for_tests();
+
+	/* Other architectures, named or not: no boot program, "not serviced".
+	 * 15 x86 UEFI HTTP, 19 ARM 64-bit UEFI HTTP (IANA registry). */
+	const uint16_t unserved[] = { 15, 19, 17, 0, 6, 7, 9, 11, 0xffff };
+	for (size_t i = 0; i < ARRAY_SIZE(unserved); i++) {
+		uint8_t o[sizeof(http_discover)];
+		memcpy(o, http_discover, sizeof(o));
+		uint8_t *a = memchr(o, 93, sizeof(o)); /* first 93 is the option code */
+		assert_non_null(a);
+		assert_int_equal(a[1], 2);
+		a[2] = (uint8_t)(unserved[i] >> 8), a[3] = (uint8_t)unserved[i];
+		len = mk(buf, sizeof(buf), o, sizeof(o));
+		assert_int_equal(parse_exact(buf, len, &m), 0);
+		assert_int_equal(pxe_facts_from_msg(&m, &f), 0);
+		assert_int_equal(f.arch, unserved[i]);
+		assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, sizeof(out)), -ENOENT);
+	}
+	/* No option 93: not guessed. */
+	const uint8_t noarch[] = { 53, 1, 1, 60, 10, 'H', 'T', 'T', 'P', 'C', 'l', 'i', 'e',
+				   'n', 't', 255 };
+	len = mk(buf, sizeof(buf), noarch, sizeof(noarch));
+	assert_int_equal(parse_exact(buf, len, &m), 0);
+	assert_true(pxe_is_http_client(&m));
+	assert_int_equal(pxe_facts_from_msg(&m, &f), 0);
+	assert_false(f.has_arch);
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, sizeof(out)), -ENOENT);
+	/* An arch list whose first entry is 16 is served like 16. */
+	const uint8_t list[] = { 53, 1, 1, 93, 4, 0, 16, 0, 7, 60, 33, HTTP_VC, 255 };
+	len = mk(buf, sizeof(buf), list, sizeof(list));
+	assert_int_equal(parse_exact(buf, len, &m), 0);
+	assert_int_equal(pxe_facts_from_msg(&m, &f), 0);
+	assert_int_equal(f.arch_class, PXE_ARCH_UEFI_HTTP);
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_string_equal(out, "http://10.99.0.10:8080/files/ipxe.efi");
+	check_http_reply(&m, &f, out); /* no UUID sent: none echoed */
+	/* Saying iPXE too: its script URL, never ipxe.efi again. */
+	const uint8_t ipxe[] = { 53, 1, 1, 93, 2, 0, 16, 77, 4, 'i', 'P', 'X', 'E',
+				 60, 33, HTTP_VC, 255 };
+	len = mk(buf, sizeof(buf), ipxe, sizeof(ipxe));
+	assert_int_equal(parse_exact(buf, len, &m), 0);
+	assert_int_equal(pxe_facts_from_msg(&m, &f), 0);
+	assert_true(f.is_ipxe);
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_string_equal(out, "http://10.99.0.10:8080/boot.ipxe?mac=52:54:00:12:34:56&arch=16");
+
+	/* The same client as PXEClient is answered as before: TFTP name,
+	 * option 60 "PXEClient". */
+	const uint8_t pxe[] = { 53, 1, 1, 93, 2, 0, 7, 60, 9, 'P', 'X', 'E', 'C', 'l', 'i',
+				'e', 'n', 't', 255 };
+	len = mk(buf, sizeof(buf), pxe, sizeof(pxe));
+	assert_int_equal(parse_exact(buf, len, &m), 0);
+	assert_false(pxe_is_http_client(&m));
+	assert_int_equal(pxe_facts_from_msg(&m, &f), 0);
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_string_equal(out, "ipxe.efi");
+	int rl = pxe_build_reply(&m, &f, DHCPOFFER, srv, out, buf, sizeof(buf));
+	assert_true(rl > 0);
+	struct dhcp_msg rep;
+	assert_int_equal(dhcp_parse(buf, (size_t)rl, &rep), 0);
+	assert_int_equal(rep.vendor_class.len, 9);
+	assert_memory_equal(rep.vendor_class.data, "PXEClient", 9);
+	assert_string_equal(rep.hdr.file, "ipxe.efi");
+
+	/* Hostile HTTPClient packets: malformed options are rejected as for
+	 * any client. */
+	static const struct vector bad[] = {
+		V("http vc len 0", DHCP_ERR_OPT_LEN, 53, 1, 1, 60, 0, 255),
+		V("http vc past end", DHCP_ERR_OPT_TRUNC, 53, 1, 1, 60, 33, 'H', 'T', 'T', 'P', 255),
+		V("http arch len 1", DHCP_ERR_OPT_LEN, 53, 1, 1, 93, 1, 16, 60, 10, 'H', 'T', 'T',
+		  'P', 'C', 'l', 'i', 'e', 'n', 't', 255),
+		V("http arch twice", DHCP_ERR_OPT_DUP, 53, 1, 1, 93, 2, 0, 16, 93, 2, 0, 7, 60, 10,
+		  'H', 'T', 'T', 'P', 'C', 'l', 'i', 'e', 'n', 't', 255),
+		V("http no end", DHCP_ERR_NO_END, 53, 1, 1, 93, 2, 0, 16, 60, 10, 'H', 'T', 'T',
+		  'P', 'C', 'l', 'i', 'e', 'n', 't'),
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		len = mk(buf, sizeof(buf), bad[i].opts, bad[i].len);
+		if (parse_exact(buf, len, &m) != bad[i].want)
+			fail_msg("vector '%s'", bad[i].name);
+	}
+}
+
 static void test_facts_edge(void **state)
 {
 	struct dhcp_msg m;
@@ -681,6 +888,7 @@ int main(void)
 		cmocka_unit_test_setup(test_arch_classify, setup),
 		cmocka_unit_test_setup(test_boot_file, setup),
 		cmocka_unit_test_setup(test_builder, setup),
+		cmocka_unit_test_setup(test_http_boot, setup),
 		cmocka_unit_test_setup(test_facts_edge, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
