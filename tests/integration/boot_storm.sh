@@ -203,9 +203,13 @@ for arch, n in want.items():
     steps = common + (["tftp_probe"] if arch == 7 else [])
     bad = [m["mac"] for m in am if m["error"] or any(s not in m["t"] for s in steps)]
     extra = [m["mac"] for m in am if "tftp_probe" in m["t"]] if arch == 0 else []
-    print("  arch %d: %d of %d machines did every step%s" % (arch, len(am) - len(bad), n,
-          "" if not extra else "; %d BIOS machines probed" % len(extra)))
-    ok &= len(am) == n and not bad and not extra
+    # EDK2 asks for blksize 1468 and windowsize 4 (the capture): pxed grants both.
+    oack = {"blksize": 1468, "windowsize": 4} if arch == 7 else {"blksize": 1432, "windowsize": 1}
+    badw = [m["mac"] for m in am if not m["error"] and m["tftp_oack"] != oack]
+    print("  arch %d: %d of %d machines did every step, NBP at %s%s%s" % (
+          arch, len(am) - len(bad), n, oack, "" if not extra else "; %d BIOS machines probed" % len(extra),
+          "" if not badw else "; %d with other TFTP options, e.g. %s" % (len(badw), badw[:3])))
+    ok &= len(am) == n and not bad and not extra and not badw
 sys.exit(0 if ok else 1)
 PY
 }

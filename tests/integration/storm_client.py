@@ -180,6 +180,7 @@ class Machine:
         self.retries = {"dhcp": 0, "tftp": 0, "http": 0}
         self.error = None
         self.xid_seq = 0
+        self.tftp_oack = None  # blksize and windowsize of the NBP download
 
     def xid(self):
         self.xid_seq += 1
@@ -372,6 +373,7 @@ class Machine:
                     since_ack, send, gap_acked = 0, True, True
             if tsize is not None and tsize != len(got):
                 raise StepError("TFTP %s: tsize %d but %d bytes" % (name, tsize, len(got)))
+            self.tftp_oack = {"blksize": blksize, "windowsize": wsize}
             if bytes(got) != expect:
                 raise StepError("TFTP %s: %d bytes differ from the local copy (%d bytes)" %
                                 (name, len(got), len(expect)))
@@ -531,7 +533,7 @@ def main():
     disp.stop = True
     out = {"wall": wall, "stray_replies": disp.stray, "client_drops": disp.drops(), "machines": [
         {"mac": m.mac, "guid": m.guid, "addr": m.addr, "arch": m.arch, "error": m.error,
-         "retries": m.retries,
+         "retries": m.retries, "tftp_oack": m.tftp_oack,
          "t": m.t} for m in machines]}
     json.dump(out, sys.stdout, indent=1)
     print()
