@@ -50,6 +50,7 @@ import http.client
 import json
 import os
 import queue
+import random
 import re
 import select
 import socket
@@ -182,6 +183,7 @@ class Machine:
         self.error = None
         self.xid_seq = 0
         self.tftp_oack = None  # blksize and windowsize of the NBP download
+        self.rng = random.Random(idx)
 
     def xid(self):
         self.xid_seq += 1
@@ -336,6 +338,8 @@ class Machine:
                     send = True
                     continue
                 data, src = s.recvfrom(65536)
+                if data[:2] == b"\0\3" and self.rng.random() < self.opts.tftp_drop:
+                    continue  # --tftp-drop: as if lost on the way
                 if peer is None:
                     if src[0] != self.opts.server:
                         continue
@@ -505,6 +509,8 @@ def main():
     p.add_argument("--uefi-windowsize", type=int, default=4)
     p.add_argument("--dhcp-tries", type=int, default=5)
     p.add_argument("--tftp-limit", type=int, default=30, help="seconds for one TFTP download")
+    p.add_argument("--tftp-drop", type=float, default=0.0, metavar="P",
+                   help="drop this fraction of received TFTP DATA packets (a lossy link)")
     p.add_argument("--expect", choices=("boot", "local"), default="boot")
     args = p.parse_args()
     if args.expect == "boot" and not (args.kernel_local and args.initrd_local):
