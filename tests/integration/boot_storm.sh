@@ -14,7 +14,22 @@
 # per machine (deployment status and boot events), and a second boot of all
 # hundred goes to the local disk.  Step timings are printed.
 #
-# STORM_COUNT=N changes the number of machines (at most 250).
+# Half the machines are UEFI x64 booting as EDK2's own PXE stack does
+# (tests/fixtures/edk2-uefi-pxe-proxydhcp-tftp.pcap): DISCOVER with arch 7
+# and "PXEClient:Arch:00007:UNDI:003000" -> OFFER ipxe.efi without option
+# 43, REQUEST to 4011 -> ACK ipxe.efi, a TFTP size probe (RRQ with tsize 0,
+# blksize 1468 and windowsize 4, the OACK, ERROR 8) and then the download
+# with blksize 1468 (ipxe.efi from pxed's boot program directory, where
+# Debian links it to /boot), the iPXE DISCOVER with arch 7 -> the
+# boot.ipxe URL with arch=7, then script, kernel and initrd as for BIOS.
+# Checked per architecture, and that pxed counts each probe as an aborted
+# transfer, not a failed one.
+#
+# STORM_COUNT=N changes the number of machines (at most 250), STORM_UEFI=K
+# how many of them are UEFI (default half), STORM_TFTP_DROP=P makes every
+# machine drop that fraction of the TFTP DATA packets it receives (default
+# 0; a lossy link, to try pxed's retransmission against each client's way
+# of acknowledging).
 source "$(dirname "$0")/../lib.sh"
 [ -x "$PXED" ] || skip "no pxed binary at $PXED (make first)"
 [ -x "$PXECTL" ] || skip "no pxectl binary at $PXECTL (make first)"
@@ -28,6 +43,11 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 CLIENT=$HERE/storm_client.py
 N=${STORM_COUNT:-100}
 [ "$N" -ge 1 ] && [ "$N" -le 250 ] || fail "STORM_COUNT must be 1..250"
+UEFI_NBP_LOCAL=/usr/lib/ipxe/ipxe.efi
+U=${STORM_UEFI:-$((N / 2))}
+[ "$U" -ge 0 ] && [ "$U" -le "$N" ] || fail "STORM_UEFI must be 0..STORM_COUNT"
+[ "$U" = 0 ] || [ -r "$UEFI_NBP_LOCAL" ] || skip "needs $UEFI_NBP_LOCAL (Debian package ipxe)"
+B=$((N - U))
 
 # ---- two namespaces, a veth, one address per machine ----------------------
 NS_S=pxed-st-s-$$
@@ -114,9 +134,10 @@ for p in sys.argv[1:]:
     os.close(fd)
 PY
 }
-cold "$ROOT_DIR/storm/vmlinuz" "$ROOT_DIR/storm/initrd.img" "$NBP_LOCAL"
+cold "$ROOT_DIR/storm/vmlinuz" "$ROOT_DIR/storm/initrd.img" "$NBP_LOCAL" $([ "$U" = 0 ] || echo "$UEFI_NBP_LOCAL")
 
-# summary FILE TITLE: per-step median and p99, retries, failures.
+# summary FILE TITLE: per-architecture, per-step median and p99, retries,
+# failures.
 summary() {
 	python3 - "$1" "$2" <<'PY'
 import json, sys
@@ -127,14 +148,19 @@ def pct(v, p):
     return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
 print("%s: %d machines, wall %.2f s, stray DHCP replies %d, DHCP replies dropped by the client's socket %d" %
       (sys.argv[2], len(ms), d["wall"], d["stray_replies"], d["client_drops"]))
-steps = ["discover", "request", "tftp", "ipxe_discover", "script", "kernel", "initrd", "total"]
-for s in steps:
-    v = [m["t"][s] for m in ms if s in m["t"]]
-    if v:
-        print("  %-14s n=%3d  median %7.1f ms  p99 %7.1f ms  max %7.1f ms" %
-              (s, len(v), 1000 * pct(v, 50), 1000 * pct(v, 99), 1000 * max(v)))
-r = {k: sum(m["retries"][k] for m in ms) for k in ("dhcp", "tftp", "http")}
-print("  retries: dhcp %(dhcp)d, tftp %(tftp)d, http %(http)d" % r)
+steps = ["discover", "request", "tftp_probe", "tftp", "ipxe_discover", "script", "kernel", "initrd", "total"]
+for arch, label in ((0, "BIOS (arch 0)"), (7, "UEFI x64 (arch 7, EDK2)")):
+    am = [m for m in ms if m["arch"] == arch]
+    if not am:
+        continue
+    print(" %s: %d machines" % (label, len(am)))
+    for s in steps:
+        v = [m["t"][s] for m in am if s in m["t"]]
+        if v:
+            print("  %-14s n=%3d  median %7.1f ms  p99 %7.1f ms  max %7.1f ms" %
+                  (s, len(v), 1000 * pct(v, 50), 1000 * pct(v, 99), 1000 * max(v)))
+    r = {k: sum(m["retries"][k] for m in am) for k in ("dhcp", "tftp", "http")}
+    print("  retries: dhcp %(dhcp)d, tftp %(tftp)d, http %(http)d" % r)
 bad = [m for m in ms if m["error"]]
 for m in bad[:20]:
     print("  FAILED %s (%s): %s" % (m["mac"], m["addr"], m["error"]))
@@ -156,12 +182,47 @@ dhcp_all_answered() {
 	assert_eq "$1: DHCP replies that failed to send" 0 "$(metric pxed_dhcp_send_errors_total)"
 	assert_eq "$1: TFTP requests refused or busy" "0 0" "$(metric pxed_tftp_requests_refused_total) $(metric pxed_tftp_requests_busy_total)"
 }
+# tftp_results BOOTS: after BOOTS storms, pxed's TFTP transfers ended
+# completed (one download per machine), aborted (EDK2's size probe, one
+# per UEFI machine) and failed (none).
+tftp_results() {
+	local t='pxed_tftp_transfers_total{result="'
+	assert_eq "$2: TFTP transfers completed aborted failed" "$(($1 * N)) $(($1 * U)) 0" \
+		"$(metric "${t}completed\"}") $(metric "${t}aborted\"}") $(metric "${t}failed\"}")"
+}
+# per_arch FILE EXPECT: every machine of each architecture is there, with no
+# error and a time for every step of its kind of boot.
+per_arch() {
+	python3 - "$1" "$2" "$B" "$U" <<'PY' || fail "$2 boot: not every machine of each architecture did every step"
+import json, sys
+ms = json.load(open(sys.argv[1]))["machines"]
+expect, want = sys.argv[2], {0: int(sys.argv[3]), 7: int(sys.argv[4])}
+common = ["discover", "request", "tftp", "ipxe_discover", "script", "total"]
+if expect == "boot":
+    common += ["kernel", "initrd"]
+ok = True
+for arch, n in want.items():
+    am = [m for m in ms if m["arch"] == arch]
+    steps = common + (["tftp_probe"] if arch == 7 else [])
+    bad = [m["mac"] for m in am if m["error"] or any(s not in m["t"] for s in steps)]
+    extra = [m["mac"] for m in am if "tftp_probe" in m["t"]] if arch == 0 else []
+    # EDK2 asks for blksize 1468 and windowsize 4 (the capture): pxed grants both.
+    oack = {"blksize": 1468, "windowsize": 4} if arch == 7 else {"blksize": 1432, "windowsize": 1}
+    badw = [m["mac"] for m in am if not m["error"] and m["tftp_oack"] != oack]
+    print("  arch %d: %d of %d machines did every step, NBP at %s%s%s" % (
+          arch, len(am) - len(bad), n, oack, "" if not extra else "; %d BIOS machines probed" % len(extra),
+          "" if not badw else "; %d with other TFTP options, e.g. %s" % (len(badw), badw[:3])))
+    ok &= len(am) == n and not bad and not extra and not badw
+sys.exit(0 if ok else 1)
+PY
+}
 
 # ---- the storm ---------------------------------------------------------------
 storm() {
 	local expect=$1 out=$2 rc=0
 	ip netns exec "$NS_C" python3 "$CLIENT" --iface "$IF_C" --server $SRV --http-port $HTTP_PORT \
 		--count "$N" --nbp-local "$NBP_LOCAL" --expect "$expect" \
+		--uefi "$U" --uefi-nbp ipxe.efi --uefi-nbp-local "$UEFI_NBP_LOCAL" --tftp-drop "${STORM_TFTP_DROP:-0}" \
 		--kernel-local "$ROOT_DIR/storm/vmlinuz" --initrd-local "$ROOT_DIR/storm/initrd.img" \
 		>"$out" 2>"$TMP/client.err" || rc=$?
 	[ -s "$out" ] || { cat "$TMP/client.err" >&2; fail "storm_client.py gave no result (exit $rc)"; }
@@ -171,7 +232,8 @@ storm() {
 # pxed's namespace (a lost datagram is a retry for some machine).
 server_stats() {
 	ip netns exec "$NS_S" curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" |
-		grep -E '^pxed_(dhcp|tftp)_[a-z_]+_total ' | awk '{printf "%s=%s ", $1, $2} END {print ""}' |
+		grep -E '^pxed_(dhcp|tftp)_[a-z_]+_total[ {]' | awk '{printf "%s=%s ", $1, $2} END {print ""}' |
+		sed 's/_total{result="\([a-z]*\)"}/_\1/g' |
 		sed 's/pxed_//g; s/_total//g' | fold -s -w 100 | sed 's/^/  pxed: /'
 	ip netns exec "$NS_S" awk '/^Udp:/ { if (!h) { split($0, k); h = 1 } else { split($0, v);
 		for (i = 2; i <= NF; i++) if (k[i] ~ /RcvbufErrors|SndbufErrors|InErrors/) printf "%s=%s ", k[i], v[i] } }
@@ -184,7 +246,10 @@ server_stats
 kill -0 "$PXED_PID" || fail "pxed died during the storm"
 [ $rc = 0 ] || { grep -E " (warn|error) " "$TMP/pxed.log" | tail -n 20 >&2; fail "not every machine booted (see FAILED above)"; }
 dhcp_all_answered "first boot"
+per_arch "$TMP/storm1.json" boot
+tftp_results 1 "first boot"
 pass "$N machines at once: every OFFER, ACK, undionly.kpxe byte, iPXE OFFER, script, kernel and initrd"
+[ "$U" = 0 ] || pass "of them $U UEFI x64 as EDK2: OFFER/ACK ipxe.efi without option 43, tsize probe aborted with ERROR 8 (pxed: $U aborted, 0 failed), every ipxe.efi byte at blksize 1468, iPXE OFFER with arch=7"
 
 # ---- the hand-out is recorded exactly once per machine --------------------
 sleep 0.5 # boot events are written in batches
@@ -231,11 +296,13 @@ summary "$TMP/storm2.json" "second boot"
 server_stats
 [ $rc = 0 ] || fail "second boot: not every machine was sent to its local disk"
 dhcp_all_answered "second boot"
+per_arch "$TMP/storm2.json" local
+tftp_results 2 "second boot"
 ctl --json deployment show storm
 handed=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["status"]["handed_out"])' "$TMP/ctl.out")
 assert_eq "deployment storm: handed out after the second boot" "$N" "$handed"
 check_events 1
-pass "second boot of all $N: the script sends each to its local disk, still handed out $N, one 'local' event each"
+pass "second boot of all $N ($B BIOS, $U UEFI): the script sends each to its local disk, still handed out $N, one 'local' event each"
 
 kill -0 "$PXED_PID" || fail "pxed is not running at the end"
 kill -TERM "$PXED_PID"

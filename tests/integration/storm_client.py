@@ -4,15 +4,28 @@
 Each machine is a thread with its own MAC, SMBIOS GUID and IPv4 address (the
 address the site DHCP server would have leased it; the caller puts them on
 IFACE).  All threads start together and each does what BIOS PXE firmware
-and then iPXE do:
+and then iPXE do.  With --uefi K the last K machines are UEFI x64 (arch 7)
+and do it as EDK2's own PXE stack, then iPXE's EFI build, do it; the steps
+below say where the two differ:
 
   1. DHCPDISCOVER as plain PXE (arch 0) broadcast from 0.0.0.0:68 as an
      Ethernet frame with the machine's MAC  -> ProxyDHCP OFFER, file NBP;
-  2. DHCPREQUEST to SERVER:4011 from ADDR:68        -> ACK, file NBP;
+     UEFI: arch 7, "PXEClient:Arch:00007:UNDI:003000" -> OFFER, file
+     UEFI_NBP and no option 43;
+  2. DHCPREQUEST to SERVER:4011 from ADDR:68        -> ACK, file NBP
+     (UEFI: UEFI_NBP);
   3. TFTP RRQ of NBP (tsize, blksize) from ADDR     -> every byte, compared
      with --nbp-local;
+     UEFI, as the capture tests/fixtures/edk2-uefi-pxe-proxydhcp-tftp.pcap
+     shows: RRQ UEFI_NBP "tsize 0 blksize 1468 windowsize 4" -> OACK with
+     tsize, answered by ERROR 8 "User aborted the transfer"; then from a
+     new port RRQ UEFI_NBP "blksize 1468 windowsize 4" -> every byte,
+     compared with --uefi-nbp-local (an ACK per full window, and at once
+     for a block out of order, as EDK2's MTFTP does);
   4. DHCPDISCOVER as iPXE (user class "iPXE")       -> OFFER, file the
-     http://SERVER:PORT/boot.ipxe?mac=..&guid=..&arch=0 URL;
+     http://SERVER:PORT/boot.ipxe?mac=..&guid=..&arch=0 URL (UEFI: arch 7,
+     "PXEClient:Arch:00007:UNDI:003010" as iPXE's EFI build sends it,
+     and arch=7 in the URL);
   5. HTTP GET of that URL from ADDR                 -> an iPXE script;
   6. with --expect boot: HTTP GET of the script's kernel and initrd URLs,
      compared (size and SHA-256) with --kernel-local / --initrd-local;
@@ -37,6 +50,7 @@ import http.client
 import json
 import os
 import queue
+import random
 import re
 import select
 import socket
@@ -145,22 +159,31 @@ def frame_from(mac, payload):
     return dc.frame(mac, payload)
 
 
-def build_dhcp(mac, guid, xid, kind, user_class=None, ciaddr=None, secs=0):
+VC_EDK2 = "PXEClient:Arch:00007:UNDI:003000"   # EDK2 (OVMF) network stack
+VC_IPXE_EFI = "PXEClient:Arch:00007:UNDI:003010"  # iPXE's EFI build
+
+
+def build_dhcp(mac, guid, xid, kind, user_class=None, ciaddr=None, secs=0, arch=0,
+               vendor_class=None):
     a = argparse.Namespace(mac=mac, ciaddr=ciaddr, giaddr=None, xid=xid, secs=secs,
-                           broadcast_flag=False, type=kind, server_id=None, arch=0,
-                           guid=guid, vendor_class=None, user_class=user_class)
+                           broadcast_flag=False, type=kind, server_id=None, arch=arch,
+                           guid=guid, vendor_class=vendor_class, user_class=user_class)
     return dc.build(a)
 
 
 class Machine:
-    def __init__(self, idx, mac, guid, addr, opts, disp):
+    def __init__(self, idx, mac, guid, addr, opts, disp, uefi=False):
         self.idx, self.mac, self.guid, self.addr = idx, mac, guid, addr
+        self.uefi = uefi
+        self.arch = 7 if uefi else 0
         self.opts, self.disp = opts, disp
         self.macb = dc.mac_bytes(mac)
         self.t = {}
         self.retries = {"dhcp": 0, "tftp": 0, "http": 0}
         self.error = None
         self.xid_seq = 0
+        self.tftp_oack = None  # blksize and windowsize of the NBP download
+        self.rng = random.Random(idx)
 
     def xid(self):
         self.xid_seq += 1
@@ -184,7 +207,11 @@ class Machine:
                 if i:
                     self.retries["dhcp"] += 1
                 secs = int(time.monotonic() - start)
-                pkt = build_dhcp(self.mac, self.guid, xid, "discover", user_class, secs=secs)
+                vc = None
+                if self.uefi:
+                    vc = VC_IPXE_EFI if user_class else VC_EDK2
+                pkt = build_dhcp(self.mac, self.guid, xid, "discover", user_class, secs=secs,
+                                 arch=self.arch, vendor_class=vc)
                 self.disp.send(frame_from(self.macb, pkt))
                 deadline = time.monotonic() + tmo
                 while True:
@@ -211,7 +238,8 @@ class Machine:
             for i, tmo in enumerate(DHCP_TIMEOUTS[:self.opts.dhcp_tries]):
                 if i:
                     self.retries["dhcp"] += 1
-                pkt = build_dhcp(self.mac, self.guid, xid, "request", ciaddr=self.addr)
+                pkt = build_dhcp(self.mac, self.guid, xid, "request", ciaddr=self.addr,
+                                 arch=self.arch, vendor_class=VC_EDK2 if self.uefi else None)
                 s.sendto(pkt, (self.opts.server, 4011))
                 r = dc.recv_udp(s, xid, time.monotonic() + tmo)
                 if r:
@@ -221,13 +249,66 @@ class Machine:
         finally:
             s.close()
 
-    def tftp(self, name, expect):
-        blksize = self.opts.blksize
-        rrq = (struct.pack("!H", 1) + name.encode() + b"\0octet\0tsize\x000\0blksize\0" +
-               str(blksize).encode() + b"\0")
+    def tftp_socket(self):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         s.bind((self.addr, 0))
+        return s
+
+    @staticmethod
+    def rrq(name, opts):
+        return (struct.pack("!H", 1) + name.encode() + b"\0octet\0" +
+                b"".join(k.encode() + b"\0" + str(v).encode() + b"\0" for k, v in opts))
+
+    @staticmethod
+    def oack_opts(data):
+        parts = data[2:].split(b"\0")
+        return dict(zip([p.lower() for p in parts[0::2]], parts[1::2]))
+
+    def tftp_probe(self, name, expect_size):
+        """EDK2's size probe: RRQ with tsize 0, the OACK, then ERROR 8."""
+        rrq = self.rrq(name, [("tsize", 0), ("blksize", self.opts.uefi_blksize),
+                              ("windowsize", self.opts.uefi_windowsize)])
+        s = self.tftp_socket()
+        try:
+            server = (self.opts.server, self.opts.tftp_port)
+            for tries in range(6):
+                if tries:
+                    self.retries["tftp"] += 1
+                s.sendto(rrq, server)
+                deadline = time.monotonic() + 1.0
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not select.select([s], [], [], left)[0]:
+                        break
+                    data, src = s.recvfrom(65536)
+                    if src[0] != self.opts.server:
+                        continue
+                    op = struct.unpack("!H", data[:2])[0]
+                    if op == 5:
+                        raise StepError("TFTP probe %s: error %r" % (name, data[2:]))
+                    if op != 6:
+                        raise StepError("TFTP probe %s: opcode %d, want OACK" % (name, op))
+                    o = self.oack_opts(data)
+                    if b"tsize" not in o or int(o[b"tsize"]) != expect_size:
+                        raise StepError("TFTP probe %s: OACK %r, want tsize %d" %
+                                        (name, o, expect_size))
+                    # The bytes EDK2 sends: code 8, "User aborted the transfer".
+                    s.sendto(struct.pack("!HH", 5, 8) + b"User aborted the transfer\0", src)
+                    return int(o[b"tsize"])
+            raise StepError("TFTP probe %s: no OACK after 6 tries" % name)
+        finally:
+            s.close()
+
+    def tftp(self, name, expect, opts=None):
+        """Download NAME with OPTS (default tsize and --blksize), ACKing per
+        negotiated window (RFC 7440), and compare it with EXPECT."""
+        if opts is None:
+            opts = [("tsize", 0), ("blksize", self.opts.blksize)]
+        rrq = self.rrq(name, opts)
+        blksize = 512
+        wsize = 1
+        s = self.tftp_socket()
         try:
             server = (self.opts.server, self.opts.tftp_port)
             peer = None
@@ -235,18 +316,30 @@ class Machine:
             last_to = server
             got = bytearray()
             block = 0
+            since_ack = 0
             tsize = None
             tries = 0
+            send = True
+            # A transfer that crawls (a retry now and then, never five in a
+            # row) is a failure too, not minutes of test time.
+            give_up = time.monotonic() + self.opts.tftp_limit
             while True:
-                if tries:
-                    self.retries["tftp"] += 1
-                s.sendto(last, last_to)
+                if time.monotonic() > give_up:
+                    raise StepError("TFTP %s: not done after %d s (block %d)" %
+                                    (name, self.opts.tftp_limit, block))
+                if send:
+                    s.sendto(last, last_to)
+                    send = False
                 if not select.select([s], [], [], 1.0)[0]:
                     tries += 1
                     if tries > 5:
                         raise StepError("TFTP %s: timed out at block %d" % (name, block))
+                    self.retries["tftp"] += 1
+                    send = True
                     continue
                 data, src = s.recvfrom(65536)
+                if data[:2] == b"\0\3" and self.rng.random() < self.opts.tftp_drop:
+                    continue  # --tftp-drop: as if lost on the way
                 if peer is None:
                     if src[0] != self.opts.server:
                         continue
@@ -259,13 +352,14 @@ class Machine:
                 if op == 6:  # OACK
                     if block != 0 or got:
                         continue
-                    parts = data[2:].split(b"\0")
-                    o = dict(zip([p.lower() for p in parts[0::2]], parts[1::2]))
+                    o = self.oack_opts(data)
                     if b"blksize" in o:
                         blksize = int(o[b"blksize"])
+                    if b"windowsize" in o:
+                        wsize = int(o[b"windowsize"])
                     if b"tsize" in o:
                         tsize = int(o[b"tsize"])
-                    last, last_to, tries = struct.pack("!HH", 4, 0), peer, 0
+                    last, last_to, tries, send = struct.pack("!HH", 4, 0), peer, 0, True
                     continue
                 if op != 3:
                     raise StepError("TFTP %s: unexpected opcode %d" % (name, op))
@@ -273,14 +367,23 @@ class Machine:
                 if n == ((block + 1) & 0xFFFF):
                     got += data[4:]
                     block += 1
+                    since_ack += 1
                     tries = 0
                     last, last_to = struct.pack("!HH", 4, n), peer
                     if len(data) - 4 < blksize:
                         s.sendto(last, last_to)
                         break
-                # a duplicate: answered by resending our last ACK (loop top)
+                    if since_ack >= wsize:
+                        since_ack, send = 0, True
+                else:
+                    # Any other block (a duplicate, or one after a gap) is
+                    # answered at once by the ACK of the last block in order,
+                    # and the window count starts again, as EDK2's
+                    # Mtftp4RrqHandleData does.
+                    since_ack, send = 0, True
             if tsize is not None and tsize != len(got):
                 raise StepError("TFTP %s: tsize %d but %d bytes" % (name, tsize, len(got)))
+            self.tftp_oack = {"blksize": blksize, "windowsize": wsize}
             if bytes(got) != expect:
                 raise StepError("TFTP %s: %d bytes differ from the local copy (%d bytes)" %
                                 (name, len(got), len(expect)))
@@ -338,16 +441,24 @@ class Machine:
         barrier.wait()
         t0 = time.monotonic()
         try:
+            nbp = o.uefi_nbp if self.uefi else o.nbp
             r = self.step("discover", self.discover)
-            if r["file"] != o.nbp:
-                raise StepError("OFFER file %r, want %r" % (r["file"], o.nbp))
+            if r["file"] != nbp:
+                raise StepError("OFFER file %r, want %r" % (r["file"], nbp))
+            if self.uefi and "opt43" in r:
+                raise StepError("UEFI OFFER carries option 43: %s" % r["opt43"])
             r = self.step("request", self.request_4011)
-            if r["file"] != o.nbp:
-                raise StepError("ACK file %r, want %r" % (r["file"], o.nbp))
-            self.step("tftp", self.tftp, r["file"], o.nbp_bytes)
+            if r["file"] != nbp:
+                raise StepError("ACK file %r, want %r" % (r["file"], nbp))
+            if self.uefi:
+                self.step("tftp_probe", self.tftp_probe, r["file"], len(o.uefi_nbp_bytes))
+                self.step("tftp", self.tftp, r["file"], o.uefi_nbp_bytes,
+                          [("blksize", o.uefi_blksize), ("windowsize", o.uefi_windowsize)])
+            else:
+                self.step("tftp", self.tftp, r["file"], o.nbp_bytes)
             r = self.step("ipxe_discover", self.discover, "iPXE")
-            want = "http://%s:%d/boot.ipxe?mac=%s&guid=%s&arch=0" % (o.server, o.http_port,
-                                                                      self.mac, self.guid)
+            want = "http://%s:%d/boot.ipxe?mac=%s&guid=%s&arch=%d" % (
+                o.server, o.http_port, self.mac, self.guid, self.arch)
             if r["file"] != want:
                 raise StepError("iPXE OFFER file %r, want %r" % (r["file"], want))
             script = self.step("script", self.http_get, r["file"], keep=True).decode()
@@ -390,12 +501,27 @@ def main():
     p.add_argument("--kernel-local")
     p.add_argument("--initrd-local")
     p.add_argument("--blksize", type=int, default=1432)
+    p.add_argument("--uefi", type=int, default=0, metavar="K",
+                   help="the last K machines are UEFI x64 with EDK2's PXE")
+    p.add_argument("--uefi-nbp", default="ipxe.efi")
+    p.add_argument("--uefi-nbp-local", help="required with --uefi")
+    p.add_argument("--uefi-blksize", type=int, default=1468)
+    p.add_argument("--uefi-windowsize", type=int, default=4)
     p.add_argument("--dhcp-tries", type=int, default=5)
+    p.add_argument("--tftp-limit", type=int, default=30, help="seconds for one TFTP download")
+    p.add_argument("--tftp-drop", type=float, default=0.0, metavar="P",
+                   help="drop this fraction of received TFTP DATA packets (a lossy link)")
     p.add_argument("--expect", choices=("boot", "local"), default="boot")
     args = p.parse_args()
     if args.expect == "boot" and not (args.kernel_local and args.initrd_local):
         p.error("--expect boot needs --kernel-local and --initrd-local")
+    if not 0 <= args.uefi <= args.count:
+        p.error("--uefi must be 0..--count")
+    if args.uefi and not args.uefi_nbp_local:
+        p.error("--uefi needs --uefi-nbp-local")
     _, _, args.nbp_bytes = file_facts(args.nbp_local)
+    if args.uefi:
+        _, _, args.uefi_nbp_bytes = file_facts(args.uefi_nbp_local)
     if args.expect == "boot":
         args.kernel_len, args.kernel_sha, _ = file_facts(args.kernel_local)
         args.initrd_len, args.initrd_sha, _ = file_facts(args.initrd_local)
@@ -406,7 +532,8 @@ def main():
     for i in range(args.count):
         mac = "%s:%02x:%02x" % (args.mac_prefix, i >> 8, i & 0xFF)
         guid = str(uuid.UUID(int=(0x5354_4F52_4D00_4000_8000 << 48) | i))
-        machines.append(Machine(i, mac, guid, "%s%d" % (args.addr_prefix, i + 10), args, disp))
+        machines.append(Machine(i, mac, guid, "%s%d" % (args.addr_prefix, i + 10), args, disp,
+                                uefi=i >= args.count - args.uefi))
     barrier = threading.Barrier(args.count + 1)
     threads = [threading.Thread(target=m.run, args=(barrier,)) for m in machines]
     for t in threads:
@@ -418,7 +545,8 @@ def main():
     wall = time.monotonic() - t0
     disp.stop = True
     out = {"wall": wall, "stray_replies": disp.stray, "client_drops": disp.drops(), "machines": [
-        {"mac": m.mac, "guid": m.guid, "addr": m.addr, "error": m.error, "retries": m.retries,
+        {"mac": m.mac, "guid": m.guid, "addr": m.addr, "arch": m.arch, "error": m.error,
+         "retries": m.retries, "tftp_oack": m.tftp_oack,
          "t": m.t} for m in machines]}
     json.dump(out, sys.stdout, indent=1)
     print()
