@@ -40,6 +40,8 @@
 #define TFTP_RTO_MIN_MS 100
 #define TFTP_RTO_CAP_MS 8000
 #define TFTP_STALL_MS 25000
+/* Gap between the bursts of one window after a loss (see xfer_push). */
+#define TFTP_PACE_MS 1
 
 /* Bound on the shared netascii window buffer (MaxWindowSize x
  * MaxBlockSize could otherwise ask for gigabytes). */
@@ -76,14 +78,15 @@ struct tftp_block_state {
 
 /* One read transfer.  States: OACK sent and waiting for ACK 0
  * (oack_pending), then sending windows of DATA: each window is blocks
- * acked+1 .. acked+cwnd, sent in one sendmmsg, then the timer waits for
+ * acked+1 .. acked+windowsize, sent in bursts of cwnd blocks (the whole
+ * window in one sendmmsg until a loss is seen), then the timer waits for
  * the ACK of the window's last block.  Two waits can interrupt a window:
  * its pages are being read from disk by a worker (job), or the socket
  * buffer is full (EV_WRITE, send_next..send_to still owed).  It ends on
  * the ACK of the final (short) block, a client ERROR, a send error, or
  * TFTP_STALL_MS without progress.
  *
- * Memory per transfer: this struct (1,352 bytes on x86-64, 1 KiB of it
+ * Memory per transfer: this struct (1,392 bytes on x86-64, 1 KiB of it
  * the escaped name)
  * + the netascii ring ((windowsize + 1) x 16 bytes, netascii only) + the
  * OACK (under 100 bytes), and one socket whose kernel buffers hold at
@@ -107,7 +110,7 @@ struct tftp_xfer {
 	bool refused;                  /* a send met ICMP port unreachable */
 	unsigned blksize;
 	unsigned windowsize;           /* negotiated (RFC 7440) */
-	unsigned cwnd;                 /* blocks sent per window now, 1..windowsize */
+	unsigned cwnd;                 /* blocks per burst now, 1..windowsize */
 	unsigned tries;                /* timeouts in a row without progress */
 	unsigned fixed_rto_ms;         /* negotiated timeout (RFC 2349), or 0 */
 	uint32_t srtt_us, rttvar_us;   /* RFC 6298 estimators, 0 before a sample */
@@ -118,6 +121,8 @@ struct tftp_xfer {
 	uint64_t acked;                /* highest block acknowledged */
 	uint64_t sent;                 /* last block of the current window */
 	uint64_t send_next;            /* next block to send of the current window */
+	uint64_t burst_end;            /* last block of the burst being sent */
+	struct ev_timer pace;          /* sends the window's next burst */
 	uint64_t gen;                  /* highest block ever built */
 	uint64_t last;                 /* the final (short) block, 0 until known */
 	uint64_t warm_lo, warm_hi;     /* file range known to be in the page cache */
@@ -172,6 +177,7 @@ static void xfer_free(struct tftp_xfer *x)
 	struct tftp_server *s = x->srv;
 	ev_io_stop(s->loop, &x->io);
 	ev_timer_stop(s->loop, &x->timer);
+	ev_timer_stop(s->loop, &x->pace);
 	if (x->io.fd >= 0)
 		close(x->io.fd);
 	tftp_file_cancel(s->files, x->job);
@@ -370,9 +376,10 @@ static int xfer_send_blocks(struct tftp_xfer *x)
 	struct tftp_server *s = x->srv;
 	for (;;) {
 		uint64_t from = x->send_next;
-		if (from > x->sent)
+		uint64_t upto = x->burst_end < x->sent ? x->burst_end : x->sent;
+		if (from > upto)
 			return 0;
-		unsigned n = (unsigned)(x->sent - from + 1), niov = 0, nmsg = 0;
+		unsigned n = (unsigned)(upto - from + 1), niov = 0, nmsg = 0;
 		size_t seg = TFTP_HDR_LEN + x->blksize;
 		unsigned per_msg = 1;
 		if (!x->no_gso) {
@@ -472,7 +479,7 @@ static int xfer_send_blocks(struct tftp_xfer *x)
 		}
 		unsigned done = r > 0 ? s->pkts_upto[r - 1] : 0;
 		if (r >= 0 && (unsigned)r == nmsg) {
-			x->send_next = x->sent + 1;
+			x->send_next = from + n;
 			return 0;
 		}
 		/* The socket buffer is full: wait until it drains. */
@@ -480,6 +487,30 @@ static int xfer_send_blocks(struct tftp_xfer *x)
 		ev_io_modify(s->loop, &x->io, EV_READ | EV_WRITE);
 		return 1;
 	}
+}
+
+/* Send the current burst; when the window has blocks left after it, the
+ * next burst goes out TFTP_PACE_MS later.  With cwnd = windowsize (no
+ * loss seen) the burst is the whole window.  Pacing, not a shorter
+ * window, is how a client whose receive buffer overflowed (atftp with
+ * blksize 8192 and windowsize 16 loses every full burst with Linux's
+ * default 208 KiB) gets the window it negotiated.  Returns as
+ * xfer_send_blocks. */
+static int xfer_push(struct tftp_xfer *x)
+{
+	int r = xfer_send_blocks(x);
+	if (r == 0 && x->send_next <= x->sent)
+		ev_timer_start(x->srv->loop, &x->pace, TFTP_PACE_MS);
+	return r;
+}
+
+static void xfer_pace_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct tftp_xfer *x = t->data;
+	if (x->job || x->send_next > x->sent)
+		return;
+	x->burst_end = x->send_next + x->cwnd - 1;
+	xfer_push(x);
 }
 
 /* Send one window starting at block `from` (RFC 7440 §4: cwnd blocks,
@@ -490,7 +521,12 @@ static int xfer_send_window(struct tftp_xfer *x, uint64_t from)
 	struct tftp_server *s = x->srv;
 	if (x->job)
 		return 0; /* a disk read is under way; it sends when done */
-	uint64_t to = from + x->cwnd - 1;
+	/* Always the whole negotiated window: RFC 7440 §4 receivers (EDK2's
+	 * MTFTP among them) acknowledge only after windowsize blocks, so a
+	 * shorter window would wait for their timeout.  After a loss, cwnd
+	 * limits how many of its blocks go out at once instead (see
+	 * xfer_push). */
+	uint64_t to = from + x->windowsize - 1;
 	if (x->last && to > x->last)
 		to = x->last;
 	if (x->mode == TFTP_MODE_OCTET && to > x->size / x->blksize + 1)
@@ -499,11 +535,13 @@ static int xfer_send_window(struct tftp_xfer *x, uint64_t from)
 		return 0;
 	x->send_next = from;
 	x->sent = to;
+	x->burst_end = from + x->cwnd - 1;
+	ev_timer_stop(s->loop, &x->pace);
 	x->win_clean = from > x->gen;
 	x->win_sent_us = now_us();
 	if (x->io.events & EV_WRITE)
 		ev_io_modify(s->loop, &x->io, EV_READ);
-	int r = xfer_send_blocks(x);
+	int r = xfer_push(x);
 	if (r < 0)
 		return -1;
 	ev_timer_start(s->loop, &x->timer, xfer_rto(x));
@@ -556,9 +594,9 @@ static int xfer_on_ack(struct tftp_xfer *x, uint16_t wire)
 		 * after it (RFC 7440 §4).  A burst of windowsize packets can
 		 * overrun a client's receive buffer (atftp with blksize 8192
 		 * and windowsize 16 loses every window with Linux's default
-		 * 208 KiB), so the window halves, as TCP does on loss, and
-		 * grows back on clean windows.  A client that acknowledges
-		 * every block ends up at a window of 1, lockstep. */
+		 * 208 KiB), so the burst halves, as TCP's window does on
+		 * loss, and grows back on clean windows; the window itself
+		 * stays what was negotiated (see xfer_push). */
 		x->cwnd = x->cwnd > 1 ? x->cwnd / 2 : 1;
 	}
 	/* The next window starts after the acknowledged block (RFC 7440
@@ -588,7 +626,7 @@ static void xfer_io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 	struct tftp_server *s = x->srv;
 	if ((events & EV_WRITE) && !x->job) {
 		ev_io_modify(loop, &x->io, EV_READ);
-		if (x->send_next <= x->sent && xfer_send_blocks(x) < 0)
+		if (x->send_next <= x->sent && xfer_push(x) < 0)
 			return;
 	}
 	if (!(events & EV_READ))
@@ -660,8 +698,8 @@ static void xfer_timer_cb(struct ev_loop *loop, struct ev_timer *t)
 		ev_timer_start(loop, &x->timer, xfer_rto(x));
 		return;
 	}
-	/* A lost window: halve it (see xfer_on_ack), and, as RFC 7440 §4
-	 * says, resend from the block after the last acknowledged one. */
+	/* A lost window: halve the burst (see xfer_on_ack), and, as RFC 7440
+	 * §4 says, resend from the block after the last acknowledged one. */
 	x->cwnd = x->cwnd > 1 ? x->cwnd / 2 : 1;
 	xfer_send_window(x, x->acked + 1);
 }
@@ -801,6 +839,7 @@ static int xfer_new(struct tftp_server *s, const struct sockaddr_in *peer, const
 	x->next_state.pending = -1;
 	ev_io_init(&x->io, -1, xfer_io_cb, x);
 	ev_timer_init(&x->timer, xfer_timer_cb, x);
+	ev_timer_init(&x->pace, xfer_pace_cb, x);
 	peer_format(peer, x->peer_str, sizeof(x->peer_str));
 	log_escape(x->name, sizeof(x->name), req->filename, req->filename_len);
 	x->next = s->xfers;
