@@ -60,6 +60,42 @@ for _ in range(200):
 PY
 }
 
+# free_ports N: N distinct ports, each free as free_port says.
+free_ports() {
+	local ports=() p
+	while [ ${#ports[@]} -lt "$1" ]; do
+		p=$(free_port)
+		[[ " ${ports[*]} " == *" $p "* ]] || ports+=("$p")
+	done
+	echo "${ports[*]}"
+}
+
+# loopback_sections: the [tftp], [http] and [store] sections of a pxed for
+# tests on 127.0.0.1: content in $TMP/root, state and database in $TMP,
+# TFTP on $TFTP_PORT, HTTP on $PORT.  Write [pxe] before it, [log] after.
+loopback_sections() {
+	cat <<SECTIONS
+
+[tftp]
+Root = $TMP/root
+Port = $TFTP_PORT
+
+[http]
+Port = $PORT
+Address = 127.0.0.1
+
+[store]
+StateDir = $TMP/state
+URL = sqlite:$TMP/pxed.db
+SECTIONS
+}
+
+# use_pxed_api: point pxectl at the pxed on $PORT, with its API token.
+use_pxed_api() {
+	B=http://127.0.0.1:$PORT
+	export PXED_SERVER=$B PXED_TOKEN_FILE=$TMP/api.token
+}
+
 # start_pxed CONF [NETNS]: run pxed in the background with CONF, log in
 # $TMP/pxed.log, wait until /healthz answers on the [http] Port of CONF.
 start_pxed() {

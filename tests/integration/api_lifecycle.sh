@@ -15,48 +15,22 @@ source "$(dirname "$0")/../lib.sh"
 command -v curl >/dev/null || skip "needs curl"
 command -v python3 >/dev/null || skip "needs python3"
 
-# udp_ports N: N distinct UDP ports nobody on loopback uses now (lib.sh's
-# free_port asks TCP).
-udp_ports() {
-	python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
-}
 PORT=$(free_port)
-read -r DHCP_PORT PXE_PORT TFTP_PORT <<<"$(udp_ports 3)"
+read -r DHCP_PORT PXE_PORT TFTP_PORT <<<"$(free_ports 3)"
 mkdir -p "$TMP/root/deb"
 : >"$TMP/root/deb/linux"
 
-cat >"$TMP/pxed.conf" <<CONF
+{ cat <<CONF
 [pxe]
 DHCPPort = $DHCP_PORT
 PXEPort = $PXE_PORT
 CacheExpire = 3600
 SupportUnknownMachines = no
-
-[tftp]
-Root = $TMP/root
-Port = $TFTP_PORT
-
-[http]
-Port = $PORT
-Address = 127.0.0.1
-
-[store]
-StateDir = $TMP/state
-URL = sqlite:$TMP/pxed.db
 CONF
+loopback_sections; } >"$TMP/pxed.conf"
 
 start_pxed "$TMP/pxed.conf"
-B=http://127.0.0.1:$PORT
-export PXED_SERVER=$B
-export PXED_TOKEN_FILE=$TMP/api.token
+use_pxed_api
 OUT=$TMP/out
 ERR=$TMP/err
 

@@ -26,31 +26,17 @@ mkdir -p "$TMP/root/img"
 echo kernel >"$TMP/root/img/vmlinuz"
 head -c $((4 * 1024 * 1024)) /dev/urandom >"$TMP/root/img/big.bin"
 
-cat >"$TMP/pxed.conf" <<CONF
+{ cat <<CONF
 [pxe]
 DHCPPort = $(free_port)
 PXEPort = $(free_port)
 PXEPassword = $PASSWORD
-
-[tftp]
-Root = $TMP/root
-Port = $TFTP_PORT
-
-[http]
-Port = $PORT
-Address = 127.0.0.1
-
-[store]
-StateDir = $TMP/state
-URL = sqlite:$TMP/pxed.db
-
-[log]
-Level = debug
 CONF
+loopback_sections
+printf '\n[log]\nLevel = debug\n'; } >"$TMP/pxed.conf"
 
 start_pxed "$TMP/pxed.conf"
-B=http://127.0.0.1:$PORT
-export PXED_SERVER=$B PXED_TOKEN_FILE=$TMP/api.token
+use_pxed_api
 ctl() { "$PXECTL" "$@" >"$TMP/ctl.out" 2>&1 || { cat "$TMP/ctl.out" >&2; fail "pxectl $*"; }; }
 mac() { printf '52:54:00:77:00:%02x' "$1"; }
 

@@ -21,46 +21,23 @@ PXED=${PXED_BIN:-$PXED}
 for c in curl python3 cmp; do command -v $c >/dev/null || skip "needs $c"; done
 CLIENT="$(cd "$(dirname "$0")" && pwd)/dhcp_client.py"
 
-udp_ports() {
-	python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
-}
 PORT=$(free_port)
-read -r DHCP_PORT PXE_PORT TFTP_PORT C1 C2 <<<"$(udp_ports 5)"
+read -r DHCP_PORT PXE_PORT TFTP_PORT C1 C2 <<<"$(free_ports 5)"
 mkdir -p "$TMP/root/img"
 echo kernel >"$TMP/root/img/vmlinuz"
 head -c $((4 * 1024 * 1024)) /dev/urandom >"$TMP/root/img/big.bin"
 
-cat >"$TMP/pxed.conf" <<CONF
+{ cat <<CONF
 [pxe]
 DHCPPort = $DHCP_PORT
 PXEPort = $PXE_PORT
 CacheExpire = 3600
 SupportUnknownMachines = no
-
-[tftp]
-Root = $TMP/root
-Port = $TFTP_PORT
-
-[http]
-Port = $PORT
-Address = 127.0.0.1
-
-[store]
-StateDir = $TMP/state
-URL = sqlite:$TMP/pxed.db
 CONF
+loopback_sections; } >"$TMP/pxed.conf"
 
 start_pxed "$TMP/pxed.conf"
-B=http://127.0.0.1:$PORT
-export PXED_SERVER=$B PXED_TOKEN_FILE=$TMP/api.token
+use_pxed_api
 ctl() { "$PXECTL" "$@" >"$TMP/ctl.out" 2>&1 || { cat "$TMP/ctl.out" >&2; fail "pxectl $*"; }; }
 MAC_A=52:54:00:5a:00:01   # decided before the lock: cached
 MAC_B=52:54:00:5a:00:02   # first seen during the lock: needs the database
