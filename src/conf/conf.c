@@ -90,7 +90,7 @@ void conf_defaults(struct pxed_conf *c)
 	c->cache_expire = 3600;
 	c->bind_policy = BIND_EXCLUDE;
 	strcpy(c->boot_bios, "undionly.kpxe");
-	strcpy(c->boot_uefi_x64, "ipxe.efi");
+	strcpy(c->boot_uefi_x64, "snponly.efi");
 	strcpy(c->boot_program_dir, "/usr/lib/ipxe");
 	c->dhcp_port = 67;
 	c->pxe_port = 4011;

@@ -13,7 +13,9 @@
  *      request is copied into a job and decide() runs on a worker, so a
  *      slow or locked database never holds up other clients or TFTP;
  *   6. boot file, one decision log line, and unless "not serviced": build
- *      the OFFER/ACK and route it (on the loop, when the job completes). */
+ *      the OFFER/ACK and route it (on the loop, when the job completes);
+ *      "local" to plain PXE firmware is a boot menu that sends it to its
+ *      disk at once (pxe_build_local_reply). */
 #include "dhcp/dhcp_server.h"
 
 #include <arpa/inet.h>
@@ -299,14 +301,19 @@ static void answer(struct dhcp_server *s, const struct dhcp_rx *rx, const struct
 {
 	char file[PXE_BOOTFILE_MAX];
 	uint8_t out[DHCP_MAX_LEN];
+	bool menu;
 	int r;
 
 	if (dec->outcome != DECISION_IGNORE) {
 		/* Same decision either way; only how the client fetches its
 		 * boot program differs (TFTP name or HTTP URI). */
-		if (pxe_is_http_client(req))
+		if (pxe_is_http_client(req)) {
 			r = pxe_http_boot_file(s->conf, f, rx->local, file, sizeof(file));
-		else
+			/* Served or not is the boot program's question; what
+			 * "local" sends is a URI with nothing behind it. */
+			if (r == 0 && dec->outcome == DECISION_LOCAL && !f->is_ipxe)
+				r = pxe_http_local_file(s->conf, rx->local, file, sizeof(file));
+		} else
 			r = pxe_boot_file(s->conf, f, rx->local, file, sizeof(file));
 		if (r == -ENOENT) {
 			dec->outcome = DECISION_IGNORE;
@@ -325,7 +332,14 @@ static void answer(struct dhcp_server *s, const struct dhcp_rx *rx, const struct
 		return;
 	}
 
-	r = pxe_build_reply(req, f, reply_type, rx->local, file, out, sizeof(out));
+	/* "local" to plain PXE firmware: its own boot menu's local-disk item,
+	 * not a boot program that would only exit again (pxe.h). */
+	menu = dec->outcome == DECISION_LOCAL && pxe_local_by_menu(req, f);
+	if (menu) {
+		r = pxe_build_local_reply(req, reply_type, rx->local, out, sizeof(out));
+	} else {
+		r = pxe_build_reply(req, f, reply_type, rx->local, file, out, sizeof(out));
+	}
 	if (r < 0) {
 		/* Cannot happen with a full-size buffer; count, don't crash. */
 		s->stats.send_errors++;
@@ -340,6 +354,8 @@ static void answer(struct dhcp_server *s, const struct dhcp_rx *rx, const struct
 		return;
 	}
 	s->stats.answered++;
+	if (menu)
+		s->stats.local_menu++;
 }
 
 /* ---- requests decided on the worker ------------------------------------- */

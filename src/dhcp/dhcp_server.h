@@ -20,6 +20,8 @@ struct dhcp_server;
 struct dhcp_stats {
 	uint64_t received;     /* datagrams read on either port */
 	uint64_t answered;     /* replies sent */
+	uint64_t local_menu;   /* of them, "local" as a PXE boot menu that
+				* sends the firmware to its disk */
 	uint64_t ignored;      /* PXE requests decided "not serviced" (IGNORE,
 				* BindPolicy, no boot program for the arch) */
 	uint64_t malformed;    /* failed dhcp_parse_request() */

@@ -11,7 +11,9 @@
  *    discovery (PXE 2.1 §2.2.5, table 2-1);
  *  - EDK2 (UEFI): no option 43.  It classifies a ProxyDHCP offer without
  *    a boot menu as "BINL" and asks again by DHCPREQUEST to port 4011,
- *    where the DHCPACK carries the file (the edk2 capture). */
+ *    where the DHCPACK carries the file (the edk2 capture);
+ *  - "local" for plain PXE firmware: a boot menu whose only item is the
+ *    local disk, chosen at once (pxe_build_local_reply). */
 #include "dhcp/pxe.h"
 
 #include <arpa/inet.h>
@@ -201,21 +203,32 @@ int pxe_http_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
 	return 0;
 }
 
-int pxe_build_reply(const struct dhcp_msg *req, const struct pxe_facts *f,
-		    uint8_t reply_type, struct in_addr server, const char *bootfile,
-		    uint8_t *buf, size_t cap)
+int pxe_http_local_file(const struct pxed_conf *conf, struct in_addr server, char *out,
+			size_t outlen)
+{
+	char ip[INET_ADDRSTRLEN];
+	int n;
+
+	http_host(conf, server, ip);
+	n = snprintf(out, outlen, "http://%s:%u" PXE_HTTP_LOCAL_PATH, ip,
+		     (unsigned)conf->http_port);
+	if (n < 0 || (size_t)n >= outlen)
+		return -ENOBUFS;
+	return 0;
+}
+
+/* What every reply starts with: the header (RFC 2131 §4.3.1 table 3: xid,
+ * flags, giaddr, chaddr from the client; ciaddr 0 in an OFFER, the
+ * client's in an ACK; yiaddr never set), options 53, 54, 60 and 97. */
+static int reply_start(struct dhcp_builder *b, const struct dhcp_msg *req, uint8_t reply_type,
+		       struct in_addr server, const char *bootfile, uint8_t *buf, size_t cap)
 {
 	static const char pxeclient[] = "PXEClient", httpclient[] = "HTTPClient";
-	bool http = pxe_is_http_client(req);
-	struct dhcp_builder b;
 	struct dhcp_header h;
 	uint8_t uuid[17];
 
 	if (reply_type != DHCPOFFER && reply_type != DHCPACK)
 		return -EINVAL;
-
-	/* RFC 2131 §4.3.1 table 3: xid, flags, giaddr, chaddr from the
-	 * client; ciaddr 0 in an OFFER, the client's in an ACK. */
 	memset(&h, 0, sizeof(h));
 	h.op = BOOTREPLY;
 	h.htype = DHCP_HTYPE_ETHER;
@@ -233,27 +246,89 @@ int pxe_build_reply(const struct dhcp_msg *req, const struct pxe_facts *f,
 		return -ENAMETOOLONG;
 	memcpy(h.file, bootfile, strlen(bootfile) + 1);
 
-	dhcp_build_start(&b, buf, cap, &h);
-	dhcp_build_option(&b, DHCP_OPT_MSG_TYPE, &reply_type, 1);
-	dhcp_build_option(&b, DHCP_OPT_SERVER_ID, &server.s_addr, 4);
+	dhcp_build_start(b, buf, cap, &h);
+	dhcp_build_option(b, DHCP_OPT_MSG_TYPE, &reply_type, 1);
+	dhcp_build_option(b, DHCP_OPT_SERVER_ID, &server.s_addr, 4);
 	/* UEFI 2.5+ HTTP boot (EDK2 HttpBootDhcp4.c) takes an offer for HTTP
 	 * boot only when it carries option 60 "HTTPClient"; with yiaddr 0 and
 	 * an IPv4 URI in `file` it is a "proxy IP URI" offer, used beside the
 	 * site server's address offer, with no 4011 step. */
-	if (http)
-		dhcp_build_option(&b, DHCP_OPT_VENDOR_CLASS, httpclient, sizeof(httpclient) - 1);
+	if (pxe_is_http_client(req))
+		dhcp_build_option(b, DHCP_OPT_VENDOR_CLASS, httpclient, sizeof(httpclient) - 1);
 	else
-		dhcp_build_option(&b, DHCP_OPT_VENDOR_CLASS, pxeclient, sizeof(pxeclient) - 1);
+		dhcp_build_option(b, DHCP_OPT_VENDOR_CLASS, pxeclient, sizeof(pxeclient) - 1);
 	if (req->has_uuid) {
 		/* PXE 2.1 §2.2.3: the ProxyDHCP reply echoes the client UUID. */
 		uuid[0] = 0;
 		memcpy(uuid + 1, req->uuid_wire, 16);
-		dhcp_build_option(&b, DHCP_OPT_CLIENT_UUID, uuid, sizeof(uuid));
+		dhcp_build_option(b, DHCP_OPT_CLIENT_UUID, uuid, sizeof(uuid));
 	}
-	if (!http && (f->is_ipxe || f->arch_class == PXE_ARCH_BIOS)) {
+	return 0;
+}
+
+int pxe_build_reply(const struct dhcp_msg *req, const struct pxe_facts *f,
+		    uint8_t reply_type, struct in_addr server, const char *bootfile,
+		    uint8_t *buf, size_t cap)
+{
+	struct dhcp_builder b;
+	int r;
+
+	if ((r = reply_start(&b, req, reply_type, server, bootfile, buf, cap)) < 0)
+		return r;
+	if (!pxe_is_http_client(req) && (f->is_ipxe || f->arch_class == PXE_ARCH_BIOS)) {
 		const uint8_t vendor[] = { PXE_DISCOVERY_CONTROL, 1, PXE_DC_USE_BOOTFILE,
 					   DHCP_OPT_END };
 		dhcp_build_option(&b, DHCP_OPT_VENDOR, vendor, sizeof(vendor));
 	}
+	return dhcp_build_finish(&b);
+}
+
+bool pxe_local_by_menu(const struct dhcp_msg *req, const struct pxe_facts *f)
+{
+	return !f->is_ipxe && !pxe_is_http_client(req);
+}
+
+int pxe_build_local_reply(const struct dhcp_msg *req, uint8_t reply_type,
+			  struct in_addr server, uint8_t *buf, size_t cap)
+{
+	/* Why a boot menu and not a boot program that exits: it works the
+	 * same whatever the firmware would refuse to run (Secure Boot) and
+	 * whichever iPXE build it would need, costs no download, and EDK2 --
+	 * the firmware of most UEFI machines -- returns from it to its boot
+	 * manager, which goes on to the next boot option (its PxeBcDxe
+	 * aborts on boot server type 0, "PXE-E21: Remote boot cancelled").
+	 * Debian's ipxe.efi chained by EDK2 never returns to the firmware
+	 * after `exit` at all.
+	 *
+	 * PXE 2.1 §2.2.5 table 2-1: PXE_BOOT_MENU is a list of (type, 16
+	 * bits; description length; description); PXE_MENU_PROMPT is
+	 * (timeout in seconds; prompt), where timeout 0 chooses the first
+	 * item at once without showing the menu.  No discovery: the one
+	 * item needs no boot server. */
+	static const char item[] = "Boot from local disk", prompt[] = "pxed";
+	uint8_t v[3 + 2 + 3 + sizeof(item) - 1 + 2 + 1 + sizeof(prompt) - 1 + 1];
+	struct dhcp_builder b;
+	size_t o = 0;
+	int r;
+
+	if ((r = reply_start(&b, req, reply_type, server, "", buf, cap)) < 0)
+		return r;
+	v[o++] = PXE_DISCOVERY_CONTROL;
+	v[o++] = 1;
+	v[o++] = PXE_DC_NO_DISCOVERY;
+	v[o++] = PXE_BOOT_MENU;
+	v[o++] = (uint8_t)(3 + sizeof(item) - 1);
+	v[o++] = (uint8_t)(PXE_BOOT_TYPE_LOCAL >> 8);
+	v[o++] = (uint8_t)(PXE_BOOT_TYPE_LOCAL & 0xff);
+	v[o++] = (uint8_t)(sizeof(item) - 1);
+	memcpy(v + o, item, sizeof(item) - 1);
+	o += sizeof(item) - 1;
+	v[o++] = PXE_MENU_PROMPT;
+	v[o++] = (uint8_t)(1 + sizeof(prompt) - 1);
+	v[o++] = 0; /* timeout: choose the first item now */
+	memcpy(v + o, prompt, sizeof(prompt) - 1);
+	o += sizeof(prompt) - 1;
+	v[o++] = DHCP_OPT_END;
+	dhcp_build_option(&b, DHCP_OPT_VENDOR, v, o);
 	return dhcp_build_finish(&b);
 }

@@ -14,10 +14,21 @@ struct pxed_conf;
 
 /* PXE 2.1 §2.2.5 option 43 sub-options pxed writes. */
 #define PXE_DISCOVERY_CONTROL 6
+#define PXE_BOOT_MENU         9
 #define PXE_MENU_PROMPT       10
+/* PXE_DISCOVERY_CONTROL bits 0-2: no broadcast, no multicast discovery,
+ * only servers from PXE_BOOT_SERVERS (of which pxed sends none). */
+#define PXE_DC_NO_DISCOVERY   0x07
 /* PXE_DISCOVERY_CONTROL bit 3: "if a boot file name is present in the
  * (Proxy)DHCP offer, download it directly" -- no boot server discovery. */
 #define PXE_DC_USE_BOOTFILE   0x08
+/* Boot server type 0 in a PXE_BOOT_MENU item: the local disk.  Chosen, the
+ * PXE firmware stops network boot and returns to its boot manager, which
+ * goes on to the next boot device (PXE 2.1 §2.2.5, table 2-1). */
+#define PXE_BOOT_TYPE_LOCAL   0
+
+/* The path of pxe_http_local_file()'s URI. */
+#define PXE_HTTP_LOCAL_PATH "/local-disk"
 
 /* Room for the longest URL pxed puts in the file field (113 chars). */
 #define PXE_BOOTFILE_MAX DHCP_FILE_LEN
@@ -57,6 +68,16 @@ int pxe_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
 int pxe_http_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
 		       struct in_addr server, char *out, size_t outlen);
 
+/* The boot file that sends a UEFI HTTP boot client to its local disk:
+ *   http://SERVER:PORT/local-disk
+ * a path pxed's HTTP side answers with 404.  EDK2's HTTP boot then fails
+ * at once ("Could not retrieve NBP file size") and its boot manager goes
+ * on to the next boot option, where silence would cost it its DHCP
+ * timeouts and a boot program would cost a download only to exit again.
+ * 0, or -ENOBUFS when out is too small. */
+int pxe_http_local_file(const struct pxed_conf *conf, struct in_addr server, char *out,
+			size_t outlen);
+
 /* Build the ProxyDHCP reply to req: reply_type DHCPOFFER (to a DISCOVER on
  * port 67) or DHCPACK (to a REQUEST/INFORM on 67 or 4011).  yiaddr is
  * always 0: pxed never hands out an address.  Option 60 is "HTTPClient"
@@ -65,3 +86,18 @@ int pxe_http_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
 int pxe_build_reply(const struct dhcp_msg *req, const struct pxe_facts *f,
 		    uint8_t reply_type, struct in_addr server, const char *bootfile,
 		    uint8_t *buf, size_t cap);
+
+/* Whether a "local" decision is answered with pxe_build_local_reply():
+ * plain PXE firmware (not iPXE, which runs pxed's script and leaves it
+ * with `exit`; not UEFI HTTP boot, which has no boot menu). */
+bool pxe_local_by_menu(const struct dhcp_msg *req, const struct pxe_facts *f);
+
+/* The ProxyDHCP reply that sends plain PXE firmware to its local disk: no
+ * boot file, and option 43 with a boot menu of one item, boot server type
+ * 0 ("local boot"), chosen at once (PXE_MENU_PROMPT timeout 0).  The
+ * firmware stops network boot without downloading anything and its boot
+ * manager goes on to the next device in the boot order.  Same header and
+ * options 54/60/97 as pxe_build_reply.  Returns the length, or -ENOBUFS /
+ * -EINVAL. */
+int pxe_build_local_reply(const struct dhcp_msg *req, uint8_t reply_type,
+			  struct in_addr server, uint8_t *buf, size_t cap);

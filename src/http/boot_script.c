@@ -9,6 +9,14 @@
 #include "decide/decide.h"
 #include "http/http_parse.h"
 
+/* How a script leaves for the local disk.  iPXE hands its exit status to
+ * the firmware as the boot option's result: EDK2's boot manager takes a
+ * boot option that returns success as done and opens its setup menu
+ * (UiApp), where the machine stays; an error sends it on to the next boot
+ * option, the disk.  SeaBIOS goes on to the next boot device either way.
+ * Hence always a non-zero status. */
+#define EXIT_LOCAL "exit 1"
+
 struct out {
 	char *buf;
 	size_t len, pos;
@@ -162,7 +170,7 @@ static void out_password(struct out *o, const struct decision *d, const char *ur
 		   d->deployment_name);
 	out_printf(o, "login || goto local\n");
 	out_printf(o, "chain %s&password=${password:uristring} || goto local\n", url);
-	out_printf(o, ":local\necho pxed: booting from local disk\nexit\n");
+	out_printf(o, ":local\necho pxed: booting from local disk\n" EXIT_LOCAL "\n");
 }
 
 int boot_script_build(const struct decision *d, const char *base_url, char *buf, size_t len)
@@ -230,17 +238,18 @@ int boot_script_build_opts(const struct decision *d, const char *base_url,
 			   BOOT_SCRIPT_PROMPT_MS, BOOT_SCRIPT_PROMPT_MS / 1000, d->deployment_name);
 		out_printf(&o, ":deploy\nchain %s&choice=deploy || goto local\n", opts->choice_url);
 		out_printf(&o, ":local\necho pxed: booting from local disk\n");
-		out_printf(&o, "chain %s&choice=local || exit\nexit\n", opts->choice_url);
+		out_printf(&o, "chain %s&choice=local || " EXIT_LOCAL "\n" EXIT_LOCAL "\n",
+			   opts->choice_url);
 		break;
 	case DECISION_LOCAL:
-		out_printf(&o, "echo pxed: booting from local disk (%s)\nexit\n", reason);
+		out_printf(&o, "echo pxed: booting from local disk (%s)\n" EXIT_LOCAL "\n", reason);
 		break;
 	case DECISION_IGNORE:
 		/* The decision engine's reasons start with "not serviced". */
 		if (strncmp(reason, "not serviced", 12) == 0)
-			out_printf(&o, "echo pxed: %s\nexit\n", reason);
+			out_printf(&o, "echo pxed: %s\n" EXIT_LOCAL "\n", reason);
 		else
-			out_printf(&o, "echo pxed: not serviced (%s)\nexit\n", reason);
+			out_printf(&o, "echo pxed: not serviced (%s)\n" EXIT_LOCAL "\n", reason);
 		break;
 	default:
 		buf[0] = '\0';

@@ -64,6 +64,9 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 		const struct dhcp_stats *d = &v->dhcp;
 		one(o, "pxed_dhcp_received_total", "counter", "DHCP datagrams received.", d->received);
 		one(o, "pxed_dhcp_answered_total", "counter", "ProxyDHCP replies sent.", d->answered);
+		one(o, "pxed_dhcp_local_boot_total", "counter",
+		    "Replies that sent plain PXE firmware to its local disk (boot menu).",
+		    d->local_menu);
 		one(o, "pxed_dhcp_ignored_total", "counter",
 		    "PXE requests decided not serviced.", d->ignored);
 		one(o, "pxed_dhcp_malformed_total", "counter", "Malformed DHCP datagrams.",

@@ -138,7 +138,7 @@ discover $M1
 assert_eq "dhcp pc-01 after leaving lab" "local -" "$(last_dhcp $M1)"
 inv=$(metric pxed_decision_cache_invalidations_total)
 [ "${inv:-0}" -ge 1 ] || fail "no cache invalidation counted (invalidations=$inv)"
-boot $M1 | grep -q '^exit$' || fail "/boot.ipxe for pc-01 after leaving lab is not local"
+boot $M1 | grep -q '^exit 1$' || fail "/boot.ipxe for pc-01 after leaving lab is not local"
 pass "device leaves the collection: next DHCP and HTTP answers are local, with CacheExpire = 3600"
 
 # The hand-out (HTTP, commit) and collection clear.

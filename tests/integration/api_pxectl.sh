@@ -196,7 +196,7 @@ assert_grep "^initrd http://127.0.0.1:$PORT/files/deb/initrd.gz$" "$OUT"
 assert_grep "^boot$" "$OUT"
 assert_eq "boot.ipxe after hand-out" 200 "$(http_code "$B/boot.ipxe?mac=52:54:00:12:34:56")"
 grep -q '^kernel' "$OUT" && fail "required deployment handed out twice: $(cat "$OUT")"
-assert_grep "^exit$" "$OUT"
+assert_grep "^exit 1$" "$OUT"
 assert_eq "boot.ipxe available" 200 "$(http_code "$B/boot.ipxe?mac=52:54:00:12:34:57&arch=7")"
 AV="http://127.0.0.1:$PORT/boot.ipxe\?mac=52:54:00:12:34:57&arch=7"
 assert_grep "^prompt --key 0x0d --timeout [0-9]+ .* && goto deploy \|\| goto local$" "$OUT"
@@ -212,7 +212,7 @@ for bad in x DEPLOY "deploy%20" ""; do
 	assert_eq "choice=$bad" 400 "$(http_code "$B/boot.ipxe?mac=52:54:00:12:34:57&choice=$bad")"
 done
 assert_eq "choice=local" 200 "$(http_code "$B/boot.ipxe?mac=52:54:00:12:34:57&arch=7&choice=local")"
-assert_grep "^exit$" "$OUT"
+assert_grep "^exit 1$" "$OUT"
 grep -q '^kernel' "$OUT" && fail "choice=local booted the image: $(cat "$OUT")"
 assert_eq "choice=deploy" 200 "$(http_code -H "Host: pxe.example.org:$PORT" "$B/boot.ipxe?mac=52:54:00:12:34:57&arch=7&choice=deploy")"
 assert_grep "^echo pxed: starting available deployment d2 " "$OUT"
@@ -223,13 +223,13 @@ assert_grep "52:54:00:12:34:57, -: local \(available deployment 'd2': user let t
 # a choice=deploy for a machine with no available deployment deploys nothing
 assert_eq "choice=deploy, nothing available" 200 "$(http_code "$B/boot.ipxe?mac=52:54:00:99:99:98&choice=deploy")"
 grep -q '^kernel' "$OUT" && fail "choice=deploy booted an unknown machine: $(cat "$OUT")"
-assert_grep "^exit$" "$OUT"
+assert_grep "^exit 1$" "$OUT"
 ctl 0 events --device lab-02
 assert_grep "lab-02 +http +boot +d2 +available deployment 'd2': user chose to deploy" "$OUT"
 assert_grep "lab-02 +http +local +d2 +available deployment 'd2': user let the prompt time out: local disk" "$OUT"
 pass "boot.ipxe available: prompt answers go back as choice=deploy|local, recorded as events; bad choice 400"
 assert_eq "boot.ipxe unknown" 200 "$(http_code "$B/boot.ipxe?mac=52:54:00:99:99:99")"
-assert_grep "^exit$" "$OUT"
+assert_grep "^exit 1$" "$OUT"
 pass "boot.ipxe: kernel lines, then exit after hand-out; prompt for available"
 
 ctl 0 events --device lab-01

@@ -231,7 +231,7 @@ assert_eq "right" 200 "$(code -G --data-urlencode "mac=$MAC" --data-urlencode "p
 assert_grep "^kernel http://127.0.0.1:$PORT/files/deb/linux initrd=initrd.gz pxed.report=" "$OUT"
 REPORT=$(grep -oE 'pxed.report=[^ ]+' "$OUT" | cut -d= -f2-)
 assert_eq "after hand-out" 200 "$(code "$B/boot.ipxe?mac=$MAC")"
-assert_grep '^exit$' "$OUT"
+assert_grep '^exit 1$' "$OUT"
 # Lockout: lab-03 types it wrong five times, then even the right one fails.
 for i in 1 2 3 4 5; do code -G --data-urlencode "mac=52:54:00:00:00:03" --data-urlencode "password=guess$i" "$B/boot.ipxe" >/dev/null; done
 assert_eq "locked" 200 "$(code -G --data-urlencode "mac=52:54:00:00:00:03" --data-urlencode "password=$PASSWORD" "$B/boot.ipxe")"

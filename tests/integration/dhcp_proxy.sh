@@ -168,13 +168,13 @@ pass "BIOS REQUEST to 4011: DHCPACK with the same file, unicast back"
 
 bcast --mac "$MAC" --guid "$GUID" --arch 7 --xid 0x78000003
 answered "UEFI DISCOVER"
-assert_eq "OFFER file (UEFI x64)" ipxe.efi "$(field file)"
+assert_eq "OFFER file (UEFI x64)" snponly.efi "$(field file)"
 assert_eq "OFFER option 60 (UEFI)" PXEClient "$(field opt60)"
 assert_eq "OFFER option 43 (UEFI: none, EDK2 asks 4011)" "" "$(field opt43)"
 ucast --type request --mac "$MAC" --guid "$GUID" --arch 7 --ciaddr $CLI --xid 0x78000004
 answered "UEFI REQUEST:4011"
-assert_eq "ACK file (UEFI x64)" ipxe.efi "$(field file)"
-pass "UEFI x64 (arch 7): OFFER and 4011 ACK carry ipxe.efi"
+assert_eq "ACK file (UEFI x64)" snponly.efi "$(field file)"
+pass "UEFI x64 (arch 7): OFFER and 4011 ACK carry snponly.efi"
 
 IPXE_URL="http://$SRV:$HTTP_PORT/boot.ipxe?mac=$MAC&guid=$GUID&arch=7"
 bcast --mac "$MAC" --guid "$GUID" --arch 7 --user-class iPXE --xid 0x78000005
@@ -187,9 +187,9 @@ pass "iPXE (user class 77): file is the boot.ipxe URL, OFFER and ACK"
 
 # UEFI HTTP boot (EDK2 HttpBootDxe): option 60 HTTPClient, arch 16.  The
 # OFFER says HTTPClient and carries the URI of the UEFI x64 boot program
-# on pxed's HTTP side; fetching it gives the bytes of Debian's ipxe.efi
+# on pxed's HTTP side; fetching it gives the bytes of Debian's snponly.efi
 # (a symlink in BootProgramDir).  Other HTTP arches are not serviced.
-HTTP_NBP_URL="http://$SRV:$HTTP_PORT/files/ipxe.efi"
+HTTP_NBP_URL="http://$SRV:$HTTP_PORT/files/snponly.efi"
 log_mark
 bcast --http --mac "$MAC" --guid "$GUID" --xid 0x78000009
 answered "UEFI HTTP DISCOVER"
@@ -203,8 +203,8 @@ assert_eq "HTTP OFFER file" "$HTTP_NBP_URL" "$(field file)"
 log_has "decide: $MAC, $GUID: boot 'd1' \(.*required.*\) \[dhcp DISCOVER on $IF_S, arch uefi-http\(16\), pxe\]"
 ip netns exec "$NS_C" curl -sf -o "$TMP/http-nbp.efi" "$HTTP_NBP_URL" ||
 	fail "GET $HTTP_NBP_URL failed"
-cmp -s "$TMP/http-nbp.efi" /usr/lib/ipxe/ipxe.efi ||
-	fail "$HTTP_NBP_URL is not /usr/lib/ipxe/ipxe.efi"
+cmp -s "$TMP/http-nbp.efi" /usr/lib/ipxe/snponly.efi ||
+	fail "$HTTP_NBP_URL is not /usr/lib/ipxe/snponly.efi"
 for arch in 15 19; do
 	log_mark
 	bcast --http --arch $arch --mac "$MAC" --guid "$GUID" --timeout 1
@@ -213,14 +213,14 @@ for arch in 15 19; do
 done
 ucast --http --type request --mac "$MAC" --guid "$GUID" --ciaddr $CLI --timeout 1
 silent "UEFI HTTP to 4011"
-pass "UEFI HTTP (HTTPClient, arch 16): OFFER 60 HTTPClient, file = $HTTP_NBP_URL, same bytes as ipxe.efi; 15/19 not serviced; no 4011"
+pass "UEFI HTTP (HTTPClient, arch 16): OFFER 60 HTTPClient, file = $HTTP_NBP_URL, same bytes as snponly.efi; 15/19 not serviced; no 4011"
 
 # EDK2 sends its boot server request from port 4011 (the edk2 fixture);
 # some ROMs ask with INFORM.  Both are answered to their source.
 ucast --type request --mac "$MAC" --guid "$GUID" --arch 7 --ciaddr $CLI --source $CLI:4011
 answered "REQUEST:4011 from port 4011"
 assert_eq "ACK to the source port" "$CLI:4011" "$(field dst_ip):$(field dst_port)"
-assert_eq "ACK file (from 4011)" ipxe.efi "$(field file)"
+assert_eq "ACK file (from 4011)" snponly.efi "$(field file)"
 ucast --type inform --mac "$MAC" --guid "$GUID" --arch 0 --ciaddr $CLI
 answered "INFORM:4011"
 assert_eq "INFORM answered with ACK" ACK "$(field type)"
@@ -350,7 +350,7 @@ bcast --mac "$MAC" --guid "$GUID" --arch 7 --secs 4
 answered "UEFI DISCOVER secs 4 with ResponseDelay 3"
 ucast --type request --mac "$MAC" --guid "$GUID" --arch 7 --ciaddr $CLI --secs 0
 answered "UEFI REQUEST:4011 with secs 0 after our OFFER"
-assert_eq "ACK file with ResponseDelay" ipxe.efi "$(field file)"
+assert_eq "ACK file with ResponseDelay" snponly.efi "$(field file)"
 reload
 pass "ResponseDelay=3: secs 0 and 2 silent ('below ResponseDelay'); secs 4 answered; 4011 REQUEST with secs 0 answered"
 
@@ -370,7 +370,7 @@ assert_grep "^kernel http://$SRV:$HTTP_PORT/files/d1/vmlinuz initrd=initrd.gz de
 assert_grep "^initrd http://$SRV:$HTTP_PORT/files/d1/initrd.gz$" "$TMP/script"
 getscript
 grep -q '^kernel' "$TMP/script" && fail "d1 handed out twice: $(cat "$TMP/script")"
-assert_grep "^exit$" "$TMP/script" "second script does not send the machine to its local disk"
+assert_grep "^exit 1$" "$TMP/script" "second script does not send the machine to its local disk"
 ctl deploy d2 --image img2 --device lab-78 --required
 getscript
 assert_grep "^kernel http://$SRV:$HTTP_PORT/files/d2/vmlinuz initrd=initrd.gz deploy=d2 pxed.report=" "$TMP/script" "new required deployment d2 not served at once"
@@ -386,6 +386,45 @@ ctl events --device lab-78
 assert_grep "lab-78 +http +boot +d1" "$TMP/ctl.out"
 assert_grep "lab-78 +http +boot +d2" "$TMP/ctl.out"
 pass "seed scenario: d1 booted, then local, then d2 at once (CacheExpire 3600, no restart)"
+
+# ---- 7. "local": each kind of client is sent to its disk -----------------
+# A known machine with nothing to do.  Plain PXE firmware (BIOS and UEFI)
+# gets no boot file and a PXE boot menu whose only item, chosen at once, is
+# the local disk (PXE 2.1 boot server type 0); iPXE gets its script, which
+# ends in `exit 1`; UEFI HTTP boot gets a URI that answers 404.
+MACL=52:54:00:78:00:02
+GUIDL=78787878-0000-4000-8000-000000000002
+ctl device add lab-78l --mac $MACL --guid $GUIDL
+OPT43_LOCAL=0601070917000014$(printf 'Boot from local disk' | od -An -tx1 | tr -d ' \n')0a0500$(printf pxed | od -An -tx1 | tr -d ' \n')ff
+for arch in 0 7; do
+	log_mark
+	bcast --mac $MACL --guid $GUIDL --arch $arch
+	answered "local DISCOVER arch $arch"
+	assert_eq "local OFFER file (arch $arch)" "" "$(field file)"
+	assert_eq "local OFFER option 43 (arch $arch)" "$OPT43_LOCAL" "$(field opt43)"
+	assert_eq "local OFFER option 60" PXEClient "$(field opt60)"
+	assert_eq "local OFFER yiaddr" 0.0.0.0 "$(field yiaddr)"
+	ucast --type request --mac $MACL --guid $GUIDL --arch $arch --ciaddr $CLI
+	answered "local REQUEST:4011 arch $arch"
+	assert_eq "local ACK file (arch $arch)" "" "$(field file)"
+	assert_eq "local ACK option 43 (arch $arch)" "$OPT43_LOCAL" "$(field opt43)"
+	log_has "decide: $MACL, $GUIDL: local \(known device 'lab-78l', no deployment\) \[dhcp DISCOVER"
+done
+bcast --mac $MACL --guid $GUIDL --arch 7 --user-class iPXE
+answered "local iPXE DISCOVER"
+URL=$(field file)
+assert_eq "local iPXE file" "http://$SRV:$HTTP_PORT/boot.ipxe?mac=$MACL&guid=$GUIDL&arch=7" "$URL"
+getscript
+assert_eq "local iPXE script" "$(printf '#!ipxe\necho pxed: booting from local disk (known device lab-78l, no deployment)\nexit 1')" "$(cat "$TMP/script")"
+bcast --http --mac $MACL --guid $GUIDL
+answered "local UEFI HTTP DISCOVER"
+assert_eq "local HTTP OFFER option 60" HTTPClient "$(field opt60)"
+assert_eq "local HTTP OFFER file" "http://$SRV:$HTTP_PORT/local-disk" "$(field file)"
+code=$(ip netns exec "$NS_C" curl -s -o /dev/null -w '%{http_code}' -I "$(field file)")
+assert_eq "HEAD of the local URI (as EDK2 sends first)" 404 "$code"
+metric=$(ip netns exec "$NS_S" curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" | sed -n 's/^pxed_dhcp_local_boot_total //p')
+assert_eq "pxed_dhcp_local_boot_total" 4 "$metric"
+pass "local: PXE firmware (arch 0, 7) gets the local-boot menu on OFFER and 4011 ACK, iPXE 'exit 1', UEFI HTTP a 404 URI; 4 counted"
 
 # ---- every decision line starts with "MAC, GUID:" ----------------------
 grep -E '^[^ ]+ +[a-z]+ +decide: .*\[(dhcp|pxe|http)' "$TMP/pxed.log" >"$TMP/decisions"

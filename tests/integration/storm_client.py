@@ -27,10 +27,13 @@ below say where the two differ:
      "PXEClient:Arch:00007:UNDI:003010" as iPXE's EFI build sends it,
      and arch=7 in the URL);
   5. HTTP GET of that URL from ADDR                 -> an iPXE script;
-  6. with --expect boot: HTTP GET of the script's kernel and initrd URLs,
-     compared (size and SHA-256) with --kernel-local / --initrd-local;
-     with --expect local: the script must send the machine to its disk
-     (`exit`, no `kernel`).
+  6. HTTP GET of the script's kernel and initrd URLs, compared (size and
+     SHA-256) with --kernel-local / --initrd-local.
+
+With --expect local (machines with nothing to do), step 1's OFFER must
+carry no boot file and the PXE boot menu that sends the firmware to its
+local disk (boot server type 0, chosen at once), and the machine stops
+there, as PXE firmware does.
 
 Retries are those of real firmware: a DHCP request is sent again with the
 same xid after 1 s, then 2 s (up to --dhcp-tries); a TFTP packet is sent
@@ -443,6 +446,14 @@ class Machine:
         try:
             nbp = o.uefi_nbp if self.uefi else o.nbp
             r = self.step("discover", self.discover)
+            if o.expect == "local":
+                # A machine with nothing to do: no boot file, and a PXE
+                # boot menu whose one item, chosen at once, is the local
+                # disk.  The firmware stops network boot there.
+                if r["file"] or r.get("opt43") != LOCAL_MENU_43:
+                    raise StepError("second boot not sent to local disk: OFFER file %r, option 43 %s"
+                                    % (r["file"], r.get("opt43")))
+                return
             if r["file"] != nbp:
                 raise StepError("OFFER file %r, want %r" % (r["file"], nbp))
             if self.uefi and "opt43" in r:
@@ -466,19 +477,22 @@ class Machine:
                 raise StepError("not an iPXE script: %r" % script[:80])
             kern = re.search(r"^kernel (\S+)", script, re.M)
             init = re.search(r"^initrd (\S+)", script, re.M)
-            if o.expect == "local":
-                if kern or not re.search(r"^exit$", script, re.M):
-                    raise StepError("second boot not sent to local disk: %r" % script)
-            else:
-                if not kern or not init:
-                    raise StepError("script without kernel/initrd: %r" % script)
-                self.step("kernel", self.http_get, kern.group(1), o.kernel_len, o.kernel_sha)
-                self.step("initrd", self.http_get, init.group(1), o.initrd_len, o.initrd_sha)
+            if not kern or not init:
+                raise StepError("script without kernel/initrd: %r" % script)
+            self.step("kernel", self.http_get, kern.group(1), o.kernel_len, o.kernel_sha)
+            self.step("initrd", self.http_get, init.group(1), o.initrd_len, o.initrd_sha)
         except StepError as e:
             self.error = str(e)
         except Exception as e:  # a bug in this client is a failure too
             self.error = "%s: %s" % (type(e).__name__, e)
-        self.t["total"] = time.monotonic() - t0
+        finally:
+            self.t["total"] = time.monotonic() - t0
+
+
+# Option 43 of pxed's "local" reply: discovery control 7, boot menu
+# [type 0, "Boot from local disk"], menu prompt [timeout 0, "pxed"], END.
+LOCAL_MENU_43 = (bytes([6, 1, 7, 9, 23, 0, 0, 20]) + b"Boot from local disk" +
+                 bytes([10, 5, 0]) + b"pxed" + bytes([255])).hex()
 
 
 def file_facts(path):
@@ -503,7 +517,7 @@ def main():
     p.add_argument("--blksize", type=int, default=1432)
     p.add_argument("--uefi", type=int, default=0, metavar="K",
                    help="the last K machines are UEFI x64 with EDK2's PXE")
-    p.add_argument("--uefi-nbp", default="ipxe.efi")
+    p.add_argument("--uefi-nbp", default="snponly.efi")
     p.add_argument("--uefi-nbp-local", help="required with --uefi")
     p.add_argument("--uefi-blksize", type=int, default=1468)
     p.add_argument("--uefi-windowsize", type=int, default=4)

@@ -873,6 +873,87 @@ static int setup(void **state)
 	return 0;
 }
 
+/* "local" to plain PXE firmware: the reply to each of EDK2's requests in
+ * the capture is a boot menu whose one item, chosen at once, is the local
+ * disk; iPXE and UEFI HTTP boot clients are not answered that way. */
+static void test_local_menu(void **state)
+{
+	/* PXE 2.1 §2.2.5: discovery control 7, boot menu [type 0, "Boot from
+	 * local disk"], menu prompt [timeout 0, "pxed"], END. */
+	static const uint8_t want43[] = {
+		6, 1, 7,
+		9, 23, 0, 0, 20, 'B', 'o', 'o', 't', ' ', 'f', 'r', 'o', 'm', ' ', 'l', 'o', 'c',
+		'a', 'l', ' ', 'd', 'i', 's', 'k',
+		10, 5, 0, 'p', 'x', 'e', 'd',
+		255 };
+	struct pcap_capture cap;
+	struct dhcp_msg m, rep;
+	struct pxe_facts f;
+	uint8_t buf[DHCP_MAX_LEN];
+	struct in_addr srv = ip4("10.99.0.10");
+	unsigned n_menu = 0, n_ipxe = 0;
+
+	assert_int_equal(pcap_load(EDK2_PCAP, &cap), 0);
+	for (size_t i = 0; i < cap.n; i++) {
+		struct pcap_udp *u = &cap.pkt[i];
+		if (!from_client(u))
+			continue;
+		assert_int_equal(dhcp_parse_request(u->data, u->len, &m), 0);
+		assert_int_equal(pxe_facts_from_msg(&m, &f), 0);
+		if (f.is_ipxe) {
+			/* iPXE runs pxed's script, which ends in `exit 1`. */
+			assert_false(pxe_local_by_menu(&m, &f));
+			n_ipxe++;
+			continue;
+		}
+		assert_true(pxe_local_by_menu(&m, &f));
+		uint8_t type = m.msg_type == DHCPDISCOVER ? DHCPOFFER : DHCPACK;
+		int len = pxe_build_local_reply(&m, type, srv, buf, sizeof(buf));
+		assert_true(len >= DHCP_MIN_REPLY_LEN);
+		assert_int_equal(dhcp_parse(buf, (size_t)len, &rep), 0);
+		assert_int_equal(rep.hdr.op, BOOTREPLY);
+		assert_int_equal(rep.msg_type, type);
+		assert_int_equal(rep.hdr.xid, m.hdr.xid);
+		assert_memory_equal(rep.hdr.chaddr, m.hdr.chaddr, DHCP_CHADDR_LEN);
+		assert_int_equal(rep.hdr.yiaddr.s_addr, 0);
+		assert_string_equal(rep.hdr.file, ""); /* nothing to download */
+		assert_true(rep.has_server_id);
+		assert_int_equal(rep.server_id.s_addr, srv.s_addr);
+		assert_int_equal(rep.vendor_class.len, 9);
+		assert_memory_equal(rep.vendor_class.data, "PXEClient", 9);
+		assert_true(rep.has_uuid);
+		assert_memory_equal(rep.uuid_wire, m.uuid_wire, 16);
+		assert_true(rep.vendor_opts.present);
+		assert_int_equal(rep.vendor_opts.len, sizeof(want43));
+		assert_memory_equal(rep.vendor_opts.data, want43, sizeof(want43));
+		for (size_t c = 0; c < (size_t)end_offset(buf, (size_t)len) + 1; c++)
+			assert_int_equal(pxe_build_local_reply(&m, type, srv, buf, c), -ENOBUFS);
+		assert_int_equal(pxe_build_local_reply(&m, DHCPNAK, srv, buf, sizeof(buf)), -EINVAL);
+		n_menu++;
+	}
+	assert_int_equal(n_menu, 3); /* DISCOVER, REQUEST, the 4011 REQUEST */
+	assert_int_equal(n_ipxe, 2);
+	pcap_free(&cap);
+
+	/* UEFI HTTP boot has no PXE boot menu: "local" is a URI with
+	 * nothing behind it, bound to the HTTP address when there is one. */
+	char uri[PXE_BOOTFILE_MAX];
+	assert_int_equal(pxe_http_local_file(&conf, srv, uri, sizeof(uri)), 0);
+	assert_string_equal(uri, "http://10.99.0.10:8080/local-disk");
+	for (size_t c = 0; c <= strlen(uri); c++)
+		assert_int_equal(pxe_http_local_file(&conf, srv, uri, c), -ENOBUFS);
+	snprintf(conf.http_address, sizeof(conf.http_address), "10.9.8.7");
+	assert_int_equal(pxe_http_local_file(&conf, srv, uri, sizeof(uri)), 0);
+	assert_string_equal(uri, "http://10.9.8.7:8080/local-disk");
+	conf_for_tests();
+	const uint8_t http[] = { 53, 1, 1, 93, 2, 0, 16, 60, 10, 'H', 'T', 'T', 'P', 'C', 'l',
+				 'i', 'e', 'n', 't', 255 };
+	size_t hl = mk(buf, sizeof(buf), http, sizeof(http));
+	assert_int_equal(parse_exact(buf, hl, &m), 0);
+	assert_int_equal(pxe_facts_from_msg(&m, &f), 0);
+	assert_false(pxe_local_by_menu(&m, &f));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -890,6 +971,7 @@ int main(void)
 		cmocka_unit_test_setup(test_builder, setup),
 		cmocka_unit_test_setup(test_http_boot, setup),
 		cmocka_unit_test_setup(test_facts_edge, setup),
+		cmocka_unit_test_setup(test_local_menu, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -101,8 +101,8 @@ static void test_script_available_prompts(void **state)
 			    "chain " AGAIN "&choice=deploy || goto local\n"
 			    ":local\n"
 			    "echo pxed: booting from local disk\n"
-			    "chain " AGAIN "&choice=local || exit\n"
-			    "exit\n");
+			    "chain " AGAIN "&choice=local || exit 1\n"
+			    "exit 1\n");
 	p = strstr(buf, "\nprompt --key 0x0d --timeout 10000 ");
 	deploy = strstr(buf, "\n:deploy\n");
 	local = strstr(buf, "\n:local\n");
@@ -130,12 +130,12 @@ static void test_script_local_and_ignore(void **state)
 	strcpy(d.reason, "required deployment 'x' already handed out");
 	assert_true(boot_script_build(&d, BASE, buf, sizeof(buf)) > 0);
 	assert_string_equal(buf, "#!ipxe\necho pxed: booting from local disk (required "
-				 "deployment x already handed out)\nexit\n");
+				 "deployment x already handed out)\nexit 1\n");
 	d.outcome = DECISION_IGNORE;
 	strcpy(d.reason, "unknown machine, SupportUnknownMachines is off");
 	assert_true(boot_script_build(&d, BASE, buf, sizeof(buf)) > 0);
 	assert_string_equal(buf, "#!ipxe\necho pxed: not serviced (unknown machine, "
-				 "SupportUnknownMachines is off)\nexit\n");
+				 "SupportUnknownMachines is off)\nexit 1\n");
 }
 
 static void test_script_reason_injection(void **state)
@@ -147,7 +147,7 @@ static void test_script_reason_injection(void **state)
 	/* exactly three lines, nothing iPXE would interpret */
 	assert_null(strstr(buf, "\nchain"));
 	assert_null(strpbrk(buf + 7, "${}|;\"\\#&"));
-	assert_string_equal(strchr(buf + 7, '\n'), "\nexit\n");
+	assert_string_equal(strchr(buf + 7, '\n'), "\nexit 1\n");
 }
 
 static void test_script_refuses_hostile_fields(void **state)
