@@ -2,7 +2,8 @@
 # Lab: an OVMF (EDK2) machine with EDK2's own PXE stack (virtio-net, no iPXE
 # ROM), known to pxed with a required deployment, boots it: ProxyDHCP +
 # port 4011 -> iPXE over TFTP -> iPXE DHCP -> HTTP boot script -> kernel and
-# initrd over HTTP -> the initramfs prints the deployment's command line.
+# initrd over HTTP -> the initramfs prints the deployment's command line;
+# booted again, it goes to its local disk.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lablib.sh"
 lab_require
@@ -36,3 +37,13 @@ case " $cl " in *" pxedtest=$token "*) ;; *) lab_dump; fail "kernel cmdline lack
 [ "$(lab_decisions "$mac" boot)" -ge 1 ] || { lab_dump; fail "pxed logged no boot decision for $mac"; }
 wait_for 30 eval "! kill -0 $LAB_VM_PID" || fail "VM did not power off after the marker"
 pass "UEFI (EDK2 PXE) VM booted deployment d2 in ${t}s, cmdline: $cl"
+
+# The same machine again: d2 already handed out, so pxed answers local and
+# the firmware boots its disk (EDK2 cancels network boot at pxed's menu).
+kernels=$(lab_kernel_fetches)
+lab_boot_local lab_vm_uefi vm2 "$mac" "$uuid" "$TMP/uefi-boot2.log"
+grep -qa "PXE-E21: Remote boot cancelled" "$TMP/uefi-boot2.log" || fail "EDK2 did not cancel network boot at pxed's local-boot menu"
+assert_eq "kernel fetches on the second boot" "$kernels" "$(lab_kernel_fetches)"
+grep -aiE -- "$mac, [^ ]+: local" "$TMP/pxed.log" | tail -n1 | grep -q "d2" ||
+	{ lab_dump; fail "the local decision does not name d2 as already handed out"; }
+pass "second boot: d2 already handed out, local, the disk booted at ${LAB_BOOT_T}s"

@@ -4,7 +4,8 @@
 # Source after tests/lib.sh.
 #
 #   lab_require            skip (77) unless root, qemu, firmware, tools exist
-#   lab_assets             build/lab/{vmlinuz,initrd.gz} (cached)
+#   lab_assets             build/lab/{vmlinuz,initrd.gz,disk-bios.img,disk-uefi.img}
+#                          (cached)
 #   lab_net_up             namespaces, bridge, veths, site DHCP, capture
 #   lab_vm_bios NAME MAC UUID LOG   start a BIOS VM (sets LAB_VM_PID)
 #   lab_vm_uefi NAME MAC UUID LOG   start a UEFI VM (sets LAB_VM_PID)
@@ -19,6 +20,8 @@
 
 LAB_DIR=$ROOT/build/lab
 LAB_MARKER=PXED-LAB-MARKER
+# What a lab VM's local disk prints when the firmware boots it.
+LAB_DISK_MARKER=PXED-LAB-DISK
 LAB_PXE_ADDR=10.77.0.2
 LAB_DHCP_ADDR=10.77.0.1
 LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-150}
@@ -26,6 +29,7 @@ OVMF_CODE=${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
 OVMF_VARS=${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
 IPXE_DIR=${IPXE_DIR:-/usr/lib/ipxe}
 LAB_BIOS_ROM=${LAB_BIOS_ROM:-/usr/lib/ipxe/qemu/pxe-e1000.rom}
+LAB_UEFI_ROM=${LAB_UEFI_ROM:-/usr/lib/ipxe/qemu/efi-e1000.rom}
 
 exec {LAB_ERR}>&2
 
@@ -34,7 +38,8 @@ lab_log() { echo "lab: $*" >&2; }
 lab_require() {
 	need_root
 	local t
-	for t in qemu-system-x86_64 ip dnsmasq tcpdump cpio gzip busybox curl dpkg; do
+	for t in qemu-system-x86_64 ip dnsmasq tcpdump cpio gzip busybox curl dpkg \
+		grub-mkstandalone mkfs.vfat mmd mcopy sfdisk; do
 		command -v "$t" >/dev/null 2>&1 || skip "lab needs $t"
 	done
 	[ -e /dev/net/tun ] || skip "lab needs /dev/net/tun"
@@ -56,9 +61,64 @@ lab_assets() {
 		if [ ! -s "$LAB_DIR/initrd.gz" ]; then
 			_lab_initrd || exit 1
 		fi
+		if [ ! -s "$LAB_DIR/disk-bios.img" ]; then
+			_lab_disk_bios || exit 1
+		fi
+		if [ ! -s "$LAB_DIR/disk-uefi.img" ]; then
+			_lab_disk_uefi || exit 1
+		fi
 	) 9>"$LAB_DIR/.lock" || fail "lab assets could not be built"
 	LAB_KERNEL=$LAB_DIR/vmlinuz
 	LAB_INITRD=$LAB_DIR/initrd.gz
+	LAB_DISK_BIOS=$LAB_DIR/disk-bios.img
+	LAB_DISK_UEFI=$LAB_DIR/disk-uefi.img
+}
+
+# The BIOS disk: a 1 MiB raw image whose master boot record writes
+# "PXED-LAB-DISK bios" to COM1 and halts.  Hand-assembled 16-bit code, loaded
+# by the BIOS at 0000:7C00:
+#   31 C0     xor ax,ax          8E D8  mov ds,ax
+#   BA F8 03  mov dx,0x3F8       BE 17 7C  mov si,0x7C17 (the text)
+#   FC        cld
+#   AC        lodsb              (next:)
+#   84 C0     test al,al         74 03  jz halt
+#   EE        out dx,al          EB F8  jmp next
+#   FA        cli                (halt:)
+#   F4        hlt                EB FD  jmp hlt
+# then the text, NUL-terminated, and the 55 AA signature at offset 510.
+_lab_disk_bios() {
+	local img=$LAB_DIR/disk-bios.img.tmp
+	{
+		printf '\x31\xc0\x8e\xd8\xba\xf8\x03\xbe\x17\x7c\xfc\xac\x84\xc0\x74\x03\xee\xeb\xf8\xfa\xf4\xeb\xfd'
+		printf '\r\n%s bios\r\n\0' "$LAB_DISK_MARKER"
+	} >"$img" || return 1
+	truncate -s 510 "$img"
+	printf '\x55\xaa' >>"$img"
+	truncate -s 1M "$img"
+	mv "$img" "$LAB_DIR/disk-bios.img"
+}
+
+# The UEFI disk: a GPT image with one EFI system partition holding the
+# removable-media boot path \EFI\BOOT\BOOTX64.EFI, a standalone GRUB whose
+# embedded grub.cfg prints "PXED-LAB-DISK uefi" and powers the VM off.
+_lab_disk_uefi() {
+	local d img esp cfg
+	d=$(mktemp -d "$LAB_DIR/disk.XXXXXX")
+	cfg=$d/grub.cfg
+	printf 'echo "%s uefi"\nsleep 1\nhalt\n' "$LAB_DISK_MARKER" >"$cfg"
+	grub-mkstandalone -O x86_64-efi --modules="echo sleep halt" \
+		--locales= --fonts= --themes= -o "$d/BOOTX64.EFI" "boot/grub/grub.cfg=$cfg" >&2 || return 1
+	esp=$d/esp.img
+	mkfs.vfat -C -n PXEDLAB "$esp" 30720 >/dev/null || return 1
+	mmd -i "$esp" ::/EFI ::/EFI/BOOT || return 1
+	mcopy -i "$esp" "$d/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI || return 1
+	img=$d/disk.img
+	truncate -s 34M "$img"
+	printf 'label: gpt\nstart=2048, size=61440, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="EFI system"\n' |
+		sfdisk -q "$img" >&2 || return 1
+	dd if="$esp" of="$img" bs=512 seek=2048 conv=notrunc status=none || return 1
+	mv "$img" "$LAB_DIR/disk-uefi.img"
+	rm -rf "$d"
 }
 
 _lab_kernel() {
@@ -203,30 +263,84 @@ _lab_qemu() {
 	on_exit "lab_vm_kill $LAB_VM_PID"
 }
 
-# lab_vm_bios NAME MAC UUID LOG: SeaBIOS with the iPXE e1000 ROM, network boot.
+# Every lab VM has a local disk that says when it was booted
+# (LAB_DISK_MARKER), behind the NIC in the boot order: the NIC is
+# bootindex=1, the disk bootindex=2, as a managed machine is set up (a
+# firmware that tries its disk first never asks pxed).  snapshot=on: the
+# image is shared and never written.  LAB_NO_DISK=1: no disk.
+_lab_disk_args() { # IMAGE
+	[ -n "${LAB_NO_DISK:-}" ] && return 0
+	LAB_DISK_ARGS=(-drive "if=none,id=d0,format=raw,snapshot=on,file=$1"
+		-device "ide-hd,drive=d0,bus=ide.0,bootindex=2")
+}
+
+# OVMF's flash and the settings every UEFI VM shares.  PXE over IPv6 is
+# turned off (the lab is IPv4): else OVMF spends about a minute on it after
+# PXEv4 and before the disk.
+_lab_ovmf_args() { # NAME
+	local vars=$TMP/$1-OVMF_VARS.fd
+	cp "$OVMF_VARS" "$vars"
+	LAB_OVMF_ARGS=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=$OVMF_CODE"
+		-drive "if=pflash,format=raw,unit=1,file=$vars"
+		-fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=no)
+}
+
+# lab_vm_bios NAME MAC UUID LOG: SeaBIOS with the iPXE e1000 ROM, network
+# boot first, then the disk.
 lab_vm_bios() {
 	local name=$1 mac=$2 uuid=$3 log=$4 tap
 	tap=$(_lab_tap "$name") || fail "tap for $name"
+	LAB_DISK_ARGS=()
+	_lab_disk_args "$LAB_DISK_BIOS"
 	_lab_qemu "$log" -smbios "type=1,uuid=$uuid" \
 		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
-		-device "e1000,netdev=n0,mac=$mac,romfile=$LAB_BIOS_ROM" -boot n
+		-device "e1000,netdev=n0,mac=$mac,romfile=$LAB_BIOS_ROM,bootindex=1" \
+		"${LAB_DISK_ARGS[@]}"
 	LAB_VM_FATAL='No bootable device'
+	LAB_VM_DISK="$LAB_DISK_MARKER bios"
 }
 
-# lab_vm_uefi NAME MAC UUID LOG: OVMF, EDK2's own PXE on virtio-net (no ROM).
+# lab_vm_uefi NAME MAC UUID LOG: OVMF, EDK2's own PXE on virtio-net (no ROM),
+# then the disk.
 lab_vm_uefi() {
-	local name=$1 mac=$2 uuid=$3 log=$4 tap vars
+	local name=$1 mac=$2 uuid=$3 log=$4 tap
 	tap=$(_lab_tap "$name") || fail "tap for $name"
-	vars=$TMP/$name-OVMF_VARS.fd
-	cp "$OVMF_VARS" "$vars"
-	_lab_qemu "$log" -smbios "type=1,uuid=$uuid" \
-		-drive "if=pflash,format=raw,unit=0,readonly=on,file=$OVMF_CODE" \
-		-drive "if=pflash,format=raw,unit=1,file=$vars" \
+	LAB_DISK_ARGS=()
+	_lab_disk_args "$LAB_DISK_UEFI"
+	_lab_ovmf_args "$name"
+	_lab_qemu "$log" -smbios "type=1,uuid=$uuid" "${LAB_OVMF_ARGS[@]}" \
 		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
-		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile="
+		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1" \
+		"${LAB_DISK_ARGS[@]}"
+	_lab_uefi_fatal
+}
+
+# lab_vm_uefi_ipxe NAME MAC UUID LOG: OVMF with iPXE's EFI ROM on e1000 (the
+# NIC's own iPXE, as on machines flashed with it), then the disk.
+lab_vm_uefi_ipxe() {
+	local name=$1 mac=$2 uuid=$3 log=$4 tap
+	tap=$(_lab_tap "$name") || fail "tap for $name"
+	LAB_DISK_ARGS=()
+	_lab_disk_args "$LAB_DISK_UEFI"
+	_lab_ovmf_args "$name"
+	_lab_qemu "$log" -smbios "type=1,uuid=$uuid" "${LAB_OVMF_ARGS[@]}" \
+		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
+		-device "e1000,netdev=n0,mac=$mac,romfile=$LAB_UEFI_ROM,bootindex=1" \
+		"${LAB_DISK_ARGS[@]}"
+	_lab_uefi_fatal
+}
+
+_lab_uefi_fatal() {
 	# BdsDxe says this once the IPv4 PXE boot option (EDK2 PXE, or the
-	# iPXE it loaded) has failed.
-	LAB_VM_FATAL='failed to load Boot[0-9A-Fa-f]+ "UEFI PXEv4[^"]*"|PXE-E[0-9A-F]+: [A-Za-z ]+'
+	# iPXE it loaded) has failed; with a disk the firmware goes on, so
+	# it is fatal only without one.  "UiApp": the firmware opened its
+	# setup menu, where a machine stays until someone comes by.
+	if [ -n "${LAB_NO_DISK:-}" ]; then
+		LAB_VM_FATAL='failed to load Boot[0-9A-Fa-f]+ "UEFI PXEv4[^"]*"|PXE-E[0-9A-F]+: [A-Za-z ]+|starting Boot[0-9A-Fa-f]+ "UiApp"'
+	else
+		LAB_VM_FATAL='starting Boot[0-9A-Fa-f]+ "UiApp"'
+	fi
+	LAB_VM_DISK="$LAB_DISK_MARKER uefi"
 }
 
 # lab_vm_wait LOG PATTERN TIMEOUT: until an (extended) regex shows up in LOG.
@@ -239,6 +353,10 @@ lab_vm_wait() {
 	while :; do
 		grep -qaE -- "$pat" "$log" && return 0
 		if grep -qa "Kernel panic" "$log"; then LAB_VM_WHY="kernel panic"; return 1; fi
+		if [ -n "${LAB_VM_DISK:-}" ] && grep -qa -- "$LAB_VM_DISK" "$log"; then
+			LAB_VM_WHY="the firmware booted its local disk instead"
+			return 1
+		fi
 		if [ -n "${LAB_VM_FATAL:-}" ] && grep -qaE -- "$LAB_VM_FATAL" "$log"; then
 			LAB_VM_WHY="firmware gave up: $(grep -aoE -- "$LAB_VM_FATAL" "$log" | head -n1)"
 			return 1
@@ -381,20 +499,31 @@ lab_boot_marker() {
 }
 
 # lab_boot_local START_CMD NAME MAC UUID LOG: start the VM, wait for a new
-# `local` decision for MAC in pxed's log, then for the firmware to move on to
-# its (absent) disk; fail if the deployment's initramfs starts.  Sets LAB_BOOT_T
-# (seconds from power-on until the firmware moved on to its disk).
+# `local` decision for MAC in pxed's log, then for the VM's local disk to
+# boot (its marker on the console); fail if the deployment's initramfs
+# starts or the firmware stops in its setup menu.  Sets LAB_BOOT_T (seconds
+# from power-on to the disk's marker).
 lab_boot_local() {
 	local start=$1 name=$2 mac=$3 uuid=$4 log=$5 locals
 	locals=$(lab_decisions "$mac" local)
 	"$start" "$name" "$mac" "$uuid" "$log"
 	wait_for "$LAB_BOOT_TIMEOUT" eval '[ "$(lab_decisions "'"$mac"'" local)" -gt '"$locals"' ]' ||
 		{ tail -c 1500 "$log" | tr -d '\033' >&2; lab_dump; fail "pxed logged no local decision for $mac ($name)"; }
-	lab_vm_wait "$log" "${LAB_VM_FATAL:-No bootable device}|$LAB_MARKER" 60 || true
+	lab_wait_disk "$name" "$log"
+}
+
+# lab_wait_disk NAME LOG [TIMEOUT]: the last VM started boots its local
+# disk (within TIMEOUT seconds of its start, default LAB_BOOT_TIMEOUT), and
+# not a deployment.  Sets LAB_BOOT_T.
+lab_wait_disk() {
+	local name=$1 log=$2 disk=$LAB_VM_DISK tmo=${3:-$LAB_BOOT_TIMEOUT}
+	LAB_VM_DISK=
+	lab_vm_wait "$log" "$disk|$LAB_MARKER" $((tmo - (SECONDS - LAB_VM_START))) || true
+	LAB_VM_DISK=$disk
 	LAB_BOOT_T=$((SECONDS - LAB_VM_START))
-	grep -qa "$LAB_MARKER" "$log" && { lab_dump; fail "$name started a deployment after a local decision"; }
-	grep -qaE "${LAB_VM_FATAL:-No bootable device}" "$log" ||
-		{ tail -c 1500 "$log" | tr -d '\033' >&2; lab_dump; fail "$name did not go on to its local disk within 60 s"; }
+	grep -qa "$LAB_MARKER" "$log" && { lab_dump; fail "$name started a deployment instead of its local disk"; }
+	grep -qa -- "$disk" "$log" ||
+		{ tail -c 2000 "$log" | tr -d '\033' >&2; lab_dump; fail "$name did not boot its local disk ($LAB_VM_WHY after ${LAB_BOOT_T}s)"; }
 	lab_vm_kill
 }
 

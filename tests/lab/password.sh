@@ -82,3 +82,16 @@ done
 grep -qE '^pxed_pxe_password_failures_total(\{[^}]*\})? 1$' "$TMP/metrics.txt" ||
 	{ grep password "$TMP/metrics.txt" >&2; fail "metrics do not count one password failure"; }
 pass "3. neither password in pxed's log, events, status, metrics ($((SECONDS - t0))s)"
+
+# 4. nobody knows the password: Esc at the form leaves for the local disk.
+pxectl device clear vm1 >/dev/null || fail "pxectl device clear vm1"
+log4=$TMP/pw-esc.log
+lab_vm_bios vm1 "$mac" "$uuid" "$log4"
+lab_vm_wait "$log4" "Password" "$LAB_BOOT_TIMEOUT" ||
+	{ tail -c 1500 "$log4" | tr -d '\033' >&2; lab_dump; fail "iPXE's login form did not show on the second boot ($LAB_VM_WHY)"; }
+sleep 1
+fetches=$(lab_kernel_fetches)
+lab_vm_type "<esc>"
+lab_wait_disk vm1 "$log4"
+assert_eq "kernel fetches after Esc" "$fetches" "$(lab_kernel_fetches)"
+pass "4. Esc at the password form: no deployment, SeaBIOS booted the disk at ${LAB_BOOT_T}s"
