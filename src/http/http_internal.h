@@ -9,6 +9,7 @@
 #include "ev/ev.h"
 #include "ev/ev_work.h"
 #include "http/http_auth.h"
+#include "http/http_gate.h"
 #include "http/http_metrics.h"
 #include "http/http_report.h"
 #include "http/http_server.h"
@@ -43,6 +44,9 @@ struct http_server {
 	uint16_t port;
 	uint64_t started_ms;       /* now_ms() at start, for uptime */
 	uint64_t n_requests;       /* completed requests */
+	struct http_gate gate;     /* connections held, both listeners */
+	uint64_t gate_logged_ms;   /* last "connection refused" warning */
+	uint64_t gate_since_log;   /* refusals since that warning */
 };
 
 enum http_method {

@@ -27,6 +27,15 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 			fprintf(o, "pxed_http_requests_total{code=\"%u\"} %llu\n", s,
 				(unsigned long long)h->requests[s]);
 
+	one(o, "pxed_http_connections", "gauge", "HTTP(S) connections open now.", v->conns_held);
+	head(o, "pxed_http_connections_refused_total", "counter",
+	     "HTTP(S) connections closed at once: MaxConnections (limit) or "
+	     "MaxConnectionsPerAddress (per_address) reached.");
+	fprintf(o, "pxed_http_connections_refused_total{reason=\"limit\"} %llu\n",
+		(unsigned long long)v->conns_refused_limit);
+	fprintf(o, "pxed_http_connections_refused_total{reason=\"per_address\"} %llu\n",
+		(unsigned long long)v->conns_refused_per_address);
+
 	head(o, "pxed_decisions_total", "counter",
 	     "Decisions handed to clients, by path and outcome.");
 	for (unsigned i = 0; i < 3; i++)

@@ -32,9 +32,9 @@ struct store;
 struct content;
 struct http_server;
 
-/* Limits on what one client can make us hold. */
-#define HTTP_MAX_CONNECTIONS 256    /* all clients together */
-#define HTTP_MAX_PER_IP 64          /* one address (a lab behind NAT still fits) */
+/* Limits on what one client can make us hold.  Connections in all and
+ * per address are the settings [http] MaxConnections (256) and
+ * MaxConnectionsPerAddress (64), applied by http_gate.h. */
 #define HTTP_CONN_TIMEOUT_S 30      /* idle connection */
 #define HTTP_MAX_BODY (1024 * 1024) /* request body; more is 413 */
 
