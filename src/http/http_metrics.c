@@ -118,7 +118,13 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 		one(o, "pxed_tftp_requests_refused_total", "counter",
 		    "TFTP requests answered with an error.", t->refused);
 		one(o, "pxed_tftp_requests_busy_total", "counter",
-		    "TFTP requests dropped at MaxTransfers.", t->busy);
+		    "TFTP requests refused with an error at MaxTransfers.", t->busy);
+		one(o, "pxed_tftp_requests_busy_per_address_total", "counter",
+		    "TFTP requests refused with an error at MaxTransfersPerAddress.",
+		    t->busy_per_address);
+		one(o, "pxed_tftp_transfers_unacknowledged_total", "counter",
+		    "TFTP transfers given up because the client never acknowledged "
+		    "(forged or lost requests).", t->unacknowledged);
 		one(o, "pxed_tftp_sent_bytes_total", "counter", "File bytes sent over TFTP.",
 		    t->bytes);
 		one(o, "pxed_tftp_retransmissions_total", "counter",
