@@ -32,7 +32,8 @@ struct http_server {
 	struct pxed_conf *conf_rw;  /* the same, for PUT /api/v1/settings; NULL = refused */
 	void (*settings_applied)(void *ctx, const char *what);
 	void *settings_ctx;
-	char token[HTTP_TOKEN_LEN + 1]; /* the admin API token */
+	char token[HTTP_TOKEN_LEN + 1]; /* the admin API token: read and change */
+	char read_token[HTTP_TOKEN_LEN + 1]; /* the read-only API token */
 	char *tls_cert, *tls_key;  /* PEM text for the HTTPS listener */
 	struct http_counters counters;
 	struct http_pw_limiter *pw; /* PXEPassword attempts */
@@ -58,7 +59,8 @@ enum http_method {
 	HTTP_DELETE = 32,
 	HTTP_OTHER = 64,
 };
-/* Methods that change something: they need the API token. */
+/* Methods that change something: they need the admin API token; the
+ * others need it or the read-only one. */
 #define HTTP_CHANGES (HTTP_POST | HTTP_PUT | HTTP_PATCH | HTTP_DELETE)
 
 struct http_request;
@@ -103,7 +105,7 @@ struct http_route {
 	unsigned methods;          /* mask of enum http_method */
 	const char *allow;         /* Allow header for 405 */
 	bool json;                 /* errors in the JSON shape; admin API */
-	bool open;                 /* admin API route without the token (report) */
+	bool open;                 /* API route without a token (report) */
 	http_handler handler;
 };
 

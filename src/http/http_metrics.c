@@ -57,7 +57,7 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 	fprintf(o, "pxed_store_call_seconds_count %llu\n", (unsigned long long)h->store_calls);
 
 	one(o, "pxed_api_auth_failures_total", "counter",
-	    "Admin API changes refused for a missing or wrong token.", h->auth_failures);
+	    "API requests refused for a missing, wrong or read-only token.", h->auth_failures);
 	one(o, "pxed_pxe_password_failures_total", "counter", "Wrong PXEPassword attempts.",
 	    v->pw_failures);
 	one(o, "pxed_pxe_password_lockouts_total", "counter",

@@ -758,11 +758,17 @@ static enum MHD_Result request_begin(struct http_listener *l, struct MHD_Connect
 		return http_reply_error(c, r, MHD_HTTP_FORBIDDEN, "https_required",
 					"the admin API is served over HTTPS only (port %u)",
 					s->https.port);
-	if (r->route->json && !r->route->open && (r->method & HTTP_CHANGES)) {
+	/* The API, reads included: the inventory (devices, MACs, events,
+	 * settings) is nobody's business on the LAN.  The admin token reads
+	 * and changes; the read-only token only reads. */
+	if (r->route->json && !r->route->open) {
 		const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							    MHD_HTTP_HEADER_AUTHORIZATION);
 		const char *tok = http_bearer_token(a);
-		if (!http_token_equal(tok, s->token)) {
+		bool admin = http_token_equal(tok, s->token);
+		bool reader = !admin && http_token_equal(tok, s->read_token);
+		bool change = (r->method & HTTP_CHANGES) != 0;
+		if (!admin && (change || !reader)) {
 			const union MHD_ConnectionInfo *ci =
 				MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 			char addr[INET6_ADDRSTRLEN] = "?";
@@ -775,11 +781,16 @@ static enum MHD_Result request_begin(struct http_listener *l, struct MHD_Connect
 					  sizeof(addr));
 			s->counters.auth_failures++;
 			log_warn(MOD, "%s %s from %s: refused, %s API token", r->method_name, r->url_log,
-				 addr, tok ? "wrong" : "no");
+				 addr, reader ? "read-only" : tok ? "wrong" : "no");
+			if (reader)
+				return http_reply_error(c, r, MHD_HTTP_FORBIDDEN, "read_only",
+							"the read-only API token cannot change "
+							"anything; use the admin token");
 			return http_reply_error(c, r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
 						"%s", tok ? "the API token is wrong"
-							  : "changes need 'Authorization: Bearer TOKEN' "
-							    "(the token is in [http] TokenFile)");
+							  : "the API needs 'Authorization: Bearer TOKEN' "
+							    "(the admin token is in [http] TokenFile, the "
+							    "read-only one in ReadTokenFile)");
 		}
 	}
 	/* Refuse an announced oversized body before reading any of it. */
@@ -1089,6 +1100,19 @@ static int pem_read(const char *path, char **out)
 	return 0;
 }
 
+/* A private key others can read is a key others have: refuse it (-EPERM)
+ * rather than serve with it.  The file is the admin's: pxed does not
+ * change its mode. */
+static int key_file_check(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077))
+		return -EPERM;
+	return 0;
+}
+
 static int listener_start(struct http_server *s, struct http_listener *l,
 			  const struct pxed_conf *conf, uint16_t port, bool tls)
 {
@@ -1122,6 +1146,9 @@ static int listener_start(struct http_server *s, struct http_listener *l,
 			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 			MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert,
 			MHD_OPTION_HTTPS_MEM_KEY, s->tls_key,
+			/* TLS 1.2 and 1.3 only: 1.0 and 1.1 are deprecated
+			 * (RFC 8996). */
+			MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
 			MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
 			MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
@@ -1219,6 +1246,25 @@ int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct d
 		log_info(MOD, "API token created in %s (mode 0600)", conf->http_token_file);
 	else
 		log_info(MOD, "API token read from %s", conf->http_token_file);
+	r = http_token_load(conf->http_read_token_file, s->read_token, &created);
+	if (r < 0) {
+		log_error(MOD, "read-only API token file %s: %s%s", conf->http_read_token_file,
+			  strerror(-r),
+			  r == -EPERM ? " (it must be a regular file of mode 0600 or stricter)"
+			  : r == -EINVAL ? " (it holds no token)" : "");
+		goto err;
+	}
+	if (!strcmp(s->read_token, s->token)) {
+		log_error(MOD, "read-only API token file %s holds the admin token",
+			  conf->http_read_token_file);
+		r = -EINVAL;
+		goto err;
+	}
+	if (created)
+		log_info(MOD, "read-only API token created in %s (mode 0600)",
+			 conf->http_read_token_file);
+	else
+		log_info(MOD, "read-only API token read from %s", conf->http_read_token_file);
 	if (conf->http_https_port) {
 		if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
 			log_error(MOD, "HTTPSPort: this libmicrohttpd has no TLS support");
@@ -1227,6 +1273,12 @@ int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct d
 		}
 		if ((r = pem_read(conf->http_tls_cert, &s->tls_cert)) < 0) {
 			log_error(MOD, "TLSCertificate %s: %s", conf->http_tls_cert, strerror(-r));
+			goto err;
+		}
+		if ((r = key_file_check(conf->http_tls_key)) < 0) {
+			log_error(MOD, "TLSKey %s: %s%s", conf->http_tls_key, strerror(-r),
+				  r == -EPERM ? " (a private key must not be readable by group or "
+						"others: chmod 600 it)" : "");
 			goto err;
 		}
 		if ((r = pem_read(conf->http_tls_key, &s->tls_key)) < 0) {
@@ -1275,6 +1327,7 @@ void http_server_free(struct http_server *s)
 	}
 	free(s->tls_cert);
 	explicit_bzero(s->token, sizeof(s->token));
+	explicit_bzero(s->read_token, sizeof(s->read_token));
 	free(s->pw);
 	http_gate_fini(&s->gate);
 	free(s);

@@ -37,6 +37,8 @@ struct http_server;
  * MaxConnectionsPerAddress (64), applied by http_gate.h. */
 #define HTTP_CONN_TIMEOUT_S 30      /* idle connection */
 #define HTTP_MAX_BODY (1024 * 1024) /* request body; more is 413 */
+/* GnuTLS priorities of the HTTPS listener: TLS 1.2 and 1.3 only. */
+#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 /* /boot.ipxe and the API's store calls run on work (NULL = inline) with
  * the connection suspended; work must be freed before the server. */
