@@ -91,9 +91,19 @@ enum MHD_Result http_reply_error(struct MHD_Connection *c, struct http_request *
 
 /* ---- /healthz ------------------------------------------------------------ */
 
+/* "ok", or 503 "degraded: ..." while the store cannot be written (the
+ * last batch of boot events failed: disk full, read-only file system...),
+ * so a monitor sees what a boot would only log.  A later write that goes
+ * through makes it "ok" again. */
 static enum MHD_Result route_healthz(struct http_server *s, struct MHD_Connection *c,
 				     struct http_request *r, const char *url)
 {
+	char why[160], msg[256], esc[200];
+	if (s->dec && decider_store_write_error(s->dec, why, sizeof(why)) < 0) {
+		log_escape(esc, sizeof(esc), why, strlen(why));
+		snprintf(msg, sizeof(msg), "degraded: store not writable: %s\n", esc);
+		return http_reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
+	}
 	return http_reply_text(c, r, MHD_HTTP_OK, "ok\n");
 }
 
@@ -358,8 +368,12 @@ static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection 
 	}
 	s->counters.store_calls++;
 	s->counters.store_us += now_us() - b->t0;
-	if (rc < 0)
+	if (rc < 0) {
+		/* The store's own message (SQLite's text, paths) is for the
+		 * log; the client, whoever it is, sees only that it failed. */
 		log_warn(MOD, "boot.ipxe: decision failed, client sent to local disk: %s", d->reason);
+		snprintf(d->reason, sizeof(d->reason), "not serviced: server error, see the server log");
+	}
 	decision_log(&b->facts, d,
 		     b->choice == DECIDE_CHOICE_DEPLOY  ? "http /boot.ipxe choice=deploy"
 		     : b->choice == DECIDE_CHOICE_LOCAL ? "http /boot.ipxe choice=local"
