@@ -13,8 +13,9 @@
  *   GET      /boot.ipxe?mac=&guid=&arch=   the client's iPXE script
  *   GET|HEAD /files/PATH            content root, with single Range (RFC 9110 §14)
  *   GET      /metrics               Prometheus text format 0.0.4
- *   /api/v1/...                     JSON admin API (http_api.c); changes
- *                                   need "Authorization: Bearer TOKEN"
+ *   /api/v1/...                     JSON admin API (http_api.c); every
+ *                                   request needs "Authorization: Bearer
+ *                                   TOKEN" (admin, or read-only for reads)
  *
  * With [http] HTTPSPort, a second MHD daemon serves the same routes over
  * TLS (GnuTLS) on the same loop; AdminHTTPSOnly then refuses /api/v1/ on
