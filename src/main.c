@@ -93,6 +93,8 @@ static void print_block_to_log(const struct pxed_conf *c)
 	free(buf);
 }
 
+/* 1 when the last component was created now, 0 when it existed, or a
+ * negative errno. */
 static int mkdir_p(const char *path, mode_t mode)
 {
 	char tmp[PATH_MAX];
@@ -106,8 +108,61 @@ static int mkdir_p(const char *path, mode_t mode)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+	if (mkdir(tmp, mode) == 0)
+		return 1;
+	if (errno != EEXIST)
 		return -errno;
+	return 0;
+}
+
+/* The database's directory: the part of sqlite:PATH before the last '/'
+ * ("." for a bare name).  NULL for another kind of store. */
+static const char *db_dir_of(const struct pxed_conf *c, char *out, size_t len)
+{
+	const char *db = strncmp(c->store_url, "sqlite:", 7) == 0 ? c->store_url + 7 : NULL;
+	char *slash;
+	if (!db || str_copy(out, len, db) < 0)
+		return NULL;
+	slash = strrchr(out, '/');
+	if (!slash)
+		return str_copy(out, len, ".") < 0 ? NULL : out;
+	if (slash == out)
+		slash[1] = '\0'; /* "/pxed.db": the root directory */
+	else
+		*slash = '\0';
+	return out;
+}
+
+/* What holds the inventory must not be readable by every local user:
+ * StateDir (the database, the tokens, the server GUID) and the database
+ * file.  What pxed creates itself gets a safe mode; what it finds, it
+ * does not change: it refuses to start and says what to fix.  Returns 0
+ * or a negative errno (logged). */
+static int state_modes_check(const struct pxed_conf *c, bool state_created)
+{
+	struct stat st;
+	const char *db = strncmp(c->store_url, "sqlite:", 7) == 0 ? c->store_url + 7 : NULL;
+	if (state_created && chmod(c->state_dir, 0750) < 0) {
+		int r = -errno;
+		log_error("pxed", "StateDir %s: cannot set mode 0750: %s", c->state_dir, strerror(-r));
+		return r;
+	}
+	if (stat(c->state_dir, &st) < 0) {
+		int r = -errno;
+		log_error("pxed", "StateDir %s: %s", c->state_dir, strerror(-r));
+		return r;
+	}
+	if (st.st_mode & 007) {
+		log_error("pxed", "StateDir %s is open to every user (mode %04o): it holds the "
+				  "database and the API tokens; chmod o-rwx it",
+			  c->state_dir, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	if (db && stat(db, &st) == 0 && (st.st_mode & 007)) {
+		log_error("pxed", "database %s is open to every user (mode %04o); chmod o-rwx it",
+			  db, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
 	return 0;
 }
 
@@ -258,11 +313,43 @@ static void on_maintain(struct ev_loop *loop, struct ev_timer *t)
 	px->maintain_running = true;
 }
 
+/* Hand a directory to the service user: one pxed created itself now is
+ * changed; one that existed must already be the user's, else pxed refuses
+ * (it never takes over a directory someone else made, such as /var/lib
+ * for URL=sqlite:/var/lib/pxed.db).  0 or a negative errno (logged). */
+static int dir_hand_over(const char *what, const char *dir, bool created, const struct passwd *pw)
+{
+	struct stat st;
+	if (created) {
+		if (lchown(dir, pw->pw_uid, pw->pw_gid) < 0) {
+			int r = -errno;
+			log_error("pxed", "%s %s: cannot hand it to %s: %s", what, dir, pw->pw_name,
+				  strerror(-r));
+			return r;
+		}
+		return 0;
+	}
+	if (lstat(dir, &st) < 0) {
+		int r = -errno;
+		log_error("pxed", "%s %s: %s", what, dir, strerror(-r));
+		return r;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != pw->pw_uid) {
+		log_error("pxed", "%s %s belongs to uid %u, not to User %s: pxed changes the owner "
+				  "only of directories it created; give it a directory of its own "
+				  "(chown %s it, or use StateDir)",
+			  what, dir, (unsigned)st.st_uid, pw->pw_name, pw->pw_name);
+		return -EPERM;
+	}
+	return 0;
+}
+
 /* Least privilege, in OpenBSD tftpd's order: ports are bound and files
- * opened as root; then the state directory (the database, its WAL files
- * SQLite creates later, the token) is handed to the user, and the process
- * becomes that user for good. */
-static int drop_privileges(const struct pxed_conf *c)
+ * opened as root; then pxed's own files (the database, its WAL files, the
+ * tokens) and the directories it created are handed to the user, and the
+ * process becomes that user for good.  state_created: StateDir was made
+ * at this start.  0 or a negative errno (logged). */
+static int drop_privileges(const struct pxed_conf *c, bool state_created)
 {
 	if (!c->run_user[0])
 		return 0;
@@ -276,33 +363,48 @@ static int drop_privileges(const struct pxed_conf *c)
 		return -ENOENT;
 	}
 	const char *db = strncmp(c->store_url, "sqlite:", 7) == 0 ? c->store_url + 7 : NULL;
-	char dbdir[PATH_MAX];
-	const char *suffixes[] = { "", "-wal", "-shm" };
-	if (lchown(c->state_dir, pw->pw_uid, pw->pw_gid) < 0)
-		return -errno;
-	if (db) {
-		if (str_copy(dbdir, sizeof(dbdir), db) < 0)
-			return -ENAMETOOLONG;
-		char *slash = strrchr(dbdir, '/');
-		if (slash)
-			*slash = '\0';
-		if (slash && lchown(dbdir, pw->pw_uid, pw->pw_gid) < 0)
-			return -errno;
+	char dbdir[PATH_MAX], sdir[PATH_MAX], real_db[PATH_MAX];
+	const char *suffixes[] = { "", "-wal", "-shm", "-journal" };
+	const char *tokens[] = { c->http_token_file, c->http_read_token_file };
+	int r;
+	if ((r = dir_hand_over("StateDir", c->state_dir, state_created, pw)) < 0)
+		return r;
+	/* SQLite creates its -wal, -shm and -journal files beside the
+	 * database, so the user needs that directory: StateDir (handled
+	 * above) or one that is already its own. */
+	if (db && db_dir_of(c, dbdir, sizeof(dbdir))) {
+		bool same = realpath(dbdir, real_db) && realpath(c->state_dir, sdir) &&
+			    !strcmp(real_db, sdir);
+		if (!same && (r = dir_hand_over("the database's directory", dbdir, false, pw)) < 0)
+			return r;
 		for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
-			char path[PATH_MAX + 8];
+			char path[PATH_MAX + 16];
 			snprintf(path, sizeof(path), "%s%s", db, suffixes[i]);
-			if (lchown(path, pw->pw_uid, pw->pw_gid) < 0 && errno != ENOENT)
-				return -errno;
+			if (lchown(path, pw->pw_uid, pw->pw_gid) < 0 && errno != ENOENT) {
+				r = -errno;
+				log_error("pxed", "%s: cannot hand it to %s: %s", path, pw->pw_name,
+					  strerror(-r));
+				return r;
+			}
 		}
 	}
-	if (c->http_token_file[0] && lchown(c->http_token_file, pw->pw_uid, pw->pw_gid) < 0 &&
-	    errno != ENOENT)
-		return -errno;
+	for (size_t i = 0; i < ARRAY_SIZE(tokens); i++)
+		if (tokens[i][0] && lchown(tokens[i], pw->pw_uid, pw->pw_gid) < 0 && errno != ENOENT) {
+			r = -errno;
+			log_error("pxed", "%s: cannot hand it to %s: %s", tokens[i], pw->pw_name,
+				  strerror(-r));
+			return r;
+		}
 	if (setgroups(1, &pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
-		return -errno;
-	if (setuid(0) == 0) /* must be impossible now */
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
+		r = -errno;
+		log_error("pxed", "cannot run as user %s: %s", c->run_user, strerror(-r));
+		return r;
+	}
+	if (setuid(0) == 0) { /* must be impossible now */
+		log_error("pxed", "cannot run as user %s: root is still reachable", c->run_user);
 		return -EPERM;
+	}
 	log_info("pxed", "running as user %s (uid %u)", c->run_user, (unsigned)pw->pw_uid);
 	return 0;
 }
@@ -371,6 +473,9 @@ int main(int argc, char **argv)
 		log_error("pxed", "cannot create StateDir %s: %s", px.conf.state_dir, strerror(-r));
 		return 1;
 	}
+	bool state_created = r == 1;
+	if (state_modes_check(&px.conf, state_created) < 0)
+		return 1;
 	if ((r = mkdir_p(px.conf.tftp_root, 0755)) < 0) {
 		log_error("pxed", "cannot create TFTP Root %s: %s", px.conf.tftp_root, strerror(-r));
 		return 1;
@@ -386,7 +491,13 @@ int main(int argc, char **argv)
 		log_error("pxed", "event loop: %s", strerror(-r));
 		goto fail;
 	}
-	if ((r = store_open(px.conf.store_url, &px.store)) < 0) {
+	/* The database and the files SQLite makes beside it (with the
+	 * database's mode): not for every local user.  No other thread runs
+	 * yet, so the process-wide umask is only this open's. */
+	mode_t old_mask = umask(027);
+	r = store_open(px.conf.store_url, &px.store);
+	umask(old_mask);
+	if (r < 0) {
 		log_error("pxed", "store %s: %s", px.conf.store_url,
 			  px.store ? store_last_error(px.store) : strerror(-r));
 		goto fail;
@@ -431,10 +542,8 @@ int main(int argc, char **argv)
 	ev_signal_add(px.loop, SIGINT, on_stop, &px);
 	ev_signal_add(px.loop, SIGHUP, on_reload, &px);
 
-	if ((r = drop_privileges(&px.conf)) < 0) {
-		log_error("pxed", "cannot run as user %s: %s", px.conf.run_user, strerror(-r));
+	if ((r = drop_privileges(&px.conf, state_created)) < 0)
 		goto fail;
-	}
 	log_info("pxed", "ready: ProxyDHCP on UDP %u and %u, TFTP on UDP %u, HTTP on TCP %u",
 		 px.conf.dhcp_port, px.conf.pxe_port, px.conf.tftp_port, px.conf.http_port);
 	r = ev_run(px.loop);

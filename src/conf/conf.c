@@ -67,6 +67,7 @@ static const struct conf_item conf_table[] = {
 	{ "tftp", "MaxBlockSize", "TFTP MaxBlockSize", CT_UINT, M(tftp_max_block_size), 512, 65464, false, true },
 	{ "tftp", "MaxWindowSize", "TFTP MaxWindowSize", CT_UINT, M(tftp_max_window_size), 1, 65535, false, true },
 	{ "tftp", "MaxTransfers", "TFTP MaxTransfers", CT_UINT, M(tftp_max_transfers), 1, 100000, false, true },
+	{ "tftp", "MaxTransfersPerAddress", "TFTP MaxTransfersPerAddress", CT_UINT, M(tftp_max_per_address), 0, 100000, false, false },
 	{ "http", "Port", "HTTP Port", CT_PORT, M(http_port), 1, 65535, false, true },
 	{ "http", "Address", "HTTP Address", CT_STR, M(http_address), 0, 0, false, true },
 	{ "http", "HTTPSPort", "HTTPS Port", CT_UINT, M(http_https_port), 0, 65535, false, true },
@@ -74,6 +75,9 @@ static const struct conf_item conf_table[] = {
 	{ "http", "TLSKey", NULL, CT_STR, M(http_tls_key), 0, 0, false, true },
 	{ "http", "AdminHTTPSOnly", NULL, CT_BOOL, M(http_admin_https_only), 0, 0, false, false },
 	{ "http", "TokenFile", NULL, CT_STR, M(http_token_file), 0, 0, false, true },
+	{ "http", "ReadTokenFile", NULL, CT_STR, M(http_read_token_file), 0, 0, false, true },
+	{ "http", "MaxConnections", "HTTP MaxConnections", CT_UINT, M(http_max_connections), 1, 65535, false, true },
+	{ "http", "MaxConnectionsPerAddress", "HTTP MaxConnectionsPerAddress", CT_UINT, M(http_max_per_address), 0, 65535, false, false },
 	{ "store", "URL", "Store URL", CT_URL, M(store_url), 0, 0, false, true },
 	{ "store", "StateDir", "State Dir", CT_STR, M(state_dir), 0, 0, false, true },
 	{ "store", "EventRetentionDays", "Event Retention Days", CT_UINT, M(event_retention_days), 0, 36500, false, false },
@@ -99,6 +103,11 @@ void conf_defaults(struct pxed_conf *c)
 	c->tftp_max_block_size = 1468;
 	c->tftp_max_window_size = 64;
 	c->tftp_max_transfers = 2000;
+	/* A NAT or a lab router in front of a classroom shows many machines
+	 * as one address; 64 is still 3% of MaxTransfers. */
+	c->tftp_max_per_address = 64;
+	c->http_max_connections = 256;
+	c->http_max_per_address = 64;
 	c->http_port = 8080;
 	strcpy(c->state_dir, "pxed-state");
 	c->event_retention_days = 90;
@@ -361,6 +370,19 @@ static int conf_finish(struct pxed_conf *c, char err[CONF_ERR_LEN])
 		else
 			n = snprintf(c->http_token_file, sizeof(c->http_token_file), "api.token");
 		if (n < 0 || (size_t)n >= sizeof(c->http_token_file))
+			goto too_long;
+	}
+	if (c->http_read_token_file[0] == '\0') {
+		/* beside the admin token */
+		const char *slash = strrchr(c->http_token_file, '/');
+		if (slash)
+			n = snprintf(c->http_read_token_file, sizeof(c->http_read_token_file),
+				     "%.*s/api-read.token", (int)(slash - c->http_token_file),
+				     c->http_token_file);
+		else
+			n = snprintf(c->http_read_token_file, sizeof(c->http_read_token_file),
+				     "api-read.token");
+		if (n < 0 || (size_t)n >= sizeof(c->http_read_token_file))
 			goto too_long;
 	}
 	r = conf_check(c, err, CONF_ERR_LEN);

@@ -67,6 +67,13 @@ struct pxed_conf {
 	/* [pxe] User: after binding its ports and opening its files as root,
 	 * pxed runs as this user; "" = keep the user it was started as. */
 	char run_user[64];
+
+	/* Limits on what LAN clients can make pxed hold (docs/pxed.8.md,
+	 * SECURITY). */
+	unsigned tftp_max_per_address; /* [tftp] MaxTransfersPerAddress; 0 = MaxTransfers */
+	unsigned http_max_connections; /* [http] MaxConnections */
+	unsigned http_max_per_address; /* [http] MaxConnectionsPerAddress; 0 = MaxConnections */
+	char http_read_token_file[PATH_MAX]; /* [http] ReadTokenFile: read-only API token */
 };
 
 /* Fill *c with the embedded defaults. */

@@ -72,6 +72,10 @@ struct decider {
 	struct dcache *cache;
 	struct decider_cache_stats stats;
 
+	/* The last event write: 0 when it went through, else its error,
+	 * for /healthz (under lock; written on the worker, read on the loop). */
+	int write_err;
+	char write_err_text[160];
 	struct store_event *evq;      /* events not yet written */
 	size_t evq_n, evq_cap;
 	int64_t evq_first_ms;         /* when the oldest queued event was made */
@@ -293,6 +297,12 @@ static int evq_write(struct decider *d, struct store_event *q, size_t n)
 		if (r < 0)
 			log_warn("decide", "could not record %zu boot events: %s", n,
 				 store_last_error(d->store));
+		pthread_mutex_lock(&d->lock);
+		d->write_err = r < 0 ? r : 0;
+		if (r < 0)
+			snprintf(d->write_err_text, sizeof(d->write_err_text), "%s",
+				 store_last_error(d->store));
+		pthread_mutex_unlock(&d->lock);
 	}
 	free(q);
 	return r < 0 ? r : (int)n;
@@ -458,6 +468,17 @@ int decider_events_prune(struct decider *d, unsigned retention_days)
 }
 
 /* ---- the cache, public side ------------------------------------------- */
+
+int decider_store_write_error(struct decider *d, char *text, size_t len)
+{
+	int r;
+	pthread_mutex_lock(&d->lock);
+	r = d->write_err;
+	if (r < 0 && len)
+		snprintf(text, len, "%s", d->write_err_text);
+	pthread_mutex_unlock(&d->lock);
+	return r;
+}
 
 void decider_cache_stats(struct decider *d, struct decider_cache_stats *out)
 {

@@ -203,6 +203,14 @@ void decider_set_event_batch(struct decider *d, unsigned max_rows, unsigned max_
 void decider_set_event_flush_inline(struct decider *d, bool inline_flush);
 /* Write the queued events now; returns how many, or a negative errno. */
 int decider_events_flush(struct decider *d);
+
+/* The outcome of the last write of boot events (every decision writes
+ * one, in batches on the worker): 0 when it went through (or none was
+ * made yet), else its negative errno, with the store's message in text.
+ * Cheap, takes the lock only: /healthz asks it on the loop.  A write that
+ * had to wait for another process's lock (-EBUSY, retried) does not
+ * count. */
+int decider_store_write_error(struct decider *d, char *text, size_t len);
 /* Delete events older than retention_days (0 = keep all); returns how many. */
 int decider_events_prune(struct decider *d, unsigned retention_days);
 /* Housekeeping for main's timer: writes queued events that are due,

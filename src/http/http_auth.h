@@ -1,10 +1,12 @@
 /* http_auth: who may change things through the admin API, and who may
  * start a deployment.
  *
- *   - The API token: 32 random bytes as 64 hex characters, generated at the
- *     first start into [http] TokenFile (mode 0600) and read from it after.
- *     Every POST/PUT/PATCH/DELETE under /api/v1/ must carry
- *     "Authorization: Bearer TOKEN"; GETs and the boot paths stay open.
+ *   - The API tokens: 32 random bytes as 64 hex characters each,
+ *     generated at the first start into [http] TokenFile (admin) and
+ *     ReadTokenFile (read-only), mode 0600, and read from them after.
+ *     Every request under /api/v1/ (but the installers' report) must carry
+ *     "Authorization: Bearer TOKEN": the admin token for anything, the
+ *     read-only one for GET/HEAD.  The boot paths stay open.
  *   - PXEPassword attempts: a per-MAC count of wrong passwords with a
  *     lockout window, so a client cannot guess at network speed.
  *

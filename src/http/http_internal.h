@@ -9,6 +9,7 @@
 #include "ev/ev.h"
 #include "ev/ev_work.h"
 #include "http/http_auth.h"
+#include "http/http_gate.h"
 #include "http/http_metrics.h"
 #include "http/http_report.h"
 #include "http/http_server.h"
@@ -31,7 +32,8 @@ struct http_server {
 	struct pxed_conf *conf_rw;  /* the same, for PUT /api/v1/settings; NULL = refused */
 	void (*settings_applied)(void *ctx, const char *what);
 	void *settings_ctx;
-	char token[HTTP_TOKEN_LEN + 1]; /* the admin API token */
+	char token[HTTP_TOKEN_LEN + 1]; /* the admin API token: read and change */
+	char read_token[HTTP_TOKEN_LEN + 1]; /* the read-only API token */
 	char *tls_cert, *tls_key;  /* PEM text for the HTTPS listener */
 	struct http_counters counters;
 	struct http_pw_limiter *pw; /* PXEPassword attempts */
@@ -43,6 +45,9 @@ struct http_server {
 	uint16_t port;
 	uint64_t started_ms;       /* now_ms() at start, for uptime */
 	uint64_t n_requests;       /* completed requests */
+	struct http_gate gate;     /* connections held, both listeners */
+	uint64_t gate_logged_ms;   /* last "connection refused" warning */
+	uint64_t gate_since_log;   /* refusals since that warning */
 };
 
 enum http_method {
@@ -54,7 +59,8 @@ enum http_method {
 	HTTP_DELETE = 32,
 	HTTP_OTHER = 64,
 };
-/* Methods that change something: they need the API token. */
+/* Methods that change something: they need the admin API token; the
+ * others need it or the read-only one. */
 #define HTTP_CHANGES (HTTP_POST | HTTP_PUT | HTTP_PATCH | HTTP_DELETE)
 
 struct http_request;
@@ -99,7 +105,7 @@ struct http_route {
 	unsigned methods;          /* mask of enum http_method */
 	const char *allow;         /* Allow header for 405 */
 	bool json;                 /* errors in the JSON shape; admin API */
-	bool open;                 /* admin API route without the token (report) */
+	bool open;                 /* API route without a token (report) */
 	http_handler handler;
 };
 

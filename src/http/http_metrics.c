@@ -27,6 +27,15 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 			fprintf(o, "pxed_http_requests_total{code=\"%u\"} %llu\n", s,
 				(unsigned long long)h->requests[s]);
 
+	one(o, "pxed_http_connections", "gauge", "HTTP(S) connections open now.", v->conns_held);
+	head(o, "pxed_http_connections_refused_total", "counter",
+	     "HTTP(S) connections closed at once: MaxConnections (limit) or "
+	     "MaxConnectionsPerAddress (per_address) reached.");
+	fprintf(o, "pxed_http_connections_refused_total{reason=\"limit\"} %llu\n",
+		(unsigned long long)v->conns_refused_limit);
+	fprintf(o, "pxed_http_connections_refused_total{reason=\"per_address\"} %llu\n",
+		(unsigned long long)v->conns_refused_per_address);
+
 	head(o, "pxed_decisions_total", "counter",
 	     "Decisions handed to clients, by path and outcome.");
 	for (unsigned i = 0; i < 3; i++)
@@ -48,7 +57,7 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 	fprintf(o, "pxed_store_call_seconds_count %llu\n", (unsigned long long)h->store_calls);
 
 	one(o, "pxed_api_auth_failures_total", "counter",
-	    "Admin API changes refused for a missing or wrong token.", h->auth_failures);
+	    "API requests refused for a missing, wrong or read-only token.", h->auth_failures);
 	one(o, "pxed_pxe_password_failures_total", "counter", "Wrong PXEPassword attempts.",
 	    v->pw_failures);
 	one(o, "pxed_pxe_password_lockouts_total", "counter",
@@ -112,7 +121,13 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 		one(o, "pxed_tftp_requests_refused_total", "counter",
 		    "TFTP requests answered with an error.", t->refused);
 		one(o, "pxed_tftp_requests_busy_total", "counter",
-		    "TFTP requests dropped at MaxTransfers.", t->busy);
+		    "TFTP requests refused with an error at MaxTransfers.", t->busy);
+		one(o, "pxed_tftp_requests_busy_per_address_total", "counter",
+		    "TFTP requests refused with an error at MaxTransfersPerAddress.",
+		    t->busy_per_address);
+		one(o, "pxed_tftp_transfers_unacknowledged_total", "counter",
+		    "TFTP transfers given up because the client never acknowledged "
+		    "(forged or lost requests).", t->unacknowledged);
 		one(o, "pxed_tftp_sent_bytes_total", "counter", "File bytes sent over TFTP.",
 		    t->bytes);
 		one(o, "pxed_tftp_retransmissions_total", "counter",

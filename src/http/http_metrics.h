@@ -32,6 +32,8 @@ struct http_metrics_view {
 	const struct http_counters *http;
 	uint64_t uptime_s;
 	uint64_t pw_failures, pw_lockouts;
+	uint64_t conns_held;        /* HTTP(S) connections open now */
+	uint64_t conns_refused_limit, conns_refused_per_address; /* see http_gate.h */
 	bool has_dhcp;
 	struct dhcp_stats dhcp;
 	bool has_tftp;

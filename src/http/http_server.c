@@ -91,9 +91,19 @@ enum MHD_Result http_reply_error(struct MHD_Connection *c, struct http_request *
 
 /* ---- /healthz ------------------------------------------------------------ */
 
+/* "ok", or 503 "degraded: ..." while the store cannot be written (the
+ * last batch of boot events failed: disk full, read-only file system...),
+ * so a monitor sees what a boot would only log.  A later write that goes
+ * through makes it "ok" again. */
 static enum MHD_Result route_healthz(struct http_server *s, struct MHD_Connection *c,
 				     struct http_request *r, const char *url)
 {
+	char why[160], msg[256], esc[200];
+	if (s->dec && decider_store_write_error(s->dec, why, sizeof(why)) < 0) {
+		log_escape(esc, sizeof(esc), why, strlen(why));
+		snprintf(msg, sizeof(msg), "degraded: store not writable: %s\n", esc);
+		return http_reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
+	}
 	return http_reply_text(c, r, MHD_HTTP_OK, "ok\n");
 }
 
@@ -358,8 +368,12 @@ static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection 
 	}
 	s->counters.store_calls++;
 	s->counters.store_us += now_us() - b->t0;
-	if (rc < 0)
+	if (rc < 0) {
+		/* The store's own message (SQLite's text, paths) is for the
+		 * log; the client, whoever it is, sees only that it failed. */
 		log_warn(MOD, "boot.ipxe: decision failed, client sent to local disk: %s", d->reason);
+		snprintf(d->reason, sizeof(d->reason), "not serviced: server error, see the server log");
+	}
 	decision_log(&b->facts, d,
 		     b->choice == DECIDE_CHOICE_DEPLOY  ? "http /boot.ipxe choice=deploy"
 		     : b->choice == DECIDE_CHOICE_LOCAL ? "http /boot.ipxe choice=local"
@@ -445,6 +459,9 @@ static enum MHD_Result route_metrics(struct http_server *s, struct MHD_Connectio
 	v.uptime_s = (now_ms() - s->started_ms) / 1000;
 	v.pw_failures = s->pw->failures_total;
 	v.pw_lockouts = s->pw->lockouts_total;
+	v.conns_held = s->gate.held;
+	v.conns_refused_limit = s->gate.refused[HTTP_GATE_FULL];
+	v.conns_refused_per_address = s->gate.refused[HTTP_GATE_PER_ADDRESS];
 	if (s->src.dhcp) {
 		v.has_dhcp = true;
 		dhcp_server_stats(s->src.dhcp, &v.dhcp);
@@ -755,11 +772,17 @@ static enum MHD_Result request_begin(struct http_listener *l, struct MHD_Connect
 		return http_reply_error(c, r, MHD_HTTP_FORBIDDEN, "https_required",
 					"the admin API is served over HTTPS only (port %u)",
 					s->https.port);
-	if (r->route->json && !r->route->open && (r->method & HTTP_CHANGES)) {
+	/* The API, reads included: the inventory (devices, MACs, events,
+	 * settings) is nobody's business on the LAN.  The admin token reads
+	 * and changes; the read-only token only reads. */
+	if (r->route->json && !r->route->open) {
 		const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							    MHD_HTTP_HEADER_AUTHORIZATION);
 		const char *tok = http_bearer_token(a);
-		if (!http_token_equal(tok, s->token)) {
+		bool admin = http_token_equal(tok, s->token);
+		bool reader = !admin && http_token_equal(tok, s->read_token);
+		bool change = (r->method & HTTP_CHANGES) != 0;
+		if (!admin && (change || !reader)) {
 			const union MHD_ConnectionInfo *ci =
 				MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 			char addr[INET6_ADDRSTRLEN] = "?";
@@ -772,11 +795,16 @@ static enum MHD_Result request_begin(struct http_listener *l, struct MHD_Connect
 					  sizeof(addr));
 			s->counters.auth_failures++;
 			log_warn(MOD, "%s %s from %s: refused, %s API token", r->method_name, r->url_log,
-				 addr, tok ? "wrong" : "no");
+				 addr, reader ? "read-only" : tok ? "wrong" : "no");
+			if (reader)
+				return http_reply_error(c, r, MHD_HTTP_FORBIDDEN, "read_only",
+							"the read-only API token cannot change "
+							"anything; use the admin token");
 			return http_reply_error(c, r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
 						"%s", tok ? "the API token is wrong"
-							  : "changes need 'Authorization: Bearer TOKEN' "
-							    "(the token is in [http] TokenFile)");
+							  : "the API needs 'Authorization: Bearer TOKEN' "
+							    "(the admin token is in [http] TokenFile, the "
+							    "read-only one in ReadTokenFile)");
 		}
 	}
 	/* Refuse an announced oversized body before reading any of it. */
@@ -923,16 +951,87 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
 
 /* ---- the loop ------------------------------------------------------------ */
 
+static unsigned mhd_connections(struct MHD_Daemon *d)
+{
+	const union MHD_DaemonInfo *i = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	return i ? i->num_connections : 0;
+}
+
 static void mhd_drive(struct http_listener *l)
 {
 	MHD_UNSIGNED_LONG_LONG t;
+	unsigned before = mhd_connections(l->mhd);
 	if (MHD_run(l->mhd) != MHD_YES)
 		log_warn(MOD, "MHD_run failed");
+	/* MHD (0.9.75, epoll mode) puts its listening socket back into its
+	 * epoll set only at the start of a run, and frees closed connections
+	 * at the end of one.  When a run closed connections after MHD had
+	 * stopped accepting (its own limit, or out of descriptors), nothing
+	 * else may ever wake it: with no connection left, it has no timeout
+	 * and its epoll fd has nothing to report.  Run it again at once, so
+	 * it listens again. */
+	if (mhd_connections(l->mhd) < before) {
+		ev_timer_start(l->s->loop, &l->timer, 0);
+		return;
+	}
 	/* MHD_get_timeout is 0 when it still has buffered work to do. */
 	if (MHD_get_timeout(l->mhd, &t) == MHD_YES)
 		ev_timer_start(l->s->loop, &l->timer, t);
 	else
 		ev_timer_stop(l->s->loop, &l->timer);
+}
+
+/* MHD's accept policy: the connection limits (http_gate.h).  Refused
+ * connections are closed by MHD at once; the log says so at most once a
+ * second. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+	struct http_listener *l = cls;
+	struct http_server *s = l->s;
+	enum http_gate_verdict v;
+	uint64_t t;
+
+	s->gate.per_address = s->conf->http_max_per_address; /* changes at run time */
+	v = http_gate_check(&s->gate, sa, len);
+	if (v == HTTP_GATE_ADMIT)
+		return MHD_YES;
+	s->gate_since_log++;
+	t = now_ms();
+	if (s->gate_logged_ms == 0 || t - s->gate_logged_ms >= 1000) {
+		char addr[INET6_ADDRSTRLEN] = "?";
+		if (sa && sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr,
+				  sizeof(addr));
+		else if (sa && sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr,
+				  sizeof(addr));
+		log_warn(MOD, "%s: %llu connection(s) refused, latest from %s (%u held)",
+			 v == HTTP_GATE_FULL ? "MaxConnections reached"
+					     : "MaxConnectionsPerAddress reached",
+			 (unsigned long long)s->gate_since_log, addr, s->gate.held);
+		s->gate_logged_ms = t;
+		s->gate_since_log = 0;
+	}
+	return MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_listener *l = cls;
+	struct http_server *s = l->s;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+		socklen_t len = !sa ? 0 : sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+								 : sizeof(struct sockaddr_in);
+		int slot = http_gate_enter(&s->gate, sa, len);
+		*socket_context = (void *)(intptr_t)(slot + 1); /* 0: none */
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		http_gate_leave(&s->gate, (int)(intptr_t)*socket_context - 1);
+		*socket_context = NULL;
+	}
 }
 
 static void on_mhd_io(struct ev_loop *loop, struct ev_io *io, uint32_t events)
@@ -1015,6 +1114,19 @@ static int pem_read(const char *path, char **out)
 	return 0;
 }
 
+/* A private key others can read is a key others have: refuse it (-EPERM)
+ * rather than serve with it.  The file is the admin's: pxed does not
+ * change its mode. */
+static int key_file_check(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077))
+		return -EPERM;
+	return 0;
+}
+
 static int listener_start(struct http_server *s, struct http_listener *l,
 			  const struct pxed_conf *conf, uint16_t port, bool tls)
 {
@@ -1024,6 +1136,9 @@ static int listener_start(struct http_server *s, struct http_listener *l,
 	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	const union MHD_DaemonInfo *info;
 	const char *what = tls ? "HTTPS" : "HTTP";
+	/* MHD's own limit stays out of reach (see http_gate.h); the gate,
+	 * shared by both listeners, refuses first. */
+	unsigned mhd_limit = conf->http_max_connections + 16;
 	int r;
 
 	if (listen_addr(conf, port, &ss, &flags) < 0) {
@@ -1040,13 +1155,16 @@ static int listener_start(struct http_server *s, struct http_listener *l,
 	if (tls) {
 		flags |= MHD_USE_TLS;
 		l->mhd = MHD_start_daemon(
-			flags, port, NULL, NULL, on_request, l,
+			flags, port, on_accept, l, on_request, l,
 			MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
 			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 			MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert,
 			MHD_OPTION_HTTPS_MEM_KEY, s->tls_key,
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
+			/* TLS 1.2 and 1.3 only: 1.0 and 1.1 are deprecated
+			 * (RFC 8996). */
+			MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
+			MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+			MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
 			MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
 			MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
@@ -1054,12 +1172,12 @@ static int listener_start(struct http_server *s, struct http_listener *l,
 			MHD_OPTION_END);
 	} else {
 		l->mhd = MHD_start_daemon(
-			flags, port, NULL, NULL, on_request, l,
+			flags, port, on_accept, l, on_request, l,
 			/* first, so MHD's option errors reach our log too */
 			MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
 			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
+			MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+			MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
 			MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
 			MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
@@ -1128,6 +1246,9 @@ int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct d
 		r = -ENOMEM;
 		goto err;
 	}
+	if ((r = http_gate_init(&s->gate, conf->http_max_connections,
+				conf->http_max_per_address)) < 0)
+		goto err;
 	r = http_token_load(conf->http_token_file, s->token, &created);
 	if (r < 0) {
 		log_error(MOD, "API token file %s: %s%s", conf->http_token_file, strerror(-r),
@@ -1139,6 +1260,25 @@ int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct d
 		log_info(MOD, "API token created in %s (mode 0600)", conf->http_token_file);
 	else
 		log_info(MOD, "API token read from %s", conf->http_token_file);
+	r = http_token_load(conf->http_read_token_file, s->read_token, &created);
+	if (r < 0) {
+		log_error(MOD, "read-only API token file %s: %s%s", conf->http_read_token_file,
+			  strerror(-r),
+			  r == -EPERM ? " (it must be a regular file of mode 0600 or stricter)"
+			  : r == -EINVAL ? " (it holds no token)" : "");
+		goto err;
+	}
+	if (!strcmp(s->read_token, s->token)) {
+		log_error(MOD, "read-only API token file %s holds the admin token",
+			  conf->http_read_token_file);
+		r = -EINVAL;
+		goto err;
+	}
+	if (created)
+		log_info(MOD, "read-only API token created in %s (mode 0600)",
+			 conf->http_read_token_file);
+	else
+		log_info(MOD, "read-only API token read from %s", conf->http_read_token_file);
 	if (conf->http_https_port) {
 		if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
 			log_error(MOD, "HTTPSPort: this libmicrohttpd has no TLS support");
@@ -1147,6 +1287,12 @@ int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct d
 		}
 		if ((r = pem_read(conf->http_tls_cert, &s->tls_cert)) < 0) {
 			log_error(MOD, "TLSCertificate %s: %s", conf->http_tls_cert, strerror(-r));
+			goto err;
+		}
+		if ((r = key_file_check(conf->http_tls_key)) < 0) {
+			log_error(MOD, "TLSKey %s: %s%s", conf->http_tls_key, strerror(-r),
+				  r == -EPERM ? " (a private key must not be readable by group or "
+						"others: chmod 600 it)" : "");
 			goto err;
 		}
 		if ((r = pem_read(conf->http_tls_key, &s->tls_key)) < 0) {
@@ -1195,6 +1341,8 @@ void http_server_free(struct http_server *s)
 	}
 	free(s->tls_cert);
 	explicit_bzero(s->token, sizeof(s->token));
+	explicit_bzero(s->read_token, sizeof(s->read_token));
 	free(s->pw);
+	http_gate_fini(&s->gate);
 	free(s);
 }

@@ -13,8 +13,9 @@
  *   GET      /boot.ipxe?mac=&guid=&arch=   the client's iPXE script
  *   GET|HEAD /files/PATH            content root, with single Range (RFC 9110 §14)
  *   GET      /metrics               Prometheus text format 0.0.4
- *   /api/v1/...                     JSON admin API (http_api.c); changes
- *                                   need "Authorization: Bearer TOKEN"
+ *   /api/v1/...                     JSON admin API (http_api.c); every
+ *                                   request needs "Authorization: Bearer
+ *                                   TOKEN" (admin, or read-only for reads)
  *
  * With [http] HTTPSPort, a second MHD daemon serves the same routes over
  * TLS (GnuTLS) on the same loop; AdminHTTPSOnly then refuses /api/v1/ on
@@ -32,11 +33,13 @@ struct store;
 struct content;
 struct http_server;
 
-/* Limits on what one client can make us hold. */
-#define HTTP_MAX_CONNECTIONS 256    /* all clients together */
-#define HTTP_MAX_PER_IP 64          /* one address (a lab behind NAT still fits) */
+/* Limits on what one client can make us hold.  Connections in all and
+ * per address are the settings [http] MaxConnections (256) and
+ * MaxConnectionsPerAddress (64), applied by http_gate.h. */
 #define HTTP_CONN_TIMEOUT_S 30      /* idle connection */
 #define HTTP_MAX_BODY (1024 * 1024) /* request body; more is 413 */
+/* GnuTLS priorities of the HTTPS listener: TLS 1.2 and 1.3 only. */
+#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 /* /boot.ipxe and the API's store calls run on work (NULL = inline) with
  * the connection suspended; work must be freed before the server. */

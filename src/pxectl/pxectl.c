@@ -52,8 +52,9 @@ static void usage_global(FILE *f)
 		fprintf(f, "  %s\n", commands[i].usage);
 	fprintf(f, "\noptions:\n"
 		   "  --server URL       pxed's API (default $PXED_SERVER, else " DEFAULT_SERVER ")\n"
-		   "  --token-file FILE  the API token for changes (default $PXED_TOKEN_FILE,\n"
-		   "                     else " DEFAULT_TOKEN_FILE "); $PXED_TOKEN wins over both\n"
+		   "  --token-file FILE  the API token (default $PXED_TOKEN_FILE, else\n"
+		   "                     " DEFAULT_TOKEN_FILE "); the admin token, or for reads\n"
+		   "                     the read-only api-read.token; $PXED_TOKEN wins over both\n"
 		   "  --cacert FILE      CA certificate(s) to trust for an https:// server\n"
 		   "  --json             print the API's JSON instead of a table\n"
 		   "  --help             this text; `pxectl COMMAND --help` for one command\n"
@@ -176,7 +177,7 @@ static CURL *curl_for(const char *path, struct reply *r)
 	return c;
 }
 
-/* The token for a change: $PXED_TOKEN, else the first line of the token
+/* The API token: $PXED_TOKEN, else the first line of the token
  * file.  "" when there is none (the server then answers 401). */
 static const char *token_get(void)
 {
@@ -257,10 +258,10 @@ static int api_call_raw(const char *method, const char *path, const char *ctype,
 		return fail("%s", "cannot initialise libcurl");
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "pxectl");
-	if (strcmp(method, "GET") != 0) {
-		snprintf(hbuf, sizeof(hbuf), "Authorization: Bearer %s", token_get());
-		hdr = curl_slist_append(hdr, hbuf);
-	}
+	/* Every API call, reads included, needs a token: the admin one, or
+	 * for reads the read-only one. */
+	snprintf(hbuf, sizeof(hbuf), "Authorization: Bearer %s", token_get());
+	hdr = curl_slist_append(hdr, hbuf);
 	if (ctype) {
 		snprintf(hbuf, sizeof(hbuf), "Content-Type: %s", ctype);
 		hdr = curl_slist_append(hdr, hbuf);

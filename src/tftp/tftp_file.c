@@ -217,8 +217,12 @@ static void *worker_main(void *arg)
 					err = -errno;
 					break;
 				}
-				if (n == 0)
+				if (n == 0) {
+					/* Before the end the file had when
+					 * opened: it was truncated in place. */
+					err = -ENODATA;
 					break;
+				}
 				off += (uint64_t)n;
 			}
 		}

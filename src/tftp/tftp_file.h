@@ -72,7 +72,8 @@ void tftp_file_put(struct tftp_file_cache *c, struct tftp_file *f);
 bool tftp_file_ready(const struct tftp_file *f, uint64_t off, uint64_t len);
 
 /* Read [off, off+len) into the page cache on a worker; done(arg, err) is
- * called on the loop afterwards, unless cancelled.  done may be NULL (a
+ * called on the loop afterwards, unless cancelled.  err is -ENODATA when
+ * the file ended before off+len (truncated since it was opened).  done may be NULL (a
  * read-ahead hint).  Returns a job handle (for tftp_file_cancel) or NULL
  * when no memory (the caller may then go on: the send only blocks). */
 struct tftp_file_job *tftp_file_prefetch(struct tftp_file_cache *c, struct tftp_file *f,

@@ -40,6 +40,19 @@
 #define TFTP_RTO_MIN_MS 100
 #define TFTP_RTO_CAP_MS 8000
 #define TFTP_STALL_MS 25000
+/* Before the client has acknowledged anything, the request may be forged
+ * (UDP has no handshake: a 17-byte RRQ with a victim's source address).
+ * Until the first ACK (ACK 0 of the OACK, or ACK 1), a transfer sends
+ * only its first packet -- the OACK, or DATA 1 when no option was
+ * accepted; never a window, as RFC 7440 §4 starts windows after the OACK
+ * is acknowledged anyway -- and at most TFTP_FIRST_TRIES retransmissions
+ * of it, 1 s then 2 s apart whatever `timeout` the request asked for, and
+ * is given up TFTP_FIRST_ACK_MS after it started.  So a forged request
+ * costs its victim at most 3 packets of at most 516 bytes (1 + 2
+ * retransmissions; a larger blksize is only used after the OACK's ACK)
+ * within 6 s, and holds a slot no longer. */
+#define TFTP_FIRST_TRIES 2
+#define TFTP_FIRST_ACK_MS 6000
 /* Gap between the bursts of one window after a loss (see xfer_push). */
 #define TFTP_PACE_MS 1
 
@@ -108,6 +121,7 @@ struct tftp_xfer {
 	bool no_gso;                   /* the path refused UDP_SEGMENT */
 	bool win_clean;                /* window sent once: its ACK is an RTT sample */
 	bool refused;                  /* a send met ICMP port unreachable */
+	bool verified;                 /* the client acknowledged something */
 	unsigned blksize;
 	unsigned windowsize;           /* negotiated (RFC 7440) */
 	unsigned cwnd;                 /* blocks per burst now, 1..windowsize */
@@ -126,6 +140,7 @@ struct tftp_xfer {
 	uint64_t gen;                  /* highest block ever built */
 	uint64_t last;                 /* the final (short) block, 0 until known */
 	uint64_t warm_lo, warm_hi;     /* file range known to be in the page cache */
+	uint64_t job_lo, job_hi;       /* the range job is reading */
 	uint64_t win_sent_us;          /* when the current window went out */
 	uint64_t progress_ms;          /* last ACK that moved acked (or start) */
 	struct tftp_block_state next_state; /* netascii: where block gen + 1 starts */
@@ -145,7 +160,7 @@ struct tftp_server {
 	unsigned max_blksize, max_window, max_transfers;
 	struct tftp_stats stats;
 	uint64_t busy_logged_ms;       /* last "MaxTransfers reached" warning */
-	uint64_t busy_since_log;       /* requests dropped since that warning */
+	uint64_t busy_since_log;       /* requests refused since that warning */
 	/* One window being built, shared by all transfers (max_window
 	 * entries each): DATA headers, netascii packets, iovecs, messages. */
 	uint8_t (*hdr)[TFTP_HDR_LEN];
@@ -221,6 +236,17 @@ static void xfer_finish(struct tftp_xfer *x, enum xfer_result res, const char *w
 	xfer_free(x);
 }
 
+/* End a transfer with an ERROR to the client (RFC 1350 §7), so that it
+ * stops waiting at once instead of timing out. */
+static void xfer_abort(struct tftp_xfer *x, uint16_t code, const char *msg, const char *why)
+{
+	uint8_t pkt[128];
+	int len = tftp_build_error(pkt, sizeof(pkt), code, msg);
+	if (len > 0 && send(x->io.fd, pkt, (size_t)len, 0) < 0)
+		log_debug(MOD, "%s: sending error: %s", x->peer_str, strerror(errno));
+	xfer_finish(x, XFER_FAILED, why);
+}
+
 /* netascii only: read up to len bytes at off with pread.  Called only for
  * ranges xfer_warm found in the page cache, so it copies from memory and
  * does not wait for the disk.  Bytes read (short at end of file) or a
@@ -260,6 +286,8 @@ static int xfer_fill_netascii(struct tftp_xfer *x, uint64_t k, uint8_t *out, siz
 			n = xfer_read(x, st.off, scratch, want);
 			if (n < 0)
 				return (int)n;
+			if (n == 0 && st.off < x->size)
+				return -ENODATA; /* the file shrank under the transfer */
 			if (n == 0)
 				break;
 		}
@@ -286,6 +314,14 @@ static uint64_t xfer_block_off(const struct tftp_xfer *x, uint64_t k)
 static unsigned xfer_rto(const struct tftp_xfer *x)
 {
 	uint64_t base;
+	if (!x->verified) {
+		/* See TFTP_FIRST_TRIES: never the negotiated timeout, never
+		 * past TFTP_FIRST_ACK_MS. */
+		uint64_t el = now_ms() - x->start_ms;
+		uint64_t left = el < TFTP_FIRST_ACK_MS ? TFTP_FIRST_ACK_MS - el : 1;
+		uint64_t r = (uint64_t)TFTP_RTO_MS << (x->tries < 8 ? x->tries : 8);
+		return (unsigned)(r < left ? r : left);
+	}
 	if (x->fixed_rto_ms)
 		base = x->fixed_rto_ms;
 	else if (x->srtt_us == 0)
@@ -324,10 +360,21 @@ static void xfer_warm_done(void *arg, int err)
 {
 	struct tftp_xfer *x = arg;
 	x->job = NULL;
-	if (err < 0) {
-		xfer_finish(x, XFER_FAILED, strerror(-err));
+	if (err == -ENODATA) {
+		xfer_abort(x, TFTP_ERR_UNDEF, "File changed on the server",
+			   "the file shrank under the transfer");
 		return;
 	}
+	if (err < 0) {
+		xfer_abort(x, TFTP_ERR_UNDEF, "Read error on the server", strerror(-err));
+		return;
+	}
+	/* The worker read the whole range: send it, without asking mincore
+	 * again.  Pages it reports absent after a successful read (a hole in
+	 * a sparse file on tmpfs reads as zeros without a page) would
+	 * otherwise be read again forever. */
+	x->warm_lo = x->job_lo;
+	x->warm_hi = x->job_hi;
 	xfer_send_window(x, x->acked + 1);
 }
 
@@ -355,7 +402,10 @@ static int xfer_warm(struct tftp_xfer *x, uint64_t off, uint64_t len)
 	if (!ready) {
 		x->job = tftp_file_prefetch(s->files, x->file, off, hi - off, xfer_warm_done, x);
 		if (x->job) {
-			ev_timer_stop(s->loop, &x->timer);
+			/* The timer keeps running: a read that never ends
+			 * still meets the transfer's deadlines. */
+			x->job_lo = off;
+			x->job_hi = hi;
 			return 0;
 		}
 		/* No worker or no memory: send anyway, the loop may wait. */
@@ -406,6 +456,11 @@ static int xfer_send_blocks(struct tftp_xfer *x)
 			} else {
 				uint8_t *pkt = s->nbuf + (size_t)i * seg;
 				int r = xfer_fill_netascii(x, k, pkt + TFTP_HDR_LEN, &len);
+				if (r == -ENODATA) {
+					xfer_abort(x, TFTP_ERR_UNDEF, "File changed on the server",
+						   "the file shrank under the transfer");
+					return -1;
+				}
 				if (r < 0) {
 					xfer_finish(x, XFER_FAILED, strerror(-r));
 					return -1;
@@ -472,6 +527,14 @@ static int xfer_send_blocks(struct tftp_xfer *x)
 			x->refused = true;
 			x->send_next = x->sent + 1;
 			return 0;
+		}
+		if (r < 0 && errno == EFAULT) {
+			/* Pages of the mapping past the file's end now: it was
+			 * truncated in place (the kernel says EFAULT where our
+			 * own access would be a SIGBUS). */
+			xfer_abort(x, TFTP_ERR_UNDEF, "File changed on the server",
+				   "the file shrank under the transfer");
+			return -1;
 		}
 		if (r < 0 && errno != EAGAIN && errno != ENOBUFS && errno != EINTR) {
 			xfer_finish(x, XFER_FAILED, strerror(errno));
@@ -556,6 +619,7 @@ static int xfer_on_ack(struct tftp_xfer *x, uint16_t wire)
 		if (wire != 0)
 			return 0;
 		x->oack_pending = false;
+		x->verified = true;
 		x->tries = 0;
 		x->progress_ms = now_ms();
 		return xfer_send_window(x, 1);
@@ -574,6 +638,7 @@ static int xfer_on_ack(struct tftp_xfer *x, uint16_t wire)
 		return 0;
 	}
 	x->acked = k;
+	x->verified = true;
 	x->tries = 0;
 	x->refused = false;
 	x->progress_ms = now_ms();
@@ -684,6 +749,18 @@ static void xfer_timer_cb(struct ev_loop *loop, struct ev_timer *t)
 		xfer_finish(x, XFER_FAILED, "timed out");
 		return;
 	}
+	if (!x->verified &&
+	    (x->tries >= TFTP_FIRST_TRIES || now_ms() - x->start_ms >= TFTP_FIRST_ACK_MS)) {
+		s->stats.unacknowledged++;
+		xfer_finish(x, XFER_FAILED, "never acknowledged");
+		return;
+	}
+	if (x->job) {
+		/* A disk read is under way: nothing to resend yet, only the
+		 * deadlines above to keep. */
+		ev_timer_start(loop, &x->timer, xfer_rto(x));
+		return;
+	}
 	if (x->refused) {
 		xfer_finish(x, XFER_FAILED, "client gone");
 		return;
@@ -758,12 +835,21 @@ static uint16_t content_err_code(int err)
 	}
 }
 
-static bool server_has_peer(const struct tftp_server *s, const struct sockaddr_in *peer)
+/* Transfers from the address of peer; *same_peer: one of them is with
+ * this very address and port. */
+static unsigned server_count_peer(const struct tftp_server *s, const struct sockaddr_in *peer,
+				  bool *same_peer)
 {
-	for (const struct tftp_xfer *x = s->xfers; x; x = x->next)
-		if (x->peer.sin_port == peer->sin_port && x->peer.sin_addr.s_addr == peer->sin_addr.s_addr)
-			return true;
-	return false;
+	unsigned n = 0;
+	*same_peer = false;
+	for (const struct tftp_xfer *x = s->xfers; x; x = x->next) {
+		if (x->peer.sin_addr.s_addr != peer->sin_addr.s_addr)
+			continue;
+		n++;
+		if (x->peer.sin_port == peer->sin_port)
+			*same_peer = true;
+	}
+	return n;
 }
 
 /* Negotiate the options (RFC 2347): acknowledge what we accept, at most
@@ -937,22 +1023,37 @@ static void server_on_request(struct tftp_server *s, const struct sockaddr_in *p
 	}
 	/* A client repeating its RRQ before our first answer arrived: the
 	 * running transfer answers it (its timer retransmits). */
-	if (server_has_peer(s, peer)) {
+	bool same_peer;
+	unsigned from_addr = server_count_peer(s, peer, &same_peer);
+	if (same_peer) {
 		log_debug(MOD, "%s: repeated request for \"%s\" ignored", peer_str, name);
 		return;
 	}
-	if (s->stats.active >= s->max_transfers) {
-		/* Dropped without an answer: the client repeats its RRQ and
-		 * gets served when a slot frees, which an ERROR would prevent. */
-		s->stats.busy++;
+	/* Full, in all or for this address: say so with an ERROR (RFC 1350
+	 * §7, code 0 and a message), so the client fails over or tells its
+	 * user now rather than after its own timeouts.  One address may not
+	 * take every slot (MaxTransfersPerAddress); unacknowledged requests
+	 * free theirs within TFTP_FIRST_ACK_MS. */
+	unsigned per_addr = s->conf->tftp_max_per_address ? s->conf->tftp_max_per_address
+							   : s->max_transfers;
+	if (s->stats.active >= s->max_transfers || from_addr >= per_addr) {
+		bool all = s->stats.active >= s->max_transfers;
+		if (all)
+			s->stats.busy++;
+		else
+			s->stats.busy_per_address++;
 		s->busy_since_log++;
 		uint64_t t = now_ms();
 		if (t - s->busy_logged_ms >= 1000 || s->busy_logged_ms == 0) {
-			log_warn(MOD, "MaxTransfers (%u) reached: %" PRIu64 " request(s) dropped, latest %s \"%s\"",
-				 s->max_transfers, s->busy_since_log, peer_str, name);
+			log_warn(MOD, "%s (%u) reached: %" PRIu64 " request(s) refused, latest %s \"%s\"",
+				 all ? "MaxTransfers" : "MaxTransfersPerAddress",
+				 all ? s->max_transfers : per_addr, s->busy_since_log, peer_str, name);
 			s->busy_logged_ms = t;
 			s->busy_since_log = 0;
 		}
+		server_send_error(s, peer, local, TFTP_ERR_UNDEF,
+				  all ? "Server busy: too many transfers, try again later"
+				      : "Too many transfers from your address, try again later");
 		return;
 	}
 	/* The filename length comes from the packet: content_check_name sees

@@ -28,7 +28,9 @@ struct tftp_stats {
 	uint64_t failed;      /* timed out, client error, or I/O error */
 	uint64_t aborted;     /* client ended it after the OACK (EDK2 tsize probe) */
 	uint64_t refused;     /* requests answered with an ERROR (name, WRQ, ...) */
-	uint64_t busy;        /* requests dropped at MaxTransfers */
+	uint64_t busy;        /* requests refused (ERROR) at MaxTransfers */
+	uint64_t busy_per_address; /* ... at MaxTransfersPerAddress */
+	uint64_t unacknowledged; /* transfers given up without any ACK */
 	uint64_t bytes;       /* file bytes sent in DATA, first sends only */
 	uint64_t retransmits; /* DATA/OACK packets sent again */
 };

@@ -98,7 +98,7 @@ ctl 2 collection add-device lab
 assert_eq "API duplicate collection" 409 "$(http_code -H "Authorization: Bearer $(cat "$PXED_TOKEN_FILE")" -d '{"name":"lab"}' "$B/api/v1/collections")"
 assert_grep '"error":"exists"' "$OUT"
 assert_eq "API collection without token" 401 "$(http_code -d '{"name":"x"}' "$B/api/v1/collections")"
-assert_eq "API unknown collection" 404 "$(http_code "$B/api/v1/collections/nolab")"
+assert_eq "API unknown collection" 404 "$(http_code -H "Authorization: Bearer $(cat "$PXED_TOKEN_FILE")" "$B/api/v1/collections/nolab")"
 pass "collections: add, add-device, list with member counts, show, 404/409"
 
 # ---- deploy to a collection ------------------------------------------------
@@ -221,7 +221,7 @@ ctl 0 settings set PXEPassword s3cret-Pw
 grep -q 's3cret-Pw' "$OUT" "$TMP/pxed.log" && fail "PXEPassword echoed"
 ctl 0 settings get PXEPassword
 assert_grep '^pxe.PXEPassword +<non empty> ' "$OUT"
-curl -s "$B/api/v1/settings" "$B/api/v1/status" | grep -q 's3cret-Pw\|\$y\$' && fail "PXEPassword or its hash in the API"
+curl -s -H "Authorization: Bearer $(cat "$PXED_TOKEN_FILE")" "$B/api/v1/settings" "$B/api/v1/status" | grep -q 's3cret-Pw\|\$y\$' && fail "PXEPassword or its hash in the API"
 pass "settings get/set: applied and logged, bad values and restart-only keys refused, token needed, password hidden"
 
 # A SIGHUP re-reads the file: the API's changes are undone.
@@ -243,7 +243,7 @@ ctl 0 events --mac $MU --since 2099-01-01T00:00:00Z
 [ "$(wc -l <"$OUT")" = 1 ] || fail "events --since the future is not empty"
 ctl 2 events --mac zz
 ctl 1 events --device nobody
-assert_eq "events bad mac" 400 "$(http_code "$B/api/v1/events?mac=zz")"
+assert_eq "events bad mac" 400 "$(http_code -H "Authorization: Bearer $(cat "$PXED_TOKEN_FILE")" "$B/api/v1/events?mac=zz")"
 pass "events --mac, --device, --since, --limit"
 
 # ---- clean up: rm while in use, then not ------------------------------------

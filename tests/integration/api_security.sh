@@ -89,14 +89,41 @@ assert_eq "basic auth" 401 "$(code -X POST -H "Authorization: Basic $TOKEN" -d "
 assert_eq "DELETE no token" 401 "$(code -X DELETE "$B/api/v1/devices/lab-01")"
 assert_eq "right token" 201 "$(code -X POST -H "$AUTH" -d "$DEV" "$B/api/v1/devices")"
 assert_eq "lower-case scheme" 201 "$(code -X POST -H "authorization: bearer $TOKEN" -d '{"name":"lab-02","mac":"52:54:00:00:00:02"}' "$B/api/v1/devices")"
-assert_eq "GET stays open" 200 "$(code "$B/api/v1/devices")"
+assert_eq "GET without a token" 401 "$(code "$B/api/v1/devices")"
+err_shape unauthorized
+assert_eq "GET with a wrong token" 401 "$(code -H "Authorization: Bearer ${TOKEN%?}0" "$B/api/v1/events")"
+READ_TOKEN_FILE=$TMP/db/api-read.token
+[ -f "$READ_TOKEN_FILE" ] || fail "no read-only token file beside the database"
+assert_eq "read-only token file mode" 600 "$(stat -c %a "$READ_TOKEN_FILE")"
+READ_TOKEN=$(cat "$READ_TOKEN_FILE")
+[[ $READ_TOKEN =~ ^[0-9a-f]{64}$ ]] && [ "$READ_TOKEN" != "$TOKEN" ] || fail "read-only token is not a second 64-hex token"
+RAUTH="Authorization: Bearer $READ_TOKEN"
+assert_eq "GET with the read-only token" 200 "$(code -H "$RAUTH" "$B/api/v1/devices")"
+assert_eq "GET with the admin token" 200 "$(code -H "$AUTH" "$B/api/v1/devices")"
+assert_eq "POST with the read-only token" 403 "$(code -X POST -H "$RAUTH" -d '{"name":"lab-09","mac":"52:54:00:00:00:09"}' "$B/api/v1/devices")"
+err_shape read_only
+assert_eq "DELETE with the read-only token" 403 "$(code -X DELETE -H "$RAUTH" "$B/api/v1/devices/lab-01")"
+for u in /api/v1/devices /api/v1/events /api/v1/deployments /api/v1/images /api/v1/collections /api/v1/cache /api/v1/settings /api/v1/status; do
+	assert_eq "GET $u without a token" 401 "$(code "$B$u")"
+done
+PXED_TOKEN_FILE=$READ_TOKEN_FILE "$PXECTL" --server "$B" device list >"$TMP/ctl.out" 2>&1 || { cat "$TMP/ctl.out"; fail "pxectl read with the read-only token"; }
+grep -q lab-01 "$TMP/ctl.out" || fail "pxectl list with the read-only token: $(cat "$TMP/ctl.out")"
+PXED_TOKEN_FILE=$READ_TOKEN_FILE "$PXECTL" --server "$B" device rm lab-01 >"$TMP/ctl.out" 2>&1 && fail "pxectl change with the read-only token succeeded"
+grep -q "read-only" "$TMP/ctl.out" || fail "pxectl change with the read-only token: $(cat "$TMP/ctl.out")"
+assert_grep "GET /api/v1/devices from 127.0.0.1: refused, no API token" "$TMP/pxed.log"
+assert_grep "refused, read-only API token" "$TMP/pxed.log"
+grep -q "$READ_TOKEN" "$TMP/pxed.log" && fail "the read-only token is in the log"
+pass "reads need a token too: the admin one or the read-only one, which cannot change anything (pxectl too)"
+assert_eq "metrics open" 200 "$(code "$B/metrics")"
+grep -q "lab-01\|52:54:00:00:00:01" "$OUT" && fail "/metrics shows inventory"
+assert_eq "healthz open" 200 "$(code "$B/healthz")"
 assert_eq "boot path open" 200 "$(code "$B/boot.ipxe?mac=52:54:00:00:00:01")"
 grep -q "$TOKEN" "$TMP/pxed.log" && fail "the token is in the log"
 assert_grep "refused, wrong API token" "$TMP/pxed.log"
-pass "changes need the bearer token (401 missing/wrong), GETs and boot paths open"
+pass "changes need the bearer token (401 missing/wrong), boot paths open"
 
 # ---- HTTPS ----------------------------------------------------------------
-assert_eq "https status" 200 "$(code --cacert "$TMP/cert.pem" "$S/api/v1/status")"
+assert_eq "https status" 200 "$(code --cacert "$TMP/cert.pem" -H "$RAUTH" "$S/api/v1/status")"
 jq_py 'assert d["settings"]["HTTPSPort"] > 0 and d["version"]' || fail "status over HTTPS: $(cat "$OUT")"
 assert_eq "https change" 201 "$(code --cacert "$TMP/cert.pem" -X POST -H "$AUTH" -d '{"name":"deb","kernel":"deb/linux","initrd":"deb/initrd.gz"}' "$S/api/v1/images")"
 curl -s "$S/healthz" >/dev/null 2>&1 && fail "curl trusted the self-signed certificate without --cacert"
@@ -105,6 +132,24 @@ cmp -s "$OUT" "$ROOT_DIR/deb/linux" || fail "HTTPS file differs"
 "$PXECTL" --server "$S" --cacert "$TMP/cert.pem" --token-file "$TOKEN_FILE" device add lab-03 --mac 52:54:00:00:00:03 >"$OUT" 2>&1 ||
 	fail "pxectl over HTTPS: $(cat "$OUT")"
 pass "HTTPS with a generated certificate: API, files, pxectl --cacert"
+
+# TLS 1.2 and 1.3 only (RFC 8996): a client offering only 1.0 or 1.1 is
+# refused.
+if command -v gnutls-cli >/dev/null; then
+	tls() { timeout 10 gnutls-cli --insecure -p "$HPORT" --priority "NORMAL:-VERS-ALL:+VERS-$1" 127.0.0.1 </dev/null >"$TMP/tls.out" 2>&1; }
+	tls TLS1.3 || { cat "$TMP/tls.out"; fail "TLS 1.3 handshake refused"; }
+	tls TLS1.2 || { cat "$TMP/tls.out"; fail "TLS 1.2 handshake refused"; }
+	tls TLS1.1 && fail "TLS 1.1 handshake accepted"
+	tls TLS1.0 && fail "TLS 1.0 handshake accepted"
+	pass "HTTPS: TLS 1.2 and 1.3 accepted, 1.0 and 1.1 refused"
+fi
+# A private key readable by others: pxed refuses to start, and says why.
+cp -p "$TMP/key.pem" "$TMP/key-open.pem"
+chmod 644 "$TMP/key-open.pem"
+sed "s|^TLSKey = .*|TLSKey = $TMP/key-open.pem|; s|^Port = $PORT|Port = $(free_port)|; s|^HTTPSPort = .*|HTTPSPort = $(free_port)|" "$TMP/pxed.conf" >"$TMP/open-key.conf"
+timeout 10 "$PXED" -c "$TMP/open-key.conf" >"$TMP/open-key.log" 2>&1 && fail "pxed started with a TLS key others can read"
+assert_grep "TLSKey .*key-open.pem.*not be readable by group or others" "$TMP/open-key.log"
+pass "a TLS key readable by group or others is refused at start"
 
 export PXED_SERVER=$B PXED_TOKEN_FILE=$TOKEN_FILE
 ctl() {
@@ -122,14 +167,14 @@ ctl 0 device rm x
 pass "pxectl: token from --token-file, \$PXED_TOKEN_FILE or \$PXED_TOKEN"
 
 # ---- devices by name ----------------------------------------------------
-assert_eq "GET one" 200 "$(code "$B/api/v1/devices/lab-01")"
+assert_eq "GET one" 200 "$(code -H "$RAUTH" "$B/api/v1/devices/lab-01")"
 jq_py 'assert d["mac"]=="52:54:00:00:00:01"' || fail "device show: $(cat "$OUT")"
-assert_eq "unknown device" 404 "$(code "$B/api/v1/devices/ghost")"
+assert_eq "unknown device" 404 "$(code -H "$RAUTH" "$B/api/v1/devices/ghost")"
 err_shape not_found
 assert_eq "unknown device DELETE" 404 "$(code -X DELETE -H "$AUTH" "$B/api/v1/devices/ghost")"
-assert_eq "unknown image" 404 "$(code "$B/api/v1/images/ghost")"
+assert_eq "unknown image" 404 "$(code -H "$RAUTH" "$B/api/v1/images/ghost")"
 assert_eq "unknown deployment" 404 "$(code -X DELETE -H "$AUTH" "$B/api/v1/deployments/ghost")"
-assert_eq "bad name in URL" 404 "$(code "$B/api/v1/devices/a%20b")"
+assert_eq "bad name in URL" 404 "$(code -H "$RAUTH" "$B/api/v1/devices/a%20b")"
 assert_eq "PATCH" 200 "$(code -X PATCH -H "$AUTH" -d '{"guid":"8a3c1f2e-0000-4000-8000-525400000002"}' "$B/api/v1/devices/lab-02")"
 jq_py 'assert d["guid"]=="8a3c1f2e-0000-4000-8000-525400000002"' || fail "PATCH guid: $(cat "$OUT")"
 assert_eq "PATCH dup mac" 409 "$(code -X PATCH -H "$AUTH" -d '{"mac":"52:54:00:00:00:01"}' "$B/api/v1/devices/lab-02")"
@@ -155,11 +200,11 @@ assert_grep "usage: pxectl device rm NAME" "$OUT"
 pass "device GET/PATCH/DELETE by name; 400/404/409/413 in the error shape"
 
 # ---- pagination ------------------------------------------------------------
-assert_eq "page" 200 "$(code "$B/api/v1/devices?limit=2&offset=1")"
+assert_eq "page" 200 "$(code -H "$RAUTH" "$B/api/v1/devices?limit=2&offset=1")"
 assert_grep "^X-Total-Count: 3" "$TMP/hdr"
 jq_py 'assert [x["name"] for x in d]==["lab-02","lab-03"], d' || fail "page: $(cat "$OUT")"
-assert_eq "bad limit" 400 "$(code "$B/api/v1/devices?limit=0")"
-assert_eq "bad offset" 400 "$(code "$B/api/v1/images?offset=-1")"
+assert_eq "bad limit" 400 "$(code -H "$RAUTH" "$B/api/v1/devices?limit=0")"
+assert_eq "bad offset" 400 "$(code -H "$RAUTH" "$B/api/v1/images?offset=-1")"
 pass "lists page with limit/offset and X-Total-Count"
 
 # ---- CSV import ------------------------------------------------------------
@@ -181,13 +226,13 @@ l=d["lines"]
 want=["line 4:","line 5:","line 6:","line 7:","line 8:","line 9:"]
 assert [x.split(" ",2)[0]+" "+x.split(" ",2)[1] for x in l]==want, l
 assert "already exists" in l[3] and "line 2" in l[2] and "already belongs" in l[5], l' || fail "bad lines not named: $(cat "$OUT")"
-assert_eq "nothing imported" 404 "$(code "$B/api/v1/devices/imp-01")"
+assert_eq "nothing imported" 404 "$(code -H "$RAUTH" "$B/api/v1/devices/imp-01")"
 ctl 1 device import "$TMP/bad.csv"
 assert_grep "^pxectl: line 5: mac is not a MAC" "$TMP/err"
 printf 'imp-01,52:54:00:00:01:01\n\n# spare\nimp-02, 52-54-00-00-01-02 ,8a3c1f2e-0000-4000-8000-525400000102\r\n' >"$TMP/good.csv"
 ctl 0 device import "$TMP/good.csv"
 assert_grep "^2 device\(s\) imported" "$OUT"
-assert_eq "imported" 200 "$(code "$B/api/v1/devices/imp-02")"
+assert_eq "imported" 200 "$(code -H "$RAUTH" "$B/api/v1/devices/imp-02")"
 assert_eq "wrong type" 415 "$(code -X POST -H "$AUTH" -H 'Content-Type: application/json' -d '{}' "$B/api/v1/devices/import")"
 pass "CSV import: every bad line named, nothing half-imported; good file imported"
 
@@ -248,7 +293,7 @@ assert_eq "report bad token" 401 "$(code -X POST "$B/api/v1/report?token=0000000
 assert_eq "report bad state" 400 "$(code -X POST "$REPORT&state=done")"
 assert_eq "report started" 200 "$(code -X POST "$REPORT&state=started")"
 assert_eq "report failed" 200 "$(code -X POST -d '{"state":"failed","message":"disk sda not found"}' "$REPORT")"
-assert_eq "deployment status" 200 "$(code "$B/api/v1/deployments/d1")"
+assert_eq "deployment status" 200 "$(code -H "$RAUTH" "$B/api/v1/deployments/d1")"
 jq_py 'assert d["status"]=={"handed_out":1,"started":0,"succeeded":0,"failed":1}, d; assert d["devices"][0]["message"]=="disk sda not found", d' ||
 	fail "deployment status: $(cat "$OUT")"
 ctl 0 deployment show d1
@@ -261,7 +306,7 @@ pass "installer reports: token per boot, counts and last state per device"
 kill "$PXED_PID"
 wait "$PXED_PID" 2>/dev/null
 start_pxed "$TMP/pxed.conf"
-assert_eq "deployment status after restart" 200 "$(code "$B/api/v1/deployments/d1")"
+assert_eq "deployment status after restart" 200 "$(code -H "$RAUTH" "$B/api/v1/deployments/d1")"
 jq_py 'assert d["status"]=={"handed_out":1,"started":0,"succeeded":0,"failed":1}, d; assert d["devices"][0]["state"]=="failed", d' ||
 	fail "deployment status after restart: $(cat "$OUT")"
 assert_eq "report after restart" 200 "$(code -X POST -d '{"state":"succeeded","message":"done"}' "$REPORT")"
@@ -288,20 +333,20 @@ for f in "$TMP/pxed.log" "$TMP/t.out"; do
 	grep -qF "guess1" "$f" && fail "a typed password is in $f"
 done
 for u in /api/v1/status /api/v1/events /metrics; do
-	curl -s "$B$u?limit=10000" | grep -qF "Tr0ub4dor" && fail "the password is in $u"
+	curl -s -H "$AUTH" "$B$u?limit=10000" | grep -qF "Tr0ub4dor" && fail "the password is in $u"
 done
-grep -q 'PXEPassword' <(curl -s "$B/api/v1/status") || fail "status has no settings"
+grep -q 'PXEPassword' <(curl -s -H "$RAUTH" "$B/api/v1/status") || fail "status has no settings"
 pass "the password is in no log, settings block or API reply"
 
 # ---- AdminHTTPSOnly (applies on SIGHUP) --------------------------------------------
 write_conf yes
 kill -HUP "$PXED_PID"
 wait_for 5 grep -q "settings reloaded" "$TMP/pxed.log" || fail "no reload"
-assert_eq "plain API refused" 403 "$(code "$B/api/v1/status")"
+assert_eq "plain API refused" 403 "$(code -H "$RAUTH" "$B/api/v1/status")"
 err_shape https_required
 assert_eq "plain boot path open" 200 "$(code "$B/boot.ipxe?mac=52:54:00:00:00:02")"
 assert_eq "plain files open" 200 "$(code "$B/files/deb/linux")"
 assert_eq "plain report open" 401 "$(code -X POST "$B/api/v1/report?token=x&state=started")"
-assert_eq "https API" 200 "$(code --cacert "$TMP/cert.pem" "$S/api/v1/status")"
+assert_eq "https API" 200 "$(code --cacert "$TMP/cert.pem" -H "$RAUTH" "$S/api/v1/status")"
 pass "AdminHTTPSOnly: /api/v1/ only over HTTPS, boot paths and reports stay on HTTP"
 exit 0

@@ -269,7 +269,7 @@ assert_eq "deployment storm: handed out" "$N" "$handed"
 # again).
 check_events() {
 	sleep 0.5 # boot events are written in batches
-	ip netns exec "$NS_S" curl -sf "http://127.0.0.1:$HTTP_PORT/api/v1/events?limit=10000" >"$TMP/events.json" ||
+	ip netns exec "$NS_S" curl -sf -H "Authorization: Bearer $(cat "$TMP/api.token")" "http://127.0.0.1:$HTTP_PORT/api/v1/events?limit=10000" >"$TMP/events.json" ||
 		fail "GET /api/v1/events"
 	python3 - "$TMP/events.json" "$N" "$1" <<'PY' || fail "boot events: not one hand-out and $1 local answers per machine"
 import json, sys
