@@ -18,6 +18,7 @@
 
 #include "common/content.h"
 #include "common/log.h"
+#include "common/notify.h"
 #include "common/util.h"
 #include "conf/conf.h"
 #include "decide/decide.h"
@@ -148,6 +149,7 @@ static int server_guid_ensure(struct pxed_conf *c)
 static void on_stop(struct ev_loop *loop, int signo, void *data)
 {
 	log_info("pxed", "signal %d: stopping", signo);
+	notify_stopping();
 	ev_stop(loop);
 }
 
@@ -183,6 +185,7 @@ static void reload_done(struct ev_work_job *job, bool cancelled)
 	}
 	free(px->reload_next);
 	px->reload_next = NULL;
+	notify_ready();
 }
 
 static void reload_submit(struct pxed *px)
@@ -209,13 +212,18 @@ static void on_reload(struct ev_loop *loop, int signo, void *data)
 	struct pxed *px = data;
 	struct pxed_conf *next = malloc(sizeof(*next));
 	char err[CONF_ERR_LEN];
+	/* The service manager hears READY=1 again when the new settings are
+	 * in force (reload_done()) or the file was refused. */
+	notify_reloading();
 	if (!next) {
 		log_error("conf", "reload refused: out of memory");
+		notify_ready();
 		return;
 	}
 	if (conf_load(next, px->conf_path, err) < 0) {
 		log_error("conf", "reload refused: %s; the running settings stay in force", err);
 		free(next);
+		notify_ready();
 		return;
 	}
 	if (!next->pxe_guid[0])
@@ -266,14 +274,21 @@ static int drop_privileges(const struct pxed_conf *c)
 {
 	if (!c->run_user[0])
 		return 0;
-	if (geteuid() != 0) {
-		log_warn("pxed", "User %s: not started as root, keeping the current user", c->run_user);
-		return 0;
-	}
 	struct passwd *pw = getpwnam(c->run_user);
 	if (!pw) {
 		log_error("pxed", "User %s: no such user", c->run_user);
 		return -ENOENT;
+	}
+	/* A service manager may start pxed as the user already, with only
+	 * the capability to bind low ports (the systemd unit does): that is
+	 * the drop done, not a reason to warn. */
+	if (geteuid() == pw->pw_uid && geteuid() != 0) {
+		log_info("pxed", "running as user %s (uid %u)", c->run_user, (unsigned)pw->pw_uid);
+		return 0;
+	}
+	if (geteuid() != 0) {
+		log_warn("pxed", "User %s: not started as root, keeping the current user", c->run_user);
+		return 0;
 	}
 	const char *db = strncmp(c->store_url, "sqlite:", 7) == 0 ? c->store_url + 7 : NULL;
 	char dbdir[PATH_MAX];
@@ -380,6 +395,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	print_block_to_log(&px.conf);
+	if ((r = notify_init()) < 0) {
+		log_error("pxed", "NOTIFY_SOCKET: %s", strerror(-r));
+		return 1;
+	}
 
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = ev_loop_new(&px.loop)) < 0) {
@@ -437,13 +456,18 @@ int main(int argc, char **argv)
 	}
 	log_info("pxed", "ready: ProxyDHCP on UDP %u and %u, TFTP on UDP %u, HTTP on TCP %u",
 		 px.conf.dhcp_port, px.conf.pxe_port, px.conf.tftp_port, px.conf.http_port);
+	/* Every socket is bound and the store is open: only now may the
+	 * service manager start what comes after pxed. */
+	notify_ready();
 	r = ev_run(px.loop);
 	if (r < 0)
 		log_error("pxed", "event loop: %s", strerror(-r));
 	pxed_teardown(&px);
 	log_info("pxed", "stopped");
+	notify_close();
 	return r < 0 ? 1 : 0;
 fail:
 	pxed_teardown(&px);
+	notify_close();
 	return 1;
 }
