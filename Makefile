@@ -1,7 +1,7 @@
 # pxed build. `make` builds build/pxed and build/pxectl; `make check` builds
 # and runs the unit tests. Integration and lab tests: scripts/test.sh.
 # `make install` installs the daemon, pxectl, the manual pages, the
-# configuration, the systemd unit and the bash completion (see docs/install.md).
+# configuration, the systemd unit and the bash completion (README: Install).
 #
 # Sources are found by folder: each folder under src/ is one module, and
 # every .c in it (except src/main.c and src/pxectl/) goes into libpxed.a.

@@ -95,8 +95,9 @@ class Converter:
         self.out.append(s)
 
     def text(self, s):
-        for part in s.split("\n"):
-            self.emit(line_out(inline(part)))
+        # Inline markup may span lines of a paragraph: convert it whole.
+        for part in inline(s).split("\n"):
+            self.emit(line_out(part))
 
     def literal(self, lines):
         self.emit(".PP")
