@@ -104,7 +104,8 @@ $(BUILD)/man/pxed.conf.5: docs/pxed.conf.5.md docs/pxed.conf.example scripts/md2
 	@mkdir -p $(@D)
 	python3 scripts/md2man.py --version $(VERSION) --include docs/pxed.conf.example $< >$@.tmp && mv $@.tmp $@
 
-$(BUILD)/dist/%: dist/%.in Makefile
+# Made at every install: the paths come from the command line.
+$(BUILD)/dist/%: dist/%.in FORCE
 	@mkdir -p $(@D)
 	$(SUBST) $< >$@.tmp && mv $@.tmp $@
 
@@ -138,5 +139,6 @@ uninstall:
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all check clean fuzz install uninstall man
+FORCE:
+.PHONY: all check clean fuzz install uninstall man FORCE
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
