@@ -185,7 +185,8 @@ static void reload_done(struct ev_work_job *job, bool cancelled)
 	}
 	free(px->reload_next);
 	px->reload_next = NULL;
-	notify_ready();
+	if (!cancelled) /* cancelled: pxed is stopping, STOPPING=1 said so */
+		notify_ready();
 }
 
 static void reload_submit(struct pxed *px)
@@ -458,6 +459,10 @@ int main(int argc, char **argv)
 		 px.conf.dhcp_port, px.conf.pxe_port, px.conf.tftp_port, px.conf.http_port);
 	/* Every socket is bound and the store is open: only now may the
 	 * service manager start what comes after pxed. */
+	char status[160];
+	snprintf(status, sizeof(status), "ProxyDHCP on UDP %u and %u, TFTP on UDP %u, HTTP on TCP %u",
+		 px.conf.dhcp_port, px.conf.pxe_port, px.conf.tftp_port, px.conf.http_port);
+	notify_status(status);
 	notify_ready();
 	r = ev_run(px.loop);
 	if (r < 0)

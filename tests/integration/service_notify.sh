@@ -48,6 +48,8 @@ assert_eq "ports at READY=1" "PORTS ok" "$(grep -m1 '^PORTS' "$OUT")"
 curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null || fail "HTTP does not answer after READY=1"
 sleep 0.3
 assert_eq "READY=1 datagrams at start" 1 "$(n_ready)"
+grep -q "^STATUS=ProxyDHCP on UDP $DP and $PP, TFTP on UDP $TFTP_PORT, HTTP on TCP $PORT\$" "$OUT" ||
+	{ cat "$OUT" >&2; fail "no STATUS= line naming the ports"; }
 pass "READY=1 once, with UDP $DP, $PP, $TFTP_PORT and TCP $PORT already bound"
 
 # ---- reload ----
@@ -88,7 +90,8 @@ pass "journal stream: <N> priority prefixes, no timestamp of our own"
 kill -TERM "$PXED_PID"
 wait_for 5 grep -q '^STOPPING=1$' "$OUT" || { cat "$OUT" >&2; fail "no STOPPING=1"; }
 wait "$PXED_PID" 2>/dev/null
-pass "SIGTERM: STOPPING=1"
+assert_eq "last datagram" STOPPING=1 "$(grep -v '^PORTS' "$OUT" | tail -n 1)"
+pass "SIGTERM: STOPPING=1, and nothing after it"
 
 # ---- not the journal ----
 : >"$TMP/plain.log"
