@@ -275,21 +275,21 @@ static int drop_privileges(const struct pxed_conf *c)
 {
 	if (!c->run_user[0])
 		return 0;
+	if (geteuid() != 0) {
+		/* A service manager may start pxed as the user already, with
+		 * only the capability to bind low ports (the systemd unit
+		 * does): that is the drop done, not a reason to warn. */
+		const struct passwd *me = getpwnam(c->run_user);
+		if (me && me->pw_uid == geteuid())
+			log_info("pxed", "running as user %s (uid %u)", c->run_user, (unsigned)me->pw_uid);
+		else
+			log_warn("pxed", "User %s: not started as root, keeping the current user", c->run_user);
+		return 0;
+	}
 	struct passwd *pw = getpwnam(c->run_user);
 	if (!pw) {
 		log_error("pxed", "User %s: no such user", c->run_user);
 		return -ENOENT;
-	}
-	/* A service manager may start pxed as the user already, with only
-	 * the capability to bind low ports (the systemd unit does): that is
-	 * the drop done, not a reason to warn. */
-	if (geteuid() == pw->pw_uid && geteuid() != 0) {
-		log_info("pxed", "running as user %s (uid %u)", c->run_user, (unsigned)pw->pw_uid);
-		return 0;
-	}
-	if (geteuid() != 0) {
-		log_warn("pxed", "User %s: not started as root, keeping the current user", c->run_user);
-		return 0;
 	}
 	const char *db = strncmp(c->store_url, "sqlite:", 7) == 0 ? c->store_url + 7 : NULL;
 	char dbdir[PATH_MAX];

@@ -44,3 +44,17 @@ printf '[pxe]\nUser = no-such-user-x\n[tftp]\nPort = %s\n[http]\nPort = %s\nAddr
 "$PXED" -c "$TMP/bad.conf" >"$TMP/bad.log" 2>&1 && fail "started with an unknown user"
 assert_grep "User no-such-user-x: no such user" "$TMP/bad.log"
 pass "unknown user refused at start"
+
+# Started as the User already (as the systemd unit starts it, with only a
+# capability to bind low ports): no drop to do and nothing to warn about.
+mkdir -p "$TMP/s3"
+chown nobody "$TMP/s3"
+printf '[pxe]\nUser = nobody\nDHCPPort = %s\nPXEPort = %s\n[tftp]\nPort = %s\n[http]\nPort = %s\nAddress = 127.0.0.1\n[store]\nStateDir = %s/s3\n' \
+	"$(free_port)" "$(free_port)" "$(free_port)" "$(free_port)" "$TMP" >"$TMP/as-user.conf"
+setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups "$PXED" -c "$TMP/as-user.conf" >"$TMP/as-user.log" 2>&1 &
+AS_PID=$!
+on_exit "kill $AS_PID"
+wait_for 10 grep -q "ready:" "$TMP/as-user.log" || { cat "$TMP/as-user.log" >&2; fail "pxed started as nobody did not start"; }
+assert_grep "running as user nobody \(uid 65534\)" "$TMP/as-user.log"
+grep -q "not started as root" "$TMP/as-user.log" && fail "warned although started as its User"
+pass "started as its User already: runs, says so, no warning"
