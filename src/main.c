@@ -371,7 +371,12 @@ int main(int argc, char **argv)
 	}
 
 	if (conf_load(&px.conf, px.conf_path, err) < 0) {
-		fprintf(stderr, "%s\n", err);
+		/* -t answers with the bare reason; a daemon that cannot start
+		 * logs it as an error (the journal's priority 3). */
+		if (test_only)
+			fprintf(stderr, "%s\n", err);
+		else
+			log_error("conf", "%s", err);
 		return 1;
 	}
 	if (test_only) {

@@ -105,3 +105,11 @@ grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z info  pxed: pxed .* starting$' "
 	{ head -3 "$TMP/plain.log" >&2; fail "stderr that is not the journal lost its timestamps"; }
 grep -q '^<' "$TMP/plain.log" && fail "priority prefixes on a stream that is not the journal"
 pass "JOURNAL_STREAM naming another stream, no NOTIFY_SOCKET: timestamps, no prefixes, starts"
+
+# A file pxed cannot start with: the reason at priority 3, so
+# `journalctl -p err` shows why the service failed.
+printf '[log]\nBogus = 1\n' >"$TMP/bad.conf"
+: >"$TMP/bad.log"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$TMP/bad.log") "$PXED" -c "$TMP/bad.conf" 2>>"$TMP/bad.log" && fail "started with a bad file"
+assert_eq "start-up refusal" "<3>error conf: $TMP/bad.conf:2: unknown setting 'Bogus' in [log]" "$(cat "$TMP/bad.log")"
+pass "a bad file at start: the reason logged at priority 3"
