@@ -272,6 +272,64 @@ wait "$PID" 2>/dev/null
 assert_eq "exit status" 0 $?
 pass "reload as ExecReload: RELOADING=1, READY=1; SIGTERM: STOPPING=1, exit 0"
 
+# ---- 7. under systemd itself ------------------------------------------------
+# The same root booted by systemd-nspawn (its own PID 1, journald, a
+# network namespace of its own) with a target that pulls in pxed.service
+# only: Type=notify, the sandbox, the capabilities and seccomp applied by
+# systemd, the journal's priorities, reload and stop.  Skipped where
+# systemd-nspawn is missing or cannot boot a container here.
+if command -v systemd-nspawn >/dev/null && [ -x "$R/lib/systemd/systemd" ]; then
+	printf '[Unit]\nDescription=pxed test boot\nRequires=pxed.service\nAfter=pxed.service\nAllowIsolate=yes\n' \
+		>"$R/etc/systemd/system/pxed-test.target"
+	for m in proc dev sys run tmp; do umount "$R/$m"; done
+	systemd-nspawn -q -D "$R" -b --private-network --register=no --keep-unit --console=passive \
+		-- systemd.unit=pxed-test.target >"$TMP/nspawn.log" 2>&1 &
+	NSPAWN=$!
+	on_exit "kill $NSPAWN; sleep 2; kill -9 $NSPAWN"
+	init_pid() { pgrep -P "$NSPAWN" -x systemd; }
+	wait_for 10 init_pid || { cat "$TMP/nspawn.log" >&2; fail "systemd-nspawn did not start systemd"; }
+	INIT=$(init_pid)
+	sd() { nsenter -t "$INIT" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin SYSTEMD_PAGER= "$@"; }
+	booted() { sd systemctl is-system-running 2>/dev/null | grep -qE 'running|degraded'; }
+	if ! wait_for 60 booted; then
+		sd systemctl is-system-running >&2
+		skip "systemd-nspawn could not boot a container here (unit results above)"
+	fi
+	assert_eq "pxed.service state" "ActiveState=active
+StatusText=ProxyDHCP on UDP 67 and 4011, TFTP on UDP 69, HTTP on TCP 8080
+SubState=running" "$(sd systemctl show pxed -p ActiveState -p SubState -p StatusText | sort)"
+	mpid=$(sd systemctl show pxed -p MainPID --value)
+	sd grep -E '^(Uid|CapEff|Seccomp|NoNewPrivs):' "/proc/$mpid/status" | tr -s '\t ' ' ' >"$TMP/sd.status"
+	for want in "Uid: $uid $uid $uid $uid" "NoNewPrivs: 1" "Seccomp: 2" "CapEff: 0000000000000400"; do
+		grep -qx "$want" "$TMP/sd.status" || { cat "$TMP/sd.status" >&2; fail "under systemd: not '$want'"; }
+	done
+	sd curl -sf http://127.0.0.1:8080/healthz >/dev/null || fail "pxed under systemd does not answer HTTP"
+	echo 'Bogus = 1' >>"$R/etc/pxed/pxed.conf"
+	sd systemctl reload pxed || fail "systemctl reload"
+	wait_for 5 sd sh -c 'journalctl -u pxed -p err -o cat | grep -q "reload refused"' ||
+		fail "the refused reload is not at priority err in the journal"
+	sd journalctl -u pxed -p warning -o cat | grep -v 'reload refused' | grep -q . &&
+		fail "journal: lines of pxed above their level: $(sd journalctl -u pxed -p warning -o cat)"
+	sd journalctl -u pxed -o cat | grep -qE '^(info|<6>).*[0-9]{4}-[0-9]{2}-[0-9]{2}T' &&
+		fail "journal: a timestamp of pxed's own"
+	sd journalctl -u pxed -o cat | grep -q '^info pxed: ready:' || fail "journal lacks pxed's ready line"
+	sd systemctl is-active pxed >/dev/null || fail "pxed stopped after a refused reload"
+	sd systemctl stop pxed || fail "systemctl stop"
+	assert_eq "stop" "ExecMainStatus=0
+Result=success" "$(sd systemctl show pxed -p Result -p ExecMainStatus | sort)"
+	exposure=$(sd systemd-analyze security pxed.service 2>&1 | sed -n 's/.*Overall exposure level for pxed.service: \([0-9.]*\).*/\1/p')
+	awk -v e="$exposure" 'BEGIN { exit !(e != "" && e <= 4.9) }' || fail "exposure under systemd: '$exposure'"
+	sd systemctl poweroff >/dev/null 2>&1
+	wait_for 20 sh -c "! kill -0 $NSPAWN" || kill "$NSPAWN"
+	wait "$NSPAWN" 2>/dev/null
+	sed -i '/^Bogus = 1$/d' "$R/etc/pxed/pxed.conf"
+	mount -t proc proc "$R/proc"; mount --bind /dev "$R/dev"; mount --bind /sys "$R/sys"
+	mount -t tmpfs tmpfs "$R/run"; mount -t tmpfs tmpfs "$R/tmp"
+	pass "under systemd: active once ready, status text, uid pxed, seccomp, only CAP_NET_BIND_SERVICE; reload, journal priorities, stop; exposure $exposure"
+else
+	echo "(no systemd-nspawn: the unit is not run under systemd itself)"
+fi
+
 in_root dpkg --purge pxed >"$TMP/purge.log" 2>&1 || { cat "$TMP/purge.log" >&2; fail "dpkg --purge"; }
 [ -e "$R/var/lib/pxed" ] && fail "purge left /var/lib/pxed"
 [ -e "$R/etc/pxed/pxed.conf" ] && fail "purge left /etc/pxed/pxed.conf"
