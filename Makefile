@@ -1,5 +1,7 @@
 # pxed build. `make` builds build/pxed and build/pxectl; `make check` builds
 # and runs the unit tests. Integration and lab tests: scripts/test.sh.
+# `make install` installs the daemon, pxectl, the manual pages, the
+# configuration, the systemd unit and the bash completion (README: Install).
 #
 # Sources are found by folder: each folder under src/ is one module, and
 # every .c in it (except src/main.c and src/pxectl/) goes into libpxed.a.
@@ -7,6 +9,8 @@
 CC      ?= cc
 BUILD   ?= build
 CFLAGS  ?= -O2 -g
+# One version, from src/main.c.
+VERSION := $(shell sed -n 's/^\#define PXED_VERSION "\(.*\)"/\1/p' src/main.c)
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter
 CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Isrc -MMD -MP
 ifeq ($(WERROR),1)
@@ -49,7 +53,7 @@ $(BUILD)/pxectl: $(CTL_OBJ) $(BUILD)/libpxed.a
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpxed.a
 	@mkdir -p $(@D)
@@ -71,8 +75,70 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(@D)
 	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lcrypt
 
+# ---- install ---------------------------------------------------------------
+# Where things go: PREFIX for programs and data; SYSCONFDIR and
+# LOCALSTATEDIR are written into the installed configuration and unit
+# (Debian: PREFIX=/usr SYSCONFDIR=/etc LOCALSTATEDIR=/var).  DESTDIR is
+# prepended to every path and never written into a file.
+PREFIX        ?= /usr/local
+SYSCONFDIR    ?= $(PREFIX)/etc
+LOCALSTATEDIR ?= $(PREFIX)/var
+BINDIR        ?= $(PREFIX)/bin
+SBINDIR       ?= $(PREFIX)/sbin
+DATADIR       ?= $(PREFIX)/share
+MANDIR        ?= $(DATADIR)/man
+DOCDIR        ?= $(DATADIR)/doc/pxed
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR   ?= $(DATADIR)/bash-completion/completions
+INSTALL       ?= install
+
+MAN_PAGES := $(BUILD)/man/pxed.8 $(BUILD)/man/pxectl.1 $(BUILD)/man/pxed.conf.5
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    -e 's|@LOCALSTATEDIR@|$(LOCALSTATEDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
+
+man: $(MAN_PAGES)
+$(BUILD)/man/%: docs/%.md scripts/md2man.py
+	@mkdir -p $(@D)
+	python3 scripts/md2man.py --version $(VERSION) $< >$@.tmp && mv $@.tmp $@
+$(BUILD)/man/pxed.conf.5: docs/pxed.conf.5.md docs/pxed.conf.example scripts/md2man.py
+	@mkdir -p $(@D)
+	python3 scripts/md2man.py --version $(VERSION) --include docs/pxed.conf.example $< >$@.tmp && mv $@.tmp $@
+
+# Made at every install: the paths come from the command line.
+$(BUILD)/dist/%: dist/%.in FORCE
+	@mkdir -p $(@D)
+	$(SUBST) $< >$@.tmp && mv $@.tmp $@
+
+install: $(BUILD)/pxed $(BUILD)/pxectl $(MAN_PAGES) $(BUILD)/dist/pxed.conf $(BUILD)/dist/pxed.service
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/pxed $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL) -m 0755 $(BUILD)/pxed $(DESTDIR)$(SBINDIR)/pxed
+	$(INSTALL) -m 0755 $(BUILD)/pxectl $(DESTDIR)$(BINDIR)/pxectl
+	$(INSTALL) -m 0644 $(BUILD)/man/pxed.8 $(DESTDIR)$(MANDIR)/man8/pxed.8
+	$(INSTALL) -m 0644 $(BUILD)/man/pxed.conf.5 $(DESTDIR)$(MANDIR)/man5/pxed.conf.5
+	$(INSTALL) -m 0644 $(BUILD)/man/pxectl.1 $(DESTDIR)$(MANDIR)/man1/pxectl.1
+	$(INSTALL) -m 0644 docs/pxed.conf.example $(DESTDIR)$(DOCDIR)/pxed.conf.example
+	$(INSTALL) -m 0644 $(BUILD)/dist/pxed.conf $(DESTDIR)$(SYSCONFDIR)/pxed/pxed.conf
+	$(INSTALL) -m 0644 $(BUILD)/dist/pxed.service $(DESTDIR)$(SYSTEMDUNITDIR)/pxed.service
+	$(INSTALL) -m 0644 dist/pxectl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/pxectl
+	# The web console, when the tree has one: its files as they are.
+	if [ -d ui ]; then \
+		$(INSTALL) -d $(DESTDIR)$(DATADIR)/pxed/ui && \
+		cp -R --no-preserve=ownership ui/. $(DESTDIR)$(DATADIR)/pxed/ui/ && \
+		chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/pxed/ui; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/pxed $(DESTDIR)$(BINDIR)/pxectl \
+		$(DESTDIR)$(MANDIR)/man8/pxed.8 $(DESTDIR)$(MANDIR)/man5/pxed.conf.5 \
+		$(DESTDIR)$(MANDIR)/man1/pxectl.1 $(DESTDIR)$(DOCDIR)/pxed.conf.example \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/pxed.service $(DESTDIR)$(BASHCOMPDIR)/pxectl
+	rm -rf $(DESTDIR)$(DATADIR)/pxed/ui
+
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all check clean fuzz
+FORCE:
+.PHONY: all check clean fuzz install uninstall man FORCE
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

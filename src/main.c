@@ -18,6 +18,7 @@
 
 #include "common/content.h"
 #include "common/log.h"
+#include "common/notify.h"
 #include "common/util.h"
 #include "conf/conf.h"
 #include "decide/decide.h"
@@ -203,6 +204,7 @@ static int server_guid_ensure(struct pxed_conf *c)
 static void on_stop(struct ev_loop *loop, int signo, void *data)
 {
 	log_info("pxed", "signal %d: stopping", signo);
+	notify_stopping();
 	ev_stop(loop);
 }
 
@@ -238,6 +240,8 @@ static void reload_done(struct ev_work_job *job, bool cancelled)
 	}
 	free(px->reload_next);
 	px->reload_next = NULL;
+	if (!cancelled) /* cancelled: pxed is stopping, STOPPING=1 said so */
+		notify_ready();
 }
 
 static void reload_submit(struct pxed *px)
@@ -264,13 +268,18 @@ static void on_reload(struct ev_loop *loop, int signo, void *data)
 	struct pxed *px = data;
 	struct pxed_conf *next = malloc(sizeof(*next));
 	char err[CONF_ERR_LEN];
+	/* The service manager hears READY=1 again when the new settings are
+	 * in force (reload_done()) or the file was refused. */
+	notify_reloading();
 	if (!next) {
 		log_error("conf", "reload refused: out of memory");
+		notify_ready();
 		return;
 	}
 	if (conf_load(next, px->conf_path, err) < 0) {
 		log_error("conf", "reload refused: %s; the running settings stay in force", err);
 		free(next);
+		notify_ready();
 		return;
 	}
 	if (!next->pxe_guid[0])
@@ -354,7 +363,14 @@ static int drop_privileges(const struct pxed_conf *c, bool state_created)
 	if (!c->run_user[0])
 		return 0;
 	if (geteuid() != 0) {
-		log_warn("pxed", "User %s: not started as root, keeping the current user", c->run_user);
+		/* A service manager may start pxed as the user already, with
+		 * only the capability to bind low ports (the systemd unit
+		 * does): that is the drop done, not a reason to warn. */
+		const struct passwd *me = getpwnam(c->run_user);
+		if (me && me->pw_uid == geteuid())
+			log_info("pxed", "running as user %s (uid %u)", c->run_user, (unsigned)me->pw_uid);
+		else
+			log_warn("pxed", "User %s: not started as root, keeping the current user", c->run_user);
 		return 0;
 	}
 	struct passwd *pw = getpwnam(c->run_user);
@@ -457,7 +473,12 @@ int main(int argc, char **argv)
 	}
 
 	if (conf_load(&px.conf, px.conf_path, err) < 0) {
-		fprintf(stderr, "%s\n", err);
+		/* -t answers with the bare reason; a daemon that cannot start
+		 * logs it as an error (the journal's priority 3). */
+		if (test_only)
+			fprintf(stderr, "%s\n", err);
+		else
+			log_error("conf", "%s", err);
 		return 1;
 	}
 	if (test_only) {
@@ -485,6 +506,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	print_block_to_log(&px.conf);
+	if ((r = notify_init()) < 0) {
+		log_error("pxed", "NOTIFY_SOCKET: %s", strerror(-r));
+		return 1;
+	}
 
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = ev_loop_new(&px.loop)) < 0) {
@@ -546,13 +571,22 @@ int main(int argc, char **argv)
 		goto fail;
 	log_info("pxed", "ready: ProxyDHCP on UDP %u and %u, TFTP on UDP %u, HTTP on TCP %u",
 		 px.conf.dhcp_port, px.conf.pxe_port, px.conf.tftp_port, px.conf.http_port);
+	/* Every socket is bound and the store is open: only now may the
+	 * service manager start what comes after pxed. */
+	char status[160];
+	snprintf(status, sizeof(status), "ProxyDHCP on UDP %u and %u, TFTP on UDP %u, HTTP on TCP %u",
+		 px.conf.dhcp_port, px.conf.pxe_port, px.conf.tftp_port, px.conf.http_port);
+	notify_status(status);
+	notify_ready();
 	r = ev_run(px.loop);
 	if (r < 0)
 		log_error("pxed", "event loop: %s", strerror(-r));
 	pxed_teardown(&px);
 	log_info("pxed", "stopped");
+	notify_close();
 	return r < 0 ? 1 : 0;
 fail:
 	pxed_teardown(&px);
+	notify_close();
 	return 1;
 }

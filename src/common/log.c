@@ -2,14 +2,38 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static enum log_level log_level_current = LOG_LVL_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
+/* sd-daemon(3) priority prefixes: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG. */
+static const char *const journal_prio[] = { "<3>", "<4>", "<6>", "<7>" };
+
+/* Is stderr the journal?  systemd sets JOURNAL_STREAM to the device and
+ * inode of the stream it connected (systemd.exec(5)); comparing them with
+ * stderr's tells a journal stream from one the daemon's own child
+ * redirected elsewhere.  Asked once: stderr does not change under us. */
+static bool stderr_is_journal(void)
+{
+	static int cached = -1;
+	int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+	if (v < 0) {
+		const char *env = getenv("JOURNAL_STREAM");
+		unsigned long long dev, ino;
+		struct stat st;
+		v = env && sscanf(env, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+		    (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+		__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+	}
+	return v;
+}
 
 /* Set on the loop (SIGHUP, the settings API), read by every thread. */
 void log_set_level(enum log_level lvl) { __atomic_store_n(&log_level_current, lvl, __ATOMIC_RELAXED); }
@@ -33,11 +57,19 @@ void log_msg(enum log_level lvl, const char *module, const char *fmt, ...)
 	char line[2048];
 	struct timespec ts;
 	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, ts.tv_nsec / 1000000, level_names[lvl], module);
+	int n;
+	if (stderr_is_journal()) {
+		/* The journal stamps each line itself and takes its priority
+		 * from the prefix, so neither is repeated in the text. */
+		n = snprintf(line, sizeof(line), "%s%s %s: ", journal_prio[lvl], level_names[lvl],
+			     module);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ",
+			     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			     tm.tm_sec, ts.tv_nsec / 1000000, level_names[lvl], module);
+	}
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);

@@ -3,7 +3,12 @@
  * Lines go to stderr (journald/syslog pick them up from there), one event
  * per line: "2026-11-26T14:43:32.123Z LEVEL module: text".  Per-client
  * decision lines are prefixed "MAC, GUID: " as PRODUCT.md asks, so an admin
- * can grep a machine's whole story. */
+ * can grep a machine's whole story.
+ *
+ * When stderr is the journal (JOURNAL_STREAM names it, as systemd sets it
+ * for a service), a line is "<N>LEVEL module: text" instead: N is the
+ * sd-daemon(3) priority (3 error, 4 warn, 6 info, 7 debug), and the
+ * journal's own timestamp is the only one. */
 #pragma once
 #include <stdarg.h>
 #include <stddef.h>

@@ -20,6 +20,11 @@
 /* pxed's default [http] TokenFile: beside the default database,
  * StateDir/pxed.db with StateDir = pxed-state (relative to pxed's cwd). */
 #define DEFAULT_TOKEN_FILE "pxed-state/api.token"
+/* ... and the packaged daemon's (StateDir /var/lib/pxed), tried when the
+ * first is not there, so an admin on the server needs no option. */
+#ifndef PACKAGE_TOKEN_FILE
+#define PACKAGE_TOKEN_FILE "/var/lib/pxed/api.token"
+#endif
 #define MAX_REPLY (64u << 20)
 #define EXIT_OK 0
 #define EXIT_ERR 1
@@ -27,7 +32,7 @@
 
 static const char *server = DEFAULT_SERVER;
 static bool opt_json;
-static const char *token_file; /* --token-file, $PXED_TOKEN_FILE, else the default */
+static const char *token_file; /* --token-file, $PXED_TOKEN_FILE, else NULL: the defaults */
 static const char *cacert;     /* --cacert: CA bundle for an https:// server */
 static char token[256];        /* $PXED_TOKEN, or read from token_file on first need */
 
@@ -53,8 +58,9 @@ static void usage_global(FILE *f)
 	fprintf(f, "\noptions:\n"
 		   "  --server URL       pxed's API (default $PXED_SERVER, else " DEFAULT_SERVER ")\n"
 		   "  --token-file FILE  the API token (default $PXED_TOKEN_FILE, else\n"
-		   "                     " DEFAULT_TOKEN_FILE "); the admin token, or for reads\n"
-		   "                     the read-only api-read.token; $PXED_TOKEN wins over both\n"
+		   "                     " DEFAULT_TOKEN_FILE ", else " PACKAGE_TOKEN_FILE ");\n"
+		   "                     the admin token, or for reads the read-only\n"
+		   "                     api-read.token; $PXED_TOKEN wins over both\n"
 		   "  --cacert FILE      CA certificate(s) to trust for an https:// server\n"
 		   "  --json             print the API's JSON instead of a table\n"
 		   "  --help             this text; `pxectl COMMAND --help` for one command\n"
@@ -189,10 +195,15 @@ static const char *token_get(void)
 		snprintf(token, sizeof(token), "%s", env);
 		return token;
 	}
-	f = fopen(token_file, "re");
+	const char *path = token_file ? token_file : DEFAULT_TOKEN_FILE;
+	f = fopen(path, "re");
+	if (!f && !token_file && errno == ENOENT) {
+		path = PACKAGE_TOKEN_FILE;
+		f = fopen(path, "re");
+	}
 	if (!f) {
 		fprintf(stderr, "pxectl: cannot read the API token from %s: %s "
-				"(use --token-file or $PXED_TOKEN)\n", token_file, strerror(errno));
+				"(use --token-file or $PXED_TOKEN)\n", path, strerror(errno));
 		return "";
 	}
 	if (fgets(token, sizeof(token), f))
@@ -554,12 +565,35 @@ static void print_rows(json_t *rows, const char *const *heads, const char *const
 	table_print(&t);
 }
 
+/* The options of a list command: --names prints only the names, one a
+ * line, with no header (for scripts and shell completion). */
+static int list_opts(int argc, char **argv, bool *names)
+{
+	const struct opt opts[] = { { "--names", NULL, names }, { NULL, NULL, NULL } };
+	const char *pos[1];
+	size_t np;
+	*names = false;
+	return opts_parse(cur, argc, argv, opts, pos, 0, &np);
+}
+
+static void print_names(json_t *rows)
+{
+	size_t i;
+	json_t *row;
+	json_array_foreach(rows, i, row) {
+		const char *name = json_string_value(json_object_get(row, "name"));
+		if (name)
+			printf("%s\n", name);
+	}
+}
+
 /* GET a list and print it as a table of the given columns. */
 static int list(int argc, char **argv, const char *path, const char *const *heads,
 		const char *const *keys, size_t ncols)
 {
 	json_t *j;
-	int rc = no_args(cur, argc, argv);
+	bool names;
+	int rc = list_opts(argc, argv, &names);
 	if (rc)
 		return rc;
 	if ((rc = api_call("GET", path, NULL, &j)))
@@ -572,7 +606,10 @@ static int list(int argc, char **argv, const char *path, const char *const *head
 		json_decref(j);
 		return fail("%s sent something that is not a list", server);
 	}
-	print_rows(j, heads, keys, ncols);
+	if (names)
+		print_names(j);
+	else
+		print_rows(j, heads, keys, ncols);
 	json_decref(j);
 	return EXIT_OK;
 }
@@ -612,12 +649,15 @@ static int cmd_deployment_list(int argc, char **argv)
 			   .head = { "NAME", "IMAGE", "TARGET", "PURPOSE", "ENABLED", "WINDOW" } };
 	size_t i;
 	json_t *j, *row;
-	int rc = no_args(cur, argc, argv);
+	bool names;
+	int rc = list_opts(argc, argv, &names);
 	if (rc)
 		return rc;
 	if ((rc = api_call("GET", "/api/v1/deployments", NULL, &j)))
 		return rc;
-	if (!opt_json && json_is_array(j)) {
+	if (!opt_json && names && json_is_array(j))
+		print_names(j);
+	else if (!opt_json && json_is_array(j)) {
 		json_array_foreach(j, i, row) {
 			char b[3][32], win[128];
 			const char *cells[6];
@@ -1251,13 +1291,15 @@ static const struct command commands[] = {
 	  "image add NAME --kernel FILE [--initrd FILE] [--cmdline TEXT] | --nbp FILE",
 	  "Add a boot image.  FILEs are paths relative to pxed's content root\n"
 	  "(served at /files/).  --nbp names a boot program to chain instead." },
-	{ "image", "list", cmd_image_list, "image list", "List boot images." },
+	{ "image", "list", cmd_image_list, "image list [--names]",
+	  "List boot images (--names: only their names, one a line)." },
 	{ "image", "show", cmd_image_show, "image show NAME", "Show one boot image." },
 	{ "image", "rm", cmd_image_rm, "image rm NAME",
 	  "Remove a boot image (refused while a deployment uses it)." },
 	{ "device", "add", cmd_device_add, "device add NAME --mac MAC [--guid GUID]",
 	  "Add a device, known by its MAC and, optionally, its SMBIOS GUID." },
-	{ "device", "list", cmd_device_list, "device list", "List devices." },
+	{ "device", "list", cmd_device_list, "device list [--names]",
+	  "List devices (--names: only their names, one a line)." },
 	{ "device", "show", cmd_device_show, "device show NAME", "Show one device." },
 	{ "device", "set", cmd_device_set,
 	  "device set NAME [--name NEW] [--mac MAC] [--guid GUID | --no-guid]",
@@ -1280,8 +1322,9 @@ static const struct command commands[] = {
 	  "collection remove-device COLLECTION DEVICE",
 	  "Take DEVICE out of COLLECTION; its next network boot no longer gets the\n"
 	  "collection's deployments." },
-	{ "collection", "list", cmd_collection_list, "collection list",
-	  "List collections with their member counts." },
+	{ "collection", "list", cmd_collection_list, "collection list [--names]",
+	  "List collections with their member counts (--names: only their names,\n"
+	  "one a line)." },
 	{ "collection", "show", cmd_collection_show, "collection show NAME",
 	  "Show a collection and its member devices." },
 	{ "collection", "rm", cmd_collection_rm, "collection rm NAME",
@@ -1301,9 +1344,10 @@ static const struct command commands[] = {
 	  "asks first.  TIME is unix seconds or a UTC time like 2026-11-26T14:00:00Z:\n"
 	  "the deployment is offered from --available-from and no longer from\n"
 	  "--expires." },
-	{ "deployment", "list", cmd_deployment_list, "deployment list",
+	{ "deployment", "list", cmd_deployment_list, "deployment list [--names]",
 	  "List deployments: target (device:NAME, collection:NAME or unknown:ARCH),\n"
-	  "purpose, whether enabled, and the availability window." },
+	  "purpose, whether enabled, and the availability window (--names: only\n"
+	  "their names, one a line)." },
 	{ "deployment", "show", cmd_deployment_show, "deployment show NAME",
 	  "Show a deployment and its status: how many devices it was handed out to,\n"
 	  "how many installers reported started, succeeded, failed, and per device\n"
@@ -1352,7 +1396,7 @@ int main(int argc, char **argv)
 		return EXIT_ERR;
 	if (env && *env)
 		server = env;
-	token_file = tf && *tf ? tf : DEFAULT_TOKEN_FILE;
+	token_file = tf && *tf ? tf : NULL;
 	/* global options, anywhere on the line */
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))

@@ -87,3 +87,18 @@ timeout 20 "$PXED" -c "$TMP/s4.conf" >"$TMP/s4.log" 2>&1 && fail "started with a
 assert_grep "StateDir $TMP/state4 is open to every user \(mode 0755\)" "$TMP/s4.log"
 assert_eq "mode of that StateDir" 755 "$(stat -c %a "$TMP/state4")"
 pass "a StateDir open to every user is refused at start"
+
+# Started as the User already (as the systemd unit starts it, with only a
+# capability to bind low ports): no drop to do and nothing to warn about.
+mkdir -p "$TMP/s3"
+chown nobody "$TMP/s3"
+chmod 750 "$TMP/s3"
+printf '[pxe]\nUser = nobody\nDHCPPort = %s\nPXEPort = %s\n[tftp]\nPort = %s\n[http]\nPort = %s\nAddress = 127.0.0.1\n[store]\nStateDir = %s/s3\n' \
+	"$(free_port)" "$(free_port)" "$(free_port)" "$(free_port)" "$TMP" >"$TMP/as-user.conf"
+setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups "$PXED" -c "$TMP/as-user.conf" >"$TMP/as-user.log" 2>&1 &
+AS_PID=$!
+on_exit "kill $AS_PID"
+wait_for 10 grep -q "ready:" "$TMP/as-user.log" || { cat "$TMP/as-user.log" >&2; fail "pxed started as nobody did not start"; }
+assert_grep "running as user nobody \(uid 65534\)" "$TMP/as-user.log"
+grep -q "not started as root" "$TMP/as-user.log" && fail "warned although started as its User"
+pass "started as its User already: runs, says so, no warning"

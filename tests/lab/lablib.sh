@@ -106,7 +106,7 @@ _lab_disk_uefi() {
 	d=$(mktemp -d "$LAB_DIR/disk.XXXXXX")
 	cfg=$d/grub.cfg
 	printf 'echo "%s uefi"\nsleep 1\nhalt\n' "$LAB_DISK_MARKER" >"$cfg"
-	grub-mkstandalone -O x86_64-efi --modules="echo sleep halt" \
+	grub-mkstandalone -O x86_64-efi --modules="echo sleep halt" --install-modules="echo sleep halt" \
 		--locales= --fonts= --themes= -o "$d/BOOTX64.EFI" "boot/grub/grub.cfg=$cfg" >&2 || return 1
 	esp=$d/esp.img
 	mkfs.vfat -C -n PXEDLAB "$esp" 30720 >/dev/null || return 1
