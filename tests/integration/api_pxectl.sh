@@ -201,7 +201,7 @@ assert_eq "boot.ipxe available" 200 "$(http_code "$B/boot.ipxe?mac=52:54:00:12:3
 AV="http://127.0.0.1:$PORT/boot.ipxe\?mac=52:54:00:12:34:57&arch=7"
 assert_grep "^prompt --key 0x0d --timeout [0-9]+ .* && goto deploy \|\| goto local$" "$OUT"
 assert_grep "^chain $AV&choice=deploy \|\| goto local$" "$OUT"
-assert_grep "^chain $AV&choice=local \|\| exit$" "$OUT"
+assert_grep "^chain $AV&choice=local \|\| exit 1$" "$OUT"
 grep -q '^kernel' "$OUT" && fail "available deployment's prompt holds the image: $(cat "$OUT")"
 assert_eq "boot.ipxe Host header" 200 "$(http_code -H "Host: pxe.example.org:$PORT" "$B/boot.ipxe?mac=52:54:00:12:34:57")"
 assert_grep "^chain http://pxe.example.org:$PORT/boot.ipxe\?mac=52:54:00:12:34:57&choice=deploy " "$OUT"
