@@ -63,7 +63,9 @@ pxectl deploy av --image deb --device avail --available >/dev/null || fail "pxec
 lab_vm_uefi avail "$mac" "$uuid" "$TMP/avail.log"
 lab_vm_wait "$TMP/avail.log" "is available" "$LAB_BOOT_TIMEOUT" ||
 	{ tail -c 2000 "$TMP/avail.log" | tr -d '\033' >&2; lab_dump; fail "the VM did not show the available deployment's prompt ($LAB_VM_WHY)"; }
-lab_wait_disk avail "$TMP/avail.log"
+# After PXE, OVMF tries HTTP boot, where the deployment is offered (and
+# declined) once more before the disk: allow for two prompts.
+lab_wait_disk avail "$TMP/avail.log" 300
 t3=$LAB_BOOT_T
 grep -aiE -- "$mac, [^ ]+: local .*choice=local" "$TMP/pxed.log" >/dev/null ||
 	{ lab_dump; fail "pxed did not record the timed-out prompt as choice=local"; }
