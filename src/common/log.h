@@ -2,7 +2,7 @@
  *
  * Lines go to stderr (journald/syslog pick them up from there), one event
  * per line: "2026-11-26T14:43:32.123Z LEVEL module: text".  Per-client
- * decision lines are prefixed "MAC, GUID: " as PRODUCT.md asks, so an admin
+ * decision lines are prefixed "MAC, GUID: " as docs/pxed.8.md describes, so an admin
  * can grep a machine's whole story.
  *
  * When stderr is the journal (JOURNAL_STREAM names it, as systemd sets it

@@ -897,7 +897,7 @@ static int decide_rules(struct decider *d, const struct pxe_facts *f, int64_t no
 
 	if (win == &p.done) {
 		/* The machine already got it: a reboot during the install must
-		 * not start it again (PRODUCT.md, "last PXE deployment"). */
+		 * not start it again (docs/pxed.8.md, DECISIONS). */
 		char at[32];
 		format_utc(win->handed_out_at, at);
 		reason_set(out, "required deployment '%s' already handed out at %s; "

@@ -106,7 +106,7 @@ int decide_choice(struct decider *d, const struct pxe_facts *f, enum decide_choi
  * or decider_events_flush()); 0 when decide() must run, on a worker. */
 int decide_cached(struct decider *d, const struct pxe_facts *f, struct decision *out);
 
-/* The one decision log line, prefixed "MAC, GUID: " (PRODUCT.md), e.g.
+/* The one decision log line, prefixed "MAC, GUID: " (docs/pxed.8.md, DECISIONS), e.g.
  *   52:54:00:12:34:56, 8a3c...: boot 'win11' (required deployment for
  *   device 'lab-01', not yet handed out) [dhcp DISCOVER on br0, arch bios, pxe]
  * `context` names the request ("dhcp DISCOVER", "dhcp REQUEST:4011",

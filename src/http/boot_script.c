@@ -221,7 +221,7 @@ int boot_script_build_opts(const struct decision *d, const char *base_url,
 			break;
 		}
 		/* Available: ask first; the default is the local disk
-		 * (PRODUCT.md).  0x0d is Enter.  Either way the answer goes
+		 * (docs/pxed.8.md, DECISIONS).  0x0d is Enter.  Either way the answer goes
 		 * back to pxed, which records it and answers with the image
 		 * (or the password prompt) or with `exit`; if pxed cannot be
 		 * reached, the local disk. */

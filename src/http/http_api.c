@@ -1,4 +1,4 @@
-/* The JSON admin API under /api/v1/ (PRODUCT.md "Interfaces").
+/* The JSON admin API under /api/v1/ (docs/pxed.8.md, ADMIN API AND ACCESS).
  *
  * Each handler is an api_fn: it returns the HTTP status of its success
  * (200, 201) with *out set, or -1 with *e filled; api_run() turns either

@@ -1,4 +1,4 @@
-/* http_server: pxed's HTTP service on the "HTTP Port" (PRODUCT.md).
+/* http_server: pxed's HTTP service on its HTTP port (docs/pxed.8.md).
  *
  * libmicrohttpd runs inside pxed's ev loop, single-threaded: MHD is started
  * with MHD_USE_EPOLL and no thread of its own; its epoll fd is one ev_io,
