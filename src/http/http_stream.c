@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,6 +50,7 @@ struct http_stream_hub {
 	/* The loop's: */
 	struct ev_io io;
 	struct ev_timer ping;
+	struct ev_timer kick;      /* 0 ms: run MHD after resuming */
 	struct stream_sub *subs;
 	unsigned n_subs;
 	uint64_t dropped, refused;
@@ -112,9 +114,51 @@ static void sub_wake(struct stream_sub *sub)
 	}
 }
 
+static void on_kick(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct http_stream_hub *h = t->data;
+	http_server_kick(h->srv);
+}
+
+/* Run MHD for the resumed connections from the loop's next turn: never
+ * from inside MHD (a request handler), which must not run itself again. */
 static void hub_kick(struct http_stream_hub *h)
 {
-	http_server_kick(h->srv);
+	ev_timer_start(h->srv->loop, &h->kick, 0);
+}
+
+/* MHD does not watch a suspended connection: look at its socket for the
+ * client's close ourselves (a read of 0 bytes), so a gone client frees its
+ * place without waiting for the next decision or ping. */
+static bool sub_gone(struct stream_sub *sub)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(sub->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	char b;
+	ssize_t n;
+	if (!ci)
+		return false;
+	n = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* Streams not on their way out; ends the ones whose client is gone. */
+static unsigned hub_reap(struct http_stream_hub *h)
+{
+	unsigned live = 0;
+	bool woke = false;
+	for (struct stream_sub *sub = h->subs; sub; sub = sub->next) {
+		if (!sub->closing && sub->suspended && sub_gone(sub))
+			sub->closing = true;
+		if (sub->closing && sub->suspended) {
+			sub_wake(sub);
+			woke = true;
+		}
+		live += !sub->closing;
+	}
+	if (woke)
+		hub_kick(h);
+	return live;
 }
 
 /* The loop: something was published; wake whoever waits. */
@@ -142,6 +186,8 @@ static void on_ping(struct ev_loop *loop, struct ev_timer *t)
 	bool woke = false;
 	for (struct stream_sub *sub = h->subs; sub; sub = sub->next) {
 		sub->ping = true;
+		if (sub->suspended && sub_gone(sub))
+			sub->closing = true;
 		if (sub->by_session && !http_session_find(&h->srv->sessions, sub->session_id, now_ms()))
 			sub->closing = true;
 		if (sub->suspended) {
@@ -235,7 +281,8 @@ enum MHD_Result http_stream_events(struct http_server *s, struct MHD_Connection 
 	struct MHD_Response *resp;
 	struct stream_sub *sub;
 
-	if (h->n_subs >= s->conf->http_max_event_streams) {
+	if (h->n_subs >= s->conf->http_max_event_streams &&
+	    hub_reap(h) >= s->conf->http_max_event_streams) {
 		h->refused++;
 		log_warn(MOD, "events stream refused: MaxEventStreams (%u) open",
 			 s->conf->http_max_event_streams);
@@ -283,6 +330,7 @@ int http_stream_hub_new(struct http_server *s, struct http_stream_hub **out)
 	h->srv = s;
 	h->efd = -1;
 	ev_timer_init(&h->ping, on_ping, h);
+	ev_timer_init(&h->kick, on_kick, h);
 	pthread_mutex_init(&h->lock, NULL);
 	h->ring = calloc(HTTP_STREAM_RING, sizeof(*h->ring));
 	if (!h->ring) {
@@ -324,6 +372,7 @@ void http_stream_hub_free(struct http_stream_hub *h)
 		close(h->efd);
 	}
 	ev_timer_stop(h->srv->loop, &h->ping);
+	ev_timer_stop(h->srv->loop, &h->kick);
 	pthread_mutex_destroy(&h->lock);
 	free(h->ring);
 	free(h);

@@ -261,6 +261,17 @@ enum MHD_Result http_ui_session(struct http_server *s, struct MHD_Connection *c,
 	if (r->method == HTTP_POST)
 		return session_login(s, c, r);
 	sess = session_of(s, c);
+	/* "Am I signed in?" is a question, not a failure: the console asks
+	 * it on every load. */
+	if (!sess && r->method == HTTP_GET) {
+		struct MHD_Response *resp = MHD_create_response_from_buffer(
+			14, (void *)"{\"role\":null}\n", MHD_RESPMEM_PERSISTENT);
+		if (resp) {
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+		}
+		return http_queue(c, r, MHD_HTTP_OK, resp);
+	}
 	if (!sess) {
 		s->counters.auth_failures++;
 		return http_reply_error(c, r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
