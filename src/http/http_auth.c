@@ -253,7 +253,7 @@ int http_cookie_get(const char *h, const char *name, char *out, size_t len)
 		while (*h == ' ' || *h == '\t' || *h == ';')
 			h++;
 		vl = strcspn(h, ";");
-		if (vl > nl && !strncmp(h, name, nl) && h[nl] == '=') {
+		if (vl > nl + 1 && !strncmp(h, name, nl) && h[nl] == '=') {
 			const char *v = h + nl + 1;
 			size_t n = vl - nl - 1;
 			while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
