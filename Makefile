@@ -31,6 +31,10 @@ CFLAGS  += $(PKG_CFLAGS)
 MODULES  := common conf ev dhcp tftp http decide store
 LIB_SRC  := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# The web console's files (ui/), built into pxed as C arrays.
+UI_SRC   := $(sort $(wildcard ui/*))
+UI_C     := $(BUILD)/gen/ui_files.c
+LIB_OBJ  += $(BUILD)/obj/gen/ui_files.o
 CTL_SRC  := $(wildcard src/pxectl/*.c)
 CTL_OBJ  := $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
@@ -55,6 +59,14 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+$(UI_C): $(UI_SRC) scripts/ui_embed.sh
+	@mkdir -p $(@D)
+	sh scripts/ui_embed.sh $@ $(UI_SRC)
+
+$(BUILD)/obj/gen/ui_files.o: $(UI_C)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpxed.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -DFIXTURES='"$(FIXTURES)"' -DSRCDIR='"$(CURDIR)"' $(LDFLAGS) -o $@ $< $(BUILD)/libpxed.a $(PKG_LIBS) $(CMOCKA_LIBS) -lcrypt
@@ -71,9 +83,9 @@ check: $(TEST_BIN)
 
 # libFuzzer harnesses (clang): make fuzz, then build/fuzz/fuzz_X corpus/
 fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(UI_C)
 	@mkdir -p $(@D)
-	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lcrypt
+	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(UI_C) $(PKG_LIBS) -lcrypt
 
 # ---- install ---------------------------------------------------------------
 # Where things go: PREFIX for programs and data; SYSCONFDIR and

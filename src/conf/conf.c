@@ -78,6 +78,8 @@ static const struct conf_item conf_table[] = {
 	{ "http", "ReadTokenFile", NULL, CT_STR, M(http_read_token_file), 0, 0, false, true },
 	{ "http", "MaxConnections", "HTTP MaxConnections", CT_UINT, M(http_max_connections), 1, 65535, false, true },
 	{ "http", "MaxConnectionsPerAddress", "HTTP MaxConnectionsPerAddress", CT_UINT, M(http_max_per_address), 0, 65535, false, false },
+	{ "http", "ConsoleSessionMinutes", NULL, CT_UINT, M(http_console_session_minutes), 5, 10080, false, false },
+	{ "http", "MaxEventStreams", NULL, CT_UINT, M(http_max_event_streams), 1, 1024, false, false },
 	{ "store", "URL", "Store URL", CT_URL, M(store_url), 0, 0, false, true },
 	{ "store", "StateDir", "State Dir", CT_STR, M(state_dir), 0, 0, false, true },
 	{ "store", "EventRetentionDays", "Event Retention Days", CT_UINT, M(event_retention_days), 0, 36500, false, false },
@@ -108,6 +110,8 @@ void conf_defaults(struct pxed_conf *c)
 	c->tftp_max_per_address = 64;
 	c->http_max_connections = 256;
 	c->http_max_per_address = 64;
+	c->http_console_session_minutes = 480;
+	c->http_max_event_streams = 32;
 	c->http_port = 8080;
 	strcpy(c->state_dir, "pxed-state");
 	c->event_retention_days = 90;

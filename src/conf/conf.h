@@ -74,6 +74,8 @@ struct pxed_conf {
 	unsigned http_max_connections; /* [http] MaxConnections */
 	unsigned http_max_per_address; /* [http] MaxConnectionsPerAddress; 0 = MaxConnections */
 	char http_read_token_file[PATH_MAX]; /* [http] ReadTokenFile: read-only API token */
+	unsigned http_console_session_minutes; /* [http] ConsoleSessionMinutes: sign-in lifetime */
+	unsigned http_max_event_streams; /* [http] MaxEventStreams: live stream subscribers */
 };
 
 /* Fill *c with the embedded defaults. */

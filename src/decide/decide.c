@@ -88,6 +88,11 @@ struct decider {
 	 * never touches the store: written with the next event batch. */
 	struct seen_write *seenq;
 	size_t seen_n, seen_cap;
+
+	/* Told of every decision (decider_set_publish()); set before
+	 * decisions start, so read without the lock. */
+	decider_publish_fn publish;
+	void *publish_ctx;
 };
 
 struct seen_write {
@@ -1172,6 +1177,8 @@ event:
 		seen_id = 0;
 	}
 	pthread_mutex_unlock(&d->lock);
+	if (d->publish)
+		d->publish(d->publish_ctx, &ev, out);
 	if (seen_id) {
 		w = store_device_seen(d->store, seen_id, arch, t);
 		if (w < 0)
@@ -1236,10 +1243,18 @@ event:
 	event_fill(&ev, f, out, now);
 	evq_push(d, &ev, now, &flushn, false);
 	pthread_mutex_unlock(&d->lock);
+	if (d->publish)
+		d->publish(d->publish_ctx, &ev, out);
 	return 1;
 miss:
 	pthread_mutex_unlock(&d->lock);
 	return 0;
+}
+
+void decider_set_publish(struct decider *d, decider_publish_fn fn, void *ctx)
+{
+	d->publish = fn;
+	d->publish_ctx = ctx;
 }
 
 void decision_log(const struct pxe_facts *f, const struct decision *d, const char *context)

@@ -186,6 +186,17 @@ int decider_cache_set_limit(struct decider *d, size_t max_entries);
  * (unix milliseconds); NULL = CLOCK_REALTIME.  For tests. */
 void decider_set_clock(struct decider *d, int64_t (*clock_ms)(void *ctx), void *ctx);
 
+/* Each decision's event as it is made, for live watchers (the console's
+ * stream): fn is called once per decision, after the decider's lock is
+ * released, on whichever thread decided (the loop for decide_cached(),
+ * a worker for decide()); it must not block and must not call back into
+ * the decider.  Set it before decisions start and clear it (NULL) after
+ * they stop. */
+struct store_event;
+typedef void (*decider_publish_fn)(void *ctx, const struct store_event *ev,
+				   const struct decision *dec);
+void decider_set_publish(struct decider *d, decider_publish_fn fn, void *ctx);
+
 /* Boot events are queued and written in one transaction per batch: when
  * max_rows are queued or the oldest is max_delay_ms old (defaults 256 and
  * 100 ms), by the decide() call that finds it due, or decider_maintain().

@@ -127,6 +127,8 @@ struct api_call {
 	api_fn fn;
 	api_finish_fn finish;      /* api_run_split: on the loop, after fn */
 	bool list;                 /* api_run_list: page the array */
+	bool has_total;            /* paged by fn: total for X-Total-Count */
+	unsigned total;
 	unsigned long long lim, off;
 	json_t *out;
 	struct api_err e;
@@ -269,6 +271,11 @@ static enum MHD_Result api_call_reply(struct http_server *s, struct MHD_Connecti
 	if (!out)
 		return http_reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
 					"out of memory");
+	if (a->has_total) {
+		char total[24];
+		snprintf(total, sizeof(total), "%u", a->total);
+		return api_reply_json_hdr(c, r, (unsigned)st, out, "X-Total-Count", total);
+	}
 	return api_reply_json(c, r, (unsigned)st, out);
 }
 
@@ -490,6 +497,14 @@ static int add_deployment(void *ctx, const struct store_deployment *d)
 	return json_array_append_new(ctx, deployment_json(d)) < 0 ? -ENOMEM : 0;
 }
 
+static int add_deployment_handout(void *ctx, const struct store_deployment *d)
+{
+	json_t *o = deployment_json(d);
+	json_object_set_new(o, "handed_out",
+			    d->handed_out_at ? time_json(d->handed_out_at * 1000) : json_null());
+	return json_array_append_new(ctx, o) < 0 ? -ENOMEM : 0;
+}
+
 /* ---- /api/v1/devices ----------------------------------------------------- */
 
 #define LIST_DEFAULT_LIMIT 1000
@@ -537,13 +552,38 @@ static enum MHD_Result api_run_list(api_fn fn, struct http_server *s, struct MHD
 	return api_defer(fn, s, c, r, true, lim, off);
 }
 
+/* ?q= (part of a name, MAC or GUID), ?limit=, ?offset=: one page, found
+ * and paged in SQL; the number of matches in X-Total-Count. */
 static int devices_list(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
 			json_t **out, struct api_err *e)
 {
+	struct api_call *a = r->state;
+	const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+	const char *offset = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "offset");
+	struct store_device_query q = {
+		.q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q"),
+		.limit = LIST_DEFAULT_LIMIT,
+	};
+	unsigned long long lim = LIST_DEFAULT_LIMIT, off = 0;
 	int rc;
+
+	if (limit && parse_uint(limit, 1, LIST_MAX_LIMIT, &lim) < 0)
+		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
+				"parameter 'limit' must be a number from 1 to %d", LIST_MAX_LIMIT);
+	if (offset && parse_uint(offset, 0, INT32_MAX, &off) < 0)
+		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
+				"parameter 'offset' must be a number from 0 to %d", INT32_MAX);
+	if (q.q && strlen(q.q) > 128)
+		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
+				"parameter 'q' is longer than 128 characters");
+	q.limit = (unsigned)lim;
+	q.offset = (unsigned)off;
 	*out = json_array();
-	rc = store_device_list(s->store, add_device, *out);
-	return rc < 0 ? api_store_fail(s, rc, e, "list devices") : MHD_HTTP_OK;
+	rc = store_device_search(s->store, &q, &a->total, add_device, *out);
+	if (rc < 0)
+		return api_store_fail(s, rc, e, "list devices");
+	a->has_total = true;
+	return MHD_HTTP_OK;
 }
 
 static int devices_add(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
@@ -593,7 +633,7 @@ enum MHD_Result http_api_devices(struct http_server *s, struct MHD_Connection *c
 {
 	if (r->method == HTTP_POST)
 		return api_run(devices_add, s, c, r);
-	return api_run_list(devices_list, s, c, r);
+	return api_run(devices_list, s, c, r);
 }
 
 /* ---- /api/v1/images ------------------------------------------------------ */
@@ -881,8 +921,9 @@ static int time_parse_ms(const char *s, int64_t *ms)
 }
 
 struct events_ctx {
+	struct http_server *s;
 	json_t *arr;
-	json_t *names; /* device id (text) -> name */
+	json_t *names; /* device id (text) -> name, looked up as they come */
 };
 
 static int add_device_name(void *ctx, const struct store_device *d)
@@ -899,6 +940,14 @@ static int add_event(void *ctx, const struct store_event *ev)
 	json_t *name, *o;
 	snprintf(id, sizeof(id), "%lld", (long long)ev->device_id);
 	name = ev->device_id ? json_object_get(x->names, id) : NULL;
+	if (ev->device_id && !name) {
+		/* One lookup per device in the page, not the whole table. */
+		struct store_device d;
+		if (store_device_by_id(x->s->store, ev->device_id, &d) == 0) {
+			add_device_name(x->names, &d);
+			name = json_object_get(x->names, id);
+		}
+	}
 	o = json_pack("{s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:O, s:o}", "id",
 		      (json_int_t)ev->id, "time", time_json(ev->time_ms), "time_ms",
 		      (json_int_t)ev->time_ms, "mac", mac_json(ev->mac), "guid",
@@ -950,12 +999,13 @@ static int events_list(struct http_server *s, struct MHD_Connection *c, struct h
 	/* Decisions queue their events in batches: write what is queued so
 	 * the list includes the decision that just happened. */
 	decider_events_flush(s->dec);
+	x.s = s;
 	x.names = json_object();
-	rc = store_device_list(s->store, add_device_name, x.names);
-	if (rc >= 0) {
-		x.arr = *out = json_array();
+	x.arr = *out = json_array();
+	if (f.device_id && !f.has_mac && !f.since_ms)
+		rc = store_event_recent_device(s->store, f.device_id, f.limit, add_event, &x);
+	else
 		rc = store_event_find(s->store, &f, add_event, &x);
-	}
 	json_decref(x.names);
 	return rc < 0 ? api_store_fail(s, rc, e, "list events") : MHD_HTTP_OK;
 }
@@ -967,24 +1017,6 @@ enum MHD_Result http_api_events(struct http_server *s, struct MHD_Connection *c,
 }
 
 /* ---- /api/v1/status ------------------------------------------------------ */
-
-static int count_device(void *ctx, const struct store_device *d)
-{
-	(*(json_int_t *)ctx)++;
-	return 0;
-}
-
-static int count_image(void *ctx, const struct store_image *im)
-{
-	(*(json_int_t *)ctx)++;
-	return 0;
-}
-
-static int count_deployment(void *ctx, const struct store_deployment *d)
-{
-	(*(json_int_t *)ctx)++;
-	return 0;
-}
 
 /* The settings in force, as the admin API shows them: PXEPassword only as
  * whether one is set. */
@@ -1013,17 +1045,13 @@ static int status_count(struct http_server *s, struct MHD_Connection *c, struct 
 			json_t **out, struct api_err *e)
 {
 	struct api_call *a = r->state;
-	json_int_t nd = 0, ni = 0, np = 0;
-	int rc = store_device_list(s->store, count_device, &nd);
-	if (rc >= 0)
-		rc = store_image_list(s->store, count_image, &ni);
-	if (rc >= 0)
-		rc = store_deployment_list(s->store, count_deployment, &np);
+	struct store_row_counts n;
+	int rc = store_row_counts(s->store, &n);
 	if (rc < 0)
 		return api_store_fail(s, rc, e, "count rows");
-	a->u.status.devices = nd;
-	a->u.status.images = ni;
-	a->u.status.deployments = np;
+	a->u.status.devices = n.devices;
+	a->u.status.images = n.images;
+	a->u.status.deployments = n.deployments;
 	a->u.status.generation = store_generation(s->store);
 	return MHD_HTTP_OK;
 }
@@ -1096,6 +1124,29 @@ static int device_lookup(struct http_server *s, const char *name, struct store_d
 	return 0;
 }
 
+static int add_collection(void *ctx, const struct store_collection *col);
+
+/* ?detail=1: the collections the device is in and the deployments that
+ * apply to it, each with whether it was handed out to it. */
+static int device_detail(struct http_server *s, const struct store_device *d, json_t *o,
+			 struct api_err *e)
+{
+	json_t *cols = json_array(), *deps = json_array();
+	int rc;
+
+	json_object_set_new(o, "collections", cols);
+	json_object_set_new(o, "deployments", deps);
+	rc = store_device_collections(s->store, d->id, add_collection, cols);
+	if (rc >= 0)
+		rc = store_deployments_applicable(s->store, d->id,
+						  d->arch >= 0 ? (int)pxe_arch_classify((uint16_t)d->arch)
+							       : -1,
+						  add_deployment_handout, deps);
+	if (rc < 0)
+		return api_store_fail(s, rc, e, "read the device's deployments");
+	return MHD_HTTP_OK;
+}
+
 static int device_one(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
 		      json_t **out, struct api_err *e)
 {
@@ -1119,6 +1170,8 @@ static int device_one(struct http_server *s, struct MHD_Connection *c, struct ht
 	switch (r->method) {
 	case HTTP_GET:
 		*out = device_json(&d);
+		if (MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "detail"))
+			return device_detail(s, &d, *out, e);
 		return MHD_HTTP_OK;
 	case HTTP_POST: /* NAME/clear: "Clear Required PXE Deployments" */
 		rc = store_handout_clear_device(s->store, d.id);
@@ -1986,4 +2039,36 @@ enum MHD_Result http_api_settings(struct http_server *s, struct MHD_Connection *
 	if (r->method == HTTP_GET)
 		return api_run_here(settings_get, s, c, r);
 	return api_run_exclusive(settings_set, s, c, r);
+}
+
+/* ---- /api/v1/events/summary ---------------------------------------------- */
+
+/* Decisions per outcome since ?since= (default: the last hour), counted
+ * in SQL over the time index: the Live page's figures. */
+static int events_summary(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+			  json_t **out, struct api_err *e)
+{
+	const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+	struct store_event_counts n;
+	int64_t since_ms = (int64_t)time(NULL) * 1000 - 3600 * 1000;
+	int rc;
+
+	if (since && since_parse(since, &since_ms) < 0)
+		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
+				"parameter 'since' must be unix milliseconds or a UTC time like "
+				"2026-11-26T14:00:00Z");
+	decider_events_flush(s->dec);
+	rc = store_event_count(s->store, since_ms, &n);
+	if (rc < 0)
+		return api_store_fail(s, rc, e, "count events");
+	*out = json_pack("{s:I, s:I, s:I, s:I, s:I}", "since_ms", (json_int_t)since_ms, "boot",
+			 (json_int_t)n.boot, "local", (json_int_t)n.local, "ignore",
+			 (json_int_t)n.ignore, "total", (json_int_t)(n.boot + n.local + n.ignore));
+	return MHD_HTTP_OK;
+}
+
+enum MHD_Result http_api_events_summary(struct http_server *s, struct MHD_Connection *c,
+					struct http_request *r, const char *url)
+{
+	return api_run(events_summary, s, c, r);
 }

@@ -177,3 +177,103 @@ void http_pw_succeeded(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN])
 	if (s)
 		memset(s, 0, sizeof(*s));
 }
+
+/* ---- console sessions ---------------------------------------------------- */
+
+int http_session_new(struct http_sessions *t, bool admin, uint64_t now_ms, uint64_t ttl_ms,
+		     struct http_session **out)
+{
+	struct http_session *s = NULL, *lru = NULL;
+	int r;
+
+	for (size_t i = 0; i < HTTP_SESSIONS_MAX && !s; i++) {
+		struct http_session *c = &t->slot[i];
+		if (!c->used || c->expires_ms <= now_ms)
+			s = c;
+		else if (!lru || c->last_ms < lru->last_ms)
+			lru = c;
+	}
+	if (!s) {
+		s = lru;
+		t->evicted_total++;
+	}
+	http_session_end(s);
+	if ((r = http_token_random(s->id, HTTP_SESSION_ID_LEN / 2)) < 0 ||
+	    (r = http_token_random(s->csrf, HTTP_SESSION_ID_LEN / 2)) < 0)
+		return r;
+	s->used = true;
+	s->admin = admin;
+	s->created_ms = s->last_ms = now_ms;
+	s->expires_ms = now_ms + ttl_ms;
+	t->created_total++;
+	*out = s;
+	return 0;
+}
+
+struct http_session *http_session_find(struct http_sessions *t, const char *id, uint64_t now_ms)
+{
+	struct http_session *found = NULL;
+	if (!id || strlen(id) != HTTP_SESSION_ID_LEN)
+		return NULL;
+	for (size_t i = 0; i < HTTP_SESSIONS_MAX; i++) {
+		struct http_session *c = &t->slot[i];
+		if (!c->used)
+			continue;
+		if (c->expires_ms <= now_ms) {
+			http_session_end(c);
+			continue;
+		}
+		if (http_token_equal(id, c->id))
+			found = c;
+	}
+	if (found)
+		found->last_ms = now_ms;
+	return found;
+}
+
+void http_session_end(struct http_session *sess)
+{
+	if (sess)
+		explicit_bzero(sess, sizeof(*sess));
+}
+
+unsigned http_session_count(const struct http_sessions *t, uint64_t now_ms)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < HTTP_SESSIONS_MAX; i++)
+		n += t->slot[i].used && t->slot[i].expires_ms > now_ms;
+	return n;
+}
+
+int http_cookie_get(const char *h, const char *name, char *out, size_t len)
+{
+	size_t nl = strlen(name);
+	while (h && *h) {
+		size_t vl;
+		while (*h == ' ' || *h == '\t' || *h == ';')
+			h++;
+		vl = strcspn(h, ";");
+		if (vl > nl + 1 && !strncmp(h, name, nl) && h[nl] == '=') {
+			const char *v = h + nl + 1;
+			size_t n = vl - nl - 1;
+			while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+				n--;
+			if (n >= len)
+				return -ENOBUFS;
+			memcpy(out, v, n);
+			out[n] = '\0';
+			return 0;
+		}
+		h += vl;
+	}
+	return -ENOENT;
+}
+
+bool http_origin_same(const char *origin, const char *host, bool tls)
+{
+	const char *scheme = tls ? "https://" : "http://";
+	size_t sl = strlen(scheme);
+	if (!origin || !host || !*host || strncasecmp(origin, scheme, sl) != 0)
+		return false;
+	return strcasecmp(origin + sl, host) == 0;
+}

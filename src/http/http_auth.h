@@ -63,3 +63,53 @@ uint64_t http_pw_locked(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN], u
 bool http_pw_failed(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN], uint64_t now_ms);
 /* The right password: forget the client's failures. */
 void http_pw_succeeded(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN]);
+
+/* ---- console sessions ------------------------------------------------------
+ *
+ * The web console (/ui/) signs in once with an API token and then carries
+ * an HttpOnly, SameSite=Strict cookie naming a session here.  A session
+ * remembers only whether the token was the admin or the read-only one,
+ * its CSRF token (sent back by the console in a header with every change)
+ * and when it expires.  The table is bounded: when every slot is taken
+ * the session used least recently is ended.  Loop-only, no locking. */
+
+#define HTTP_SESSION_COOKIE "pxed_session"
+#define HTTP_CSRF_HEADER "X-CSRF-Token"
+#define HTTP_SESSIONS_MAX 64
+#define HTTP_SESSION_ID_LEN 64     /* hex characters: 256 random bits */
+
+struct http_session {
+	bool used;
+	bool admin;                /* signed in with the admin token */
+	char id[HTTP_SESSION_ID_LEN + 1];
+	char csrf[HTTP_SESSION_ID_LEN + 1];
+	uint64_t created_ms, expires_ms, last_ms;
+};
+
+struct http_sessions {
+	struct http_session slot[HTTP_SESSIONS_MAX];
+	uint64_t created_total;    /* sign-ins */
+	uint64_t evicted_total;    /* ended early: the table was full */
+	uint64_t refused_total;    /* changes refused for a bad CSRF token or Origin */
+	uint64_t failed_total;     /* sign-ins with a wrong token */
+};
+
+/* A new session (fresh random id and CSRF token) valid for ttl_ms. */
+int http_session_new(struct http_sessions *t, bool admin, uint64_t now_ms, uint64_t ttl_ms,
+		     struct http_session **out);
+/* The live session with this id (compared in constant time), or NULL; an
+ * expired one is freed on the way. */
+struct http_session *http_session_find(struct http_sessions *t, const char *id, uint64_t now_ms);
+void http_session_end(struct http_session *sess);
+/* How many sessions are live at now_ms. */
+unsigned http_session_count(const struct http_sessions *t, uint64_t now_ms);
+
+/* The value of cookie `name` in a Cookie header (RFC 6265 §4.2.1:
+ * "a=b; c=d") into out.  0, -ENOENT when absent, -ENOBUFS when longer
+ * than len - 1. */
+int http_cookie_get(const char *header, const char *name, char *out, size_t len);
+
+/* Whether an Origin header names this server: "http(s)://" + the Host
+ * header, exactly (RFC 6454 §7: the serialised origin).  A missing Host,
+ * a missing Origin and "null" never match. */
+bool http_origin_same(const char *origin, const char *host, bool tls);

@@ -15,6 +15,8 @@
 #include "http/http_server.h"
 
 /* One MHD daemon on pxed's loop: plain HTTP, or HTTPS (GnuTLS). */
+struct http_stream_hub;
+
 struct http_listener {
 	struct http_server *s;
 	struct MHD_Daemon *mhd;
@@ -48,6 +50,9 @@ struct http_server {
 	struct http_gate gate;     /* connections held, both listeners */
 	uint64_t gate_logged_ms;   /* last "connection refused" warning */
 	uint64_t gate_since_log;   /* refusals since that warning */
+	struct http_sessions sessions; /* the console's sign-ins */
+	struct http_stream_hub *hub; /* /api/v1/events/stream subscribers */
+	char hostname[64];         /* this server, as the live stream names it */
 };
 
 enum http_method {
@@ -62,6 +67,9 @@ enum http_method {
 /* Methods that change something: they need the admin API token; the
  * others need it or the read-only one. */
 #define HTTP_CHANGES (HTTP_POST | HTTP_PUT | HTTP_PATCH | HTTP_DELETE)
+
+/* Run MHD now (both listeners): after resuming a connection. */
+void http_server_kick(struct http_server *s);
 
 struct http_request;
 /* A route's handler queues exactly one response. */
@@ -96,6 +104,7 @@ struct http_request {
 	bool resumed;              /* back: the next access callback calls resume */
 	bool cancelled;            /* pxed is stopping: the work did not run */
 	bool exclusive;            /* http_defer_exclusive(): work runs on the loop */
+	struct http_session *session; /* signed in with the console's cookie */
 	void *state;               /* the handler's, freed with state_free */
 	void (*state_free)(void *state);
 };
@@ -166,3 +175,20 @@ enum MHD_Result http_api_settings(struct http_server *s, struct MHD_Connection *
 				  struct http_request *r, const char *url);
 enum MHD_Result http_api_status(struct http_server *s, struct MHD_Connection *c,
 				struct http_request *r, const char *url);
+
+/* The console (http_ui.c). */
+enum MHD_Result http_ui_static(struct http_server *s, struct MHD_Connection *c,
+			       struct http_request *r, const char *url);
+enum MHD_Result http_ui_session(struct http_server *s, struct MHD_Connection *c,
+				struct http_request *r, const char *url);
+/* For an /api/v1/ request without Authorization: 1 when the cookie's
+ * session allows it (r->session set), 0 when there is no live session,
+ * -1 when refused (the reply is queued, its result in *reply). */
+int http_ui_cookie_auth(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+			enum MHD_Result *reply);
+
+/* The live decision stream (http_stream.c). */
+enum MHD_Result http_stream_events(struct http_server *s, struct MHD_Connection *c,
+				   struct http_request *r, const char *url);
+enum MHD_Result http_api_events_summary(struct http_server *s, struct MHD_Connection *c,
+					struct http_request *r, const char *url);

@@ -63,6 +63,26 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 	one(o, "pxed_pxe_password_lockouts_total", "counter",
 	    "Clients locked out after too many wrong PXEPassword attempts.", v->pw_lockouts);
 
+	one(o, "pxed_console_sessions", "gauge", "Console sessions signed in now.", v->sessions);
+	one(o, "pxed_console_logins_total", "counter", "Console sign-ins.", v->session_logins);
+	one(o, "pxed_console_login_failures_total", "counter",
+	    "Console sign-ins refused for a wrong token.", v->session_failures);
+	one(o, "pxed_console_sessions_evicted_total", "counter",
+	    "Console sessions ended early because the session table was full.",
+	    v->session_evicted);
+	one(o, "pxed_console_csrf_refused_total", "counter",
+	    "Console requests refused for a missing or wrong CSRF token or a foreign Origin.",
+	    v->session_refused);
+	one(o, "pxed_event_streams", "gauge", "Live decision streams open now.",
+	    v->stream.subscribers);
+	one(o, "pxed_event_stream_published_total", "counter",
+	    "Decisions published to the live stream.", v->stream.published);
+	one(o, "pxed_event_stream_dropped_total", "counter",
+	    "Decisions a slow live-stream client missed (it fell a whole buffer behind).",
+	    v->stream.dropped + v->stream.too_large);
+	one(o, "pxed_event_stream_refused_total", "counter",
+	    "Live streams refused: MaxEventStreams open.", v->stream.refused);
+
 	head(o, "pxed_reports_total", "counter",
 	     "Deployment boots handed out with a report token, and installer reports by state.");
 	for (unsigned i = 0; i < HTTP_REPORT_STATES; i++)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "decide/decide.h"
+#include "http/http_stream.h"
 #include "dhcp/dhcp_server.h"
 #include "tftp/tftp_server.h"
 
@@ -34,6 +35,9 @@ struct http_metrics_view {
 	uint64_t pw_failures, pw_lockouts;
 	uint64_t conns_held;        /* HTTP(S) connections open now */
 	uint64_t conns_refused_limit, conns_refused_per_address; /* see http_gate.h */
+	struct http_stream_stats stream; /* /api/v1/events/stream */
+	uint64_t sessions;          /* console sessions live now */
+	uint64_t session_logins, session_failures, session_evicted, session_refused;
 	bool has_dhcp;
 	struct dhcp_stats dhcp;
 	bool has_tftp;

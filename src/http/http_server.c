@@ -24,6 +24,8 @@
 #include "http/boot_script.h"
 #include "http/http_internal.h"
 #include "http/http_parse.h"
+#include "http/http_stream.h"
+#include "http/http_ui.h"
 #include "dhcp/dhcp_server.h"
 #include "tftp/tftp_server.h"
 
@@ -462,6 +464,12 @@ static enum MHD_Result route_metrics(struct http_server *s, struct MHD_Connectio
 	v.conns_held = s->gate.held;
 	v.conns_refused_limit = s->gate.refused[HTTP_GATE_FULL];
 	v.conns_refused_per_address = s->gate.refused[HTTP_GATE_PER_ADDRESS];
+	http_stream_get_stats(s->hub, &v.stream);
+	v.sessions = http_session_count(&s->sessions, now_ms());
+	v.session_logins = s->sessions.created_total;
+	v.session_failures = s->sessions.failed_total;
+	v.session_evicted = s->sessions.evicted_total;
+	v.session_refused = s->sessions.refused_total;
 	if (s->src.dhcp) {
 		v.has_dhcp = true;
 		dhcp_server_stats(s->src.dhcp, &v.dhcp);
@@ -671,6 +679,14 @@ enum MHD_Result http_defer_exclusive(struct http_server *s, struct MHD_Connectio
 	return defer(s, c, r, url, work, resume, true);
 }
 
+void http_server_kick(struct http_server *s)
+{
+	if (s->plain.mhd)
+		mhd_drive(&s->plain);
+	if (s->https.mhd)
+		mhd_drive(&s->https);
+}
+
 /* ---- routing ------------------------------------------------------------- */
 
 /* First match wins; a path that matches with the wrong method is 405. */
@@ -680,6 +696,8 @@ static const struct http_route routes[] = {
 	{ "/boot.ipxe", HTTP_GET, "GET", false, false, route_boot_ipxe },
 	{ "/files/", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, false, route_files },
 	{ "/metrics", HTTP_GET, "GET", false, false, route_metrics },
+	{ "/ui", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, false, http_ui_static },
+	{ "/ui/", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, false, http_ui_static },
 	{ "/api/v1/devices", HTTP_GET | HTTP_POST, "GET, POST", true, false, http_api_devices },
 	{ "/api/v1/devices/import", HTTP_POST, "POST", true, false, http_api_devices_import },
 	/* NAME: GET, PATCH, DELETE; NAME/clear: POST */
@@ -692,6 +710,11 @@ static const struct http_route routes[] = {
 	{ "/api/v1/deployments/", API_ONE, "GET, PATCH, DELETE", true, false,
 	  http_api_deployment_one },
 	{ "/api/v1/events", HTTP_GET, "GET", true, false, http_api_events },
+	{ "/api/v1/events/stream", HTTP_GET, "GET", true, false, http_stream_events },
+	{ "/api/v1/events/summary", HTTP_GET, "GET", true, false, http_api_events_summary },
+	/* the console's sign-in: POST takes a token, so no token is needed */
+	{ "/api/v1/session", HTTP_GET | HTTP_POST | HTTP_DELETE, "GET, POST, DELETE", true, true,
+	  http_ui_session },
 	{ "/api/v1/status", HTTP_GET, "GET", true, false, http_api_status },
 	{ "/api/v1/collections", HTTP_GET | HTTP_POST, "GET, POST", true, false,
 	  http_api_collections },
@@ -779,6 +802,12 @@ static enum MHD_Result request_begin(struct http_listener *l, struct MHD_Connect
 		const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							    MHD_HTTP_HEADER_AUTHORIZATION);
 		const char *tok = http_bearer_token(a);
+		enum MHD_Result reply;
+		int by_cookie = a ? 0 : http_ui_cookie_auth(s, c, r, &reply);
+		if (by_cookie < 0)
+			return reply;
+		if (by_cookie > 0)
+			goto authorized;
 		bool admin = http_token_equal(tok, s->token);
 		bool reader = !admin && http_token_equal(tok, s->read_token);
 		bool change = (r->method & HTTP_CHANGES) != 0;
@@ -807,6 +836,7 @@ static enum MHD_Result request_begin(struct http_listener *l, struct MHD_Connect
 							    "read-only one in ReadTokenFile)");
 		}
 	}
+authorized:
 	/* Refuse an announced oversized body before reading any of it. */
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl && parse_uint(cl, 0, ULLONG_MAX, &len) == 0 && len > HTTP_MAX_BODY) {
@@ -1300,6 +1330,14 @@ int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct d
 			goto err;
 		}
 	}
+	if (gethostname(s->hostname, sizeof(s->hostname) - 1) < 0)
+		str_copy(s->hostname, sizeof(s->hostname), "pxed");
+	if ((r = http_stream_hub_new(s, &s->hub)) < 0) {
+		log_error(MOD, "live event stream: %s", strerror(-r));
+		goto err;
+	}
+	if (dec)
+		decider_set_publish(dec, http_stream_publish, s->hub);
 	if ((r = listener_start(s, &s->plain, conf, conf->http_port, false)) < 0)
 		goto err;
 	s->mhd = s->plain.mhd;
@@ -1333,8 +1371,14 @@ void http_server_free(struct http_server *s)
 {
 	if (!s)
 		return;
+	if (s->dec && s->hub)
+		decider_set_publish(s->dec, NULL, NULL);
+	/* MHD refuses to stop while a connection is suspended. */
+	http_stream_close_all(s->hub);
 	listener_stop(s, &s->https);
 	listener_stop(s, &s->plain);
+	http_stream_hub_free(s->hub);
+	explicit_bzero(&s->sessions, sizeof(s->sessions));
 	if (s->tls_key) {
 		explicit_bzero(s->tls_key, strlen(s->tls_key));
 		free(s->tls_key);

@@ -306,3 +306,24 @@ int store_report_list(struct store *s, int64_t deployment_id,
  * end(commit = false) rolls the whole load back. */
 int store_bulk_begin(struct store *s);
 int store_bulk_end(struct store *s, bool commit);
+
+/* The console's queries: paged and counted in SQL. */
+struct store_device_query {
+	const char *q;           /* part of a name, MAC or GUID; NULL or "" = all */
+	unsigned limit, offset;  /* the page, in name order */
+};
+/* One page of devices; *total = how many match in all. */
+int store_device_search(struct store *s, const struct store_device_query *q, unsigned *total,
+			int (*cb)(void *ctx, const struct store_device *d), void *ctx);
+struct store_event_counts {
+	unsigned boot, local, ignore;
+};
+/* Events since since_ms by outcome. */
+int store_event_count(struct store *s, int64_t since_ms, struct store_event_counts *out);
+struct store_row_counts {
+	unsigned devices, images, deployments, collections;
+};
+int store_row_counts(struct store *s, struct store_row_counts *out);
+/* The newest `limit` events of one device, newest last (by its index). */
+int store_event_recent_device(struct store *s, int64_t device_id, unsigned limit,
+			      int (*cb)(void *ctx, const struct store_event *ev), void *ctx);

@@ -2279,3 +2279,151 @@ int store_report_list(struct store *s, int64_t deployment_id,
 	int r = rows_list(s, ST_REPORT_LIST, &deployment_id, 1, &rs, report_read);
 	return rows_deliver(r, &rs, struct store_report, cb, ctx);
 }
+
+/* ---- the console's queries -----------------------------------------------
+ *
+ * Kept apart from the prepared-statement table: each prepares its own
+ * statement (a few tens of microseconds) and pages or counts in SQL, so
+ * that a page of 100,000 devices or a million events costs what one page
+ * costs. */
+
+static int prepare_own(struct store *s, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+		return db_fail(s, "prepare a query");
+	return 0;
+}
+
+/* "%q%" for LIKE, with LIKE's own characters escaped by '\'. */
+static int like_pattern(const char *q, char *out, size_t len)
+{
+	size_t n = 0;
+	if (len < 3)
+		return -ENOBUFS;
+	out[n++] = '%';
+	for (; *q; q++) {
+		if (n + 4 > len)
+			return -ENOBUFS;
+		if (*q == '%' || *q == '_' || *q == '\\')
+			out[n++] = '\\';
+		out[n++] = *q;
+	}
+	out[n++] = '%';
+	out[n] = '\0';
+	return 0;
+}
+
+#define DEVICE_MATCH                                                                   \
+	" WHERE (?1 = '' OR name LIKE ?1 ESCAPE '\\' OR mac LIKE ?1 ESCAPE '\\'"       \
+	" OR guid LIKE ?1 ESCAPE '\\')"
+
+int store_device_search(struct store *s, const struct store_device_query *q, unsigned *total,
+			int (*cb)(void *ctx, const struct store_device *d), void *ctx)
+{
+	struct rows rs = { .size = sizeof(struct store_device) };
+	char pat[2 * 128 + 3] = "";
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (q->q && q->q[0] && like_pattern(q->q, pat, sizeof(pat)) < 0)
+		return fail(s, -EINVAL, "search text is too long");
+	pthread_mutex_lock(&s->lock);
+	r = prepare_own(s, "SELECT COUNT(*) FROM devices" DEVICE_MATCH, &st);
+	if (r == 0) {
+		bind_text(st, 1, pat);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			*total = (unsigned)sqlite3_column_int64(st, 0);
+		else
+			r = db_fail(s, "count devices");
+		sqlite3_finalize(st);
+	}
+	if (r == 0)
+		r = prepare_own(s, "SELECT " DEVICE_COLS " FROM devices" DEVICE_MATCH
+				   " ORDER BY name LIMIT ?2 OFFSET ?3", &st);
+	if (r == 0) {
+		bind_text(st, 1, pat);
+		sqlite3_bind_int64(st, 2, q->limit);
+		sqlite3_bind_int64(st, 3, q->offset);
+		r = rows_collect(s, st, &rs, device_rd);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rows_deliver(r, &rs, struct store_device, cb, ctx);
+}
+
+int store_event_count(struct store *s, int64_t since_ms, struct store_event_counts *out)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&s->lock);
+	r = prepare_own(s, "SELECT outcome, COUNT(*) FROM events WHERE time_ms >= ?1"
+			   " GROUP BY outcome", &st);
+	if (r == 0) {
+		sqlite3_bind_int64(st, 1, since_ms);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			const char *o = (const char *)sqlite3_column_text(st, 0);
+			unsigned n = (unsigned)sqlite3_column_int64(st, 1);
+			if (!o)
+				continue;
+			if (!strcmp(o, "boot"))
+				out->boot += n;
+			else if (!strcmp(o, "local"))
+				out->local += n;
+			else if (!strcmp(o, "ignore"))
+				out->ignore += n;
+		}
+		if (rc != SQLITE_DONE)
+			r = db_fail(s, "count events");
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_row_counts(struct store *s, struct store_row_counts *out)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&s->lock);
+	r = prepare_own(s, "SELECT (SELECT COUNT(*) FROM devices), (SELECT COUNT(*) FROM images),"
+			   " (SELECT COUNT(*) FROM deployments),"
+			   " (SELECT COUNT(*) FROM collections)", &st);
+	if (r == 0) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			out->devices = (unsigned)sqlite3_column_int64(st, 0);
+			out->images = (unsigned)sqlite3_column_int64(st, 1);
+			out->deployments = (unsigned)sqlite3_column_int64(st, 2);
+			out->collections = (unsigned)sqlite3_column_int64(st, 3);
+		} else {
+			r = db_fail(s, "count rows");
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_event_recent_device(struct store *s, int64_t device_id, unsigned limit,
+			      int (*cb)(void *ctx, const struct store_event *ev), void *ctx)
+{
+	struct rows rs = { .size = sizeof(struct store_event) };
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	/* events_device (device_id, id) gives these without a scan. */
+	r = prepare_own(s, "SELECT * FROM (SELECT " EVENT_COLS " FROM events WHERE device_id = ?1"
+			   " ORDER BY id DESC LIMIT ?2) ORDER BY id ASC", &st);
+	if (r == 0) {
+		sqlite3_bind_int64(st, 1, device_id);
+		sqlite3_bind_int64(st, 2, limit);
+		r = rows_collect(s, st, &rs, event_read);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rows_deliver(r, &rs, struct store_event, cb, ctx);
+}
