@@ -32,7 +32,7 @@ MODULES  := common conf ev dhcp tftp http decide store
 LIB_SRC  := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 # The web console's files (ui/), built into pxed as C arrays.
-UI_SRC   := $(sort $(wildcard ui/*))
+UI_SRC   := $(sort $(shell find ui -maxdepth 1 -type f 2>/dev/null))
 UI_C     := $(BUILD)/gen/ui_files.c
 LIB_OBJ  += $(BUILD)/obj/gen/ui_files.o
 CTL_SRC  := $(wildcard src/pxectl/*.c)
@@ -134,19 +134,12 @@ install: $(BUILD)/pxed $(BUILD)/pxectl $(MAN_PAGES) $(BUILD)/dist/pxed.conf $(BU
 	$(INSTALL) -m 0644 $(BUILD)/dist/pxed.conf $(DESTDIR)$(SYSCONFDIR)/pxed/pxed.conf
 	$(INSTALL) -m 0644 $(BUILD)/dist/pxed.service $(DESTDIR)$(SYSTEMDUNITDIR)/pxed.service
 	$(INSTALL) -m 0644 dist/pxectl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/pxectl
-	# The web console, when the tree has one: its files as they are.
-	if [ -d ui ]; then \
-		$(INSTALL) -d $(DESTDIR)$(DATADIR)/pxed/ui && \
-		cp -R --no-preserve=ownership ui/. $(DESTDIR)$(DATADIR)/pxed/ui/ && \
-		chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/pxed/ui; \
-	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/pxed $(DESTDIR)$(BINDIR)/pxectl \
 		$(DESTDIR)$(MANDIR)/man8/pxed.8 $(DESTDIR)$(MANDIR)/man5/pxed.conf.5 \
 		$(DESTDIR)$(MANDIR)/man1/pxectl.1 $(DESTDIR)$(DOCDIR)/pxed.conf.example \
 		$(DESTDIR)$(SYSTEMDUNITDIR)/pxed.service $(DESTDIR)$(BASHCOMPDIR)/pxectl
-	rm -rf $(DESTDIR)$(DATADIR)/pxed/ui
 
 clean:
 	rm -rf $(BUILD)

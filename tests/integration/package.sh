@@ -51,29 +51,25 @@ if [ "${1:-}" != --inside ]; then
 
 	# make install on its own, with other paths, reusing the objects the
 	# package build left: DESTDIR is where files go and is never written
-	# into one; the paths are.  A ui/ folder (the web console) goes along.
+	# into one; the paths are.  The web console is inside pxed itself:
+	# nothing of ui/ is installed beside it.
 	DI=$TMP/destdir
-	mkdir -p ui/css && echo '<!doctype html>' >ui/index.html && echo 'body{}' >ui/css/app.css
-	chmod 600 ui/index.html
 	make install DESTDIR="$DI" PREFIX=/opt/pxed SYSCONFDIR=/etc/opt/pxed LOCALSTATEDIR=/var/opt/pxed \
 		>"$TMP/install.log" 2>&1 || { tail -n 20 "$TMP/install.log" >&2; fail "make install"; }
 	for f in opt/pxed/sbin/pxed opt/pxed/bin/pxectl opt/pxed/share/man/man8/pxed.8 \
 		opt/pxed/share/man/man5/pxed.conf.5 opt/pxed/share/man/man1/pxectl.1 \
 		opt/pxed/share/doc/pxed/pxed.conf.example etc/opt/pxed/pxed/pxed.conf \
-		opt/pxed/lib/systemd/system/pxed.service opt/pxed/share/bash-completion/completions/pxectl \
-		opt/pxed/share/pxed/ui/index.html opt/pxed/share/pxed/ui/css/app.css; do
+		opt/pxed/lib/systemd/system/pxed.service opt/pxed/share/bash-completion/completions/pxectl; do
 		[ -f "$DI/$f" ] || fail "make install did not install /$f"
 	done
-	assert_eq "installed console file mode" 644 "$(stat -c %a "$DI/opt/pxed/share/pxed/ui/index.html")"
 	assert_grep '^ExecStart=/opt/pxed/sbin/pxed -c /etc/opt/pxed/pxed/pxed.conf$' "$DI/opt/pxed/lib/systemd/system/pxed.service"
 	assert_grep '^ReadWritePaths=/var/opt/pxed/lib/pxed$' "$DI/opt/pxed/lib/systemd/system/pxed.service"
 	assert_grep '^StateDir = /var/opt/pxed/lib/pxed$' "$DI/etc/opt/pxed/pxed/pxed.conf"
 	grep -rlIF "$DI" "$DI" && fail "DESTDIR written into installed files"
 	grep -rlIE '@[A-Z]+@' "$DI" && fail "a placeholder left in installed files"
-	rm -rf ui "$DI"
-	make install DESTDIR="$DI" PREFIX=/opt/pxed >"$TMP/install.log" 2>&1 || fail "make install without ui/"
-	[ -e "$DI/opt/pxed/share/pxed" ] && fail "make install made a console folder without ui/"
-	pass "make install: PREFIX, SYSCONFDIR, LOCALSTATEDIR written into the config and unit, DESTDIR not; ui/ when present"
+	[ -e "$DI/opt/pxed/share/pxed" ] && fail "make install installed console files beside pxed, which embeds them"
+	rm -rf "$DI"
+	pass "make install: PREFIX, SYSCONFDIR, LOCALSTATEDIR written into the config and unit, DESTDIR not"
 	cd "$TMP" || exit 1
 
 	lintian --pedantic --fail-on error,warning "$DEB" >"$TMP/lintian.log" 2>&1
