@@ -220,8 +220,9 @@ assert_eq "no_new_privs" 1 "$(awk '/^NoNewPrivs:/{print $2}' "$st")"
 assert_grep "running as user pxed" "$TMP/pxed.log"
 grep -q "not started as root" "$TMP/pxed.log" && fail "pxed warns when started as its User"
 assert_eq "state files (name, mode, owner)" "api.token 600 $uid
-pxed.db 600 $uid
-server.guid 600 $uid" "$(cd "$R/var/lib/pxed" && stat -c '%n %a %u' api.token pxed.db server.guid 2>&1)"
+api-read.token 600 $uid
+pxed.db 640 $uid
+server.guid 600 $uid" "$(cd "$R/var/lib/pxed" && stat -c '%n %a %u' api.token api-read.token pxed.db server.guid 2>&1)"
 pass "the installed pxed runs as pxed with only CAP_NET_BIND_SERVICE, READY=1 after UDP 67/69/4011 and TCP 8080"
 
 # pxectl on the server, as root, with no token option: finds /var/lib/pxed/api.token.
