@@ -33,6 +33,8 @@ struct pxed_conf {
 	char boot_program_dir[PATH_MAX]; /* BootProgramDir: where NBPs live */
 	uint16_t dhcp_port;         /* ProxyDHCP port (67) */
 	uint16_t pxe_port;          /* PXE boot server port (4011) */
+	unsigned boot_token_lifetime; /* BootTokenLifetime: seconds a script URL's token lives */
+	unsigned boot_tokens;       /* BootTokens: tokens kept at once (oldest forgotten) */
 
 	/* [tftp] */
 	char tftp_root[PATH_MAX];   /* Root: content served by TFTP and HTTP */

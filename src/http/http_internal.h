@@ -35,6 +35,9 @@ struct http_server {
 	char *tls_cert, *tls_key;  /* PEM text for the HTTPS listener */
 	struct http_counters counters;
 	struct http_pw_limiter *pw; /* PXEPassword attempts */
+	struct boot_tokens *tokens; /* script URL tokens (main's); NULL = none valid */
+	uint64_t token_log_ms;     /* when the last "no valid boot token" line was written */
+	uint64_t token_quiet;      /* such refusals not logged since */
 	struct http_metrics_sources src;
 	struct decider *dec;
 	struct store *store;

@@ -17,6 +17,12 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 {
 	static const char *const outcomes[] = { "boot", "local", "ignore" };
 	static const char *const states[] = { "handed_out", "started", "succeeded", "failed" };
+	static const char *const token_reasons[BOOT_TOKEN_STATUSES] = {
+		[BOOT_TOKEN_MISSING] = "missing",   [BOOT_TOKEN_MALFORMED] = "malformed",
+		[BOOT_TOKEN_UNKNOWN] = "unknown",   [BOOT_TOKEN_EXPIRED] = "expired",
+		[BOOT_TOKEN_OTHER_MACHINE] = "other_machine",
+		[BOOT_TOKEN_SPENT] = "spent",       [BOOT_TOKEN_BUSY] = "busy",
+	};
 	const struct http_counters *h = v->http;
 
 	one(o, "pxed_uptime_seconds", "gauge", "Seconds since pxed started.", v->uptime_s);
@@ -53,6 +59,22 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 	    v->pw_failures);
 	one(o, "pxed_pxe_password_lockouts_total", "counter",
 	    "Clients locked out after too many wrong PXEPassword attempts.", v->pw_lockouts);
+
+	if (v->has_tokens) {
+		const struct boot_token_stats *t = &v->tokens;
+		one(o, "pxed_boot_tokens_issued_total", "counter",
+		    "Script URL tokens given to iPXE in DHCP answers.", t->issued);
+		one(o, "pxed_boot_tokens_spent_total", "counter",
+		    "Script URL tokens spent by the hand-out they committed.", t->spent);
+		one(o, "pxed_boot_tokens_forgotten_total", "counter",
+		    "Unused, unexpired script URL tokens dropped to make room (BootTokens).",
+		    t->forgotten);
+		head(o, "pxed_boot_tokens_refused_total", "counter",
+		     "/boot.ipxe requests answered local disk for want of a valid token, by why.");
+		for (unsigned i = BOOT_TOKEN_MISSING; i < BOOT_TOKEN_STATUSES; i++)
+			fprintf(o, "pxed_boot_tokens_refused_total{reason=\"%s\"} %llu\n",
+				token_reasons[i], (unsigned long long)t->refused[i]);
+	}
 
 	head(o, "pxed_reports_total", "counter",
 	     "Deployment boots handed out with a report token, and installer reports by state.");

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "decide/boot_token.h"
 #include "decide/decide.h"
 #include "dhcp/dhcp_server.h"
 #include "tftp/tftp_server.h"
@@ -36,6 +37,8 @@ struct http_metrics_view {
 	struct dhcp_stats dhcp;
 	bool has_tftp;
 	struct tftp_stats tftp;
+	bool has_tokens;
+	struct boot_token_stats tokens; /* script URL tokens */
 	bool has_cache;
 	struct decider_cache_stats cache; /* the decision cache */
 };

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "conf/conf.h"
+#include "decide/boot_token.h"
 #include "decide/decide.h"
 #include "http/boot_script.h"
 #include "http/http_internal.h"
@@ -28,6 +29,8 @@
 #include "tftp/tftp_server.h"
 
 #define MOD "http"
+/* At most one "boot.ipxe refused" line per this long (a flood is counted). */
+#define HTTP_TOKEN_LOG_MS 10000
 
 /* ---- responses ---------------------------------------------------------- */
 
@@ -169,21 +172,15 @@ static const char *boot_facts_parse(struct MHD_Connection *c, struct pxe_facts *
 	return NULL;
 }
 
-/* The query of the password chain URL: mac, and guid and arch as the
- * client sent them (already validated by boot_facts_parse). */
-static void boot_again_url(struct MHD_Connection *c, const char *base, const struct pxe_facts *f,
+/* The URL the script chains to for its follow-ups (the prompt's answer,
+ * the password): mac and the exchange's token, which stands for the guid
+ * and arch (boot_token.h). */
+static void boot_again_url(const char *base, const struct pxe_facts *f, const char *token,
 			   char *out, size_t len)
 {
-	char mac[MAC_STR_LEN], guid[GUID_STR_LEN];
-	int n;
+	char mac[MAC_STR_LEN];
 	mac_format(f->mac, mac);
-	n = snprintf(out, len, "%s/boot.ipxe?mac=%s", base, mac);
-	if (f->has_guid) {
-		guid_format(f->guid, guid);
-		n += snprintf(out + n, len - (size_t)n, "&guid=%s", guid);
-	}
-	if (f->has_arch)
-		snprintf(out + n, len - (size_t)n, "&arch=%u", f->arch);
+	snprintf(out, len, "%s/boot.ipxe?mac=%s&t=%s", base, mac, token);
 }
 
 /* /boot.ipxe in steps: the decision (commit = true, so never the cache),
@@ -201,6 +198,8 @@ struct boot_state {
 	bool commit;               /* for the decision on the worker */
 	bool committed;            /* the committing decision ran */
 	bool handed_out;           /* a report token was recorded (token) */
+	bool claimed;              /* token is busy for this request's commit */
+	struct boot_tokens *tokens; /* to release it with */
 	bool pw_verified;          /* the typed password went through the worker */
 	bool pw_ok;                /* ... and matched PXEPassword */
 	int rc;
@@ -209,8 +208,30 @@ struct boot_state {
 	char pw[256];              /* the typed password, wiped once verified */
 	char pw_hash[sizeof(((struct pxed_conf *)0)->pxe_password_hash)];
 	char token[STORE_REPORT_TOKEN_MAX + 1];
+	char boot_token[BOOT_TOKEN_STR_LEN]; /* the exchange's (t=), once checked */
 	char base[300], again[600], report[400];
 };
+
+/* A committing decision is about to run: hold the exchange's token so
+ * that no other request commits with it meanwhile.  False when it is no
+ * longer valid (used or expired since the script asked). */
+static bool boot_token_claim(struct http_server *s, struct boot_state *b)
+{
+	if (!s->tokens || boot_token_check(s->tokens, b->boot_token, &b->facts, now_ms(),
+					   (uint64_t)s->conf->boot_token_lifetime * 1000,
+					   true) != BOOT_TOKEN_OK)
+		return false;
+	b->claimed = true;
+	b->tokens = s->tokens;
+	return true;
+}
+
+static void boot_token_done(struct boot_state *b, bool spent)
+{
+	if (b->claimed)
+		boot_token_release(b->tokens, b->boot_token, spent);
+	b->claimed = false;
+}
 
 static void boot_decide(struct http_server *s, struct MHD_Connection *c, struct http_request *r)
 {
@@ -248,8 +269,11 @@ static void boot_decide(struct http_server *s, struct MHD_Connection *c, struct 
 static void boot_state_free(void *state)
 {
 	struct boot_state *b = state;
-	if (b)
+	if (b) {
+		/* a commit that never ran (busy, stopping, connection gone) */
+		boot_token_done(b, false);
 		explicit_bzero(b->pw, sizeof(b->pw));
+	}
 	free(b);
 }
 
@@ -346,6 +370,11 @@ static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection 
 			if (!r->suspended) /* refused (busy): the copy is not needed */
 				explicit_bzero(b->pw, sizeof(b->pw));
 			return mr;
+		} else if (rc == 1 && !boot_token_claim(s, b)) {
+			d->outcome = DECISION_LOCAL;
+			snprintf(d->reason, sizeof(d->reason),
+				 "boot token used or expired meanwhile, boot again");
+			rc = 0;
 		} else if (rc == 1) {
 			b->commit = b->committed = true;
 			b->use_choice = false;
@@ -356,6 +385,9 @@ static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection 
 			rc = 0;
 		}
 	}
+	/* The exchange's token is spent by the hand-out it committed. */
+	boot_token_done(b, b->commit && rc >= 0 && d->outcome == DECISION_BOOT &&
+				   (d->required || b->opts.confirmed));
 	s->counters.store_calls++;
 	s->counters.store_us += now_us() - b->t0;
 	if (rc < 0)
@@ -397,11 +429,56 @@ static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection 
 	return http_queue(c, r, MHD_HTTP_OK, resp);
 }
 
+/* A script request without a valid token for its exchange: local disk,
+ * at once, with no database work -- anything on the LAN (or a web page,
+ * through the browser) can send one, and it must not spend a deployment,
+ * learn a report token or record a machine.  Logged once per
+ * HTTP_TOKEN_LOG_MS with the number of refusals left out. */
+static enum MHD_Result boot_refuse_untokened(struct http_server *s, struct MHD_Connection *c,
+					     struct http_request *r, struct boot_state *b,
+					     enum boot_token_status st)
+{
+	struct decision d = { .outcome = DECISION_LOCAL };
+	char script[1024], mac[MAC_STR_LEN];
+	struct MHD_Response *resp;
+	uint64_t now = now_ms();
+	int n;
+
+	s->counters.decisions[DECISION_LOCAL]++;
+	mac_format(b->facts.mac, mac);
+	snprintf(d.reason, sizeof(d.reason),
+		 "boot token %s: boot the machine from the network again",
+		 boot_token_status_name(st));
+	if (!s->token_log_ms || now - s->token_log_ms >= HTTP_TOKEN_LOG_MS) {
+		if (s->token_quiet)
+			log_warn(MOD, "%s: boot.ipxe refused, %s (and %llu more refusals in the "
+				      "last %llu s)",
+				 mac, d.reason, (unsigned long long)s->token_quiet,
+				 (unsigned long long)((now - s->token_log_ms) / 1000));
+		else
+			log_warn(MOD, "%s: boot.ipxe refused, %s", mac, d.reason);
+		s->token_log_ms = now;
+		s->token_quiet = 0;
+	} else {
+		s->token_quiet++;
+	}
+	n = boot_script_build(&d, b->base, script, sizeof(script));
+	if (n < 0)
+		return http_reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "error\n");
+	resp = MHD_create_response_from_buffer((size_t)n, script, MHD_RESPMEM_MUST_COPY);
+	if (resp) {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	}
+	return http_queue(c, r, MHD_HTTP_OK, resp);
+}
+
 static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connection *c,
 				       struct http_request *r, const char *url)
 {
 	struct boot_state *b = calloc(1, sizeof(*b));
-	const char *bad, *choice;
+	const char *bad, *choice, *tok;
+	enum boot_token_status st;
 	bool pw_given;
 
 	if (!b)
@@ -422,10 +499,24 @@ static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connect
 	pw_given = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "password") != NULL;
 	b->use_choice = b->choice != DECIDE_CHOICE_NONE && !pw_given;
 	request_base_url(c, r->via, b->base, sizeof(b->base));
-	boot_again_url(c, b->base, &b->facts, b->again, sizeof(b->again));
-	b->opts.choice_url = b->again;
 	b->need_pw = s->conf->pxe_password_hash[0] != '\0';
 	b->commit = b->committed = !b->need_pw;
+	/* Only the boot pxed answered over DHCP may commit: its script URL
+	 * carries the exchange's token (boot_token.h), which also says the
+	 * GUID and arch pxed saw. */
+	tok = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "t");
+	st = !s->tokens ? BOOT_TOKEN_MISSING
+			: boot_token_check(s->tokens, tok, &b->facts, now_ms(),
+					   (uint64_t)s->conf->boot_token_lifetime * 1000, b->commit);
+	if (st != BOOT_TOKEN_OK)
+		return boot_refuse_untokened(s, c, r, b, st);
+	str_copy(b->boot_token, sizeof(b->boot_token), tok);
+	if (b->commit) {
+		b->claimed = true;
+		b->tokens = s->tokens;
+	}
+	boot_again_url(b->base, &b->facts, b->boot_token, b->again, sizeof(b->again));
+	b->opts.choice_url = b->again;
 	b->t0 = now_us();
 	return http_defer(s, c, r, url, boot_decide, boot_finish);
 }
@@ -445,6 +536,10 @@ static enum MHD_Result route_metrics(struct http_server *s, struct MHD_Connectio
 	v.uptime_s = (now_ms() - s->started_ms) / 1000;
 	v.pw_failures = s->pw->failures_total;
 	v.pw_lockouts = s->pw->lockouts_total;
+	if (s->tokens) {
+		v.has_tokens = true;
+		boot_tokens_stats(s->tokens, &v.tokens);
+	}
 	if (s->src.dhcp) {
 		v.has_dhcp = true;
 		dhcp_server_stats(s->src.dhcp, &v.dhcp);
@@ -1173,6 +1268,11 @@ err:
 void http_server_set_sources(struct http_server *s, const struct http_metrics_sources *src)
 {
 	s->src = *src;
+}
+
+void http_server_set_tokens(struct http_server *s, struct boot_tokens *tokens)
+{
+	s->tokens = tokens;
 }
 
 void http_server_set_settings(struct http_server *s, struct pxed_conf *conf,
