@@ -34,7 +34,10 @@ struct http_server {
 	char token[HTTP_TOKEN_LEN + 1]; /* the admin API token */
 	char *tls_cert, *tls_key;  /* PEM text for the HTTPS listener */
 	struct http_counters counters;
-	struct http_pw_limiter *pw; /* PXEPassword attempts */
+	struct http_pw_limiter *pw; /* PXEPassword attempts, per MAC */
+	struct http_pw_limiter *pw_src; /* ... and per source address */
+	struct ev_work *pw_work;   /* PXEPassword hashes: their own thread, small queue */
+	uint64_t pw_busy;          /* attempts refused: too many hashes at once */
 	struct boot_tokens *tokens; /* script URL tokens (main's); NULL = none valid */
 	uint64_t token_log_ms;     /* when the last "no valid boot token" line was written */
 	uint64_t token_quiet;      /* such refusals not logged since */

@@ -59,6 +59,8 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 	    v->pw_failures);
 	one(o, "pxed_pxe_password_lockouts_total", "counter",
 	    "Clients locked out after too many wrong PXEPassword attempts.", v->pw_lockouts);
+	one(o, "pxed_pxe_password_busy_total", "counter",
+	    "PXEPassword attempts refused unhashed: too many hashes waiting.", v->pw_busy);
 
 	if (v->has_tokens) {
 		const struct boot_token_stats *t = &v->tokens;

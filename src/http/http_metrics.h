@@ -33,6 +33,7 @@ struct http_metrics_view {
 	const struct http_counters *http;
 	uint64_t uptime_s;
 	uint64_t pw_failures, pw_lockouts;
+	uint64_t pw_busy;           /* attempts refused: too many hashes at once */
 	bool has_dhcp;
 	struct dhcp_stats dhcp;
 	bool has_tftp;

@@ -31,6 +31,8 @@
 #define MOD "http"
 /* At most one "boot.ipxe refused" line per this long (a flood is counted). */
 #define HTTP_TOKEN_LOG_MS 10000
+/* PXEPassword hashes waiting for their thread at most (one more runs). */
+#define HTTP_PW_QUEUE 4
 
 /* ---- responses ---------------------------------------------------------- */
 
@@ -200,6 +202,8 @@ struct boot_state {
 	bool handed_out;           /* a report token was recorded (token) */
 	bool claimed;              /* token is busy for this request's commit */
 	struct boot_tokens *tokens; /* to release it with */
+	uint8_t src_key[HTTP_PW_KEY_LEN]; /* the client's address, for the limiter */
+	bool has_src;
 	bool pw_verified;          /* the typed password went through the worker */
 	bool pw_ok;                /* ... and matched PXEPassword */
 	int rc;
@@ -291,6 +295,25 @@ static void boot_password_verify(struct http_server *s, struct MHD_Connection *c
 	b->pw_verified = true;
 }
 
+/* The client's address as text, for a log line. */
+static void http_client_addr(struct MHD_Connection *c, char *out, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	snprintf(out, len, "?");
+	if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, out,
+			  (socklen_t)len);
+	else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, out,
+			  (socklen_t)len);
+}
+
+static int defer_on(struct http_server *s, struct ev_work *w, struct MHD_Connection *c,
+		    struct http_request *r, http_work_fn work, http_handler resume);
+static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection *c,
+				   struct http_request *r, const char *url);
+
 /* PXEPassword for a BOOT decision, on the loop.  Returns 1 when the
  * password was given and is right (hand the deployment out), 0 when the
  * script must ask (opts filled), 2 when the typed password is copied into
@@ -301,12 +324,17 @@ static int boot_password_check(struct http_server *s, struct MHD_Connection *c,
 {
 	const char *pw;
 	char mac[MAC_STR_LEN];
-	uint64_t left;
+	uint8_t mkey[HTTP_PW_KEY_LEN];
+	uint64_t left, now = now_ms();
 
 	mac_format(b->facts.mac, mac);
+	http_pw_key_mac(mkey, b->facts.mac);
 	/* Looked at again when the hash is back: an attempt that was hashing
-	 * while others brought on the lockout tells nothing, right or wrong. */
-	left = http_pw_locked(s->pw, b->facts.mac, now_ms());
+	 * while others brought on the lockout tells nothing, right or wrong.
+	 * The source address is the check the client cannot choose. */
+	left = http_pw_locked(s->pw, mkey, now);
+	if (!left && b->has_src)
+		left = http_pw_locked(s->pw_src, b->src_key, now);
 	if (left) {
 		log_warn(MOD, "%s: PXE password refused: locked out for %llu more s", mac,
 			 (unsigned long long)(left / 1000 + 1));
@@ -327,7 +355,9 @@ static int boot_password_check(struct http_server *s, struct MHD_Connection *c,
 			  (unsigned long long)((b->pw_us + 500) / 1000));
 	}
 	if (b->pw_ok) {
-		http_pw_succeeded(s->pw, b->facts.mac);
+		http_pw_succeeded(s->pw, mkey);
+		if (b->has_src)
+			http_pw_succeeded(s->pw_src, b->src_key);
 		log_info(MOD, "%s: PXE password accepted", mac);
 		b->opts.password_url = NULL;
 		b->opts.confirmed = true;
@@ -335,13 +365,38 @@ static int boot_password_check(struct http_server *s, struct MHD_Connection *c,
 	}
 	/* Never the typed text: it may be the real password mistyped by one
 	 * character, or another system's password. */
-	if (http_pw_failed(s->pw, b->facts.mac, now_ms())) {
+	if (b->has_src && http_pw_failed(s->pw_src, b->src_key, now)) {
+		char ip[INET6_ADDRSTRLEN + 8];
+		http_client_addr(c, ip, sizeof(ip));
+		log_warn(MOD, "%s: wrong PXE password; %s locked out for %d s after %d failures "
+			      "from it",
+			 mac, ip, HTTP_PW_LOCKOUT_MS / 1000, HTTP_PW_SOURCE_MAX_FAILURES);
+		http_pw_failed(s->pw, mkey, now);
+		return -EACCES;
+	}
+	if (http_pw_failed(s->pw, mkey, now)) {
 		log_warn(MOD, "%s: wrong PXE password; locked out for %d s after %d failures", mac,
 			 HTTP_PW_LOCKOUT_MS / 1000, HTTP_PW_MAX_FAILURES);
 		return -EACCES;
 	}
 	log_warn(MOD, "%s: wrong PXE password", mac);
 	b->opts.notice = "wrong password, try again";
+	return 0;
+}
+
+/* The hash on its own thread (s->pw_work), so that 50 clients guessing at
+ * once never hold up DHCP decisions and the API on the worker; at most
+ * HTTP_PW_QUEUE wait for it, and an attempt beyond that is refused at once
+ * without hashing (1: queued; 0: refused, asked again). */
+static int boot_password_submit(struct http_server *s, struct MHD_Connection *c,
+				struct http_request *r, const char *url)
+{
+	struct boot_state *b = r->state;
+	if (defer_on(s, s->pw_work, c, r, boot_password_verify, boot_finish) == 0)
+		return 1;
+	explicit_bzero(b->pw, sizeof(b->pw));
+	s->pw_busy++;
+	b->opts.notice = "pxed is busy checking passwords, try again";
 	return 0;
 }
 
@@ -365,11 +420,13 @@ static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection 
 	if (!b->committed && rc >= 0 && b->need_pw && d->outcome == DECISION_BOOT &&
 	    (d->required || b->opts.confirmed)) {
 		rc = boot_password_check(s, c, b);
-		if (rc == 2) {
-			enum MHD_Result mr = http_defer(s, c, r, url, boot_password_verify, boot_finish);
-			if (!r->suspended) /* refused (busy): the copy is not needed */
-				explicit_bzero(b->pw, sizeof(b->pw));
-			return mr;
+		if (rc == 2 && !s->pw_work) {
+			boot_password_verify(s, c, r); /* no threads: inline */
+			return boot_finish(s, c, r, url);
+		} else if (rc == 2 && boot_password_submit(s, c, r, url)) {
+			return MHD_YES;
+		} else if (rc == 2) {
+			rc = 0; /* refused: ask again, with the notice */
 		} else if (rc == 1 && !boot_token_claim(s, b)) {
 			d->outcome = DECISION_LOCAL;
 			snprintf(d->reason, sizeof(d->reason),
@@ -499,6 +556,11 @@ static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connect
 	pw_given = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "password") != NULL;
 	b->use_choice = b->choice != DECIDE_CHOICE_NONE && !pw_given;
 	request_base_url(c, r->via, b->base, sizeof(b->base));
+	{
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		b->has_src = ci && http_pw_key_addr(b->src_key, ci->client_addr) == 0;
+	}
 	b->need_pw = s->conf->pxe_password_hash[0] != '\0';
 	b->commit = b->committed = !b->need_pw;
 	/* Only the boot pxed answered over DHCP may commit: its script URL
@@ -535,7 +597,8 @@ static enum MHD_Result route_metrics(struct http_server *s, struct MHD_Connectio
 
 	v.uptime_s = (now_ms() - s->started_ms) / 1000;
 	v.pw_failures = s->pw->failures_total;
-	v.pw_lockouts = s->pw->lockouts_total;
+	v.pw_lockouts = s->pw->lockouts_total + s->pw_src->lockouts_total;
+	v.pw_busy = s->pw_busy;
 	if (s->tokens) {
 		v.has_tokens = true;
 		boot_tokens_stats(s->tokens, &v.tokens);
@@ -702,6 +765,26 @@ static void defer_done(struct ev_work_job *job, bool cancelled)
 	mhd_drive(r->via);
 }
 
+/* Queue work on w with the connection suspended; 0, or what
+ * ev_work_submit() refused with (nothing queued, nothing answered). */
+static int defer_on(struct http_server *s, struct ev_work *w, struct MHD_Connection *c,
+		    struct http_request *r, http_work_fn work, http_handler resume)
+{
+	int rc;
+	r->srv = s;
+	r->conn = c;
+	r->work = work;
+	r->resume = resume;
+	r->exclusive = false;
+	ev_work_job_init(&r->job, defer_work, defer_done, r);
+	rc = ev_work_submit(w, &r->job);
+	if (rc < 0)
+		return rc;
+	MHD_suspend_connection(c);
+	r->suspended = true;
+	return 0;
+}
+
 static enum MHD_Result defer(struct http_server *s, struct MHD_Connection *c,
 			     struct http_request *r, const char *url, http_work_fn work,
 			     http_handler resume, bool exclusive)
@@ -711,14 +794,21 @@ static enum MHD_Result defer(struct http_server *s, struct MHD_Connection *c,
 		work(s, c, r);
 		return resume(s, c, r, url);
 	}
-	r->srv = s;
-	r->conn = c;
-	r->work = work;
-	r->resume = resume;
-	r->exclusive = exclusive;
-	ev_work_job_init(&r->job, exclusive ? NULL : defer_work, defer_done, r);
-	rc = exclusive ? ev_work_submit_exclusive(s->work, &r->job)
-		       : ev_work_submit(s->work, &r->job);
+	if (exclusive) {
+		r->srv = s;
+		r->conn = c;
+		r->work = work;
+		r->resume = resume;
+		r->exclusive = true;
+		ev_work_job_init(&r->job, NULL, defer_done, r);
+		rc = ev_work_submit_exclusive(s->work, &r->job);
+		if (rc == 0) {
+			MHD_suspend_connection(c);
+			r->suspended = true;
+		}
+	} else {
+		rc = defer_on(s, s->work, c, r, work, resume);
+	}
 	if (rc < 0) {
 		struct MHD_Response *resp;
 		log_warn(MOD, "%s %s: refused, %s", r->method_name, r->url_log,
@@ -731,8 +821,6 @@ static enum MHD_Result defer(struct http_server *s, struct MHD_Connection *c,
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 		return http_queue(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, resp);
 	}
-	MHD_suspend_connection(c);
-	r->suspended = true;
 	return MHD_YES;
 }
 
@@ -1219,10 +1307,16 @@ int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct d
 	s->port = conf->http_port;
 	s->started_ms = now_ms();
 	s->pw = calloc(1, sizeof(*s->pw));
-	if (!s->pw) {
+	s->pw_src = calloc(1, sizeof(*s->pw_src));
+	if (!s->pw || !s->pw_src) {
 		r = -ENOMEM;
 		goto err;
 	}
+	s->pw_src->max_failures = HTTP_PW_SOURCE_MAX_FAILURES;
+	/* PXEPassword hashes (yescrypt, ~25 ms each by design) on a thread
+	 * of their own: the worker stays free for DHCP and the API. */
+	if (work && (r = ev_work_new(loop, 1, HTTP_PW_QUEUE, &s->pw_work)) < 0)
+		goto err;
 	r = http_token_load(conf->http_token_file, s->token, &created);
 	if (r < 0) {
 		log_error(MOD, "API token file %s: %s%s", conf->http_token_file, strerror(-r),
@@ -1287,6 +1381,8 @@ void http_server_free(struct http_server *s)
 {
 	if (!s)
 		return;
+	/* First: its completions resume connections of the listeners. */
+	ev_work_free(s->pw_work);
 	listener_stop(s, &s->https);
 	listener_stop(s, &s->plain);
 	if (s->tls_key) {
@@ -1296,5 +1392,6 @@ void http_server_free(struct http_server *s)
 	free(s->tls_cert);
 	explicit_bzero(s->token, sizeof(s->token));
 	free(s->pw);
+	free(s->pw_src);
 	free(s);
 }
