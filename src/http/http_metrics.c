@@ -104,6 +104,12 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 	}
 	if (v->has_cache) {
 		const struct decider_cache_stats *k = &v->cache;
+		one(o, "pxed_decisions_repeated_total", "counter",
+		    "Decisions repeating one recorded within DecisionRepeatWindow: counted "
+		    "into its summary, not recorded or logged each.", k->events_coalesced);
+		one(o, "pxed_unknown_machines_refused_total", "counter",
+		    "Unknown machines not recorded: more than UnknownMachinesPerMinute.",
+		    k->unknown_refused);
 		one(o, "pxed_decision_cache_hits_total", "counter",
 		    "Decisions answered from the cache.", k->hits);
 		one(o, "pxed_decision_cache_misses_total", "counter",

@@ -233,6 +233,8 @@ int store_event_list(struct store *s, int64_t device_id, int64_t since_ms, unsig
 		     int (*cb)(void *ctx, const struct store_event *ev), void *ctx);
 /* Retention: delete events older than before_ms; returns how many. */
 int store_event_prune(struct store *s, int64_t before_ms);
+/* Size cap: delete all but the newest max_rows events; returns how many. */
+int store_event_cap(struct store *s, unsigned max_rows);
 /* Write n events in one transaction (sets each id); returns n.  What the
  * decider's event queue uses: one commit per batch, not per packet. */
 int store_event_add_many(struct store *s, struct store_event *evs, size_t n);

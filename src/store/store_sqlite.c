@@ -219,6 +219,7 @@ enum stmt_id {
 	ST_EVENT_ADD,
 	ST_EVENT_LIST,
 	ST_EVENT_PRUNE,
+	ST_EVENT_CAP,
 	ST_EVENT_FIND,
 	ST_REPORT_REPLACE,
 	ST_REPORT_ADD,
@@ -331,6 +332,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 			  " WHERE (?1 = 0 OR device_id = ?1) AND (?2 = 0 OR time_ms >= ?2)"
 			  " ORDER BY id DESC LIMIT ?3) ORDER BY id ASC",
 	[ST_EVENT_PRUNE] = "DELETE FROM events WHERE time_ms < ?1",
+	/* ids only grow: the newest rows have the largest */
+	[ST_EVENT_CAP] = "DELETE FROM events WHERE id <= "
+			 "(SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?1)",
 	[ST_EVENT_FIND] = "SELECT * FROM (SELECT " EVENT_COLS " FROM events"
 			  " WHERE (?1 = 0 OR device_id = ?1) AND (?2 = 0 OR time_ms >= ?2)"
 			  " AND (?4 = '' OR mac = ?4)"
@@ -1713,6 +1717,22 @@ int store_event_prune(struct store *s, int64_t before_ms)
 	if (st) {
 		sqlite3_bind_int64(st, 1, before_ms);
 		r = stmt_exec(s, st, "prune events");
+		if (r == 0)
+			r = sqlite3_changes(s->db);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_event_cap(struct store *s, unsigned max_rows)
+{
+	sqlite3_stmt *st;
+	int r = -EIO;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_EVENT_CAP);
+	if (st) {
+		sqlite3_bind_int64(st, 1, max_rows);
+		r = stmt_exec(s, st, "cap events");
 		if (r == 0)
 			r = sqlite3_changes(s->db);
 	}
