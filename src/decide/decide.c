@@ -451,17 +451,23 @@ static struct store_event *evq_push(struct decider *d, const struct store_event 
 /* FNV-1a over what makes two decisions "the same" for coalescing: the
  * client (its MAC; for an unknown machine none, so that a flood of
  * made-up MACs is one decision), the path (DHCP or HTTP, first request or
- * follow-up), the outcome and the reason. */
-static uint64_t repeat_key(const struct pxe_facts *f, const struct store_event *ev)
+ * follow-up, firmware or iPXE, architecture), the outcome and the reason -- under the same settings and
+ * database (gen), so that after any change the next decision is logged
+ * even when it is the one from before the change. */
+static uint64_t repeat_key(const struct pxe_facts *f, const struct store_event *ev, uint64_t gen)
 {
-	uint64_t h = 1469598103934665603ULL;
-	uint8_t head[MAC_LEN + 3];
+	uint64_t h = 1469598103934665603ULL ^ gen;
+	uint8_t head[MAC_LEN + 7];
 	memset(head, 0, sizeof(head));
 	if (ev->device_id)
 		memcpy(head, f->mac, MAC_LEN);
 	head[MAC_LEN] = (uint8_t)f->via;
 	head[MAC_LEN + 1] = f->chose_us;
 	head[MAC_LEN + 2] = (uint8_t)ev->outcome[0];
+	head[MAC_LEN + 3] = f->is_ipxe;
+	head[MAC_LEN + 4] = f->has_arch;
+	head[MAC_LEN + 5] = (uint8_t)(f->arch >> 8);
+	head[MAC_LEN + 6] = (uint8_t)f->arch;
 	for (size_t i = 0; i < sizeof(head); i++)
 		h = (h ^ head[i]) * 1099511628211ULL;
 	for (const char *p = ev->reason; *p; p++)
@@ -507,7 +513,7 @@ static void repeat_flush(struct decider *d, struct repeat_slot *r, int64_t now)
  * DecisionRepeatWindow ago: then it is only counted (true), and its
  * event and log line are left out.  Inside d->lock. */
 static bool repeat_check(struct decider *d, const struct pxe_facts *f,
-			 const struct store_event *ev, int64_t now)
+			 const struct store_event *ev, uint64_t store_gen, int64_t now)
 {
 	int64_t window = (int64_t)d->conf->decision_repeat_window * 1000;
 	struct repeat_slot *r;
@@ -517,7 +523,7 @@ static bool repeat_check(struct decider *d, const struct pxe_facts *f,
 		return false;
 	if (!d->repeat && !(d->repeat = calloc(REPEAT_SLOTS, sizeof(*d->repeat))))
 		return false;
-	key = repeat_key(f, ev);
+	key = repeat_key(f, ev, d->settings_gen * 0x9e3779b97f4a7c15ULL ^ store_gen);
 	r = &d->repeat[key % REPEAT_SLOTS];
 	if (r->used && r->key == key && now >= r->first_ms && now - r->first_ms < window) {
 		r->count++;
@@ -1345,7 +1351,8 @@ event:
 		choice_apply(out, choice);
 	event_fill(&ev, f, out, now);
 	/* A hand-out or a prompt's answer is always its own event. */
-	out->repeated = !commit && choice == DECIDE_CHOICE_NONE && repeat_check(d, f, &ev, now);
+	out->repeated = !commit && choice == DECIDE_CHOICE_NONE &&
+			repeat_check(d, f, &ev, gen, now);
 	flushq = out->repeated ? NULL : evq_push(d, &ev, now, &flushn, inline_io);
 	if (seen_id && !inline_io) {
 		seenq_push(d, seen_id, arch, t);
@@ -1414,7 +1421,7 @@ int decide_cached(struct decider *d, const struct pxe_facts *f, struct decision 
 	}
 event:
 	event_fill(&ev, f, out, now);
-	out->repeated = repeat_check(d, f, &ev, now);
+	out->repeated = repeat_check(d, f, &ev, gen, now);
 	if (!out->repeated)
 		evq_push(d, &ev, now, &flushn, false);
 	pthread_mutex_unlock(&d->lock);

@@ -34,7 +34,9 @@ PXEPort = $PXE_PORT
 CacheExpire = 3600
 SupportUnknownMachines = no
 CONF
-loopback_sections; } >"$TMP/pxed.conf"
+loopback_sections
+# Every decision its own event (the count below), not a repeat's summary.
+echo "DecisionRepeatWindow = 0"; } >"$TMP/pxed.conf"
 
 start_pxed "$TMP/pxed.conf"
 use_pxed_api
