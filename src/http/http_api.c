@@ -128,6 +128,8 @@ struct api_call {
 	api_finish_fn finish;      /* api_run_split: on the loop, after fn */
 	bool list;                 /* api_run_list: page the array */
 	unsigned long long lim, off;
+	bool paged;                /* fn paged in the store: out is the page */
+	uint64_t total;            /* ... of this many */
 	json_t *out;
 	struct api_err e;
 	int st;
@@ -505,6 +507,10 @@ static enum MHD_Result api_reply_list(struct MHD_Connection *c, struct http_requ
 	size_t n;
 
 	a->out = NULL;
+	if (a->paged) {
+		snprintf(total, sizeof(total), "%llu", (unsigned long long)a->total);
+		return api_reply_json_hdr(c, r, (unsigned)a->st, out, "X-Total-Count", total);
+	}
 	n = json_array_size(out);
 	snprintf(total, sizeof(total), "%zu", n);
 	page = json_array();
@@ -540,9 +546,14 @@ static enum MHD_Result api_run_list(api_fn fn, struct http_server *s, struct MHD
 static int devices_list(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
 			json_t **out, struct api_err *e)
 {
+	struct api_call *a = r->state;
 	int rc;
+	/* Paged in SQL: a call reads the rows it returns, not the table. */
 	*out = json_array();
-	rc = store_device_list(s->store, add_device, *out);
+	rc = store_device_count(s->store, &a->total);
+	if (rc >= 0)
+		rc = store_device_page(s->store, (unsigned)a->lim, (unsigned)a->off, add_device, *out);
+	a->paged = true;
 	return rc < 0 ? api_store_fail(s, rc, e, "list devices") : MHD_HTTP_OK;
 }
 
@@ -882,23 +893,32 @@ static int time_parse_ms(const char *s, int64_t *ms)
 
 struct events_ctx {
 	json_t *arr;
-	json_t *names; /* device id (text) -> name */
+	json_t *names; /* device id (text) -> name, or null when gone */
+	struct store *store;
 };
 
-static int add_device_name(void *ctx, const struct store_device *d)
+/* The name of an event's device, looked up once per device in the page
+ * (not the whole device table for every events call). */
+static json_t *event_device_name(struct events_ctx *x, int64_t device_id)
 {
+	struct store_device d;
 	char id[24];
-	snprintf(id, sizeof(id), "%lld", (long long)d->id);
-	return json_object_set_new(ctx, id, str_json(d->name)) < 0 ? -ENOMEM : 0;
+	json_t *name;
+	snprintf(id, sizeof(id), "%lld", (long long)device_id);
+	name = json_object_get(x->names, id);
+	if (name)
+		return json_is_null(name) ? NULL : name;
+	name = store_device_by_id(x->store, device_id, &d) == 0 ? str_json(d.name) : json_null();
+	if (json_object_set_new(x->names, id, name) < 0)
+		return NULL;
+	return json_is_null(name) ? NULL : name;
 }
 
 static int add_event(void *ctx, const struct store_event *ev)
 {
 	struct events_ctx *x = ctx;
-	char id[24];
 	json_t *name, *o;
-	snprintf(id, sizeof(id), "%lld", (long long)ev->device_id);
-	name = ev->device_id ? json_object_get(x->names, id) : NULL;
+	name = ev->device_id ? event_device_name(x, ev->device_id) : NULL;
 	o = json_pack("{s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:O, s:o}", "id",
 		      (json_int_t)ev->id, "time", time_json(ev->time_ms), "time_ms",
 		      (json_int_t)ev->time_ms, "mac", mac_json(ev->mac), "guid",
@@ -951,11 +971,9 @@ static int events_list(struct http_server *s, struct MHD_Connection *c, struct h
 	 * the list includes the decision that just happened. */
 	decider_events_flush(s->dec);
 	x.names = json_object();
-	rc = store_device_list(s->store, add_device_name, x.names);
-	if (rc >= 0) {
-		x.arr = *out = json_array();
-		rc = store_event_find(s->store, &f, add_event, &x);
-	}
+	x.store = s->store;
+	x.arr = *out = json_array();
+	rc = store_event_find(s->store, &f, add_event, &x);
 	json_decref(x.names);
 	return rc < 0 ? api_store_fail(s, rc, e, "list events") : MHD_HTTP_OK;
 }
@@ -967,12 +985,6 @@ enum MHD_Result http_api_events(struct http_server *s, struct MHD_Connection *c,
 }
 
 /* ---- /api/v1/status ------------------------------------------------------ */
-
-static int count_device(void *ctx, const struct store_device *d)
-{
-	(*(json_int_t *)ctx)++;
-	return 0;
-}
 
 static int count_image(void *ctx, const struct store_image *im)
 {
@@ -1014,7 +1026,10 @@ static int status_count(struct http_server *s, struct MHD_Connection *c, struct 
 {
 	struct api_call *a = r->state;
 	json_int_t nd = 0, ni = 0, np = 0;
-	int rc = store_device_list(s->store, count_device, &nd);
+	uint64_t ndev = 0;
+	/* Devices may be 100,000s: counted in SQL, not read. */
+	int rc = store_device_count(s->store, &ndev);
+	nd = (json_int_t)ndev;
 	if (rc >= 0)
 		rc = store_image_list(s->store, count_image, &ni);
 	if (rc >= 0)

@@ -53,6 +53,10 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 		(unsigned long long)(h->store_us / 1000000), (unsigned long long)(h->store_us % 1000000));
 	fprintf(o, "pxed_store_call_seconds_count %llu\n", (unsigned long long)h->store_calls);
 
+	if (v->has_store)
+		one(o, "pxed_store_rows_read_total", "counter",
+		    "Rows read from the database by lists and lookups.", v->store_rows_read);
+
 	one(o, "pxed_api_auth_failures_total", "counter",
 	    "Admin API changes refused for a missing or wrong token.", h->auth_failures);
 	one(o, "pxed_pxe_password_failures_total", "counter", "Wrong PXEPassword attempts.",

@@ -38,6 +38,8 @@ struct http_metrics_view {
 	struct dhcp_stats dhcp;
 	bool has_tftp;
 	struct tftp_stats tftp;
+	bool has_store;
+	uint64_t store_rows_read;   /* rows read by store lists and lookups */
 	bool has_tokens;
 	struct boot_token_stats tokens; /* script URL tokens */
 	bool has_cache;

@@ -599,6 +599,10 @@ static enum MHD_Result route_metrics(struct http_server *s, struct MHD_Connectio
 	v.pw_failures = s->pw->failures_total;
 	v.pw_lockouts = s->pw->lockouts_total + s->pw_src->lockouts_total;
 	v.pw_busy = s->pw_busy;
+	if (s->store) {
+		v.has_store = true;
+		v.store_rows_read = store_rows_read(s->store);
+	}
 	if (s->tokens) {
 		v.has_tokens = true;
 		boot_tokens_stats(s->tokens, &v.tokens);

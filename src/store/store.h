@@ -146,6 +146,13 @@ int store_device_delete(struct store *s, const char *name);
 /* List: calls cb for each row in name order; cb returning non-zero stops.
  * Lists return the number of rows read (not only those cb saw). */
 int store_device_list(struct store *s, int (*cb)(void *ctx, const struct store_device *d), void *ctx);
+/* One page of store_device_list(): limit rows from offset, in the same
+ * order; only those rows are read.  Returns how many. */
+int store_device_page(struct store *s, unsigned limit, unsigned offset,
+		      int (*cb)(void *ctx, const struct store_device *d), void *ctx);
+int store_device_count(struct store *s, uint64_t *out);
+/* Rows read by lists and lookups since open: what a call cost (/metrics). */
+uint64_t store_rows_read(struct store *s);
 
 /* Images */
 int store_image_add(struct store *s, struct store_image *im);

@@ -181,6 +181,8 @@ enum stmt_id {
 	ST_DEVICE_BY_ID,
 	ST_DEVICE_SEEN,
 	ST_DEVICE_LIST,
+	ST_DEVICE_PAGE,
+	ST_DEVICE_COUNT,
 	ST_DEVICE_IN_USE,
 	ST_DEVICE_DELETE,
 	ST_IMAGE_ADD,
@@ -249,6 +251,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_DEVICE_SEEN] = "UPDATE devices SET last_seen = ?3,"
 			   " arch = CASE WHEN ?2 >= 0 THEN ?2 ELSE arch END WHERE id = ?1",
 	[ST_DEVICE_LIST] = "SELECT " DEVICE_COLS " FROM devices ORDER BY name",
+	[ST_DEVICE_PAGE] = "SELECT " DEVICE_COLS " FROM devices ORDER BY name LIMIT ?1 OFFSET ?2",
+	[ST_DEVICE_COUNT] = "SELECT COUNT(*) FROM devices",
 	[ST_DEVICE_IN_USE] = "SELECT name FROM deployments WHERE device_id = ?1 ORDER BY name LIMIT 1",
 	[ST_DEVICE_DELETE] = "DELETE FROM devices WHERE id = ?1",
 	[ST_IMAGE_ADD] = "INSERT INTO images (name, kernel, initrd, cmdline, nbp, created)"
@@ -372,6 +376,7 @@ struct store {
 	sqlite3_stmt *probe_dv, *probe_gen;
 	int64_t probe_data_version;
 	uint64_t probe_generation;
+	uint64_t rows_read;          /* rows copied out by lists and lookups (/metrics) */
 };
 
 /* Error messages are per thread: the HTTP workers and the event loop may
@@ -495,6 +500,8 @@ static int find_one(struct store *s, enum stmt_id id, const char *key, int64_t n
 		else
 			sqlite3_bind_int64(st, 1, num);
 		r = row_one(s, st, rd, out, kind, what);
+		if (r == 0)
+			__atomic_add_fetch(&s->rows_read, 1, __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return r;
@@ -1149,6 +1156,7 @@ static int rows_collect(struct store *s, sqlite3_stmt *st, struct rows *rs,
 			break;
 		}
 		rd(st, slot);
+		__atomic_add_fetch(&s->rows_read, 1, __ATOMIC_RELAXED);
 	}
 	if (r == 0 && rc != SQLITE_DONE)
 		r = db_fail(s, "list");
@@ -1192,6 +1200,40 @@ int store_device_list(struct store *s, int (*cb)(void *ctx, const struct store_d
 	struct rows rs = { .size = sizeof(struct store_device) };
 	int r = rows_list(s, ST_DEVICE_LIST, NULL, 0, &rs, device_rd);
 	return rows_deliver(r, &rs, struct store_device, cb, ctx);
+}
+
+int store_device_page(struct store *s, unsigned limit, unsigned offset,
+		      int (*cb)(void *ctx, const struct store_device *d), void *ctx)
+{
+	struct rows rs = { .size = sizeof(struct store_device) };
+	const int64_t args[] = { limit, offset };
+	int r = rows_list(s, ST_DEVICE_PAGE, args, ARRAY_SIZE(args), &rs, device_rd);
+	return rows_deliver(r, &rs, struct store_device, cb, ctx);
+}
+
+int store_device_count(struct store *s, uint64_t *out)
+{
+	sqlite3_stmt *st;
+	int r = -EIO, rc;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_DEVICE_COUNT);
+	if (st) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*out = (uint64_t)sqlite3_column_int64(st, 0);
+			r = 0;
+		} else {
+			r = db_fail(s, "count devices");
+		}
+		stmt_done(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+uint64_t store_rows_read(struct store *s)
+{
+	return __atomic_load_n(&s->rows_read, __ATOMIC_RELAXED);
 }
 
 /* ---- images ----------------------------------------------------------- */
