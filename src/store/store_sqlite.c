@@ -790,9 +790,12 @@ static int open_sqlite(struct store *s, const char *path)
 	if (!memory && strcmp(mode, "wal") != 0)
 		return fail(s, -EIO, "%s: cannot switch to WAL mode (journal mode is %s)", path,
 			    mode);
-	/* WAL makes NORMAL durable enough: a power cut can lose the last
-	 * commits, never corrupt the file. */
-	sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+	/* FULL: in WAL mode every commit is synced before it returns, so a
+	 * hand-out is on disk before its script is sent, and an API change
+	 * before its 2xx -- a power cut loses neither (NORMAL could lose the
+	 * last commits).  Events and last-seen times are written in batches
+	 * from memory: those are what a crash or a power cut may lose. */
+	sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
 
 	r = migrate(s);
 	if (r < 0)
