@@ -66,6 +66,11 @@ static int api_store_fail(struct http_server *s, int rc, struct api_err *e, cons
 		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "%s", msg);
 	case -EINVAL:
 		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field", "%s", msg);
+	case -ENOSPC:
+		/* RFC 4918 §11.5: the change cannot be stored, nothing was */
+		log_warn(MOD, "store failed to %s: %s", what, msg);
+		return api_fail(e, MHD_HTTP_INSUFFICIENT_STORAGE, "insufficient_storage",
+				"the database failed to %s: the disk is full", what);
 	default:
 		log_warn(MOD, "store failed to %s: %s", what, msg);
 		return api_fail(e, MHD_HTTP_INTERNAL_SERVER_ERROR, "store_error",

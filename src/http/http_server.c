@@ -99,6 +99,14 @@ enum MHD_Result http_reply_error(struct MHD_Connection *c, struct http_request *
 static enum MHD_Result route_healthz(struct http_server *s, struct MHD_Connection *c,
 				     struct http_request *r, const char *url)
 {
+	char why[160], text[220];
+	/* Degraded, not down: pxed still answers what it needs no write for
+	 * (a hand-out it cannot record it refuses).  The store lock is taken
+	 * only while degraded, and then only to copy the words. */
+	if (s->store && !store_writable(s->store, why, sizeof(why))) {
+		snprintf(text, sizeof(text), "degraded: the database cannot be written (%s)\n", why);
+		return http_reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, text);
+	}
 	return http_reply_text(c, r, MHD_HTTP_OK, "ok\n");
 }
 

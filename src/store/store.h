@@ -151,6 +151,10 @@ int store_device_list(struct store *s, int (*cb)(void *ctx, const struct store_d
 int store_device_page(struct store *s, unsigned limit, unsigned offset,
 		      int (*cb)(void *ctx, const struct store_device *d), void *ctx);
 int store_device_count(struct store *s, uint64_t *out);
+/* 1 while writes go through; 0 when the last one failed for the disk
+ * (full, I/O error, read-only) and no commit has succeeded since, with
+ * SQLite's words in why.  Takes the store's lock only in the 0 case. */
+int store_writable(struct store *s, char *why, size_t len);
 /* Rows read by lists and lookups since open: what a call cost (/metrics). */
 uint64_t store_rows_read(struct store *s);
 

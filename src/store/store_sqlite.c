@@ -377,6 +377,10 @@ struct store {
 	int64_t probe_data_version;
 	uint64_t probe_generation;
 	uint64_t rows_read;          /* rows copied out by lists and lookups (/metrics) */
+	/* The last write failed for want of space or an I/O error, and no
+	 * commit has succeeded since (store_writable()). */
+	bool unwritable;
+	char unwritable_why[160];
 };
 
 /* Error messages are per thread: the HTTP workers and the event loop may
@@ -403,6 +407,15 @@ static int db_fail(struct store *s, const char *what)
 	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
 		return fail(s, -EBUSY, "%s: database is busy (another writer held it for %d ms)",
 			    what, STORE_BUSY_TIMEOUT_MS);
+	/* Not the database's fault but the disk's: say so until a commit
+	 * goes through again (store_writable(), /healthz). */
+	if ((rc & 0xff) == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR ||
+	    (rc & 0xff) == SQLITE_READONLY) {
+		__atomic_store_n(&s->unwritable, true, __ATOMIC_RELAXED);
+		snprintf(s->unwritable_why, sizeof(s->unwritable_why), "%s", sqlite3_errmsg(s->db));
+		return fail(s, (rc & 0xff) == SQLITE_FULL ? -ENOSPC : -EIO, "%s: %s", what,
+			    sqlite3_errmsg(s->db));
+	}
 	return fail(s, -EIO, "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
@@ -448,9 +461,13 @@ static int stmt_exec(struct store *s, sqlite3_stmt *st, const char *what)
 static int exec_id(struct store *s, enum stmt_id id, const char *what)
 {
 	sqlite3_stmt *st = stmt_get(s, id);
+	int r;
 	if (!st)
 		return -EIO;
-	return stmt_exec(s, st, what);
+	r = stmt_exec(s, st, what);
+	if (r == 0 && id == ST_COMMIT)
+		__atomic_store_n(&s->unwritable, false, __ATOMIC_RELAXED);
+	return r;
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -539,11 +556,11 @@ static int tx_commit_bump(struct store *s)
 {
 	sqlite3_stmt *st = stmt_get(s, ST_GEN_BUMP);
 	uint64_t gen;
-	int r;
+	int r = -EIO;
 	if (!st)
 		goto fail;
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		db_fail(s, "bump generation");
+		r = db_fail(s, "bump generation");
 		stmt_done(st);
 		goto fail;
 	}
@@ -556,7 +573,9 @@ static int tx_commit_bump(struct store *s)
 	return 0;
 fail:
 	tx_rollback(s);
-	return -EIO;
+	/* -ENOSPC stays itself (a full disk, 507 on the API); busy or any
+	 * other failure is the -EIO it always was */
+	return r == -ENOSPC ? r : -EIO;
 }
 
 /* End a write: commit with a bump when r >= 0, else roll back.  Keeps r. */
@@ -1232,6 +1251,17 @@ int store_device_count(struct store *s, uint64_t *out)
 	}
 	pthread_mutex_unlock(&s->lock);
 	return r;
+}
+
+int store_writable(struct store *s, char *why, size_t len)
+{
+	if (!__atomic_load_n(&s->unwritable, __ATOMIC_RELAXED))
+		return 1;
+	/* why: a racy copy at worst, of text that only says what failed */
+	pthread_mutex_lock(&s->lock);
+	snprintf(why, len, "%s", s->unwritable_why);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
 }
 
 uint64_t store_rows_read(struct store *s)
