@@ -98,6 +98,10 @@ struct http_request {
 	bool exclusive;            /* http_defer_exclusive(): work runs on the loop */
 	void *state;               /* the handler's, freed with state_free */
 	void (*state_free)(void *state);
+	/* A body parsed as it arrives instead of kept (the CSV import):
+	 * freed with stream_free. */
+	void *stream;
+	void (*stream_free)(void *stream);
 };
 
 struct http_route {
@@ -148,6 +152,13 @@ enum MHD_Result http_api_device_one(struct http_server *s, struct MHD_Connection
 				    struct http_request *r, const char *url);
 enum MHD_Result http_api_devices_import(struct http_server *s, struct MHD_Connection *c,
 					struct http_request *r, const char *url);
+/* The import's body, a piece at a time as MHD delivers it: parsed line
+ * by line on the loop (no database), so a 100,000-line file is never held
+ * whole.  0, or -EFBIG past HTTP_IMPORT_MAX_BODY / the device cap,
+ * -ENOMEM. */
+int http_api_import_chunk(struct http_request *r, const char *data, size_t n);
+#define HTTP_IMPORT_MAX_BODY (64 * 1024 * 1024)
+#define HTTP_IMPORT_MAX_DEVICES 1000000
 enum MHD_Result http_api_image_one(struct http_server *s, struct MHD_Connection *c,
 				   struct http_request *r, const char *url);
 enum MHD_Result http_api_deployment_one(struct http_server *s, struct MHD_Connection *c,

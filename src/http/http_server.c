@@ -976,11 +976,18 @@ static enum MHD_Result request_begin(struct http_listener *l, struct MHD_Connect
 	}
 	/* Refuse an announced oversized body before reading any of it. */
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl && parse_uint(cl, 0, ULLONG_MAX, &len) == 0 && len > HTTP_MAX_BODY) {
+	if (cl && parse_uint(cl, 0, ULLONG_MAX, &len) == 0 &&
+	    len > (r->route->handler == http_api_devices_import ? HTTP_IMPORT_MAX_BODY
+								 : HTTP_MAX_BODY)) {
 		log_warn(MOD, "%s %s: body of %llu bytes refused (limit %d)", r->method_name,
-			 r->url_log, len, HTTP_MAX_BODY);
+			 r->url_log, len,
+			 r->route->handler == http_api_devices_import ? HTTP_IMPORT_MAX_BODY
+								      : HTTP_MAX_BODY);
 		return http_reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-					"request body is larger than %d bytes", HTTP_MAX_BODY);
+					"request body is larger than %d bytes",
+					r->route->handler == http_api_devices_import
+						? HTTP_IMPORT_MAX_BODY
+						: HTTP_MAX_BODY);
 	}
 	return MHD_YES;
 }
@@ -992,6 +999,11 @@ static void request_body_add(struct http_request *r, const char *data, size_t n)
 	char *nb;
 	if (r->body_too_large || !(r->method & HTTP_CHANGES))
 		return;
+	if (r->route && r->route->handler == http_api_devices_import) {
+		if (http_api_import_chunk(r, data, n) < 0)
+			r->body_too_large = true;
+		return;
+	}
 	if (n > HTTP_MAX_BODY - r->body_len) {
 		r->body_too_large = true;
 		return;
@@ -1041,6 +1053,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (r->body_too_large) {
+		if (r->route->handler == http_api_devices_import) {
+			log_warn(MOD, "%s %s: import refused, over %d bytes or %d devices",
+				 r->method_name, r->url_log, HTTP_IMPORT_MAX_BODY,
+				 HTTP_IMPORT_MAX_DEVICES);
+			return http_reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+						"an import is at most %d bytes and %d devices",
+						HTTP_IMPORT_MAX_BODY, HTTP_IMPORT_MAX_DEVICES);
+		}
 		log_warn(MOD, "%s %s: body refused, over %d bytes", r->method_name, r->url_log,
 			 HTTP_MAX_BODY);
 		return http_reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
@@ -1068,6 +1088,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			  (int)toe);
 	if (r->state_free)
 		r->state_free(r->state);
+	if (r->stream_free)
+		r->stream_free(r->stream);
 	free(r->body);
 	free(r);
 	*con_cls = NULL;
