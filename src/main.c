@@ -21,6 +21,7 @@
 #include "common/notify.h"
 #include "common/util.h"
 #include "conf/conf.h"
+#include "decide/boot_token.h"
 #include "decide/decide.h"
 #include "dhcp/dhcp_server.h"
 #include "ev/ev.h"
@@ -43,6 +44,7 @@ struct pxed {
 	struct dhcp_server *dhcp;
 	struct tftp_server *tftp;
 	struct http_server *http;
+	struct boot_tokens *tokens; /* script URL tokens: issued by DHCP, checked by HTTP */
 	struct ev_work *work;     /* the store and the disk, off the loop */
 	struct ev_timer maintain; /* the decider's housekeeping: events, retention */
 	struct ev_work_job maintain_job; /* ... which runs on the worker */
@@ -438,6 +440,7 @@ static void pxed_teardown(struct pxed *px)
 	tftp_server_free(px->tftp);
 	dhcp_server_free(px->dhcp);
 	decider_free(px->decider);
+	boot_tokens_free(px->tokens);
 	content_free(px->content);
 	store_close(px->store);
 	ev_loop_free(px->loop);
@@ -559,6 +562,12 @@ int main(int argc, char **argv)
 			  strerror(-r));
 		goto fail;
 	}
+	if ((r = boot_tokens_new(px.conf.boot_tokens, &px.tokens)) < 0) {
+		log_error("pxed", "boot tokens: %s", strerror(-r));
+		goto fail;
+	}
+	dhcp_server_set_tokens(px.dhcp, px.tokens);
+	http_server_set_tokens(px.http, px.tokens);
 	ev_timer_start(px.loop, &px.maintain, 100);
 	http_server_set_sources(px.http, &(struct http_metrics_sources){
 		.dhcp = px.dhcp, .tftp = px.tftp, .version = PXED_VERSION });

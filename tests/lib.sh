@@ -90,6 +90,17 @@ URL = sqlite:$TMP/pxed.db
 SECTIONS
 }
 
+# ipxe_url MAC [ARCH [GUID]]: the script URL pxed gives iPXE for MAC in a
+# scripted PXE boot server exchange (a DHCPREQUEST with user class iPXE to
+# its PXEPort $PXE_PORT on 127.0.0.1), with the exchange's one-time token;
+# prints nothing when pxed does not answer.  /boot.ipxe commits a hand-out
+# only for such a URL.
+ipxe_url() {
+	python3 "$ROOT/tests/integration/dhcp_client.py" --unicast 127.0.0.1 --port "$PXE_PORT" \
+		--source 127.0.0.1:0 --type request --ciaddr 127.0.0.1 --user-class iPXE \
+		--mac "$1" ${2:+--arch "$2"} ${3:+--guid "$3"} --timeout 2 | sed -n 's/^file=//p'
+}
+
 # use_pxed_api: point pxectl at the pxed on $PORT, with its API token.
 use_pxed_api() {
 	B=http://127.0.0.1:$PORT

@@ -61,6 +61,9 @@ static const struct conf_item conf_table[] = {
 	{ "pxe", "DHCPPort", NULL, CT_PORT, M(dhcp_port), 1, 65535, false, true },
 	{ "pxe", "User", NULL, CT_STR, M(run_user), 0, 0, false, true },
 	{ "pxe", "PXEPort", NULL, CT_PORT, M(pxe_port), 1, 65535, false, true },
+	{ "pxe", "BootTokenLifetime", NULL, CT_UINT, M(boot_token_lifetime), 1, 86400, false, false },
+	{ "pxe", "BootTokens", NULL, CT_UINT, M(boot_tokens), 16, 1000000, false, true },
+	{ "pxe", "UnknownMachinesPerMinute", NULL, CT_UINT, M(unknown_machines_per_minute), 0, 1000000, false, false },
 	{ "tftp", "Root", "TFTP Root", CT_STR, M(tftp_root), 0, 0, false, true },
 	{ "tftp", "Port", "TFTP Port", CT_PORT, M(tftp_port), 1, 65535, false, true },
 	/* RFC 2348: blksize 8..65464; RFC 7440: windowsize 1..65535. */
@@ -83,6 +86,8 @@ static const struct conf_item conf_table[] = {
 	{ "store", "URL", "Store URL", CT_URL, M(store_url), 0, 0, false, true },
 	{ "store", "StateDir", "State Dir", CT_STR, M(state_dir), 0, 0, false, true },
 	{ "store", "EventRetentionDays", "Event Retention Days", CT_UINT, M(event_retention_days), 0, 36500, false, false },
+	{ "store", "EventMaxRows", NULL, CT_UINT, M(event_max_rows), 0, 1000000000, false, false },
+	{ "store", "DecisionRepeatWindow", NULL, CT_UINT, M(decision_repeat_window), 0, 3600, false, false },
 	{ "log", "Level", "Log Level", CT_LEVEL, M(log_level), 0, 0, false, false },
 };
 
@@ -100,6 +105,8 @@ void conf_defaults(struct pxed_conf *c)
 	strcpy(c->boot_program_dir, "/usr/lib/ipxe");
 	c->dhcp_port = 67;
 	c->pxe_port = 4011;
+	c->boot_token_lifetime = 300;
+	c->boot_tokens = 8192;
 	c->tftp_port = 69;
 	/* 1468 = 1500-byte Ethernet MTU - IP (20) - UDP (8) - TFTP (4). */
 	c->tftp_max_block_size = 1468;
@@ -115,6 +122,9 @@ void conf_defaults(struct pxed_conf *c)
 	c->http_port = 8080;
 	strcpy(c->state_dir, "pxed-state");
 	c->event_retention_days = 90;
+	c->event_max_rows = 1000000;
+	c->decision_repeat_window = 60;
+	c->unknown_machines_per_minute = 60;
 	strcpy(c->log_level, "info");
 	/* tftp_root and store_url default to paths under state_dir, filled
 	 * in by conf_finish() once the file has had its say. */

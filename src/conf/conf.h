@@ -33,6 +33,9 @@ struct pxed_conf {
 	char boot_program_dir[PATH_MAX]; /* BootProgramDir: where NBPs live */
 	uint16_t dhcp_port;         /* ProxyDHCP port (67) */
 	uint16_t pxe_port;          /* PXE boot server port (4011) */
+	unsigned boot_token_lifetime; /* BootTokenLifetime: seconds a script URL's token lives */
+	unsigned boot_tokens;       /* BootTokens: tokens kept at once (oldest forgotten) */
+	unsigned unknown_machines_per_minute; /* UnknownMachinesPerMinute: devices recorded; 0 = no cap */
 
 	/* [tftp] */
 	char tftp_root[PATH_MAX];   /* Root: content served by TFTP and HTTP */
@@ -49,6 +52,8 @@ struct pxed_conf {
 	char store_url[PATH_MAX];   /* URL: sqlite:PATH */
 	char state_dir[PATH_MAX];   /* StateDir: database and runtime state */
 	unsigned event_retention_days; /* EventRetentionDays: prune older events; 0 = keep */
+	unsigned event_max_rows;    /* EventMaxRows: delete the oldest beyond; 0 = no cap */
+	unsigned decision_repeat_window; /* DecisionRepeatWindow: seconds; repeats counted, 0 = off */
 
 	/* [log] */
 	char log_level[16];         /* Level: error, warn, info, debug */

@@ -93,7 +93,33 @@ struct decider {
 	 * decisions start, so read without the lock. */
 	decider_publish_fn publish;
 	void *publish_ctx;
+	/* Repeats of one decision for one client (DecisionRepeatWindow):
+	 * recorded and logged once, then counted (see repeat_check()). */
+	struct repeat_slot *repeat;   /* REPEAT_SLOTS, allocated at first use */
+	uint64_t events_coalesced;
+	/* Unknown machines recorded (UnknownMachinesPerMinute). */
+	int64_t unknown_window_ms;    /* start of the current minute */
+	unsigned unknown_recorded;    /* in it */
+	uint64_t unknown_refused;
+	/* EventMaxRows: rows written since the last cap check. */
+	uint64_t events_since_cap;
+	int64_t last_cap_ms;
 };
+
+/* Direct-mapped: a new key takes its slot over, writing the summary of
+ * the repeats it held first, so the table never grows. */
+#define REPEAT_SLOTS 4096
+
+struct repeat_slot {
+	bool used;
+	uint64_t key;                 /* repeat_key() */
+	int64_t first_ms;             /* the recorded decision: the window's start */
+	uint64_t count;               /* repeats since, neither recorded nor logged */
+	struct store_event ev;        /* the recorded one, for the summary */
+	char guid[GUID_STR_LEN];
+};
+
+static void repeat_flush(struct decider *d, struct repeat_slot *r, int64_t now);
 
 struct seen_write {
 	int64_t device_id;
@@ -145,7 +171,17 @@ void decider_free(struct decider *d)
 {
 	if (!d)
 		return;
+	if (d->repeat) {
+		/* the counts not yet written, as their summaries */
+		pthread_mutex_lock(&d->lock);
+		int64_t now = d->clock(d->clock_ctx);
+		for (size_t i = 0; i < REPEAT_SLOTS; i++)
+			if (d->repeat[i].used)
+				repeat_flush(d, &d->repeat[i], now);
+		pthread_mutex_unlock(&d->lock);
+	}
 	decider_events_flush(d);
+	free(d->repeat);
 	free(d->seenq);
 	dcache_free(d->cache);
 	mac_list_clear(&d->ignore);
@@ -424,6 +460,138 @@ static struct store_event *evq_push(struct decider *d, const struct store_event 
 	return NULL;
 }
 
+/* ---- repeated decisions ------------------------------------------------ */
+
+/* FNV-1a over what makes two decisions "the same" for coalescing: the
+ * client (its MAC; for an unknown machine none, so that a flood of
+ * made-up MACs is one decision), the path (DHCP or HTTP, first request or
+ * follow-up, firmware or iPXE, architecture), the outcome and the reason -- under the same settings and
+ * database (gen), so that after any change the next decision is logged
+ * even when it is the one from before the change. */
+static uint64_t repeat_key(const struct pxe_facts *f, const struct store_event *ev, uint64_t gen)
+{
+	uint64_t h = 1469598103934665603ULL ^ gen;
+	uint8_t head[MAC_LEN + 7];
+	memset(head, 0, sizeof(head));
+	if (ev->device_id)
+		memcpy(head, f->mac, MAC_LEN);
+	head[MAC_LEN] = (uint8_t)f->via;
+	head[MAC_LEN + 1] = f->chose_us;
+	head[MAC_LEN + 2] = (uint8_t)ev->outcome[0];
+	head[MAC_LEN + 3] = f->is_ipxe;
+	head[MAC_LEN + 4] = f->has_arch;
+	head[MAC_LEN + 5] = (uint8_t)(f->arch >> 8);
+	head[MAC_LEN + 6] = (uint8_t)f->arch;
+	for (size_t i = 0; i < sizeof(head); i++)
+		h = (h ^ head[i]) * 1099511628211ULL;
+	for (const char *p = ev->reason; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+	return h;
+}
+
+/* The summary of a slot's repeats: one event and one log line.  Inside
+ * d->lock. */
+static void repeat_flush(struct decider *d, struct repeat_slot *r, int64_t now)
+{
+	struct store_event ev = r->ev;
+	char mac[MAC_STR_LEN], suffix[96], what[96];
+	size_t flushn, room;
+	int n;
+
+	if (!r->count)
+		return;
+	n = snprintf(suffix, sizeof(suffix), " (repeated %llu times in the last %lld s%s)",
+		     (unsigned long long)r->count, (long long)((now - r->first_ms + 500) / 1000),
+		     r->ev.device_id ? "" : ", by unknown machines");
+	mac_format(ev.mac, mac);
+	if (!strcmp(ev.outcome, "boot"))
+		snprintf(what, sizeof(what), "boot '%s'", ev.deployment_name);
+	else
+		snprintf(what, sizeof(what), "%s", ev.outcome);
+	log_info("decide", "%s, %s: %s (%s) [%s]%s", mac, r->guid, what, ev.reason, ev.via,
+		 suffix);
+	/* The event says it in its reason, cut to fit. */
+	room = sizeof(ev.reason) - 1;
+	if (n > 0 && (size_t)n < room) {
+		size_t keep = strnlen(ev.reason, room);
+		if (keep > room - (size_t)n)
+			keep = room - (size_t)n;
+		memcpy(ev.reason + keep, suffix, (size_t)n + 1);
+	}
+	ev.time_ms = now;
+	r->count = 0;
+	evq_push(d, &ev, now, &flushn, false);
+}
+
+/* Whether this decision repeats one recorded less than
+ * DecisionRepeatWindow ago: then it is only counted (true), and its
+ * event and log line are left out.  Inside d->lock. */
+static bool repeat_check(struct decider *d, const struct pxe_facts *f,
+			 const struct store_event *ev, uint64_t store_gen, int64_t now)
+{
+	int64_t window = (int64_t)d->conf->decision_repeat_window * 1000;
+	struct repeat_slot *r;
+	uint64_t key;
+
+	if (window <= 0)
+		return false;
+	if (!d->repeat && !(d->repeat = calloc(REPEAT_SLOTS, sizeof(*d->repeat))))
+		return false;
+	key = repeat_key(f, ev, d->settings_gen * 0x9e3779b97f4a7c15ULL ^ store_gen);
+	r = &d->repeat[key % REPEAT_SLOTS];
+	if (r->used && r->key == key && now >= r->first_ms && now - r->first_ms < window) {
+		r->count++;
+		d->events_coalesced++;
+		return true;
+	}
+	if (r->used)
+		repeat_flush(d, r, now);
+	r->used = true;
+	r->key = key;
+	r->first_ms = now;
+	r->count = 0;
+	r->ev = *ev;
+	if (f->has_guid)
+		guid_format(f->guid, r->guid);
+	else
+		snprintf(r->guid, sizeof(r->guid), "-");
+	return false;
+}
+
+/* Summaries whose window is over.  Inside d->lock. */
+static void repeat_flush_due(struct decider *d, int64_t now)
+{
+	int64_t window = (int64_t)d->conf->decision_repeat_window * 1000;
+	if (!d->repeat)
+		return;
+	for (size_t i = 0; i < REPEAT_SLOTS; i++) {
+		struct repeat_slot *r = &d->repeat[i];
+		if (r->used && r->count && (window <= 0 || now - r->first_ms >= window ||
+					    now < r->first_ms))
+			repeat_flush(d, r, now);
+	}
+}
+
+/* EventMaxRows: the oldest rows beyond it are deleted once enough have
+ * been written to matter (a tenth of the cap), or once an hour. */
+static void events_cap(struct decider *d, int64_t now)
+{
+	unsigned max = d->conf->event_max_rows;
+	int64_t r;
+	if (!max || (d->events_since_cap < max / 10 + 1 && now - d->last_cap_ms < PRUNE_EVERY_MS &&
+		     now >= d->last_cap_ms))
+		return;
+	d->events_since_cap = 0;
+	d->last_cap_ms = now;
+	r = store_event_cap(d->store, max);
+	if (r < 0)
+		log_warn("decide", "could not cap boot events at %u rows: %s", max,
+			 store_last_error(d->store));
+	else if (r > 0)
+		log_info("decide", "deleted the %lld oldest boot events: more than EventMaxRows %u",
+			 (long long)r, max);
+}
+
 int decider_maintain(struct decider *d, unsigned retention_days)
 {
 	int64_t now;
@@ -435,9 +603,11 @@ int decider_maintain(struct decider *d, unsigned retention_days)
 
 	pthread_mutex_lock(&d->lock);
 	now = d->clock(d->clock_ctx);
+	repeat_flush_due(d, now);
 	if (d->evq_n && (now - d->evq_first_ms >= (int64_t)d->batch_ms || now < d->evq_first_ms ||
 			 d->evq_n >= d->batch_rows))
 		q = evq_take(d, &n);
+	d->events_since_cap += n;
 	sq = seenq_take(d, &sn);
 	if (retention_days && (d->last_prune_ms == 0 || now - d->last_prune_ms >= PRUNE_EVERY_MS ||
 			       now < d->last_prune_ms)) {
@@ -452,6 +622,8 @@ int decider_maintain(struct decider *d, unsigned retention_days)
 	seenq_write(d, sq, sn, r == -EBUSY);
 	if (prune && r != -EBUSY)
 		decider_events_prune(d, retention_days);
+	if (r != -EBUSY)
+		events_cap(d, now);
 	return next;
 }
 
@@ -493,6 +665,8 @@ void decider_cache_stats(struct decider *d, struct decider_cache_stats *out)
 	out->max_entries = dcache_limit(d->cache);
 	out->events_queued = d->evq_n;
 	out->events_dropped = d->events_dropped;
+	out->events_coalesced = d->events_coalesced;
+	out->unknown_refused = d->unknown_refused;
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -990,6 +1164,29 @@ static bool seen_due(int64_t last_seen, int stored_arch, int arch, int64_t t)
 	return (arch >= 0 && arch != stored_arch) || t - last_seen >= SEEN_REFRESH_S;
 }
 
+/* UnknownMachinesPerMinute: each unknown machine that commits becomes a
+ * device for good, so a client making up MACs must not add them at
+ * network speed. */
+static bool unknown_record_allowed(struct decider *d, int64_t now_ms)
+{
+	unsigned max = d->conf->unknown_machines_per_minute;
+	bool ok;
+	if (!max)
+		return true;
+	pthread_mutex_lock(&d->lock);
+	if (now_ms - d->unknown_window_ms >= 60000 || now_ms < d->unknown_window_ms) {
+		d->unknown_window_ms = now_ms;
+		d->unknown_recorded = 0;
+	}
+	ok = d->unknown_recorded < max;
+	if (ok)
+		d->unknown_recorded++;
+	else
+		d->unknown_refused++;
+	pthread_mutex_unlock(&d->lock);
+	return ok;
+}
+
 /* Record what committing this answer means: a discovered unknown machine
  * (with its hand-out) or a required deployment's hand-out.  On failure
  * *out becomes an IGNORE: if the hand-out is not recorded the install
@@ -1000,6 +1197,13 @@ static int commit_record(struct decider *d, const struct pxe_facts *f, struct de
 	char name[64];
 	int w;
 	memcpy(name, out->deployment_name, sizeof(name));
+	if (todo->discover && !unknown_record_allowed(d, t * 1000)) {
+		reason_set(out, "not serviced: more than %u unknown machines recorded in the last "
+				"minute (UnknownMachinesPerMinute); try later",
+			   d->conf->unknown_machines_per_minute);
+		out->outcome = DECISION_IGNORE;
+		return -EAGAIN;
+	}
 	if (todo->discover) {
 		struct store_device nd = { .arch = f->has_arch ? f->arch : -1 };
 		snprintf(nd.name, sizeof(nd.name), "unknown-%02x%02x%02x%02x%02x%02x", f->mac[0],
@@ -1171,7 +1375,10 @@ event:
 	if (choice != DECIDE_CHOICE_NONE)
 		choice_apply(out, choice);
 	event_fill(&ev, f, out, now);
-	flushq = evq_push(d, &ev, now, &flushn, inline_io);
+	/* A hand-out or a prompt's answer is always its own event. */
+	out->repeated = !commit && choice == DECIDE_CHOICE_NONE &&
+			repeat_check(d, f, &ev, gen, now);
+	flushq = out->repeated ? NULL : evq_push(d, &ev, now, &flushn, inline_io);
 	if (seen_id && !inline_io) {
 		seenq_push(d, seen_id, arch, t);
 		seen_id = 0;
@@ -1241,7 +1448,9 @@ int decide_cached(struct decider *d, const struct pxe_facts *f, struct decision 
 	}
 event:
 	event_fill(&ev, f, out, now);
-	evq_push(d, &ev, now, &flushn, false);
+	out->repeated = repeat_check(d, f, &ev, gen, now);
+	if (!out->repeated)
+		evq_push(d, &ev, now, &flushn, false);
 	pthread_mutex_unlock(&d->lock);
 	if (d->publish)
 		d->publish(d->publish_ctx, &ev, out);
@@ -1262,6 +1471,8 @@ void decision_log(const struct pxe_facts *f, const struct decision *d, const cha
 	char mac[MAC_STR_LEN], guid[GUID_STR_LEN] = "-";
 	char what[96], where[IF_NAMESIZE + 8] = "", arch[32];
 
+	if (d->repeated)
+		return; /* counted; the summary line comes with its count */
 	mac_format(f->mac, mac);
 	if (f->has_guid)
 		guid_format(f->guid, guid);

@@ -60,6 +60,8 @@ struct decision {
 	char initrd[256];
 	char cmdline[512];
 	char nbp[256];             /* image that is a boot program instead */
+	bool repeated;             /* a repeat within DecisionRepeatWindow: counted,
+				    * not recorded; decision_log() is silent */
 };
 
 /* "boot", "local", "ignore" */
@@ -156,6 +158,8 @@ struct decider_cache_stats {
 	size_t entries, max_entries;
 	size_t events_queued;    /* boot events not yet written */
 	uint64_t events_dropped; /* events lost (queue full or out of memory) */
+	uint64_t events_coalesced; /* repeats counted into one event (DecisionRepeatWindow) */
+	uint64_t unknown_refused;  /* unknown machines not recorded (UnknownMachinesPerMinute) */
 };
 void decider_cache_stats(struct decider *d, struct decider_cache_stats *out);
 

@@ -33,6 +33,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "conf/conf.h"
+#include "decide/boot_token.h"
 #include "decide/decide.h"
 #include "dhcp/pxe.h"
 #include "ev/ev.h"
@@ -67,6 +68,7 @@ struct dhcp_server {
 	const struct pxed_conf *conf;
 	struct decider *dec;
 	struct ev_work *work;      /* NULL: decide inline */
+	struct boot_tokens *tokens; /* script URL tokens for iPXE; NULL = none */
 	struct dhcp_job *pending;  /* requests being decided on the worker */
 	size_t n_pending;
 	uint64_t busy_log_ms;      /* when the last "busy" line was written */
@@ -299,22 +301,30 @@ static void answer(struct dhcp_server *s, const struct dhcp_rx *rx, const struct
 		   const struct pxe_facts *f, struct decision *dec, const char *ctx,
 		   uint8_t reply_type)
 {
-	char file[PXE_BOOTFILE_MAX];
+	char file[PXE_BOOTFILE_MAX], token[BOOT_TOKEN_STR_LEN] = "";
 	uint8_t out[DHCP_MAX_LEN];
 	bool menu;
 	int r;
 
 	if (dec->outcome != DECISION_IGNORE) {
+		/* iPXE's script URL carries a token for this exchange: only a
+		 * fetch with it may commit a hand-out (boot_token.h).  iPXE
+		 * DHCPs again once chained, so this is its own request. */
+		if (f->is_ipxe && s->tokens &&
+		    boot_token_issue(s->tokens, f, now_ms(),
+				     (uint64_t)s->conf->boot_token_lifetime * 1000, token) < 0)
+			log_warn("dhcp", "no random bytes for a boot token; script URL without one");
 		/* Same decision either way; only how the client fetches its
 		 * boot program differs (TFTP name or HTTP URI). */
 		if (pxe_is_http_client(req)) {
-			r = pxe_http_boot_file(s->conf, f, rx->local, file, sizeof(file));
+			r = pxe_http_boot_file(s->conf, f, rx->local, token, file, sizeof(file));
 			/* Served or not is the boot program's question; what
 			 * "local" sends is a URI with nothing behind it. */
 			if (r == 0 && dec->outcome == DECISION_LOCAL && !f->is_ipxe)
 				r = pxe_http_local_file(s->conf, rx->local, file, sizeof(file));
-		} else
-			r = pxe_boot_file(s->conf, f, rx->local, file, sizeof(file));
+		} else {
+			r = pxe_boot_file(s->conf, f, rx->local, token, file, sizeof(file));
+		}
 		if (r == -ENOENT) {
 			dec->outcome = DECISION_IGNORE;
 			snprintf(dec->reason, sizeof(dec->reason),
@@ -590,6 +600,11 @@ void dhcp_server_free(struct dhcp_server *s)
 	close_port(s, &s->dhcp);
 	/* No job is pending: ev_work_free() ran first and completed them. */
 	free(s);
+}
+
+void dhcp_server_set_tokens(struct dhcp_server *s, struct boot_tokens *tokens)
+{
+	s->tokens = tokens;
 }
 
 void dhcp_server_stats(const struct dhcp_server *s, struct dhcp_stats *out)

@@ -15,6 +15,7 @@ struct ev_work;
 struct pxed_conf;
 struct decider;
 struct dhcp_server;
+struct boot_tokens;
 
 /* Counters since start; read with dhcp_server_stats(). */
 struct dhcp_stats {
@@ -49,4 +50,8 @@ int dhcp_server_new(struct ev_loop *loop, const struct pxed_conf *conf,
 		    struct decider *dec, struct ev_work *work, struct dhcp_server **out);
 void dhcp_server_free(struct dhcp_server *s); /* accepts NULL */
 
+/* The token store for iPXE's script URLs (shared with the HTTP side,
+ * outliving the server); without one the URLs carry no token and their
+ * scripts never hand out a required deployment. */
+void dhcp_server_set_tokens(struct dhcp_server *s, struct boot_tokens *tokens);
 void dhcp_server_stats(const struct dhcp_server *s, struct dhcp_stats *out);

@@ -112,7 +112,7 @@ static void http_host(const struct pxed_conf *conf, struct in_addr server,
 }
 
 static int script_url(const struct pxed_conf *conf, const struct pxe_facts *f,
-		      struct in_addr server, char *out, size_t outlen)
+		      struct in_addr server, const char *token, char *out, size_t outlen)
 {
 	char ip[INET_ADDRSTRLEN], mac[MAC_STR_LEN], guid[GUID_STR_LEN];
 	char extra[64] = "";
@@ -121,6 +121,16 @@ static int script_url(const struct pxed_conf *conf, const struct pxe_facts *f,
 
 	http_host(conf, server, ip);
 	mac_format(f->mac, mac);
+	/* The token stands for the GUID and arch pxed saw (boot_token.h):
+	 * with them as well the URL would not fit the 128-byte file field
+	 * (RFC 2131 §2). */
+	if (token && *token) {
+		n = snprintf(out, outlen, "http://%s:%u/boot.ipxe?mac=%s&t=%s", ip,
+			     (unsigned)conf->http_port, mac, token);
+		if (n < 0 || (size_t)n >= outlen)
+			return -ENOBUFS;
+		return 0;
+	}
 	if (f->has_guid) {
 		guid_format(f->guid, guid);
 		el += (size_t)snprintf(extra + el, sizeof(extra) - el, "&guid=%s", guid);
@@ -135,13 +145,13 @@ static int script_url(const struct pxed_conf *conf, const struct pxe_facts *f,
 }
 
 int pxe_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
-		  struct in_addr server, char *out, size_t outlen)
+		  struct in_addr server, const char *token, char *out, size_t outlen)
 {
 	const char *nbp;
 	int n;
 
 	if (f->is_ipxe) {
-		return script_url(conf, f, server, out, outlen);
+		return script_url(conf, f, server, token, out, outlen);
 	} else {
 		switch (f->arch_class) {
 		case PXE_ARCH_BIOS: nbp = conf->boot_bios; break;
@@ -158,7 +168,7 @@ int pxe_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
 }
 
 int pxe_http_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
-		       struct in_addr server, char *out, size_t outlen)
+		       struct in_addr server, const char *token, char *out, size_t outlen)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	char ip[INET_ADDRSTRLEN];
@@ -169,7 +179,7 @@ int pxe_http_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
 	/* Not sent by iPXE, which says "PXEClient"; should a client say both,
 	 * the script URL keeps it from chain-loading iPXE again. */
 	if (f->is_ipxe)
-		return script_url(conf, f, server, out, outlen);
+		return script_url(conf, f, server, token, out, outlen);
 	switch (f->arch_class) {
 	case PXE_ARCH_UEFI_HTTP: nbp = conf->boot_uefi_x64; break;
 	default: return -ENOENT;

@@ -49,24 +49,28 @@ bool pxe_is_ipxe(const struct dhcp_msg *m);
 int pxe_facts_from_msg(const struct dhcp_msg *m, struct pxe_facts *f);
 
 /* The boot file for a client that is to be answered: iPXE gets the URL of
- * its per-client script on pxed's HTTP side
+ * its per-client script on pxed's HTTP side,
+ *   http://SERVER:PORT/boot.ipxe?mac=MAC&t=TOKEN
+ * with token (boot_token.h: it stands for the GUID and arch), or without
+ * one (token NULL or "")
  *   http://SERVER:PORT/boot.ipxe?mac=MAC[&guid=GUID][&arch=N]
  * (SERVER: the [http] Address when it is one IPv4 address, else `server`),
  * plain PXE firmware the boot program for its architecture class.
  * 0, -ENOENT when pxed has no boot program for that architecture, or
  * -ENOBUFS when out is too small. */
 int pxe_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
-		  struct in_addr server, char *out, size_t outlen);
+		  struct in_addr server, const char *token, char *out, size_t outlen);
 
 /* The boot file for a UEFI HTTP boot client ("HTTPClient"): an absolute
  * URI, since that firmware fetches it over HTTP, not TFTP.  x64 UEFI HTTP
  * (arch 16) gets the UEFI x64 boot program from pxed's HTTP side,
  *   http://SERVER:PORT/files/NAME   (NAME percent-encoded)
- * and iPXE, should it say HTTPClient, its script URL as in pxe_boot_file.
+ * and iPXE, should it say HTTPClient, its script URL (with token) as in
+ * pxe_boot_file.
  * 0, -ENOENT when pxed has no boot program for that architecture, or
  * -ENOBUFS when out is too small. */
 int pxe_http_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
-		       struct in_addr server, char *out, size_t outlen);
+		       struct in_addr server, const char *token, char *out, size_t outlen);
 
 /* The boot file that sends a UEFI HTTP boot client to its local disk:
  *   http://SERVER:PORT/local-disk

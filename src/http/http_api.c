@@ -66,6 +66,11 @@ static int api_store_fail(struct http_server *s, int rc, struct api_err *e, cons
 		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "%s", msg);
 	case -EINVAL:
 		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field", "%s", msg);
+	case -ENOSPC:
+		/* RFC 4918 §11.5: the change cannot be stored, nothing was */
+		log_warn(MOD, "store failed to %s: %s", what, msg);
+		return api_fail(e, MHD_HTTP_INSUFFICIENT_STORAGE, "insufficient_storage",
+				"the database failed to %s: the disk is full", what);
 	default:
 		log_warn(MOD, "store failed to %s: %s", what, msg);
 		return api_fail(e, MHD_HTTP_INTERNAL_SERVER_ERROR, "store_error",
@@ -127,9 +132,9 @@ struct api_call {
 	api_fn fn;
 	api_finish_fn finish;      /* api_run_split: on the loop, after fn */
 	bool list;                 /* api_run_list: page the array */
-	bool has_total;            /* paged by fn: total for X-Total-Count */
-	unsigned total;
 	unsigned long long lim, off;
+	bool paged;                /* fn paged in the store: out is the page */
+	uint64_t total;            /* ... of this many */
 	json_t *out;
 	struct api_err e;
 	int st;
@@ -271,11 +276,6 @@ static enum MHD_Result api_call_reply(struct http_server *s, struct MHD_Connecti
 	if (!out)
 		return http_reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
 					"out of memory");
-	if (a->has_total) {
-		char total[24];
-		snprintf(total, sizeof(total), "%u", a->total);
-		return api_reply_json_hdr(c, r, (unsigned)st, out, "X-Total-Count", total);
-	}
 	return api_reply_json(c, r, (unsigned)st, out);
 }
 
@@ -520,6 +520,10 @@ static enum MHD_Result api_reply_list(struct MHD_Connection *c, struct http_requ
 	size_t n;
 
 	a->out = NULL;
+	if (a->paged) {
+		snprintf(total, sizeof(total), "%llu", (unsigned long long)a->total);
+		return api_reply_json_hdr(c, r, (unsigned)a->st, out, "X-Total-Count", total);
+	}
 	n = json_array_size(out);
 	snprintf(total, sizeof(total), "%zu", n);
 	page = json_array();
@@ -558,32 +562,24 @@ static int devices_list(struct http_server *s, struct MHD_Connection *c, struct 
 			json_t **out, struct api_err *e)
 {
 	struct api_call *a = r->state;
-	const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
-	const char *offset = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "offset");
 	struct store_device_query q = {
 		.q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q"),
-		.limit = LIST_DEFAULT_LIMIT,
+		.limit = (unsigned)a->lim,
+		.offset = (unsigned)a->off,
 	};
-	unsigned long long lim = LIST_DEFAULT_LIMIT, off = 0;
+	unsigned total = 0;
 	int rc;
 
-	if (limit && parse_uint(limit, 1, LIST_MAX_LIMIT, &lim) < 0)
-		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
-				"parameter 'limit' must be a number from 1 to %d", LIST_MAX_LIMIT);
-	if (offset && parse_uint(offset, 0, INT32_MAX, &off) < 0)
-		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
-				"parameter 'offset' must be a number from 0 to %d", INT32_MAX);
 	if (q.q && strlen(q.q) > 128)
 		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
 				"parameter 'q' is longer than 128 characters");
-	q.limit = (unsigned)lim;
-	q.offset = (unsigned)off;
+	/* Found and paged in SQL: a call reads the rows it returns, not the
+	 * table. */
 	*out = json_array();
-	rc = store_device_search(s->store, &q, &a->total, add_device, *out);
-	if (rc < 0)
-		return api_store_fail(s, rc, e, "list devices");
-	a->has_total = true;
-	return MHD_HTTP_OK;
+	rc = store_device_search(s->store, &q, &total, add_device, *out);
+	a->total = total;
+	a->paged = true;
+	return rc < 0 ? api_store_fail(s, rc, e, "list devices") : MHD_HTTP_OK;
 }
 
 static int devices_add(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
@@ -633,7 +629,7 @@ enum MHD_Result http_api_devices(struct http_server *s, struct MHD_Connection *c
 {
 	if (r->method == HTTP_POST)
 		return api_run(devices_add, s, c, r);
-	return api_run(devices_list, s, c, r);
+	return api_run_list(devices_list, s, c, r);
 }
 
 /* ---- /api/v1/images ------------------------------------------------------ */
@@ -923,31 +919,32 @@ static int time_parse_ms(const char *s, int64_t *ms)
 struct events_ctx {
 	struct http_server *s;
 	json_t *arr;
-	json_t *names; /* device id (text) -> name, looked up as they come */
+	json_t *names; /* device id (text) -> name, or null when gone */
+	struct store *store;
 };
 
-static int add_device_name(void *ctx, const struct store_device *d)
+/* The name of an event's device, looked up once per device in the page
+ * (not the whole device table for every events call). */
+static json_t *event_device_name(struct events_ctx *x, int64_t device_id)
 {
+	struct store_device d;
 	char id[24];
-	snprintf(id, sizeof(id), "%lld", (long long)d->id);
-	return json_object_set_new(ctx, id, str_json(d->name)) < 0 ? -ENOMEM : 0;
+	json_t *name;
+	snprintf(id, sizeof(id), "%lld", (long long)device_id);
+	name = json_object_get(x->names, id);
+	if (name)
+		return json_is_null(name) ? NULL : name;
+	name = store_device_by_id(x->store, device_id, &d) == 0 ? str_json(d.name) : json_null();
+	if (json_object_set_new(x->names, id, name) < 0)
+		return NULL;
+	return json_is_null(name) ? NULL : name;
 }
 
 static int add_event(void *ctx, const struct store_event *ev)
 {
 	struct events_ctx *x = ctx;
-	char id[24];
 	json_t *name, *o;
-	snprintf(id, sizeof(id), "%lld", (long long)ev->device_id);
-	name = ev->device_id ? json_object_get(x->names, id) : NULL;
-	if (ev->device_id && !name) {
-		/* One lookup per device in the page, not the whole table. */
-		struct store_device d;
-		if (store_device_by_id(x->s->store, ev->device_id, &d) == 0) {
-			add_device_name(x->names, &d);
-			name = json_object_get(x->names, id);
-		}
-	}
+	name = ev->device_id ? event_device_name(x, ev->device_id) : NULL;
 	o = json_pack("{s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:O, s:o}", "id",
 		      (json_int_t)ev->id, "time", time_json(ev->time_ms), "time_ms",
 		      (json_int_t)ev->time_ms, "mac", mac_json(ev->mac), "guid",
@@ -1001,6 +998,7 @@ static int events_list(struct http_server *s, struct MHD_Connection *c, struct h
 	decider_events_flush(s->dec);
 	x.s = s;
 	x.names = json_object();
+	x.store = s->store;
 	x.arr = *out = json_array();
 	if (f.device_id && !f.has_mac && !f.since_ms)
 		rc = store_event_recent_device(s->store, f.device_id, f.limit, add_event, &x);
@@ -1383,8 +1381,8 @@ enum MHD_Result http_api_deployment_one(struct http_server *s, struct MHD_Connec
 
 /* ---- POST /api/v1/devices/import ---------------------------------------- */
 
-#define IMPORT_MAX_LINES 10000
 #define IMPORT_MAX_ERRORS 100 /* reported; counting goes on */
+#define IMPORT_LINE_MAX 1024  /* longer is a bad line (a valid one is < 200) */
 
 static int bad_line(json_t *lines, unsigned *nbad, unsigned lineno, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -1429,134 +1427,299 @@ static void lines_sort(json_t *lines)
 	free(v);
 }
 
+/* The import as it arrives: the line being read, the good rows so far,
+ * and three hash sets over them (name, MAC, GUID) so that a line is
+ * checked against every earlier one in constant time. */
+struct import_stream {
+	char line[IMPORT_LINE_MAX + 1];
+	size_t line_len;
+	bool line_long;            /* the current line passed IMPORT_LINE_MAX */
+	unsigned lineno;
+	size_t bytes;
+	struct http_csv_device *rows;
+	unsigned *row_line;
+	size_t nrows, cap;
+	uint32_t *h_name, *h_mac, *h_guid; /* row index + 1; 0 = empty */
+	size_t hcap;               /* a power of two, > 2 * nrows */
+	json_t *lines;             /* "line N: why", the first IMPORT_MAX_ERRORS */
+	unsigned nbad;
+	bool failed;               /* out of memory or over the caps */
+};
+
+static void import_stream_free(void *p)
+{
+	struct import_stream *st = p;
+	if (!st)
+		return;
+	free(st->rows);
+	free(st->row_line);
+	free(st->h_name);
+	free(st->h_mac);
+	free(st->h_guid);
+	json_decref(st->lines);
+	free(st);
+}
+
+static uint64_t fnv(const void *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ ((const uint8_t *)p)[i]) * 1099511628211ULL;
+	return h;
+}
+
+enum import_key { KEY_NAME, KEY_MAC, KEY_GUID };
+
+static uint64_t row_hash(const struct http_csv_device *r, enum import_key k)
+{
+	return k == KEY_NAME ? fnv(r->name, strlen(r->name))
+	       : k == KEY_MAC ? fnv(r->mac, MAC_LEN) : fnv(r->guid, GUID_LEN);
+}
+
+static bool row_same(const struct http_csv_device *a, const struct http_csv_device *b,
+		     enum import_key k)
+{
+	return k == KEY_NAME ? !strcmp(a->name, b->name)
+	       : k == KEY_MAC ? !memcmp(a->mac, b->mac, MAC_LEN) : !memcmp(a->guid, b->guid, GUID_LEN);
+}
+
+static uint32_t *import_table(struct import_stream *st, enum import_key k)
+{
+	return k == KEY_NAME ? st->h_name : k == KEY_MAC ? st->h_mac : st->h_guid;
+}
+
+/* The earlier row with the same key as r, or NULL. */
+static const struct http_csv_device *import_find(struct import_stream *st,
+						 const struct http_csv_device *r, enum import_key k,
+						 size_t *at)
+{
+	uint32_t *t = import_table(st, k);
+	for (size_t i = row_hash(r, k) & (st->hcap - 1);; i = (i + 1) & (st->hcap - 1)) {
+		if (!t[i])
+			return NULL;
+		if (row_same(&st->rows[t[i] - 1], r, k)) {
+			*at = t[i] - 1;
+			return &st->rows[t[i] - 1];
+		}
+	}
+}
+
+static void import_insert(struct import_stream *st, size_t row, enum import_key k)
+{
+	uint32_t *t = import_table(st, k);
+	size_t i = row_hash(&st->rows[row], k) & (st->hcap - 1);
+	while (t[i])
+		i = (i + 1) & (st->hcap - 1);
+	t[i] = (uint32_t)row + 1;
+}
+
+static int import_grow(struct import_stream *st)
+{
+	size_t cap = st->cap ? st->cap * 2 : 1024, hcap = cap * 4;
+	struct http_csv_device *rows = realloc(st->rows, cap * sizeof(*rows));
+	unsigned *rl;
+	if (!rows)
+		return -ENOMEM;
+	st->rows = rows;
+	rl = realloc(st->row_line, cap * sizeof(*rl));
+	if (!rl)
+		return -ENOMEM;
+	st->row_line = rl;
+	st->cap = cap;
+	/* rehash into tables twice the rows' room: probes stay short */
+	free(st->h_name);
+	free(st->h_mac);
+	free(st->h_guid);
+	st->h_name = calloc(hcap, sizeof(uint32_t));
+	st->h_mac = calloc(hcap, sizeof(uint32_t));
+	st->h_guid = calloc(hcap, sizeof(uint32_t));
+	if (!st->h_name || !st->h_mac || !st->h_guid)
+		return -ENOMEM;
+	st->hcap = hcap;
+	for (size_t i = 0; i < st->nrows; i++) {
+		import_insert(st, i, KEY_NAME);
+		import_insert(st, i, KEY_MAC);
+		if (st->rows[i].has_guid)
+			import_insert(st, i, KEY_GUID);
+	}
+	return 0;
+}
+
+/* One whole line: on its own, and against the lines before it. */
+static int import_line(struct import_stream *st, const char *p, size_t len, bool too_long)
+{
+	struct http_csv_device row;
+	const struct http_csv_device *o;
+	char why[160];
+	size_t at;
+	int pr;
+
+	st->lineno++;
+	if (too_long) {
+		bad_line(st->lines, &st->nbad, st->lineno, "longer than %d bytes", IMPORT_LINE_MAX);
+		return 0;
+	}
+	pr = http_csv_device_parse(p, len, &row, why, sizeof(why));
+	/* an optional header line */
+	if (st->lineno == 1 && pr < 0 && len >= 8 && !strncasecmp(p, "name,mac", 8))
+		return 0;
+	if (pr == 1)
+		return 0;
+	if (pr < 0)
+		return bad_line(st->lines, &st->nbad, st->lineno, "%s", why);
+	if (st->nrows == HTTP_IMPORT_MAX_DEVICES)
+		return -EFBIG;
+	if (st->nrows == st->cap && import_grow(st) < 0)
+		return -ENOMEM;
+	if ((o = import_find(st, &row, KEY_NAME, &at)))
+		return bad_line(st->lines, &st->nbad, st->lineno, "name '%s' is also on line %u",
+				row.name, st->row_line[at]);
+	if ((o = import_find(st, &row, KEY_MAC, &at)))
+		return bad_line(st->lines, &st->nbad, st->lineno, "mac is also on line %u",
+				st->row_line[at]);
+	if (row.has_guid && (o = import_find(st, &row, KEY_GUID, &at)))
+		return bad_line(st->lines, &st->nbad, st->lineno, "guid is also on line %u",
+				st->row_line[at]);
+	st->row_line[st->nrows] = st->lineno;
+	st->rows[st->nrows] = row;
+	import_insert(st, st->nrows, KEY_NAME);
+	import_insert(st, st->nrows, KEY_MAC);
+	if (row.has_guid)
+		import_insert(st, st->nrows, KEY_GUID);
+	st->nrows++;
+	return 0;
+}
+
+int http_api_import_chunk(struct http_request *r, const char *data, size_t n)
+{
+	struct import_stream *st = r->stream;
+	int rc;
+
+	if (!st) {
+		st = calloc(1, sizeof(*st));
+		if (!st || !(st->lines = json_array())) {
+			free(st);
+			return -ENOMEM;
+		}
+		r->stream = st;
+		r->stream_free = import_stream_free;
+	}
+	if (st->failed)
+		return -EFBIG;
+	st->bytes += n;
+	if (st->bytes > HTTP_IMPORT_MAX_BODY) {
+		st->failed = true;
+		return -EFBIG;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (data[i] != '\n') {
+			if (st->line_len < IMPORT_LINE_MAX)
+				st->line[st->line_len++] = data[i];
+			else
+				st->line_long = true;
+			continue;
+		}
+		rc = import_line(st, st->line, st->line_len, st->line_long);
+		st->line_len = 0;
+		st->line_long = false;
+		if (rc < 0) {
+			st->failed = true;
+			return rc;
+		}
+	}
+	return 0;
+}
+
 static int devices_import(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
 			  json_t **out, struct api_err *e)
 {
 	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						     MHD_HTTP_HEADER_CONTENT_TYPE);
-	struct http_csv_device *rows = NULL;
-	unsigned *row_line = NULL;
-	size_t nrows = 0;
-	unsigned lineno = 0, nbad = 0;
-	json_t *lines = json_array();
-	const char *p, *end;
-	int rc = -1;
+	struct import_stream *st = r->stream;
+	unsigned nbad;
+	json_t *lines;
+	int rc;
 
 	if (ct && strncasecmp(ct, "text/csv", 8) && strncasecmp(ct, "text/plain", 10) &&
-	    strncasecmp(ct, "application/octet-stream", 24)) {
-		json_decref(lines);
+	    strncasecmp(ct, "application/octet-stream", 24))
 		return api_fail(e, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
 				"send the file as text/csv: one name,mac[,guid] per line");
-	}
-	if (!r->body_len) {
-		json_decref(lines);
+	if (!st || !st->bytes)
 		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_csv", "the file is empty");
+	/* the last line, without its newline */
+	if (st->line_len || st->line_long) {
+		rc = import_line(st, st->line, st->line_len, st->line_long);
+		st->line_len = 0;
+		st->line_long = false;
+		if (rc < 0)
+			return api_fail(e, rc == -EFBIG ? MHD_HTTP_CONTENT_TOO_LARGE
+							: MHD_HTTP_INTERNAL_SERVER_ERROR,
+					rc == -EFBIG ? "too_large" : "internal",
+					rc == -EFBIG ? "more than %d devices in one import"
+						     : "out of memory (%d)",
+					HTTP_IMPORT_MAX_DEVICES);
 	}
-	rows = calloc(IMPORT_MAX_LINES, sizeof(*rows));
-	row_line = calloc(IMPORT_MAX_LINES, sizeof(*row_line));
-	if (!rows || !row_line || !lines) {
-		api_fail(e, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory");
-		goto done;
-	}
-	/* 1. Every line on its own, and against the lines before it. */
-	for (p = r->body, end = r->body + r->body_len; p < end;) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		struct http_csv_device row;
-		char why[160];
-		int pr;
-
-		lineno++;
-		pr = http_csv_device_parse(p, len, &row, why, sizeof(why));
-		p += len + 1;
-		/* an optional header line */
-		if (lineno == 1 && pr < 0 && len >= 8 && !strncasecmp(p - len - 1, "name,mac", 8))
-			continue;
-		if (pr == 1)
-			continue;
-		if (pr < 0) {
-			bad_line(lines, &nbad, lineno, "%s", why);
-			continue;
-		}
-		if (nrows == IMPORT_MAX_LINES) {
-			api_fail(e, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-				 "more than %d devices in one import", IMPORT_MAX_LINES);
-			goto done;
-		}
-		bool dup = false;
-		for (size_t i = 0; i < nrows && !dup; i++) {
-			dup = true;
-			if (!strcmp(rows[i].name, row.name))
-				bad_line(lines, &nbad, lineno, "name '%s' is also on line %u", row.name,
-					 row_line[i]);
-			else if (!memcmp(rows[i].mac, row.mac, MAC_LEN))
-				bad_line(lines, &nbad, lineno, "mac is also on line %u", row_line[i]);
-			else if (row.has_guid && rows[i].has_guid &&
-				 !memcmp(rows[i].guid, row.guid, GUID_LEN))
-				bad_line(lines, &nbad, lineno, "guid is also on line %u", row_line[i]);
-			else
-				dup = false;
-		}
-		if (dup)
-			continue;
-		row_line[nrows] = lineno;
-		rows[nrows++] = row;
-	}
-	/* 2. Against the database. */
-	for (size_t i = 0; i < nrows; i++) {
+	lines = st->lines;
+	nbad = st->nbad;
+	/* Against the database, and in: one transaction for the whole file,
+	 * so that it is all or nothing and 100,000 rows cost one commit. */
+	rc = store_bulk_begin(s->store);
+	if (rc < 0)
+		return api_store_fail(s, rc, e, "import devices");
+	for (size_t i = 0; i < st->nrows; i++) {
+		const struct http_csv_device *row = &st->rows[i];
 		struct store_device d;
 		char m[MAC_STR_LEN];
-		if (store_device_by_name(s->store, rows[i].name, &d) == 0)
-			bad_line(lines, &nbad, row_line[i], "device '%s' already exists", rows[i].name);
-		else if (store_device_by_mac(s->store, rows[i].mac, &d) == 0)
-			bad_line(lines, &nbad, row_line[i], "mac %s already belongs to device '%s'",
-				 (mac_format(rows[i].mac, m), m), d.name);
-		else if (rows[i].has_guid && store_device_by_guid(s->store, rows[i].guid, &d) == 0)
-			bad_line(lines, &nbad, row_line[i], "guid already belongs to device '%s'",
+		if (store_device_by_name(s->store, row->name, &d) == 0)
+			bad_line(lines, &nbad, st->row_line[i], "device '%s' already exists", row->name);
+		else if (store_device_by_mac(s->store, row->mac, &d) == 0)
+			bad_line(lines, &nbad, st->row_line[i], "mac %s already belongs to device '%s'",
+				 (mac_format(row->mac, m), m), d.name);
+		else if (row->has_guid && store_device_by_guid(s->store, row->guid, &d) == 0)
+			bad_line(lines, &nbad, st->row_line[i], "guid already belongs to device '%s'",
 				 d.name);
+		else if (!nbad) {
+			struct store_device nd = { .arch = -1 };
+			str_copy(nd.name, sizeof(nd.name), row->name);
+			memcpy(nd.mac, row->mac, MAC_LEN);
+			nd.has_guid = row->has_guid;
+			memcpy(nd.guid, row->guid, GUID_LEN);
+			rc = store_device_add(s->store, &nd);
+			if (rc < 0) {
+				const char *msg = store_last_error(s->store);
+				bad_line(lines, &nbad, st->row_line[i], "%s",
+					 msg && *msg ? msg : strerror(-rc));
+				store_bulk_end(s->store, false);
+				rc = api_fail(e, rc == -EEXIST ? MHD_HTTP_CONFLICT
+						 : rc == -ENOSPC ? MHD_HTTP_INSUFFICIENT_STORAGE
+								 : MHD_HTTP_INTERNAL_SERVER_ERROR,
+					      rc == -EEXIST ? "exists"
+					      : rc == -ENOSPC ? "insufficient_storage" : "store_error",
+					      "line %u could not be added; nothing was imported",
+					      st->row_line[i]);
+				e->extra = json_pack("{s:O}", "lines", lines);
+				return rc;
+			}
+		}
 	}
 	if (nbad) {
+		store_bulk_end(s->store, false);
 		lines_sort(lines);
 		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_csv",
 			 "%u bad line(s); nothing was imported", nbad);
 		e->extra = json_pack("{s:O}", "lines", lines);
-		goto done;
+		return -1;
 	}
-	if (!nrows) {
-		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_csv", "no devices in the file");
-		goto done;
+	if (!st->nrows) {
+		store_bulk_end(s->store, false);
+		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_csv", "no devices in the file");
 	}
-	/* 3. Insert all.  The store has no multi-row transaction: should one
-	 * insert still fail (another writer got there between check and
-	 * insert), the rows added so far are deleted again, so an import is
-	 * all or nothing. */
-	for (size_t i = 0; i < nrows; i++) {
-		struct store_device d = { .arch = -1 };
-		str_copy(d.name, sizeof(d.name), rows[i].name);
-		memcpy(d.mac, rows[i].mac, MAC_LEN);
-		d.has_guid = rows[i].has_guid;
-		memcpy(d.guid, rows[i].guid, GUID_LEN);
-		rc = store_device_add(s->store, &d);
-		if (rc < 0) {
-			const char *msg = store_last_error(s->store);
-			bad_line(lines, &nbad, row_line[i], "%s", msg && *msg ? msg : strerror(-rc));
-			for (size_t k = 0; k < i; k++)
-				store_device_delete(s->store, rows[k].name);
-			rc = api_fail(e, rc == -EEXIST ? MHD_HTTP_CONFLICT : MHD_HTTP_INTERNAL_SERVER_ERROR,
-				      rc == -EEXIST ? "exists" : "store_error",
-				      "line %u could not be added; nothing was imported", row_line[i]);
-			e->extra = json_pack("{s:O}", "lines", lines);
-			goto done;
-		}
-	}
-	log_info(MOD, "%zu device(s) imported", nrows);
-	*out = json_pack("{s:I}", "imported", (json_int_t)nrows);
-	rc = MHD_HTTP_CREATED;
-done:
-	json_decref(lines);
-	free(rows);
-	free(row_line);
-	return rc;
+	rc = store_bulk_end(s->store, true);
+	if (rc < 0)
+		return api_store_fail(s, rc, e, "import devices");
+	log_info(MOD, "%zu device(s) imported", st->nrows);
+	*out = json_pack("{s:I}", "imported", (json_int_t)st->nrows);
+	return MHD_HTTP_CREATED;
 }
 
 enum MHD_Result http_api_devices_import(struct http_server *s, struct MHD_Connection *c,

@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -119,17 +121,46 @@ int http_token_load(const char *path, char out[HTTP_TOKEN_LEN + 1], bool *create
 
 /* ---- PXEPassword attempts ------------------------------------------------ */
 
-static struct http_pw_slot *pw_find(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN])
+void http_pw_key_mac(uint8_t key[HTTP_PW_KEY_LEN], const uint8_t mac[MAC_LEN])
+{
+	memset(key, 0, HTTP_PW_KEY_LEN);
+	key[0] = 'M';
+	memcpy(key + 1, mac, MAC_LEN);
+}
+
+int http_pw_key_addr(uint8_t key[HTTP_PW_KEY_LEN], const struct sockaddr *sa)
+{
+	memset(key, 0, HTTP_PW_KEY_LEN);
+	if (sa && sa->sa_family == AF_INET) {
+		key[0] = '4';
+		memcpy(key + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			key[0] = '4';
+			memcpy(key + 1, &a->s6_addr[12], 4);
+		} else {
+			key[0] = '6';
+			memcpy(key + 1, a, 16);
+		}
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	return 0;
+}
+
+static struct http_pw_slot *pw_find(struct http_pw_limiter *l, const uint8_t key[HTTP_PW_KEY_LEN])
 {
 	for (size_t i = 0; i < HTTP_PW_SLOTS; i++)
-		if (l->slot[i].used && !memcmp(l->slot[i].mac, mac, MAC_LEN))
+		if (l->slot[i].used && !memcmp(l->slot[i].key, key, HTTP_PW_KEY_LEN))
 			return &l->slot[i];
 	return NULL;
 }
 
-uint64_t http_pw_locked(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN], uint64_t now_ms)
+uint64_t http_pw_locked(struct http_pw_limiter *l, const uint8_t key[HTTP_PW_KEY_LEN],
+			uint64_t now_ms)
 {
-	struct http_pw_slot *s = pw_find(l, mac);
+	struct http_pw_slot *s = pw_find(l, key);
 	if (!s || !s->locked_until_ms)
 		return 0;
 	if (now_ms >= s->locked_until_ms) {
@@ -140,9 +171,11 @@ uint64_t http_pw_locked(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN], u
 	return s->locked_until_ms - now_ms;
 }
 
-bool http_pw_failed(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN], uint64_t now_ms)
+bool http_pw_failed(struct http_pw_limiter *l, const uint8_t key[HTTP_PW_KEY_LEN],
+		    uint64_t now_ms)
 {
-	struct http_pw_slot *s = pw_find(l, mac);
+	struct http_pw_slot *s = pw_find(l, key);
+	unsigned max = l->max_failures ? l->max_failures : HTTP_PW_MAX_FAILURES;
 	l->failures_total++;
 	if (!s) {
 		/* a free slot, else the one whose last failure is oldest; a
@@ -160,10 +193,10 @@ bool http_pw_failed(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN], uint6
 			s = old;
 		memset(s, 0, sizeof(*s));
 		s->used = true;
-		memcpy(s->mac, mac, MAC_LEN);
+		memcpy(s->key, key, HTTP_PW_KEY_LEN);
 	}
 	s->last_ms = now_ms;
-	if (++s->failures >= HTTP_PW_MAX_FAILURES && !s->locked_until_ms) {
+	if (++s->failures >= max && !s->locked_until_ms) {
 		s->locked_until_ms = now_ms + HTTP_PW_LOCKOUT_MS;
 		l->lockouts_total++;
 		return true;
@@ -171,9 +204,9 @@ bool http_pw_failed(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN], uint6
 	return false;
 }
 
-void http_pw_succeeded(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN])
+void http_pw_succeeded(struct http_pw_limiter *l, const uint8_t key[HTTP_PW_KEY_LEN])
 {
-	struct http_pw_slot *s = pw_find(l, mac);
+	struct http_pw_slot *s = pw_find(l, key);
 	if (s)
 		memset(s, 0, sizeof(*s));
 }

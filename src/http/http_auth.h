@@ -7,8 +7,9 @@
  *     Every request under /api/v1/ (but the installers' report) must carry
  *     "Authorization: Bearer TOKEN": the admin token for anything, the
  *     read-only one for GET/HEAD.  The boot paths stay open.
- *   - PXEPassword attempts: a per-MAC count of wrong passwords with a
- *     lockout window, so a client cannot guess at network speed.
+ *   - PXEPassword attempts: a count of wrong passwords per MAC and per
+ *     source address with a lockout window, so a client cannot guess at
+ *     network speed, nor by changing the MAC it names.
  *
  * Pure helpers except http_token_load(), which touches one file. */
 #pragma once
@@ -17,6 +18,8 @@
 #include <stdint.h>
 
 #include "common/util.h"
+
+struct sockaddr;
 
 #define HTTP_TOKEN_LEN 64          /* hex characters */
 
@@ -40,11 +43,15 @@ int http_token_random(char *out, size_t nbytes);
 /* ---- PXEPassword attempts ---------------------------------------------- */
 
 #define HTTP_PW_MAX_FAILURES 5      /* wrong passwords before the lockout */
+/* Per source address: a client that types a new MAC into each attempt
+ * (the MAC is the client's word) still comes from one address. */
+#define HTTP_PW_SOURCE_MAX_FAILURES 20
 #define HTTP_PW_LOCKOUT_MS 300000   /* 5 minutes */
 #define HTTP_PW_SLOTS 1024          /* clients tracked at once (oldest reused) */
+#define HTTP_PW_KEY_LEN 17          /* a MAC or an IP address (see http_pw_key_*) */
 
 struct http_pw_slot {
-	uint8_t mac[MAC_LEN];
+	uint8_t key[HTTP_PW_KEY_LEN];
 	bool used;
 	unsigned failures;         /* since the last success or lockout end */
 	uint64_t last_ms;          /* last failure, to pick a slot to reuse */
@@ -53,16 +60,24 @@ struct http_pw_slot {
 
 struct http_pw_limiter {
 	struct http_pw_slot slot[HTTP_PW_SLOTS];
+	unsigned max_failures;     /* before a lockout; 0 = HTTP_PW_MAX_FAILURES */
 	uint64_t failures_total;   /* for /metrics */
 	uint64_t lockouts_total;
 };
 
-/* ms left in the lockout of mac at now_ms, 0 when it may try. */
-uint64_t http_pw_locked(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN], uint64_t now_ms);
-/* A wrong password from mac; returns true when this one started a lockout. */
-bool http_pw_failed(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN], uint64_t now_ms);
+/* The limiter key of a MAC, and of a client's address (IPv4, IPv6, or
+ * IPv4-mapped IPv6 as IPv4).  -EAFNOSUPPORT for another family. */
+void http_pw_key_mac(uint8_t key[HTTP_PW_KEY_LEN], const uint8_t mac[MAC_LEN]);
+int http_pw_key_addr(uint8_t key[HTTP_PW_KEY_LEN], const struct sockaddr *sa);
+
+/* ms left in the lockout of key at now_ms, 0 when it may try. */
+uint64_t http_pw_locked(struct http_pw_limiter *l, const uint8_t key[HTTP_PW_KEY_LEN],
+			uint64_t now_ms);
+/* A wrong password from key; returns true when this one started a lockout. */
+bool http_pw_failed(struct http_pw_limiter *l, const uint8_t key[HTTP_PW_KEY_LEN],
+		    uint64_t now_ms);
 /* The right password: forget the client's failures. */
-void http_pw_succeeded(struct http_pw_limiter *l, const uint8_t mac[MAC_LEN]);
+void http_pw_succeeded(struct http_pw_limiter *l, const uint8_t key[HTTP_PW_KEY_LEN]);
 
 /* ---- console sessions ------------------------------------------------------
  *

@@ -38,7 +38,13 @@ struct http_server {
 	char read_token[HTTP_TOKEN_LEN + 1]; /* the read-only API token */
 	char *tls_cert, *tls_key;  /* PEM text for the HTTPS listener */
 	struct http_counters counters;
-	struct http_pw_limiter *pw; /* PXEPassword attempts */
+	struct http_pw_limiter *pw; /* PXEPassword attempts, per MAC */
+	struct http_pw_limiter *pw_src; /* ... and per source address */
+	struct ev_work *pw_work;   /* PXEPassword hashes: their own thread, small queue */
+	uint64_t pw_busy;          /* attempts refused: too many hashes at once */
+	struct boot_tokens *tokens; /* script URL tokens (main's); NULL = none valid */
+	uint64_t token_log_ms;     /* when the last "no valid boot token" line was written */
+	uint64_t token_quiet;      /* such refusals not logged since */
 	struct http_metrics_sources src;
 	struct decider *dec;
 	struct store *store;
@@ -107,6 +113,10 @@ struct http_request {
 	struct http_session *session; /* signed in with the console's cookie */
 	void *state;               /* the handler's, freed with state_free */
 	void (*state_free)(void *state);
+	/* A body parsed as it arrives instead of kept (the CSV import):
+	 * freed with stream_free. */
+	void *stream;
+	void (*stream_free)(void *stream);
 };
 
 struct http_route {
@@ -157,6 +167,13 @@ enum MHD_Result http_api_device_one(struct http_server *s, struct MHD_Connection
 				    struct http_request *r, const char *url);
 enum MHD_Result http_api_devices_import(struct http_server *s, struct MHD_Connection *c,
 					struct http_request *r, const char *url);
+/* The import's body, a piece at a time as MHD delivers it: parsed line
+ * by line on the loop (no database), so a 100,000-line file is never held
+ * whole.  0, or -EFBIG past HTTP_IMPORT_MAX_BODY / the device cap,
+ * -ENOMEM. */
+int http_api_import_chunk(struct http_request *r, const char *data, size_t n);
+#define HTTP_IMPORT_MAX_BODY (64 * 1024 * 1024)
+#define HTTP_IMPORT_MAX_DEVICES 1000000
 enum MHD_Result http_api_image_one(struct http_server *s, struct MHD_Connection *c,
 				   struct http_request *r, const char *url);
 enum MHD_Result http_api_deployment_one(struct http_server *s, struct MHD_Connection *c,

@@ -17,6 +17,12 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 {
 	static const char *const outcomes[] = { "boot", "local", "ignore" };
 	static const char *const states[] = { "handed_out", "started", "succeeded", "failed" };
+	static const char *const token_reasons[BOOT_TOKEN_STATUSES] = {
+		[BOOT_TOKEN_MISSING] = "missing",   [BOOT_TOKEN_MALFORMED] = "malformed",
+		[BOOT_TOKEN_UNKNOWN] = "unknown",   [BOOT_TOKEN_EXPIRED] = "expired",
+		[BOOT_TOKEN_OTHER_MACHINE] = "other_machine",
+		[BOOT_TOKEN_SPENT] = "spent",       [BOOT_TOKEN_BUSY] = "busy",
+	};
 	const struct http_counters *h = v->http;
 
 	one(o, "pxed_uptime_seconds", "gauge", "Seconds since pxed started.", v->uptime_s);
@@ -56,12 +62,34 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 		(unsigned long long)(h->store_us / 1000000), (unsigned long long)(h->store_us % 1000000));
 	fprintf(o, "pxed_store_call_seconds_count %llu\n", (unsigned long long)h->store_calls);
 
+	if (v->has_store)
+		one(o, "pxed_store_rows_read_total", "counter",
+		    "Rows read from the database by lists and lookups.", v->store_rows_read);
+
 	one(o, "pxed_api_auth_failures_total", "counter",
 	    "API requests refused for a missing, wrong or read-only token.", h->auth_failures);
 	one(o, "pxed_pxe_password_failures_total", "counter", "Wrong PXEPassword attempts.",
 	    v->pw_failures);
 	one(o, "pxed_pxe_password_lockouts_total", "counter",
 	    "Clients locked out after too many wrong PXEPassword attempts.", v->pw_lockouts);
+	one(o, "pxed_pxe_password_busy_total", "counter",
+	    "PXEPassword attempts refused unhashed: too many hashes waiting.", v->pw_busy);
+
+	if (v->has_tokens) {
+		const struct boot_token_stats *t = &v->tokens;
+		one(o, "pxed_boot_tokens_issued_total", "counter",
+		    "Script URL tokens given to iPXE in DHCP answers.", t->issued);
+		one(o, "pxed_boot_tokens_spent_total", "counter",
+		    "Script URL tokens spent by the hand-out they committed.", t->spent);
+		one(o, "pxed_boot_tokens_forgotten_total", "counter",
+		    "Unused, unexpired script URL tokens dropped to make room (BootTokens).",
+		    t->forgotten);
+		head(o, "pxed_boot_tokens_refused_total", "counter",
+		     "/boot.ipxe requests answered local disk for want of a valid token, by why.");
+		for (unsigned i = BOOT_TOKEN_MISSING; i < BOOT_TOKEN_STATUSES; i++)
+			fprintf(o, "pxed_boot_tokens_refused_total{reason=\"%s\"} %llu\n",
+				token_reasons[i], (unsigned long long)t->refused[i]);
+	}
 
 	one(o, "pxed_console_sessions", "gauge", "Console sessions signed in now.", v->sessions);
 	one(o, "pxed_console_logins_total", "counter", "Console sign-ins.", v->session_logins);
@@ -112,6 +140,12 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 	}
 	if (v->has_cache) {
 		const struct decider_cache_stats *k = &v->cache;
+		one(o, "pxed_decisions_repeated_total", "counter",
+		    "Decisions repeating one recorded within DecisionRepeatWindow: counted "
+		    "into its summary, not recorded or logged each.", k->events_coalesced);
+		one(o, "pxed_unknown_machines_refused_total", "counter",
+		    "Unknown machines not recorded: more than UnknownMachinesPerMinute.",
+		    k->unknown_refused);
 		one(o, "pxed_decision_cache_hits_total", "counter",
 		    "Decisions answered from the cache.", k->hits);
 		one(o, "pxed_decision_cache_misses_total", "counter",

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "decide/boot_token.h"
 #include "decide/decide.h"
 #include "http/http_stream.h"
 #include "dhcp/dhcp_server.h"
@@ -38,10 +39,15 @@ struct http_metrics_view {
 	struct http_stream_stats stream; /* /api/v1/events/stream */
 	uint64_t sessions;          /* console sessions live now */
 	uint64_t session_logins, session_failures, session_evicted, session_refused;
+	uint64_t pw_busy;           /* attempts refused: too many hashes at once */
 	bool has_dhcp;
 	struct dhcp_stats dhcp;
 	bool has_tftp;
 	struct tftp_stats tftp;
+	bool has_store;
+	uint64_t store_rows_read;   /* rows read by store lists and lookups */
+	bool has_tokens;
+	struct boot_token_stats tokens; /* script URL tokens */
 	bool has_cache;
 	struct decider_cache_stats cache; /* the decision cache */
 };

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "conf/conf.h"
+#include "decide/boot_token.h"
 #include "decide/decide.h"
 #include "http/boot_script.h"
 #include "http/http_internal.h"
@@ -30,6 +31,10 @@
 #include "tftp/tftp_server.h"
 
 #define MOD "http"
+/* At most one "boot.ipxe refused" line per this long (a flood is counted). */
+#define HTTP_TOKEN_LOG_MS 10000
+/* PXEPassword hashes waiting for their thread at most (one more runs). */
+#define HTTP_PW_QUEUE 4
 
 /* ---- responses ---------------------------------------------------------- */
 
@@ -100,11 +105,20 @@ enum MHD_Result http_reply_error(struct MHD_Connection *c, struct http_request *
 static enum MHD_Result route_healthz(struct http_server *s, struct MHD_Connection *c,
 				     struct http_request *r, const char *url)
 {
-	char why[160], msg[256], esc[200];
+	char why[160], text[256], esc[200];
+	/* Degraded, not down: pxed still answers what it needs no write for
+	 * (a hand-out it cannot record it refuses).  Two witnesses: the
+	 * store's own flag (a commit failed for the disk) and the event
+	 * writer's last batch.  The store lock is taken only while degraded,
+	 * and then only to copy the words. */
+	if (s->store && !store_writable(s->store, why, sizeof(why))) {
+		snprintf(text, sizeof(text), "degraded: the database cannot be written (%s)\n", why);
+		return http_reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, text);
+	}
 	if (s->dec && decider_store_write_error(s->dec, why, sizeof(why)) < 0) {
 		log_escape(esc, sizeof(esc), why, strlen(why));
-		snprintf(msg, sizeof(msg), "degraded: store not writable: %s\n", esc);
-		return http_reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
+		snprintf(text, sizeof(text), "degraded: the database cannot be written (%s)\n", esc);
+		return http_reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, text);
 	}
 	return http_reply_text(c, r, MHD_HTTP_OK, "ok\n");
 }
@@ -181,21 +195,15 @@ static const char *boot_facts_parse(struct MHD_Connection *c, struct pxe_facts *
 	return NULL;
 }
 
-/* The query of the password chain URL: mac, and guid and arch as the
- * client sent them (already validated by boot_facts_parse). */
-static void boot_again_url(struct MHD_Connection *c, const char *base, const struct pxe_facts *f,
+/* The URL the script chains to for its follow-ups (the prompt's answer,
+ * the password): mac and the exchange's token, which stands for the guid
+ * and arch (boot_token.h). */
+static void boot_again_url(const char *base, const struct pxe_facts *f, const char *token,
 			   char *out, size_t len)
 {
-	char mac[MAC_STR_LEN], guid[GUID_STR_LEN];
-	int n;
+	char mac[MAC_STR_LEN];
 	mac_format(f->mac, mac);
-	n = snprintf(out, len, "%s/boot.ipxe?mac=%s", base, mac);
-	if (f->has_guid) {
-		guid_format(f->guid, guid);
-		n += snprintf(out + n, len - (size_t)n, "&guid=%s", guid);
-	}
-	if (f->has_arch)
-		snprintf(out + n, len - (size_t)n, "&arch=%u", f->arch);
+	snprintf(out, len, "%s/boot.ipxe?mac=%s&t=%s", base, mac, token);
 }
 
 /* /boot.ipxe in steps: the decision (commit = true, so never the cache),
@@ -213,6 +221,10 @@ struct boot_state {
 	bool commit;               /* for the decision on the worker */
 	bool committed;            /* the committing decision ran */
 	bool handed_out;           /* a report token was recorded (token) */
+	bool claimed;              /* token is busy for this request's commit */
+	struct boot_tokens *tokens; /* to release it with */
+	uint8_t src_key[HTTP_PW_KEY_LEN]; /* the client's address, for the limiter */
+	bool has_src;
 	bool pw_verified;          /* the typed password went through the worker */
 	bool pw_ok;                /* ... and matched PXEPassword */
 	int rc;
@@ -221,8 +233,30 @@ struct boot_state {
 	char pw[256];              /* the typed password, wiped once verified */
 	char pw_hash[sizeof(((struct pxed_conf *)0)->pxe_password_hash)];
 	char token[STORE_REPORT_TOKEN_MAX + 1];
+	char boot_token[BOOT_TOKEN_STR_LEN]; /* the exchange's (t=), once checked */
 	char base[300], again[600], report[400];
 };
+
+/* A committing decision is about to run: hold the exchange's token so
+ * that no other request commits with it meanwhile.  False when it is no
+ * longer valid (used or expired since the script asked). */
+static bool boot_token_claim(struct http_server *s, struct boot_state *b)
+{
+	if (!s->tokens || boot_token_check(s->tokens, b->boot_token, &b->facts, now_ms(),
+					   (uint64_t)s->conf->boot_token_lifetime * 1000,
+					   true) != BOOT_TOKEN_OK)
+		return false;
+	b->claimed = true;
+	b->tokens = s->tokens;
+	return true;
+}
+
+static void boot_token_done(struct boot_state *b, bool spent)
+{
+	if (b->claimed)
+		boot_token_release(b->tokens, b->boot_token, spent);
+	b->claimed = false;
+}
 
 static void boot_decide(struct http_server *s, struct MHD_Connection *c, struct http_request *r)
 {
@@ -260,8 +294,11 @@ static void boot_decide(struct http_server *s, struct MHD_Connection *c, struct 
 static void boot_state_free(void *state)
 {
 	struct boot_state *b = state;
-	if (b)
+	if (b) {
+		/* a commit that never ran (busy, stopping, connection gone) */
+		boot_token_done(b, false);
 		explicit_bzero(b->pw, sizeof(b->pw));
+	}
 	free(b);
 }
 
@@ -279,6 +316,25 @@ static void boot_password_verify(struct http_server *s, struct MHD_Connection *c
 	b->pw_verified = true;
 }
 
+/* The client's address as text, for a log line. */
+static void http_client_addr(struct MHD_Connection *c, char *out, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	snprintf(out, len, "?");
+	if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, out,
+			  (socklen_t)len);
+	else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, out,
+			  (socklen_t)len);
+}
+
+static int defer_on(struct http_server *s, struct ev_work *w, struct MHD_Connection *c,
+		    struct http_request *r, http_work_fn work, http_handler resume);
+static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection *c,
+				   struct http_request *r, const char *url);
+
 /* PXEPassword for a BOOT decision, on the loop.  Returns 1 when the
  * password was given and is right (hand the deployment out), 0 when the
  * script must ask (opts filled), 2 when the typed password is copied into
@@ -289,12 +345,17 @@ static int boot_password_check(struct http_server *s, struct MHD_Connection *c,
 {
 	const char *pw;
 	char mac[MAC_STR_LEN];
-	uint64_t left;
+	uint8_t mkey[HTTP_PW_KEY_LEN];
+	uint64_t left, now = now_ms();
 
 	mac_format(b->facts.mac, mac);
+	http_pw_key_mac(mkey, b->facts.mac);
 	/* Looked at again when the hash is back: an attempt that was hashing
-	 * while others brought on the lockout tells nothing, right or wrong. */
-	left = http_pw_locked(s->pw, b->facts.mac, now_ms());
+	 * while others brought on the lockout tells nothing, right or wrong.
+	 * The source address is the check the client cannot choose. */
+	left = http_pw_locked(s->pw, mkey, now);
+	if (!left && b->has_src)
+		left = http_pw_locked(s->pw_src, b->src_key, now);
 	if (left) {
 		log_warn(MOD, "%s: PXE password refused: locked out for %llu more s", mac,
 			 (unsigned long long)(left / 1000 + 1));
@@ -315,7 +376,9 @@ static int boot_password_check(struct http_server *s, struct MHD_Connection *c,
 			  (unsigned long long)((b->pw_us + 500) / 1000));
 	}
 	if (b->pw_ok) {
-		http_pw_succeeded(s->pw, b->facts.mac);
+		http_pw_succeeded(s->pw, mkey);
+		if (b->has_src)
+			http_pw_succeeded(s->pw_src, b->src_key);
 		log_info(MOD, "%s: PXE password accepted", mac);
 		b->opts.password_url = NULL;
 		b->opts.confirmed = true;
@@ -323,13 +386,38 @@ static int boot_password_check(struct http_server *s, struct MHD_Connection *c,
 	}
 	/* Never the typed text: it may be the real password mistyped by one
 	 * character, or another system's password. */
-	if (http_pw_failed(s->pw, b->facts.mac, now_ms())) {
+	if (b->has_src && http_pw_failed(s->pw_src, b->src_key, now)) {
+		char ip[INET6_ADDRSTRLEN + 8];
+		http_client_addr(c, ip, sizeof(ip));
+		log_warn(MOD, "%s: wrong PXE password; %s locked out for %d s after %d failures "
+			      "from it",
+			 mac, ip, HTTP_PW_LOCKOUT_MS / 1000, HTTP_PW_SOURCE_MAX_FAILURES);
+		http_pw_failed(s->pw, mkey, now);
+		return -EACCES;
+	}
+	if (http_pw_failed(s->pw, mkey, now)) {
 		log_warn(MOD, "%s: wrong PXE password; locked out for %d s after %d failures", mac,
 			 HTTP_PW_LOCKOUT_MS / 1000, HTTP_PW_MAX_FAILURES);
 		return -EACCES;
 	}
 	log_warn(MOD, "%s: wrong PXE password", mac);
 	b->opts.notice = "wrong password, try again";
+	return 0;
+}
+
+/* The hash on its own thread (s->pw_work), so that 50 clients guessing at
+ * once never hold up DHCP decisions and the API on the worker; at most
+ * HTTP_PW_QUEUE wait for it, and an attempt beyond that is refused at once
+ * without hashing (1: queued; 0: refused, asked again). */
+static int boot_password_submit(struct http_server *s, struct MHD_Connection *c,
+				struct http_request *r, const char *url)
+{
+	struct boot_state *b = r->state;
+	if (defer_on(s, s->pw_work, c, r, boot_password_verify, boot_finish) == 0)
+		return 1;
+	explicit_bzero(b->pw, sizeof(b->pw));
+	s->pw_busy++;
+	b->opts.notice = "pxed is busy checking passwords, try again";
 	return 0;
 }
 
@@ -353,11 +441,18 @@ static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection 
 	if (!b->committed && rc >= 0 && b->need_pw && d->outcome == DECISION_BOOT &&
 	    (d->required || b->opts.confirmed)) {
 		rc = boot_password_check(s, c, b);
-		if (rc == 2) {
-			enum MHD_Result mr = http_defer(s, c, r, url, boot_password_verify, boot_finish);
-			if (!r->suspended) /* refused (busy): the copy is not needed */
-				explicit_bzero(b->pw, sizeof(b->pw));
-			return mr;
+		if (rc == 2 && !s->pw_work) {
+			boot_password_verify(s, c, r); /* no threads: inline */
+			return boot_finish(s, c, r, url);
+		} else if (rc == 2 && boot_password_submit(s, c, r, url)) {
+			return MHD_YES;
+		} else if (rc == 2) {
+			rc = 0; /* refused: ask again, with the notice */
+		} else if (rc == 1 && !boot_token_claim(s, b)) {
+			d->outcome = DECISION_LOCAL;
+			snprintf(d->reason, sizeof(d->reason),
+				 "boot token used or expired meanwhile, boot again");
+			rc = 0;
 		} else if (rc == 1) {
 			b->commit = b->committed = true;
 			b->use_choice = false;
@@ -368,6 +463,9 @@ static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection 
 			rc = 0;
 		}
 	}
+	/* The exchange's token is spent by the hand-out it committed. */
+	boot_token_done(b, b->commit && rc >= 0 && d->outcome == DECISION_BOOT &&
+				   (d->required || b->opts.confirmed));
 	s->counters.store_calls++;
 	s->counters.store_us += now_us() - b->t0;
 	if (rc < 0) {
@@ -413,11 +511,56 @@ static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection 
 	return http_queue(c, r, MHD_HTTP_OK, resp);
 }
 
+/* A script request without a valid token for its exchange: local disk,
+ * at once, with no database work -- anything on the LAN (or a web page,
+ * through the browser) can send one, and it must not spend a deployment,
+ * learn a report token or record a machine.  Logged once per
+ * HTTP_TOKEN_LOG_MS with the number of refusals left out. */
+static enum MHD_Result boot_refuse_untokened(struct http_server *s, struct MHD_Connection *c,
+					     struct http_request *r, struct boot_state *b,
+					     enum boot_token_status st)
+{
+	struct decision d = { .outcome = DECISION_LOCAL };
+	char script[1024], mac[MAC_STR_LEN];
+	struct MHD_Response *resp;
+	uint64_t now = now_ms();
+	int n;
+
+	s->counters.decisions[DECISION_LOCAL]++;
+	mac_format(b->facts.mac, mac);
+	snprintf(d.reason, sizeof(d.reason),
+		 "boot token %s: boot the machine from the network again",
+		 boot_token_status_name(st));
+	if (!s->token_log_ms || now - s->token_log_ms >= HTTP_TOKEN_LOG_MS) {
+		if (s->token_quiet)
+			log_warn(MOD, "%s: boot.ipxe refused, %s (and %llu more refusals in the "
+				      "last %llu s)",
+				 mac, d.reason, (unsigned long long)s->token_quiet,
+				 (unsigned long long)((now - s->token_log_ms) / 1000));
+		else
+			log_warn(MOD, "%s: boot.ipxe refused, %s", mac, d.reason);
+		s->token_log_ms = now;
+		s->token_quiet = 0;
+	} else {
+		s->token_quiet++;
+	}
+	n = boot_script_build(&d, b->base, script, sizeof(script));
+	if (n < 0)
+		return http_reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "error\n");
+	resp = MHD_create_response_from_buffer((size_t)n, script, MHD_RESPMEM_MUST_COPY);
+	if (resp) {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	}
+	return http_queue(c, r, MHD_HTTP_OK, resp);
+}
+
 static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connection *c,
 				       struct http_request *r, const char *url)
 {
 	struct boot_state *b = calloc(1, sizeof(*b));
-	const char *bad, *choice;
+	const char *bad, *choice, *tok;
+	enum boot_token_status st;
 	bool pw_given;
 
 	if (!b)
@@ -438,10 +581,29 @@ static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connect
 	pw_given = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "password") != NULL;
 	b->use_choice = b->choice != DECIDE_CHOICE_NONE && !pw_given;
 	request_base_url(c, r->via, b->base, sizeof(b->base));
-	boot_again_url(c, b->base, &b->facts, b->again, sizeof(b->again));
-	b->opts.choice_url = b->again;
+	{
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		b->has_src = ci && http_pw_key_addr(b->src_key, ci->client_addr) == 0;
+	}
 	b->need_pw = s->conf->pxe_password_hash[0] != '\0';
 	b->commit = b->committed = !b->need_pw;
+	/* Only the boot pxed answered over DHCP may commit: its script URL
+	 * carries the exchange's token (boot_token.h), which also says the
+	 * GUID and arch pxed saw. */
+	tok = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "t");
+	st = !s->tokens ? BOOT_TOKEN_MISSING
+			: boot_token_check(s->tokens, tok, &b->facts, now_ms(),
+					   (uint64_t)s->conf->boot_token_lifetime * 1000, b->commit);
+	if (st != BOOT_TOKEN_OK)
+		return boot_refuse_untokened(s, c, r, b, st);
+	str_copy(b->boot_token, sizeof(b->boot_token), tok);
+	if (b->commit) {
+		b->claimed = true;
+		b->tokens = s->tokens;
+	}
+	boot_again_url(b->base, &b->facts, b->boot_token, b->again, sizeof(b->again));
+	b->opts.choice_url = b->again;
 	b->t0 = now_us();
 	return http_defer(s, c, r, url, boot_decide, boot_finish);
 }
@@ -460,7 +622,7 @@ static enum MHD_Result route_metrics(struct http_server *s, struct MHD_Connectio
 
 	v.uptime_s = (now_ms() - s->started_ms) / 1000;
 	v.pw_failures = s->pw->failures_total;
-	v.pw_lockouts = s->pw->lockouts_total;
+	v.pw_lockouts = s->pw->lockouts_total + s->pw_src->lockouts_total;
 	v.conns_held = s->gate.held;
 	v.conns_refused_limit = s->gate.refused[HTTP_GATE_FULL];
 	v.conns_refused_per_address = s->gate.refused[HTTP_GATE_PER_ADDRESS];
@@ -470,6 +632,15 @@ static enum MHD_Result route_metrics(struct http_server *s, struct MHD_Connectio
 	v.session_failures = s->sessions.failed_total;
 	v.session_evicted = s->sessions.evicted_total;
 	v.session_refused = s->sessions.refused_total;
+	v.pw_busy = s->pw_busy;
+	if (s->store) {
+		v.has_store = true;
+		v.store_rows_read = store_rows_read(s->store);
+	}
+	if (s->tokens) {
+		v.has_tokens = true;
+		boot_tokens_stats(s->tokens, &v.tokens);
+	}
 	if (s->src.dhcp) {
 		v.has_dhcp = true;
 		dhcp_server_stats(s->src.dhcp, &v.dhcp);
@@ -632,6 +803,26 @@ static void defer_done(struct ev_work_job *job, bool cancelled)
 	mhd_drive(r->via);
 }
 
+/* Queue work on w with the connection suspended; 0, or what
+ * ev_work_submit() refused with (nothing queued, nothing answered). */
+static int defer_on(struct http_server *s, struct ev_work *w, struct MHD_Connection *c,
+		    struct http_request *r, http_work_fn work, http_handler resume)
+{
+	int rc;
+	r->srv = s;
+	r->conn = c;
+	r->work = work;
+	r->resume = resume;
+	r->exclusive = false;
+	ev_work_job_init(&r->job, defer_work, defer_done, r);
+	rc = ev_work_submit(w, &r->job);
+	if (rc < 0)
+		return rc;
+	MHD_suspend_connection(c);
+	r->suspended = true;
+	return 0;
+}
+
 static enum MHD_Result defer(struct http_server *s, struct MHD_Connection *c,
 			     struct http_request *r, const char *url, http_work_fn work,
 			     http_handler resume, bool exclusive)
@@ -641,14 +832,21 @@ static enum MHD_Result defer(struct http_server *s, struct MHD_Connection *c,
 		work(s, c, r);
 		return resume(s, c, r, url);
 	}
-	r->srv = s;
-	r->conn = c;
-	r->work = work;
-	r->resume = resume;
-	r->exclusive = exclusive;
-	ev_work_job_init(&r->job, exclusive ? NULL : defer_work, defer_done, r);
-	rc = exclusive ? ev_work_submit_exclusive(s->work, &r->job)
-		       : ev_work_submit(s->work, &r->job);
+	if (exclusive) {
+		r->srv = s;
+		r->conn = c;
+		r->work = work;
+		r->resume = resume;
+		r->exclusive = true;
+		ev_work_job_init(&r->job, NULL, defer_done, r);
+		rc = ev_work_submit_exclusive(s->work, &r->job);
+		if (rc == 0) {
+			MHD_suspend_connection(c);
+			r->suspended = true;
+		}
+	} else {
+		rc = defer_on(s, s->work, c, r, work, resume);
+	}
 	if (rc < 0) {
 		struct MHD_Response *resp;
 		log_warn(MOD, "%s %s: refused, %s", r->method_name, r->url_log,
@@ -661,8 +859,6 @@ static enum MHD_Result defer(struct http_server *s, struct MHD_Connection *c,
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 		return http_queue(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, resp);
 	}
-	MHD_suspend_connection(c);
-	r->suspended = true;
 	return MHD_YES;
 }
 
@@ -839,11 +1035,18 @@ static enum MHD_Result request_begin(struct http_listener *l, struct MHD_Connect
 authorized:
 	/* Refuse an announced oversized body before reading any of it. */
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl && parse_uint(cl, 0, ULLONG_MAX, &len) == 0 && len > HTTP_MAX_BODY) {
+	if (cl && parse_uint(cl, 0, ULLONG_MAX, &len) == 0 &&
+	    len > (r->route->handler == http_api_devices_import ? HTTP_IMPORT_MAX_BODY
+								 : HTTP_MAX_BODY)) {
 		log_warn(MOD, "%s %s: body of %llu bytes refused (limit %d)", r->method_name,
-			 r->url_log, len, HTTP_MAX_BODY);
+			 r->url_log, len,
+			 r->route->handler == http_api_devices_import ? HTTP_IMPORT_MAX_BODY
+								      : HTTP_MAX_BODY);
 		return http_reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-					"request body is larger than %d bytes", HTTP_MAX_BODY);
+					"request body is larger than %d bytes",
+					r->route->handler == http_api_devices_import
+						? HTTP_IMPORT_MAX_BODY
+						: HTTP_MAX_BODY);
 	}
 	return MHD_YES;
 }
@@ -855,6 +1058,11 @@ static void request_body_add(struct http_request *r, const char *data, size_t n)
 	char *nb;
 	if (r->body_too_large || !(r->method & HTTP_CHANGES))
 		return;
+	if (r->route && r->route->handler == http_api_devices_import) {
+		if (http_api_import_chunk(r, data, n) < 0)
+			r->body_too_large = true;
+		return;
+	}
 	if (n > HTTP_MAX_BODY - r->body_len) {
 		r->body_too_large = true;
 		return;
@@ -904,6 +1112,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (r->body_too_large) {
+		if (r->route->handler == http_api_devices_import) {
+			log_warn(MOD, "%s %s: import refused, over %d bytes or %d devices",
+				 r->method_name, r->url_log, HTTP_IMPORT_MAX_BODY,
+				 HTTP_IMPORT_MAX_DEVICES);
+			return http_reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+						"an import is at most %d bytes and %d devices",
+						HTTP_IMPORT_MAX_BODY, HTTP_IMPORT_MAX_DEVICES);
+		}
 		log_warn(MOD, "%s %s: body refused, over %d bytes", r->method_name, r->url_log,
 			 HTTP_MAX_BODY);
 		return http_reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
@@ -931,6 +1147,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			  (int)toe);
 	if (r->state_free)
 		r->state_free(r->state);
+	if (r->stream_free)
+		r->stream_free(r->stream);
 	free(r->body);
 	free(r);
 	*con_cls = NULL;
@@ -1272,12 +1490,18 @@ int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct d
 	s->port = conf->http_port;
 	s->started_ms = now_ms();
 	s->pw = calloc(1, sizeof(*s->pw));
-	if (!s->pw) {
+	s->pw_src = calloc(1, sizeof(*s->pw_src));
+	if (!s->pw || !s->pw_src) {
 		r = -ENOMEM;
 		goto err;
 	}
 	if ((r = http_gate_init(&s->gate, conf->http_max_connections,
 				conf->http_max_per_address)) < 0)
+		goto err;
+	s->pw_src->max_failures = HTTP_PW_SOURCE_MAX_FAILURES;
+	/* PXEPassword hashes (yescrypt, ~25 ms each by design) on a thread
+	 * of their own: the worker stays free for DHCP and the API. */
+	if (work && (r = ev_work_new(loop, 1, HTTP_PW_QUEUE, &s->pw_work)) < 0)
 		goto err;
 	r = http_token_load(conf->http_token_file, s->token, &created);
 	if (r < 0) {
@@ -1359,6 +1583,11 @@ void http_server_set_sources(struct http_server *s, const struct http_metrics_so
 	s->src = *src;
 }
 
+void http_server_set_tokens(struct http_server *s, struct boot_tokens *tokens)
+{
+	s->tokens = tokens;
+}
+
 void http_server_set_settings(struct http_server *s, struct pxed_conf *conf,
 			      void (*applied)(void *ctx, const char *what), void *ctx)
 {
@@ -1375,6 +1604,8 @@ void http_server_free(struct http_server *s)
 		decider_set_publish(s->dec, NULL, NULL);
 	/* MHD refuses to stop while a connection is suspended. */
 	http_stream_close_all(s->hub);
+	/* First: its completions resume connections of the listeners. */
+	ev_work_free(s->pw_work);
 	listener_stop(s, &s->https);
 	listener_stop(s, &s->plain);
 	http_stream_hub_free(s->hub);
@@ -1388,5 +1619,6 @@ void http_server_free(struct http_server *s)
 	explicit_bzero(s->read_token, sizeof(s->read_token));
 	free(s->pw);
 	http_gate_fini(&s->gate);
+	free(s->pw_src);
 	free(s);
 }

@@ -63,6 +63,12 @@ struct http_metrics_sources {
 };
 void http_server_set_sources(struct http_server *s, const struct http_metrics_sources *src);
 
+/* The tokens iPXE's script URLs carry (boot_token.h), shared with the
+ * DHCP side and outliving the server.  Until set, no /boot.ipxe request
+ * commits a hand-out. */
+struct boot_tokens;
+void http_server_set_tokens(struct http_server *s, struct boot_tokens *tokens);
+
 /* `pxectl settings set`: conf is the struct the server was made with, now
  * writable; after the API changed it, applied(ctx, what) runs (main tells
  * the decider, applies the log level, logs the settings block).  Until

@@ -947,8 +947,8 @@ static int cmd_device_import(int argc, char **argv)
 	if (!f)
 		return fail("cannot read %s: %s", pos[0], strerror(errno));
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (len + n > (1u << 20)) {
-			rc = fail("%s is larger than the 1 MiB an import may be", pos[0]);
+		if (len + n > (64u << 20)) {
+			rc = fail("%s is larger than the 64 MiB an import may be", pos[0]);
 			break;
 		}
 		if (len + n > cap) {

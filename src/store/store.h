@@ -146,6 +146,12 @@ int store_device_delete(struct store *s, const char *name);
 /* List: calls cb for each row in name order; cb returning non-zero stops.
  * Lists return the number of rows read (not only those cb saw). */
 int store_device_list(struct store *s, int (*cb)(void *ctx, const struct store_device *d), void *ctx);
+/* 1 while writes go through; 0 when the last one failed for the disk
+ * (full, I/O error, read-only) and no commit has succeeded since, with
+ * SQLite's words in why.  Takes the store's lock only in the 0 case. */
+int store_writable(struct store *s, char *why, size_t len);
+/* Rows read by lists and lookups since open: what a call cost (/metrics). */
+uint64_t store_rows_read(struct store *s);
 
 /* Images */
 int store_image_add(struct store *s, struct store_image *im);
@@ -233,6 +239,8 @@ int store_event_list(struct store *s, int64_t device_id, int64_t since_ms, unsig
 		     int (*cb)(void *ctx, const struct store_event *ev), void *ctx);
 /* Retention: delete events older than before_ms; returns how many. */
 int store_event_prune(struct store *s, int64_t before_ms);
+/* Size cap: delete all but the newest max_rows events; returns how many. */
+int store_event_cap(struct store *s, unsigned max_rows);
 /* Write n events in one transaction (sets each id); returns n.  What the
  * decider's event queue uses: one commit per batch, not per packet. */
 int store_event_add_many(struct store *s, struct store_event *evs, size_t n);

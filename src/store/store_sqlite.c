@@ -219,6 +219,7 @@ enum stmt_id {
 	ST_EVENT_ADD,
 	ST_EVENT_LIST,
 	ST_EVENT_PRUNE,
+	ST_EVENT_CAP,
 	ST_EVENT_FIND,
 	ST_REPORT_REPLACE,
 	ST_REPORT_ADD,
@@ -331,6 +332,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 			  " WHERE (?1 = 0 OR device_id = ?1) AND (?2 = 0 OR time_ms >= ?2)"
 			  " ORDER BY id DESC LIMIT ?3) ORDER BY id ASC",
 	[ST_EVENT_PRUNE] = "DELETE FROM events WHERE time_ms < ?1",
+	/* ids only grow: the newest rows have the largest */
+	[ST_EVENT_CAP] = "DELETE FROM events WHERE id <= "
+			 "(SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?1)",
 	[ST_EVENT_FIND] = "SELECT * FROM (SELECT " EVENT_COLS " FROM events"
 			  " WHERE (?1 = 0 OR device_id = ?1) AND (?2 = 0 OR time_ms >= ?2)"
 			  " AND (?4 = '' OR mac = ?4)"
@@ -368,6 +372,11 @@ struct store {
 	sqlite3_stmt *probe_dv, *probe_gen;
 	int64_t probe_data_version;
 	uint64_t probe_generation;
+	uint64_t rows_read;          /* rows copied out by lists and lookups (/metrics) */
+	/* The last write failed for want of space or an I/O error, and no
+	 * commit has succeeded since (store_writable()). */
+	bool unwritable;
+	char unwritable_why[160];
 };
 
 /* Error messages are per thread: the HTTP workers and the event loop may
@@ -394,6 +403,15 @@ static int db_fail(struct store *s, const char *what)
 	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
 		return fail(s, -EBUSY, "%s: database is busy (another writer held it for %d ms)",
 			    what, STORE_BUSY_TIMEOUT_MS);
+	/* Not the database's fault but the disk's: say so until a commit
+	 * goes through again (store_writable(), /healthz). */
+	if ((rc & 0xff) == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR ||
+	    (rc & 0xff) == SQLITE_READONLY) {
+		__atomic_store_n(&s->unwritable, true, __ATOMIC_RELAXED);
+		snprintf(s->unwritable_why, sizeof(s->unwritable_why), "%s", sqlite3_errmsg(s->db));
+		return fail(s, (rc & 0xff) == SQLITE_FULL ? -ENOSPC : -EIO, "%s: %s", what,
+			    sqlite3_errmsg(s->db));
+	}
 	return fail(s, -EIO, "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
@@ -439,9 +457,13 @@ static int stmt_exec(struct store *s, sqlite3_stmt *st, const char *what)
 static int exec_id(struct store *s, enum stmt_id id, const char *what)
 {
 	sqlite3_stmt *st = stmt_get(s, id);
+	int r;
 	if (!st)
 		return -EIO;
-	return stmt_exec(s, st, what);
+	r = stmt_exec(s, st, what);
+	if (r == 0 && id == ST_COMMIT)
+		__atomic_store_n(&s->unwritable, false, __ATOMIC_RELAXED);
+	return r;
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -491,6 +513,8 @@ static int find_one(struct store *s, enum stmt_id id, const char *key, int64_t n
 		else
 			sqlite3_bind_int64(st, 1, num);
 		r = row_one(s, st, rd, out, kind, what);
+		if (r == 0)
+			__atomic_add_fetch(&s->rows_read, 1, __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return r;
@@ -528,11 +552,11 @@ static int tx_commit_bump(struct store *s)
 {
 	sqlite3_stmt *st = stmt_get(s, ST_GEN_BUMP);
 	uint64_t gen;
-	int r;
+	int r = -EIO;
 	if (!st)
 		goto fail;
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		db_fail(s, "bump generation");
+		r = db_fail(s, "bump generation");
 		stmt_done(st);
 		goto fail;
 	}
@@ -545,7 +569,9 @@ static int tx_commit_bump(struct store *s)
 	return 0;
 fail:
 	tx_rollback(s);
-	return -EIO;
+	/* -ENOSPC stays itself (a full disk, 507 on the API); busy or any
+	 * other failure is the -EIO it always was */
+	return r == -ENOSPC ? r : -EIO;
 }
 
 /* End a write: commit with a bump when r >= 0, else roll back.  Keeps r. */
@@ -779,9 +805,12 @@ static int open_sqlite(struct store *s, const char *path)
 	if (!memory && strcmp(mode, "wal") != 0)
 		return fail(s, -EIO, "%s: cannot switch to WAL mode (journal mode is %s)", path,
 			    mode);
-	/* WAL makes NORMAL durable enough: a power cut can lose the last
-	 * commits, never corrupt the file. */
-	sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+	/* FULL: in WAL mode every commit is synced before it returns, so a
+	 * hand-out is on disk before its script is sent, and an API change
+	 * before its 2xx -- a power cut loses neither (NORMAL could lose the
+	 * last commits).  Events and last-seen times are written in batches
+	 * from memory: those are what a crash or a power cut may lose. */
+	sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
 
 	r = migrate(s);
 	if (r < 0)
@@ -1145,6 +1174,7 @@ static int rows_collect(struct store *s, sqlite3_stmt *st, struct rows *rs,
 			break;
 		}
 		rd(st, slot);
+		__atomic_add_fetch(&s->rows_read, 1, __ATOMIC_RELAXED);
 	}
 	if (r == 0 && rc != SQLITE_DONE)
 		r = db_fail(s, "list");
@@ -1188,6 +1218,22 @@ int store_device_list(struct store *s, int (*cb)(void *ctx, const struct store_d
 	struct rows rs = { .size = sizeof(struct store_device) };
 	int r = rows_list(s, ST_DEVICE_LIST, NULL, 0, &rs, device_rd);
 	return rows_deliver(r, &rs, struct store_device, cb, ctx);
+}
+
+int store_writable(struct store *s, char *why, size_t len)
+{
+	if (!__atomic_load_n(&s->unwritable, __ATOMIC_RELAXED))
+		return 1;
+	/* why: a racy copy at worst, of text that only says what failed */
+	pthread_mutex_lock(&s->lock);
+	snprintf(why, len, "%s", s->unwritable_why);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+uint64_t store_rows_read(struct store *s)
+{
+	return __atomic_load_n(&s->rows_read, __ATOMIC_RELAXED);
 }
 
 /* ---- images ----------------------------------------------------------- */
@@ -1713,6 +1759,22 @@ int store_event_prune(struct store *s, int64_t before_ms)
 	if (st) {
 		sqlite3_bind_int64(st, 1, before_ms);
 		r = stmt_exec(s, st, "prune events");
+		if (r == 0)
+			r = sqlite3_changes(s->db);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_event_cap(struct store *s, unsigned max_rows)
+{
+	sqlite3_stmt *st;
+	int r = -EIO;
+	pthread_mutex_lock(&s->lock);
+	st = stmt_get(s, ST_EVENT_CAP);
+	if (st) {
+		sqlite3_bind_int64(st, 1, max_rows);
+		r = stmt_exec(s, st, "cap events");
 		if (r == 0)
 			r = sqlite3_changes(s->db);
 	}

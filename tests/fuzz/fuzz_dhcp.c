@@ -33,8 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort(); /* the parser already checked htype/hlen */
 	/* Both boot file builders, as the responder picks by vendor class. */
 	char url[PXE_BOOTFILE_MAX];
-	(void)pxe_http_boot_file(&conf, &f, srv, url, sizeof(url));
-	if (pxe_boot_file(&conf, &f, srv, file, sizeof(file)) < 0)
+	(void)pxe_http_boot_file(&conf, &f, srv, NULL, url, sizeof(url));
+	if (pxe_boot_file(&conf, &f, srv, NULL, file, sizeof(file)) < 0)
 		strcpy(file, "x");
 	int len = pxe_build_reply(&m, &f, DHCPOFFER, srv, file, out, sizeof(out));
 	if (len < 0)

@@ -41,7 +41,9 @@ ctl() {
 	[ "$rc" = "$want" ] || { cat "$OUT" "$ERR" >&2; fail "pxectl $*: exit $rc, expected $want"; }
 }
 http_code() { curl -s -o "$OUT" -w '%{http_code}' "$@"; }
-boot() { curl -s "$B/boot.ipxe?mac=$1${2:+&arch=$2}"; }
+# boot MAC [ARCH]: the script iPXE gets, through the URL (with its
+# exchange's token) that pxed gives it over DHCP.
+boot() { curl -s "$(ipxe_url "$1" "${2:-}")"; }
 
 # discover MAC [ARCH]: one PXE DHCPDISCOVER to pxed's ProxyDHCP port; the
 # decision is the DHCP path's (commit = false, answered through the cache).
@@ -167,7 +169,8 @@ ctl 0 deployment list
 assert_grep '^unk-x64 +deb +unknown:uefi-x64 +available +yes +-' "$OUT"
 discover $MU 7
 assert_eq "dhcp unknown, support off" "ignore -" "$(last_dhcp $MU)"
-boot $MU 7 | grep -q 'not serviced' || fail "unknown machine serviced with SupportUnknownMachines off"
+[ -z "$(ipxe_url $MU 7)" ] || fail "unknown machine's iPXE answered with SupportUnknownMachines off"
+curl -s "$B/boot.ipxe?mac=$MU&arch=7" | grep -q '^exit$' || fail "unknown machine serviced with SupportUnknownMachines off"
 ctl 0 settings set SupportUnknownMachines yes
 assert_grep '^SupportUnknownMachines: Yes \(was No\)' "$OUT"
 discover $MU 7

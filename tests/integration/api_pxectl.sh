@@ -11,7 +11,7 @@ PXED=${PXED_BIN:-$PXED}
 [ -x "$PXECTL" ] || skip "no pxectl binary at $PXECTL (make first)"
 command -v curl >/dev/null || skip "needs curl"
 
-PORT=$(free_port)
+read -r PORT PXE_PORT <<<"$(free_ports 2)"
 ROOT_DIR=$TMP/root
 mkdir -p "$ROOT_DIR/deb" "$ROOT_DIR/dir"
 head -c 300000 /dev/urandom >"$ROOT_DIR/deb/linux"
@@ -23,7 +23,7 @@ SIZE=300000
 cat >"$TMP/pxed.conf" <<CONF
 [pxe]
 DHCPPort = $(free_port)
-PXEPort = $(free_port)
+PXEPort = $PXE_PORT
 
 [tftp]
 Root = $ROOT_DIR
@@ -189,38 +189,45 @@ pass "files: symlink out, .., encoded .., backslash 403; NUL 400; missing 404"
 assert_eq "boot.ipxe bad mac" 400 "$(http_code "$B/boot.ipxe?mac=zz")"
 assert_eq "boot.ipxe no mac" 400 "$(http_code "$B/boot.ipxe")"
 assert_eq "boot.ipxe bad guid" 400 "$(http_code "$B/boot.ipxe?mac=52:54:00:12:34:56&guid=x")"
-assert_eq "boot.ipxe lab-01" 200 "$(http_code "$B/boot.ipxe?mac=52:54:00:12:34:56&guid=8a3c1f2e-0000-4000-8000-525400123456&arch=7")"
+# The script URL pxed gives iPXE over DHCP carries the exchange's token;
+# only a fetch with it hands out (boot_token.sh checks the refusals).
+U=$(ipxe_url 52:54:00:12:34:56 7 8a3c1f2e-0000-4000-8000-525400123456)
+[ -n "$U" ] || fail "no iPXE answer for lab-01"
+assert_eq "boot.ipxe lab-01" 200 "$(http_code "$U")"
 assert_eq "script starts with #!ipxe" "#!ipxe" "$(head -n1 "$OUT")"
 assert_grep "^kernel http://127.0.0.1:$PORT/files/deb/linux initrd=initrd.gz auto=true priority=critical pxed.report=http://127.0.0.1:$PORT/api/v1/report\?token=[0-9a-f]{32}$" "$OUT"
 assert_grep "^initrd http://127.0.0.1:$PORT/files/deb/initrd.gz$" "$OUT"
 assert_grep "^boot$" "$OUT"
-assert_eq "boot.ipxe after hand-out" 200 "$(http_code "$B/boot.ipxe?mac=52:54:00:12:34:56")"
+assert_eq "boot.ipxe after hand-out" 200 "$(http_code "$(ipxe_url 52:54:00:12:34:56)")"
 grep -q '^kernel' "$OUT" && fail "required deployment handed out twice: $(cat "$OUT")"
 assert_grep "^exit 1$" "$OUT"
-assert_eq "boot.ipxe available" 200 "$(http_code "$B/boot.ipxe?mac=52:54:00:12:34:57&arch=7")"
-AV="http://127.0.0.1:$PORT/boot.ipxe\?mac=52:54:00:12:34:57&arch=7"
+U=$(ipxe_url 52:54:00:12:34:57 7)
+T=${U##*t=}
+assert_eq "boot.ipxe available" 200 "$(http_code "$U")"
+AV="http://127.0.0.1:$PORT/boot.ipxe\?mac=52:54:00:12:34:57&t=$T"
 assert_grep "^prompt --key 0x0d --timeout [0-9]+ .* && goto deploy \|\| goto local$" "$OUT"
 assert_grep "^chain $AV&choice=deploy \|\| goto local$" "$OUT"
 assert_grep "^chain $AV&choice=local \|\| exit 1$" "$OUT"
 grep -q '^kernel' "$OUT" && fail "available deployment's prompt holds the image: $(cat "$OUT")"
-assert_eq "boot.ipxe Host header" 200 "$(http_code -H "Host: pxe.example.org:$PORT" "$B/boot.ipxe?mac=52:54:00:12:34:57")"
-assert_grep "^chain http://pxe.example.org:$PORT/boot.ipxe\?mac=52:54:00:12:34:57&choice=deploy " "$OUT"
-assert_eq "boot.ipxe hostile Host" 200 "$(http_code -H 'Host: x${net0/ip}' "$B/boot.ipxe?mac=52:54:00:12:34:57")"
-assert_grep "^chain http://127.0.0.1:$PORT/boot.ipxe\?mac=52:54:00:12:34:57&choice=deploy " "$OUT"
+assert_eq "boot.ipxe Host header" 200 "$(http_code -H "Host: pxe.example.org:$PORT" "$U")"
+assert_grep "^chain http://pxe.example.org:$PORT/boot.ipxe\?mac=52:54:00:12:34:57&t=$T&choice=deploy " "$OUT"
+assert_eq "boot.ipxe hostile Host" 200 "$(http_code -H 'Host: x${net0/ip}' "$U")"
+assert_grep "^chain http://127.0.0.1:$PORT/boot.ipxe\?mac=52:54:00:12:34:57&t=$T&choice=deploy " "$OUT"
 # the answer to the prompt: recorded, then the image or the local disk
 for bad in x DEPLOY "deploy%20" ""; do
-	assert_eq "choice=$bad" 400 "$(http_code "$B/boot.ipxe?mac=52:54:00:12:34:57&choice=$bad")"
+	assert_eq "choice=$bad" 400 "$(http_code "$U&choice=$bad")"
 done
-assert_eq "choice=local" 200 "$(http_code "$B/boot.ipxe?mac=52:54:00:12:34:57&arch=7&choice=local")"
+assert_eq "choice=local" 200 "$(http_code "$U&choice=local")"
 assert_grep "^exit 1$" "$OUT"
 grep -q '^kernel' "$OUT" && fail "choice=local booted the image: $(cat "$OUT")"
-assert_eq "choice=deploy" 200 "$(http_code -H "Host: pxe.example.org:$PORT" "$B/boot.ipxe?mac=52:54:00:12:34:57&arch=7&choice=deploy")"
+assert_eq "choice=deploy" 200 "$(http_code -H "Host: pxe.example.org:$PORT" "$U&choice=deploy")"
 assert_grep "^echo pxed: starting available deployment d2 " "$OUT"
 assert_grep "^kernel http://pxe.example.org:$PORT/files/deb/linux .*pxed.report=" "$OUT"
 grep -q '^prompt' "$OUT" && fail "choice=deploy prompted again: $(cat "$OUT")"
 assert_grep "52:54:00:12:34:57, -: boot 'd2' \(available deployment 'd2': user chose to deploy\)" "$TMP/pxed.log"
 assert_grep "52:54:00:12:34:57, -: local \(available deployment 'd2': user let the prompt time out: local disk\)" "$TMP/pxed.log"
-# a choice=deploy for a machine with no available deployment deploys nothing
+# a choice=deploy for a machine with no available deployment deploys
+# nothing (pxed does not answer that machine's DHCP: no token either)
 assert_eq "choice=deploy, nothing available" 200 "$(http_code "$B/boot.ipxe?mac=52:54:00:99:99:98&choice=deploy")"
 grep -q '^kernel' "$OUT" && fail "choice=deploy booted an unknown machine: $(cat "$OUT")"
 assert_grep "^exit 1$" "$OUT"

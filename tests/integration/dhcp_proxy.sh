@@ -176,14 +176,18 @@ answered "UEFI REQUEST:4011"
 assert_eq "ACK file (UEFI x64)" snponly.efi "$(field file)"
 pass "UEFI x64 (arch 7): OFFER and 4011 ACK carry snponly.efi"
 
-IPXE_URL="http://$SRV:$HTTP_PORT/boot.ipxe?mac=$MAC&guid=$GUID&arch=7"
+# The script URL carries a fresh one-time token for each answer, which
+# stands for the GUID and arch (boot_token.sh checks what it allows).
+IPXE_URL="http://$SRV:$HTTP_PORT/boot\.ipxe\?mac=$MAC&t=[0-9a-f]{32}"
 bcast --mac "$MAC" --guid "$GUID" --arch 7 --user-class iPXE --xid 0x78000005
 answered "iPXE DISCOVER"
-assert_eq "OFFER file (iPXE)" "$IPXE_URL" "$(field file)"
+assert_grep "^file=$IPXE_URL$" "$REPLY"
+OFFER_FILE=$(field file)
 ucast --type request --mac "$MAC" --guid "$GUID" --arch 7 --user-class iPXE --ciaddr $CLI --xid 0x78000006
 answered "iPXE REQUEST:4011"
-assert_eq "ACK file (iPXE)" "$IPXE_URL" "$(field file)"
-pass "iPXE (user class 77): file is the boot.ipxe URL, OFFER and ACK"
+assert_grep "^file=$IPXE_URL$" "$REPLY"
+[ "$(field file)" != "$OFFER_FILE" ] || fail "the OFFER and the ACK carry the same token"
+pass "iPXE (user class 77): file is the boot.ipxe URL with a token, OFFER and ACK"
 
 # UEFI HTTP boot (EDK2 HttpBootDxe): option 60 HTTPClient, arch 16.  The
 # OFFER says HTTPClient and carries the URI of the UEFI x64 boot program
@@ -358,12 +362,16 @@ pass "ResponseDelay=3: secs 0 and 2 silent ('below ResponseDelay'); secs 4 answe
 # A required deployment handed out once; a second one added for the same
 # device must be served at the next request, under CacheExpire 3600,
 # without a restart (ConfigMgr 2007 SP2 answered from its cache for an hour).
+# Each boot is an exchange of its own: iPXE's DISCOVER, then the script
+# from the URL (with its token) in pxed's OFFER.
 log_mark
-bcast --mac "$MAC" --guid "$GUID" --arch 7 --user-class iPXE
-answered "iPXE DISCOVER (scenario)"
-URL=$(field file)
-assert_eq "scenario: iPXE file" "$IPXE_URL" "$URL"
-getscript() { ip netns exec "$NS_C" curl -sf -o "$TMP/script" "$URL" || fail "GET $URL"; }
+getscript() {
+	bcast --mac "$MAC" --guid "$GUID" --arch 7 --user-class iPXE
+	answered "iPXE DISCOVER (scenario)"
+	URL=$(field file)
+	assert_grep "^file=$IPXE_URL$" "$REPLY"
+	ip netns exec "$NS_C" curl -sf -o "$TMP/script" "$URL" || fail "GET $URL"
+}
 getscript
 assert_eq "script starts with #!ipxe" "#!ipxe" "$(head -n1 "$TMP/script")"
 assert_grep "^kernel http://$SRV:$HTTP_PORT/files/d1/vmlinuz initrd=initrd.gz deploy=d1 pxed.report=" "$TMP/script" "first script does not boot d1"

@@ -34,7 +34,9 @@ PXEPort = $PXE_PORT
 CacheExpire = 3600
 SupportUnknownMachines = no
 CONF
-loopback_sections; } >"$TMP/pxed.conf"
+loopback_sections
+# Every decision its own event (the count below), not a repeat's summary.
+echo "DecisionRepeatWindow = 0"; } >"$TMP/pxed.conf"
 
 start_pxed "$TMP/pxed.conf"
 use_pxed_api
@@ -51,7 +53,7 @@ ctl deploy dep-b --image img --device slow-b --available
 MAC_R=52:54:00:5a:00:03
 ctl device add slow-r --mac $MAC_R
 ctl deploy dep-r --image img --device slow-r --required
-curl -sf --max-time 5 -o "$TMP/r.ipxe" "$B/boot.ipxe?mac=$MAC_R" || fail "/boot.ipxe for $MAC_R"
+curl -sf --max-time 5 -o "$TMP/r.ipxe" "$(ipxe_url $MAC_R)" || fail "/boot.ipxe for $MAC_R"
 REPORT=$(grep -oE 'pxed.report=[^ ]+' "$TMP/r.ipxe" | cut -d= -f2-)
 [ -n "$REPORT" ] || { cat "$TMP/r.ipxe" >&2; fail "no report URL in the hand-out"; }
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # The store fails to write (its file system is full): /healthz says so
-# (503 "degraded: store not writable ..."), a boot script shows the client
+# (503 "degraded: the database cannot be written ..."), a boot script shows the client
 # a generic message while the log has the store's own text, and once there
 # is room again pxed recovers by itself, with no restart.
 source "$(dirname "$0")/../lib.sh"
@@ -39,7 +39,7 @@ curl -s "$B/boot.ipxe?mac=52:54:00:00:00:01" >"$TMP/script1"
 curl -s "$B/boot.ipxe?mac=52:54:00:00:00:09" >/dev/null
 degraded() { [ "$(curl -s -o "$TMP/h" -w '%{http_code}' "$B/healthz")" = 503 ]; }
 wait_for 10 degraded || { cat "$TMP/h"; tail "$TMP/pxed.log"; fail "/healthz does not report the store failing to write"; }
-assert_grep "^degraded: store not writable" "$TMP/h"
+assert_grep "^degraded: the database cannot be written" "$TMP/h"
 pass "/healthz: $(cat "$TMP/h")"
 
 grep -qi "full\|sqlite\|disk\|$TMP" "$TMP/script1" && fail "the boot script shows the store's error: $(cat "$TMP/script1")"

@@ -23,9 +23,9 @@ below say where the two differ:
      compared with --uefi-nbp-local (an ACK per full window, and at once
      for a block out of order, as EDK2's MTFTP does);
   4. DHCPDISCOVER as iPXE (user class "iPXE")       -> OFFER, file the
-     http://SERVER:PORT/boot.ipxe?mac=..&guid=..&arch=0 URL (UEFI: arch 7,
-     "PXEClient:Arch:00007:UNDI:003010" as iPXE's EFI build sends it,
-     and arch=7 in the URL);
+     http://SERVER:PORT/boot.ipxe?mac=..&t=TOKEN URL, the token (32 hex
+     digits) standing for this exchange (UEFI: arch 7,
+     "PXEClient:Arch:00007:UNDI:003010" as iPXE's EFI build sends it);
   5. HTTP GET of that URL from ADDR                 -> an iPXE script;
   6. HTTP GET of the script's kernel and initrd URLs, compared (size and
      SHA-256) with --kernel-local / --initrd-local.
@@ -468,9 +468,9 @@ class Machine:
             else:
                 self.step("tftp", self.tftp, r["file"], o.nbp_bytes)
             r = self.step("ipxe_discover", self.discover, "iPXE")
-            want = "http://%s:%d/boot.ipxe?mac=%s&guid=%s&arch=%d" % (
-                o.server, o.http_port, self.mac, self.guid, self.arch)
-            if r["file"] != want:
+            want = r"http://%s:%d/boot\.ipxe\?mac=%s&t=[0-9a-f]{32}" % (
+                re.escape(o.server), o.http_port, self.mac)
+            if not re.fullmatch(want, r["file"]):
                 raise StepError("iPXE OFFER file %r, want %r" % (r["file"], want))
             script = self.step("script", self.http_get, r["file"], keep=True).decode()
             if not script.startswith("#!ipxe"):

@@ -106,7 +106,7 @@ static void check_reply(const struct dhcp_msg *req, uint8_t type, const char *se
 	int len;
 
 	assert_int_equal(pxe_facts_from_msg(req, &f), 0);
-	assert_int_equal(pxe_boot_file(&conf, &f, srv, file, sizeof(file)), 0);
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, file, sizeof(file)), 0);
 	assert_string_equal(file, want_file);
 	len = pxe_build_reply(req, &f, type, srv, file, buf, sizeof(buf));
 	assert_true(len >= DHCP_MIN_REPLY_LEN);
@@ -557,33 +557,33 @@ static void test_boot_file(void **state)
 	f.has_arch = true;
 
 	f.arch = 0, f.arch_class = PXE_ARCH_BIOS;
-	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, "undionly.kpxe");
 	f.arch = 9, f.arch_class = PXE_ARCH_UEFI_X64;
-	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, "ipxe.efi");
 	const uint16_t unserved[] = { 6, 11, 16, 2, 1000 };
 	for (size_t i = 0; i < ARRAY_SIZE(unserved); i++) {
 		f.arch = unserved[i], f.arch_class = pxe_arch_classify(unserved[i]);
-		assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), -ENOENT);
+		assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), -ENOENT);
 	}
 	/* iPXE gets the script URL whatever its architecture */
 	f.is_ipxe = true;
-	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, "http://192.168.1.5:8080/boot.ipxe?mac=52:54:00:12:34:56&arch=1000");
 	f.has_arch = false;
-	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, "http://192.168.1.5:8080/boot.ipxe?mac=52:54:00:12:34:56");
 	/* HTTP bound to one IPv4 address: the URL names it; a wildcard or
 	 * a non-IPv4 Address leaves the receiving interface's address. */
 	snprintf(conf.http_address, sizeof(conf.http_address), "10.9.8.7");
-	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, "http://10.9.8.7:8080/boot.ipxe?mac=52:54:00:12:34:56");
 	snprintf(conf.http_address, sizeof(conf.http_address), "0.0.0.0");
-	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, "http://192.168.1.5:8080/boot.ipxe?mac=52:54:00:12:34:56");
 	snprintf(conf.http_address, sizeof(conf.http_address), "::");
-	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, "http://192.168.1.5:8080/boot.ipxe?mac=52:54:00:12:34:56");
 	conf.http_address[0] = '\0';
 	/* Longest possible URL still fits the file field. */
@@ -591,14 +591,14 @@ static void test_boot_file(void **state)
 	memset(f.guid, 0xab, sizeof(f.guid));
 	conf.http_port = 65535;
 	srv = ip4("255.255.255.255");
-	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
 	assert_true(strlen(out) < DHCP_FILE_LEN);
-	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, 20), -ENOBUFS);
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, 20), -ENOBUFS);
 	conf_for_tests();
 	/* No boot program configured */
 	f.is_ipxe = false, f.arch = 0, f.arch_class = PXE_ARCH_BIOS;
 	conf.boot_bios[0] = '\0';
-	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), -ENOENT);
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), -ENOENT);
 	conf_for_tests();
 }
 
@@ -735,16 +735,16 @@ static void test_http_boot(void **state)
 	assert_true(f.has_guid);
 	assert_false(f.is_ipxe);
 	/* The x64 boot program over HTTP; over TFTP there is none for 16. */
-	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, "http://10.99.0.10:8080/files/ipxe.efi");
-	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), -ENOENT);
-	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), -ENOENT);
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
 	check_http_reply(&m, &f, out);
 	/* Every output size: refused, never truncated, until it fits. */
 	size_t need = strlen(out) + 1;
 	for (size_t cap = 0; cap < need; cap++)
-		assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, cap), -ENOBUFS);
-	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, need), 0);
+		assert_int_equal(pxe_http_boot_file(&conf, &f, srv, NULL, out, cap), -ENOBUFS);
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, NULL, out, need), 0);
 
 	/* Every prefix that cuts before END is rejected (exact heap copies). */
 	for (size_t l = 0; l < len; l++)
@@ -753,19 +753,19 @@ static void test_http_boot(void **state)
 	/* HTTP bound to one address: the URI names it. */
 	assert_int_equal(parse_exact(buf, len, &m), 0);
 	snprintf(conf.http_address, sizeof(conf.http_address), "10.9.8.7");
-	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, "http://10.9.8.7:8080/files/ipxe.efi");
 	conf.http_address[0] = '\0';
 	/* A configured name with bytes a URI cannot carry is percent-encoded. */
 	snprintf(conf.boot_uefi_x64, sizeof(conf.boot_uefi_x64), "my boot%%#?\xe9.efi");
-	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, "http://10.99.0.10:8080/files/my%20boot%25%23%3F%E9.efi");
 	/* Too long for the file field: refused. */
 	memset(conf.boot_uefi_x64, '%', 40);
 	conf.boot_uefi_x64[40] = '\0';
-	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, sizeof(out)), -ENOBUFS);
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), -ENOBUFS);
 	conf.boot_uefi_x64[0] = '\0';
-	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, sizeof(out)), -ENOENT);
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), -ENOENT);
 	conf_for_tests();
 
 	/* Other architectures, named or not: no boot program, "not serviced".
@@ -782,7 +782,7 @@ static void test_http_boot(void **state)
 		assert_int_equal(parse_exact(buf, len, &m), 0);
 		assert_int_equal(pxe_facts_from_msg(&m, &f), 0);
 		assert_int_equal(f.arch, unserved[i]);
-		assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, sizeof(out)), -ENOENT);
+		assert_int_equal(pxe_http_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), -ENOENT);
 	}
 	/* No option 93: not guessed. */
 	const uint8_t noarch[] = { 53, 1, 1, 60, 10, 'H', 'T', 'T', 'P', 'C', 'l', 'i', 'e',
@@ -792,14 +792,14 @@ static void test_http_boot(void **state)
 	assert_true(pxe_is_http_client(&m));
 	assert_int_equal(pxe_facts_from_msg(&m, &f), 0);
 	assert_false(f.has_arch);
-	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, sizeof(out)), -ENOENT);
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), -ENOENT);
 	/* An arch list whose first entry is 16 is served like 16. */
 	const uint8_t list[] = { 53, 1, 1, 93, 4, 0, 16, 0, 7, 60, 33, HTTP_VC, 255 };
 	len = mk(buf, sizeof(buf), list, sizeof(list));
 	assert_int_equal(parse_exact(buf, len, &m), 0);
 	assert_int_equal(pxe_facts_from_msg(&m, &f), 0);
 	assert_int_equal(f.arch_class, PXE_ARCH_UEFI_HTTP);
-	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, "http://10.99.0.10:8080/files/ipxe.efi");
 	check_http_reply(&m, &f, out); /* no UUID sent: none echoed */
 	/* Saying iPXE too: its script URL, never ipxe.efi again. */
@@ -809,7 +809,7 @@ static void test_http_boot(void **state)
 	assert_int_equal(parse_exact(buf, len, &m), 0);
 	assert_int_equal(pxe_facts_from_msg(&m, &f), 0);
 	assert_true(f.is_ipxe);
-	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, "http://10.99.0.10:8080/boot.ipxe?mac=52:54:00:12:34:56&arch=16");
 
 	/* The same client as PXEClient is answered as before: TFTP name,
@@ -820,7 +820,7 @@ static void test_http_boot(void **state)
 	assert_int_equal(parse_exact(buf, len, &m), 0);
 	assert_false(pxe_is_http_client(&m));
 	assert_int_equal(pxe_facts_from_msg(&m, &f), 0);
-	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, "ipxe.efi");
 	int rl = pxe_build_reply(&m, &f, DHCPOFFER, srv, out, buf, sizeof(buf));
 	assert_true(rl > 0);

@@ -9,7 +9,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -549,7 +551,21 @@ static void test_password_hash(void **state)
 static void test_password_limiter(void **state)
 {
 	struct http_pw_limiter *l = calloc(1, sizeof(*l));
-	const uint8_t a[6] = { 1, 2, 3, 4, 5, 6 }, b[6] = { 1, 2, 3, 4, 5, 7 };
+	const uint8_t ma[6] = { 1, 2, 3, 4, 5, 6 }, mb[6] = { 1, 2, 3, 4, 5, 7 };
+	uint8_t a[HTTP_PW_KEY_LEN], b[HTTP_PW_KEY_LEN], k[HTTP_PW_KEY_LEN], k6[HTTP_PW_KEY_LEN];
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x01020304) };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+	http_pw_key_mac(a, ma);
+	http_pw_key_mac(b, mb);
+	/* an address is its own key, never a MAC's; v4-mapped v6 = v4 */
+	assert_int_equal(http_pw_key_addr(k, (struct sockaddr *)&sin), 0);
+	assert_memory_not_equal(k, a, HTTP_PW_KEY_LEN);
+	memcpy(&sin6.sin6_addr.s6_addr[10], "\xff\xff\x01\x02\x03\x04", 6);
+	assert_int_equal(http_pw_key_addr(k6, (struct sockaddr *)&sin6), 0);
+	assert_memory_equal(k, k6, HTTP_PW_KEY_LEN);
+	sin6.sin6_addr.s6_addr[10] = 0;
+	assert_int_equal(http_pw_key_addr(k6, (struct sockaddr *)&sin6), 0);
+	assert_memory_not_equal(k, k6, HTTP_PW_KEY_LEN);
 	for (int i = 1; i < HTTP_PW_MAX_FAILURES; i++) {
 		assert_false(http_pw_failed(l, a, 1000));
 		assert_int_equal(http_pw_locked(l, a, 1000), 0);
@@ -565,8 +581,17 @@ static void test_password_limiter(void **state)
 	/* more clients than slots: no crash, newest still tracked */
 	for (unsigned i = 0; i < HTTP_PW_SLOTS + 10; i++) {
 		uint8_t m[6] = { 2, 0, 0, 0, (uint8_t)(i >> 8), (uint8_t)i };
-		http_pw_failed(l, m, 5000 + i);
+		http_pw_key_mac(k, m);
+		http_pw_failed(l, k, 5000 + i);
 	}
+	/* the per-address limiter has its own threshold */
+	memset(l, 0, sizeof(*l));
+	l->max_failures = HTTP_PW_SOURCE_MAX_FAILURES;
+	assert_int_equal(http_pw_key_addr(k, (struct sockaddr *)&sin), 0);
+	for (int i = 1; i < HTTP_PW_SOURCE_MAX_FAILURES; i++)
+		assert_false(http_pw_failed(l, k, 1000));
+	assert_true(http_pw_failed(l, k, 1000));
+	assert_true(http_pw_locked(l, k, 1001) > 0);
 	free(l);
 }
 
