@@ -33,6 +33,8 @@ struct pxed_conf {
 	char boot_program_dir[PATH_MAX]; /* BootProgramDir: where NBPs live */
 	uint16_t dhcp_port;         /* ProxyDHCP port (67) */
 	uint16_t pxe_port;          /* PXE boot server port (4011) */
+	unsigned dhcp_rcvbuf_kib;   /* DHCPReceiveBuffer: socket receive buffer, KiB */
+	unsigned dhcp_max_pending;  /* DHCPMaxPending: requests waiting for the database */
 
 	/* [tftp] */
 	char tftp_root[PATH_MAX];   /* Root: content served by TFTP and HTTP */

@@ -1047,8 +1047,10 @@ static void choice_apply(struct decision *out, enum decide_choice choice)
 		reason_set(out, "user let the prompt time out: local disk");
 }
 
+/* batch: inside decide_batch()'s read snapshot, where nothing may be
+ * written: events and last-seen times are only queued. */
 static int decide_run(struct decider *d, const struct pxe_facts *f, bool commit,
-		      enum decide_choice choice, struct decision *out)
+		      enum decide_choice choice, bool batch, struct decision *out)
 {
 	const struct pxed_conf *conf = d->conf;
 	struct decide_todo todo = { 0 };
@@ -1070,7 +1072,7 @@ static int decide_run(struct decider *d, const struct pxe_facts *f, bool commit,
 	pthread_mutex_lock(&d->lock);
 	now = d->clock(d->clock_ctx);
 	t = now / 1000;
-	inline_io = d->flush_inline;
+	inline_io = d->flush_inline && !batch;
 	if (settings_rules(d, f, now, true, out))
 		goto event;
 	sgen = d->settings_gen;
@@ -1164,7 +1166,19 @@ event:
 
 int decide(struct decider *d, const struct pxe_facts *f, bool commit, struct decision *out)
 {
-	return decide_run(d, f, commit, DECIDE_CHOICE_NONE, out);
+	return decide_run(d, f, commit, DECIDE_CHOICE_NONE, false, out);
+}
+
+void decide_batch(struct decider *d, const struct pxe_facts *const f[], struct decision *const out[],
+		  size_t n)
+{
+	/* Without the snapshot (the store failed to open one) each decision
+	 * still reads the store on its own; a failed read is its IGNORE. */
+	int r = store_read_begin(d->store);
+	for (size_t i = 0; i < n; i++)
+		decide_run(d, f[i], false, DECIDE_CHOICE_NONE, true, out[i]);
+	if (r == 0)
+		store_read_end(d->store);
 }
 
 int decide_choice(struct decider *d, const struct pxe_facts *f, enum decide_choice choice,
@@ -1172,7 +1186,7 @@ int decide_choice(struct decider *d, const struct pxe_facts *f, enum decide_choi
 {
 	if (choice == DECIDE_CHOICE_LOCAL)
 		commit = false; /* nothing is handed out */
-	return decide_run(d, f, commit, choice, out);
+	return decide_run(d, f, commit, choice, false, out);
 }
 
 int decide_cached(struct decider *d, const struct pxe_facts *f, struct decision *out)

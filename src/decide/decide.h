@@ -78,6 +78,16 @@ struct decider; /* owned by the decide module; see decide.c */
  * (then *out is an IGNORE with the reason). */
 int decide(struct decider *d, const struct pxe_facts *f, bool commit, struct decision *out);
 
+/* decide(f[i], commit = false, out[i]) for n requests, all read from one
+ * snapshot of the store in one read transaction (store_read_begin()), so a
+ * storm of cold requests costs the store's locking once per batch, not
+ * once per query.  Nothing is written meanwhile: events and last-seen
+ * times are queued for decider_maintain() whatever
+ * decider_set_event_flush_inline() says.  What the DHCP responder runs on
+ * its worker for the requests decide_cached() could not answer. */
+void decide_batch(struct decider *d, const struct pxe_facts *const f[], struct decision *const out[],
+		  size_t n);
+
 /* The answer to an available deployment's prompt (boot_script.h). */
 enum decide_choice {
 	DECIDE_CHOICE_NONE = 0,

@@ -299,6 +299,14 @@ int store_report_counts(struct store *s, int64_t deployment_id, struct store_rep
 int store_report_list(struct store *s, int64_t deployment_id,
 		      int (*cb)(void *ctx, const struct store_report *r), void *ctx);
 
+/* A read snapshot: every call between begin and end on this thread reads
+ * the database as it was at the first read, in one transaction, and other
+ * threads' calls on the handle wait until end (keep it short: the DHCP
+ * responder's batch of cold decisions).  No writes in between (they fail
+ * with -EINVAL).  Nests; each begin that returned 0 needs its end. */
+int store_read_begin(struct store *s);
+void store_read_end(struct store *s);
+
 /* Bulk load (imports, benchmarks): every write between begin and end runs
  * in one transaction, each as a savepoint (a failed write undoes only
  * itself and returns its error as usual), and the generation is bumped
