@@ -67,6 +67,7 @@ struct dhcp_port {
 	struct ev_io io;
 	bool pxe;      /* the 4011 boot server port */
 	uint16_t port;
+	uint32_t drops; /* the kernel's SO_RXQ_OVFL count last seen */
 };
 
 struct dhcp_job;
@@ -561,7 +562,7 @@ static void on_readable(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 	struct dhcp_port *port = io->data;
 	struct dhcp_server *s = port->srv;
 	union ctl {
-		char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+		char buf[CMSG_SPACE(sizeof(struct in_pktinfo)) + CMSG_SPACE(sizeof(uint32_t))];
 		struct cmsghdr align;
 	};
 	/* One byte over the largest message we accept, to see truncation. */
@@ -601,6 +602,12 @@ static void on_readable(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 					memcpy(&pi, CMSG_DATA(c), sizeof(pi));
 					rx.ifindex = pi.ipi_ifindex;
 					rx.local = pi.ipi_spec_dst;
+				} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+					/* The socket's drops so far (wraps at 2^32). */
+					uint32_t d;
+					memcpy(&d, CMSG_DATA(c), sizeof(d));
+					s->stats.socket_drops += (uint32_t)(d - port->drops);
+					port->drops = d;
 				}
 			}
 			rx_ifname(s, &rx, now);
@@ -635,6 +642,7 @@ static int open_port(struct dhcp_server *s, struct dhcp_port *p, uint16_t port, 
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one)) < 0 ||
 	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
 		close(fd);
