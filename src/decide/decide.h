@@ -115,6 +115,14 @@ int decide_choice(struct decider *d, const struct pxe_facts *f, enum decide_choi
  * last-seen refresh are queued in memory, written by decider_maintain()
  * or decider_events_flush()); 0 when decide() must run, on a worker. */
 int decide_cached(struct decider *d, const struct pxe_facts *f, struct decision *out);
+/* Requests that arrived together (one recvmmsg()) share one look at the
+ * store generation: between begin and end decide_cached() peeks at most
+ * once, at its first call.  Every request of the group had arrived before
+ * that peek, so each answer is still as new as the store was when its
+ * request arrived -- the peek per request cost more than the cache lookup.
+ * Loop thread only. */
+void decide_cached_begin(struct decider *d);
+void decide_cached_end(struct decider *d);
 
 /* The one decision log line, prefixed "MAC, GUID: " (PRODUCT.md), e.g.
  *   52:54:00:12:34:56, 8a3c...: boot 'win11' (required deployment for

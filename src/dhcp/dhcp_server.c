@@ -591,6 +591,7 @@ static void on_readable(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 					  strerror(errno));
 			break;
 		}
+		decide_cached_begin(s->dec);
 		for (int i = 0; i < n; i++) {
 			struct msghdr *mh = &mm[i].msg_hdr;
 			size_t len = mm[i].msg_len;
@@ -618,6 +619,7 @@ static void on_readable(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 			}
 			handle_request(s, &rx, pkt[i], len);
 		}
+		decide_cached_end(s->dec);
 		total += n;
 		if (n < DHCP_RX_BATCH)
 			break; /* drained */
