@@ -4,6 +4,7 @@
 #
 #   bench/dhcp_bench.sh [--quick] [--runs N] [--devices N] [--outstanding LIST]
 #                       [--servers LIST] [--out FILE] [--no-install] [--pxed BIN]
+#                       [--compare BIN]
 #
 # Each server runs in a network namespace of its own, joined by a veth pair
 # to a client namespace where build/bench/dhcp_load sends the DISCOVERs as
@@ -25,10 +26,15 @@
 #                  pxe-service), which decides nothing per machine.
 # Both log a line per answer to a file (pxed at its default level info,
 # dnsmasq with log-facility).  Each scenario runs --runs times (3; 1 with
-# --quick) against a freshly started server; the table shows medians of
-# answers per second, p99 latency and lost requests, and pxed/dnsmasq
-# ratios.  Written as Markdown to bench/dhcp_results.md (or --out).
-# --pxed runs another build of pxed (an older commit, to compare).
+# --quick) against a freshly started server (pxed on a fresh copy of the
+# seeded database), the servers taking turns run by run so that a busy
+# moment of a shared machine does not fall on one server only; the table
+# shows medians of answers per second, p99 latency, lost requests and the
+# server's CPU time per answer, and pxed/dnsmasq ratios.  Written as
+# Markdown to bench/dhcp_results.md (or --out).
+# --pxed runs another build of pxed; --compare BIN adds base-uncached and
+# base-cached: the same runs against BIN (an older build), for a before
+# and after under the same conditions.
 # Everything started here is stopped on exit, also on failure or ctrl-c.
 set -euo pipefail
 
@@ -36,6 +42,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
 LOAD=$TOP/build/bench/dhcp_load
 PXED=$TOP/build/pxed
+BASE=""
 OUT=$HERE/dhcp_results.md
 RUNS=3
 QUICK=0
@@ -60,12 +67,17 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift ;;
 	--no-install) INSTALL=0 ;;
 	--pxed) PXED=$2; shift ;;
+	--compare) BASE=$2; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) echo "dhcp_bench: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
 done
 [ $QUICK = 1 ] && [ $RUNS_SET = 0 ] && RUNS=1
+if [ -n "$BASE" ]; then
+	[ -x "$BASE" ] || { echo "dhcp_bench: --compare $BASE: not an executable" >&2; exit 2; }
+	case " $SERVERS " in *" base-"*) ;; *) SERVERS="$SERVERS base-uncached base-cached" ;; esac
+fi
 # Requests per run for a given number outstanding: enough to last a few
 # seconds at the rates seen here.
 requests_for() {
@@ -163,8 +175,12 @@ URL = sqlite:$WORK/pxed.db
 Level = info
 EOF
 
-start_pxed() {
-	ip netns exec "$NS_S" "$PXED" -c "$WORK/pxed.conf" >>"$WORK/pxed.log" 2>&1 &
+start_pxed() { # [BIN]
+	if [ -s "$WORK/seeded.db" ]; then
+		rm -f "$WORK/pxed.db-wal" "$WORK/pxed.db-shm"
+		cp "$WORK/seeded.db" "$WORK/pxed.db"
+	fi
+	ip netns exec "$NS_S" "${1:-$PXED}" -c "$WORK/pxed.conf" >>"$WORK/pxed.log" 2>&1 &
 	SRV=$!
 	for _ in $(seq 100); do
 		ip netns exec "$NS_S" curl -sf http://127.0.0.1:18080/healthz >/dev/null 2>&1 && return 0
@@ -208,7 +224,9 @@ with db:
                " VALUES ('bench', ?, 1, ?, ?)", (iid, now, cid))
     db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
 print(db.execute("SELECT COUNT(*) FROM devices").fetchone()[0])
+db.close()
 PY
+	cp "$WORK/pxed.db" "$WORK/seeded.db"
 }
 
 # ---- dnsmasq -------------------------------------------------------------------
@@ -230,52 +248,67 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else p
 
 # ---- main ----------------------------------------------------------------------
 case " $SERVERS " in
-*" pxed-"*)
+*" pxed-"* | *" base-"*)
 	log "seeding $DEVICES devices into pxed's database"
 	seeded=$(seed)
 	[ "$seeded" = "$DEVICES" ] || { log "seeded $seeded devices, wanted $DEVICES"; exit 1; }
 	;;
 esac
 
-RES=$WORK/results.tsv	# server outstanding requests rate p99 lost
+RES=$WORK/results.tsv	# server outstanding requests rate p99 lost cpu_us_per_answer
 : >"$RES"
-for srv in $SERVERS; do
-	for o in $OUTSTANDING; do
-		req=$(requests_for "$o")
-		: >"$WORK/runs"
-		for run in $(seq "$RUNS"); do
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+HZ=$(getconf CLK_TCK)
+for o in $OUTSTANDING; do
+	req=$(requests_for "$o")
+	for srv in $SERVERS; do : >"$WORK/runs.$srv"; done
+	for run in $(seq "$RUNS"); do
+		for srv in $SERVERS; do
+			bin=$PXED
+			case "$srv" in base-*) bin=$BASE ;; esac
 			case "$srv" in
-			pxed-uncached)
-				start_pxed || exit 1
+			pxed-uncached|base-uncached)
+				start_pxed "$bin" || exit 1
+				c0=$(cpu_ticks "$SRV")
 				# machines pxed has not seen: a fresh range each run
 				line=$(load "$o" "$req" $(( (run - 1) * req % (DEVICES - req + 1) )) 0) ;;
-			pxed-cached)
-				start_pxed || exit 1
+			pxed-cached|base-cached)
+				start_pxed "$bin" || exit 1
 				load 64 "$CACHED_KEYS" 0 "$CACHED_KEYS" >/dev/null
+				c0=$(cpu_ticks "$SRV")
 				line=$(load "$o" "$req" 0 "$CACHED_KEYS") ;;
 			dnsmasq)
-				command -v dnsmasq >/dev/null || { log "no dnsmasq: skipped"; continue 3; }
+				command -v dnsmasq >/dev/null || { log "no dnsmasq: skipped"; continue; }
 				start_dnsmasq || exit 1
+				c0=$(cpu_ticks "$SRV")
 				line=$(load "$o" "$req" 0 0) ;;
 			*) log "unknown server $srv"; exit 2 ;;
 			esac
+			c1=$(cpu_ticks "$SRV")
 			kill -0 "$SRV" 2>/dev/null || log "$srv died during its run"
+			stop_server
 			if [ "$run" = 1 ] && ! echo "$line" | grep -q 'answered=[1-9]'; then
 				log "$srv answered nothing (${line:-no output}); see its log:"
 				tail -3 "$WORK/${srv%%-*}.log" >&2
 				exit 1
 			fi
-			stop_server
 			rate=$(echo "$line" | sed -n 's/.*rate=\([0-9.]*\).*/\1/p')
 			p99=$(echo "$line" | sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p')
 			lost=$(echo "$line" | sed -n 's/.*lost=\([0-9]*\).*/\1/p')
-			echo "${rate:-0} ${p99:-0} ${lost:-$req}" >>"$WORK/runs"
-			printf '  %-14s %3s outstanding run %d: %s\n' "$srv" "$o" "$run" "${line:-no output}" >&2
+			ans=$(echo "$line" | sed -n 's/.*answered=\([0-9]*\).*/\1/p')
+			cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="${ans:-0}" \
+				'BEGIN { if (n > 0) printf "%.1f", (b - a) / hz * 1e6 / n; else print 0 }')
+			echo "${rate:-0} ${p99:-0} ${lost:-$req} $cpu" >>"$WORK/runs.$srv"
+			printf '  %-14s %3s outstanding run %d: %s cpu_us=%s\n' "$srv" "$o" "$run" "${line:-no output}" "$cpu" >&2
 		done
-		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$srv" "$o" "$req" \
-			"$(awk '{print $1}' "$WORK/runs" | median)" \
-			"$(awk '{print $2}' "$WORK/runs" | median)" \
-			"$(awk '{print $3}' "$WORK/runs" | median)" >>"$RES"
+	done
+	for srv in $SERVERS; do
+		[ -s "$WORK/runs.$srv" ] || continue
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$srv" "$o" "$req" \
+			"$(awk '{print $1}' "$WORK/runs.$srv" | median)" \
+			"$(awk '{print $2}' "$WORK/runs.$srv" | median)" \
+			"$(awk '{print $3}' "$WORK/runs.$srv" | median)" \
+			"$(awk '{print $4}' "$WORK/runs.$srv" | median)" >>"$RES"
 	done
 done
 
@@ -292,19 +325,24 @@ done
 	echo
 	echo "Answers/s count OFFERs from the first DISCOVER to the last OFFER; p99 is"
 	echo "the 99th percentile of DISCOVER-to-OFFER time; lost = DISCOVERs with no"
-	echo "OFFER within 2 s.  Ratio = pxed's answers/s / dnsmasq's (above 1: pxed"
-	echo "answers faster).  One shared, noisy machine: compare within this table."
+	echo "OFFER within 2 s; server CPU is its user+system time during the run"
+	echo "divided by the answers (both of pxed's threads).  Ratio = answers/s /"
+	echo "dnsmasq's (above 1: faster than dnsmasq).  One shared, noisy machine:"
+	echo "compare within this table, not across tables."
+	if [ -n "$BASE" ]; then
+		echo "base-* = the same runs against pxed $(git -C "$(dirname "$BASE")" describe --always --dirty 2>/dev/null || echo "$BASE")."
+	fi
 	echo
-	echo "| server | outstanding | requests | answers/s | p99 ms | lost | ratio to dnsmasq |"
-	echo "|---|---:|---:|---:|---:|---:|---:|"
+	echo "| outstanding | server | requests | answers/s | p99 ms | lost | server CPU us/answer | answers/s ratio to dnsmasq |"
+	echo "|---:|---|---:|---:|---:|---:|---:|---:|"
 	awk -F'\t' '
-	{ s[NR] = $1; o[NR] = $2; n[NR] = $3; r[NR] = $4; p[NR] = $5; l[NR] = $6
+	{ s[NR] = $1; o[NR] = $2; n[NR] = $3; r[NR] = $4; p[NR] = $5; l[NR] = $6; c[NR] = $7
 	  if ($1 == "dnsmasq") d[$2] = $4 }
 	END {
 	  for (i = 1; i <= NR; i++) {
 	    ratio = "-"
 	    if (s[i] != "dnsmasq" && (o[i] in d) && d[o[i]] > 0) ratio = sprintf("%.2f", r[i] / d[o[i]])
-	    printf "| %s | %d | %d | %.0f | %.2f | %d | %s |\n", s[i], o[i], n[i], r[i], p[i], l[i], ratio
+	    printf "| %d | %s | %d | %.0f | %.2f | %d | %.1f | %s |\n", o[i], s[i], n[i], r[i], p[i], l[i], c[i], ratio
 	  }
 	}' "$RES"
 } >"$WORK/table.md"
