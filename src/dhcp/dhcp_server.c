@@ -417,11 +417,21 @@ static void batch_done(struct ev_work_job *j, bool cancelled)
 {
 	struct dhcp_batch *b = j->data;
 	struct dhcp_server *s = b->s;
+	struct dhcp_job *done[DHCP_BATCH_MAX];
+	size_t n = b->n;
 	uint64_t now = now_ms();
 
+	/* The next batch goes to the worker first, so that it decides while
+	 * the loop sends these answers. */
+	memcpy(done, b->jobs, n * sizeof(*done));
+	b->n = 0;
+	b->out = false;
+	if (!cancelled)
+		batch_submit(s);
+
 	log_hold();
-	for (size_t i = 0; i < b->n; i++) {
-		struct dhcp_job *job = b->jobs[i];
+	for (size_t i = 0; i < n; i++) {
+		struct dhcp_job *job = done[i];
 		uint64_t waited = now - job->queued_ms;
 		pending_remove(s, job);
 		if (!cancelled) {
@@ -440,10 +450,6 @@ static void batch_done(struct ev_work_job *j, bool cancelled)
 		free(job);
 	}
 	log_release();
-	b->n = 0;
-	b->out = false;
-	if (!cancelled)
-		batch_submit(s);
 }
 
 static void log_busy(struct dhcp_server *s, const uint8_t mac[MAC_LEN], const char *why)
