@@ -114,13 +114,13 @@ start_pxed "$TMP/pxed.conf" "$NS_S"
 api() { ip netns exec "$NS_S" curl -sf --max-time 30 "$@"; }
 ctl() { PXED_TOKEN_FILE="$TMP/api.token" ip netns exec "$NS_S" "$PXECTL" --server "http://127.0.0.1:$HTTP_PORT" "$@" >"$TMP/ctl.out" 2>&1 ||
 	{ cat "$TMP/ctl.out" >&2; fail "pxectl $*"; }; }
-guid_of() { python3 -c 'import sys,uuid;print(uuid.UUID(int=(0x53544F524D0040008000 << 48) | int(sys.argv[1])))' "$1"; }
-{
-	echo "name,mac,guid"
-	for ((i = 0; i < N; i++)); do
-		printf 'soak-%d,52:54:00:99:%02x:%02x,%s\n' "$i" $((i >> 8)) $((i & 255)) "$(guid_of $i)"
-	done
-} >"$TMP/devices.csv"
+# The MACs and SMBIOS GUIDs storm_client.py gives machine i.
+python3 - "$N" >"$TMP/devices.csv" <<'PY'
+import sys, uuid
+print("name,mac,guid")
+for i in range(int(sys.argv[1])):
+    print("soak-%d,52:54:00:99:%02x:%02x,%s" % (i, i >> 8, i & 255, uuid.UUID(int=(0x53544F524D0040008000 << 48) | i)))
+PY
 ctl image add soak-img --kernel soak/vmlinuz --initrd soak/initrd.img --cmdline "soak=1"
 ctl device import "$TMP/devices.csv"
 assert_grep "^$N device\(s\) imported" "$TMP/ctl.out"
