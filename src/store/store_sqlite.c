@@ -168,6 +168,7 @@ static const char *const migrations[] = {
 /* Prepared once per store, on first use. */
 enum stmt_id {
 	ST_BEGIN,
+	ST_BEGIN_READ,
 	ST_COMMIT,
 	ST_ROLLBACK,
 	ST_GEN_BUMP,
@@ -232,6 +233,7 @@ enum stmt_id {
 
 static const char *const stmt_sql[ST__COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_BEGIN_READ] = "BEGIN DEFERRED",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_GEN_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'generation' RETURNING value",
@@ -2202,8 +2204,8 @@ int store_read_begin(struct store *s)
 	pthread_mutex_lock(&s->lock);
 	if (s->read_depth++ > 0 || s->bulk || !sqlite3_get_autocommit(s->db))
 		return 0; /* nested, or already inside a transaction */
-	if (sqlite3_exec(s->db, "BEGIN DEFERRED", NULL, NULL, NULL) != SQLITE_OK) {
-		int r = db_fail(s, "begin read");
+	int r = exec_id(s, ST_BEGIN_READ, "begin read");
+	if (r < 0) {
 		s->read_depth--;
 		pthread_mutex_unlock(&s->lock);
 		return r;
@@ -2219,7 +2221,7 @@ void store_read_end(struct store *s)
 		/* A read transaction has nothing to lose: ROLLBACK cannot fail
 		 * the way a COMMIT of writes can. */
 		if (!sqlite3_get_autocommit(s->db))
-			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			exec_id(s, ST_ROLLBACK, "end read");
 	}
 	pthread_mutex_unlock(&s->lock);
 }
