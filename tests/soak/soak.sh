@@ -174,7 +174,11 @@ start=$SECONDS
 storm=0
 failed_boots=0
 api_failed=0
-echo "storm  wall_s  failed  dhcp_retries  tftp_retries  api_calls  rss_kb  fds  db_kb  wal_kb  events"
+# A DHCP retry is a machine's, after 1 s without an answer: pxed's own
+# drops (socket, busy) and the simulated machines' (client_drops: replies
+# their shared socket dropped) tell whose doing it was.
+metric() { api "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+echo "storm  wall_s  failed  dhcp_retries  tftp_retries  api_calls  rss_kb  fds  db_kb  wal_kb  events  pxed_dhcp_drops  client_drops"
 wal_max=0
 while [ $storm -lt 2 ] || [ $((SECONDS - start)) -lt "$DURATION" ]; do
 	storm=$((storm + 1))
@@ -192,15 +196,15 @@ while [ $storm -lt 2 ] || [ $((SECONDS - start)) -lt "$DURATION" ]; do
 	wait $api_pid
 	kill -0 "$PXED_PID" || fail "pxed died during storm $storm"
 	[ -s "$TMP/storm.json" ] || { cat "$TMP/client.err" >&2; fail "storm_client.py gave no result (exit $rc)"; }
-	read -r wall bad dr tr < <(python3 - "$TMP/storm.json" <<'PY'
+	read -r wall bad dr tr cd < <(python3 - "$TMP/storm.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 ms = d["machines"]
 bad = [m for m in ms if m["error"]]
 for m in bad[:5]:
     print("  FAILED %s (%s): %s" % (m["mac"], m["addr"], m["error"]), file=sys.stderr)
-print("%.1f %d %d %d" % (d["wall"], len(bad), sum(m["retries"]["dhcp"] for m in ms),
-                         sum(m["retries"]["tftp"] for m in ms)))
+print("%.1f %d %d %d %d" % (d["wall"], len(bad), sum(m["retries"]["dhcp"] for m in ms),
+                            sum(m["retries"]["tftp"] for m in ms), d["client_drops"]))
 PY
 )
 	failed_boots=$((failed_boots + bad))
@@ -209,8 +213,10 @@ PY
 	read -r rss fds db wal ev <<<"$(sample)"
 	[ "$wal" -gt $wal_max ] && wal_max=$wal
 	[ $storm = 1 ] && { rss1=$rss; fds1=$fds; db1=$db; ev1=$ev; }
-	printf '%5d  %6s  %6d  %12d  %12d  %9d  %6d  %3d  %5d  %6d  %6d\n' $storm "$wall" "$bad" "$dr" "$tr" \
-		"$(cat "$TMP/api.count" 2>/dev/null || echo 0)" "$rss" "$fds" $((db / 1024)) $((wal / 1024)) "$ev"
+	drops=$(( $(metric pxed_dhcp_socket_drops_total) + $(metric pxed_dhcp_busy_total) ))
+	printf '%5d  %6s  %6d  %12d  %12d  %9d  %6d  %3d  %5d  %6d  %6d  %15d  %12d\n' $storm "$wall" "$bad" \
+		"$dr" "$tr" "$(cat "$TMP/api.count" 2>/dev/null || echo 0)" "$rss" "$fds" $((db / 1024)) \
+		$((wal / 1024)) "$ev" "$drops" "$cd"
 done
 
 echo "after $storm storms in $((SECONDS - start)) s: RSS ${rss1} -> ${rss} KiB, open files $fds1 -> $fds," \
