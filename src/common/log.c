@@ -12,6 +12,12 @@
 static enum log_level log_level_current = LOG_LVL_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Lines held by log_hold() on this thread. */
+#define LOG_HOLD_MAX 65536
+static __thread char hold_buf[LOG_HOLD_MAX];
+static __thread size_t hold_len;
+static __thread unsigned hold_depth;
+
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 /* sd-daemon(3) priority prefixes: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG. */
 static const char *const journal_prio[] = { "<3>", "<4>", "<6>", "<7>" };
@@ -50,11 +56,23 @@ int log_level_parse(const char *s, enum log_level *out)
 	return -EINVAL;
 }
 
+static void log_flush_held(void)
+{
+	if (!hold_len)
+		return;
+	pthread_mutex_lock(&log_lock);
+	fwrite(hold_buf, 1, hold_len, stderr);
+	fflush(stderr);
+	pthread_mutex_unlock(&log_lock);
+	hold_len = 0;
+}
+
 void log_msg(enum log_level lvl, const char *module, const char *fmt, ...)
 {
 	if (lvl > log_get_level())
 		return;
 	char line[2048];
+	size_t len;
 	struct timespec ts;
 	struct tm tm;
 	int n;
@@ -74,12 +92,31 @@ void log_msg(enum log_level lvl, const char *module, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
+	len = strlen(line);
+	line[len++] = '\n'; /* room kept by the - 1 above */
+	if (hold_depth) {
+		if (hold_len + len > LOG_HOLD_MAX)
+			log_flush_held();
+		memcpy(hold_buf + hold_len, line, len);
+		hold_len += len;
+		return;
+	}
 	/* One write per line so lines from threads never interleave. */
 	pthread_mutex_lock(&log_lock);
-	fputs(line, stderr);
-	fputc('\n', stderr);
+	fwrite(line, 1, len, stderr);
 	fflush(stderr);
 	pthread_mutex_unlock(&log_lock);
+}
+
+void log_hold(void)
+{
+	hold_depth++;
+}
+
+void log_release(void)
+{
+	if (hold_depth && --hold_depth == 0)
+		log_flush_held();
 }
 
 void log_escape(char *dst, size_t dstlen, const void *src, size_t srclen)

@@ -23,6 +23,14 @@ int log_level_parse(const char *s, enum log_level *out);
 void log_msg(enum log_level lvl, const char *module, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Hold this thread's lines until log_release(), then write them with one
+ * write(2): for a burst of per-client lines (a DHCP storm answers
+ * thousands a second, and stderr is unbuffered: a write per line).  Every
+ * line is still written, in order, with the time it was made; a crash
+ * loses at most the lines of the burst being handled.  Nests. */
+void log_hold(void);
+void log_release(void);
+
 #define log_error(mod, ...) log_msg(LOG_LVL_ERROR, mod, __VA_ARGS__)
 #define log_warn(mod, ...)  log_msg(LOG_LVL_WARN, mod, __VA_ARGS__)
 #define log_info(mod, ...)  log_msg(LOG_LVL_INFO, mod, __VA_ARGS__)

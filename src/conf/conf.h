@@ -36,6 +36,8 @@ struct pxed_conf {
 	unsigned boot_token_lifetime; /* BootTokenLifetime: seconds a script URL's token lives */
 	unsigned boot_tokens;       /* BootTokens: tokens kept at once (oldest forgotten) */
 	unsigned unknown_machines_per_minute; /* UnknownMachinesPerMinute: devices recorded; 0 = no cap */
+	unsigned dhcp_rcvbuf_kib;   /* DHCPReceiveBuffer: socket receive buffer, KiB */
+	unsigned dhcp_max_pending;  /* DHCPMaxPending: requests waiting for the database */
 
 	/* [tftp] */
 	char tftp_root[PATH_MAX];   /* Root: content served by TFTP and HTTP */

@@ -84,9 +84,14 @@ struct decider {
 	uint64_t events_dropped;
 	int64_t last_prune_ms;
 
+	/* decide_cached_begin(): requests received together share one peek
+	 * at the store generation (loop thread only, no lock). */
+	bool peek_held, peek_done, peek_ok;
+	uint64_t peek_gen;
+
 	/* Last-seen writes due for answers given by decide_cached(), which
 	 * never touches the store: written with the next event batch. */
-	struct seen_write *seenq;
+	struct store_seen *seenq;
 	size_t seen_n, seen_cap;
 
 	/* Told of every decision (decider_set_publish()); set before
@@ -121,11 +126,6 @@ struct repeat_slot {
 
 static void repeat_flush(struct decider *d, struct repeat_slot *r, int64_t now);
 
-struct seen_write {
-	int64_t device_id;
-	int arch;                     /* -1 = keep the stored one */
-	int64_t t;                    /* unix seconds */
-};
 #define SEEN_QUEUE_MAX 4096       /* beyond this, drop: the next refresh is a minute away */
 
 static int64_t clock_realtime_ms(void *ctx)
@@ -350,9 +350,9 @@ static int evq_write(struct decider *d, struct store_event *q, size_t n)
 }
 
 /* The queued last-seen writes; taken under the lock, written without. */
-static struct seen_write *seenq_take(struct decider *d, size_t *n)
+static struct store_seen *seenq_take(struct decider *d, size_t *n)
 {
-	struct seen_write *q = d->seenq;
+	struct store_seen *q = d->seenq;
 	*n = d->seen_n;
 	d->seenq = NULL;
 	d->seen_n = d->seen_cap = 0;
@@ -360,9 +360,9 @@ static struct seen_write *seenq_take(struct decider *d, size_t *n)
 }
 
 /* Put writes that could not be made back in front of the queue. */
-static void seenq_requeue(struct decider *d, struct seen_write *q, size_t n)
+static void seenq_requeue(struct decider *d, struct store_seen *q, size_t n)
 {
-	struct seen_write *m;
+	struct store_seen *m;
 	pthread_mutex_lock(&d->lock);
 	if (n + d->seen_n <= SEEN_QUEUE_MAX && (m = malloc((n + d->seen_n) * sizeof(*m)))) {
 		memcpy(m, q, n * sizeof(*m));
@@ -379,23 +379,20 @@ static void seenq_requeue(struct decider *d, struct seen_write *q, size_t n)
 /* busy: another process holds the write lock (an event batch just waited
  * the whole busy timeout for it), so keep them all for the next try
  * rather than wait once more per device. */
-static void seenq_write(struct decider *d, struct seen_write *q, size_t n, bool busy)
+static void seenq_write(struct decider *d, struct store_seen *q, size_t n, bool busy)
 {
-	size_t i = 0;
-	for (; i < n && !busy; i++) {
-		int w = store_device_seen(d->store, q[i].device_id, q[i].arch, q[i].t);
-		if (w == -EBUSY) {
-			busy = true;
+	/* One transaction for the lot: a storm of first-seen machines made an
+	 * autocommit UPDATE per device the worker's largest cost. */
+	int w = busy || !n ? 0 : store_device_seen_many(d->store, q, n);
+	if (busy || w == -EBUSY) {
+		if (w == -EBUSY)
 			log_warn("decide", "could not record %zu last-seen times yet: %s; kept "
-				 "for the next try", n - i, store_last_error(d->store));
-			break;
-		}
-		if (w < 0)
-			log_warn("decide", "device %lld: could not record last seen: %s",
-				 (long long)q[i].device_id, store_last_error(d->store));
+				 "for the next try", n, store_last_error(d->store));
+		seenq_requeue(d, q, n);
+	} else if (w < 0) {
+		log_warn("decide", "could not record %zu last-seen times: %s", n,
+			 store_last_error(d->store));
 	}
-	if (i < n)
-		seenq_requeue(d, q + i, n - i);
 	free(q);
 }
 
@@ -404,20 +401,20 @@ static void seenq_push(struct decider *d, int64_t device_id, int arch, int64_t t
 {
 	if (d->seen_n == d->seen_cap) {
 		size_t cap = d->seen_cap ? d->seen_cap * 2 : 16;
-		struct seen_write *q;
+		struct store_seen *q;
 		if (cap > SEEN_QUEUE_MAX || !(q = realloc(d->seenq, cap * sizeof(*q))))
 			return; /* last seen is advisory: the next refresh comes */
 		d->seenq = q;
 		d->seen_cap = cap;
 	}
-	d->seenq[d->seen_n++] = (struct seen_write){ device_id, arch, t };
+	d->seenq[d->seen_n++] = (struct store_seen){ device_id, arch, t };
 }
 
 int decider_events_flush(struct decider *d)
 {
 	size_t n, sn;
 	struct store_event *q;
-	struct seen_write *sq;
+	struct store_seen *sq;
 	pthread_mutex_lock(&d->lock);
 	q = evq_take(d, &n);
 	sq = seenq_take(d, &sn);
@@ -597,7 +594,7 @@ int decider_maintain(struct decider *d, unsigned retention_days)
 	int64_t now;
 	size_t n = 0, sn;
 	struct store_event *q = NULL;
-	struct seen_write *sq;
+	struct store_seen *sq;
 	bool prune = false;
 	int next;
 
@@ -900,17 +897,13 @@ static int identify(struct decider *d, const struct pxe_facts *f, struct store_d
 	struct store_device by_mac, by_guid;
 	bool real_guid = f->has_guid && guid_is_real(f->guid);
 	char mac[MAC_STR_LEN], guid[GUID_STR_LEN], other[GUID_STR_LEN];
-	int rm, rg = -ENOENT;
+	int rm, rg, r;
 
 	mac_owner[0] = '\0';
-	rm = store_device_by_mac(d->store, f->mac, &by_mac);
-	if (rm < 0 && rm != -ENOENT)
-		return rm;
-	if (real_guid) {
-		rg = store_device_by_guid(d->store, f->guid, &by_guid);
-		if (rg < 0 && rg != -ENOENT)
-			return rg;
-	}
+	r = store_device_by_mac_guid(d->store, f->mac, real_guid ? f->guid : NULL, &by_mac, &rm,
+				     &by_guid, &rg);
+	if (r < 0)
+		return r;
 	mac_format(f->mac, mac);
 	if (real_guid)
 		guid_format(f->guid, guid);
@@ -1277,8 +1270,10 @@ static void choice_apply(struct decision *out, enum decide_choice choice)
 		reason_set(out, "user let the prompt time out: local disk");
 }
 
+/* batch: inside decide_batch()'s read snapshot, where nothing may be
+ * written: events and last-seen times are only queued. */
 static int decide_run(struct decider *d, const struct pxe_facts *f, bool commit,
-		      enum decide_choice choice, struct decision *out)
+		      enum decide_choice choice, bool batch, struct decision *out)
 {
 	const struct pxed_conf *conf = d->conf;
 	struct decide_todo todo = { 0 };
@@ -1300,7 +1295,7 @@ static int decide_run(struct decider *d, const struct pxe_facts *f, bool commit,
 	pthread_mutex_lock(&d->lock);
 	now = d->clock(d->clock_ctx);
 	t = now / 1000;
-	inline_io = d->flush_inline;
+	inline_io = d->flush_inline && !batch;
 	if (settings_rules(d, f, now, true, out))
 		goto event;
 	sgen = d->settings_gen;
@@ -1399,7 +1394,19 @@ event:
 
 int decide(struct decider *d, const struct pxe_facts *f, bool commit, struct decision *out)
 {
-	return decide_run(d, f, commit, DECIDE_CHOICE_NONE, out);
+	return decide_run(d, f, commit, DECIDE_CHOICE_NONE, false, out);
+}
+
+void decide_batch(struct decider *d, const struct pxe_facts *const f[], struct decision *const out[],
+		  size_t n)
+{
+	/* Without the snapshot (the store failed to open one) each decision
+	 * still reads the store on its own; a failed read is its IGNORE. */
+	int r = store_read_begin(d->store);
+	for (size_t i = 0; i < n; i++)
+		decide_run(d, f[i], false, DECIDE_CHOICE_NONE, true, out[i]);
+	if (r == 0)
+		store_read_end(d->store);
 }
 
 int decide_choice(struct decider *d, const struct pxe_facts *f, enum decide_choice choice,
@@ -1407,7 +1414,7 @@ int decide_choice(struct decider *d, const struct pxe_facts *f, enum decide_choi
 {
 	if (choice == DECIDE_CHOICE_LOCAL)
 		commit = false; /* nothing is handed out */
-	return decide_run(d, f, commit, choice, out);
+	return decide_run(d, f, commit, choice, false, out);
 }
 
 int decide_cached(struct decider *d, const struct pxe_facts *f, struct decision *out)
@@ -1423,8 +1430,16 @@ int decide_cached(struct decider *d, const struct pxe_facts *f, struct decision 
 	bool peeked = false;
 
 	/* Peek before locking, as decide() reads the generation first. */
-	if (conf->cache_expire > 0)
+	if (conf->cache_expire > 0 && d->peek_held) {
+		if (!d->peek_done) {
+			d->peek_ok = store_generation_peek(d->store, &d->peek_gen) == 0;
+			d->peek_done = true;
+		}
+		peeked = d->peek_ok;
+		gen = d->peek_gen;
+	} else if (conf->cache_expire > 0) {
 		peeked = store_generation_peek(d->store, &gen) == 0;
+	}
 	pthread_mutex_lock(&d->lock);
 	now = d->clock(d->clock_ctx);
 	/* The ignore list as last read: the file is checked by
@@ -1464,6 +1479,17 @@ void decider_set_publish(struct decider *d, decider_publish_fn fn, void *ctx)
 {
 	d->publish = fn;
 	d->publish_ctx = ctx;
+}
+
+void decide_cached_begin(struct decider *d)
+{
+	d->peek_held = true;
+	d->peek_done = false;
+}
+
+void decide_cached_end(struct decider *d)
+{
+	d->peek_held = false;
 }
 
 void decision_log(const struct pxe_facts *f, const struct decision *d, const char *context)

@@ -80,6 +80,16 @@ struct decider; /* owned by the decide module; see decide.c */
  * (then *out is an IGNORE with the reason). */
 int decide(struct decider *d, const struct pxe_facts *f, bool commit, struct decision *out);
 
+/* decide(f[i], commit = false, out[i]) for n requests, all read from one
+ * snapshot of the store in one read transaction (store_read_begin()), so a
+ * storm of cold requests costs the store's locking once per batch, not
+ * once per query.  Nothing is written meanwhile: events and last-seen
+ * times are queued for decider_maintain() whatever
+ * decider_set_event_flush_inline() says.  What the DHCP responder runs on
+ * its worker for the requests decide_cached() could not answer. */
+void decide_batch(struct decider *d, const struct pxe_facts *const f[], struct decision *const out[],
+		  size_t n);
+
 /* The answer to an available deployment's prompt (boot_script.h). */
 enum decide_choice {
 	DECIDE_CHOICE_NONE = 0,
@@ -107,6 +117,14 @@ int decide_choice(struct decider *d, const struct pxe_facts *f, enum decide_choi
  * last-seen refresh are queued in memory, written by decider_maintain()
  * or decider_events_flush()); 0 when decide() must run, on a worker. */
 int decide_cached(struct decider *d, const struct pxe_facts *f, struct decision *out);
+/* Requests that arrived together (one recvmmsg()) share one look at the
+ * store generation: between begin and end decide_cached() peeks at most
+ * once, at its first call.  Every request of the group had arrived before
+ * that peek, so each answer is still as new as the store was when its
+ * request arrived -- the peek per request cost more than the cache lookup.
+ * Loop thread only. */
+void decide_cached_begin(struct decider *d);
+void decide_cached_end(struct decider *d);
 
 /* The one decision log line, prefixed "MAC, GUID: " (docs/pxed.8.md, DECISIONS), e.g.
  *   52:54:00:12:34:56, 8a3c...: boot 'win11' (required deployment for

@@ -1,7 +1,8 @@
 /* dhcp_server: see dhcp_server.h.
  *
  * One request, in order:
- *   1. recvmsg with IP_PKTINFO: the receiving interface and our address;
+ *   1. recvmmsg with IP_PKTINFO, up to DHCP_RX_BATCH datagrams a call: the
+ *      receiving interface and our address;
  *   2. dhcp_parse_request (malformed: counted, one rate-limited log line);
  *   3. no "PXEClient" or "HTTPClient" vendor class: counted, dropped
  *      silently;
@@ -10,12 +11,17 @@
  *      boot clients ("HTTPClient") have no 4011 step: only 67;
  *   5. facts, then the decision (its settings rules include BindPolicy):
  *      decide_cached() on the loop; when the cache cannot answer, the
- *      request is copied into a job and decide() runs on a worker, so a
- *      slow or locked database never holds up other clients or TFTP;
+ *      request is copied and queued (at most DHCPMaxPending), and the
+ *      queue goes to the worker in batches: decide_batch() decides up to
+ *      DHCP_BATCH_MAX requests on one read snapshot of the database, so a
+ *      slow or locked database never holds up other clients or TFTP, and a
+ *      storm of cold requests pays the database's locking and the thread
+ *      hand-off once per batch, not per request;
  *   6. boot file, one decision log line, and unless "not serviced": build
- *      the OFFER/ACK and route it (on the loop, when the job completes);
+ *      the OFFER/ACK and route it (on the loop, when the batch completes);
  *      "local" to plain PXE firmware is a boot menu that sends it to its
- *      disk at once (pxe_build_local_reply). */
+ *      disk at once (pxe_build_local_reply).  The log lines of one burst
+ *      are written together (log_hold()). */
 #include "dhcp/dhcp_server.h"
 
 #include <arpa/inet.h>
@@ -44,13 +50,18 @@
 /* Datagrams read per wakeup: the socket is level-triggered, so stopping
  * here only lets the other fds of the loop have their turn. */
 #define DHCP_RX_BURST 256
+/* Datagrams per recvmmsg() call. */
+#define DHCP_RX_BATCH 32
+/* Requests decided per worker job: large enough that a storm pays the
+ * hand-off and the database's locking rarely, small enough that the first
+ * answers of a batch are not held up long (about 10 ms at 100,000
+ * devices). */
+#define DHCP_BATCH_MAX 256
+/* An interface name is looked up again after this many ms (it may be
+ * renamed; if_indextoname() costs three system calls a packet). */
+#define DHCP_IFNAME_MS 1000
 /* At most one malformed-packet log line per this many ms. */
 #define DHCP_MALFORMED_LOG_MS 1000
-/* Requests waiting for the database at once.  A PXE client retries a
- * DISCOVER after 4, 8, 16 s (PXE 2.1 §2.2.4), so dropping one costs it a
- * retry, while an unbounded queue behind a locked database would only
- * answer clients that gave up long ago. */
-#define DHCP_MAX_PENDING 256
 /* At most one "busy" log line per this many ms. */
 #define DHCP_BUSY_LOG_MS 5000
 
@@ -59,9 +70,24 @@ struct dhcp_port {
 	struct ev_io io;
 	bool pxe;      /* the 4011 boot server port */
 	uint16_t port;
+	uint32_t drops; /* the kernel's SO_RXQ_OVFL count last seen */
 };
 
 struct dhcp_job;
+
+/* The requests on the worker now: one ev_work job for many requests. */
+struct dhcp_batch {
+	struct ev_work_job job;
+	struct dhcp_server *s;
+	bool out;                  /* submitted, done() not yet run */
+	size_t n;
+	struct dhcp_job *jobs[DHCP_BATCH_MAX];
+	const struct pxe_facts *facts[DHCP_BATCH_MAX]; /* &jobs[i]->facts */
+	struct decision *dec[DHCP_BATCH_MAX];         /* &jobs[i]->dec */
+};
+
+/* Buckets of the pending requests by MAC (a retry finds its first try). */
+#define DHCP_PENDING_BUCKETS 1024
 
 struct dhcp_server {
 	struct ev_loop *loop;
@@ -69,9 +95,19 @@ struct dhcp_server {
 	struct decider *dec;
 	struct ev_work *work;      /* NULL: decide inline */
 	struct boot_tokens *tokens; /* script URL tokens for iPXE; NULL = none */
-	struct dhcp_job *pending;  /* requests being decided on the worker */
+	/* Requests the cache could not answer, waiting for the database.  A
+	 * PXE client retries a DISCOVER after 4, 8, 16 s (PXE 2.1 §2.2.4), so
+	 * dropping one costs it a retry, while an unbounded queue behind a
+	 * locked database would only answer clients that gave up long ago:
+	 * at most conf->dhcp_max_pending, queued and in the batch together. */
+	struct dhcp_job *queue, *queue_tail; /* not yet on the worker, FIFO */
+	struct dhcp_job *by_mac[DHCP_PENDING_BUCKETS]; /* every pending request */
 	size_t n_pending;
+	struct dhcp_batch batch;
 	uint64_t busy_log_ms;      /* when the last "busy" line was written */
+	int ifname_index;          /* if_indextoname() cache: index, name, when */
+	char ifname[IF_NAMESIZE];
+	uint64_t ifname_ms;
 	struct dhcp_port dhcp;  /* 67 */
 	struct dhcp_port pxe;   /* 4011 */
 	struct dhcp_stats stats;
@@ -91,9 +127,8 @@ struct dhcp_rx {
 /* A request waiting for decide() on the worker: everything needed to
  * answer it afterwards, copied (the receive buffer is reused). */
 struct dhcp_job {
-	struct ev_work_job job;
-	struct dhcp_server *s;
-	struct dhcp_job *next;     /* s->pending */
+	struct dhcp_job *next;     /* s->queue */
+	struct dhcp_job *hnext;    /* s->by_mac bucket */
 	struct dhcp_rx rx;
 	struct dhcp_msg req;
 	struct pxe_facts facts;
@@ -370,43 +405,77 @@ static void answer(struct dhcp_server *s, const struct dhcp_rx *rx, const struct
 
 /* ---- requests decided on the worker ------------------------------------- */
 
-static void job_work(struct ev_work_job *j)
+static size_t mac_bucket(const uint8_t mac[MAC_LEN])
 {
-	struct dhcp_job *job = j->data;
-	decide(job->s->dec, &job->facts, false, &job->dec);
+	/* The last bytes of a MAC vary most (the first three name the maker). */
+	return ((size_t)mac[3] << 16 ^ (size_t)mac[4] << 8 ^ mac[5] ^ (size_t)mac[2] << 4) %
+	       DHCP_PENDING_BUCKETS;
 }
 
-static void job_unlink(struct dhcp_server *s, struct dhcp_job *job)
+static struct dhcp_job *pending_find(struct dhcp_server *s, const uint8_t mac[MAC_LEN])
 {
-	for (struct dhcp_job **p = &s->pending; *p; p = &(*p)->next) {
+	for (struct dhcp_job *j = s->by_mac[mac_bucket(mac)]; j; j = j->hnext)
+		if (!memcmp(j->facts.mac, mac, MAC_LEN))
+			return j;
+	return NULL;
+}
+
+static void pending_remove(struct dhcp_server *s, struct dhcp_job *job)
+{
+	for (struct dhcp_job **p = &s->by_mac[mac_bucket(job->facts.mac)]; *p; p = &(*p)->hnext) {
 		if (*p == job) {
-			*p = job->next;
+			*p = job->hnext;
 			s->n_pending--;
 			return;
 		}
 	}
 }
 
-static void job_done(struct ev_work_job *j, bool cancelled)
+static void batch_work(struct ev_work_job *j)
 {
-	struct dhcp_job *job = j->data;
-	struct dhcp_server *s = job->s;
-	uint64_t waited = now_ms() - job->queued_ms;
+	struct dhcp_batch *b = j->data;
+	decide_batch(b->s->dec, b->facts, b->dec, b->n);
+}
 
-	job_unlink(s, job);
-	if (!cancelled) {
-		/* The client may have given up on this answer; it is still the
-		 * right one for its next retry, and it says in the log why the
-		 * reply was late. */
-		if (waited >= 1000) {
-			char mac[MAC_STR_LEN];
-			mac_format(job->facts.mac, mac);
-			log_info("dhcp", "%s: %s decided after %llu ms waiting for the database",
-				 mac, job->ctx, (unsigned long long)waited);
+static void batch_submit(struct dhcp_server *s);
+
+static void batch_done(struct ev_work_job *j, bool cancelled)
+{
+	struct dhcp_batch *b = j->data;
+	struct dhcp_server *s = b->s;
+	struct dhcp_job *done[DHCP_BATCH_MAX];
+	size_t n = b->n;
+	uint64_t now = now_ms();
+
+	/* The next batch goes to the worker first, so that it decides while
+	 * the loop sends these answers. */
+	memcpy(done, b->jobs, n * sizeof(*done));
+	b->n = 0;
+	b->out = false;
+	if (!cancelled)
+		batch_submit(s);
+
+	log_hold();
+	for (size_t i = 0; i < n; i++) {
+		struct dhcp_job *job = done[i];
+		uint64_t waited = now - job->queued_ms;
+		pending_remove(s, job);
+		if (!cancelled) {
+			/* The client may have given up on this answer; it is still
+			 * the right one for its next retry, and it says in the log
+			 * why the reply was late. */
+			if (waited >= 1000) {
+				char mac[MAC_STR_LEN];
+				mac_format(job->facts.mac, mac);
+				log_info("dhcp", "%s: %s decided after %llu ms waiting for the database",
+					 mac, job->ctx, (unsigned long long)waited);
+			}
+			answer(s, &job->rx, &job->req, &job->facts, &job->dec, job->ctx,
+			       job->reply_type);
 		}
-		answer(s, &job->rx, &job->req, &job->facts, &job->dec, job->ctx, job->reply_type);
+		free(job);
 	}
-	free(job);
+	log_release();
 }
 
 static void log_busy(struct dhcp_server *s, const uint8_t mac[MAC_LEN], const char *why)
@@ -422,23 +491,58 @@ static void log_busy(struct dhcp_server *s, const uint8_t mac[MAC_LEN], const ch
 		 (unsigned long long)s->stats.busy);
 }
 
-/* Copy the request into a job and decide it on the worker.  One request
- * per client at a time: a retry while its predecessor is still being
- * decided is dropped (the answer to the first one serves it). */
+/* Hand the oldest queued requests to the worker as one batch, unless a
+ * batch is already there: its completion sends the next one, so the
+ * requests that arrive while the worker decides are decided together. */
+static void batch_submit(struct dhcp_server *s)
+{
+	struct dhcp_batch *b = &s->batch;
+	int r;
+
+	if (b->out || !s->queue)
+		return;
+	while (s->queue && b->n < DHCP_BATCH_MAX) {
+		struct dhcp_job *job = s->queue;
+		s->queue = job->next;
+		b->jobs[b->n] = job;
+		b->facts[b->n] = &job->facts;
+		b->dec[b->n] = &job->dec;
+		b->n++;
+	}
+	if (!s->queue)
+		s->queue_tail = NULL;
+	b->s = s;
+	ev_work_job_init(&b->job, batch_work, batch_done, b);
+	r = ev_work_submit(s->work, &b->job);
+	if (r == 0) {
+		b->out = true;
+		return;
+	}
+	/* The worker's queue is full (or shutting down): these requests
+	 * are dropped, each counted; their clients retry. */
+	for (size_t i = 0; i < b->n; i++) {
+		s->stats.busy++;
+		log_busy(s, b->jobs[i]->facts.mac, "the worker queue is full");
+		pending_remove(s, b->jobs[i]);
+		free(b->jobs[i]);
+	}
+	b->n = 0;
+}
+
+/* Copy the request into a job and queue it for the worker.  One request
+ * per client at a time: a retry while its predecessor is still waiting is
+ * dropped (the answer to the first one serves it). */
 static void defer_request(struct dhcp_server *s, const struct dhcp_rx *rx,
 			  const struct dhcp_msg *req, const struct pxe_facts *f, const char *ctx,
 			  uint8_t reply_type)
 {
 	struct dhcp_job *job;
-	int r;
 
-	for (job = s->pending; job; job = job->next) {
-		if (!memcmp(job->facts.mac, f->mac, MAC_LEN)) {
-			s->stats.coalesced++;
-			return;
-		}
+	if (pending_find(s, f->mac)) {
+		s->stats.coalesced++;
+		return;
 	}
-	if (s->n_pending >= DHCP_MAX_PENDING) {
+	if (s->n_pending >= s->conf->dhcp_max_pending) {
 		s->stats.busy++;
 		log_busy(s, f->mac, "too many requests waiting");
 		return;
@@ -449,71 +553,112 @@ static void defer_request(struct dhcp_server *s, const struct dhcp_rx *rx,
 		log_busy(s, f->mac, "out of memory");
 		return;
 	}
-	job->s = s;
 	job->rx = *rx;
 	job->req = *req;
 	job->facts = *f;
 	job->ctx = ctx;
 	job->reply_type = reply_type;
 	job->queued_ms = now_ms();
-	ev_work_job_init(&job->job, job_work, job_done, job);
-	r = ev_work_submit(s->work, &job->job);
-	if (r < 0) {
-		free(job);
-		s->stats.busy++;
-		log_busy(s, f->mac, "the worker queue is full");
-		return;
-	}
-	job->next = s->pending;
-	s->pending = job;
+	job->next = NULL;
+	if (s->queue_tail)
+		s->queue_tail->next = job;
+	else
+		s->queue = job;
+	s->queue_tail = job;
+	size_t h = mac_bucket(f->mac);
+	job->hnext = s->by_mac[h];
+	s->by_mac[h] = job;
 	s->n_pending++;
 	s->stats.deferred++;
+}
+
+/* The name of interface ifindex, "" when unknown; cached for
+ * DHCP_IFNAME_MS. */
+static void rx_ifname(struct dhcp_server *s, struct dhcp_rx *rx, uint64_t now)
+{
+	if (rx->ifindex <= 0) {
+		rx->ifname[0] = '\0';
+		return;
+	}
+	if (rx->ifindex != s->ifname_index || now - s->ifname_ms >= DHCP_IFNAME_MS) {
+		if (!if_indextoname((unsigned)rx->ifindex, s->ifname))
+			s->ifname[0] = '\0';
+		s->ifname_index = rx->ifindex;
+		s->ifname_ms = now;
+	}
+	memcpy(rx->ifname, s->ifname, sizeof(rx->ifname));
 }
 
 static void on_readable(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 {
 	struct dhcp_port *port = io->data;
 	struct dhcp_server *s = port->srv;
+	union ctl {
+		char buf[CMSG_SPACE(sizeof(struct in_pktinfo)) + CMSG_SPACE(sizeof(uint32_t))];
+		struct cmsghdr align;
+	};
 	/* One byte over the largest message we accept, to see truncation. */
-	uint8_t pkt[DHCP_MAX_LEN + 1];
+	static uint8_t pkt[DHCP_RX_BATCH][DHCP_MAX_LEN + 1];
+	struct sockaddr_in src[DHCP_RX_BATCH];
+	union ctl ctl[DHCP_RX_BATCH];
+	struct iovec iov[DHCP_RX_BATCH];
+	struct mmsghdr mm[DHCP_RX_BATCH];
+	uint64_t now = now_ms();
+	int total = 0;
 
-	for (int n = 0; n < DHCP_RX_BURST; n++) {
-		union {
-			char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
-			struct cmsghdr align;
-		} ctl;
-		struct dhcp_rx rx = { .port = port };
-		struct iovec iov = { .iov_base = pkt, .iov_len = sizeof(pkt) };
-		struct msghdr mh = {
-			.msg_name = &rx.src, .msg_namelen = sizeof(rx.src),
-			.msg_iov = &iov, .msg_iovlen = 1,
-			.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
-		};
-		ssize_t len = recvmsg(io->fd, &mh, MSG_DONTWAIT);
-		if (len < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				log_debug("dhcp", "recvmsg on port %u: %s", (unsigned)port->port,
+	log_hold();
+	while (total < DHCP_RX_BURST) {
+		for (int i = 0; i < DHCP_RX_BATCH; i++) {
+			iov[i] = (struct iovec){ .iov_base = pkt[i], .iov_len = sizeof(pkt[i]) };
+			mm[i].msg_hdr = (struct msghdr){
+				.msg_name = &src[i], .msg_namelen = sizeof(src[i]),
+				.msg_iov = &iov[i], .msg_iovlen = 1,
+				.msg_control = ctl[i].buf, .msg_controllen = sizeof(ctl[i].buf),
+			};
+		}
+		int n = recvmmsg(io->fd, mm, DHCP_RX_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				log_debug("dhcp", "recvmmsg on port %u: %s", (unsigned)port->port,
 					  strerror(errno));
-			return;
+			break;
 		}
-		s->stats.received++;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-				struct in_pktinfo pi;
-				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-				rx.ifindex = pi.ipi_ifindex;
-				rx.local = pi.ipi_spec_dst;
+		decide_cached_begin(s->dec);
+		for (int i = 0; i < n; i++) {
+			struct msghdr *mh = &mm[i].msg_hdr;
+			size_t len = mm[i].msg_len;
+			struct dhcp_rx rx = { .port = port, .src = src[i] };
+			s->stats.received++;
+			for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+				if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+					struct in_pktinfo pi;
+					memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+					rx.ifindex = pi.ipi_ifindex;
+					rx.local = pi.ipi_spec_dst;
+				} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+					/* The socket's drops so far (wraps at 2^32). */
+					uint32_t d;
+					memcpy(&d, CMSG_DATA(c), sizeof(d));
+					s->stats.socket_drops += (uint32_t)(d - port->drops);
+					port->drops = d;
+				}
 			}
+			rx_ifname(s, &rx, now);
+			if (mh->msg_flags & MSG_TRUNC || len > DHCP_MAX_LEN) {
+				s->stats.malformed++;
+				log_malformed(s, &rx, "larger than a DHCP message may be here");
+				continue;
+			}
+			handle_request(s, &rx, pkt[i], len);
 		}
-		if (rx.ifindex <= 0 || !if_indextoname((unsigned)rx.ifindex, rx.ifname))
-			rx.ifname[0] = '\0';
-		if (mh.msg_flags & MSG_TRUNC || (size_t)len > DHCP_MAX_LEN) {
-			s->stats.malformed++;
-			log_malformed(s, &rx, "larger than a DHCP message may be here");
-			continue;
-		}
-		handle_request(s, &rx, pkt, (size_t)len);
+		decide_cached_end(s->dec);
+		total += n;
+		if (n < DHCP_RX_BATCH)
+			break; /* drained */
 	}
+	if (s->work)
+		batch_submit(s);
+	log_release();
 }
 
 static int open_port(struct dhcp_server *s, struct dhcp_port *p, uint16_t port, bool pxe)
@@ -531,11 +676,24 @@ static int open_port(struct dhcp_server *s, struct dhcp_port *p, uint16_t port, 
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one)) < 0 ||
 	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
 		close(fd);
 		return r;
 	}
+	/* A boot storm's DISCOVERs come faster than cold decisions are made;
+	 * what the socket cannot hold is lost until the client retries 4 s
+	 * later (PXE 2.1 §2.2.4).  As root the rmem_max cap does not apply. */
+	int rcvbuf = (int)(s->conf->dhcp_rcvbuf_kib * 1024u), got = 0;
+	socklen_t gl = sizeof(got);
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	/* Linux reports twice what was set (its bookkeeping overhead). */
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &gl) == 0 && got / 2 < rcvbuf)
+		log_warn("dhcp", "port %u: receive buffer is %d KiB, not the %u KiB of "
+			 "DHCPReceiveBuffer (not root: net.core.rmem_max caps it)", (unsigned)port,
+			 got / 2048, s->conf->dhcp_rcvbuf_kib);
 	ev_io_init(&p->io, fd, on_readable, p);
 	r = ev_io_start(s->loop, &p->io, EV_READ);
 	if (r < 0) {
@@ -598,7 +756,13 @@ void dhcp_server_free(struct dhcp_server *s)
 		return;
 	close_port(s, &s->pxe);
 	close_port(s, &s->dhcp);
-	/* No job is pending: ev_work_free() ran first and completed them. */
+	/* ev_work_free() ran first and completed or cancelled the batch; what
+	 * is still queued never reached the worker. */
+	while (s->queue) {
+		struct dhcp_job *next = s->queue->next;
+		free(s->queue);
+		s->queue = next;
+	}
 	free(s);
 }
 

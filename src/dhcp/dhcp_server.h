@@ -36,6 +36,9 @@ struct dhcp_stats {
 				* still being decided */
 	uint64_t busy;         /* dropped: too many requests waiting for the
 				* database (the client retries) */
+	uint64_t socket_drops; /* datagrams the kernel dropped because the
+				* socket's receive buffer was full (SO_RXQ_OVFL;
+				* counted when the next datagram is read) */
 	/* malformed, by parse error: index -err (enum dhcp_parse_error) */
 	uint64_t malformed_by_reason[-DHCP_ERR_MSG_TYPE + 1];
 };

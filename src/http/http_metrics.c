@@ -137,6 +137,9 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 		    d->coalesced);
 		one(o, "pxed_dhcp_busy_total", "counter",
 		    "PXE requests dropped: too many waiting for the database.", d->busy);
+		one(o, "pxed_dhcp_socket_drops_total", "counter",
+		    "DHCP datagrams the kernel dropped: the socket's receive buffer was full.",
+		    d->socket_drops);
 	}
 	if (v->has_cache) {
 		const struct decider_cache_stats *k = &v->cache;

@@ -137,9 +137,25 @@ int store_device_by_name(struct store *s, const char *name, struct store_device 
 int store_device_by_mac(struct store *s, const uint8_t mac[MAC_LEN], struct store_device *out);
 int store_device_by_guid(struct store *s, const uint8_t guid[GUID_LEN], struct store_device *out);
 int store_device_by_id(struct store *s, int64_t id, struct store_device *out);
+/* store_device_by_mac() and store_device_by_guid() (guid NULL: not asked)
+ * in one query, for identifying a PXE client: *rm and *rg are 0 (found,
+ * *by_mac / *by_guid filled) or -ENOENT.  Returns 0 or a database error. */
+int store_device_by_mac_guid(struct store *s, const uint8_t mac[MAC_LEN],
+			     const uint8_t *guid, struct store_device *by_mac, int *rm,
+			     struct store_device *by_guid, int *rg);
 /* Record that the device was seen now; arch < 0 keeps the stored one.  Does
  * not bump the generation (see above). */
 int store_device_seen(struct store *s, int64_t id, int arch, int64_t when);
+/* A last-seen write for store_device_seen_many(). */
+struct store_seen {
+	int64_t device_id;
+	int arch;                /* -1 = keep the stored one */
+	int64_t t;               /* unix seconds */
+};
+/* store_device_seen() for n devices in one transaction (devices removed
+ * since are skipped).  Returns how many were written, or a negative errno
+ * (-EBUSY: another process held the write lock; nothing was written). */
+int store_device_seen_many(struct store *s, const struct store_seen *v, size_t n);
 /* Remove a device, its deployments' hand-out history with it.  -EBUSY while a
  * deployment targets it. */
 int store_device_delete(struct store *s, const char *name);
@@ -306,6 +322,14 @@ int store_report_counts(struct store *s, int64_t deployment_id, struct store_rep
 /* Each device's last boot of one deployment, in device name order. */
 int store_report_list(struct store *s, int64_t deployment_id,
 		      int (*cb)(void *ctx, const struct store_report *r), void *ctx);
+
+/* A read snapshot: every call between begin and end on this thread reads
+ * the database as it was at the first read, in one transaction, and other
+ * threads' calls on the handle wait until end (keep it short: the DHCP
+ * responder's batch of cold decisions).  No writes in between (they fail
+ * with -EINVAL).  Nests; each begin that returned 0 needs its end. */
+int store_read_begin(struct store *s);
+void store_read_end(struct store *s);
 
 /* Bulk load (imports, benchmarks): every write between begin and end runs
  * in one transaction, each as a savepoint (a failed write undoes only

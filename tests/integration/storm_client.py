@@ -510,6 +510,8 @@ def main():
     p.add_argument("--count", type=int, default=100)
     p.add_argument("--mac-prefix", default="52:54:00:99", help="MACs PREFIX:HH:LL, from 0")
     p.add_argument("--addr-prefix", default="10.79.1.", help="machine i gets PREFIX<i+10>")
+    p.add_argument("--addr-start", help="machine i gets this IPv4 address + i (instead of"
+                   " --addr-prefix: for more than 245 machines)")
     p.add_argument("--nbp", default="undionly.kpxe")
     p.add_argument("--nbp-local", required=True)
     p.add_argument("--kernel-local")
@@ -546,7 +548,11 @@ def main():
     for i in range(args.count):
         mac = "%s:%02x:%02x" % (args.mac_prefix, i >> 8, i & 0xFF)
         guid = str(uuid.UUID(int=(0x5354_4F52_4D00_4000_8000 << 48) | i))
-        machines.append(Machine(i, mac, guid, "%s%d" % (args.addr_prefix, i + 10), args, disp,
+        if args.addr_start:
+            addr = socket.inet_ntoa(struct.pack("!I", struct.unpack("!I", socket.inet_aton(args.addr_start))[0] + i))
+        else:
+            addr = "%s%d" % (args.addr_prefix, i + 10)
+        machines.append(Machine(i, mac, guid, addr, args, disp,
                                 uefi=i >= args.count - args.uefi))
     barrier = threading.Barrier(args.count + 1)
     threads = [threading.Thread(target=m.run, args=(barrier,)) for m in machines]

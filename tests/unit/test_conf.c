@@ -102,6 +102,8 @@ static void test_errors(void **state)
 		{ "[pxe]\nCacheExpire = -1\n", ":2: CacheExpire: '-1' is not a whole number" },
 		{ "[pxe]\nCacheExpire = 99999999\n", ":2: CacheExpire: '99999999' is out of range" },
 		{ "[pxe]\nCacheExpire = 10s\n", ":2: CacheExpire: '10s' is not a whole number" },
+		{ "[pxe]\nDHCPReceiveBuffer = 63\n", ":2: DHCPReceiveBuffer: '63' is out of range" },
+		{ "[pxe]\nDHCPMaxPending = 0\n", ":2: DHCPMaxPending: '0' is out of range" },
 		{ "[pxe]\n\nNoSuchThing = 1\n", ":3: unknown setting 'NoSuchThing' in [pxe]" },
 		{ "[nope]\nx=1\n", ":2: unknown section [nope]" },
 		{ "IsActive = yes\n", ":1: unknown section []" },
@@ -229,7 +231,7 @@ static void test_set_value(void **state)
 	static const char *const restart[] = { "DHCPPort", "PXEPort", "tftp.Root", "tftp.Port",
 					       "http.Port", "Address", "HTTPSPort", "TLSCertificate",
 					       "TLSKey", "TokenFile", "store.URL", "StateDir",
-					       "BootProgramDir" };
+					       "BootProgramDir", "DHCPReceiveBuffer", "DHCPMaxPending" };
 	for (size_t i = 0; i < sizeof(restart) / sizeof(restart[0]); i++) {
 		assert_int_equal(conf_setting_find(restart[i], &st, err, sizeof(err)), 0);
 		if (!st.restart)

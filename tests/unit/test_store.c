@@ -1241,6 +1241,90 @@ static void test_bulk(void **state)
 	assert_int_equal(store_bulk_end(fx->s, true), -EINVAL);
 }
 
+/* Identity in one query: the device of the MAC and the device of the
+ * GUID, the same or two, either missing; no GUID asked. */
+static void test_device_by_mac_guid(void **state)
+{
+	struct fx *fx = *state;
+	struct store_device a, b, m, g;
+	int rm, rg;
+	mk_device(&a, "a", 1, "8a3c0f2e-1b2c-4d5e-8f90-0123456789aa");
+	assert_int_equal(store_device_add(fx->s, &a), 0);
+	mk_device(&b, "b", 2, "8a3c0f2e-1b2c-4d5e-8f90-0123456789bb");
+	assert_int_equal(store_device_add(fx->s, &b), 0);
+
+	/* one device holds both */
+	assert_int_equal(store_device_by_mac_guid(fx->s, a.mac, a.guid, &m, &rm, &g, &rg), 0);
+	assert_int_equal(rm, 0);
+	assert_int_equal(rg, 0);
+	assert_int_equal(m.id, a.id);
+	assert_int_equal(g.id, a.id);
+	/* the MAC of one, the GUID of the other */
+	assert_int_equal(store_device_by_mac_guid(fx->s, a.mac, b.guid, &m, &rm, &g, &rg), 0);
+	assert_int_equal(rm, 0);
+	assert_int_equal(rg, 0);
+	assert_string_equal(m.name, "a");
+	assert_string_equal(g.name, "b");
+	/* no GUID asked: only the MAC is looked up */
+	assert_int_equal(store_device_by_mac_guid(fx->s, b.mac, NULL, &m, &rm, &g, &rg), 0);
+	assert_int_equal(rm, 0);
+	assert_int_equal(rg, -ENOENT);
+	assert_string_equal(m.name, "b");
+	/* neither known */
+	uint8_t mac[MAC_LEN] = { 0x52, 0x54, 0, 0, 0, 0x77 }, guid[GUID_LEN] = { 1 };
+	assert_int_equal(store_device_by_mac_guid(fx->s, mac, guid, &m, &rm, &g, &rg), 0);
+	assert_int_equal(rm, -ENOENT);
+	assert_int_equal(rg, -ENOENT);
+	/* the GUID only */
+	assert_int_equal(store_device_by_mac_guid(fx->s, mac, b.guid, &m, &rm, &g, &rg), 0);
+	assert_int_equal(rm, -ENOENT);
+	assert_int_equal(rg, 0);
+	assert_int_equal(g.id, b.id);
+}
+
+/* Last-seen times in one transaction; a removed device is skipped; no
+ * generation bump. */
+static void test_device_seen_many(void **state)
+{
+	struct fx *fx = *state;
+	struct store_device got;
+	int64_t a = add_device(fx->s, "a", 1, NULL), b = add_device(fx->s, "b", 2, NULL);
+	uint64_t g = store_generation(fx->s);
+	struct store_seen v[] = { { a, 7, 1000 }, { 9999, 0, 1000 }, { b, -1, 2000 } };
+	assert_int_equal(store_device_seen_many(fx->s, v, 3), 2);
+	assert_int_equal(store_device_by_id(fx->s, a, &got), 0);
+	assert_int_equal(got.arch, 7);
+	assert_int_equal(got.last_seen, 1000);
+	assert_int_equal(store_device_by_id(fx->s, b, &got), 0);
+	assert_int_equal(got.arch, -1);
+	assert_int_equal(got.last_seen, 2000);
+	assert_int_equal(store_generation(fx->s), g);
+	assert_int_equal(store_device_seen_many(fx->s, v, 0), 0);
+}
+
+/* A read snapshot: lookups inside see the database as at its first read,
+ * even after another connection commits; a write inside is refused, and
+ * after the end both work again. */
+static void test_read_snapshot(void **state)
+{
+	struct fx *fx = *state;
+	struct store_device d;
+	add_device(fx->s, "a", 1, NULL);
+	assert_int_equal(store_read_begin(fx->s), 0);
+	assert_int_equal(store_read_begin(fx->s), 0); /* nests */
+	assert_int_equal(store_device_by_name(fx->s, "a", &d), 0);
+	raw_exec(fx->t.path, "INSERT INTO devices (name, mac, created) VALUES ('x', '52:54:00:00:00:99', 1)");
+	assert_int_equal(store_device_by_name(fx->s, "x", &d), -ENOENT);
+	mk_device(&d, "b", 2, NULL);
+	assert_int_equal(store_device_add(fx->s, &d), -EINVAL);
+	store_read_end(fx->s);
+	assert_int_equal(store_device_by_name(fx->s, "x", &d), -ENOENT); /* still inside */
+	store_read_end(fx->s);
+	assert_int_equal(store_device_by_name(fx->s, "x", &d), 0);
+	mk_device(&d, "b", 2, NULL);
+	assert_int_equal(store_device_add(fx->s, &d), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1267,6 +1351,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_applicable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_batch_and_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_by_mac_guid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_seen_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_snapshot, setup, teardown),
 		cmocka_unit_test(test_migrate_v2_file),
 		cmocka_unit_test_setup_teardown(test_report_lifecycle, setup, teardown),
 	};
