@@ -86,9 +86,13 @@ static void out_image(struct out *o, const struct decision *d, const struct grub
 			 opts->report_url ? opts->report_url : "");
 		out_printf(o, "linux ");
 		out_file(o, opts->server, d->kernel);
-		if (cmdline[0]) {
+		/* One quoted GRUB word per kernel parameter: GRUB puts an
+		 * argument that holds a space in double quotes on the kernel
+		 * command line, where it would become one parameter. */
+		for (char *save = NULL, *w = strtok_r(cmdline, " ", &save); w;
+		     w = strtok_r(NULL, " ", &save)) {
 			out_printf(o, " ");
-			out_quoted(o, cmdline);
+			out_quoted(o, w);
 		}
 		out_printf(o, "\n");
 		if (d->initrd[0]) {
@@ -134,8 +138,10 @@ int grub_script_build(const struct decision *d, const struct grub_script_opts *o
 	out_printf(&o, "# pxed: this machine's part of /grub/grub.cfg\nset pxed_ok=1\n");
 	switch (d->outcome) {
 	case DECISION_BOOT:
-		if (boot_script_check(d) < 0)
+		if (boot_script_check(d) < 0) {
+			buf[0] = '\0'; /* never leave a partial configuration behind */
 			return -EINVAL;
+		}
 		if (d->required || opts->confirmed) {
 			out_echo(&o, "pxed: starting %s deployment %s (image %s)",
 				 d->required ? "required" : "available", d->deployment_name,
@@ -146,8 +152,10 @@ int grub_script_build(const struct decision *d, const struct grub_script_opts *o
 		/* Available: a menu, the local disk first and the default
 		 * after the timeout (PRODUCT.md).  Each entry goes back to
 		 * pxed, which records the choice. */
-		if (!mac_valid(opts->mac))
+		if (!mac_valid(opts->mac)) {
+			buf[0] = '\0';
 			return -EINVAL;
+		}
 		out_echo(&o, "pxed: deployment %s (image %s) is available", d->deployment_name,
 			 d->image_name);
 		out_printf(&o, "set default=0\nset timeout=%d\n", BOOT_SCRIPT_PROMPT_MS / 1000);

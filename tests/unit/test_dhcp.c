@@ -562,11 +562,36 @@ static void test_boot_file(void **state)
 	f.arch = 9, f.arch_class = PXE_ARCH_UEFI_X64;
 	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
 	assert_string_equal(out, "ipxe.efi");
-	const uint16_t unserved[] = { 6, 11, 16, 2, 1000 };
+	const uint16_t unserved[] = { 6, 16, 2, 1000 };
 	for (size_t i = 0; i < ARRAY_SIZE(unserved); i++) {
 		f.arch = unserved[i], f.arch_class = pxe_arch_classify(unserved[i]);
 		assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), -ENOENT);
 	}
+	/* ARM64 UEFI (RFC 4578 §2.1: 11): GRUB, whatever the settings. */
+	f.arch = 11, f.arch_class = PXE_ARCH_UEFI_ARM64;
+	assert_true(pxe_loader_grub(&conf, &f));
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_string_equal(out, "grubaa64.efi");
+	/* BootLoaderUEFIx64 = grub: UEFI x64 (7 and 9) gets shim, BIOS
+	 * keeps iPXE, and so does iPXE itself. */
+	strcpy(conf.loader_uefi_x64, "grub");
+	const uint16_t x64[] = { 7, 9 };
+	for (size_t i = 0; i < ARRAY_SIZE(x64); i++) {
+		f.arch = x64[i], f.arch_class = pxe_arch_classify(x64[i]);
+		assert_true(pxe_loader_grub(&conf, &f));
+		assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+		assert_string_equal(out, "shimx64.efi");
+	}
+	f.arch = 0, f.arch_class = PXE_ARCH_BIOS;
+	assert_false(pxe_loader_grub(&conf, &f));
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
+	assert_string_equal(out, "undionly.kpxe");
+	f.arch = 9, f.arch_class = PXE_ARCH_UEFI_X64, f.is_ipxe = true;
+	assert_false(pxe_loader_grub(&conf, &f));
+	f.is_ipxe = false;
+	strcpy(conf.loader_uefi_x64, "ipxe");
+	assert_false(pxe_loader_grub(&conf, &f));
+	f.arch = 1000, f.arch_class = PXE_ARCH_OTHER;
 	/* iPXE gets the script URL whatever its architecture */
 	f.is_ipxe = true;
 	assert_int_equal(pxe_boot_file(&conf, &f, srv, out, sizeof(out)), 0);
