@@ -60,6 +60,8 @@ struct decision {
 	char initrd[256];
 	char cmdline[512];
 	char nbp[256];             /* image that is a boot program instead */
+	char loader[8];            /* the image's boot loader family for UEFI x64:
+				    * "" (the setting), "ipxe", "grub" */
 };
 
 /* "boot", "local", "ignore" */

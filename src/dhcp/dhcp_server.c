@@ -356,7 +356,8 @@ static void answer(struct dhcp_server *s, const struct dhcp_rx *rx, const struct
 			if (r == 0 && dec->outcome == DECISION_LOCAL && !f->is_ipxe)
 				r = pxe_http_local_file(s->conf, rx->local, file, sizeof(file));
 		} else
-			r = pxe_boot_file(s->conf, f, rx->local, file, sizeof(file));
+			r = pxe_boot_file_for(s->conf, f, dec->loader, rx->local, file,
+					      sizeof(file));
 		if (r == -ENOENT) {
 			dec->outcome = DECISION_IGNORE;
 			snprintf(dec->reason, sizeof(dec->reason),
@@ -366,7 +367,7 @@ static void answer(struct dhcp_server *s, const struct dhcp_rx *rx, const struct
 			dec->outcome = DECISION_IGNORE;
 			snprintf(dec->reason, sizeof(dec->reason),
 				 "not serviced: boot file name too long for the reply");
-		} else if (!pxe_is_http_client(req) && pxe_loader_grub(s->conf, f)) {
+		} else if (!pxe_is_http_client(req) && pxe_loader_grub_for(s->conf, f, dec->loader)) {
 			grub_rules(s, rx, f, dec);
 		}
 	}

@@ -61,6 +61,10 @@ int pxe_facts_from_msg(const struct dhcp_msg *m, struct pxe_facts *f);
  * always for ARM64 UEFI (arch 11, RFC 4578 §2.1); never for iPXE itself
  * or BIOS. */
 bool pxe_loader_grub(const struct pxed_conf *conf, const struct pxe_facts *f);
+/* The same where the deployment's image names its loader ("ipxe" or
+ * "grub"; NULL or "" = the setting): it wins for UEFI x64. */
+bool pxe_loader_grub_for(const struct pxed_conf *conf, const struct pxe_facts *f,
+			 const char *image_loader);
 
 /* The boot file for a client that is to be answered: iPXE gets the URL of
  * its per-client script on pxed's HTTP side
@@ -72,6 +76,9 @@ bool pxe_loader_grub(const struct pxed_conf *conf, const struct pxe_facts *f);
  * -ENOBUFS when out is too small. */
 int pxe_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
 		  struct in_addr server, char *out, size_t outlen);
+/* The same with the image's loader (pxe_loader_grub_for). */
+int pxe_boot_file_for(const struct pxed_conf *conf, const struct pxe_facts *f,
+		      const char *image_loader, struct in_addr server, char *out, size_t outlen);
 
 /* The boot file for a UEFI HTTP boot client ("HTTPClient"): an absolute
  * URI, since that firmware fetches it over HTTP, not TFTP.  x64 UEFI HTTP
