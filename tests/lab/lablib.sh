@@ -653,3 +653,105 @@ lab_vm_type() {
 	s.close()
 	PY
 }
+
+# --- ARM64 (AAVMF) --------------------------------------------------------------
+
+AAVMF_CODE=${AAVMF_CODE:-/usr/share/AAVMF/AAVMF_CODE.fd}
+AAVMF_VARS=${AAVMF_VARS:-/usr/share/AAVMF/AAVMF_VARS.fd}
+
+# lab_require_arm64: skip unless qemu-system-aarch64 and AAVMF are installed.
+lab_require_arm64() {
+	command -v qemu-system-aarch64 >/dev/null || skip "lab needs qemu-system-aarch64 (qemu-system-arm)"
+	[ -r "$AAVMF_CODE" ] && [ -r "$AAVMF_VARS" ] || skip "lab needs AAVMF (qemu-efi-aarch64)"
+}
+
+# lab_assets_arm64: build/lab/arm64/{vmlinuz,initrd.gz,grub/} (cached): Debian's
+# arm64 kernel, a busybox initramfs printing the marker on ttyAMA0, and the
+# arm64 GRUB files (grub-efi-arm64-bin, an arm64-only package: fetched with
+# apt-get download after `dpkg --add-architecture arm64`, unpacked with
+# dpkg -x, never installed).
+lab_assets_arm64() {
+	LAB_ARM64=$LAB_DIR/arm64
+	mkdir -p "$LAB_ARM64"
+	(
+		flock 9
+		[ -s "$LAB_ARM64/vmlinuz" ] && [ -s "$LAB_ARM64/initrd.gz" ] &&
+			[ -s "$LAB_ARM64/grub/arm64-efi/monolithic/grubnetaa64.efi" ] && exit 0
+		_lab_arm64_fetch || exit 1
+	) 9>"$LAB_DIR/.lock" || fail "lab arm64 assets could not be built"
+}
+
+_lab_arm64_fetch() {
+	local work pkg deb
+	dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64 || return 1
+	apt-cache show busybox-static:arm64 >/dev/null 2>&1 || apt-get update >&2 || return 1
+	pkg=$(apt-cache depends linux-image-arm64:arm64 2>/dev/null |
+		awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+	[ -n "$pkg" ] || { lab_log "no linux-image-arm64 dependency"; return 1; }
+	pkg=${pkg%:arm64}
+	work=$(mktemp -d "$LAB_DIR/arm64.XXXXXX")
+	(cd "$work" && apt-get download "$pkg:arm64" busybox-static:arm64 grub-efi-arm64-bin:arm64) >&2 || return 1
+	for deb in "$work"/*.deb; do dpkg -x "$deb" "$work/x" || return 1; done
+	cp "$work"/x/boot/vmlinuz-* "$LAB_ARM64/vmlinuz" || return 1
+	rm -rf "$LAB_ARM64/grub"
+	cp -a "$work/x/usr/lib/grub" "$LAB_ARM64/grub" || return 1
+	local d=$work/initrd
+	mkdir -p "$d/bin" "$d/proc" "$d/dev"
+	cp "$work/x/bin/busybox" "$d/bin/busybox" || return 1
+	for a in sh mount cat echo poweroff sleep; do ln -s busybox "$d/bin/$a"; done
+	cat >"$d/init" <<-'INIT'
+	#!/bin/sh
+	export PATH=/bin
+	mount -t proc proc /proc
+	mount -t devtmpfs devtmpfs /dev 2>/dev/null
+	line="PXED-LAB-MARKER cmdline=$(cat /proc/cmdline)"
+	echo "$line" >/dev/console
+	echo "$line" >/dev/ttyAMA0
+	poweroff -f
+	sleep 5
+	INIT
+	chmod 755 "$d/init"
+	(cd "$d" && find . | cpio -o -H newc --quiet | gzip -9) >"$LAB_ARM64/initrd.gz" || return 1
+	echo "$pkg" >"$LAB_ARM64/vmlinuz.package"
+	rm -rf "$work"
+}
+
+# lab_vm_arm64 NAME MAC UUID LOG: AAVMF (EDK2 for ARM64) on QEMU's virt
+# machine, EDK2's own PXE on virtio-net, no disk.
+lab_vm_arm64() {
+	local name=$1 mac=$2 uuid=$3 log=$4 tap vars
+	tap=$(_lab_tap "$name") || fail "tap for $name"
+	vars=$TMP/$name-AAVMF_VARS.fd
+	cp "$AAVMF_VARS" "$vars"
+	: >"$log"
+	ip netns exec "$LAB_NS_BR" qemu-system-aarch64 -machine virt -cpu cortex-a57 -m 512 \
+		-nographic -monitor none -serial "file:$log" -no-reboot \
+		-drive "if=pflash,format=raw,unit=0,readonly=on,file=$AAVMF_CODE" \
+		-drive "if=pflash,format=raw,unit=1,file=$vars" \
+		-fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=no \
+		-smbios "type=1,uuid=$uuid" \
+		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
+		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1" \
+		</dev/null >"$log.qemu" 2>&1 &
+	LAB_VM_PID=$!
+	LAB_VM_START=$SECONDS
+	on_exit "lab_vm_kill $LAB_VM_PID"
+	LAB_VM_FATAL='starting Boot[0-9A-Fa-f]+ "UiApp"'
+	LAB_VM_DISK=
+}
+
+# lab_vm_uefi_http NAME MAC UUID LOG: OVMF that boots by UEFI HTTP boot
+# first (PXE over IPv4 and IPv6 turned off), then the disk.
+lab_vm_uefi_http() {
+	local name=$1 mac=$2 uuid=$3 log=$4 tap
+	tap=$(_lab_tap "$name") || fail "tap for $name"
+	LAB_DISK_ARGS=()
+	_lab_disk_args "$LAB_DISK_UEFI"
+	_lab_ovmf_args "$name"
+	_lab_qemu "$log" -smbios "type=1,uuid=$uuid" "${LAB_OVMF_ARGS[@]}" \
+		-fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=no \
+		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
+		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1" \
+		"${LAB_DISK_ARGS[@]}"
+	_lab_uefi_fatal
+}
