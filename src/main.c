@@ -591,7 +591,7 @@ int main(int argc, char **argv)
 	grub_check(&px.conf, px.content, px.dhcp);
 	ev_timer_start(px.loop, &px.maintain, 100);
 	http_server_set_sources(px.http, &(struct http_metrics_sources){
-		.dhcp = px.dhcp, .tftp = px.tftp, .version = PXED_VERSION });
+		.dhcp = px.dhcp, .tftp = px.tftp, .grub = px.grub, .version = PXED_VERSION });
 	http_server_set_settings(px.http, &px.conf, settings_applied, &px);
 	ev_signal_add(px.loop, SIGTERM, on_stop, &px);
 	ev_signal_add(px.loop, SIGINT, on_stop, &px);

@@ -13,6 +13,7 @@
 #include "decide/decide.h"
 #include "dhcp/dhcp_server.h"
 #include "tftp/tftp_server.h"
+#include "http/grub_boot.h"
 
 #define HTTP_STATUS_MAX 600
 
@@ -40,6 +41,8 @@ struct http_metrics_view {
 	struct tftp_stats tftp;
 	bool has_cache;
 	struct decider_cache_stats cache; /* the decision cache */
+	bool has_grub;
+	struct grub_boot_stats grub;
 };
 
 /* Write the exposition text; 0, or -EIO when out failed. */

@@ -120,7 +120,39 @@ tftp "$NS_C" "/grub/mac-52:54:00:79:00:99.cfg" >"$TMP/none.cfg" || fail "no answ
 has "not serviced" "$TMP/none.cfg"
 pass "grub.cfg -> mac-MAC.cfg: decided and committed only for the machine's own address"
 
-# 4. the packages missing: not serviced, with the reason
+# 4. an available deployment: a menu whose default is the disk; its
+# entries record the choice
+MAC3=52:54:00:79:00:03
+ctl device add g3 --mac "$MAC3"
+ctl deploy d3 --image img1 --device g3 --available
+ucast --type request --mac "$MAC3" --arch 7
+assert_eq "available deployment: shim" "shimx64.efi" "$(field file)"
+tftp "$NS_C" "/grub/mac-$MAC3.cfg" >"$TMP/avail.cfg" || fail "no configuration for g3"
+has "set default=0" "$TMP/avail.cfg"
+has "menuentry 'Boot from local disk' {" "$TMP/avail.cfg"
+has "/grub/local-$MAC3.cfg'" "$TMP/avail.cfg"
+has "/grub/deploy-$MAC3.cfg'" "$TMP/avail.cfg"
+grep -q "^linux" "$TMP/avail.cfg" && fail "an available deployment started without a choice"
+tftp "$NS_C" "/grub/local-$MAC3.cfg" >"$TMP/local3.cfg" || fail "no local choice file"
+has "booting from local disk" "$TMP/local3.cfg"
+assert_grep "$MAC3, [^ ]*: local .*tftp grub choice=local" "$TMP/pxed.log"
+# GRUB restarts the machine: its next DHCP request is sent to the disk
+ucast --type request --mac "$MAC3" --arch 7
+assert_eq "after the local choice: no boot file (local-boot menu)" "" "$(field file)"
+assert_grep "$MAC3, [^ ]*: local \\(GRUB sent it to its local disk moments ago" "$TMP/pxed.log"
+tftp "$NS_C" "/grub/deploy-$MAC3.cfg" >"$TMP/deploy3.cfg" || fail "no deploy choice file"
+has "linux '(tftp,$SRV)/d1/vmlinuz'" "$TMP/deploy3.cfg"
+assert_grep "$MAC3, [^ ]*: boot 'd3' .*tftp grub choice=deploy" "$TMP/pxed.log"
+pass "available deployment: GRUB menu, local by default, choices recorded"
+
+# 5. over HTTP too, and counted in /metrics
+ip netns exec "$NS_S" curl -sf "http://127.0.0.1:8080/grub/grub.cfg" >"$TMP/http.cfg" || fail "GET /grub/grub.cfg"
+has 'source "$prefix/mac-$net_default_mac.cfg"' "$TMP/http.cfg"
+ip netns exec "$NS_S" curl -sf "http://127.0.0.1:8080/metrics" >"$TMP/metrics" || fail "GET /metrics"
+has "pxed_grub_configs_refused_total 2" "$TMP/metrics"
+pass "/grub/grub.cfg over HTTP; refused GRUB configurations counted"
+
+# 6. the packages missing: not serviced, with the reason
 kill "$PXED_PID"; wait "$PXED_PID" 2>/dev/null
 write_conf "$TMP/no-such-dir"
 start_pxed "$TMP/pxed.conf" "$NS_S"
