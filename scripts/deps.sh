@@ -3,7 +3,7 @@
 # its whole test suite), only those missing.  Debian 12, as root.
 set -eu
 BUILD_PKGS="make gcc pkg-config libsqlite3-dev libmicrohttpd-dev libjansson-dev libinih-dev libcurl4-gnutls-dev libcrypt-dev ipxe"
-TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev openssl sqlite3 curl atftp tftp-hpa busybox-static iproute2 dnsmasq-base tcpdump qemu-system-x86 ipxe-qemu ovmf cpio gnutls-bin python3 grub-efi-amd64-bin dosfstools mtools fdisk shim-signed grub-efi-amd64-signed sbsigntool"
+TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev openssl sqlite3 curl atftp tftp-hpa busybox-static iproute2 dnsmasq-base tcpdump qemu-system-x86 ipxe-qemu ovmf cpio gnutls-bin python3 grub-efi-amd64-bin dosfstools mtools fdisk shim-signed grub-efi-amd64-signed sbsigntool qemu-system-arm qemu-efi-aarch64"
 pkgs="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"
 missing=""
