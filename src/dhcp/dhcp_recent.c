@@ -75,6 +75,24 @@ bool dhcp_recent_find(const struct dhcp_recent *t, const uint8_t mac[MAC_LEN], u
 	return true;
 }
 
+bool dhcp_recent_find_addr(const struct dhcp_recent *t, struct in_addr addr, uint64_t now,
+			   struct dhcp_recent_entry *out)
+{
+	const struct dhcp_recent_entry *best = NULL;
+	if (!addr.s_addr)
+		return false;
+	for (size_t i = 0; i < t->cap; i++) {
+		const struct dhcp_recent_entry *e = &t->e[i];
+		if (e->used && now - e->seen_ms < t->ttl_ms && e->addr.s_addr == addr.s_addr &&
+		    (!best || e->seen_ms > best->seen_ms))
+			best = e;
+	}
+	if (!best)
+		return false;
+	*out = *best;
+	return true;
+}
+
 int dhcp_recent_set_local(struct dhcp_recent *t, const uint8_t mac[MAC_LEN], uint64_t until_ms,
 			  uint64_t now)
 {

@@ -57,6 +57,11 @@ void dhcp_recent_note(struct dhcp_recent *t, const struct pxe_facts *f, struct i
 bool dhcp_recent_find(const struct dhcp_recent *t, const uint8_t mac[MAC_LEN], uint64_t now,
 		      struct dhcp_recent_entry *out);
 
+/* The live entry whose port-4011 request came from addr (the newest), or
+ * false. */
+bool dhcp_recent_find_addr(const struct dhcp_recent *t, struct in_addr addr, uint64_t now,
+			   struct dhcp_recent_entry *out);
+
 /* Say "local" to mac's DHCP requests until until_ms (an entry that is
  * gone is not created: -ENOENT). */
 int dhcp_recent_set_local(struct dhcp_recent *t, const uint8_t mac[MAC_LEN], uint64_t until_ms,

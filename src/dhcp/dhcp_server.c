@@ -654,6 +654,12 @@ bool dhcp_server_recent(const struct dhcp_server *s, const uint8_t mac[MAC_LEN],
 	return dhcp_recent_find(&s->recent, mac, now_ms(), out);
 }
 
+bool dhcp_server_recent_by_addr(const struct dhcp_server *s, struct in_addr addr,
+				struct dhcp_recent_entry *out)
+{
+	return dhcp_recent_find_addr(&s->recent, addr, now_ms(), out);
+}
+
 void dhcp_server_send_local(struct dhcp_server *s, const uint8_t mac[MAC_LEN], unsigned ms)
 {
 	uint64_t now = now_ms();

@@ -66,6 +66,10 @@ void dhcp_server_set_grub(struct dhcp_server *s, bool x64, bool arm64);
 bool dhcp_server_recent(const struct dhcp_server *s, const uint8_t mac[MAC_LEN],
 			struct dhcp_recent_entry *out);
 
+/* The same by the address of its port-4011 request. */
+bool dhcp_server_recent_by_addr(const struct dhcp_server *s, struct in_addr addr,
+				struct dhcp_recent_entry *out);
+
 /* mac's boot loader sent it to its local disk: answer its DHCP requests
  * in the next ms milliseconds with "local" (GRUB cannot return to the
  * firmware's next boot option by itself; it restarts the machine). */

@@ -30,6 +30,8 @@ struct grub_watch {
 	struct in_addr addr;
 	uint64_t at_ms;
 	bool used;
+	bool has_mac;              /* the machine whose 4011 request came from addr */
+	struct dhcp_recent_entry who;
 };
 
 struct grub_boot {
@@ -103,6 +105,7 @@ static void watch_add(struct grub_boot *g, struct in_addr addr)
 	w->addr = addr;
 	w->at_ms = now_ms();
 	w->used = true;
+	w->has_mac = dhcp_server_recent_by_addr(g->dhcp, addr, &w->who);
 	if (!ev_timer_active(&g->timer))
 		ev_timer_start(g->loop, &g->timer, GRUB_NEXT_SERVER_WAIT_MS / 6);
 }
@@ -134,15 +137,17 @@ static const char NEXT_SERVER_REASON[] =
 
 static void next_server_missed(struct grub_boot *g, const struct grub_watch *w)
 {
-	char ip[INET_ADDRSTRLEN], pxe[INET_ADDRSTRLEN] = "this server";
+	char ip[INET_ADDRSTRLEN], pxe[INET_ADDRSTRLEN] = "this server", mac[MAC_STR_LEN] = "";
 	struct grub_event_job *e;
 
 	inet_ntop(AF_INET, &w->addr, ip, sizeof(ip));
 	g->stats.next_server++;
-	log_warn(MOD, "%s: GRUB was loaded %u s ago but asked pxed for no grub/ file: the site "
+	if (w->has_mac)
+		mac_format(w->who.mac, mac);
+	log_warn(MOD, "%s%s%s: GRUB was loaded %u s ago but asked pxed for no grub/ file: the site "
 		      "DHCP server's ACK names another TFTP server, or none.  Set its next-server "
 		      "(siaddr) or option 66 to %s's address for PXE clients (docs/bootloaders.md)",
-		 ip, GRUB_NEXT_SERVER_WAIT_MS / 1000, pxe);
+		 w->has_mac ? mac : "", w->has_mac ? " at " : "", ip, GRUB_NEXT_SERVER_WAIT_MS / 1000, pxe);
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return;
@@ -154,6 +159,12 @@ static void next_server_missed(struct grub_boot *g, const struct grub_watch *w)
 	snprintf(e->ev.reason, sizeof(e->ev.reason), "%s (client %s)", NEXT_SERVER_REASON, ip);
 	/* The MAC is the one whose recent exchange came from that address,
 	 * when known; else the event stands for the address alone. */
+	if (w->has_mac) {
+		memcpy(e->ev.mac, w->who.mac, MAC_LEN);
+		e->ev.has_guid = w->who.has_guid;
+		memcpy(e->ev.guid, w->who.guid, GUID_LEN);
+		e->ev.arch = w->who.has_arch ? w->who.arch : -1;
+	}
 	ev_work_job_init(&e->job, event_work, event_done, e);
 	if (ev_work_submit(g->work, &e->job) < 0) {
 		free(e);

@@ -91,7 +91,7 @@ wait_for 120 grep -q "asked pxed for no grub/ file" "$TMP/pxed.log" ||
 	{ lab_dump; fail "pxed did not notice that GRUB never asked it for its configuration"; }
 lab_vm_kill
 grep -qa "$LAB_MARKER" "$TMP/sb5.log" && fail "the VM booted although its GRUB could not reach pxed"
-pxectl events --limit 20 >"$TMP/events5.txt" 2>&1 || fail "pxectl events"
+pxectl events --mac "$mac5" --limit 20 >"$TMP/events5.txt" 2>&1 || fail "pxectl events"
 grep -q "next-server" "$TMP/events5.txt" || { cat "$TMP/events5.txt" >&2; fail "no next-server event"; }
 pass "5. site DHCP without next-server: pxed warned: $(grep -o 'GRUB was loaded.*' "$TMP/pxed.log" | head -c 160)"
 pass "Secure Boot lab: $((SECONDS - t0))s"

@@ -892,6 +892,41 @@ static void test_facts_edge(void **state)
 	assert_string_equal(f.ifname, "");
 }
 
+/* Real ARM64 UEFI firmware (AAVMF, EDK2): its DISCOVER and port-4011
+ * REQUEST say arch 11 (RFC 4578 §2.1, "ARM 64-bit UEFI"); pxed answers
+ * both with GRUB, whatever BootLoaderUEFIx64 says. */
+static void test_arm64_capture(void **state)
+{
+	struct pcap_capture cap;
+	struct in_addr srv = ip4("10.77.0.2");
+	char file[PXE_BOOTFILE_MAX];
+	size_t seen = 0;
+	assert_int_equal(pcap_load(FIXTURES "/aavmf-arm64-pxe.pcap", &cap), 0);
+	for (size_t i = 0; i < cap.n; i++) {
+		struct pcap_udp *u = &cap.pkt[i];
+		struct dhcp_msg m;
+		struct pxe_facts f;
+		/* requests only: EDK2 sends its 4011 request from port 4011,
+		 * and the reply comes back to it */
+		if ((u->dport != 67 && u->dport != 4011) || u->len < 1 || u->data[0] != BOOTREQUEST)
+			continue;
+		assert_int_equal(dhcp_parse_request(u->data, u->len, &m), 0);
+		if (!pxe_is_client(&m))
+			continue;
+		assert_int_equal(pxe_facts_from_msg(&m, &f), 0);
+		assert_true(f.has_arch);
+		assert_int_equal(f.arch, 11);
+		assert_int_equal(f.arch_class, PXE_ARCH_UEFI_ARM64);
+		assert_false(f.is_ipxe);
+		assert_true(pxe_loader_grub(&conf, &f));
+		assert_int_equal(pxe_boot_file(&conf, &f, srv, file, sizeof(file)), 0);
+		assert_string_equal(file, "grubaa64.efi");
+		seen++;
+	}
+	assert_true(seen >= 2); /* the DISCOVER and the 4011 REQUEST */
+	pcap_free(&cap);
+}
+
 static int setup(void **state)
 {
 	conf_for_tests();
@@ -997,6 +1032,7 @@ int main(void)
 		cmocka_unit_test_setup(test_http_boot, setup),
 		cmocka_unit_test_setup(test_facts_edge, setup),
 		cmocka_unit_test_setup(test_local_menu, setup),
+		cmocka_unit_test_setup(test_arm64_capture, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

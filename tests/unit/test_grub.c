@@ -246,6 +246,14 @@ static void test_recent(void **state)
 	assert_false(dhcp_recent_find(&t, b.mac, 4000, &e)); /* facts expired */
 	assert_false(dhcp_recent_local(&t, b.mac, 5000));
 	assert_false(dhcp_recent_local(&t, c.mac, 2300));
+	/* by the address of the 4011 request */
+	struct in_addr ip2 = { htonl(0x0a000065) };
+	dhcp_recent_note(&t, &c, ip2, 2400);
+	assert_true(dhcp_recent_find_addr(&t, ip2, 2500, &e));
+	assert_memory_equal(e.mac, c.mac, MAC_LEN);
+	assert_false(dhcp_recent_find_addr(&t, ip, 2500, &e));
+	assert_false(dhcp_recent_find_addr(&t, none, 2500, &e));
+	assert_false(dhcp_recent_find_addr(&t, ip2, 3400, &e)); /* expired */
 	dhcp_recent_free(&t);
 	dhcp_recent_free(&t); /* twice: harmless */
 }
