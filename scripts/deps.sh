@@ -50,6 +50,11 @@ TEST_PKGS="
 	chromium
 	chromium-driver
 	python3-selenium
+	shim-signed
+	grub-efi-amd64-signed
+	sbsigntool
+	qemu-system-arm
+	qemu-efi-aarch64
 "
 pkgs="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"

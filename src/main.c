@@ -24,6 +24,8 @@
 #include "decide/boot_token.h"
 #include "decide/decide.h"
 #include "dhcp/dhcp_server.h"
+#include "dhcp/pxe.h"
+#include "http/grub_boot.h"
 #include "ev/ev.h"
 #include "ev/ev_work.h"
 #include "http/http_server.h"
@@ -45,6 +47,7 @@ struct pxed {
 	struct tftp_server *tftp;
 	struct http_server *http;
 	struct boot_tokens *tokens; /* script URL tokens: issued by DHCP, checked by HTTP */
+	struct grub_boot *grub;   /* GRUB configurations on the TFTP side */
 	struct ev_work *work;     /* the store and the disk, off the loop */
 	struct ev_timer maintain; /* the decider's housekeeping: events, retention */
 	struct ev_work_job maintain_job; /* ... which runs on the worker */
@@ -427,6 +430,50 @@ static int drop_privileges(const struct pxed_conf *c, bool state_created)
 	return 0;
 }
 
+/* The GRUB family's files, served from where Debian's packages put them
+ * under the names shim and GRUB ask for (docs/bootloaders.md).  A package
+ * that is not installed leaves its names out. */
+static void grub_maps_add(const struct pxed_conf *conf, struct content *content)
+{
+	static const struct {
+		const char *virt, *dir, *sub, *file;
+	} maps[] = {
+		{ PXE_SHIM_X64, "shim", "", "shimx64.efi.signed" },
+		{ PXE_GRUB_X64, "grub", "/x86_64-efi-signed", "grubnetx64.efi.signed" },
+		{ PXE_GRUB_ARM64, "grub", "/arm64-efi/monolithic", "grubnetaa64.efi" },
+		{ "grub/x86_64-efi/", "grub", "/x86_64-efi", NULL },
+		{ "grub/arm64-efi/", "grub", "/arm64-efi", NULL },
+	};
+	char dir[PATH_MAX + 32];
+
+	for (size_t i = 0; i < ARRAY_SIZE(maps); i++) {
+		snprintf(dir, sizeof(dir), "%s%s",
+			 maps[i].dir[0] == 's' ? conf->shim_dir : conf->grub_dir, maps[i].sub);
+		int r = content_map_add(content, maps[i].virt, dir, maps[i].file);
+		if (r < 0)
+			log_debug("pxed", "%s not served from %s: %s", maps[i].virt, dir, strerror(-r));
+	}
+}
+
+/* Which GRUB-family machines can be served; say at start-up when a
+ * setting asks for GRUB that is not installed. */
+static void grub_check(const struct pxed_conf *conf, const struct content *content,
+		       struct dhcp_server *dhcp)
+{
+	bool x64 = content_exists(content, PXE_SHIM_X64) && content_exists(content, PXE_GRUB_X64);
+	bool arm64 = content_exists(content, PXE_GRUB_ARM64);
+
+	dhcp_server_set_grub(dhcp, x64, arm64);
+	if (conf_loader_grub(conf->loader_uefi_x64) && !x64)
+		log_warn("pxed", "BootLoaderUEFIx64 is grub but %s or %s is missing (Debian packages "
+				 "shim-signed and grub-efi-amd64-signed; ShimDir %s, GrubDir %s): UEFI x64 "
+				 "machines are not serviced",
+			 PXE_SHIM_X64, PXE_GRUB_X64, conf->shim_dir, conf->grub_dir);
+	if (!arm64)
+		log_info("pxed", "no %s (Debian package grub-efi-arm64-bin, GrubDir %s): ARM64 UEFI "
+				 "machines are not serviced", PXE_GRUB_ARM64, conf->grub_dir);
+}
+
 static void pxed_teardown(struct pxed *px)
 {
 	if (px->loop) {
@@ -437,6 +484,7 @@ static void pxed_teardown(struct pxed *px)
 	ev_work_free(px->work);
 	free(px->reload_next);
 	http_server_free(px->http);
+	grub_boot_free(px->grub);
 	tftp_server_free(px->tftp);
 	dhcp_server_free(px->dhcp);
 	decider_free(px->decider);
@@ -536,6 +584,7 @@ int main(int argc, char **argv)
 		log_error("pxed", "content root %s: %s", px.conf.tftp_root, strerror(-r));
 		goto fail;
 	}
+	grub_maps_add(&px.conf, px.content);
 	if ((r = decider_new(&px.conf, px.store, &px.decider)) < 0) {
 		log_error("pxed", "decision engine: %s", strerror(-r));
 		goto fail;
@@ -568,9 +617,15 @@ int main(int argc, char **argv)
 	}
 	dhcp_server_set_tokens(px.dhcp, px.tokens);
 	http_server_set_tokens(px.http, px.tokens);
+	if ((r = grub_boot_new(px.loop, &px.conf, px.decider, px.store, px.work, px.dhcp, px.tftp,
+			       &px.grub)) < 0) {
+		log_error("pxed", "GRUB configurations: %s", strerror(-r));
+		goto fail;
+	}
+	grub_check(&px.conf, px.content, px.dhcp);
 	ev_timer_start(px.loop, &px.maintain, 100);
 	http_server_set_sources(px.http, &(struct http_metrics_sources){
-		.dhcp = px.dhcp, .tftp = px.tftp, .version = PXED_VERSION });
+		.dhcp = px.dhcp, .tftp = px.tftp, .grub = px.grub, .version = PXED_VERSION });
 	http_server_set_settings(px.http, &px.conf, settings_applied, &px);
 	ev_signal_add(px.loop, SIGTERM, on_stop, &px);
 	ev_signal_add(px.loop, SIGINT, on_stop, &px);

@@ -11,12 +11,22 @@
 #include <unistd.h>
 
 #define CONTENT_MAX_PROGRAMS 16
+#define CONTENT_MAX_MAPS 16
+
+/* A virtual name served from a package directory (content_map_add). */
+struct content_map {
+	char *virt;     /* "shimx64.efi", or a prefix ending in '/' */
+	char *file;     /* the name in dir_fd; NULL for a prefix */
+	int dir_fd;     /* O_PATH */
+};
 
 struct content {
 	int root_fd;    /* O_PATH fd of the content root */
 	int program_fd; /* O_PATH fd of the boot program dir, -1 when absent */
 	char *programs[CONTENT_MAX_PROGRAMS]; /* names allowed from program_fd */
 	size_t n_programs;
+	struct content_map maps[CONTENT_MAX_MAPS];
+	size_t n_maps;
 };
 
 static bool name_char_ok(unsigned char ch)
@@ -91,6 +101,57 @@ static int open_file(int dirfd, const char *name, bool beneath, int *fd_out, uin
 	return 0;
 }
 
+/* The package maps, after the root (where an admin's own copy wins).  A
+ * prefix map opens the rest of the name beneath its directory, by the same
+ * rules as the root: the name was checked, and no symlink leads out. */
+static int content_open_mapped(const struct content *c, const char *name, int *fd_out,
+			       uint64_t *size_out)
+{
+	for (size_t i = 0; i < c->n_maps; i++) {
+		const struct content_map *m = &c->maps[i];
+		size_t vl = strlen(m->virt);
+		if (m->file && strcmp(m->virt, name) == 0)
+			return open_file(m->dir_fd, m->file, false, fd_out, size_out);
+		if (!m->file && strncmp(m->virt, name, vl) == 0 && name[vl] && name[vl] != '/')
+			return open_file(m->dir_fd, name + vl, true, fd_out, size_out);
+	}
+	return -ENOENT;
+}
+
+int content_map_add(struct content *c, const char *virt, const char *dir, const char *file)
+{
+	struct content_map *m;
+	size_t vl = strlen(virt);
+
+	if (c->n_maps == CONTENT_MAX_MAPS || vl == 0 || content_check_name(virt, vl) < 0 ||
+	    virt[0] == '/' || (file == NULL) != (virt[vl - 1] == '/'))
+		return -EINVAL;
+	m = &c->maps[c->n_maps];
+	m->dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (m->dir_fd < 0)
+		return -errno;
+	m->virt = strdup(virt);
+	m->file = file ? strdup(file) : NULL;
+	if (!m->virt || (file && !m->file)) {
+		free(m->virt);
+		free(m->file);
+		close(m->dir_fd);
+		return -ENOMEM;
+	}
+	c->n_maps++;
+	return 0;
+}
+
+bool content_exists(const struct content *c, const char *name)
+{
+	uint64_t size;
+	int fd;
+	if (content_open(c, name, &fd, &size) < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 int content_open(const struct content *c, const char *name, int *fd_out, uint64_t *size_out)
 {
 	size_t len = strnlen(name, CONTENT_NAME_MAX + 1);
@@ -100,12 +161,14 @@ int content_open(const struct content *c, const char *name, int *fd_out, uint64_
 	if (name[0] == '/')
 		name++;
 	r = open_file(c->root_fd, name, true, fd_out, size_out);
-	if (r != -ENOENT || c->program_fd < 0)
+	if (r != -ENOENT)
 		return r;
+	if (c->program_fd < 0)
+		return content_open_mapped(c, name, fd_out, size_out);
 	for (size_t i = 0; i < c->n_programs; i++)
 		if (strcmp(c->programs[i], name) == 0)
 			return open_file(c->program_fd, name, false, fd_out, size_out);
-	return r;
+	return content_open_mapped(c, name, fd_out, size_out);
 }
 
 const char *content_strerror(int err)
@@ -133,6 +196,11 @@ void content_free(struct content *c)
 		close(c->program_fd);
 	for (size_t i = 0; i < c->n_programs; i++)
 		free(c->programs[i]);
+	for (size_t i = 0; i < c->n_maps; i++) {
+		close(c->maps[i].dir_fd);
+		free(c->maps[i].virt);
+		free(c->maps[i].file);
+	}
 	free(c);
 }
 

@@ -28,6 +28,7 @@
  * content_open, which takes a C string: packet parsers check that the
  * string ends at its first NUL, and content_check_name takes the length.) */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +54,18 @@ int content_check_name(const char *name, size_t len);
  * close and *size_out the file size.  0 or a negative errno. */
 int content_open(const struct content *c, const char *name, int *fd_out,
 		 uint64_t *size_out);
+
+/* Serve a package's file under the name a client asks for, without the
+ * admin copying it: virt "shimx64.efi" opens file "shimx64.efi.signed" in
+ * dir; virt ending in '/' (file NULL) serves everything beneath dir under
+ * that prefix ("grub/x86_64-efi/command.lst").  The content root is
+ * looked at first, so an admin's own copy wins.  0; -ENOENT (or another
+ * errno) when dir cannot be opened -- the package is not installed --,
+ * -EINVAL for a bad virt name or when the table is full. */
+int content_map_add(struct content *c, const char *virt, const char *dir, const char *file);
+
+/* Whether name opens (root, boot programs or maps). */
+bool content_exists(const struct content *c, const char *name);
 
 /* Short text for a content_open error, for log lines. */
 const char *content_strerror(int err);

@@ -29,6 +29,7 @@ enum conf_type {
 	CT_LEVEL,   /* log level word */
 	CT_URL,     /* store URL: sqlite:PATH */
 	CT_FILE,    /* a plain file name (boot program), no slashes */
+	CT_LOADER,  /* boot loader family: "ipxe" or "grub" (min 1: "grub" only) */
 };
 
 struct conf_item {
@@ -58,6 +59,10 @@ static const struct conf_item conf_table[] = {
 	{ "pxe", "BootProgramBIOS", NULL, CT_FILE, M(boot_bios), 0, 0, false, true },
 	{ "pxe", "BootProgramUEFIx64", NULL, CT_FILE, M(boot_uefi_x64), 0, 0, false, true },
 	{ "pxe", "BootProgramDir", NULL, CT_STR, M(boot_program_dir), 0, 0, false, true },
+	{ "pxe", "BootLoaderUEFIx64", NULL, CT_LOADER, M(loader_uefi_x64), 0, 0, false, false },
+	{ "pxe", "BootLoaderUEFIarm64", NULL, CT_LOADER, M(loader_uefi_arm64), 1, 0, false, false },
+	{ "pxe", "ShimDir", NULL, CT_STR, M(shim_dir), 0, 0, false, true },
+	{ "pxe", "GrubDir", NULL, CT_STR, M(grub_dir), 0, 0, false, true },
 	{ "pxe", "DHCPPort", NULL, CT_PORT, M(dhcp_port), 1, 65535, false, true },
 	{ "pxe", "User", NULL, CT_STR, M(run_user), 0, 0, false, true },
 	{ "pxe", "PXEPort", NULL, CT_PORT, M(pxe_port), 1, 65535, false, true },
@@ -105,6 +110,11 @@ void conf_defaults(struct pxed_conf *c)
 	strcpy(c->boot_bios, "undionly.kpxe");
 	strcpy(c->boot_uefi_x64, "snponly.efi");
 	strcpy(c->boot_program_dir, "/usr/lib/ipxe");
+	strcpy(c->loader_uefi_x64, "ipxe");
+	strcpy(c->loader_uefi_arm64, "grub");
+	/* Debian's shim-signed and grub-efi-*-signed / grub-efi-arm64-bin. */
+	strcpy(c->shim_dir, "/usr/lib/shim");
+	strcpy(c->grub_dir, "/usr/lib/grub");
 	c->dhcp_port = 67;
 	c->pxe_port = 4011;
 	c->boot_token_lifetime = 300;
@@ -193,6 +203,20 @@ static int conf_set(struct pxed_conf *c, const struct conf_item *it, const char 
 			return -EINVAL;
 		}
 		strcpy(field, value);
+		return 0;
+	case CT_LOADER:
+		/* No arm64 iPXE exists in Debian: "grub" is the only choice
+		 * there (min 1). */
+		if (strcasecmp(value, "grub") == 0)
+			strcpy(field, "grub");
+		else if (strcasecmp(value, "ipxe") == 0 && it->min == 0)
+			strcpy(field, "ipxe");
+		else {
+			snprintf(why, whylen, "%s: '%s' is not %s", it->name, value,
+				 it->min ? "grub (the only boot loader for this architecture)"
+					 : "ipxe or grub");
+			return -EINVAL;
+		}
 		return 0;
 	case CT_BIND:
 		if (strcasecmp(value, "include") == 0)

@@ -31,6 +31,12 @@ struct pxed_conf {
 	char boot_bios[128];        /* BootProgramBIOS: NBP for BIOS clients */
 	char boot_uefi_x64[128];    /* BootProgramUEFIx64: NBP for UEFI x64 */
 	char boot_program_dir[PATH_MAX]; /* BootProgramDir: where NBPs live */
+	/* BootLoaderUEFIx64 / BootLoaderUEFIarm64: "ipxe" or "grub", the boot
+	 * loader family plain PXE firmware of that class gets (conf_loader_grub). */
+	char loader_uefi_x64[8];
+	char loader_uefi_arm64[8];
+	char shim_dir[PATH_MAX];    /* ShimDir: Debian's shim-signed files */
+	char grub_dir[PATH_MAX];    /* GrubDir: Debian's GRUB images and modules */
 	uint16_t dhcp_port;         /* ProxyDHCP port (67) */
 	uint16_t pxe_port;          /* PXE boot server port (4011) */
 	unsigned boot_token_lifetime; /* BootTokenLifetime: seconds a script URL's token lives */
@@ -101,6 +107,12 @@ void conf_print_block(const struct pxed_conf *c, FILE *out);
  * (over the hash).  0 / negative errno; true when it matches. */
 int conf_password_hash(const char *password, char *out, size_t len);
 bool conf_password_verify(const char *hash, const char *password);
+
+/* Whether a BootLoader* value says GRUB (shim -> GRUB) rather than iPXE. */
+static inline bool conf_loader_grub(const char *loader)
+{
+	return loader[0] == 'g';
+}
 
 /* Whether the interface name passes BindPolicy. */
 bool conf_iface_allowed(const struct pxed_conf *c, const char *ifname);

@@ -138,6 +138,8 @@ int dcache_put(struct dcache *c, const struct dcache_key *k, const struct dcache
 	e->required = dec->required;
 	e->device_id = dec->device_id;
 	e->deployment_id = dec->deployment_id;
+	memcpy(e->loader, dec->loader, sizeof(e->loader));
+	e->loader[sizeof(e->loader) - 1] = '\0';
 	char *p = e->strs;
 	for (int i = 0; i < 8; i++) {
 		e->len[i] = (uint16_t)len[i];
@@ -176,6 +178,7 @@ void dcache_entry_decision(const struct dcache_entry *e, struct decision *out)
 	out->required = e->required;
 	out->device_id = e->device_id;
 	out->deployment_id = e->deployment_id;
+	memcpy(out->loader, e->loader, sizeof(out->loader));
 	/* Lengths were capped to each field's size - 1 when packed. */
 	for (int i = 0; i < 8; i++) {
 		memcpy(dst[i], p, e->len[i] + 1u);

@@ -42,6 +42,7 @@ struct dcache_entry {
 	bool required;
 	int64_t device_id;
 	int64_t deployment_id;
+	char loader[8];                      /* decision.loader */
 	uint16_t len[8];                     /* string lengths, in the order of strs */
 	char strs[];                         /* reason, device, deployment, image,
 					      * kernel, initrd, cmdline, nbp; NUL each */

@@ -939,6 +939,9 @@ struct pick {
 	struct store_deployment req;    /* first required not yet handed out */
 	struct store_deployment avail;  /* first available */
 	struct store_deployment done;   /* first required already handed out */
+	int arch_class;                 /* the machine's, -1 = not sent */
+	bool has_mismatch;              /* a deployment skipped: its image's arch */
+	struct store_deployment mismatch; /* the first of those */
 };
 
 static void edge_min(struct pick *p, int64_t t)
@@ -958,6 +961,15 @@ static int pick_one(void *ctx, const struct store_deployment *dep)
 		if (p->now_s >= dep->expires)
 			return 0;
 		edge_min(p, dep->expires);
+	}
+	/* An image runs on one architecture: an arm64 kernel is no use to an
+	 * x86 machine and the other way round. */
+	if (!store_image_arch_fits(dep->image_arch, p->arch_class, PXE_ARCH_UEFI_ARM64)) {
+		if (!p->has_mismatch) {
+			p->mismatch = *dep;
+			p->has_mismatch = true;
+		}
+		return 0;
 	}
 	if (dep->purpose == STORE_REQUIRED) {
 		if (dep->handed_out_at) {
@@ -1008,7 +1020,8 @@ static int decide_rules(struct decider *d, const struct pxe_facts *f, int64_t no
 			struct decision *out, struct decide_todo *todo)
 {
 	const struct pxed_conf *conf = d->conf;
-	struct pick p = { .now_s = now_ms / 1000 };
+	struct pick p = { .now_s = now_ms / 1000,
+			  .arch_class = f->has_arch ? (int)f->arch_class : -1 };
 	const struct store_deployment *win;
 	struct store_image im;
 	char mac_owner[64], target[160];
@@ -1053,6 +1066,13 @@ static int decide_rules(struct decider *d, const struct pxe_facts *f, int64_t no
 	out->device_id = todo->dev.id;
 	snprintf(out->device_name, sizeof(out->device_name), "%s", todo->dev.name);
 	win = p.has_req ? &p.req : p.has_avail ? &p.avail : p.has_done ? &p.done : NULL;
+	if (!win && p.has_mismatch) {
+		reason_set(out, "%s, no deployment for its architecture %s: deployment '%s' "
+				"(image '%s') is for %s", todo->dev.id ? "known device" : "unknown machine",
+			   arch_words, p.mismatch.name, p.mismatch.image_name,
+			   p.mismatch.image_arch[0] ? p.mismatch.image_arch : "x86");
+		return 0;
+	}
 	if (!win) {
 		if (todo->dev.id)
 			reason_set(out, "known device '%s', no deployment", todo->dev.name);
@@ -1085,6 +1105,7 @@ static int decide_rules(struct decider *d, const struct pxe_facts *f, int64_t no
 	snprintf(out->initrd, sizeof(out->initrd), "%s", im.initrd);
 	snprintf(out->cmdline, sizeof(out->cmdline), "%s", im.cmdline);
 	snprintf(out->nbp, sizeof(out->nbp), "%s", im.nbp);
+	snprintf(out->loader, sizeof(out->loader), "%s", im.loader);
 	todo->discover = todo->dev.id == 0;
 	target_words(win, todo->dev.name, target, sizeof(target));
 	if (out->required) {

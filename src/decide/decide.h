@@ -62,6 +62,8 @@ struct decision {
 	char nbp[256];             /* image that is a boot program instead */
 	bool repeated;             /* a repeat within DecisionRepeatWindow: counted,
 				    * not recorded; decision_log() is silent */
+	char loader[8];            /* the image's boot loader family for UEFI x64:
+				    * "" (the setting), "ipxe", "grub" */
 };
 
 /* "boot", "local", "ignore" */

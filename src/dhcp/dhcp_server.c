@@ -113,6 +113,8 @@ struct dhcp_server {
 	struct dhcp_stats stats;
 	uint64_t malformed_log_ms; /* when the last malformed line was written */
 	uint64_t malformed_quiet;  /* malformed packets not logged since */
+	struct dhcp_recent recent; /* GRUB-family clients' last exchanges */
+	bool grub_x64, grub_arm64; /* the GRUB files are there to serve */
 };
 
 /* What recvmsg told us about one datagram. */
@@ -238,6 +240,8 @@ static int send_reply(struct dhcp_server *s, const struct dhcp_rx *rx,
 static void answer(struct dhcp_server *s, const struct dhcp_rx *rx, const struct dhcp_msg *req,
 		   const struct pxe_facts *f, struct decision *dec, const char *ctx,
 		   uint8_t reply_type);
+static void grub_rules(struct dhcp_server *s, const struct dhcp_rx *rx, const struct pxe_facts *f,
+		       struct decision *dec);
 static void defer_request(struct dhcp_server *s, const struct dhcp_rx *rx,
 			  const struct dhcp_msg *req, const struct pxe_facts *f, const char *ctx,
 			  uint8_t reply_type);
@@ -331,6 +335,44 @@ static void handle_request(struct dhcp_server *s, struct dhcp_rx *rx,
 	answer(s, rx, &req, &facts, &dec, ctx, reply_type);
 }
 
+/* The GRUB family's own rules, after the decision (docs/bootloaders.md):
+ * its files must be installed; GRUB cannot ask PXEPassword without
+ * showing what it checks against, so such a machine goes local; a
+ * machine GRUB just sent to its disk goes there.  Then its facts are kept
+ * for its GRUB configuration (dhcp_recent.h). */
+static void grub_rules(struct dhcp_server *s, const struct dhcp_rx *rx, const struct pxe_facts *f,
+		       struct decision *dec)
+{
+	uint64_t now = now_ms();
+	bool x64 = f->arch_class == PXE_ARCH_UEFI_X64;
+
+	if (x64 ? !s->grub_x64 : !s->grub_arm64) {
+		dec->outcome = DECISION_IGNORE;
+		snprintf(dec->reason, sizeof(dec->reason),
+			 "not serviced: GRUB boot loader not installed (Debian packages %s)",
+			 x64 ? "shim-signed and grub-efi-amd64-signed" : "grub-efi-arm64-bin");
+		return;
+	}
+	if (dec->outcome == DECISION_BOOT && s->conf->pxe_password_hash[0]) {
+		dec->outcome = DECISION_LOCAL;
+		snprintf(dec->reason, sizeof(dec->reason),
+			 "deployment '%.64s' needs PXEPassword, which GRUB machines cannot be "
+			 "asked: local", dec->deployment_name);
+		return;
+	}
+	if (dec->outcome == DECISION_BOOT && dhcp_recent_local(&s->recent, f->mac, now)) {
+		dec->outcome = DECISION_LOCAL;
+		snprintf(dec->reason, sizeof(dec->reason),
+			 "GRUB sent it to its local disk moments ago (deployment '%.64s')",
+			 dec->deployment_name);
+		return;
+	}
+	/* A request to 4011 comes from the address the site server leased
+	 * (PXE 2.1 §2.2.6); GRUB's requests come from the same one. */
+	dhcp_recent_note(&s->recent, f, rx->port->pxe ? rx->src.sin_addr : (struct in_addr){ 0 },
+			 now);
+}
+
 /* Boot file, the decision log line, and the reply unless "not serviced". */
 static void answer(struct dhcp_server *s, const struct dhcp_rx *rx, const struct dhcp_msg *req,
 		   const struct pxe_facts *f, struct decision *dec, const char *ctx,
@@ -358,7 +400,8 @@ static void answer(struct dhcp_server *s, const struct dhcp_rx *rx, const struct
 			if (r == 0 && dec->outcome == DECISION_LOCAL && !f->is_ipxe)
 				r = pxe_http_local_file(s->conf, rx->local, file, sizeof(file));
 		} else {
-			r = pxe_boot_file(s->conf, f, rx->local, token, file, sizeof(file));
+			r = pxe_boot_file_for(s->conf, f, dec->loader, rx->local, token, file,
+					      sizeof(file));
 		}
 		if (r == -ENOENT) {
 			dec->outcome = DECISION_IGNORE;
@@ -369,6 +412,8 @@ static void answer(struct dhcp_server *s, const struct dhcp_rx *rx, const struct
 			dec->outcome = DECISION_IGNORE;
 			snprintf(dec->reason, sizeof(dec->reason),
 				 "not serviced: boot file name too long for the reply");
+		} else if (!pxe_is_http_client(req) && pxe_loader_grub_for(s->conf, f, dec->loader)) {
+			grub_rules(s, rx, f, dec);
 		}
 	}
 	decision_log(f, dec, ctx);
@@ -731,6 +776,9 @@ int dhcp_server_new(struct ev_loop *loop, const struct pxed_conf *conf,
 	s->work = work;
 	s->dhcp.io.fd = -1;
 	s->pxe.io.fd = -1;
+	r = dhcp_recent_init(&s->recent, DHCP_RECENT_MAX, DHCP_RECENT_TTL_MS);
+	if (r < 0)
+		goto err_free;
 
 	r = open_port(s, &s->dhcp, conf->dhcp_port, false);
 	if (r < 0)
@@ -746,6 +794,7 @@ int dhcp_server_new(struct ev_loop *loop, const struct pxed_conf *conf,
 err_dhcp:
 	close_port(s, &s->dhcp);
 err_free:
+	dhcp_recent_free(&s->recent);
 	free(s);
 	return r;
 }
@@ -763,12 +812,37 @@ void dhcp_server_free(struct dhcp_server *s)
 		free(s->queue);
 		s->queue = next;
 	}
+	dhcp_recent_free(&s->recent);
 	free(s);
 }
 
 void dhcp_server_set_tokens(struct dhcp_server *s, struct boot_tokens *tokens)
 {
 	s->tokens = tokens;
+}
+
+void dhcp_server_set_grub(struct dhcp_server *s, bool x64, bool arm64)
+{
+	s->grub_x64 = x64;
+	s->grub_arm64 = arm64;
+}
+
+bool dhcp_server_recent(const struct dhcp_server *s, const uint8_t mac[MAC_LEN],
+			struct dhcp_recent_entry *out)
+{
+	return dhcp_recent_find(&s->recent, mac, now_ms(), out);
+}
+
+bool dhcp_server_recent_by_addr(const struct dhcp_server *s, struct in_addr addr,
+				struct dhcp_recent_entry *out)
+{
+	return dhcp_recent_find_addr(&s->recent, addr, now_ms(), out);
+}
+
+void dhcp_server_send_local(struct dhcp_server *s, const uint8_t mac[MAC_LEN], unsigned ms)
+{
+	uint64_t now = now_ms();
+	dhcp_recent_set_local(&s->recent, mac, now + ms, now);
 }
 
 void dhcp_server_stats(const struct dhcp_server *s, struct dhcp_stats *out)

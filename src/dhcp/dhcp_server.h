@@ -6,7 +6,10 @@
  * file but never an address (yiaddr 0): the site's DHCP server leases
  * addresses, pxed only says what to boot. */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "dhcp/dhcp_recent.h"
 
 #include "dhcp/dhcp_packet.h"
 
@@ -58,3 +61,24 @@ void dhcp_server_free(struct dhcp_server *s); /* accepts NULL */
  * scripts never hand out a required deployment. */
 void dhcp_server_set_tokens(struct dhcp_server *s, struct boot_tokens *tokens);
 void dhcp_server_stats(const struct dhcp_server *s, struct dhcp_stats *out);
+
+/* ---- the GRUB boot loader family (docs/bootloaders.md) ---------------- */
+
+/* Which GRUB files pxed can serve (main looks at the content at start):
+ * without them, machines that would get GRUB are not serviced, with the
+ * missing package in the reason. */
+void dhcp_server_set_grub(struct dhcp_server *s, bool x64, bool arm64);
+
+/* What mac's DHCP exchange said within DHCP_RECENT_TTL_MS (GUID, arch,
+ * the address of its port-4011 request).  false when nothing recent. */
+bool dhcp_server_recent(const struct dhcp_server *s, const uint8_t mac[MAC_LEN],
+			struct dhcp_recent_entry *out);
+
+/* The same by the address of its port-4011 request. */
+bool dhcp_server_recent_by_addr(const struct dhcp_server *s, struct in_addr addr,
+				struct dhcp_recent_entry *out);
+
+/* mac's boot loader sent it to its local disk: answer its DHCP requests
+ * in the next ms milliseconds with "local" (GRUB cannot return to the
+ * firmware's next boot option by itself; it restarts the machine). */
+void dhcp_server_send_local(struct dhcp_server *s, const uint8_t mac[MAC_LEN], unsigned ms);

@@ -144,8 +144,35 @@ static int script_url(const struct pxed_conf *conf, const struct pxe_facts *f,
 	return 0;
 }
 
+bool pxe_loader_grub(const struct pxed_conf *conf, const struct pxe_facts *f)
+{
+	return pxe_loader_grub_for(conf, f, NULL);
+}
+
+bool pxe_loader_grub_for(const struct pxed_conf *conf, const struct pxe_facts *f,
+			 const char *image_loader)
+{
+	if (f->is_ipxe)
+		return false;
+	switch (f->arch_class) {
+	case PXE_ARCH_UEFI_X64:
+		return conf_loader_grub(image_loader && image_loader[0] ? image_loader
+									: conf->loader_uefi_x64);
+	/* Debian has no arm64 iPXE: GRUB is the only loader there. */
+	case PXE_ARCH_UEFI_ARM64: return true;
+	default: return false;
+	}
+}
+
 int pxe_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
 		  struct in_addr server, const char *token, char *out, size_t outlen)
+{
+	return pxe_boot_file_for(conf, f, NULL, server, token, out, outlen);
+}
+
+int pxe_boot_file_for(const struct pxed_conf *conf, const struct pxe_facts *f,
+		      const char *image_loader, struct in_addr server, const char *token,
+		      char *out, size_t outlen)
 {
 	const char *nbp;
 	int n;
@@ -155,7 +182,11 @@ int pxe_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
 	} else {
 		switch (f->arch_class) {
 		case PXE_ARCH_BIOS: nbp = conf->boot_bios; break;
-		case PXE_ARCH_UEFI_X64: nbp = conf->boot_uefi_x64; break;
+		case PXE_ARCH_UEFI_X64:
+			nbp = pxe_loader_grub_for(conf, f, image_loader) ? PXE_SHIM_X64
+									  : conf->boot_uefi_x64;
+			break;
+		case PXE_ARCH_UEFI_ARM64: nbp = PXE_GRUB_ARM64; break;
 		default: return -ENOENT;
 		}
 		if (!nbp[0])

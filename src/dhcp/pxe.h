@@ -48,6 +48,24 @@ bool pxe_is_ipxe(const struct dhcp_msg *m);
  * -EINVAL when chaddr is not an Ethernet address. */
 int pxe_facts_from_msg(const struct dhcp_msg *m, struct pxe_facts *f);
 
+/* The GRUB family's boot files (docs/bootloaders.md).  UEFI x64 gets
+ * Debian's signed shim, which loads the signed GRUB as "grubx64.efi" from
+ * the same server; ARM64 gets Debian's GRUB for arm64 itself (package
+ * grub-efi-arm64-bin, not signed: no Secure Boot there). */
+#define PXE_SHIM_X64   "shimx64.efi"
+#define PXE_GRUB_X64   "grubx64.efi"
+#define PXE_GRUB_ARM64 "grubaa64.efi"
+
+/* Whether plain PXE firmware of f's architecture gets the GRUB family
+ * rather than iPXE: BootLoaderUEFIx64 = grub for UEFI x64 (arch 7 and 9),
+ * always for ARM64 UEFI (arch 11, RFC 4578 §2.1); never for iPXE itself
+ * or BIOS. */
+bool pxe_loader_grub(const struct pxed_conf *conf, const struct pxe_facts *f);
+/* The same where the deployment's image names its loader ("ipxe" or
+ * "grub"; NULL or "" = the setting): it wins for UEFI x64. */
+bool pxe_loader_grub_for(const struct pxed_conf *conf, const struct pxe_facts *f,
+			 const char *image_loader);
+
 /* The boot file for a client that is to be answered: iPXE gets the URL of
  * its per-client script on pxed's HTTP side,
  *   http://SERVER:PORT/boot.ipxe?mac=MAC&t=TOKEN
@@ -55,11 +73,16 @@ int pxe_facts_from_msg(const struct dhcp_msg *m, struct pxe_facts *f);
  * one (token NULL or "")
  *   http://SERVER:PORT/boot.ipxe?mac=MAC[&guid=GUID][&arch=N]
  * (SERVER: the [http] Address when it is one IPv4 address, else `server`),
- * plain PXE firmware the boot program for its architecture class.
+ * plain PXE firmware the boot program for its architecture class (for
+ * the GRUB family, shim or GRUB: pxe_loader_grub).
  * 0, -ENOENT when pxed has no boot program for that architecture, or
  * -ENOBUFS when out is too small. */
 int pxe_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
 		  struct in_addr server, const char *token, char *out, size_t outlen);
+/* The same with the image's loader (pxe_loader_grub_for). */
+int pxe_boot_file_for(const struct pxed_conf *conf, const struct pxe_facts *f,
+		      const char *image_loader, struct in_addr server, const char *token,
+		      char *out, size_t outlen);
 
 /* The boot file for a UEFI HTTP boot client ("HTTPClient"): an absolute
  * URI, since that firmware fetches it over HTTP, not TFTP.  x64 UEFI HTTP

@@ -43,7 +43,7 @@ static void out_printf(struct out *o, const char *fmt, ...)
 /* Free text for echo/prompt lines: keep what iPXE prints literally.  Space
  * is safe because the separators it would delimit (`||`, `&&`, `;`) are
  * themselves dropped. */
-static void safe_text(char *dst, size_t dstlen, const char *src)
+void boot_script_safe_text(char *dst, size_t dstlen, const char *src)
 {
 	size_t j = 0;
 	for (size_t i = 0; src[i] && j + 1 < dstlen; i++) {
@@ -100,7 +100,7 @@ static void out_file_url(struct out *o, const char *base_url, const char *path)
 
 /* A URL pxed built itself (report, password chain): nothing iPXE could
  * expand or split on. */
-static bool own_url_valid(const char *u)
+bool boot_script_url_valid(const char *u)
 {
 	size_t n = strnlen(u, 1024);
 	if (n == 0 || n >= 1024 || (strncmp(u, "http://", 7) && strncmp(u, "https://", 8)))
@@ -146,7 +146,7 @@ static void out_image(struct out *o, const struct decision *d, const char *base_
 	out_printf(o, "boot\n");
 }
 
-static int check_boot(const struct decision *d)
+int boot_script_check(const struct decision *d)
 {
 	if (!http_name_valid(d->deployment_name) || !http_name_valid(d->image_name))
 		return -EINVAL;
@@ -192,19 +192,19 @@ int boot_script_build_opts(const struct decision *d, const char *base_url,
 	buf[0] = '\0';
 	if (!d || !base_url || !base_url_valid(base_url))
 		return -EINVAL;
-	if ((opts->report_url && !own_url_valid(opts->report_url)) ||
-	    (opts->password_url && !own_url_valid(opts->password_url)) ||
-	    (opts->choice_url && !own_url_valid(opts->choice_url)))
+	if ((opts->report_url && !boot_script_url_valid(opts->report_url)) ||
+	    (opts->password_url && !boot_script_url_valid(opts->password_url)) ||
+	    (opts->choice_url && !boot_script_url_valid(opts->choice_url)))
 		return -EINVAL;
-	safe_text(reason, sizeof(reason), d->reason);
+	boot_script_safe_text(reason, sizeof(reason), d->reason);
 	out_printf(&o, "#!ipxe\n");
 	if (opts->notice) {
-		safe_text(notice, sizeof(notice), opts->notice);
+		boot_script_safe_text(notice, sizeof(notice), opts->notice);
 		out_printf(&o, "echo pxed: %s\n", notice);
 	}
 	switch (d->outcome) {
 	case DECISION_BOOT:
-		r = check_boot(d);
+		r = boot_script_check(d);
 		if (r < 0) {
 			buf[0] = '\0'; /* never leave a partial script behind */
 			return r;

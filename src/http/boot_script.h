@@ -57,3 +57,14 @@ struct boot_script_opts {
 
 int boot_script_build_opts(const struct decision *d, const char *base_url,
 			   const struct boot_script_opts *opts, char *buf, size_t len);
+
+/* Shared with grub_script.c: one set of rules for what may reach a boot
+ * loader's script. */
+/* A BOOT decision's names, paths and command line are writable: 0 or
+ * -EINVAL. */
+int boot_script_check(const struct decision *d);
+/* Free text reduced to characters no script language here interprets
+ * (letters, digits, space and .,:_-/()=+@!?; quotes dropped). */
+void boot_script_safe_text(char *dst, size_t dstlen, const char *src);
+/* A URL pxed built itself: http(s):// and only A-Z a-z 0-9 :/?&=._-[] */
+bool boot_script_url_valid(const char *u);

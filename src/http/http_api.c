@@ -427,6 +427,10 @@ static json_t *image_json(const struct store_image *im)
 			      "created", time_json(im->created * 1000));
 	if (!o)
 		return NULL;
+	if (im->arch[0])
+		json_object_set_new(o, "arch", str_json(im->arch));
+	if (im->loader[0])
+		json_object_set_new(o, "loader", str_json(im->loader));
 	if (im->nbp[0]) {
 		json_object_set_new(o, "nbp", str_json(im->nbp));
 	} else {
@@ -646,9 +650,10 @@ static int images_list(struct http_server *s, struct MHD_Connection *c, struct h
 static int images_add(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
 		      json_t **out, struct api_err *e)
 {
-	static const char *const keys[] = { "name", "kernel", "initrd", "cmdline", "nbp", NULL };
+	static const char *const keys[] = { "name", "kernel", "initrd", "cmdline", "nbp",
+					    "arch", "loader", NULL };
 	struct store_image im = { 0 };
-	const char *name, *kernel, *initrd, *cmdline, *nbp;
+	const char *name, *kernel, *initrd, *cmdline, *nbp, *arch, *loader;
 	json_t *o = body_object(r, keys, e);
 	int rc = -1;
 
@@ -658,8 +663,21 @@ static int images_add(struct http_server *s, struct MHD_Connection *c, struct ht
 	    field_path(o, "kernel", false, &kernel, e) < 0 ||
 	    field_path(o, "initrd", false, &initrd, e) < 0 ||
 	    field_str(o, "cmdline", false, &cmdline, e) < 0 ||
-	    field_path(o, "nbp", false, &nbp, e) < 0)
+	    field_path(o, "nbp", false, &nbp, e) < 0 ||
+	    field_str(o, "arch", false, &arch, e) < 0 ||
+	    field_str(o, "loader", false, &loader, e) < 0)
 		goto done;
+	/* Without arch an image is for x86 (BIOS and UEFI x64), as before. */
+	if (arch && arch[0] && strcmp(arch, STORE_IMAGE_ARCH_ARM64) != 0) {
+		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
+			 "field 'arch' must be uefi-arm64 (or absent: x86, BIOS and UEFI x64)");
+		goto done;
+	}
+	if (loader && loader[0] && strcmp(loader, "ipxe") && strcmp(loader, "grub")) {
+		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
+			 "field 'loader' must be ipxe or grub (or absent: the setting)");
+		goto done;
+	}
 	if (nbp && (kernel || initrd || cmdline)) {
 		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
 			 "field 'nbp' excludes 'kernel', 'initrd' and 'cmdline'");
@@ -682,6 +700,8 @@ static int images_add(struct http_server *s, struct MHD_Connection *c, struct ht
 	str_copy(im.initrd, sizeof(im.initrd), initrd ? initrd : "");
 	str_copy(im.cmdline, sizeof(im.cmdline), cmdline ? cmdline : "");
 	str_copy(im.nbp, sizeof(im.nbp), nbp ? nbp : "");
+	str_copy(im.arch, sizeof(im.arch), arch ? arch : "");
+	str_copy(im.loader, sizeof(im.loader), loader ? loader : "");
 	rc = store_image_add(s->store, &im);
 	if (rc < 0) {
 		rc = api_store_fail(s, rc, e, "add an image");

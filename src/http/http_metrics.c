@@ -190,5 +190,15 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 		one(o, "pxed_tftp_retransmissions_total", "counter",
 		    "TFTP DATA/OACK packets sent again.", t->retransmits);
 	}
+	if (v->has_grub) {
+		one(o, "pxed_grub_configs_total", "counter",
+		    "Per-machine GRUB configurations that started a deployment.", v->grub.configs);
+		one(o, "pxed_grub_configs_refused_total", "counter",
+		    "Per-machine GRUB configurations refused: no recent DHCP exchange from "
+		    "that machine at that address.", v->grub.refused);
+		one(o, "pxed_grub_next_server_missing_total", "counter",
+		    "Machines whose GRUB never asked pxed for its configuration (the site "
+		    "DHCP server does not name pxed as next-server).", v->grub.next_server);
+	}
 	return ferror(o) ? -EIO : 0;
 }

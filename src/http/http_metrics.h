@@ -15,6 +15,7 @@
 #include "http/http_stream.h"
 #include "dhcp/dhcp_server.h"
 #include "tftp/tftp_server.h"
+#include "http/grub_boot.h"
 
 #define HTTP_STATUS_MAX 600
 
@@ -50,6 +51,8 @@ struct http_metrics_view {
 	struct boot_token_stats tokens; /* script URL tokens */
 	bool has_cache;
 	struct decider_cache_stats cache; /* the decision cache */
+	bool has_grub;
+	struct grub_boot_stats grub;
 };
 
 /* Write the exposition text; 0, or -EIO when out failed. */

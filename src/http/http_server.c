@@ -23,6 +23,7 @@
 #include "decide/boot_token.h"
 #include "decide/decide.h"
 #include "http/boot_script.h"
+#include "http/grub_script.h"
 #include "http/http_internal.h"
 #include "http/http_parse.h"
 #include "http/http_stream.h"
@@ -608,6 +609,20 @@ static enum MHD_Result route_boot_ipxe(struct http_server *s, struct MHD_Connect
 	return http_defer(s, c, r, url, boot_decide, boot_finish);
 }
 
+/* ---- /grub/grub.cfg -------------------------------------------------------- */
+
+/* The same for every machine (grub_script_entry()), as over TFTP, for a
+ * GRUB that can reach pxed over HTTP (not Debian's signed one). */
+static enum MHD_Result route_grub_cfg(struct http_server *s, struct MHD_Connection *c,
+				      struct http_request *r, const char *url)
+{
+	char cfg[512];
+	int n = grub_script_entry(cfg, sizeof(cfg));
+	if (n < 0)
+		return http_reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "error\n");
+	return http_reply_text(c, r, MHD_HTTP_OK, cfg);
+}
+
 /* ---- /metrics ------------------------------------------------------------ */
 
 static enum MHD_Result route_metrics(struct http_server *s, struct MHD_Connection *c,
@@ -648,6 +663,10 @@ static enum MHD_Result route_metrics(struct http_server *s, struct MHD_Connectio
 	if (s->src.tftp) {
 		v.has_tftp = true;
 		tftp_server_stats(s->src.tftp, &v.tftp);
+	}
+	if (s->src.grub) {
+		v.has_grub = true;
+		grub_boot_stats(s->src.grub, &v.grub);
 	}
 	if (s->dec) {
 		v.has_cache = true;
@@ -890,6 +909,7 @@ void http_server_kick(struct http_server *s)
 static const struct http_route routes[] = {
 	{ "/healthz", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, false, route_healthz },
 	{ "/boot.ipxe", HTTP_GET, "GET", false, false, route_boot_ipxe },
+	{ "/grub/grub.cfg", HTTP_GET, "GET", false, false, route_grub_cfg },
 	{ "/files/", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, false, route_files },
 	{ "/metrics", HTTP_GET, "GET", false, false, route_metrics },
 	{ "/ui", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, false, http_ui_static },

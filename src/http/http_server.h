@@ -56,9 +56,11 @@ void http_server_free(struct http_server *s); /* accepts NULL */
  * it once everything is up.  Pointers are borrowed; NULL = not shown. */
 struct dhcp_server;
 struct tftp_server;
+struct grub_boot;
 struct http_metrics_sources {
 	const struct dhcp_server *dhcp;
 	const struct tftp_server *tftp;
+	const struct grub_boot *grub;
 	const char *version;
 };
 void http_server_set_sources(struct http_server *s, const struct http_metrics_sources *src);

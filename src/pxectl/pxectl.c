@@ -423,8 +423,10 @@ static int print_added(json_t *j, const char *what)
 static int cmd_image_add(int argc, char **argv)
 {
 	const char *kernel = NULL, *initrd = NULL, *cmdline = NULL, *nbp = NULL, *pos[1];
+	const char *arch = NULL, *loader = NULL;
 	const struct opt opts[] = { { "--kernel", &kernel, NULL }, { "--initrd", &initrd, NULL },
 				    { "--cmdline", &cmdline, NULL }, { "--nbp", &nbp, NULL },
+				    { "--arch", &arch, NULL }, { "--loader", &loader, NULL },
 				    { NULL, NULL, NULL } };
 	size_t np;
 	json_t *body, *j;
@@ -442,7 +444,15 @@ static int cmd_image_add(int argc, char **argv)
 		return rc;
 	if (cmdline && !http_cmdline_valid(cmdline))
 		return fail("the command line must be printable ASCII without $ \" ' \\ | & ; # { } `");
+	if (arch && strcmp(arch, "uefi-arm64") && strcmp(arch, "x86"))
+		return usage_error(cur, "--arch '%s': ARCH is uefi-arm64 (or x86, the default)", arch);
+	if (loader && strcmp(loader, "ipxe") && strcmp(loader, "grub"))
+		return usage_error(cur, "--loader '%s': LOADER is ipxe or grub", loader);
 	body = json_pack("{s:s}", "name", pos[0]);
+	if (arch && strcmp(arch, "x86"))
+		json_object_set_new(body, "arch", json_string(arch));
+	if (loader)
+		json_object_set_new(body, "loader", json_string(loader));
 	if (nbp)
 		json_object_set_new(body, "nbp", json_string(nbp));
 	if (kernel)
@@ -1288,9 +1298,14 @@ static int cmd_settings_set(int argc, char **argv)
 
 static const struct command commands[] = {
 	{ "image", "add", cmd_image_add,
-	  "image add NAME --kernel FILE [--initrd FILE] [--cmdline TEXT] | --nbp FILE",
+	  "image add NAME (--kernel FILE [--initrd FILE] [--cmdline TEXT] | --nbp FILE)\n"
+	  "         [--arch uefi-arm64] [--loader ipxe|grub]",
 	  "Add a boot image.  FILEs are paths relative to pxed's content root\n"
-	  "(served at /files/).  --nbp names a boot program to chain instead." },
+	  "(served at /files/).  --nbp names a boot program to chain instead.\n"
+	  "--arch uefi-arm64: the image is for ARM64 UEFI machines (without it: x86,\n"
+	  "BIOS and UEFI x64); a deployment is offered only to machines of its image's\n"
+	  "architecture.  --loader: the boot loader family UEFI x64 machines get for\n"
+	  "this image (default: the BootLoaderUEFIx64 setting; grub for Secure Boot)." },
 	{ "image", "list", cmd_image_list, "image list [--names]",
 	  "List boot images (--names: only their names, one a line)." },
 	{ "image", "show", cmd_image_show, "image show NAME", "Show one boot image." },

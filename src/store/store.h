@@ -61,7 +61,20 @@ struct store_image {
 	char cmdline[512];
 	char nbp[256];           /* boot program image instead of kernel */
 	int64_t created;
+	/* STORE_IMAGE_ARCH_*: "" = x86 (BIOS, UEFI x86/x64), "uefi-arm64" */
+	char arch[16];
+	/* Boot loader family for UEFI x64 machines getting this image: ""
+	 * (the BootLoaderUEFIx64 setting), "ipxe" or "grub". */
+	char loader[8];
 };
+
+#define STORE_IMAGE_ARCH_ARM64 "uefi-arm64"
+/* Whether an image of arch "" or "uefi-arm64" runs on class (enum
+ * pxe_arch_class; -1 = the machine sent none, taken as x86). */
+static inline bool store_image_arch_fits(const char *arch, int arch_class, int arm64_class)
+{
+	return (arch[0] != '\0') == (arch_class == arm64_class);
+}
 
 enum store_purpose { STORE_AVAILABLE = 0, STORE_REQUIRED = 1 };
 
@@ -83,6 +96,7 @@ struct store_deployment {
 	char name[64];
 	int64_t image_id;
 	char image_name[64];
+	char image_arch[16];     /* the image's arch (store_image) */
 	int64_t device_id;       /* target device */
 	char device_name[64];
 	enum store_purpose purpose;

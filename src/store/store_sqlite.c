@@ -143,10 +143,16 @@ static const char *const migrations[] = {
 	"  updated_ms INTEGER NOT NULL"
 	");"
 	"CREATE INDEX reports_deployment ON reports (deployment_id, device_id);",
+	/* 4: an image's architecture ('' = x86: BIOS and UEFI x64;
+	 * 'uefi-arm64') and boot loader family for UEFI x64 ('' = the
+	 * BootLoaderUEFIx64 setting, 'ipxe', 'grub').  Self-contained: only
+	 * these two columns. */
+	"ALTER TABLE images ADD COLUMN arch TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE images ADD COLUMN loader TEXT NOT NULL DEFAULT '';",
 };
 
 #define DEVICE_COLS "id, name, mac, guid, arch, last_seen, created, discovered"
-#define IMAGE_COLS "id, name, kernel, initrd, cmdline, nbp, created"
+#define IMAGE_COLS "id, name, kernel, initrd, cmdline, nbp, created, arch, loader"
 #define DEPLOYMENT_COLS                                                                \
 	"SELECT d.id, d.name, d.image_id, i.name, COALESCE(d.device_id, 0),"           \
 	" COALESCE(v.name, ''), d.purpose, d.enabled, d.created,"                      \
@@ -258,8 +264,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_DEVICE_LIST] = "SELECT " DEVICE_COLS " FROM devices ORDER BY name",
 	[ST_DEVICE_IN_USE] = "SELECT name FROM deployments WHERE device_id = ?1 ORDER BY name LIMIT 1",
 	[ST_DEVICE_DELETE] = "DELETE FROM devices WHERE id = ?1",
-	[ST_IMAGE_ADD] = "INSERT INTO images (name, kernel, initrd, cmdline, nbp, created)"
-			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_IMAGE_ADD] = "INSERT INTO images (name, kernel, initrd, cmdline, nbp, created, arch, loader)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[ST_IMAGE_BY_NAME] = "SELECT " IMAGE_COLS " FROM images WHERE name = ?1",
 	[ST_IMAGE_BY_ID] = "SELECT " IMAGE_COLS " FROM images WHERE id = ?1",
 	[ST_IMAGE_LIST] = "SELECT " IMAGE_COLS " FROM images ORDER BY name",
@@ -293,7 +299,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	 * deployments for unknown machines of its architecture class (?2).
 	 * A UNION of three indexed lookups, so it stays fast at 100,000
 	 * devices and 10,000 deployments. */
-	[ST_DEPLOYMENTS_APPLICABLE] = DEPLOYMENT_COLS ", COALESCE(h.handed_out_at, 0)"
+	[ST_DEPLOYMENTS_APPLICABLE] = DEPLOYMENT_COLS ", COALESCE(h.handed_out_at, 0), i.arch"
 	DEPLOYMENT_FROM
 	" LEFT JOIN pxe_history h ON h.device_id = ?1 AND h.deployment_id = d.id"
 	" WHERE d.enabled = 1 AND d.id IN ("
@@ -1347,6 +1353,8 @@ static void image_read(sqlite3_stmt *st, struct store_image *im)
 	col_text(st, 4, im->cmdline, sizeof(im->cmdline));
 	col_text(st, 5, im->nbp, sizeof(im->nbp));
 	im->created = sqlite3_column_int64(st, 6);
+	col_text(st, 7, im->arch, sizeof(im->arch));
+	col_text(st, 8, im->loader, sizeof(im->loader));
 }
 
 static void image_rd(sqlite3_stmt *st, void *p) { image_read(st, p); }
@@ -1382,6 +1390,14 @@ int store_image_add(struct store *s, struct store_image *im)
 			 im->name);
 		goto out;
 	}
+	if (im->arch[0] && strcmp(im->arch, STORE_IMAGE_ARCH_ARM64) != 0) {
+		r = fail(s, -EINVAL, "image '%s': arch must be empty (x86) or uefi-arm64", im->name);
+		goto out;
+	}
+	if (im->loader[0] && strcmp(im->loader, "ipxe") && strcmp(im->loader, "grub")) {
+		r = fail(s, -EINVAL, "image '%s': loader must be empty, ipxe or grub", im->name);
+		goto out;
+	}
 	if (im->nbp[0] && (im->initrd[0] || im->cmdline[0])) {
 		r = fail(s, -EINVAL, "image '%s': an nbp image takes no initrd or cmdline", im->name);
 		goto out;
@@ -1402,6 +1418,8 @@ int store_image_add(struct store *s, struct store_image *im)
 	bind_text(st, 4, im->cmdline);
 	bind_text(st, 5, im->nbp);
 	sqlite3_bind_int64(st, 6, im->created);
+	bind_text(st, 7, im->arch);
+	bind_text(st, 8, im->loader);
 	if (sqlite3_step(st) == SQLITE_DONE)
 		im->id = sqlite3_last_insert_rowid(s->db);
 	else if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE)
@@ -1472,6 +1490,7 @@ static void applicable_rd(sqlite3_stmt *st, void *p)
 	struct store_deployment *d = p;
 	deployment_read(st, d);
 	d->handed_out_at = sqlite3_column_int64(st, 14);
+	col_text(st, 15, d->image_arch, sizeof(d->image_arch));
 }
 
 /* Resolve id or name of a referenced row into both; inside the lock. */

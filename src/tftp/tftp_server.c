@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -150,7 +152,21 @@ struct tftp_xfer {
 	uint64_t bytes;                /* payload bytes sent, counted once */
 };
 
+/* A read request waiting for its generator (tftp_server.h). */
+struct tftp_gen_req {
+	struct tftp_server *srv;       /* NULL once the server is gone */
+	struct tftp_gen_req *prev, *next;
+	struct sockaddr_in peer;
+	struct in_addr local;
+	size_t len;
+	uint8_t pkt[];                 /* the request, parsed again on reply */
+};
+
 struct tftp_server {
+	tftp_gen_fn gen;               /* generated files, or NULL */
+	void *gen_ctx;
+	struct tftp_gen_req *gen_reqs; /* waiting for the generator */
+	unsigned n_gen;
 	struct ev_loop *loop;
 	const struct pxed_conf *conf;
 	const struct content *content;
@@ -783,6 +799,124 @@ static void xfer_timer_cb(struct ev_loop *loop, struct ev_timer *t)
 
 /* ---- requests ----------------------------------------------------------- */
 
+static void server_on_request_gen(struct tftp_server *s, const struct sockaddr_in *peer,
+				  const struct in_addr *local, const uint8_t *pkt, size_t len,
+				  int given_fd);
+
+/* Names a boot loader asks for only in case they exist: shim 15.x looks
+ * for revocations_sku.efi, revocations_sbat.efi and shim_certificate_0.efi
+ * beside itself before loading GRUB. */
+static bool tftp_name_optional(const char *name)
+{
+	const char *base = strrchr(name, '/');
+	base = base ? base + 1 : name;
+	return (strncmp(base, "revocations_", 12) == 0 && strlen(base) > 16 &&
+		strcmp(base + strlen(base) - 4, ".efi") == 0) ||
+	       strcmp(base, "shim_certificate_0.efi") == 0;
+}
+
+/* Offer the request to the generator.  0 when it took it; -ENOENT when
+ * the name is not a generated one; -EBUSY at TFTP_GEN_MAX or out of
+ * memory. */
+static int server_gen_take(struct tftp_server *s, const struct sockaddr_in *peer,
+			   const struct in_addr *local, const struct tftp_packet *p,
+			   const uint8_t *pkt, size_t len)
+{
+	struct tftp_gen_req *g;
+	int r;
+
+	/* One request per client TID at a time: a retransmitted RRQ while
+	 * the first is being generated is answered by the first. */
+	for (g = s->gen_reqs; g; g = g->next)
+		if (g->peer.sin_addr.s_addr == peer->sin_addr.s_addr && g->peer.sin_port == peer->sin_port)
+			return 0;
+	if (s->n_gen >= TFTP_GEN_MAX) {
+		s->stats.busy++;
+		return -EBUSY;
+	}
+	g = malloc(sizeof(*g) + len);
+	if (!g)
+		return -EBUSY;
+	g->srv = s;
+	g->peer = *peer;
+	g->local = *local;
+	g->len = len;
+	memcpy(g->pkt, pkt, len);
+	g->prev = NULL;
+	g->next = s->gen_reqs;
+	if (s->gen_reqs)
+		s->gen_reqs->prev = g;
+	s->gen_reqs = g;
+	s->n_gen++;
+	r = s->gen(s->gen_ctx, p->filename, peer->sin_addr, *local, g);
+	if (r < 0) {
+		/* Not its name (or it refused at once): back to the files. */
+		if (g->srv) {
+			if (g->prev)
+				g->prev->next = g->next;
+			else
+				s->gen_reqs = g->next;
+			if (g->next)
+				g->next->prev = g->prev;
+			s->n_gen--;
+		}
+		free(g);
+		return r == -ENOENT ? -ENOENT : -EBUSY;
+	}
+	return 0;
+}
+
+void tftp_gen_reply(struct tftp_gen_req *g, int fd_or_err)
+{
+	struct tftp_server *s = g->srv;
+	if (s) {
+		if (g->prev)
+			g->prev->next = g->next;
+		else
+			s->gen_reqs = g->next;
+		if (g->next)
+			g->next->prev = g->prev;
+		s->n_gen--;
+		server_on_request_gen(s, &g->peer, &g->local, g->pkt, g->len,
+				      fd_or_err >= 0 ? fd_or_err : fd_or_err == -1 ? -EIO : fd_or_err);
+	} else if (fd_or_err >= 0) {
+		close(fd_or_err);
+	}
+	free(g);
+}
+
+int tftp_gen_memfd(const char *data, size_t len)
+{
+	int fd = memfd_create("pxed-generated", MFD_CLOEXEC | MFD_ALLOW_SEALING), r;
+	size_t off = 0;
+	if (fd < 0)
+		return -errno;
+	while (off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			close(fd);
+			return r;
+		}
+		off += (size_t)n;
+	}
+	/* What a transfer maps cannot change under it. */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+void tftp_server_set_generator(struct tftp_server *s, tftp_gen_fn fn, void *ctx)
+{
+	s->gen = fn;
+	s->gen_ctx = ctx;
+}
+
 /* Answer a request with an ERROR from the listening socket, sourced from
  * the address the request was sent to. */
 static void server_send_error(struct tftp_server *s, const struct sockaddr_in *peer,
@@ -983,8 +1117,18 @@ fail:
 	return r;
 }
 
+/* given_fd: -1 for a request off the wire; else the generator's answer
+ * to this (same) request: its content (>= 0) or an error (< -1: -errno). */
+
 static void server_on_request(struct tftp_server *s, const struct sockaddr_in *peer,
 			      const struct in_addr *local, const uint8_t *pkt, size_t len)
+{
+	server_on_request_gen(s, peer, local, pkt, len, -1);
+}
+
+static void server_on_request_gen(struct tftp_server *s, const struct sockaddr_in *peer,
+				  const struct in_addr *local, const uint8_t *pkt, size_t len,
+				  int given_fd)
 {
 	char peer_str[INET_ADDRSTRLEN + 8];
 	char name[TFTP_NAME_LOG_MAX];
@@ -1027,6 +1171,8 @@ static void server_on_request(struct tftp_server *s, const struct sockaddr_in *p
 	unsigned from_addr = server_count_peer(s, peer, &same_peer);
 	if (same_peer) {
 		log_debug(MOD, "%s: repeated request for \"%s\" ignored", peer_str, name);
+		if (given_fd >= 0)
+			close(given_fd);
 		return;
 	}
 	/* Full, in all or for this address: say so with an ERROR (RFC 1350
@@ -1054,6 +1200,8 @@ static void server_on_request(struct tftp_server *s, const struct sockaddr_in *p
 		server_send_error(s, peer, local, TFTP_ERR_UNDEF,
 				  all ? "Server busy: too many transfers, try again later"
 				      : "Too many transfers from your address, try again later");
+		if (given_fd >= 0)
+			close(given_fd);
 		return;
 	}
 	/* The filename length comes from the packet: content_check_name sees
@@ -1066,22 +1214,49 @@ static void server_on_request(struct tftp_server *s, const struct sockaddr_in *p
 		log_escape(opt, sizeof(opt), o.invalid, strlen(o.invalid));
 		snprintf(msg, sizeof(msg), "Invalid %s value", opt);
 		server_refuse(s, peer, local, peer_str, name, TFTP_ERR_OPTION, msg, msg);
+		if (given_fd >= 0)
+			close(given_fd);
 		return;
 	}
-	r = content_check_name(p.filename, p.filename_len);
 	int fd = -1;
 	uint64_t size = 0;
 	struct tftp_file *file = NULL;
-	if (r == 0)
-		r = content_open(s->content, p.filename, &fd, &size);
+	if (given_fd == -1 && s->gen) {
+		r = server_gen_take(s, peer, local, &p, pkt, len);
+		if (r == 0)
+			return; /* tftp_gen_reply() comes back here */
+		if (r != -ENOENT) {
+			server_send_error(s, peer, local, TFTP_ERR_UNDEF,
+					  "Server busy, try again later");
+			return;
+		}
+	}
+	if (given_fd >= 0) {
+		fd = given_fd;
+		r = 0;
+	} else if (given_fd < -1) {
+		r = given_fd;
+	} else {
+		r = content_check_name(p.filename, p.filename_len);
+		if (r == 0)
+			r = content_open(s->content, p.filename, &fd, &size);
+	}
 	if (r == 0)
 		r = tftp_file_get(s->files, fd, &file);
 	if (r < 0) {
 		uint16_t code = content_err_code(r);
-		server_refuse(s, peer, local, peer_str, name, code,
-			      code == TFTP_ERR_NOT_FOUND ? "File not found" :
-			      code == TFTP_ERR_ACCESS ? "Access violation" : "Cannot open file",
-			      content_strerror(r));
+		const char *msg = code == TFTP_ERR_NOT_FOUND ? "File not found" :
+				  code == TFTP_ERR_ACCESS ? "Access violation" : "Cannot open file";
+		/* Files a client asks for only in case they exist (shim's
+		 * revocation lists and extra certificate): "not found" is
+		 * the normal answer, not worth a line. */
+		if (r == -ENOENT && tftp_name_optional(p.filename)) {
+			s->stats.refused++;
+			log_debug(MOD, "%s \"%s\" not found (optional file)", peer_str, name);
+			server_send_error(s, peer, local, code, msg);
+			return;
+		}
+		server_refuse(s, peer, local, peer_str, name, code, msg, content_strerror(r));
 		return;
 	}
 	struct tftp_xfer *x = NULL;
@@ -1271,6 +1446,10 @@ void tftp_server_free(struct tftp_server *s)
 		return;
 	while (s->xfers)
 		xfer_free(s->xfers);
+	/* Their generator still answers them; tftp_gen_reply() then only
+	 * frees them. */
+	for (struct tftp_gen_req *g = s->gen_reqs; g; g = g->next)
+		g->srv = NULL;
 	ev_io_stop(s->loop, &s->io);
 	close(s->io.fd);
 	server_free_buffers(s);

@@ -15,6 +15,8 @@
  * measured round trip; see tftp_server.c for the rules and the memory
  * per transfer. */
 #pragma once
+#include <netinet/in.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct ev_loop;
@@ -42,3 +44,27 @@ int tftp_server_new(struct ev_loop *loop, const struct pxed_conf *conf,
  * Accepts NULL. */
 void tftp_server_free(struct tftp_server *s);
 void tftp_server_stats(const struct tftp_server *s, struct tftp_stats *out);
+
+/* ---- generated files --------------------------------------------------
+ * Some names are not files but made per request (the per-machine GRUB
+ * configuration).  A generator is asked first about every read request;
+ * it says -ENOENT for a name that is not its own, or takes the request
+ * (0) and later, maybe after a database round trip on the worker, calls
+ * tftp_gen_reply() once with a file descriptor holding the content
+ * (tftp_gen_memfd()) or a negative errno (-ENOENT: "File not found").
+ * The transfer then runs like any other.  At most TFTP_GEN_MAX requests
+ * wait for a generator at once (more are refused as busy and counted). */
+#define TFTP_GEN_MAX 256
+
+struct tftp_gen_req;
+/* name: as the client sent it, checked to be printable ASCII without
+ * NUL; peer: the client's address. */
+typedef int (*tftp_gen_fn)(void *ctx, const char *name, struct in_addr peer,
+			   struct in_addr local, struct tftp_gen_req *req);
+void tftp_server_set_generator(struct tftp_server *s, tftp_gen_fn fn, void *ctx);
+/* Takes fd (>= 0) or an error; req is gone afterwards.  Safe after the
+ * server was freed (the request is then dropped). */
+void tftp_gen_reply(struct tftp_gen_req *req, int fd_or_err);
+/* A sealed in-memory file holding len bytes of data: its fd, or a
+ * negative errno. */
+int tftp_gen_memfd(const char *data, size_t len);

@@ -50,6 +50,54 @@ lab_require() {
 	ip netns delete "pxedlab-probe-$$"
 }
 
+# lab_require_sb: skip unless the Secure Boot pieces are installed.
+lab_require_sb() {
+	[ -r "$OVMF_SB_CODE" ] && [ -r "$OVMF_SB_VARS" ] || skip "lab needs OVMF's Secure Boot firmware (ovmf)"
+	[ -r /usr/lib/shim/shimx64.efi.signed ] || skip "lab needs shim-signed"
+	[ -r /usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed ] || skip "lab needs grub-efi-amd64-signed"
+	command -v sbattach >/dev/null || skip "lab needs sbattach (sbsigntool)"
+}
+
+# lab_assets_sb: build/lab/{vmlinuz-unsigned,disk-uefi-sb.img} (cached): the
+# lab kernel without its signature, and a disk that boots under Secure Boot.
+lab_assets_sb() {
+	(
+		flock 9
+		if [ ! -s "$LAB_DIR/vmlinuz-unsigned" ]; then
+			cp "$LAB_DIR/vmlinuz" "$LAB_DIR/vmlinuz-unsigned.tmp" &&
+				sbattach --remove "$LAB_DIR/vmlinuz-unsigned.tmp" >&2 &&
+				mv "$LAB_DIR/vmlinuz-unsigned.tmp" "$LAB_DIR/vmlinuz-unsigned" || exit 1
+		fi
+		if [ ! -s "$LAB_DIR/disk-uefi-sb.img" ]; then
+			_lab_disk_uefi_sb || exit 1
+		fi
+	) 9>"$LAB_DIR/.lock" || fail "lab Secure Boot assets could not be built"
+	LAB_KERNEL_UNSIGNED=$LAB_DIR/vmlinuz-unsigned
+	LAB_DISK_UEFI_SB=$LAB_DIR/disk-uefi-sb.img
+}
+
+# The Secure Boot disk: \EFI\BOOT\BOOTX64.EFI is Debian's signed shim, which
+# loads the signed GRUB beside it, whose grub.cfg (found beside it too)
+# prints "PXED-LAB-DISK uefi" and powers the VM off.
+_lab_disk_uefi_sb() {
+	local d img esp
+	d=$(mktemp -d "$LAB_DIR/disksb.XXXXXX")
+	printf 'echo "%s uefi"\nsleep 1\nhalt\n' "$LAB_DISK_MARKER" >"$d/grub.cfg"
+	esp=$d/esp.img
+	mkfs.vfat -C -n PXEDLABSB "$esp" 30720 >/dev/null || return 1
+	mmd -i "$esp" ::/EFI ::/EFI/BOOT || return 1
+	mcopy -i "$esp" /usr/lib/shim/shimx64.efi.signed ::/EFI/BOOT/BOOTX64.EFI || return 1
+	mcopy -i "$esp" /usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed ::/EFI/BOOT/grubx64.efi || return 1
+	mcopy -i "$esp" "$d/grub.cfg" ::/EFI/BOOT/grub.cfg || return 1
+	img=$d/disk.img
+	truncate -s 34M "$img"
+	printf 'label: gpt\nstart=2048, size=61440, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="EFI system"\n' |
+		sfdisk -q "$img" >&2 || return 1
+	dd if="$esp" of="$img" bs=512 seek=2048 conv=notrunc status=none || return 1
+	mv "$img" "$LAB_DIR/disk-uefi-sb.img"
+	rm -rf "$d"
+}
+
 # lab_assets: kernel and initramfs, built once into build/lab/.
 lab_assets() {
 	mkdir -p "$LAB_DIR"
@@ -223,16 +271,32 @@ lab_net_up() {
 	LAB_TCPDUMP_PID=$!
 	on_exit "kill $LAB_TCPDUMP_PID; sleep 0.3"
 
+	lab_site_dhcp "${LAB_SITE_DHCP_OPTS[@]}"
+	wait_for 5 test -s "$LAB_PCAP" || true
+}
+
+# LAB_SITE_DHCP_OPTS (array): extra dnsmasq options for the site DHCP
+# server lab_net_up starts, e.g. (--dhcp-option=option:server-ip-address,10.77.0.2)
+# to name pxed as next-server in its ACKs (what GRUB needs).
+LAB_SITE_DHCP_OPTS=()
+
+# lab_site_dhcp [DNSMASQ_OPTION...]: (re)start the site DHCP server with
+# these extra options (leases are kept).
+lab_site_dhcp() {
+	if [ -n "${LAB_DHCP_PID:-}" ]; then
+		kill "$LAB_DHCP_PID" 2>/dev/null
+		wait "$LAB_DHCP_PID" 2>/dev/null
+	fi
+	: >"$TMP/site-dhcp.log"
 	ip netns exec "$LAB_NS_DHCP" dnsmasq --no-daemon --conf-file=/dev/null \
 		--pid-file= --user=root --port=0 --interface=eth0 --bind-interfaces \
 		--dhcp-range=10.77.0.100,10.77.0.200,5m \
-		--dhcp-leasefile="$TMP/leases" --log-dhcp \
-		>"$TMP/site-dhcp.log" 2>&1 &
+		--dhcp-leasefile="$TMP/leases" --log-dhcp "$@" \
+		>>"$TMP/site-dhcp.log" 2>&1 &
 	LAB_DHCP_PID=$!
 	on_exit "kill $LAB_DHCP_PID"
 	wait_for 5 grep -q "DHCP, IP range" "$TMP/site-dhcp.log" ||
 		{ cat "$TMP/site-dhcp.log" >&2; fail "site DHCP server did not start"; }
-	wait_for 5 test -s "$LAB_PCAP" || true
 }
 
 # lab_tap NAME: a tap for the VM NAME on the bridge; prints its name.
@@ -255,7 +319,7 @@ _lab_qemu() {
 	local mon=(-monitor none) a
 	for a in "${LAB_QEMU_EXTRA[@]}"; do [ "$a" = -monitor ] && mon=(); done
 	: >"$log"
-	ip netns exec "$LAB_NS_BR" qemu-system-x86_64 -accel tcg -m 256 \
+	ip netns exec "$LAB_NS_BR" qemu-system-x86_64 -accel tcg -m "${LAB_VM_MEM:-256}" \
 		-nographic "${mon[@]}" -serial "file:$log" -no-reboot "$@" "${LAB_QEMU_EXTRA[@]}" \
 		</dev/null >"$log.qemu" 2>&1 &
 	LAB_VM_PID=$!
@@ -309,6 +373,29 @@ lab_vm_uefi() {
 	_lab_disk_args "$LAB_DISK_UEFI"
 	_lab_ovmf_args "$name"
 	_lab_qemu "$log" -smbios "type=1,uuid=$uuid" "${LAB_OVMF_ARGS[@]}" \
+		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
+		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1" \
+		"${LAB_DISK_ARGS[@]}"
+	_lab_uefi_fatal
+}
+
+# lab_vm_uefi_sb NAME MAC UUID LOG: OVMF with Secure Boot enforced and
+# Microsoft's keys enrolled (what most company machines have), EDK2's own PXE
+# on virtio-net, then a disk whose loader is Debian's signed shim + GRUB.
+OVMF_SB_CODE=${OVMF_SB_CODE:-/usr/share/OVMF/OVMF_CODE_4M.secboot.fd}
+OVMF_SB_VARS=${OVMF_SB_VARS:-/usr/share/OVMF/OVMF_VARS_4M.ms.fd}
+lab_vm_uefi_sb() {
+	local name=$1 mac=$2 uuid=$3 log=$4 tap vars
+	tap=$(_lab_tap "$name") || fail "tap for $name"
+	LAB_DISK_ARGS=()
+	_lab_disk_args "$LAB_DISK_UEFI_SB"
+	vars=$TMP/$name-OVMF_VARS.ms.fd
+	cp "$OVMF_SB_VARS" "$vars"
+	LAB_QEMU_MACHINE=(-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on)
+	LAB_VM_MEM=512 _lab_qemu "$log" "${LAB_QEMU_MACHINE[@]}" -smbios "type=1,uuid=$uuid" \
+		-drive "if=pflash,format=raw,unit=0,readonly=on,file=$OVMF_SB_CODE" \
+		-drive "if=pflash,format=raw,unit=1,file=$vars" \
+		-fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=no \
 		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
 		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1" \
 		"${LAB_DISK_ARGS[@]}"
@@ -565,4 +652,106 @@ lab_vm_type() {
 	        drain()
 	s.close()
 	PY
+}
+
+# --- ARM64 (AAVMF) --------------------------------------------------------------
+
+AAVMF_CODE=${AAVMF_CODE:-/usr/share/AAVMF/AAVMF_CODE.fd}
+AAVMF_VARS=${AAVMF_VARS:-/usr/share/AAVMF/AAVMF_VARS.fd}
+
+# lab_require_arm64: skip unless qemu-system-aarch64 and AAVMF are installed.
+lab_require_arm64() {
+	command -v qemu-system-aarch64 >/dev/null || skip "lab needs qemu-system-aarch64 (qemu-system-arm)"
+	[ -r "$AAVMF_CODE" ] && [ -r "$AAVMF_VARS" ] || skip "lab needs AAVMF (qemu-efi-aarch64)"
+}
+
+# lab_assets_arm64: build/lab/arm64/{vmlinuz,initrd.gz,grub/} (cached): Debian's
+# arm64 kernel, a busybox initramfs printing the marker on ttyAMA0, and the
+# arm64 GRUB files (grub-efi-arm64-bin, an arm64-only package: fetched with
+# apt-get download after `dpkg --add-architecture arm64`, unpacked with
+# dpkg -x, never installed).
+lab_assets_arm64() {
+	LAB_ARM64=$LAB_DIR/arm64
+	mkdir -p "$LAB_ARM64"
+	(
+		flock 9
+		[ -s "$LAB_ARM64/vmlinuz" ] && [ -s "$LAB_ARM64/initrd.gz" ] &&
+			[ -s "$LAB_ARM64/grub/arm64-efi/monolithic/grubnetaa64.efi" ] && exit 0
+		_lab_arm64_fetch || exit 1
+	) 9>"$LAB_DIR/.lock" || fail "lab arm64 assets could not be built"
+}
+
+_lab_arm64_fetch() {
+	local work pkg deb
+	dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64 || return 1
+	apt-cache show busybox-static:arm64 >/dev/null 2>&1 || apt-get update >&2 || return 1
+	pkg=$(apt-cache depends linux-image-arm64:arm64 2>/dev/null |
+		awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+	[ -n "$pkg" ] || { lab_log "no linux-image-arm64 dependency"; return 1; }
+	pkg=${pkg%:arm64}
+	work=$(mktemp -d "$LAB_DIR/arm64.XXXXXX")
+	(cd "$work" && apt-get download "$pkg:arm64" busybox-static:arm64 grub-efi-arm64-bin:arm64) >&2 || return 1
+	for deb in "$work"/*.deb; do dpkg -x "$deb" "$work/x" || return 1; done
+	cp "$work"/x/boot/vmlinuz-* "$LAB_ARM64/vmlinuz" || return 1
+	rm -rf "$LAB_ARM64/grub"
+	cp -a "$work/x/usr/lib/grub" "$LAB_ARM64/grub" || return 1
+	local d=$work/initrd
+	mkdir -p "$d/bin" "$d/proc" "$d/dev"
+	cp "$work/x/bin/busybox" "$d/bin/busybox" || return 1
+	for a in sh mount cat echo poweroff sleep; do ln -s busybox "$d/bin/$a"; done
+	cat >"$d/init" <<-'INIT'
+	#!/bin/sh
+	export PATH=/bin
+	mount -t proc proc /proc
+	mount -t devtmpfs devtmpfs /dev 2>/dev/null
+	line="PXED-LAB-MARKER cmdline=$(cat /proc/cmdline)"
+	echo "$line" >/dev/console
+	echo "$line" >/dev/ttyAMA0
+	poweroff -f
+	sleep 5
+	INIT
+	chmod 755 "$d/init"
+	(cd "$d" && find . | cpio -o -H newc --quiet | gzip -9) >"$LAB_ARM64/initrd.gz" || return 1
+	echo "$pkg" >"$LAB_ARM64/vmlinuz.package"
+	rm -rf "$work"
+}
+
+# lab_vm_arm64 NAME MAC UUID LOG: AAVMF (EDK2 for ARM64) on QEMU's virt
+# machine, EDK2's own PXE on virtio-net, no disk.
+lab_vm_arm64() {
+	local name=$1 mac=$2 uuid=$3 log=$4 tap vars
+	tap=$(_lab_tap "$name") || fail "tap for $name"
+	vars=$TMP/$name-AAVMF_VARS.fd
+	cp "$AAVMF_VARS" "$vars"
+	: >"$log"
+	ip netns exec "$LAB_NS_BR" qemu-system-aarch64 -machine virt -cpu cortex-a57 -m 512 \
+		-nographic -monitor none -serial "file:$log" -no-reboot \
+		-drive "if=pflash,format=raw,unit=0,readonly=on,file=$AAVMF_CODE" \
+		-drive "if=pflash,format=raw,unit=1,file=$vars" \
+		-fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=no \
+		-smbios "type=1,uuid=$uuid" \
+		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
+		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1" \
+		</dev/null >"$log.qemu" 2>&1 &
+	LAB_VM_PID=$!
+	LAB_VM_START=$SECONDS
+	on_exit "lab_vm_kill $LAB_VM_PID"
+	LAB_VM_FATAL='starting Boot[0-9A-Fa-f]+ "UiApp"'
+	LAB_VM_DISK=
+}
+
+# lab_vm_uefi_http NAME MAC UUID LOG: OVMF that boots by UEFI HTTP boot
+# first (PXE over IPv4 and IPv6 turned off), then the disk.
+lab_vm_uefi_http() {
+	local name=$1 mac=$2 uuid=$3 log=$4 tap
+	tap=$(_lab_tap "$name") || fail "tap for $name"
+	LAB_DISK_ARGS=()
+	_lab_disk_args "$LAB_DISK_UEFI"
+	_lab_ovmf_args "$name"
+	_lab_qemu "$log" -smbios "type=1,uuid=$uuid" "${LAB_OVMF_ARGS[@]}" \
+		-fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=no \
+		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
+		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,bootindex=1" \
+		"${LAB_DISK_ARGS[@]}"
+	_lab_uefi_fatal
 }

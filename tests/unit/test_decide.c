@@ -681,6 +681,52 @@ static const uint8_t MAC2[MAC_LEN] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x57 };
 static const char *GUID2 = "11111111-2222-4333-8444-555555555555";
 static const char *GUID3 = "99999999-2222-4333-8444-555555555555";
 
+/* Images carry an architecture: an arm64 image is offered to ARM64 UEFI
+ * machines only, an x86 one (no arch) never to them; the reason says why.
+ * The image's boot loader reaches the decision (and the cache). */
+static void test_image_arch(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	struct store_image im = { 0 };
+	snprintf(im.name, sizeof(im.name), "deb-arm64");
+	snprintf(im.kernel, sizeof(im.kernel), "arm64/linux");
+	snprintf(im.arch, sizeof(im.arch), "uefi-arm64");
+	snprintf(im.loader, sizeof(im.loader), "grub");
+	assert_int_equal(store_image_add(fx->s, &im), 0);
+	struct store_image bad = im;
+	snprintf(bad.name, sizeof(bad.name), "bad");
+	snprintf(bad.arch, sizeof(bad.arch), "mips");
+	assert_int_equal(store_image_add(fx->s, &bad), -EINVAL);
+	snprintf(bad.arch, sizeof(bad.arch), "%s", "");
+	snprintf(bad.loader, sizeof(bad.loader), "pxe");
+	assert_int_equal(store_image_add(fx->s, &bad), -EINVAL);
+	add_dep(fx->s, "arm-req", "deb-arm64", STORE_REQUIRED, 10);
+
+	facts_for(&f, MAC1); /* UEFI x64 */
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	assert_string_equal(d.reason, "known device, no deployment for its architecture uefi-x64: "
+				      "deployment 'arm-req' (image 'deb-arm64') is for uefi-arm64");
+	f.arch = 11;
+	f.arch_class = PXE_ARCH_UEFI_ARM64;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_string_equal(d.deployment_name, "arm-req");
+	assert_string_equal(d.loader, "grub");
+	/* an x86 image is not for the ARM64 machine */
+	add_image(fx->s, "deb-x86");
+	add_dep(fx->s, "x86-req", "deb-x86", STORE_REQUIRED, 20);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_string_equal(d.deployment_name, "arm-req");
+	facts_for(&f, MAC1);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_string_equal(d.deployment_name, "x86-req");
+	assert_string_equal(d.loader, "");
+}
+
 static void test_unknown_machine(void **state)
 {
 	struct fx *fx = *state;
@@ -949,6 +995,7 @@ int main(void)
 		T(test_response_delay),
 		T(test_rule_order),
 		T(test_collection_target),
+		T(test_image_arch),
 		T(test_unknown_machine),
 		T(test_identity_conflict),
 		T(test_window),

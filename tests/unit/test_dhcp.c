@@ -562,11 +562,36 @@ static void test_boot_file(void **state)
 	f.arch = 9, f.arch_class = PXE_ARCH_UEFI_X64;
 	assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, "ipxe.efi");
-	const uint16_t unserved[] = { 6, 11, 16, 2, 1000 };
+	const uint16_t unserved[] = { 6, 16, 2, 1000 };
 	for (size_t i = 0; i < ARRAY_SIZE(unserved); i++) {
 		f.arch = unserved[i], f.arch_class = pxe_arch_classify(unserved[i]);
 		assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), -ENOENT);
 	}
+	/* ARM64 UEFI (RFC 4578 §2.1: 11): GRUB, whatever the settings. */
+	f.arch = 11, f.arch_class = PXE_ARCH_UEFI_ARM64;
+	assert_true(pxe_loader_grub(&conf, &f));
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
+	assert_string_equal(out, "grubaa64.efi");
+	/* BootLoaderUEFIx64 = grub: UEFI x64 (7 and 9) gets shim, BIOS
+	 * keeps iPXE, and so does iPXE itself. */
+	strcpy(conf.loader_uefi_x64, "grub");
+	const uint16_t x64[] = { 7, 9 };
+	for (size_t i = 0; i < ARRAY_SIZE(x64); i++) {
+		f.arch = x64[i], f.arch_class = pxe_arch_classify(x64[i]);
+		assert_true(pxe_loader_grub(&conf, &f));
+		assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
+		assert_string_equal(out, "shimx64.efi");
+	}
+	f.arch = 0, f.arch_class = PXE_ARCH_BIOS;
+	assert_false(pxe_loader_grub(&conf, &f));
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
+	assert_string_equal(out, "undionly.kpxe");
+	f.arch = 9, f.arch_class = PXE_ARCH_UEFI_X64, f.is_ipxe = true;
+	assert_false(pxe_loader_grub(&conf, &f));
+	f.is_ipxe = false;
+	strcpy(conf.loader_uefi_x64, "ipxe");
+	assert_false(pxe_loader_grub(&conf, &f));
+	f.arch = 1000, f.arch_class = PXE_ARCH_OTHER;
 	/* iPXE gets the script URL whatever its architecture */
 	f.is_ipxe = true;
 	assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
@@ -867,6 +892,41 @@ static void test_facts_edge(void **state)
 	assert_string_equal(f.ifname, "");
 }
 
+/* Real ARM64 UEFI firmware (AAVMF, EDK2): its DISCOVER and port-4011
+ * REQUEST say arch 11 (RFC 4578 §2.1, "ARM 64-bit UEFI"); pxed answers
+ * both with GRUB, whatever BootLoaderUEFIx64 says. */
+static void test_arm64_capture(void **state)
+{
+	struct pcap_capture cap;
+	struct in_addr srv = ip4("10.77.0.2");
+	char file[PXE_BOOTFILE_MAX];
+	size_t seen = 0;
+	assert_int_equal(pcap_load(FIXTURES "/aavmf-arm64-pxe.pcap", &cap), 0);
+	for (size_t i = 0; i < cap.n; i++) {
+		struct pcap_udp *u = &cap.pkt[i];
+		struct dhcp_msg m;
+		struct pxe_facts f;
+		/* requests only: EDK2 sends its 4011 request from port 4011,
+		 * and the reply comes back to it */
+		if ((u->dport != 67 && u->dport != 4011) || u->len < 1 || u->data[0] != BOOTREQUEST)
+			continue;
+		assert_int_equal(dhcp_parse_request(u->data, u->len, &m), 0);
+		if (!pxe_is_client(&m))
+			continue;
+		assert_int_equal(pxe_facts_from_msg(&m, &f), 0);
+		assert_true(f.has_arch);
+		assert_int_equal(f.arch, 11);
+		assert_int_equal(f.arch_class, PXE_ARCH_UEFI_ARM64);
+		assert_false(f.is_ipxe);
+		assert_true(pxe_loader_grub(&conf, &f));
+		assert_int_equal(pxe_boot_file(&conf, &f, srv, file, sizeof(file)), 0);
+		assert_string_equal(file, "grubaa64.efi");
+		seen++;
+	}
+	assert_true(seen >= 2); /* the DISCOVER and the 4011 REQUEST */
+	pcap_free(&cap);
+}
+
 static int setup(void **state)
 {
 	conf_for_tests();
@@ -972,6 +1032,7 @@ int main(void)
 		cmocka_unit_test_setup(test_http_boot, setup),
 		cmocka_unit_test_setup(test_facts_edge, setup),
 		cmocka_unit_test_setup(test_local_menu, setup),
+		cmocka_unit_test_setup(test_arm64_capture, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

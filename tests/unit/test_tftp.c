@@ -376,6 +376,47 @@ static int open_read(const struct content *c, const char *name, char *out, size_
 	return 0;
 }
 
+/* The boot loaders' package files under the names shim and GRUB ask for:
+ * an exact name maps to another file name, a prefix to a directory, where
+ * names stay beneath it; the root still wins; a missing directory is an
+ * error the caller may ignore. */
+static void test_content_maps(void **state)
+{
+	char root[128], pkg[160], mods[160], p[200], got[64];
+	struct content *c;
+	snprintf(root, sizeof(root), "%s/root", tmpdir);
+	snprintf(pkg, sizeof(pkg), "%s/pkg", tmpdir);
+	snprintf(mods, sizeof(mods), "%s/pkg/mods", tmpdir);
+	mkdir(pkg, 0755);
+	mkdir(mods, 0755);
+	snprintf(p, sizeof(p), "%s/shimx64.efi.signed", pkg); write_file(p, "SHIM");
+	snprintf(p, sizeof(p), "%s/command.lst", mods); write_file(p, "LST");
+	assert_int_equal(content_new(root, NULL, NULL, &c), 0);
+	assert_int_equal(content_map_add(c, "shimx64.efi", pkg, "shimx64.efi.signed"), 0);
+	assert_int_equal(content_map_add(c, "grub/x86_64-efi/", mods, NULL), 0);
+	assert_int_equal(content_map_add(c, "pxelinux.0", pkg, "shimx64.efi.signed"), 0);
+	assert_int_equal(content_map_add(c, "grubx64.efi", "/nonexistent/dir", "x"), -ENOENT);
+	assert_int_equal(content_map_add(c, "../x", pkg, "x"), -EINVAL);
+	assert_int_equal(content_map_add(c, "dir/", pkg, "x"), -EINVAL);  /* prefix with a file */
+	assert_int_equal(content_map_add(c, "name", pkg, NULL), -EINVAL); /* file without a prefix */
+
+	assert_int_equal(open_read(c, "shimx64.efi", got, sizeof(got)), 0);
+	assert_string_equal(got, "SHIM");
+	assert_int_equal(open_read(c, "/shimx64.efi", got, sizeof(got)), 0);
+	assert_int_equal(open_read(c, "/grub/x86_64-efi/command.lst", got, sizeof(got)), 0);
+	assert_string_equal(got, "LST");
+	assert_int_equal(open_read(c, "pxelinux.0", got, sizeof(got)), 0);
+	assert_string_equal(got, "PXE"); /* the root wins */
+	assert_int_equal(open_read(c, "grub/x86_64-efi/../shimx64.efi.signed", got, sizeof(got)), -EACCES);
+	assert_int_equal(open_read(c, "grub/x86_64-efi/", got, sizeof(got)), -ENOENT);
+	assert_int_equal(open_read(c, "grub/x86_64-efi//etc/passwd", got, sizeof(got)), -ENOENT);
+	assert_int_equal(open_read(c, "grub/x86_64-efi/missing.lst", got, sizeof(got)), -ENOENT);
+	assert_int_equal(open_read(c, "grubx64.efi", got, sizeof(got)), -ENOENT);
+	assert_true(content_exists(c, "shimx64.efi"));
+	assert_false(content_exists(c, "grubx64.efi"));
+	content_free(c);
+}
+
 static void test_content_open(void **state)
 {
 	char root[128], prog[128], got[64];
@@ -550,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_build),
 		cmocka_unit_test(test_netascii),
 		cmocka_unit_test_setup_teardown(test_content_open, content_setup, content_teardown),
+		cmocka_unit_test_setup_teardown(test_content_maps, content_setup, content_teardown),
 		cmocka_unit_test_setup_teardown(test_file_cache, content_setup, content_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
