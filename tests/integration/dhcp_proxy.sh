@@ -421,8 +421,8 @@ done
 bcast --mac $MACL --guid $GUIDL --arch 7 --user-class iPXE
 answered "local iPXE DISCOVER"
 URL=$(field file)
-assert_eq "local iPXE file" "http://$SRV:$HTTP_PORT/boot.ipxe?mac=$MACL&guid=$GUIDL&arch=7" "$URL"
-getscript
+[[ $URL =~ ^http://$SRV:$HTTP_PORT/boot\.ipxe\?mac=$MACL\&t=[0-9a-f]{32}$ ]] || fail "local iPXE file: $URL"
+ip netns exec "$NS_C" curl -sf -o "$TMP/script" "$URL" || fail "GET $URL"
 assert_eq "local iPXE script" "$(printf '#!ipxe\necho pxed: booting from local disk (known device lab-78l, no deployment)\nexit 1')" "$(cat "$TMP/script")"
 bcast --http --mac $MACL --guid $GUIDL
 answered "local UEFI HTTP DISCOVER"
