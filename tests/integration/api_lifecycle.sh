@@ -170,7 +170,7 @@ assert_grep '^unk-x64 +deb +unknown:uefi-x64 +available +yes +-' "$OUT"
 discover $MU 7
 assert_eq "dhcp unknown, support off" "ignore -" "$(last_dhcp $MU)"
 [ -z "$(ipxe_url $MU 7)" ] || fail "unknown machine's iPXE answered with SupportUnknownMachines off"
-curl -s "$B/boot.ipxe?mac=$MU&arch=7" | grep -q '^exit$' || fail "unknown machine serviced with SupportUnknownMachines off"
+curl -s "$B/boot.ipxe?mac=$MU&arch=7" | grep -q '^exit 1$' || fail "unknown machine serviced with SupportUnknownMachines off"
 ctl 0 settings set SupportUnknownMachines yes
 assert_grep '^SupportUnknownMachines: Yes \(was No\)' "$OUT"
 discover $MU 7

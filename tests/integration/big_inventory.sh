@@ -39,11 +39,13 @@ with open(tmp + "/bad.csv", "w") as f:
         f.write(line(i) if i != n - 2 else "late,02:00:00:00:00:00\n")
 PY
 rows_read() { curl -s "$B/metrics" | sed -n 's/^pxed_store_rows_read_total //p'; }
+# API reads need the token too.
+api() { curl -H "Authorization: Bearer $(cat "$PXED_TOKEN_FILE")" "$@"; }
 
 # ---- one bad line in 100,000: named, nothing imported -------------------------
 "$PXECTL" device import "$TMP/bad.csv" >"$TMP/out" 2>"$TMP/err" && fail "the bad file was imported"
 assert_grep "line $((N - 1)): mac is also on line 1" "$TMP/err"
-[ "$(curl -s -D - -o /dev/null "$B/api/v1/devices?limit=1" | tr -d '\r' | sed -n 's/^X-Total-Count: //p')" = 0 ] ||
+[ "$(api -s -D - -o /dev/null "$B/api/v1/devices?limit=1" | tr -d '\r' | sed -n 's/^X-Total-Count: //p')" = 0 ] ||
 	fail "a bad import left devices behind"
 pass "100,000 lines with one bad: 'line $((N - 1)): mac is also on line 1', nothing imported"
 
@@ -57,7 +59,7 @@ pass "$N devices ($(($(stat -c %s "$TMP/inv.csv") / 1024)) KiB) imported in one 
 # ---- a page costs its rows ------------------------------------------------------------
 r0=$(rows_read)
 t0=$(date +%s%3N)
-curl -sf -D "$TMP/hdr" -o "$TMP/page" "$B/api/v1/devices?limit=1" || fail "GET devices?limit=1"
+api -sf -D "$TMP/hdr" -o "$TMP/page" "$B/api/v1/devices?limit=1" || fail "GET devices?limit=1"
 T=$(($(date +%s%3N) - t0))
 r1=$(rows_read)
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [x["name"] for x in d]==["m-000000"], d' "$TMP/page" ||
@@ -65,7 +67,7 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [x["name"] f
 assert_grep "^X-Total-Count: $N" <(tr -d '\r' <"$TMP/hdr")
 echo "   devices?limit=1: $((r1 - r0)) row(s) read, $T ms"
 [ $((r1 - r0)) -le 2 ] || fail "devices?limit=1 read $((r1 - r0)) rows of $N"
-curl -sf -o "$TMP/page" "$B/api/v1/devices?limit=2&offset=99998" || fail "last page"
+api -sf -o "$TMP/page" "$B/api/v1/devices?limit=2&offset=99998" || fail "last page"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [x["name"] for x in d]==["m-099998","m-099999"], d' "$TMP/page" ||
 	fail "last page: $(cat "$TMP/page")"
 # events name their devices: a page of 5 reads 5 events and their devices

@@ -51,7 +51,7 @@ handed_out() { grep -q '^kernel' "$TMP/s.ipxe"; }
 no_handout() {
 	! handed_out || { cat "$TMP/s.ipxe" >&2; fail "$1: handed out"; }
 	! grep -q 'report' "$TMP/s.ipxe" || { cat "$TMP/s.ipxe" >&2; fail "$1: report token revealed"; }
-	assert_grep '^exit$' "$TMP/s.ipxe"
+	assert_grep '^exit 1$' "$TMP/s.ipxe"
 }
 refused() { sed -n "s/^pxed_boot_tokens_refused_total{reason=\"$1\"} //p" "$TMP/m"; }
 metrics() { curl -sf --max-time 5 -o "$TMP/m" "$B/metrics" || fail "/metrics"; }

@@ -60,8 +60,10 @@ U=$(ipxe_url $M1)
 [ -n "$U" ] || fail "no DHCP answer with the disk full"
 curl -s --max-time 5 -o "$TMP/s.ipxe" "$U" || fail "GET the script with the disk full"
 grep -q '^kernel' "$TMP/s.ipxe" && fail "a hand-out served that could not be recorded: $(cat "$TMP/s.ipxe")"
-assert_grep '^exit$' "$TMP/s.ipxe"
-assert_grep 'could not record hand-out' "$TMP/s.ipxe"
+assert_grep '^exit 1$' "$TMP/s.ipxe"
+# The client is told only that the server failed; the log says what.
+assert_grep 'not serviced: server error, see the server log' "$TMP/s.ipxe"
+assert_grep 'could not record hand-out' "$TMP/pxed.log"
 code=$(curl -s -o "$TMP/h" -w '%{http_code}' "$B/healthz")
 assert_eq "healthz while full" 503 "$code"
 assert_grep '^degraded: the database cannot be written \(.*full.*\)$' "$TMP/h"

@@ -11,6 +11,7 @@ command -v curl >/dev/null || skip "needs curl"
 
 PORT=$(free_port)
 TFTP_PORT=$(free_port)
+PXE_PORT=$(free_port)
 mkdir -p "$TMP/root/img" "$TMP/dbfs"
 head -c 1000 /dev/urandom >"$TMP/root/img/linux"
 head -c 1000 /dev/urandom >"$TMP/root/img/initrd"
@@ -19,7 +20,7 @@ on_exit "umount -l '$TMP/dbfs'"
 cat >"$TMP/pxed.conf" <<CONF
 [pxe]
 DHCPPort = $(free_port)
-PXEPort = $(free_port)
+PXEPort = $PXE_PORT
 $(loopback_sections | sed "s|^URL = .*|URL = sqlite:$TMP/dbfs/pxed.db|")
 CONF
 start_pxed "$TMP/pxed.conf"
@@ -35,8 +36,10 @@ assert_eq "/healthz before" ok "$(curl -s "$B/healthz")"
 
 # Fill the file system that holds the database.
 dd if=/dev/zero of="$TMP/dbfs/filler" bs=64k >/dev/null 2>&1
-curl -s "$B/boot.ipxe?mac=52:54:00:00:00:01" >"$TMP/script1"
-curl -s "$B/boot.ipxe?mac=52:54:00:00:00:09" >/dev/null
+# Scripts are fetched as iPXE does: the URL (with its one-time token) from
+# a DHCP exchange.  An unknown machine's request is one more event to write.
+curl -s "$(ipxe_url 52:54:00:00:00:01)" >"$TMP/script1"
+ipxe_url 52:54:00:00:00:09 >/dev/null
 degraded() { [ "$(curl -s -o "$TMP/h" -w '%{http_code}' "$B/healthz")" = 503 ]; }
 wait_for 10 degraded || { cat "$TMP/h"; tail "$TMP/pxed.log"; fail "/healthz does not report the store failing to write"; }
 assert_grep "^degraded: the database cannot be written" "$TMP/h"
@@ -49,7 +52,7 @@ pass "the boot script says 'server error' while the log has the store's text"
 
 # Room again: the next write goes through, /healthz is ok, no restart.
 rm -f "$TMP/dbfs/filler"
-curl -s "$B/boot.ipxe?mac=52:54:00:00:00:02" >"$TMP/script2"
+curl -s "$(ipxe_url 52:54:00:00:00:02)" >"$TMP/script2"
 healthy() { [ "$(curl -s "$B/healthz")" = ok ]; }
 wait_for 10 healthy || fail "/healthz still degraded after room was made: $(curl -s "$B/healthz")"
 assert_grep "^kernel " "$TMP/script2"

@@ -11,6 +11,7 @@ import os
 import statistics
 import sys
 import time
+import subprocess
 import urllib.error
 import urllib.request
 
@@ -205,13 +206,25 @@ ok("image and required deployment created in the browser")
 # 6. Live: a boot appears within 2 s.
 go("#/live", "#live-table")
 WebDriverWait(drv, 5).until(lambda d: "on" in d.find_element(By.ID, "live-dot").get_attribute("class"))
+# The script URL, with its one-time token, from a DHCP exchange as iPXE
+# makes it (that answer is itself a decision on the Live page).
+out = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "dhcp_client.py"),
+                      "--unicast", "127.0.0.1", "--port", os.environ["PXE_PORT"], "--source", "127.0.0.1:0",
+                      "--type", "request", "--ciaddr", "127.0.0.1", "--user-class", "iPXE",
+                      "--mac", MAC, "--arch", "7", "--timeout", "2"],
+                     capture_output=True, text=True, timeout=10).stdout
+url = next((l[5:] for l in out.splitlines() if l.startswith("file=")), "")
+if "/boot.ipxe?" not in url:
+    fail("no script URL in the iPXE DHCP answer: %r" % out)
+wait_text("#live-body", MAC, timeout=5)
+time.sleep(0.5)
 before = int(drv.find_element(By.ID, "count-boot").text)
 t0 = time.monotonic()
-with urllib.request.urlopen(BASE + "/boot.ipxe?mac=" + MAC + "&arch=7", timeout=5) as r:
+with urllib.request.urlopen(url, timeout=5) as r:
     script = r.read().decode()
 if "deb/linux" not in script:
     fail("boot.ipxe did not hand out the deployment: " + script[:200])
-wait_text("#live-body", MAC, timeout=2)
+WebDriverWait(drv, 2).until(lambda d: int(d.find_element(By.ID, "count-boot").text) >= before + 1)
 seen = time.monotonic() - t0
 row = drv.find_element(By.CSS_SELECTOR, "#live-body tr").text
 if "boot" not in row or "lab-01" not in row or "reimage-lab-01" not in row:

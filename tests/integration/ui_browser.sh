@@ -27,11 +27,13 @@ rm -rf "$SHOTS"
 mkdir -p "$TMP/root/deb" "$SHOTS"
 head -c 10000 /dev/urandom >"$TMP/root/deb/linux"
 head -c 1000 /dev/urandom >"$TMP/root/deb/initrd.gz"
+PXE_PORT=$(free_port)
+export PXE_PORT
 {
 	cat <<CONF
 [pxe]
 DHCPPort = $(free_port)
-PXEPort = $(free_port)
+PXEPort = $PXE_PORT
 CONF
 	loopback_sections
 	printf '\n[log]\nLevel = info\n'
@@ -118,7 +120,8 @@ wait_for 5 grep -q retry "$TMP/st1" || fail "the cookie stream did not start"
 code=$(curl -s -o /dev/null -w '%{http_code}' -m 3 -H "Authorization: Bearer $TOKEN" \
 	"$B/api/v1/events/stream")
 assert_eq "a third stream over MaxEventStreams = 2" 503 "$code"
-curl -s "$B/boot.ipxe?mac=52:54:00:00:00:77" >/dev/null
+# A DHCP request as iPXE makes it: a decision like any other.
+ipxe_url 52:54:00:00:00:77 >/dev/null
 wait_for 3 grep -q '52:54:00:00:00:77' "$TMP/st1" || fail "the decision did not reach stream 1"
 wait_for 3 grep -q '52:54:00:00:00:77' "$TMP/st2" || fail "the decision did not reach stream 2"
 kill $S1 $S2 2>/dev/null
