@@ -361,7 +361,10 @@ static void grub_rules(struct dhcp_server *s, const struct dhcp_rx *rx, const st
 		return;
 	}
 	if (dec->outcome == DECISION_BOOT && dhcp_recent_local(&s->recent, f->mac, now)) {
+		/* Not the answer a repeat of this decision was counted as
+		 * (the mark is new): a log line of its own. */
 		dec->outcome = DECISION_LOCAL;
+		dec->repeated = false;
 		snprintf(dec->reason, sizeof(dec->reason),
 			 "GRUB sent it to its local disk moments ago (deployment '%.64s')",
 			 dec->deployment_name);

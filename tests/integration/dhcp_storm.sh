@@ -47,6 +47,7 @@ wait_for 5 link_up || fail "veth link did not come up"
 
 HTTP_PORT=8080
 mkdir -p "$TMP/root" "$TMP/state"
+chmod 700 "$TMP/state"
 cat >"$TMP/pxed.conf" <<CONF
 [pxe]
 SupportUnknownMachines = no

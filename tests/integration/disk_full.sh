@@ -84,6 +84,7 @@ rm -f "$TMP/state/filler"
 U=$(ipxe_url $M1)
 curl -s --max-time 5 -o "$TMP/s.ipxe" "$U" || fail "GET the script after the disk was freed"
 assert_grep '^kernel ' "$TMP/s.ipxe"
-wait_for 5 test "$(curl -s "$B/healthz")" = ok || fail "/healthz still: $(curl -s "$B/healthz")"
+healthy() { [ "$(curl -s "$B/healthz")" = ok ]; }
+wait_for 10 healthy || fail "/healthz still: $(curl -s "$B/healthz")"
 kill -0 "$PXED_PID" || fail "pxed is gone"
 pass "space again: the deployment is handed out at the next boot, /healthz ok, no restart"
