@@ -190,7 +190,12 @@ bool http_cmdline_valid(const char *s)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c > 0x7e || strchr("$\"'\\|&;#{}`", c))
+		if (c < 0x20 || c > 0x7e || strchr("$\"'\\|&#{}`", c))
+			return false;
+		/* iPXE ends a command at a ';' token of its own; one inside an
+		 * argument (Ubuntu's ds=nocloud-net;s=URL) is plain text.  So a
+		 * ';' needs a non-space character on both sides. */
+		if (c == ';' && (i == 0 || i + 1 == n || s[i - 1] == ' ' || s[i + 1] == ' '))
 			return false;
 	}
 	return true;
