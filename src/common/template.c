@@ -55,7 +55,7 @@ bool template_name_valid(const char *s, size_t n)
 static bool cmdline_char(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c && strchr("-._:/,=+@%~?!", c));
+	       (c && strchr("-._:/,=+@%~?![]", c));
 }
 
 /* Write v[0..n) escaped for kind; false when the kind cannot hold it. */

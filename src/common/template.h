@@ -12,7 +12,7 @@
  * Every value (and default) goes through the escaping of the place it
  * lands in, the template's kind:
  *   CMDLINE  a kernel command line inside an iPXE `kernel` line: a value
- *            may hold only A-Z a-z 0-9 and - . _ : / , = + @ % ~ ? !
+ *            may hold only A-Z a-z 0-9 and - . _ : / , = + @ % ~ ? ! [ ]
  *            (no space, quote, backslash, '$', '{', '}', '|', '&', ';',
  *            '#', control or non-ASCII byte): anything else is refused,
  *            so a value is always one kernel argument (or part of one)
