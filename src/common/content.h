@@ -28,6 +28,7 @@
  * content_open, which takes a C string: packet parsers check that the
  * string ends at its first NUL, and content_check_name takes the length.) */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +54,11 @@ int content_check_name(const char *name, size_t len);
  * close and *size_out the file size.  0 or a negative errno. */
 int content_open(const struct content *c, const char *name, int *fd_out,
 		 uint64_t *size_out);
+
+/* True for a name under the root's templates/ folder: answer file
+ * templates, served only rendered, to their boot (/answers/), never as
+ * they are by TFTP or /files/. */
+bool content_is_private(const char *name);
 
 /* Short text for a content_open error, for log lines. */
 const char *content_strerror(int err);

@@ -64,6 +64,7 @@ static const struct conf_item conf_table[] = {
 	{ "pxe", "BootTokenLifetime", NULL, CT_UINT, M(boot_token_lifetime), 1, 86400, false, false },
 	{ "pxe", "BootTokens", NULL, CT_UINT, M(boot_tokens), 16, 1000000, false, true },
 	{ "pxe", "UnknownMachinesPerMinute", NULL, CT_UINT, M(unknown_machines_per_minute), 0, 1000000, false, false },
+	{ "pxe", "WakeInterfaces", NULL, CT_STR, M(wake_interfaces), 0, 0, false, false },
 	{ "tftp", "Root", "TFTP Root", CT_STR, M(tftp_root), 0, 0, false, true },
 	{ "tftp", "Port", "TFTP Port", CT_PORT, M(tftp_port), 1, 65535, false, true },
 	/* RFC 2348: blksize 8..65464; RFC 7440: windowsize 1..65535. */
@@ -77,6 +78,7 @@ static const struct conf_item conf_table[] = {
 	{ "http", "TLSKey", NULL, CT_STR, M(http_tls_key), 0, 0, false, true },
 	{ "http", "AdminHTTPSOnly", NULL, CT_BOOL, M(http_admin_https_only), 0, 0, false, false },
 	{ "http", "TokenFile", NULL, CT_STR, M(http_token_file), 0, 0, false, true },
+	{ "http", "AnswerTokenLifetime", NULL, CT_UINT, M(answer_token_lifetime), 60, 604800, false, false },
 	{ "store", "URL", "Store URL", CT_URL, M(store_url), 0, 0, false, true },
 	{ "store", "StateDir", "State Dir", CT_STR, M(state_dir), 0, 0, false, true },
 	{ "store", "EventRetentionDays", "Event Retention Days", CT_UINT, M(event_retention_days), 0, 36500, false, false },
@@ -100,6 +102,7 @@ void conf_defaults(struct pxed_conf *c)
 	c->dhcp_port = 67;
 	c->pxe_port = 4011;
 	c->boot_token_lifetime = 300;
+	c->answer_token_lifetime = 21600;
 	c->boot_tokens = 8192;
 	c->tftp_port = 69;
 	/* 1468 = 1500-byte Ethernet MTU - IP (20) - UDP (8) - TFTP (4). */

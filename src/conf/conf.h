@@ -36,6 +36,7 @@ struct pxed_conf {
 	unsigned boot_token_lifetime; /* BootTokenLifetime: seconds a script URL's token lives */
 	unsigned boot_tokens;       /* BootTokens: tokens kept at once (oldest forgotten) */
 	unsigned unknown_machines_per_minute; /* UnknownMachinesPerMinute: devices recorded; 0 = no cap */
+	char wake_interfaces[256];  /* WakeInterfaces: Wake-on-LAN broadcast out of these; "" = all up IPv4 broadcast interfaces */
 
 	/* [tftp] */
 	char tftp_root[PATH_MAX];   /* Root: content served by TFTP and HTTP */
@@ -47,6 +48,7 @@ struct pxed_conf {
 	/* [http] */
 	uint16_t http_port;         /* Port: the seed's "HTTP Port" */
 	char http_address[64];      /* Address to bind; "" = all */
+	unsigned answer_token_lifetime; /* AnswerTokenLifetime: seconds a boot's answer files stay readable */
 
 	/* [store] */
 	char store_url[PATH_MAX];   /* URL: sqlite:PATH */

@@ -20,7 +20,9 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "conf/conf.h"
+#include "common/template.h"
 #include "decide/decide.h"
+#include "decide/machine_vars.h"
 #include "http/http_internal.h"
 #include "http/http_parse.h"
 #include "store/store.h"
@@ -635,10 +637,11 @@ static int images_add(struct http_server *s, struct MHD_Connection *c, struct ht
 		goto done;
 	}
 	/* The cmdline goes into an iPXE script verbatim: see boot_script.h. */
-	if (cmdline && !http_cmdline_valid(cmdline)) {
+	if (cmdline && !http_cmdline_template_valid(cmdline)) {
 		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
 			 "field 'cmdline' must be at most 511 printable ASCII characters without "
-			 "$ \" ' \\ | & ; # { } `");
+			 "\" ' \\ | & # { } ` or a lone ;, and $ only in ${name} or "
+			 "${name:-default}");
 		goto done;
 	}
 	str_copy(im.name, sizeof(im.name), name);
@@ -1096,6 +1099,9 @@ static int device_lookup(struct http_server *s, const char *name, struct store_d
 	return 0;
 }
 
+static int device_vars_json(struct http_server *s, const struct store_device *d, json_t *o,
+			    struct api_err *e);
+
 static int device_one(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
 		      json_t **out, struct api_err *e)
 {
@@ -1119,6 +1125,11 @@ static int device_one(struct http_server *s, struct MHD_Connection *c, struct ht
 	switch (r->method) {
 	case HTTP_GET:
 		*out = device_json(&d);
+		if (*out && (rc = device_vars_json(s, &d, *out, e)) < 0) {
+			json_decref(*out);
+			*out = NULL;
+			return rc;
+		}
 		return MHD_HTTP_OK;
 	case HTTP_POST: /* NAME/clear: "Clear Required PXE Deployments" */
 		rc = store_handout_clear_device(s->store, d.id);
@@ -1986,4 +1997,199 @@ enum MHD_Result http_api_settings(struct http_server *s, struct MHD_Connection *
 	if (r->method == HTTP_GET)
 		return api_run_here(settings_get, s, c, r);
 	return api_run_exclusive(settings_set, s, c, r);
+}
+
+/* ---- variables: /api/v1/vars/LEVEL[/NAME][/KEY] --------------------------
+ * GET lists an owner's variables (or one with KEY), PUT KEY sets one from
+ * {"value": "..."}, DELETE KEY removes one.  LEVEL is global (no NAME),
+ * device, collection, image or deployment. */
+
+struct vars_path {
+	enum store_var_level level;
+	char owner[HTTP_NAME_MAX + 1]; /* "" for global */
+	char key[STORE_VAR_KEY_MAX + 1]; /* "" = none */
+};
+
+/* Split the URL; 404 for anything that is not a level, a valid name and
+ * a valid key. */
+static int vars_path_parse(const char *url, struct vars_path *p, struct api_err *e)
+{
+	const char *seg[4];
+	size_t len[4], n = 0;
+	const char *q = url + strlen("/api/v1/vars/");
+	char level[16];
+
+	memset(p, 0, sizeof(*p));
+	while (*q && n < 4) {
+		const char *slash = strchr(q, '/');
+		seg[n] = q;
+		len[n] = slash ? (size_t)(slash - q) : strlen(q);
+		n++;
+		if (!slash)
+			break;
+		q = slash + 1;
+		if (!*q)
+			return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "no such API endpoint");
+	}
+	if (n == 0 || (*q && n == 4))
+		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "no such API endpoint");
+	if (len[0] >= sizeof(level))
+		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "no such variable level");
+	memcpy(level, seg[0], len[0]);
+	level[len[0]] = '\0';
+	if (store_var_level_parse(level, &p->level) < 0)
+		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found",
+				"variable level is one of global, device, collection, image, "
+				"deployment");
+	size_t k = 1;
+	if (p->level != STORE_VAR_GLOBAL) {
+		if (n < 2 || len[1] == 0 || len[1] > HTTP_NAME_MAX)
+			return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "%s variables need a name",
+					level);
+		memcpy(p->owner, seg[1], len[1]);
+		p->owner[len[1]] = '\0';
+		if (!http_name_valid(p->owner))
+			return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found",
+					"a name is 1 to %d characters of A-Z a-z 0-9 . _ -",
+					HTTP_NAME_MAX);
+		k = 2;
+	}
+	if (n > k + 1)
+		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "no such API endpoint");
+	if (n == k + 1) {
+		if (!template_name_valid(seg[k], len[k]))
+			return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found",
+					"a variable name is 1 to %d characters of A-Z a-z 0-9 _, "
+					"not starting with a digit", STORE_VAR_KEY_MAX);
+		memcpy(p->key, seg[k], len[k]);
+		p->key[len[k]] = '\0';
+	}
+	return 0;
+}
+
+struct vars_list_ctx {
+	json_t *obj;
+	const char *only; /* one key, or NULL */
+	bool found;
+};
+
+static int vars_add(void *ctx, const struct store_var *v)
+{
+	struct vars_list_ctx *l = ctx;
+	if (l->only && strcmp(l->only, v->key))
+		return 0;
+	l->found = true;
+	json_object_set_new(l->obj, v->key, json_string(v->value));
+	return 0;
+}
+
+static int vars_one(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+		    json_t **out, struct api_err *e)
+{
+	static const char *const keys[] = { "value", NULL };
+	struct vars_path p;
+	struct vars_list_ctx l = { 0 };
+	const char *value;
+	json_t *o;
+	int rc;
+
+	if (vars_path_parse(r->url_full, &p, e) < 0)
+		return -1;
+	if (r->method != HTTP_GET && !p.key[0])
+		return api_fail(e, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+				"%s needs a variable name at the end of the URL", r->method_name);
+	switch (r->method) {
+	case HTTP_GET:
+		l.obj = json_object();
+		l.only = p.key[0] ? p.key : NULL;
+		rc = store_var_list(s->store, p.level, p.owner, vars_add, &l);
+		if (rc < 0) {
+			json_decref(l.obj);
+			return api_store_fail(s, rc, e, "list variables");
+		}
+		if (l.only && !l.found) {
+			json_decref(l.obj);
+			return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "no variable %s", p.key);
+		}
+		*out = json_pack("{s:s, s:o, s:o}", "level", store_var_level_name(p.level), "name",
+				 p.owner[0] ? json_string(p.owner) : json_null(), "vars", l.obj);
+		return MHD_HTTP_OK;
+	case HTTP_PUT:
+		o = body_object(r, keys, e);
+		if (!o)
+			return -1;
+		if (field_str(o, "value", true, &value, e) < 0) {
+			json_decref(o);
+			return -1;
+		}
+		rc = store_var_set(s->store, p.level, p.owner, p.key, value);
+		json_decref(o);
+		if (rc == -ENOSPC)
+			return api_fail(e, MHD_HTTP_CONFLICT, "too_many", "%s",
+					store_last_error(s->store));
+		if (rc < 0)
+			return api_store_fail(s, rc, e, "set a variable");
+		log_info(MOD, "variable %s set on %s%s%s", p.key, store_var_level_name(p.level),
+			 p.owner[0] ? " " : "", p.owner);
+		*out = json_pack("{s:s, s:o, s:s, s:b}", "level", store_var_level_name(p.level), "name",
+				 p.owner[0] ? json_string(p.owner) : json_null(), "key", p.key, "set",
+				 1);
+		return MHD_HTTP_OK;
+	case HTTP_DELETE:
+		rc = store_var_unset(s->store, p.level, p.owner, p.key);
+		if (rc < 0)
+			return api_store_fail(s, rc, e, "unset a variable");
+		log_info(MOD, "variable %s unset on %s%s%s", p.key, store_var_level_name(p.level),
+			 p.owner[0] ? " " : "", p.owner);
+		*out = json_pack("{s:s, s:o, s:s, s:b}", "level", store_var_level_name(p.level), "name",
+				 p.owner[0] ? json_string(p.owner) : json_null(), "key", p.key,
+				 "deleted", 1);
+		return MHD_HTTP_OK;
+	default:
+		return api_fail(e, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+				"%s is not allowed here", r->method_name);
+	}
+}
+
+enum MHD_Result http_api_vars(struct http_server *s, struct MHD_Connection *c,
+			      struct http_request *r, const char *url)
+{
+	return api_run(vars_one, s, c, r);
+}
+
+/* The first deployment that applies to d (decision order), for the
+ * variables a device shows. */
+static int first_dep(void *ctx, const struct store_deployment *d)
+{
+	*(struct store_deployment *)ctx = *d;
+	return 1;
+}
+
+/* "vars": the stored variables a boot of d would get with the first
+ * deployment that applies to it now ({"key": {"value", "from"}}), and
+ * "vars_deployment": that deployment (null: none; then no deployment or
+ * image variables).  Built-ins are set per boot and not shown. */
+static int device_vars_json(struct http_server *s, const struct store_device *d, json_t *o,
+			    struct api_err *e)
+{
+	struct store_deployment dep = { 0 };
+	struct machine_vars mv;
+	json_t *vars;
+	int rc, ac = d->arch >= 0 ? (int)pxe_arch_classify((uint16_t)d->arch) : -1;
+
+	rc = store_deployments_applicable(s->store, d->id, ac, first_dep, &dep);
+	if (rc < 0)
+		return api_store_fail(s, rc, e, "find a device's deployments");
+	rc = machine_vars_load(s->store, d->id, dep.id, dep.image_id, &mv);
+	if (rc < 0)
+		return api_store_fail(s, rc, e, "read a device's variables");
+	vars = json_object();
+	for (size_t i = 0; i < mv.n; i++)
+		json_object_set_new(vars, mv.v[i].name,
+				    json_pack("{s:s, s:s}", "value", mv.v[i].value, "from",
+					      mv.v[i].source));
+	machine_vars_free(&mv);
+	json_object_set_new(o, "vars", vars);
+	json_object_set_new(o, "vars_deployment", dep.id ? json_string(dep.name) : json_null());
+	return 0;
 }

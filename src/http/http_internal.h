@@ -124,6 +124,11 @@ enum MHD_Result http_defer_exclusive(struct http_server *s, struct MHD_Connectio
 				     struct http_request *r, const char *url, http_work_fn work,
 				     http_handler resume);
 
+/* "http://HOST[:PORT]" as the client reached this server (its Host header
+ * when that is a plain host[:port]), for URLs written into scripts. */
+void http_request_base_url(struct MHD_Connection *c, const struct http_listener *via, char *out,
+			   size_t len);
+
 /* Queue a response and record its status for the log line.  Takes the
  * response's reference. */
 enum MHD_Result http_queue(struct MHD_Connection *c, struct http_request *r, unsigned status,
@@ -164,5 +169,8 @@ enum MHD_Result http_api_cache_flush(struct http_server *s, struct MHD_Connectio
 				     struct http_request *r, const char *url);
 enum MHD_Result http_api_settings(struct http_server *s, struct MHD_Connection *c,
 				  struct http_request *r, const char *url);
+/* /api/v1/vars/LEVEL[/NAME][/KEY] (variables, docs/unattended.md). */
+enum MHD_Result http_api_vars(struct http_server *s, struct MHD_Connection *c,
+			      struct http_request *r, const char *url);
 enum MHD_Result http_api_status(struct http_server *s, struct MHD_Connection *c,
 				struct http_request *r, const char *url);

@@ -83,6 +83,19 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 	for (unsigned i = 0; i < HTTP_REPORT_STATES; i++)
 		fprintf(o, "pxed_reports_total{state=\"%s\"} %llu\n", states[i],
 			(unsigned long long)h->reports[i]);
+	head(o, "pxed_answer_files_total", "counter",
+	     "Answer file requests (/answers/): served, or refused (bad token, no template, "
+	     "render error).");
+	fprintf(o, "pxed_answer_files_total{result=\"served\"} %llu\n",
+		(unsigned long long)h->answers[HTTP_ANSWER_SERVED]);
+	fprintf(o, "pxed_answer_files_total{result=\"refused\"} %llu\n",
+		(unsigned long long)h->answers[HTTP_ANSWER_REFUSED]);
+	head(o, "pxed_cmdline_render_failures_total", "counter",
+	     "Deployment hand-outs sent to the local disk because the command line did not render.");
+	fprintf(o, "pxed_cmdline_render_failures_total %llu\n",
+		(unsigned long long)h->cmdline_refused);
+	head(o, "pxed_wake_requests_total", "counter", "Wake-on-LAN requests sent.");
+	fprintf(o, "pxed_wake_requests_total %llu\n", (unsigned long long)h->wake_sent);
 
 	if (v->has_dhcp) {
 		const struct dhcp_stats *d = &v->dhcp;

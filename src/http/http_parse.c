@@ -1,5 +1,7 @@
 #include "http/http_parse.h"
 
+#include "common/template.h"
+
 #include <stdio.h>
 
 #include "common/util.h"
@@ -199,6 +201,15 @@ bool http_cmdline_valid(const char *s)
 			return false;
 	}
 	return true;
+}
+
+bool http_cmdline_template_valid(const char *s)
+{
+	char skel[512];
+	size_t n = s ? strnlen(s, 512) : 0;
+	if (!s || n > 511)
+		return false;
+	return template_skeleton(s, n, skel, sizeof(skel), NULL) == 0 && http_cmdline_valid(skel);
 }
 
 /* [s, e) with spaces and tabs trimmed off both ends. */

@@ -46,6 +46,10 @@ bool http_path_valid(const char *s);
  * `;` that stands alone (iPXE's separator is a `;` token; inside an
  * argument, as in `ds=nocloud-net;s=URL`, it is text).  Empty is valid. */
 bool http_cmdline_valid(const char *s);
+/* An image's command line as stored: a template (common/template.h) whose
+ * text without its ${...} passes http_cmdline_valid(), so that every render
+ * of it does too. */
+bool http_cmdline_template_valid(const char *s);
 
 /* One line of a device import file, "name,mac[,guid]" (pxectl device
  * import; POST /api/v1/devices/import).  Spaces around fields are

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "common/util.h"
+#include "common/template.h"
 #include "http/http_parse.h"
 
 #define DEFAULT_SERVER "http://127.0.0.1:8080"
@@ -428,8 +429,9 @@ static int cmd_image_add(int argc, char **argv)
 	if ((rc = check_name("image name", pos[0])) || (kernel && (rc = check_path("kernel", kernel))) ||
 	    (initrd && (rc = check_path("initrd", initrd))) || (nbp && (rc = check_path("nbp", nbp))))
 		return rc;
-	if (cmdline && !http_cmdline_valid(cmdline))
-		return fail("the command line must be printable ASCII without $ \" ' \\ | & ; # { } `");
+	if (cmdline && !http_cmdline_template_valid(cmdline))
+		return fail("the command line must be printable ASCII without \" ' \\ | & # { } ` or a "
+			    "lone ;, and $ only in ${name} or ${name:-default}");
 	body = json_pack("{s:s}", "name", pos[0]);
 	if (nbp)
 		json_object_set_new(body, "nbp", json_string(nbp));
@@ -834,7 +836,30 @@ static int clear_one(int argc, char **argv, const char *kind, const char *noun,
 
 static int cmd_device_show(int argc, char **argv)
 {
-	return get_one(argc, argv, "devices", "device");
+	const char *name, *k;
+	char path[256];
+	json_t *j, *v, *vars;
+	int rc = one_name(argc, argv, NULL, "device", &name);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/api/v1/devices/%s", name);
+	if ((rc = api_call("GET", path, NULL, &j)))
+		return rc;
+	if (!opt_json) {
+		print_object(j);
+		/* the variables a boot would get, and where each comes from */
+		vars = json_object_get(j, "vars");
+		if (json_object_size(vars))
+			printf("variables (deployment %s):\n",
+			       json_string_value(json_object_get(j, "vars_deployment"))
+				       ? json_string_value(json_object_get(j, "vars_deployment"))
+				       : "-");
+		json_object_foreach(vars, k, v)
+			printf("  %s=%s  (%s)\n", k, json_string_value(json_object_get(v, "value")),
+			       json_string_value(json_object_get(v, "from")));
+	}
+	json_decref(j);
+	return EXIT_OK;
 }
 
 static int cmd_device_rm(int argc, char **argv)
@@ -1245,6 +1270,100 @@ static int cmd_settings_set(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* ---- variables ------------------------------------------------------------ */
+
+/* LEVEL [NAME] then what is left (KEY=VALUE or KEY, or nothing): the
+ * variables' API path /api/v1/vars/LEVEL[/NAME] into path, the rest in
+ * *rest (NULL when none). */
+static int var_args(int argc, char **argv, bool want_rest, char *path, size_t len,
+		    const char **rest)
+{
+	const char *pos[3];
+	size_t np, need;
+	int rc = opts_parse(cur, argc, argv, NULL, pos, 3, &np);
+	if (rc)
+		return rc;
+	if (np < 1)
+		return usage_error(cur, "LEVEL is required (global, device, collection, image, "
+					"deployment)");
+	if (strcmp(pos[0], "global") && strcmp(pos[0], "device") && strcmp(pos[0], "collection") &&
+	    strcmp(pos[0], "image") && strcmp(pos[0], "deployment"))
+		return usage_error(cur, "LEVEL '%s' is not global, device, collection, image or "
+					"deployment", pos[0]);
+	need = (strcmp(pos[0], "global") ? 2 : 1) + (want_rest ? 1 : 0);
+	if (np != need)
+		return usage_error(cur, "%s", strcmp(pos[0], "global") ? "LEVEL NAME is required, once"
+								    : "global takes no NAME");
+	if (need - want_rest == 2) {
+		if ((rc = check_name(pos[0], pos[1])))
+			return rc;
+		snprintf(path, len, "/api/v1/vars/%s/%s", pos[0], pos[1]);
+	} else {
+		snprintf(path, len, "/api/v1/vars/global");
+	}
+	*rest = want_rest ? pos[np - 1] : NULL;
+	return 0;
+}
+
+static int check_var_name(const char *k, size_t n)
+{
+	if (template_name_valid(k, n))
+		return 0;
+	fprintf(stderr, "pxectl: variable name '%.*s' is not valid: use 1 to %d characters of "
+			"A-Z a-z 0-9 _, not starting with a digit\n", (int)n, k, TEMPLATE_NAME_MAX);
+	return EXIT_ERR;
+}
+
+static int cmd_var_set(int argc, char **argv)
+{
+	char path[256], full[340];
+	const char *kv, *eq;
+	json_t *body;
+	int rc = var_args(argc, argv, true, path, sizeof(path), &kv);
+	if (rc)
+		return rc;
+	eq = strchr(kv, '=');
+	if (!eq)
+		return usage_error(cur, "KEY=VALUE is required");
+	if ((rc = check_var_name(kv, (size_t)(eq - kv))))
+		return rc;
+	snprintf(full, sizeof(full), "%s/%.*s", path, (int)(eq - kv), kv);
+	body = json_pack("{s:s}", "value", eq + 1);
+	rc = api_change("PUT", full, body, "%.*s set\n", (int)(eq - kv), kv);
+	json_decref(body);
+	return rc;
+}
+
+static int cmd_var_unset(int argc, char **argv)
+{
+	char path[256], full[340];
+	const char *k;
+	int rc = var_args(argc, argv, true, path, sizeof(path), &k);
+	if (rc)
+		return rc;
+	if ((rc = check_var_name(k, strlen(k))))
+		return rc;
+	snprintf(full, sizeof(full), "%s/%s", path, k);
+	return api_change("DELETE", full, NULL, "%s unset\n", k);
+}
+
+static int cmd_var_list(int argc, char **argv)
+{
+	char path[256];
+	const char *none, *k;
+	json_t *j, *v;
+	int rc = var_args(argc, argv, false, path, sizeof(path), &none);
+	if (rc)
+		return rc;
+	if ((rc = api_call("GET", path, NULL, &j)))
+		return rc;
+	if (!opt_json)
+		json_object_foreach(json_object_get(j, "vars"), k, v)
+			printf("%s=%s\n", k, json_string_value(v));
+	json_decref(j);
+	return EXIT_OK;
+}
+
 static const struct command commands[] = {
 	{ "image", "add", cmd_image_add,
 	  "image add NAME --kernel FILE [--initrd FILE] [--cmdline TEXT] | --nbp FILE",
@@ -1312,6 +1431,13 @@ static const struct command commands[] = {
 	{ "deployment", "disable", cmd_deployment_disable, "deployment disable NAME",
 	  "Disable a deployment (kept, but no client gets it)." },
 	{ "deployment", "rm", cmd_deployment_rm, "deployment rm NAME", "Remove a deployment." },
+	{ "var", "set", cmd_var_set, "var set LEVEL [NAME] KEY=VALUE",
+	  "Set a variable for command lines and answer files.  LEVEL is global\n"
+	  "(no NAME), device, collection, image or deployment.  A boot gets the\n"
+	  "most specific: device > deployment > collection > image > global." },
+	{ "var", "unset", cmd_var_unset, "var unset LEVEL [NAME] KEY", "Remove a variable." },
+	{ "var", "list", cmd_var_list, "var list LEVEL [NAME]",
+	  "List the variables of one level (and owner)." },
 	{ "events", NULL, cmd_events,
 	  "events [--device NAME] [--mac MAC] [--since TIME] [--limit N]",
 	  "Show boot decisions, oldest first (the newest N, default 100).  --device\n"

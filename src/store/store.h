@@ -213,6 +213,9 @@ int store_device_add_discovered(struct store *s, struct store_device *d, int64_t
 
 /* PXE history: the last required deployment handed to a device. */
 int store_handout_record(struct store *s, int64_t device_id, int64_t deployment_id, int64_t when);
+/* Withdraw one hand-out (the boot did not start after all); 0 also when
+ * there was none. */
+int store_handout_forget(struct store *s, int64_t device_id, int64_t deployment_id);
 /* 1 if that deployment was handed to that device (and not cleared), 0 if not. */
 int store_handout_done(struct store *s, int64_t device_id, int64_t deployment_id);
 /* Like store_handout_done(), and *when = the hand-out time (unix seconds). */

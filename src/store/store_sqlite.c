@@ -2577,3 +2577,26 @@ int store_vars_applicable(struct store *s, int64_t device_id, int64_t deployment
 			" ORDER BY 1 DESC, 3 ASC, 4 ASC",
 			args, 3, cb, ctx);
 }
+
+int store_handout_forget(struct store *s, int64_t device_id, int64_t deployment_id)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	if ((r = tx_begin(s)) < 0)
+		goto out;
+	r = var_prepare(s, "DELETE FROM pxe_history WHERE device_id = ?1 AND deployment_id = ?2",
+			&st);
+	if (r == 0) {
+		sqlite3_bind_int64(st, 1, device_id);
+		sqlite3_bind_int64(st, 2, deployment_id);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			r = db_fail(s, "forget a hand-out");
+		sqlite3_finalize(st);
+	}
+	r = tx_end(s, r); /* bumps: the deployment is due again */
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}

@@ -968,6 +968,8 @@ static void server_on_request(struct tftp_server *s, const struct sockaddr_in *p
 		return;
 	}
 	r = content_check_name(p.filename, p.filename_len);
+	if (r == 0 && content_is_private(p.filename))
+		r = -ENOENT; /* answer file templates: only rendered, over HTTP */
 	int fd = -1;
 	uint64_t size = 0;
 	struct tftp_file *file = NULL;
