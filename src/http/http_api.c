@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -21,6 +22,7 @@
 #include "common/util.h"
 #include "conf/conf.h"
 #include "common/template.h"
+#include "common/wol.h"
 #include "decide/decide.h"
 #include "decide/machine_vars.h"
 #include "http/http_internal.h"
@@ -1102,6 +1104,45 @@ static int device_lookup(struct http_server *s, const char *name, struct store_d
 static int device_vars_json(struct http_server *s, const struct store_device *d, json_t *o,
 			    struct api_err *e);
 
+/* Wake-on-LAN for one device, on the worker: WOL_REPEAT magic packets
+ * WOL_REPEAT_GAP_MS apart (a NIC may miss one while its link comes up),
+ * out of WakeInterfaces (default: every broadcast interface), logged and
+ * recorded as an event (via "wol"). */
+static int device_wake(struct http_server *s, const struct store_device *d, json_t **out,
+		       struct api_err *e)
+{
+	char on[256] = "", mac[MAC_STR_LEN];
+	struct store_event ev = { .arch = -1 };
+	int n = 0;
+
+	for (int i = 0; i < WOL_REPEAT; i++) {
+		if (i)
+			usleep(WOL_REPEAT_GAP_MS * 1000);
+		n = wol_send(s->conf->wake_interfaces, d->mac, on, sizeof(on));
+	}
+	mac_format(d->mac, mac);
+	if (n <= 0) {
+		log_warn(MOD, "device '%s' (%s): Wake-on-LAN not sent: %s", d->name, mac,
+			 n == 0 ? "no interface matches WakeInterfaces" : strerror(-n));
+		return api_fail(e, MHD_HTTP_CONFLICT, "not_sent",
+				"Wake-on-LAN not sent: %s",
+				n == 0 ? "no interface matches WakeInterfaces" : strerror(-n));
+	}
+	__atomic_add_fetch(&s->counters.wake_sent, 1, __ATOMIC_RELAXED);
+	log_info(MOD, "device '%s' (%s): Wake-on-LAN sent %d times on %s", d->name, mac, WOL_REPEAT,
+		 on);
+	ev.time_ms = (int64_t)time(NULL) * 1000;
+	memcpy(ev.mac, d->mac, MAC_LEN);
+	snprintf(ev.via, sizeof(ev.via), "wol");
+	snprintf(ev.outcome, sizeof(ev.outcome), "wake");
+	snprintf(ev.reason, sizeof(ev.reason), "Wake-on-LAN magic packet sent on %.150s", on);
+	ev.device_id = d->id;
+	store_event_add(s->store, &ev);
+	*out = json_pack("{s:s, s:s, s:s, s:i}", "device", d->name, "mac", mac, "interfaces", on,
+			 "packets", WOL_REPEAT);
+	return MHD_HTTP_OK;
+}
+
 static int device_one(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
 		      json_t **out, struct api_err *e)
 {
@@ -1114,9 +1155,9 @@ static int device_one(struct http_server *s, struct MHD_Connection *c, struct ht
 
 	if (url_name(r->url_full, "/api/v1/devices/", name, &rest, e) < 0)
 		return -1;
-	if (*rest && strcmp(rest, "clear") != 0)
+	if (*rest && strcmp(rest, "clear") != 0 && strcmp(rest, "wake") != 0)
 		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "no such API endpoint");
-	if (!strcmp(rest, "clear") != (r->method == HTTP_POST))
+	if ((*rest != '\0') != (r->method == HTTP_POST))
 		return api_fail(e, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
 				"%s is not allowed here; use %s", r->method_name,
 				*rest ? "POST" : "GET, PATCH, DELETE");
@@ -1131,7 +1172,10 @@ static int device_one(struct http_server *s, struct MHD_Connection *c, struct ht
 			return rc;
 		}
 		return MHD_HTTP_OK;
-	case HTTP_POST: /* NAME/clear: "Clear Required PXE Deployments" */
+	case HTTP_POST: /* NAME/wake: Wake-on-LAN */
+		if (!strcmp(rest, "wake"))
+			return device_wake(s, &d, out, e);
+		/* NAME/clear: "Clear Required PXE Deployments" */
 		rc = store_handout_clear_device(s->store, d.id);
 		if (rc < 0)
 			return api_store_fail(s, rc, e, "clear a device");

@@ -1270,6 +1270,24 @@ static int cmd_settings_set(int argc, char **argv)
 	return EXIT_OK;
 }
 
+static int cmd_wake(int argc, char **argv)
+{
+	const char *name;
+	char path[256];
+	json_t *j;
+	int rc = one_name(argc, argv, NULL, "device", &name);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/api/v1/devices/%s/wake", name);
+	if ((rc = api_call("POST", path, NULL, &j)))
+		return rc;
+	if (!opt_json)
+		printf("device '%s': Wake-on-LAN sent on %s\n", name,
+		       json_string_value(json_object_get(j, "interfaces")));
+	json_decref(j);
+	return EXIT_OK;
+}
+
 /* ---- variables ------------------------------------------------------------ */
 
 /* LEVEL [NAME] then what is left (KEY=VALUE or KEY, or nothing): the
@@ -1431,6 +1449,9 @@ static const struct command commands[] = {
 	{ "deployment", "disable", cmd_deployment_disable, "deployment disable NAME",
 	  "Disable a deployment (kept, but no client gets it)." },
 	{ "deployment", "rm", cmd_deployment_rm, "deployment rm NAME", "Remove a deployment." },
+	{ "wake", NULL, cmd_wake, "wake DEVICE",
+	  "Send Wake-on-LAN magic packets for a device (3, 100 ms apart) out of\n"
+	  "pxed's WakeInterfaces (default: every broadcast interface)." },
 	{ "var", "set", cmd_var_set, "var set LEVEL [NAME] KEY=VALUE",
 	  "Set a variable for command lines and answer files.  LEVEL is global\n"
 	  "(no NAME), device, collection, image or deployment.  A boot gets the\n"
