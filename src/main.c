@@ -19,6 +19,7 @@
 #include "common/content.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/wol.h"
 #include "conf/conf.h"
 #include "decide/boot_token.h"
 #include "decide/decide.h"
@@ -44,6 +45,7 @@ struct pxed {
 	struct tftp_server *tftp;
 	struct http_server *http;
 	struct boot_tokens *tokens; /* script URL tokens: issued by DHCP, checked by HTTP */
+	struct wol_sched *wol;      /* Wake-on-LAN: relays noted by DHCP, sent for HTTP */
 	struct ev_work *work;     /* the store and the disk, off the loop */
 	struct ev_timer maintain; /* the decider's housekeeping: events, retention */
 	struct ev_work_job maintain_job; /* ... which runs on the worker */
@@ -323,6 +325,7 @@ static void pxed_teardown(struct pxed *px)
 	dhcp_server_free(px->dhcp);
 	decider_free(px->decider);
 	boot_tokens_free(px->tokens);
+	wol_sched_free(px->wol);
 	content_free(px->content);
 	store_close(px->store);
 	ev_loop_free(px->loop);
@@ -432,6 +435,12 @@ int main(int argc, char **argv)
 	}
 	dhcp_server_set_tokens(px.dhcp, px.tokens);
 	http_server_set_tokens(px.http, px.tokens);
+	if ((r = wol_sched_new(px.loop, &px.wol)) < 0) {
+		log_error("pxed", "Wake-on-LAN socket: %s", strerror(-r));
+		goto fail;
+	}
+	dhcp_server_set_wol(px.dhcp, px.wol);
+	http_server_set_wol(px.http, px.wol);
 	ev_timer_start(px.loop, &px.maintain, 100);
 	http_server_set_sources(px.http, &(struct http_metrics_sources){
 		.dhcp = px.dhcp, .tftp = px.tftp, .version = PXED_VERSION });

@@ -65,6 +65,8 @@ static const struct conf_item conf_table[] = {
 	{ "pxe", "BootTokens", NULL, CT_UINT, M(boot_tokens), 16, 1000000, false, true },
 	{ "pxe", "UnknownMachinesPerMinute", NULL, CT_UINT, M(unknown_machines_per_minute), 0, 1000000, false, false },
 	{ "pxe", "WakeInterfaces", NULL, CT_STR, M(wake_interfaces), 0, 0, false, false },
+	{ "pxe", "WakeRelayPrefix", NULL, CT_UINT, M(wake_relay_prefix), 0, 30, false, false },
+	{ "pxe", "WakeMaxDevices", NULL, CT_UINT, M(wake_max_devices), 1, 100000, false, false },
 	{ "tftp", "Root", "TFTP Root", CT_STR, M(tftp_root), 0, 0, false, true },
 	{ "tftp", "Port", "TFTP Port", CT_PORT, M(tftp_port), 1, 65535, false, true },
 	/* RFC 2348: blksize 8..65464; RFC 7440: windowsize 1..65535. */
@@ -104,6 +106,8 @@ void conf_defaults(struct pxed_conf *c)
 	c->boot_token_lifetime = 300;
 	c->answer_token_lifetime = 21600;
 	c->boot_tokens = 8192;
+	c->wake_relay_prefix = 24;
+	c->wake_max_devices = 10000;
 	c->tftp_port = 69;
 	/* 1468 = 1500-byte Ethernet MTU - IP (20) - UDP (8) - TFTP (4). */
 	c->tftp_max_block_size = 1468;
@@ -341,6 +345,10 @@ static int conf_check(const struct pxed_conf *c, char *err, size_t errlen)
 	}
 	if (c->http_admin_https_only && !c->http_https_port) {
 		snprintf(err, errlen, "AdminHTTPSOnly needs HTTPSPort");
+		return -EINVAL;
+	}
+	if (c->wake_relay_prefix && c->wake_relay_prefix < 8) {
+		snprintf(err, errlen, "WakeRelayPrefix is 0 (no directed broadcast) or 8 to 30");
 		return -EINVAL;
 	}
 	if (c->bind_policy == BIND_INCLUDE && c->n_bind_ifaces == 0) {

@@ -36,6 +36,8 @@ struct pxed_conf {
 	unsigned boot_token_lifetime; /* BootTokenLifetime: seconds a script URL's token lives */
 	unsigned boot_tokens;       /* BootTokens: tokens kept at once (oldest forgotten) */
 	unsigned unknown_machines_per_minute; /* UnknownMachinesPerMinute: devices recorded; 0 = no cap */
+	unsigned wake_max_devices;  /* WakeMaxDevices: machines one wake request may name */
+	unsigned wake_relay_prefix; /* WakeRelayPrefix: prefix length of relayed subnets, 0 = no directed broadcast */
 	char wake_interfaces[256];  /* WakeInterfaces: Wake-on-LAN broadcast out of these; "" = all up IPv4 broadcast interfaces */
 
 	/* [tftp] */

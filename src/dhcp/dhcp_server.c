@@ -30,6 +30,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "common/wol.h"
 #include "conf/conf.h"
 #include "decide/boot_token.h"
 #include "decide/decide.h"
@@ -67,6 +68,7 @@ struct dhcp_server {
 	struct decider *dec;
 	struct ev_work *work;      /* NULL: decide inline */
 	struct boot_tokens *tokens; /* script URL tokens for iPXE; NULL = none */
+	struct wol_sched *wol;      /* notes relays for Wake-on-LAN; NULL = none */
 	struct dhcp_job *pending;  /* requests being decided on the worker */
 	size_t n_pending;
 	uint64_t busy_log_ms;      /* when the last "busy" line was written */
@@ -233,6 +235,11 @@ static void handle_request(struct dhcp_server *s, struct dhcp_rx *rx,
 		s->stats.not_handled++;
 		return;
 	}
+	/* A relayed PXE request: giaddr is the relay's address on the
+	 * client's subnet (RFC 2131 §4.1), where a directed broadcast can
+	 * wake it later. */
+	if (s->wol && req.hdr.giaddr.s_addr)
+		wol_sched_note_relay(s->wol, req.hdr.chaddr, req.hdr.giaddr);
 
 	if (!rx->port->pxe && req.msg_type == DHCPDISCOVER) {
 		ctx = "dhcp DISCOVER";
@@ -583,6 +590,11 @@ void dhcp_server_free(struct dhcp_server *s)
 	close_port(s, &s->dhcp);
 	/* No job is pending: ev_work_free() ran first and completed them. */
 	free(s);
+}
+
+void dhcp_server_set_wol(struct dhcp_server *s, struct wol_sched *wol)
+{
+	s->wol = wol;
 }
 
 void dhcp_server_set_tokens(struct dhcp_server *s, struct boot_tokens *tokens)

@@ -147,11 +147,19 @@ struct api_call {
 			int state;         /* a report to count, -1 = none */
 		} report;
 	} u;
+	/* Wake-on-LAN (device, collection, deploy --wake): machines found and
+	 * recorded on the worker, sent from the loop (wake_finish). */
+	struct wol_batch *wake;
+	size_t wake_reserved;      /* room held in wake_to for it */
+	struct wol_sched *wake_to;
 };
 
 static void api_call_free(void *p)
 {
 	struct api_call *a = p;
+	if (a->wake_reserved)
+		wol_sched_release(a->wake_to, a->wake_reserved);
+	wol_batch_free(a->wake);
 	json_decref(a->out);
 	if (a->e.extra)
 		json_decref(a->e.extra);
@@ -726,23 +734,37 @@ static int arch_class_parse(const char *s)
 	return -1;
 }
 
+/* Wake-on-LAN (below, with the devices). */
+static int wake_prepare(struct http_server *s, struct api_call *a, const char *what, size_t n,
+			struct api_err *e);
+static int wake_fill(struct http_server *s, struct api_call *a, const struct store_device *dev,
+		     const char *collection, const char *what, struct api_err *e);
+static json_t *wake_json(const struct api_call *a, int n);
+static void wake_finish(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+			struct api_call *a);
+
 static int deployments_add(struct http_server *s, struct MHD_Connection *c,
 			   struct http_request *r, json_t **out, struct api_err *e)
 {
 	static const char *const keys[] = { "name",	      "image",	 "device", "collection",
 					    "unknown_arch",   "purpose", "available_from",
-					    "expires",	      NULL };
+					    "expires",	      "wake",	 NULL };
 	struct store_deployment dep = { .enabled = true, .unknown_arch = -1 };
 	struct store_image im;
 	struct store_device dev;
 	struct store_collection col;
 	const char *name, *image, *device, *collection, *unknown, *purpose;
 	char target[160];
-	json_t *o = body_object(r, keys, e);
-	int rc = -1;
+	json_t *o = body_object(r, keys, e), *wake;
+	int rc = -1, n;
 
 	if (!o)
 		return -1;
+	wake = json_object_get(o, "wake");
+	if (wake && !json_is_boolean(wake)) {
+		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field", "field 'wake' must be true or false");
+		goto done;
+	}
 	if (field_name(o, "name", true, &name, e) < 0 || field_name(o, "image", true, &image, e) < 0 ||
 	    field_name(o, "device", false, &device, e) < 0 ||
 	    field_name(o, "collection", false, &collection, e) < 0 ||
@@ -769,6 +791,12 @@ static int deployments_add(struct http_server *s, struct MHD_Connection *c,
 	if (dep.available_from && dep.expires && dep.expires <= dep.available_from) {
 		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
 			 "field 'expires' must be later than 'available_from'");
+		goto done;
+	}
+	if (unknown && json_is_true(wake)) {
+		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
+			 "field 'wake' needs a device or collection target: unknown machines have no "
+			 "MAC to wake");
 		goto done;
 	}
 	if (unknown) {
@@ -822,16 +850,28 @@ static int deployments_add(struct http_server *s, struct MHD_Connection *c,
 	str_copy(dep.name, sizeof(dep.name), name);
 	dep.image_id = im.id;
 	str_copy(dep.image_name, sizeof(dep.image_name), im.name);
+	deployment_target_text(&dep, target, sizeof(target));
+	/* Refused before the deployment exists: no interface, too many, busy. */
+	if (json_is_true(wake) &&
+	    (rc = wake_prepare(s, r->state, target, device ? 1 : col.members, e)) < 0)
+		goto done;
 	rc = store_deployment_add(s->store, &dep);
 	if (rc < 0) {
 		rc = api_store_fail(s, rc, e, "add a deployment");
 		goto done;
 	}
-	deployment_target_text(&dep, target, sizeof(target));
 	log_info(MOD, "deployment '%s': %s image '%s' to %s", dep.name, purpose, dep.image_name,
 		 target);
 	*out = deployment_json(&dep);
 	rc = MHD_HTTP_CREATED;
+	if (json_is_true(wake)) {
+		/* The deployment is made: a failure to list the members is the
+		 * wake's, reported in its part of the answer. */
+		struct api_err we = { 0 };
+		n = wake_fill(s, r->state, device ? &dev : NULL, collection, target, &we);
+		json_object_set_new(*out, "wake", n < 0 ? json_pack("{s:s}", "error", we.detail)
+						       : wake_json(r->state, n));
+	}
 done:
 	json_decref(o);
 	return rc;
@@ -841,7 +881,7 @@ enum MHD_Result http_api_deployments(struct http_server *s, struct MHD_Connectio
 				     struct http_request *r, const char *url)
 {
 	if (r->method == HTTP_POST)
-		return api_run(deployments_add, s, c, r);
+		return api_run_split(deployments_add, wake_finish, s, c, r);
 	return api_run_list(deployments_list, s, c, r);
 }
 
@@ -1104,42 +1144,154 @@ static int device_lookup(struct http_server *s, const char *name, struct store_d
 static int device_vars_json(struct http_server *s, const struct store_device *d, json_t *o,
 			    struct api_err *e);
 
-/* Wake-on-LAN for one device, on the worker: WOL_REPEAT magic packets
- * WOL_REPEAT_GAP_MS apart (a NIC may miss one while its link comes up),
- * out of WakeInterfaces (default: every broadcast interface), logged and
- * recorded as an event (via "wol"). */
-static int device_wake(struct http_server *s, const struct store_device *d, json_t **out,
-		       struct api_err *e)
-{
-	char on[256] = "", mac[MAC_STR_LEN];
-	struct store_event ev = { .arch = -1 };
-	int n = 0;
+/* ---- Wake-on-LAN -----------------------------------------------------------
+ *
+ * On the worker: find the machines and the interfaces, hold room in the
+ * sender, record one event per machine (via "wol", outcome "wake"); then
+ * on the loop (wake_finish) the sender takes the batch and sends
+ * WOL_REPEAT magic packets per machine WOL_REPEAT_GAP_MS apart from the
+ * loop's timers (a NIC may miss one while its link comes up).  No thread
+ * waits between them. */
 
-	for (int i = 0; i < WOL_REPEAT; i++) {
-		if (i)
-			usleep(WOL_REPEAT_GAP_MS * 1000);
-		n = wol_send(s->conf->wake_interfaces, d->mac, on, sizeof(on));
+/* Room for n machines and the interfaces; on success a->wake is an empty
+ * batch for them (filled by wake_add). */
+static int wake_prepare(struct http_server *s, struct api_call *a, const char *what, size_t n,
+			struct api_err *e)
+{
+	size_t max = s->conf->wake_max_devices;
+	struct wol_ifaces ifs;
+	int rc;
+
+	if (!s->wol)
+		return api_fail(e, MHD_HTTP_CONFLICT, "not_sent", "Wake-on-LAN is not available");
+	if (n > max)
+		return api_fail(e, MHD_HTTP_CONFLICT, "too_many",
+				"%s has %zu devices; Wake-on-LAN wakes at most %zu at once "
+				"(WakeMaxDevices): wake them by smaller collections", what, n, max);
+	rc = wol_ifaces_find(s->conf->wake_interfaces, &ifs);
+	if (rc <= 0) {
+		log_warn(MOD, "%s: Wake-on-LAN not sent: %s", what,
+			 rc == 0 ? "no interface matches WakeInterfaces" : strerror(-rc));
+		return api_fail(e, MHD_HTTP_CONFLICT, "not_sent", "Wake-on-LAN not sent: %s",
+				rc == 0 ? "no interface matches WakeInterfaces" : strerror(-rc));
 	}
-	mac_format(d->mac, mac);
-	if (n <= 0) {
-		log_warn(MOD, "device '%s' (%s): Wake-on-LAN not sent: %s", d->name, mac,
-			 n == 0 ? "no interface matches WakeInterfaces" : strerror(-n));
-		return api_fail(e, MHD_HTTP_CONFLICT, "not_sent",
-				"Wake-on-LAN not sent: %s",
-				n == 0 ? "no interface matches WakeInterfaces" : strerror(-n));
+	/* Two requests' worth at once: their packets take 200 ms each. */
+	if (wol_sched_reserve(s->wol, n, 2 * max) < 0)
+		return api_fail(e, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+				"more than %zu machines are being woken; try again in a second",
+				2 * max);
+	a->wake_to = s->wol;
+	a->wake_reserved = n;
+	a->wake = wol_batch_new(n, &ifs, what);
+	if (!a->wake)
+		return api_fail(e, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory");
+	return 0;
+}
+
+struct wake_ctx {
+	struct wol_batch *b;
+	struct store_event *evs;
+	size_t n, max;
+	const char *ifaces;
+	const char *what;
+};
+
+static int wake_add(void *ctx, const struct store_device *d)
+{
+	struct wake_ctx *w = ctx;
+	struct store_event *ev;
+
+	if (w->n >= w->max || wol_batch_add(w->b, d->mac) < 0)
+		return 0; /* members added since they were counted: not these */
+	ev = &w->evs[w->n++];
+	memset(ev, 0, sizeof(*ev));
+	ev->arch = -1;
+	ev->time_ms = (int64_t)time(NULL) * 1000;
+	memcpy(ev->mac, d->mac, MAC_LEN);
+	snprintf(ev->via, sizeof(ev->via), "wol");
+	snprintf(ev->outcome, sizeof(ev->outcome), "wake");
+	snprintf(ev->reason, sizeof(ev->reason), "Wake-on-LAN magic packet sent on %.100s%s%.60s",
+		 w->ifaces, w->what ? " for " : "", w->what ? w->what : "");
+	ev->device_id = d->id;
+	return 0;
+}
+
+/* Fill a->wake with one device, or the members of a collection, and
+ * record their events.  Returns how many, or -1 with *e. */
+static int wake_fill(struct http_server *s, struct api_call *a, const struct store_device *dev,
+		     const char *collection, const char *what, struct api_err *e)
+{
+	struct wake_ctx w = { .b = a->wake, .max = a->wake_reserved,
+			      .ifaces = wol_batch_ifaces(a->wake), .what = collection ? what : NULL };
+	int rc = 0;
+
+	w.evs = calloc(w.max ? w.max : 1, sizeof(*w.evs));
+	if (!w.evs)
+		return api_fail(e, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory");
+	if (dev)
+		wake_add(&w, dev);
+	else
+		rc = store_collection_members(s->store, collection, wake_add, &w);
+	if (rc < 0) {
+		free(w.evs);
+		return api_store_fail(s, rc, e, "list a collection's members");
 	}
-	__atomic_add_fetch(&s->counters.wake_sent, 1, __ATOMIC_RELAXED);
-	log_info(MOD, "device '%s' (%s): Wake-on-LAN sent %d times on %s", d->name, mac, WOL_REPEAT,
-		 on);
-	ev.time_ms = (int64_t)time(NULL) * 1000;
-	memcpy(ev.mac, d->mac, MAC_LEN);
-	snprintf(ev.via, sizeof(ev.via), "wol");
-	snprintf(ev.outcome, sizeof(ev.outcome), "wake");
-	snprintf(ev.reason, sizeof(ev.reason), "Wake-on-LAN magic packet sent on %.150s", on);
-	ev.device_id = d->id;
-	store_event_add(s->store, &ev);
-	*out = json_pack("{s:s, s:s, s:s, s:i}", "device", d->name, "mac", mac, "interfaces", on,
+	if (w.n && (rc = store_event_add_many(s->store, w.evs, w.n)) < 0)
+		log_warn(MOD, "%s: Wake-on-LAN events not recorded: %s", what,
+			 store_last_error(s->store));
+	free(w.evs);
+	return (int)w.n;
+}
+
+/* On the loop, after a wake (or a deployment with "wake") ran on the
+ * worker: hand the batch to the sender; it sends the first round now. */
+static void wake_finish(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+			struct api_call *a)
+{
+	size_t n, directed;
+	json_t *o;
+
+	if (!a->wake || a->st < 0 || !a->out)
+		return;
+	n = wol_batch_count(a->wake);
+	o = json_object_get(a->out, "wake");
+	if (!o)
+		o = a->out;
+	if (!n) {
+		wol_batch_free(a->wake);
+		a->wake = NULL;
+		return; /* the reservation goes with the call */
+	}
+	log_info(MOD, "%s: Wake-on-LAN for %zu device(s), %d times on %s", wol_batch_what(a->wake),
+		 n, WOL_REPEAT, wol_batch_ifaces(a->wake));
+	/* The sender now holds the reservation. */
+	a->wake_reserved -= n;
+	directed = wol_sched_start(s->wol, a->wake, s->conf->wake_relay_prefix);
+	a->wake = NULL;
+	s->counters.wake_sent++;
+	json_object_set_new(o, "directed", json_integer((json_int_t)directed));
+}
+
+/* A reply's wake part: what wake_fill found. */
+static json_t *wake_json(const struct api_call *a, int n)
+{
+	return json_pack("{s:i, s:s, s:i}", "devices", n, "interfaces", wol_batch_ifaces(a->wake),
 			 "packets", WOL_REPEAT);
+}
+
+static int device_wake(struct http_server *s, struct http_request *r,
+		       const struct store_device *d, json_t **out, struct api_err *e)
+{
+	struct api_call *a = r->state;
+	char mac[MAC_STR_LEN], what[96];
+	int n;
+
+	snprintf(what, sizeof(what), "device '%s'", d->name);
+	if (wake_prepare(s, a, what, 1, e) < 0 || (n = wake_fill(s, a, d, NULL, what, e)) < 0)
+		return -1;
+	mac_format(d->mac, mac);
+	*out = json_pack("{s:s, s:s, s:s, s:i}", "device", d->name, "mac", mac, "interfaces",
+			 wol_batch_ifaces(a->wake), "packets", WOL_REPEAT);
 	return MHD_HTTP_OK;
 }
 
@@ -1174,7 +1326,7 @@ static int device_one(struct http_server *s, struct MHD_Connection *c, struct ht
 		return MHD_HTTP_OK;
 	case HTTP_POST: /* NAME/wake: Wake-on-LAN */
 		if (!strcmp(rest, "wake"))
-			return device_wake(s, &d, out, e);
+			return device_wake(s, r, &d, out, e);
 		/* NAME/clear: "Clear Required PXE Deployments" */
 		rc = store_handout_clear_device(s->store, d.id);
 		if (rc < 0)
@@ -1238,7 +1390,7 @@ static int device_one(struct http_server *s, struct MHD_Connection *c, struct ht
 enum MHD_Result http_api_device_one(struct http_server *s, struct MHD_Connection *c,
 				    struct http_request *r, const char *url)
 {
-	return api_run(device_one, s, c, r);
+	return api_run_split(device_one, wake_finish, s, c, r);
 }
 
 static int image_one(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
@@ -1767,6 +1919,23 @@ done:
 	return rc;
 }
 
+/* POST /api/v1/collections/NAME/wake: every member (each has a MAC). */
+static int collection_wake(struct http_server *s, struct http_request *r,
+			   const struct store_collection *col, json_t **out, struct api_err *e)
+{
+	struct api_call *a = r->state;
+	char what[96];
+	int n;
+
+	snprintf(what, sizeof(what), "collection '%s'", col->name);
+	if (wake_prepare(s, a, what, col->members, e) < 0 ||
+	    (n = wake_fill(s, a, NULL, col->name, what, e)) < 0)
+		return -1;
+	*out = json_pack("{s:s, s:i, s:s, s:i}", "collection", col->name, "devices", n,
+			 "interfaces", wol_batch_ifaces(a->wake), "packets", WOL_REPEAT);
+	return MHD_HTTP_OK;
+}
+
 static int collection_one(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
 			  json_t **out, struct api_err *e)
 {
@@ -1779,12 +1948,12 @@ static int collection_one(struct http_server *s, struct MHD_Connection *c, struc
 
 	if (url_name(r->url_full, "/api/v1/collections/", name, &rest, e) < 0)
 		return -1;
-	/* NAME, NAME/clear, NAME/devices, NAME/devices/DEVICE */
+	/* NAME, NAME/clear, NAME/devices, NAME/devices/DEVICE, NAME/wake */
 	if (!*rest) {
 		if (r->method == HTTP_POST)
 			return api_fail(e, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
 					"POST is not allowed here; use GET, DELETE");
-	} else if (!strcmp(rest, "clear") || !strcmp(rest, "devices")) {
+	} else if (!strcmp(rest, "clear") || !strcmp(rest, "devices") || !strcmp(rest, "wake")) {
 		if (r->method != HTTP_POST)
 			return api_fail(e, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
 					"%s is not allowed here; use POST", r->method_name);
@@ -1804,6 +1973,8 @@ static int collection_one(struct http_server *s, struct MHD_Connection *c, struc
 
 	if (!strcmp(rest, "devices"))
 		return collection_members_add(s, r, &col, out, e);
+	if (!strcmp(rest, "wake"))
+		return collection_wake(s, r, &col, out, e);
 	if (!strncmp(rest, "devices/", 8)) {
 		if (device_lookup(s, dev, &d, e) < 0)
 			return -1;
@@ -1851,7 +2022,7 @@ static int collection_one(struct http_server *s, struct MHD_Connection *c, struc
 enum MHD_Result http_api_collection_one(struct http_server *s, struct MHD_Connection *c,
 					struct http_request *r, const char *url)
 {
-	return api_run(collection_one, s, c, r);
+	return api_run_split(collection_one, wake_finish, s, c, r);
 }
 
 /* ---- /api/v1/cache ------------------------------------------------------- */

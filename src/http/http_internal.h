@@ -39,6 +39,7 @@ struct http_server {
 	struct ev_work *pw_work;   /* PXEPassword hashes: their own thread, small queue */
 	uint64_t pw_busy;          /* attempts refused: too many hashes at once */
 	struct boot_tokens *tokens; /* script URL tokens (main's); NULL = none valid */
+	struct wol_sched *wol;     /* Wake-on-LAN sender (main's); NULL = none */
 	uint64_t token_log_ms;     /* when the last "no valid boot token" line was written */
 	uint64_t token_quiet;      /* such refusals not logged since */
 	struct http_metrics_sources src;

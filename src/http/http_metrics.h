@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/wol.h"
 #include "decide/boot_token.h"
 #include "decide/decide.h"
 #include "dhcp/dhcp_server.h"
@@ -44,6 +45,8 @@ struct http_metrics_view {
 	struct tftp_stats tftp;
 	bool has_tokens;
 	struct boot_token_stats tokens; /* script URL tokens */
+	bool has_wol;
+	struct wol_stats wol;       /* Wake-on-LAN packets */
 	bool has_cache;
 	struct decider_cache_stats cache; /* the decision cache */
 };

@@ -667,6 +667,10 @@ static enum MHD_Result route_metrics(struct http_server *s, struct MHD_Connectio
 		v.has_tokens = true;
 		boot_tokens_stats(s->tokens, &v.tokens);
 	}
+	if (s->wol) {
+		v.has_wol = true;
+		wol_sched_stats(s->wol, &v.wol);
+	}
 	if (s->src.dhcp) {
 		v.has_dhcp = true;
 		dhcp_server_stats(s->src.dhcp, &v.dhcp);
@@ -1439,6 +1443,11 @@ void http_server_set_sources(struct http_server *s, const struct http_metrics_so
 void http_server_set_tokens(struct http_server *s, struct boot_tokens *tokens)
 {
 	s->tokens = tokens;
+}
+
+void http_server_set_wol(struct http_server *s, struct wol_sched *wol)
+{
+	s->wol = wol;
 }
 
 void http_server_set_settings(struct http_server *s, struct pxed_conf *conf,

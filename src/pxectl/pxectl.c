@@ -478,11 +478,29 @@ static int cmd_device_add(int argc, char **argv)
 
 static const char *const arch_classes[] = { "bios", "uefi-x86", "uefi-x64", "uefi-arm64" };
 
+/* "on IFACES[, and N relayed subnet(s) directed]" of a wake answer. */
+static void print_wake(const char *what, json_t *w)
+{
+	json_int_t directed = json_integer_value(json_object_get(w, "directed"));
+	if (json_object_get(w, "error")) {
+		printf("%s: Wake-on-LAN not sent: %s\n", what,
+		       json_string_value(json_object_get(w, "error")));
+		return;
+	}
+	printf("%s: Wake-on-LAN sent", what);
+	if (json_object_get(w, "devices"))
+		printf(" for %lld device(s)", (long long)json_integer_value(json_object_get(w, "devices")));
+	printf(" on %s", json_string_value(json_object_get(w, "interfaces")));
+	if (directed)
+		printf(" (and to %lld relayed subnet(s))", (long long)directed);
+	printf("\n");
+}
+
 static int cmd_deploy(int argc, char **argv)
 {
 	const char *image = NULL, *device = NULL, *collection = NULL, *unknown = NULL;
 	const char *from = NULL, *expires = NULL, *pos[1];
-	bool required = false, available = false, arch_ok = false;
+	bool required = false, available = false, arch_ok = false, wake = false;
 	const struct opt opts[] = { { "--image", &image, NULL },
 				    { "--device", &device, NULL },
 				    { "--collection", &collection, NULL },
@@ -491,10 +509,11 @@ static int cmd_deploy(int argc, char **argv)
 				    { "--available", NULL, &available },
 				    { "--available-from", &from, NULL },
 				    { "--expires", &expires, NULL },
+				    { "--wake", NULL, &wake },
 				    { NULL, NULL, NULL } };
 	char target[160];
 	size_t np;
-	json_t *body;
+	json_t *body, *j;
 	int rc = opts_parse(cur, argc, argv, opts, pos, 1, &np);
 	if (rc)
 		return rc;
@@ -531,9 +550,26 @@ static int cmd_deploy(int argc, char **argv)
 		json_object_set_new(body, "available_from", json_string(from));
 	if (expires)
 		json_object_set_new(body, "expires", json_string(expires));
-	return api_change("POST", "/api/v1/deployments", body,
-			  "deployment '%s' added: %s image '%s' for %s\n", pos[0],
-			  required ? "required" : "available", image, target);
+	if (wake && unknown)
+		return json_decref(body), usage_error(cur, "--wake needs --device or --collection");
+	if (!wake)
+		return api_change("POST", "/api/v1/deployments", body,
+				  "deployment '%s' added: %s image '%s' for %s\n", pos[0],
+				  required ? "required" : "available", image, target);
+	json_object_set_new(body, "wake", json_true());
+	rc = api_call("POST", "/api/v1/deployments", body, &j);
+	json_decref(body);
+	if (rc)
+		return rc;
+	if (!opt_json) {
+		printf("deployment '%s' added: %s image '%s' for %s\n", pos[0],
+		       required ? "required" : "available", image, target);
+		print_wake(target, json_object_get(j, "wake"));
+	}
+	/* The deployment is made either way; a wake that failed is an error. */
+	rc = json_object_get(json_object_get(j, "wake"), "error") ? EXIT_ERR : EXIT_OK;
+	json_decref(j);
+	return rc;
 }
 
 /* The objects of array rows as a table: one column per key, under heads. */
@@ -1272,18 +1308,31 @@ static int cmd_settings_set(int argc, char **argv)
 
 static int cmd_wake(int argc, char **argv)
 {
-	const char *name;
-	char path[256];
+	const char *pos[1], *collection = NULL;
+	const struct opt opts[] = { { "--collection", &collection, NULL }, { NULL, NULL, NULL } };
+	char path[256], what[128];
+	size_t np;
 	json_t *j;
-	int rc = one_name(argc, argv, NULL, "device", &name);
+	int rc = opts_parse(cur, argc, argv, opts, pos, 1, &np);
 	if (rc)
 		return rc;
-	snprintf(path, sizeof(path), "/api/v1/devices/%s/wake", name);
+	if ((np == 1) == !!collection)
+		return usage_error(cur, "give a DEVICE or --collection NAME");
+	if (collection) {
+		if ((rc = check_name("collection name", collection)))
+			return rc;
+		snprintf(path, sizeof(path), "/api/v1/collections/%s/wake", collection);
+		snprintf(what, sizeof(what), "collection '%s'", collection);
+	} else {
+		if ((rc = check_name("device name", pos[0])))
+			return rc;
+		snprintf(path, sizeof(path), "/api/v1/devices/%s/wake", pos[0]);
+		snprintf(what, sizeof(what), "device '%s'", pos[0]);
+	}
 	if ((rc = api_call("POST", path, NULL, &j)))
 		return rc;
 	if (!opt_json)
-		printf("device '%s': Wake-on-LAN sent on %s\n", name,
-		       json_string_value(json_object_get(j, "interfaces")));
+		print_wake(what, j);
 	json_decref(j);
 	return EXIT_OK;
 }
@@ -1428,7 +1477,7 @@ static const struct command commands[] = {
 	  "deployments run again at their next network boot." },
 	{ "deploy", NULL, cmd_deploy,
 	  "deploy NAME --image IMAGE (--device DEVICE | --collection COLLECTION | --unknown ARCH)\n"
-	  "         (--required|--available) [--available-from TIME] [--expires TIME]",
+	  "         (--required|--available) [--available-from TIME] [--expires TIME] [--wake]",
 	  "Deploy IMAGE to a device, to every member of a collection, or to unknown\n"
 	  "machines (not in the database) of one architecture: ARCH is bios,\n"
 	  "uefi-x86, uefi-x64 or uefi-arm64 (unknown machines are answered only\n"
@@ -1436,7 +1485,8 @@ static const struct command commands[] = {
 	  "next network boot without a key press, once per device; an available one\n"
 	  "asks first.  TIME is unix seconds or a UTC time like 2026-11-26T14:00:00Z:\n"
 	  "the deployment is offered from --available-from and no longer from\n"
-	  "--expires." },
+	  "--expires.  --wake: then wake the device or the collection's members\n"
+	  "(as `wake`); nothing is added when the wake would be refused." },
 	{ "deployment", "list", cmd_deployment_list, "deployment list",
 	  "List deployments: target (device:NAME, collection:NAME or unknown:ARCH),\n"
 	  "purpose, whether enabled, and the availability window." },
@@ -1449,9 +1499,11 @@ static const struct command commands[] = {
 	{ "deployment", "disable", cmd_deployment_disable, "deployment disable NAME",
 	  "Disable a deployment (kept, but no client gets it)." },
 	{ "deployment", "rm", cmd_deployment_rm, "deployment rm NAME", "Remove a deployment." },
-	{ "wake", NULL, cmd_wake, "wake DEVICE",
-	  "Send Wake-on-LAN magic packets for a device (3, 100 ms apart) out of\n"
-	  "pxed's WakeInterfaces (default: every broadcast interface)." },
+	{ "wake", NULL, cmd_wake, "wake DEVICE | wake --collection NAME",
+	  "Send Wake-on-LAN magic packets for a device, or every device of a\n"
+	  "collection (at most 10000), 3 each, 100 ms apart, out of pxed's\n"
+	  "WakeInterfaces (default: every broadcast interface), and to the\n"
+	  "directed broadcast of the relayed subnet a device was last seen on." },
 	{ "var", "set", cmd_var_set, "var set LEVEL [NAME] KEY=VALUE",
 	  "Set a variable for command lines and answer files.  LEVEL is global\n"
 	  "(no NAME), device, collection, image or deployment.  A boot gets the\n"
