@@ -138,6 +138,10 @@ struct answer_state {
 	size_t body_len;
 	struct store_report rep;
 	bool has_rep;
+	char src[48];              /* the client's address */
+	bool speak;                /* a refusal to log and record (refusal_speak) */
+	char quiet[96];            /* "; N more ... not logged" for that line */
+	uint64_t quiet_n;          /* N */
 };
 
 static void answer_state_free(void *p)
@@ -201,12 +205,55 @@ static int template_read(const struct content *ct, const char *name, char **out,
 	return 0;
 }
 
+/* Whether a refusal from src gets its log line and event: the first from
+ * each source per HTTP_ANSWER_REFUSE_LOG_MS does, saying in *quiet how
+ * many before it went unlogged; the rest are counted only (in
+ * pxed_answer_files_total they all are).  So a machine retrying a bad
+ * token in a loop, or someone guessing, writes one line per interval. */
+static bool refusal_speak(struct http_server *s, const char *src, char *quiet, size_t len,
+			  uint64_t *quiet_n)
+{
+	struct http_answer_refusals *t = &s->answer_refusals;
+	uint64_t now = now_ms(), h = 14695981039346656037ull; /* FNV-1a */
+	bool speak = true;
+
+	quiet[0] = '\0';
+	for (const char *p = src; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	pthread_mutex_lock(&t->lock);
+	__typeof__(t->slot[0]) *sl = &t->slot[h % HTTP_ANSWER_REFUSE_SLOTS];
+	if (strcmp(sl->src, src) != 0) {
+		str_copy(sl->src, sizeof(sl->src), src);
+		sl->quiet = 0;
+	} else if (now - sl->log_ms < HTTP_ANSWER_REFUSE_LOG_MS) {
+		sl->quiet++;
+		speak = false;
+	} else if (sl->quiet) {
+		*quiet_n = sl->quiet;
+		snprintf(quiet, len, "; %llu more refused from %s in the last %llu s not logged",
+			 (unsigned long long)sl->quiet, src,
+			 (unsigned long long)((now - sl->log_ms) / 1000));
+	}
+	if (speak) {
+		sl->log_ms = now;
+		sl->quiet = 0;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return speak;
+}
+
 static void answer_event(struct store *st, const struct answer_state *a)
 {
 	struct store_event ev = { .time_ms = (int64_t)time(NULL) * 1000, .arch = -1 };
 	snprintf(ev.via, sizeof(ev.via), "http");
 	snprintf(ev.outcome, sizeof(ev.outcome), "%s", a->status == ANSWER_OK ? "answer" : "refused");
-	snprintf(ev.reason, sizeof(ev.reason), "answer file %.60s: %.110s", a->name, a->why);
+	char more[32] = "", reason[400];
+	if (a->quiet_n) /* the refusals from this source not recorded before it */
+		snprintf(more, sizeof(more), " (+%llu more)", (unsigned long long)a->quiet_n);
+	/* The source and the count matter more than the end of the name. */
+	snprintf(reason, sizeof(reason), "answer file %.40s: %.100s (from %.46s)%s", a->name, a->why,
+		 a->src, more);
+	str_copy(ev.reason, sizeof(ev.reason), reason);
 	if (a->has_rep) {
 		memcpy(ev.mac, a->rep.mac, MAC_LEN);
 		ev.device_id = a->rep.device_id;
@@ -300,7 +347,13 @@ static void answer_work(struct http_server *s, struct MHD_Connection *c, struct 
 		 a->body_len);
 done:
 	free(tmpl);
-	answer_event(s->store, a);
+	/* Only refusals without a valid token are thinned out: a fetch with
+	 * one names a real boot, and there are only as many as machines
+	 * installing. */
+	a->speak = a->status != ANSWER_FORBIDDEN ||
+		   refusal_speak(s, a->src, a->quiet, sizeof(a->quiet), &a->quiet_n);
+	if (a->speak)
+		answer_event(s->store, a);
 }
 
 static enum MHD_Result answer_reply(struct http_server *s, struct MHD_Connection *c,
@@ -331,18 +384,20 @@ static enum MHD_Result answer_reply(struct http_server *s, struct MHD_Connection
 		return http_queue(c, r, MHD_HTTP_OK, resp);
 	case ANSWER_NOT_FOUND:
 		s->counters.answers[HTTP_ANSWER_REFUSED]++;
-		log_warn(MOD, "%s: answer file %s: %s", mac, name, why);
+		log_warn(MOD, "%s: answer file %s: %s (from %s)", mac, name, why, a->src);
 		return http_reply_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n");
 	case ANSWER_FAILED:
 		s->counters.answers[HTTP_ANSWER_REFUSED]++;
-		log_warn(MOD, "%s: answer file %s for deployment '%s' %s", mac, name,
-			 a->rep.deployment_name, why);
+		log_warn(MOD, "%s: answer file %s for deployment '%s' %s (from %s)", mac, name,
+			 a->rep.deployment_name, why, a->src);
 		return http_reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				       "answer file cannot be rendered, see the server log\n");
 	case ANSWER_FORBIDDEN:
 	default:
 		s->counters.answers[HTTP_ANSWER_REFUSED]++;
-		log_warn(MOD, "%s: answer file %s %s", mac, name, why);
+		if (a->speak)
+			log_warn(MOD, "%s: answer file %s %s (from %s)%s", mac, name, why, a->src,
+				 a->quiet);
 		return http_reply_text(c, r, MHD_HTTP_FORBIDDEN, "forbidden\n");
 	}
 }
@@ -358,13 +413,17 @@ enum MHD_Result http_answers_route(struct http_server *s, struct MHD_Connection 
 		return MHD_NO;
 	r->state = a;
 	r->state_free = answer_state_free;
+	http_client_addr(c, a->src, sizeof(a->src));
 	/* A malformed token is refused here, without the database; like any
 	 * other bad token it says nothing about the file. */
 	if (!slash || !token_shape(p, (size_t)(slash - p)) ||
 	    strlen(slash + 1) > CONTENT_NAME_MAX) {
 		s->counters.answers[HTTP_ANSWER_REFUSED]++;
-		log_escape(esc, sizeof(esc), p, strnlen(p, 60));
-		log_warn(MOD, "answer file refused: malformed token in /answers/%s", esc);
+		if (refusal_speak(s, a->src, a->quiet, sizeof(a->quiet), &a->quiet_n)) {
+			log_escape(esc, sizeof(esc), p, strnlen(p, 60));
+			log_warn(MOD, "answer file refused: malformed token in /answers/%s (from %s)%s",
+				 esc, a->src, a->quiet);
+		}
 		return http_reply_text(c, r, MHD_HTTP_FORBIDDEN, "forbidden\n");
 	}
 	memcpy(a->token, p, HTTP_REPORT_TOKEN_LEN);

@@ -352,8 +352,7 @@ static void boot_password_verify(struct http_server *s, struct MHD_Connection *c
 	b->pw_verified = true;
 }
 
-/* The client's address as text, for a log line. */
-static void http_client_addr(struct MHD_Connection *c, char *out, size_t len)
+void http_client_addr(struct MHD_Connection *c, char *out, size_t len)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -1382,6 +1381,7 @@ int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct d
 	s->work = work;
 	s->port = conf->http_port;
 	s->started_ms = now_ms();
+	pthread_mutex_init(&s->answer_refusals.lock, NULL);
 	s->pw = calloc(1, sizeof(*s->pw));
 	s->pw_src = calloc(1, sizeof(*s->pw_src));
 	if (!s->pw || !s->pw_src) {
@@ -1474,5 +1474,6 @@ void http_server_free(struct http_server *s)
 	explicit_bzero(s->token, sizeof(s->token));
 	free(s->pw);
 	free(s->pw_src);
+	pthread_mutex_destroy(&s->answer_refusals.lock);
 	free(s);
 }

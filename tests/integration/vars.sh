@@ -183,3 +183,27 @@ assert_eq "script, undefined" 200 "$(get "$U")"
 ! grep -q '^kernel' "$TMP/s.out" || fail "undefined variable rendered"
 assert_grep "undefined variable 'hostname'" "$TMP/pxed.log"
 pass "a hostile or undefined value sends the machine local, recorded; the deployment stays due"
+
+# ---- refused fetches: one log line and one event per source per 10 s -------------
+refused() { curl -sf "$B/metrics" | sed -n 's/^pxed_answer_files_total{result="refused"} //p'; }
+from_lines() { grep -c "(from $1)" "$TMP/pxed.log"; }
+r0=$(refused)
+for i in $(seq 40); do
+	curl -s --interface 127.0.0.3 -o /dev/null --max-time 5 "$B/answers/$made/preseed.cfg"
+	curl -s --interface 127.0.0.3 -o /dev/null --max-time 5 "$B/answers/not-a-token/x"
+done
+assert_eq "refusals counted" $((r0 + 80)) "$(refused)"
+assert_eq "log lines for 80 refusals from 127.0.0.3" 1 "$(from_lines 127.0.0.3)"
+assert_eq "another source's refusal" 403 "$(curl -s --interface 127.0.0.4 -o /dev/null -w '%{http_code}' "$B/answers/$made/preseed.cfg")"
+assert_eq "log lines for 127.0.0.4" 1 "$(from_lines 127.0.0.4)"
+evs() { assert_eq "events" 200 "$(api "$B/api/v1/events?limit=1000")"; grep -o "[^\"]*(from $1)[^\"]*" "$TMP/api.out"; }
+assert_eq "events for the 80 refusals from 127.0.0.3" 1 "$(evs 127.0.0.3 | wc -l)"
+# a valid token's refusal is not thinned out
+assert_eq "good token, no file, from 127.0.0.3" 404 "$(curl -s --interface 127.0.0.3 -o /dev/null -w '%{http_code}' "$B/answers/$T1/none.cfg")"
+assert_eq "log lines for 127.0.0.3 with a good token" 2 "$(from_lines 127.0.0.3)"
+sleep 10.2 # HTTP_ANSWER_REFUSE_LOG_MS
+assert_eq "after the interval" 403 "$(curl -s --interface 127.0.0.3 -o /dev/null -w '%{http_code}' "$B/answers/$made/preseed.cfg")"
+assert_grep "\(from 127.0.0.3\); 79 more refused from 127.0.0.3 in the last 1[0-9] s not logged" "$TMP/pxed.log"
+evs 127.0.0.3 >"$TMP/evs"
+assert_grep 'refused: no boot has this token.*\(from 127.0.0.3\) \(\+79 more\)$' "$TMP/evs"
+pass "refused answer fetches: one log line and event per source per 10 s, with the count; all counted"
