@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/notify.h"
 #include "common/util.h"
+#include "common/wol.h"
 #include "conf/conf.h"
 #include "decide/boot_token.h"
 #include "decide/decide.h"
@@ -48,6 +49,7 @@ struct pxed {
 	struct http_server *http;
 	struct boot_tokens *tokens; /* script URL tokens: issued by DHCP, checked by HTTP */
 	struct grub_boot *grub;   /* GRUB configurations on the TFTP side */
+	struct wol_sched *wol;      /* Wake-on-LAN: relays noted by DHCP, sent for HTTP */
 	struct ev_work *work;     /* the store and the disk, off the loop */
 	struct ev_timer maintain; /* the decider's housekeeping: events, retention */
 	struct ev_work_job maintain_job; /* ... which runs on the worker */
@@ -489,6 +491,7 @@ static void pxed_teardown(struct pxed *px)
 	dhcp_server_free(px->dhcp);
 	decider_free(px->decider);
 	boot_tokens_free(px->tokens);
+	wol_sched_free(px->wol);
 	content_free(px->content);
 	store_close(px->store);
 	ev_loop_free(px->loop);
@@ -623,6 +626,12 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	grub_check(&px.conf, px.content, px.dhcp);
+	if ((r = wol_sched_new(px.loop, &px.wol)) < 0) {
+		log_error("pxed", "Wake-on-LAN socket: %s", strerror(-r));
+		goto fail;
+	}
+	dhcp_server_set_wol(px.dhcp, px.wol);
+	http_server_set_wol(px.http, px.wol);
 	ev_timer_start(px.loop, &px.maintain, 100);
 	http_server_set_sources(px.http, &(struct http_metrics_sources){
 		.dhcp = px.dhcp, .tftp = px.tftp, .grub = px.grub, .version = PXED_VERSION });

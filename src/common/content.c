@@ -240,3 +240,12 @@ int content_new(const char *root, const char *program_dir,
 	*out = c;
 	return 0;
 }
+
+bool content_is_private(const char *name)
+{
+	/* the one leading '/' content_open strips, then "templates" as the
+	 * first component, whatever follows */
+	if (name[0] == '/')
+		name++;
+	return !strncmp(name, "templates", 9) && (name[9] == '/' || name[9] == '\0');
+}

@@ -66,6 +66,10 @@ int content_map_add(struct content *c, const char *virt, const char *dir, const 
 
 /* Whether name opens (root, boot programs or maps). */
 bool content_exists(const struct content *c, const char *name);
+/* True for a name under the root's templates/ folder: answer file
+ * templates, served only rendered, to their boot (/answers/), never as
+ * they are by TFTP or /files/. */
+bool content_is_private(const char *name);
 
 /* Short text for a content_open error, for log lines. */
 const char *content_strerror(int err);

@@ -71,6 +71,9 @@ static const struct conf_item conf_table[] = {
 	{ "pxe", "UnknownMachinesPerMinute", NULL, CT_UINT, M(unknown_machines_per_minute), 0, 1000000, false, false },
 	{ "pxe", "DHCPReceiveBuffer", NULL, CT_UINT, M(dhcp_rcvbuf_kib), 64, 1048576, false, true },
 	{ "pxe", "DHCPMaxPending", NULL, CT_UINT, M(dhcp_max_pending), 1, 65536, false, true },
+	{ "pxe", "WakeInterfaces", NULL, CT_STR, M(wake_interfaces), 0, 0, false, false },
+	{ "pxe", "WakeRelayPrefix", NULL, CT_UINT, M(wake_relay_prefix), 0, 30, false, false },
+	{ "pxe", "WakeMaxDevices", NULL, CT_UINT, M(wake_max_devices), 1, 100000, false, false },
 	{ "tftp", "Root", "TFTP Root", CT_STR, M(tftp_root), 0, 0, false, true },
 	{ "tftp", "Port", "TFTP Port", CT_PORT, M(tftp_port), 1, 65535, false, true },
 	/* RFC 2348: blksize 8..65464; RFC 7440: windowsize 1..65535. */
@@ -90,6 +93,7 @@ static const struct conf_item conf_table[] = {
 	{ "http", "MaxConnectionsPerAddress", "HTTP MaxConnectionsPerAddress", CT_UINT, M(http_max_per_address), 0, 65535, false, false },
 	{ "http", "ConsoleSessionMinutes", NULL, CT_UINT, M(http_console_session_minutes), 5, 10080, false, false },
 	{ "http", "MaxEventStreams", NULL, CT_UINT, M(http_max_event_streams), 1, 1024, false, false },
+	{ "http", "AnswerTokenLifetime", NULL, CT_UINT, M(answer_token_lifetime), 60, 604800, false, false },
 	{ "store", "URL", "Store URL", CT_URL, M(store_url), 0, 0, false, true },
 	{ "store", "StateDir", "State Dir", CT_STR, M(state_dir), 0, 0, false, true },
 	{ "store", "EventRetentionDays", "Event Retention Days", CT_UINT, M(event_retention_days), 0, 36500, false, false },
@@ -118,11 +122,14 @@ void conf_defaults(struct pxed_conf *c)
 	c->dhcp_port = 67;
 	c->pxe_port = 4011;
 	c->boot_token_lifetime = 300;
+	c->answer_token_lifetime = 21600;
 	c->boot_tokens = 8192;
 	/* A boot storm's DISCOVERs arrive faster than a cold decision is
 	 * made; 4 MiB holds about 2,000 of them (bench/dhcp_bench.sh). */
 	c->dhcp_rcvbuf_kib = 4096;
 	c->dhcp_max_pending = 1024;
+	c->wake_relay_prefix = 24;
+	c->wake_max_devices = 10000;
 	c->tftp_port = 69;
 	/* 1468 = 1500-byte Ethernet MTU - IP (20) - UDP (8) - TFTP (4). */
 	c->tftp_max_block_size = 1468;
@@ -381,6 +388,10 @@ static int conf_check(const struct pxed_conf *c, char *err, size_t errlen)
 	}
 	if (c->http_admin_https_only && !c->http_https_port) {
 		snprintf(err, errlen, "AdminHTTPSOnly needs HTTPSPort");
+		return -EINVAL;
+	}
+	if (c->wake_relay_prefix && c->wake_relay_prefix < 8) {
+		snprintf(err, errlen, "WakeRelayPrefix is 0 (no directed broadcast) or 8 to 30");
 		return -EINVAL;
 	}
 	if (c->bind_policy == BIND_INCLUDE && c->n_bind_ifaces == 0) {

@@ -44,6 +44,9 @@ struct pxed_conf {
 	unsigned unknown_machines_per_minute; /* UnknownMachinesPerMinute: devices recorded; 0 = no cap */
 	unsigned dhcp_rcvbuf_kib;   /* DHCPReceiveBuffer: socket receive buffer, KiB */
 	unsigned dhcp_max_pending;  /* DHCPMaxPending: requests waiting for the database */
+	unsigned wake_max_devices;  /* WakeMaxDevices: machines one wake request may name */
+	unsigned wake_relay_prefix; /* WakeRelayPrefix: prefix length of relayed subnets, 0 = no directed broadcast */
+	char wake_interfaces[256];  /* WakeInterfaces: Wake-on-LAN broadcast out of these; "" = all up IPv4 broadcast interfaces */
 
 	/* [tftp] */
 	char tftp_root[PATH_MAX];   /* Root: content served by TFTP and HTTP */
@@ -55,6 +58,7 @@ struct pxed_conf {
 	/* [http] */
 	uint16_t http_port;         /* Port: the seed's "HTTP Port" */
 	char http_address[64];      /* Address to bind; "" = all */
+	unsigned answer_token_lifetime; /* AnswerTokenLifetime: seconds a boot's answer files stay readable */
 
 	/* [store] */
 	char store_url[PATH_MAX];   /* URL: sqlite:PATH */

@@ -38,6 +38,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "common/wol.h"
 #include "conf/conf.h"
 #include "decide/boot_token.h"
 #include "decide/decide.h"
@@ -102,6 +103,7 @@ struct dhcp_server {
 	 * at most conf->dhcp_max_pending, queued and in the batch together. */
 	struct dhcp_job *queue, *queue_tail; /* not yet on the worker, FIFO */
 	struct dhcp_job *by_mac[DHCP_PENDING_BUCKETS]; /* every pending request */
+	struct wol_sched *wol;      /* notes relays for Wake-on-LAN; NULL = none */
 	size_t n_pending;
 	struct dhcp_batch batch;
 	uint64_t busy_log_ms;      /* when the last "busy" line was written */
@@ -274,6 +276,11 @@ static void handle_request(struct dhcp_server *s, struct dhcp_rx *rx,
 		s->stats.not_handled++;
 		return;
 	}
+	/* A relayed PXE request: giaddr is the relay's address on the
+	 * client's subnet (RFC 2131 §4.1), where a directed broadcast can
+	 * wake it later. */
+	if (s->wol && req.hdr.giaddr.s_addr)
+		wol_sched_note_relay(s->wol, req.hdr.chaddr, req.hdr.giaddr);
 
 	if (!rx->port->pxe && req.msg_type == DHCPDISCOVER) {
 		ctx = "dhcp DISCOVER";
@@ -817,6 +824,11 @@ void dhcp_server_free(struct dhcp_server *s)
 	}
 	dhcp_recent_free(&s->recent);
 	free(s);
+}
+
+void dhcp_server_set_wol(struct dhcp_server *s, struct wol_sched *wol)
+{
+	s->wol = wol;
 }
 
 void dhcp_server_set_tokens(struct dhcp_server *s, struct boot_tokens *tokens)

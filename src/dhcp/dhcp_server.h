@@ -60,6 +60,10 @@ void dhcp_server_free(struct dhcp_server *s); /* accepts NULL */
  * outliving the server); without one the URLs carry no token and their
  * scripts never hand out a required deployment. */
 void dhcp_server_set_tokens(struct dhcp_server *s, struct boot_tokens *tokens);
+/* Where relayed PXE requests come from, for Wake-on-LAN's directed
+ * broadcast (the relay's giaddr per MAC). */
+struct wol_sched;
+void dhcp_server_set_wol(struct dhcp_server *s, struct wol_sched *wol);
 void dhcp_server_stats(const struct dhcp_server *s, struct dhcp_stats *out);
 
 /* ---- the GRUB boot loader family (docs/bootloaders.md) ---------------- */

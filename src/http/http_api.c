@@ -14,13 +14,17 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "common/log.h"
 #include "common/util.h"
 #include "conf/conf.h"
+#include "common/template.h"
+#include "common/wol.h"
 #include "decide/decide.h"
+#include "decide/machine_vars.h"
 #include "http/http_internal.h"
 #include "http/http_parse.h"
 #include "store/store.h"
@@ -150,11 +154,19 @@ struct api_call {
 			int state;         /* a report to count, -1 = none */
 		} report;
 	} u;
+	/* Wake-on-LAN (device, collection, deploy --wake): machines found and
+	 * recorded on the worker, sent from the loop (wake_finish). */
+	struct wol_batch *wake;
+	size_t wake_reserved;      /* room held in wake_to for it */
+	struct wol_sched *wake_to;
 };
 
 static void api_call_free(void *p)
 {
 	struct api_call *a = p;
+	if (a->wake_reserved)
+		wol_sched_release(a->wake_to, a->wake_reserved);
+	wol_batch_free(a->wake);
 	json_decref(a->out);
 	if (a->e.extra)
 		json_decref(a->e.extra);
@@ -689,10 +701,11 @@ static int images_add(struct http_server *s, struct MHD_Connection *c, struct ht
 		goto done;
 	}
 	/* The cmdline goes into an iPXE script verbatim: see boot_script.h. */
-	if (cmdline && !http_cmdline_valid(cmdline)) {
+	if (cmdline && !http_cmdline_template_valid(cmdline)) {
 		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
 			 "field 'cmdline' must be at most 511 printable ASCII characters without "
-			 "$ \" ' \\ | & ; # { } `");
+			 "\" ' \\ | & # { } ` or a lone ;, and $ only in ${name} or "
+			 "${name:-default}");
 		goto done;
 	}
 	str_copy(im.name, sizeof(im.name), name);
@@ -777,23 +790,37 @@ static int arch_class_parse(const char *s)
 	return -1;
 }
 
+/* Wake-on-LAN (below, with the devices). */
+static int wake_prepare(struct http_server *s, struct api_call *a, const char *what, size_t n,
+			struct api_err *e);
+static int wake_fill(struct http_server *s, struct api_call *a, const struct store_device *dev,
+		     const char *collection, const char *what, struct api_err *e);
+static json_t *wake_json(const struct api_call *a, int n);
+static void wake_finish(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+			struct api_call *a);
+
 static int deployments_add(struct http_server *s, struct MHD_Connection *c,
 			   struct http_request *r, json_t **out, struct api_err *e)
 {
 	static const char *const keys[] = { "name",	      "image",	 "device", "collection",
 					    "unknown_arch",   "purpose", "available_from",
-					    "expires",	      NULL };
+					    "expires",	      "wake",	 NULL };
 	struct store_deployment dep = { .enabled = true, .unknown_arch = -1 };
 	struct store_image im;
 	struct store_device dev;
 	struct store_collection col;
 	const char *name, *image, *device, *collection, *unknown, *purpose;
 	char target[160];
-	json_t *o = body_object(r, keys, e);
-	int rc = -1;
+	json_t *o = body_object(r, keys, e), *wake;
+	int rc = -1, n;
 
 	if (!o)
 		return -1;
+	wake = json_object_get(o, "wake");
+	if (wake && !json_is_boolean(wake)) {
+		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field", "field 'wake' must be true or false");
+		goto done;
+	}
 	if (field_name(o, "name", true, &name, e) < 0 || field_name(o, "image", true, &image, e) < 0 ||
 	    field_name(o, "device", false, &device, e) < 0 ||
 	    field_name(o, "collection", false, &collection, e) < 0 ||
@@ -820,6 +847,12 @@ static int deployments_add(struct http_server *s, struct MHD_Connection *c,
 	if (dep.available_from && dep.expires && dep.expires <= dep.available_from) {
 		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
 			 "field 'expires' must be later than 'available_from'");
+		goto done;
+	}
+	if (unknown && json_is_true(wake)) {
+		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
+			 "field 'wake' needs a device or collection target: unknown machines have no "
+			 "MAC to wake");
 		goto done;
 	}
 	if (unknown) {
@@ -873,16 +906,28 @@ static int deployments_add(struct http_server *s, struct MHD_Connection *c,
 	str_copy(dep.name, sizeof(dep.name), name);
 	dep.image_id = im.id;
 	str_copy(dep.image_name, sizeof(dep.image_name), im.name);
+	deployment_target_text(&dep, target, sizeof(target));
+	/* Refused before the deployment exists: no interface, too many, busy. */
+	if (json_is_true(wake) &&
+	    (rc = wake_prepare(s, r->state, target, device ? 1 : col.members, e)) < 0)
+		goto done;
 	rc = store_deployment_add(s->store, &dep);
 	if (rc < 0) {
 		rc = api_store_fail(s, rc, e, "add a deployment");
 		goto done;
 	}
-	deployment_target_text(&dep, target, sizeof(target));
 	log_info(MOD, "deployment '%s': %s image '%s' to %s", dep.name, purpose, dep.image_name,
 		 target);
 	*out = deployment_json(&dep);
 	rc = MHD_HTTP_CREATED;
+	if (json_is_true(wake)) {
+		/* The deployment is made: a failure to list the members is the
+		 * wake's, reported in its part of the answer. */
+		struct api_err we = { 0 };
+		n = wake_fill(s, r->state, device ? &dev : NULL, collection, target, &we);
+		json_object_set_new(*out, "wake", n < 0 ? json_pack("{s:s}", "error", we.detail)
+						       : wake_json(r->state, n));
+	}
 done:
 	json_decref(o);
 	return rc;
@@ -892,7 +937,7 @@ enum MHD_Result http_api_deployments(struct http_server *s, struct MHD_Connectio
 				     struct http_request *r, const char *url)
 {
 	if (r->method == HTTP_POST)
-		return api_run(deployments_add, s, c, r);
+		return api_run_split(deployments_add, wake_finish, s, c, r);
 	return api_run_list(deployments_list, s, c, r);
 }
 
@@ -1165,6 +1210,160 @@ static int device_detail(struct http_server *s, const struct store_device *d, js
 	return MHD_HTTP_OK;
 }
 
+static int device_vars_json(struct http_server *s, const struct store_device *d, json_t *o,
+			    struct api_err *e);
+
+/* ---- Wake-on-LAN -----------------------------------------------------------
+ *
+ * On the worker: find the machines and the interfaces, hold room in the
+ * sender, record one event per machine (via "wol", outcome "wake"); then
+ * on the loop (wake_finish) the sender takes the batch and sends
+ * WOL_REPEAT magic packets per machine WOL_REPEAT_GAP_MS apart from the
+ * loop's timers (a NIC may miss one while its link comes up).  No thread
+ * waits between them. */
+
+/* Room for n machines and the interfaces; on success a->wake is an empty
+ * batch for them (filled by wake_add). */
+static int wake_prepare(struct http_server *s, struct api_call *a, const char *what, size_t n,
+			struct api_err *e)
+{
+	size_t max = s->conf->wake_max_devices;
+	struct wol_ifaces ifs;
+	int rc;
+
+	if (!s->wol)
+		return api_fail(e, MHD_HTTP_CONFLICT, "not_sent", "Wake-on-LAN is not available");
+	if (n > max)
+		return api_fail(e, MHD_HTTP_CONFLICT, "too_many",
+				"%s has %zu devices; Wake-on-LAN wakes at most %zu at once "
+				"(WakeMaxDevices): wake them by smaller collections", what, n, max);
+	rc = wol_ifaces_find(s->conf->wake_interfaces, &ifs);
+	if (rc <= 0) {
+		log_warn(MOD, "%s: Wake-on-LAN not sent: %s", what,
+			 rc == 0 ? "no interface matches WakeInterfaces" : strerror(-rc));
+		return api_fail(e, MHD_HTTP_CONFLICT, "not_sent", "Wake-on-LAN not sent: %s",
+				rc == 0 ? "no interface matches WakeInterfaces" : strerror(-rc));
+	}
+	/* Two requests' worth at once: their packets take 200 ms each. */
+	if (wol_sched_reserve(s->wol, n, 2 * max) < 0)
+		return api_fail(e, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+				"more than %zu machines are being woken; try again in a second",
+				2 * max);
+	a->wake_to = s->wol;
+	a->wake_reserved = n;
+	a->wake = wol_batch_new(n, &ifs, what);
+	if (!a->wake)
+		return api_fail(e, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory");
+	return 0;
+}
+
+struct wake_ctx {
+	struct wol_batch *b;
+	struct store_event *evs;
+	size_t n, max;
+	const char *ifaces;
+	const char *what;
+};
+
+static int wake_add(void *ctx, const struct store_device *d)
+{
+	struct wake_ctx *w = ctx;
+	struct store_event *ev;
+
+	if (w->n >= w->max || wol_batch_add(w->b, d->mac) < 0)
+		return 0; /* members added since they were counted: not these */
+	ev = &w->evs[w->n++];
+	memset(ev, 0, sizeof(*ev));
+	ev->arch = -1;
+	ev->time_ms = (int64_t)time(NULL) * 1000;
+	memcpy(ev->mac, d->mac, MAC_LEN);
+	snprintf(ev->via, sizeof(ev->via), "wol");
+	snprintf(ev->outcome, sizeof(ev->outcome), "wake");
+	snprintf(ev->reason, sizeof(ev->reason), "Wake-on-LAN magic packet sent on %.100s%s%.60s",
+		 w->ifaces, w->what ? " for " : "", w->what ? w->what : "");
+	ev->device_id = d->id;
+	return 0;
+}
+
+/* Fill a->wake with one device, or the members of a collection, and
+ * record their events.  Returns how many, or -1 with *e. */
+static int wake_fill(struct http_server *s, struct api_call *a, const struct store_device *dev,
+		     const char *collection, const char *what, struct api_err *e)
+{
+	struct wake_ctx w = { .b = a->wake, .max = a->wake_reserved,
+			      .ifaces = wol_batch_ifaces(a->wake), .what = collection ? what : NULL };
+	int rc = 0;
+
+	w.evs = calloc(w.max ? w.max : 1, sizeof(*w.evs));
+	if (!w.evs)
+		return api_fail(e, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory");
+	if (dev)
+		wake_add(&w, dev);
+	else
+		rc = store_collection_members(s->store, collection, wake_add, &w);
+	if (rc < 0) {
+		free(w.evs);
+		return api_store_fail(s, rc, e, "list a collection's members");
+	}
+	if (w.n && (rc = store_event_add_many(s->store, w.evs, w.n)) < 0)
+		log_warn(MOD, "%s: Wake-on-LAN events not recorded: %s", what,
+			 store_last_error(s->store));
+	free(w.evs);
+	return (int)w.n;
+}
+
+/* On the loop, after a wake (or a deployment with "wake") ran on the
+ * worker: hand the batch to the sender; it sends the first round now. */
+static void wake_finish(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+			struct api_call *a)
+{
+	size_t n, directed;
+	json_t *o;
+
+	if (!a->wake || a->st < 0 || !a->out)
+		return;
+	n = wol_batch_count(a->wake);
+	o = json_object_get(a->out, "wake");
+	if (!o)
+		o = a->out;
+	if (!n) {
+		wol_batch_free(a->wake);
+		a->wake = NULL;
+		return; /* the reservation goes with the call */
+	}
+	log_info(MOD, "%s: Wake-on-LAN for %zu device(s), %d times on %s", wol_batch_what(a->wake),
+		 n, WOL_REPEAT, wol_batch_ifaces(a->wake));
+	/* The sender now holds the reservation. */
+	a->wake_reserved -= n;
+	directed = wol_sched_start(s->wol, a->wake, s->conf->wake_relay_prefix);
+	a->wake = NULL;
+	s->counters.wake_sent++;
+	json_object_set_new(o, "directed", json_integer((json_int_t)directed));
+}
+
+/* A reply's wake part: what wake_fill found. */
+static json_t *wake_json(const struct api_call *a, int n)
+{
+	return json_pack("{s:i, s:s, s:i}", "devices", n, "interfaces", wol_batch_ifaces(a->wake),
+			 "packets", WOL_REPEAT);
+}
+
+static int device_wake(struct http_server *s, struct http_request *r,
+		       const struct store_device *d, json_t **out, struct api_err *e)
+{
+	struct api_call *a = r->state;
+	char mac[MAC_STR_LEN], what[96];
+	int n;
+
+	snprintf(what, sizeof(what), "device '%s'", d->name);
+	if (wake_prepare(s, a, what, 1, e) < 0 || (n = wake_fill(s, a, d, NULL, what, e)) < 0)
+		return -1;
+	mac_format(d->mac, mac);
+	*out = json_pack("{s:s, s:s, s:s, s:i}", "device", d->name, "mac", mac, "interfaces",
+			 wol_batch_ifaces(a->wake), "packets", WOL_REPEAT);
+	return MHD_HTTP_OK;
+}
+
 static int device_one(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
 		      json_t **out, struct api_err *e)
 {
@@ -1177,9 +1376,9 @@ static int device_one(struct http_server *s, struct MHD_Connection *c, struct ht
 
 	if (url_name(r->url_full, "/api/v1/devices/", name, &rest, e) < 0)
 		return -1;
-	if (*rest && strcmp(rest, "clear") != 0)
+	if (*rest && strcmp(rest, "clear") != 0 && strcmp(rest, "wake") != 0)
 		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "no such API endpoint");
-	if (!strcmp(rest, "clear") != (r->method == HTTP_POST))
+	if ((*rest != '\0') != (r->method == HTTP_POST))
 		return api_fail(e, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
 				"%s is not allowed here; use %s", r->method_name,
 				*rest ? "POST" : "GET, PATCH, DELETE");
@@ -1188,10 +1387,18 @@ static int device_one(struct http_server *s, struct MHD_Connection *c, struct ht
 	switch (r->method) {
 	case HTTP_GET:
 		*out = device_json(&d);
+		if (*out && (rc = device_vars_json(s, &d, *out, e)) < 0) {
+			json_decref(*out);
+			*out = NULL;
+			return rc;
+		}
 		if (MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "detail"))
 			return device_detail(s, &d, *out, e);
 		return MHD_HTTP_OK;
-	case HTTP_POST: /* NAME/clear: "Clear Required PXE Deployments" */
+	case HTTP_POST: /* NAME/wake: Wake-on-LAN */
+		if (!strcmp(rest, "wake"))
+			return device_wake(s, r, &d, out, e);
+		/* NAME/clear: "Clear Required PXE Deployments" */
 		rc = store_handout_clear_device(s->store, d.id);
 		if (rc < 0)
 			return api_store_fail(s, rc, e, "clear a device");
@@ -1254,7 +1461,7 @@ static int device_one(struct http_server *s, struct MHD_Connection *c, struct ht
 enum MHD_Result http_api_device_one(struct http_server *s, struct MHD_Connection *c,
 				    struct http_request *r, const char *url)
 {
-	return api_run(device_one, s, c, r);
+	return api_run_split(device_one, wake_finish, s, c, r);
 }
 
 static int image_one(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
@@ -1948,6 +2155,23 @@ done:
 	return rc;
 }
 
+/* POST /api/v1/collections/NAME/wake: every member (each has a MAC). */
+static int collection_wake(struct http_server *s, struct http_request *r,
+			   const struct store_collection *col, json_t **out, struct api_err *e)
+{
+	struct api_call *a = r->state;
+	char what[96];
+	int n;
+
+	snprintf(what, sizeof(what), "collection '%s'", col->name);
+	if (wake_prepare(s, a, what, col->members, e) < 0 ||
+	    (n = wake_fill(s, a, NULL, col->name, what, e)) < 0)
+		return -1;
+	*out = json_pack("{s:s, s:i, s:s, s:i}", "collection", col->name, "devices", n,
+			 "interfaces", wol_batch_ifaces(a->wake), "packets", WOL_REPEAT);
+	return MHD_HTTP_OK;
+}
+
 static int collection_one(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
 			  json_t **out, struct api_err *e)
 {
@@ -1960,12 +2184,12 @@ static int collection_one(struct http_server *s, struct MHD_Connection *c, struc
 
 	if (url_name(r->url_full, "/api/v1/collections/", name, &rest, e) < 0)
 		return -1;
-	/* NAME, NAME/clear, NAME/devices, NAME/devices/DEVICE */
+	/* NAME, NAME/clear, NAME/devices, NAME/devices/DEVICE, NAME/wake */
 	if (!*rest) {
 		if (r->method == HTTP_POST)
 			return api_fail(e, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
 					"POST is not allowed here; use GET, DELETE");
-	} else if (!strcmp(rest, "clear") || !strcmp(rest, "devices")) {
+	} else if (!strcmp(rest, "clear") || !strcmp(rest, "devices") || !strcmp(rest, "wake")) {
 		if (r->method != HTTP_POST)
 			return api_fail(e, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
 					"%s is not allowed here; use POST", r->method_name);
@@ -1985,6 +2209,8 @@ static int collection_one(struct http_server *s, struct MHD_Connection *c, struc
 
 	if (!strcmp(rest, "devices"))
 		return collection_members_add(s, r, &col, out, e);
+	if (!strcmp(rest, "wake"))
+		return collection_wake(s, r, &col, out, e);
 	if (!strncmp(rest, "devices/", 8)) {
 		if (device_lookup(s, dev, &d, e) < 0)
 			return -1;
@@ -2032,7 +2258,7 @@ static int collection_one(struct http_server *s, struct MHD_Connection *c, struc
 enum MHD_Result http_api_collection_one(struct http_server *s, struct MHD_Connection *c,
 					struct http_request *r, const char *url)
 {
-	return api_run(collection_one, s, c, r);
+	return api_run_split(collection_one, wake_finish, s, c, r);
 }
 
 /* ---- /api/v1/cache ------------------------------------------------------- */
@@ -2254,4 +2480,199 @@ enum MHD_Result http_api_events_summary(struct http_server *s, struct MHD_Connec
 					struct http_request *r, const char *url)
 {
 	return api_run(events_summary, s, c, r);
+}
+
+/* ---- variables: /api/v1/vars/LEVEL[/NAME][/KEY] --------------------------
+ * GET lists an owner's variables (or one with KEY), PUT KEY sets one from
+ * {"value": "..."}, DELETE KEY removes one.  LEVEL is global (no NAME),
+ * device, collection, image or deployment. */
+
+struct vars_path {
+	enum store_var_level level;
+	char owner[HTTP_NAME_MAX + 1]; /* "" for global */
+	char key[STORE_VAR_KEY_MAX + 1]; /* "" = none */
+};
+
+/* Split the URL; 404 for anything that is not a level, a valid name and
+ * a valid key. */
+static int vars_path_parse(const char *url, struct vars_path *p, struct api_err *e)
+{
+	const char *seg[4];
+	size_t len[4], n = 0;
+	const char *q = url + strlen("/api/v1/vars/");
+	char level[16];
+
+	memset(p, 0, sizeof(*p));
+	while (*q && n < 4) {
+		const char *slash = strchr(q, '/');
+		seg[n] = q;
+		len[n] = slash ? (size_t)(slash - q) : strlen(q);
+		n++;
+		if (!slash)
+			break;
+		q = slash + 1;
+		if (!*q)
+			return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "no such API endpoint");
+	}
+	if (n == 0 || (*q && n == 4))
+		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "no such API endpoint");
+	if (len[0] >= sizeof(level))
+		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "no such variable level");
+	memcpy(level, seg[0], len[0]);
+	level[len[0]] = '\0';
+	if (store_var_level_parse(level, &p->level) < 0)
+		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found",
+				"variable level is one of global, device, collection, image, "
+				"deployment");
+	size_t k = 1;
+	if (p->level != STORE_VAR_GLOBAL) {
+		if (n < 2 || len[1] == 0 || len[1] > HTTP_NAME_MAX)
+			return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "%s variables need a name",
+					level);
+		memcpy(p->owner, seg[1], len[1]);
+		p->owner[len[1]] = '\0';
+		if (!http_name_valid(p->owner))
+			return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found",
+					"a name is 1 to %d characters of A-Z a-z 0-9 . _ -",
+					HTTP_NAME_MAX);
+		k = 2;
+	}
+	if (n > k + 1)
+		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "no such API endpoint");
+	if (n == k + 1) {
+		if (!template_name_valid(seg[k], len[k]))
+			return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found",
+					"a variable name is 1 to %d characters of A-Z a-z 0-9 _, "
+					"not starting with a digit", STORE_VAR_KEY_MAX);
+		memcpy(p->key, seg[k], len[k]);
+		p->key[len[k]] = '\0';
+	}
+	return 0;
+}
+
+struct vars_list_ctx {
+	json_t *obj;
+	const char *only; /* one key, or NULL */
+	bool found;
+};
+
+static int vars_add(void *ctx, const struct store_var *v)
+{
+	struct vars_list_ctx *l = ctx;
+	if (l->only && strcmp(l->only, v->key))
+		return 0;
+	l->found = true;
+	json_object_set_new(l->obj, v->key, json_string(v->value));
+	return 0;
+}
+
+static int vars_one(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
+		    json_t **out, struct api_err *e)
+{
+	static const char *const keys[] = { "value", NULL };
+	struct vars_path p;
+	struct vars_list_ctx l = { 0 };
+	const char *value;
+	json_t *o;
+	int rc;
+
+	if (vars_path_parse(r->url_full, &p, e) < 0)
+		return -1;
+	if (r->method != HTTP_GET && !p.key[0])
+		return api_fail(e, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+				"%s needs a variable name at the end of the URL", r->method_name);
+	switch (r->method) {
+	case HTTP_GET:
+		l.obj = json_object();
+		l.only = p.key[0] ? p.key : NULL;
+		rc = store_var_list(s->store, p.level, p.owner, vars_add, &l);
+		if (rc < 0) {
+			json_decref(l.obj);
+			return api_store_fail(s, rc, e, "list variables");
+		}
+		if (l.only && !l.found) {
+			json_decref(l.obj);
+			return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "no variable %s", p.key);
+		}
+		*out = json_pack("{s:s, s:o, s:o}", "level", store_var_level_name(p.level), "name",
+				 p.owner[0] ? json_string(p.owner) : json_null(), "vars", l.obj);
+		return MHD_HTTP_OK;
+	case HTTP_PUT:
+		o = body_object(r, keys, e);
+		if (!o)
+			return -1;
+		if (field_str(o, "value", true, &value, e) < 0) {
+			json_decref(o);
+			return -1;
+		}
+		rc = store_var_set(s->store, p.level, p.owner, p.key, value);
+		json_decref(o);
+		if (rc == -ENOSPC)
+			return api_fail(e, MHD_HTTP_CONFLICT, "too_many", "%s",
+					store_last_error(s->store));
+		if (rc < 0)
+			return api_store_fail(s, rc, e, "set a variable");
+		log_info(MOD, "variable %s set on %s%s%s", p.key, store_var_level_name(p.level),
+			 p.owner[0] ? " " : "", p.owner);
+		*out = json_pack("{s:s, s:o, s:s, s:b}", "level", store_var_level_name(p.level), "name",
+				 p.owner[0] ? json_string(p.owner) : json_null(), "key", p.key, "set",
+				 1);
+		return MHD_HTTP_OK;
+	case HTTP_DELETE:
+		rc = store_var_unset(s->store, p.level, p.owner, p.key);
+		if (rc < 0)
+			return api_store_fail(s, rc, e, "unset a variable");
+		log_info(MOD, "variable %s unset on %s%s%s", p.key, store_var_level_name(p.level),
+			 p.owner[0] ? " " : "", p.owner);
+		*out = json_pack("{s:s, s:o, s:s, s:b}", "level", store_var_level_name(p.level), "name",
+				 p.owner[0] ? json_string(p.owner) : json_null(), "key", p.key,
+				 "deleted", 1);
+		return MHD_HTTP_OK;
+	default:
+		return api_fail(e, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+				"%s is not allowed here", r->method_name);
+	}
+}
+
+enum MHD_Result http_api_vars(struct http_server *s, struct MHD_Connection *c,
+			      struct http_request *r, const char *url)
+{
+	return api_run(vars_one, s, c, r);
+}
+
+/* The first deployment that applies to d (decision order), for the
+ * variables a device shows. */
+static int first_dep(void *ctx, const struct store_deployment *d)
+{
+	*(struct store_deployment *)ctx = *d;
+	return 1;
+}
+
+/* "vars": the stored variables a boot of d would get with the first
+ * deployment that applies to it now ({"key": {"value", "from"}}), and
+ * "vars_deployment": that deployment (null: none; then no deployment or
+ * image variables).  Built-ins are set per boot and not shown. */
+static int device_vars_json(struct http_server *s, const struct store_device *d, json_t *o,
+			    struct api_err *e)
+{
+	struct store_deployment dep = { 0 };
+	struct machine_vars mv;
+	json_t *vars;
+	int rc, ac = d->arch >= 0 ? (int)pxe_arch_classify((uint16_t)d->arch) : -1;
+
+	rc = store_deployments_applicable(s->store, d->id, ac, first_dep, &dep);
+	if (rc < 0)
+		return api_store_fail(s, rc, e, "find a device's deployments");
+	rc = machine_vars_load(s->store, d->id, dep.id, dep.image_id, &mv);
+	if (rc < 0)
+		return api_store_fail(s, rc, e, "read a device's variables");
+	vars = json_object();
+	for (size_t i = 0; i < mv.n; i++)
+		json_object_set_new(vars, mv.v[i].name,
+				    json_pack("{s:s, s:s}", "value", mv.v[i].value, "from",
+					      mv.v[i].source));
+	machine_vars_free(&mv);
+	json_object_set_new(o, "vars", vars);
+	json_object_set_new(o, "vars_deployment", dep.id ? json_string(dep.name) : json_null());
+	return 0;
 }

@@ -2,6 +2,7 @@
  * and http_api.c (the JSON admin API).  Not a public interface. */
 #pragma once
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +14,21 @@
 #include "http/http_metrics.h"
 #include "http/http_report.h"
 #include "http/http_server.h"
+
+/* Refused answer file fetches, per source address: one log line and one
+ * event per source per HTTP_ANSWER_REFUSE_LOG_MS, the rest counted
+ * (http_answers.c).  A fixed table: a source whose slot another takes
+ * starts over.  Used from the loop and the worker, so it has a lock. */
+#define HTTP_ANSWER_REFUSE_SLOTS 256
+#define HTTP_ANSWER_REFUSE_LOG_MS 10000
+struct http_answer_refusals {
+	pthread_mutex_t lock;
+	struct {
+		char src[48];      /* "" = free */
+		uint64_t log_ms;   /* when its last line was written */
+		uint64_t quiet;    /* its refusals not logged since */
+	} slot[HTTP_ANSWER_REFUSE_SLOTS];
+};
 
 /* One MHD daemon on pxed's loop: plain HTTP, or HTTPS (GnuTLS). */
 struct http_stream_hub;
@@ -43,8 +59,10 @@ struct http_server {
 	struct ev_work *pw_work;   /* PXEPassword hashes: their own thread, small queue */
 	uint64_t pw_busy;          /* attempts refused: too many hashes at once */
 	struct boot_tokens *tokens; /* script URL tokens (main's); NULL = none valid */
+	struct wol_sched *wol;     /* Wake-on-LAN sender (main's); NULL = none */
 	uint64_t token_log_ms;     /* when the last "no valid boot token" line was written */
 	uint64_t token_quiet;      /* such refusals not logged since */
+	struct http_answer_refusals answer_refusals;
 	struct http_metrics_sources src;
 	struct decider *dec;
 	struct store *store;
@@ -143,6 +161,14 @@ enum MHD_Result http_defer_exclusive(struct http_server *s, struct MHD_Connectio
 				     struct http_request *r, const char *url, http_work_fn work,
 				     http_handler resume);
 
+/* "http://HOST[:PORT]" as the client reached this server (its Host header
+ * when that is a plain host[:port]), for URLs written into scripts. */
+void http_request_base_url(struct MHD_Connection *c, const struct http_listener *via, char *out,
+			   size_t len);
+
+/* The client's address as text ("?" when unknown), for log lines. */
+void http_client_addr(struct MHD_Connection *c, char *out, size_t len);
+
 /* Queue a response and record its status for the log line.  Takes the
  * response's reference. */
 enum MHD_Result http_queue(struct MHD_Connection *c, struct http_request *r, unsigned status,
@@ -190,6 +216,9 @@ enum MHD_Result http_api_cache_flush(struct http_server *s, struct MHD_Connectio
 				     struct http_request *r, const char *url);
 enum MHD_Result http_api_settings(struct http_server *s, struct MHD_Connection *c,
 				  struct http_request *r, const char *url);
+/* /api/v1/vars/LEVEL[/NAME][/KEY] (variables, docs/unattended.md). */
+enum MHD_Result http_api_vars(struct http_server *s, struct MHD_Connection *c,
+			      struct http_request *r, const char *url);
 enum MHD_Result http_api_status(struct http_server *s, struct MHD_Connection *c,
 				struct http_request *r, const char *url);
 

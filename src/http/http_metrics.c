@@ -116,6 +116,34 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 	for (unsigned i = 0; i < HTTP_REPORT_STATES; i++)
 		fprintf(o, "pxed_reports_total{state=\"%s\"} %llu\n", states[i],
 			(unsigned long long)h->reports[i]);
+	head(o, "pxed_answer_files_total", "counter",
+	     "Answer file requests (/answers/): served, or refused (bad token, no template, "
+	     "render error).");
+	fprintf(o, "pxed_answer_files_total{result=\"served\"} %llu\n",
+		(unsigned long long)h->answers[HTTP_ANSWER_SERVED]);
+	fprintf(o, "pxed_answer_files_total{result=\"refused\"} %llu\n",
+		(unsigned long long)h->answers[HTTP_ANSWER_REFUSED]);
+	head(o, "pxed_cmdline_render_failures_total", "counter",
+	     "Deployment hand-outs sent to the local disk because the command line did not render.");
+	fprintf(o, "pxed_cmdline_render_failures_total %llu\n",
+		(unsigned long long)h->cmdline_refused);
+	head(o, "pxed_wake_requests_total", "counter", "Wake-on-LAN requests sent.");
+	fprintf(o, "pxed_wake_requests_total %llu\n", (unsigned long long)h->wake_sent);
+	if (v->has_wol) {
+		head(o, "pxed_wake_packets_total", "counter",
+		     "Wake-on-LAN magic packets sent: to an interface's broadcast address, or to "
+		     "a relayed subnet's directed broadcast.");
+		fprintf(o, "pxed_wake_packets_total{to=\"broadcast\"} %llu\n",
+			(unsigned long long)(v->wol.packets - v->wol.directed));
+		fprintf(o, "pxed_wake_packets_total{to=\"directed\"} %llu\n",
+			(unsigned long long)v->wol.directed);
+		one(o, "pxed_wake_send_errors_total", "counter",
+		    "Wake-on-LAN magic packets that failed to send.", v->wol.errors);
+		one(o, "pxed_wake_refused_total", "counter",
+		    "Wake-on-LAN requests refused: too many machines being woken at once.",
+		    v->wol.busy);
+		one(o, "pxed_wake_pending", "gauge", "Machines being woken now.", v->wol.pending);
+	}
 
 	if (v->has_dhcp) {
 		const struct dhcp_stats *d = &v->dhcp;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/wol.h"
 #include "decide/boot_token.h"
 #include "decide/decide.h"
 #include "http/http_stream.h"
@@ -29,7 +30,11 @@ struct http_counters {
 	uint64_t store_us;          /* their total time, microseconds */
 	uint64_t auth_failures;     /* 401s: missing or wrong API token */
 	uint64_t reports[HTTP_REPORT_STATES]; /* handed_out, started, succeeded, failed */
+	uint64_t answers[2];        /* answer files: HTTP_ANSWER_SERVED, HTTP_ANSWER_REFUSED */
+	uint64_t cmdline_refused;   /* hand-outs sent local: the command line did not render */
+	uint64_t wake_sent;         /* Wake-on-LAN requests (each a burst of magic packets) */
 };
+enum { HTTP_ANSWER_SERVED = 0, HTTP_ANSWER_REFUSED = 1 };
 
 struct http_metrics_view {
 	const struct http_counters *http;
@@ -49,6 +54,8 @@ struct http_metrics_view {
 	uint64_t store_rows_read;   /* rows read by store lists and lookups */
 	bool has_tokens;
 	struct boot_token_stats tokens; /* script URL tokens */
+	bool has_wol;
+	struct wol_stats wol;       /* Wake-on-LAN packets */
 	bool has_cache;
 	struct decider_cache_stats cache; /* the decision cache */
 	bool has_grub;

@@ -1,5 +1,7 @@
 #include "http/http_parse.h"
 
+#include "common/template.h"
+
 #include <stdio.h>
 
 #include "common/util.h"
@@ -190,10 +192,24 @@ bool http_cmdline_valid(const char *s)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c > 0x7e || strchr("$\"'\\|&;#{}`", c))
+		if (c < 0x20 || c > 0x7e || strchr("$\"'\\|&#{}`", c))
+			return false;
+		/* iPXE ends a command at a ';' token of its own; one inside an
+		 * argument (Ubuntu's ds=nocloud-net;s=URL) is plain text.  So a
+		 * ';' needs a non-space character on both sides. */
+		if (c == ';' && (i == 0 || i + 1 == n || s[i - 1] == ' ' || s[i + 1] == ' '))
 			return false;
 	}
 	return true;
+}
+
+bool http_cmdline_template_valid(const char *s)
+{
+	char skel[512];
+	size_t n = s ? strnlen(s, 512) : 0;
+	if (!s || n > 511)
+		return false;
+	return template_skeleton(s, n, skel, sizeof(skel), NULL) == 0 && http_cmdline_valid(skel);
 }
 
 /* [s, e) with spaces and tabs trimmed off both ends. */

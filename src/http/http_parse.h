@@ -42,9 +42,14 @@ bool http_path_valid(const char *s);
 /* A kernel command line that can be written into an iPXE script without
  * changing its meaning: at most 511 bytes of printable ASCII, none of the
  * characters iPXE's parser treats specially (`$` settings expansion, quotes
- * and `\` escapes, `|`, `&`, `;` command separators, `#`, `{`, `}`).  Empty
- * is valid. */
+ * and `\` escapes, `|`, `&` command separators, `#`, `{`, `}`), and no
+ * `;` that stands alone (iPXE's separator is a `;` token; inside an
+ * argument, as in `ds=nocloud-net;s=URL`, it is text).  Empty is valid. */
 bool http_cmdline_valid(const char *s);
+/* An image's command line as stored: a template (common/template.h) whose
+ * text without its ${...} passes http_cmdline_valid(), so that every render
+ * of it does too. */
+bool http_cmdline_template_valid(const char *s);
 
 /* One line of a device import file, "name,mac[,guid]" (pxectl device
  * import; POST /api/v1/devices/import).  Spaces around fields are

@@ -24,6 +24,7 @@
 #include "decide/decide.h"
 #include "http/boot_script.h"
 #include "http/grub_script.h"
+#include "http/http_answers.h"
 #include "http/http_internal.h"
 #include "http/http_parse.h"
 #include "http/http_stream.h"
@@ -166,6 +167,12 @@ static void request_base_url(struct MHD_Connection *c, const struct http_listene
 	snprintf(out, len, "%s://%s:%u", scheme, addr, port);
 }
 
+void http_request_base_url(struct MHD_Connection *c, const struct http_listener *via, char *out,
+			   size_t len)
+{
+	request_base_url(c, via, out, len);
+}
+
 /* ?mac=&guid=&arch= into facts; NULL on success, else the bad field. */
 static const char *boot_facts_parse(struct MHD_Connection *c, struct pxe_facts *f)
 {
@@ -222,6 +229,7 @@ struct boot_state {
 	bool commit;               /* for the decision on the worker */
 	bool committed;            /* the committing decision ran */
 	bool handed_out;           /* a report token was recorded (token) */
+	bool render_failed;        /* the command line did not render: sent local */
 	bool claimed;              /* token is busy for this request's commit */
 	struct boot_tokens *tokens; /* to release it with */
 	uint8_t src_key[HTTP_PW_KEY_LEN]; /* the client's address, for the limiter */
@@ -259,6 +267,46 @@ static void boot_token_done(struct boot_state *b, bool spent)
 	b->claimed = false;
 }
 
+/* On the worker: render the image's command line (http_answers.h) into
+ * b->d, or, when it does not render, turn the hand-out into the local
+ * disk: withdraw it (a required deployment stays due, so it runs once the
+ * variable is fixed), record the reason as an event, and say it in the
+ * log.  token NULL: no installer token (report_url and answers are
+ * undefined then).  0 or negative. */
+static int boot_render_cmdline(struct http_server *s, struct boot_state *b, const char *token)
+{
+	struct decision *d = &b->d;
+	char saved[sizeof(d->cmdline)], why[200];
+	struct store_event ev = { .time_ms = (int64_t)now_ms(), .arch = -1 };
+	int rc;
+
+	memcpy(saved, d->cmdline, sizeof(saved));
+	rc = http_answers_cmdline(s->store, d, &b->facts, b->base, token, why, sizeof(why));
+	if (rc == 0) {
+		if (!token || !strcmp(token, "00000000000000000000000000000000"))
+			memcpy(d->cmdline, saved, sizeof(saved)); /* the real render follows */
+		return 0;
+	}
+	if (d->required && d->device_id)
+		store_handout_forget(s->store, d->device_id, d->deployment_id);
+	b->render_failed = true;
+	d->outcome = DECISION_LOCAL;
+	snprintf(d->reason, sizeof(d->reason), "deployment '%.40s' not started: %.120s",
+		 d->deployment_name, why);
+	memcpy(ev.mac, b->facts.mac, MAC_LEN);
+	ev.has_guid = b->facts.has_guid;
+	memcpy(ev.guid, b->facts.guid, GUID_LEN);
+	ev.arch = b->facts.has_arch ? b->facts.arch : -1;
+	snprintf(ev.via, sizeof(ev.via), "http");
+	snprintf(ev.outcome, sizeof(ev.outcome), "local");
+	snprintf(ev.reason, sizeof(ev.reason), "%s", d->reason);
+	ev.device_id = d->device_id;
+	ev.deployment_id = d->deployment_id;
+	snprintf(ev.deployment_name, sizeof(ev.deployment_name), "%s", d->deployment_name);
+	store_event_add(s->store, &ev);
+	return rc;
+}
+
 static void boot_decide(struct http_server *s, struct MHD_Connection *c, struct http_request *r)
 {
 	struct boot_state *b = r->state;
@@ -283,12 +331,21 @@ static void boot_decide(struct http_server *s, struct MHD_Connection *c, struct 
 	 * its installer, recorded here so that the loop only writes it into
 	 * the script.  A failure leaves the script without a report URL. */
 	if (b->commit && d->outcome == DECISION_BOOT && (d->required || b->opts.confirmed) &&
-	    !d->nbp[0] &&
-	    http_report_handout(s->store, d->device_id, d->device_name[0] ? d->device_name : "-",
-				d->deployment_id, d->deployment_name, b->facts.mac,
-				(uint64_t)time(NULL) * 1000, &rep) == 0) {
-		str_copy(b->token, sizeof(b->token), rep.token);
-		b->handed_out = true;
+	    !d->nbp[0]) {
+		/* The command line's variables, first with a stand-in token of
+		 * the same shape (the render cannot differ with the real one):
+		 * a command line that does not render sends the machine to
+		 * its disk before an installer token exists. */
+		if (boot_render_cmdline(s, b, "00000000000000000000000000000000") < 0)
+			return;
+		if (http_report_handout(s->store, d->device_id,
+					d->device_name[0] ? d->device_name : "-", d->deployment_id,
+					d->deployment_name, b->facts.mac,
+					(uint64_t)time(NULL) * 1000, &rep) == 0) {
+			str_copy(b->token, sizeof(b->token), rep.token);
+			b->handed_out = true;
+		}
+		boot_render_cmdline(s, b, b->handed_out ? b->token : NULL);
 	}
 }
 
@@ -317,8 +374,7 @@ static void boot_password_verify(struct http_server *s, struct MHD_Connection *c
 	b->pw_verified = true;
 }
 
-/* The client's address as text, for a log line. */
-static void http_client_addr(struct MHD_Connection *c, char *out, size_t len)
+void http_client_addr(struct MHD_Connection *c, char *out, size_t len)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -474,6 +530,13 @@ static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection 
 		 * log; the client, whoever it is, sees only that it failed. */
 		log_warn(MOD, "boot.ipxe: decision failed, client sent to local disk: %s", d->reason);
 		snprintf(d->reason, sizeof(d->reason), "not serviced: server error, see the server log");
+	}
+	if (b->render_failed) {
+		char mac[MAC_STR_LEN], why[240];
+		mac_format(b->facts.mac, mac);
+		log_escape(why, sizeof(why), d->reason, strlen(d->reason));
+		log_warn(MOD, "%s: boot.ipxe: %s; sending local", mac, why);
+		s->counters.cmdline_refused++;
 	}
 	decision_log(&b->facts, d,
 		     b->choice == DECIDE_CHOICE_DEPLOY  ? "http /boot.ipxe choice=deploy"
@@ -656,6 +719,10 @@ static enum MHD_Result route_metrics(struct http_server *s, struct MHD_Connectio
 		v.has_tokens = true;
 		boot_tokens_stats(s->tokens, &v.tokens);
 	}
+	if (s->wol) {
+		v.has_wol = true;
+		wol_sched_stats(s->wol, &v.wol);
+	}
 	if (s->src.dhcp) {
 		v.has_dhcp = true;
 		dhcp_server_stats(s->src.dhcp, &v.dhcp);
@@ -770,6 +837,9 @@ static enum MHD_Result route_files(struct http_server *s, struct MHD_Connection 
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			return http_reply_text(c, r, MHD_HTTP_BAD_REQUEST, "bad file name\n");
 	if (!*path)
+		return http_reply_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n");
+	/* answer file templates only go out rendered, to their boot */
+	if (content_is_private(path))
 		return http_reply_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n");
 	rc = content_open(s->content, path, &fd, &size);
 	switch (rc) {
@@ -914,6 +984,8 @@ static const struct http_route routes[] = {
 	{ "/metrics", HTTP_GET, "GET", false, false, route_metrics },
 	{ "/ui", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, false, http_ui_static },
 	{ "/ui/", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, false, http_ui_static },
+	/* TOKEN/NAME: a boot's answer files; its report token is the credential */
+	{ "/answers/", HTTP_GET, "GET", false, false, http_answers_route },
 	{ "/api/v1/devices", HTTP_GET | HTTP_POST, "GET, POST", true, false, http_api_devices },
 	{ "/api/v1/devices/import", HTTP_POST, "POST", true, false, http_api_devices_import },
 	/* NAME: GET, PATCH, DELETE; NAME/clear: POST */
@@ -942,6 +1014,9 @@ static const struct http_route routes[] = {
 	{ "/api/v1/cache/flush", HTTP_POST, "POST", true, false, http_api_cache_flush },
 	{ "/api/v1/settings", HTTP_GET | HTTP_PUT | HTTP_PATCH, "GET, PUT, PATCH", true, false,
 	  http_api_settings },
+	/* LEVEL[/NAME][/KEY]: variables rendered into command lines and answer files */
+	{ "/api/v1/vars/", HTTP_GET | HTTP_PUT | HTTP_DELETE, "GET, PUT, DELETE", true, false,
+	  http_api_vars },
 	/* the installer's callback: its per-boot token is its credential */
 	{ "/api/v1/report", HTTP_POST, "POST", true, true, http_api_report },
 };
@@ -1509,6 +1584,7 @@ int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct d
 	s->work = work;
 	s->port = conf->http_port;
 	s->started_ms = now_ms();
+	pthread_mutex_init(&s->answer_refusals.lock, NULL);
 	s->pw = calloc(1, sizeof(*s->pw));
 	s->pw_src = calloc(1, sizeof(*s->pw_src));
 	if (!s->pw || !s->pw_src) {
@@ -1608,6 +1684,11 @@ void http_server_set_tokens(struct http_server *s, struct boot_tokens *tokens)
 	s->tokens = tokens;
 }
 
+void http_server_set_wol(struct http_server *s, struct wol_sched *wol)
+{
+	s->wol = wol;
+}
+
 void http_server_set_settings(struct http_server *s, struct pxed_conf *conf,
 			      void (*applied)(void *ctx, const char *what), void *ctx)
 {
@@ -1640,5 +1721,6 @@ void http_server_free(struct http_server *s)
 	free(s->pw);
 	http_gate_fini(&s->gate);
 	free(s->pw_src);
+	pthread_mutex_destroy(&s->answer_refusals.lock);
 	free(s);
 }

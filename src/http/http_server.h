@@ -70,6 +70,9 @@ void http_server_set_sources(struct http_server *s, const struct http_metrics_so
  * commits a hand-out. */
 struct boot_tokens;
 void http_server_set_tokens(struct http_server *s, struct boot_tokens *tokens);
+/* The Wake-on-LAN sender (loop-owned, shared with the DHCP server). */
+struct wol_sched;
+void http_server_set_wol(struct http_server *s, struct wol_sched *wol);
 
 /* `pxectl settings set`: conf is the struct the server was made with, now
  * writable; after the API changed it, applied(ctx, what) runs (main tells

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "common/util.h"
+#include "common/template.h"
 #include "http/http_parse.h"
 
 #define DEFAULT_SERVER "http://127.0.0.1:8080"
@@ -442,8 +443,9 @@ static int cmd_image_add(int argc, char **argv)
 	if ((rc = check_name("image name", pos[0])) || (kernel && (rc = check_path("kernel", kernel))) ||
 	    (initrd && (rc = check_path("initrd", initrd))) || (nbp && (rc = check_path("nbp", nbp))))
 		return rc;
-	if (cmdline && !http_cmdline_valid(cmdline))
-		return fail("the command line must be printable ASCII without $ \" ' \\ | & ; # { } `");
+	if (cmdline && !http_cmdline_template_valid(cmdline))
+		return fail("the command line must be printable ASCII without \" ' \\ | & # { } ` or a "
+			    "lone ;, and $ only in ${name} or ${name:-default}");
 	if (arch && strcmp(arch, "uefi-arm64") && strcmp(arch, "x86"))
 		return usage_error(cur, "--arch '%s': ARCH is uefi-arm64 (or x86, the default)", arch);
 	if (loader && strcmp(loader, "ipxe") && strcmp(loader, "grub"))
@@ -498,11 +500,29 @@ static int cmd_device_add(int argc, char **argv)
 
 static const char *const arch_classes[] = { "bios", "uefi-x86", "uefi-x64", "uefi-arm64" };
 
+/* "on IFACES[, and N relayed subnet(s) directed]" of a wake answer. */
+static void print_wake(const char *what, json_t *w)
+{
+	json_int_t directed = json_integer_value(json_object_get(w, "directed"));
+	if (json_object_get(w, "error")) {
+		printf("%s: Wake-on-LAN not sent: %s\n", what,
+		       json_string_value(json_object_get(w, "error")));
+		return;
+	}
+	printf("%s: Wake-on-LAN sent", what);
+	if (json_object_get(w, "devices"))
+		printf(" for %lld device(s)", (long long)json_integer_value(json_object_get(w, "devices")));
+	printf(" on %s", json_string_value(json_object_get(w, "interfaces")));
+	if (directed)
+		printf(" (and to %lld relayed subnet(s))", (long long)directed);
+	printf("\n");
+}
+
 static int cmd_deploy(int argc, char **argv)
 {
 	const char *image = NULL, *device = NULL, *collection = NULL, *unknown = NULL;
 	const char *from = NULL, *expires = NULL, *pos[1];
-	bool required = false, available = false, arch_ok = false;
+	bool required = false, available = false, arch_ok = false, wake = false;
 	const struct opt opts[] = { { "--image", &image, NULL },
 				    { "--device", &device, NULL },
 				    { "--collection", &collection, NULL },
@@ -511,10 +531,11 @@ static int cmd_deploy(int argc, char **argv)
 				    { "--available", NULL, &available },
 				    { "--available-from", &from, NULL },
 				    { "--expires", &expires, NULL },
+				    { "--wake", NULL, &wake },
 				    { NULL, NULL, NULL } };
 	char target[160];
 	size_t np;
-	json_t *body;
+	json_t *body, *j;
 	int rc = opts_parse(cur, argc, argv, opts, pos, 1, &np);
 	if (rc)
 		return rc;
@@ -551,9 +572,26 @@ static int cmd_deploy(int argc, char **argv)
 		json_object_set_new(body, "available_from", json_string(from));
 	if (expires)
 		json_object_set_new(body, "expires", json_string(expires));
-	return api_change("POST", "/api/v1/deployments", body,
-			  "deployment '%s' added: %s image '%s' for %s\n", pos[0],
-			  required ? "required" : "available", image, target);
+	if (wake && unknown)
+		return json_decref(body), usage_error(cur, "--wake needs --device or --collection");
+	if (!wake)
+		return api_change("POST", "/api/v1/deployments", body,
+				  "deployment '%s' added: %s image '%s' for %s\n", pos[0],
+				  required ? "required" : "available", image, target);
+	json_object_set_new(body, "wake", json_true());
+	rc = api_call("POST", "/api/v1/deployments", body, &j);
+	json_decref(body);
+	if (rc)
+		return rc;
+	if (!opt_json) {
+		printf("deployment '%s' added: %s image '%s' for %s\n", pos[0],
+		       required ? "required" : "available", image, target);
+		print_wake(target, json_object_get(j, "wake"));
+	}
+	/* The deployment is made either way; a wake that failed is an error. */
+	rc = json_object_get(json_object_get(j, "wake"), "error") ? EXIT_ERR : EXIT_OK;
+	json_decref(j);
+	return rc;
 }
 
 /* The objects of array rows as a table: one column per key, under heads. */
@@ -885,7 +923,30 @@ static int clear_one(int argc, char **argv, const char *kind, const char *noun,
 
 static int cmd_device_show(int argc, char **argv)
 {
-	return get_one(argc, argv, "devices", "device");
+	const char *name, *k;
+	char path[256];
+	json_t *j, *v, *vars;
+	int rc = one_name(argc, argv, NULL, "device", &name);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/api/v1/devices/%s", name);
+	if ((rc = api_call("GET", path, NULL, &j)))
+		return rc;
+	if (!opt_json) {
+		print_object(j);
+		/* the variables a boot would get, and where each comes from */
+		vars = json_object_get(j, "vars");
+		if (json_object_size(vars))
+			printf("variables (deployment %s):\n",
+			       json_string_value(json_object_get(j, "vars_deployment"))
+				       ? json_string_value(json_object_get(j, "vars_deployment"))
+				       : "-");
+		json_object_foreach(vars, k, v)
+			printf("  %s=%s  (%s)\n", k, json_string_value(json_object_get(v, "value")),
+			       json_string_value(json_object_get(v, "from")));
+	}
+	json_decref(j);
+	return EXIT_OK;
 }
 
 static int cmd_device_rm(int argc, char **argv)
@@ -1296,6 +1357,131 @@ static int cmd_settings_set(int argc, char **argv)
 	return EXIT_OK;
 }
 
+static int cmd_wake(int argc, char **argv)
+{
+	const char *pos[1], *collection = NULL;
+	const struct opt opts[] = { { "--collection", &collection, NULL }, { NULL, NULL, NULL } };
+	char path[256], what[128];
+	size_t np;
+	json_t *j;
+	int rc = opts_parse(cur, argc, argv, opts, pos, 1, &np);
+	if (rc)
+		return rc;
+	if ((np == 1) == !!collection)
+		return usage_error(cur, "give a DEVICE or --collection NAME");
+	if (collection) {
+		if ((rc = check_name("collection name", collection)))
+			return rc;
+		snprintf(path, sizeof(path), "/api/v1/collections/%s/wake", collection);
+		snprintf(what, sizeof(what), "collection '%s'", collection);
+	} else {
+		if ((rc = check_name("device name", pos[0])))
+			return rc;
+		snprintf(path, sizeof(path), "/api/v1/devices/%s/wake", pos[0]);
+		snprintf(what, sizeof(what), "device '%s'", pos[0]);
+	}
+	if ((rc = api_call("POST", path, NULL, &j)))
+		return rc;
+	if (!opt_json)
+		print_wake(what, j);
+	json_decref(j);
+	return EXIT_OK;
+}
+
+/* ---- variables ------------------------------------------------------------ */
+
+/* LEVEL [NAME] then what is left (KEY=VALUE or KEY, or nothing): the
+ * variables' API path /api/v1/vars/LEVEL[/NAME] into path, the rest in
+ * *rest (NULL when none). */
+static int var_args(int argc, char **argv, bool want_rest, char *path, size_t len,
+		    const char **rest)
+{
+	const char *pos[3];
+	size_t np, need;
+	int rc = opts_parse(cur, argc, argv, NULL, pos, 3, &np);
+	if (rc)
+		return rc;
+	if (np < 1)
+		return usage_error(cur, "LEVEL is required (global, device, collection, image, "
+					"deployment)");
+	if (strcmp(pos[0], "global") && strcmp(pos[0], "device") && strcmp(pos[0], "collection") &&
+	    strcmp(pos[0], "image") && strcmp(pos[0], "deployment"))
+		return usage_error(cur, "LEVEL '%s' is not global, device, collection, image or "
+					"deployment", pos[0]);
+	need = (strcmp(pos[0], "global") ? 2 : 1) + (want_rest ? 1 : 0);
+	if (np != need)
+		return usage_error(cur, "%s", strcmp(pos[0], "global") ? "LEVEL NAME is required, once"
+								    : "global takes no NAME");
+	if (need - want_rest == 2) {
+		if ((rc = check_name(pos[0], pos[1])))
+			return rc;
+		snprintf(path, len, "/api/v1/vars/%s/%s", pos[0], pos[1]);
+	} else {
+		snprintf(path, len, "/api/v1/vars/global");
+	}
+	*rest = want_rest ? pos[np - 1] : NULL;
+	return 0;
+}
+
+static int check_var_name(const char *k, size_t n)
+{
+	if (template_name_valid(k, n))
+		return 0;
+	fprintf(stderr, "pxectl: variable name '%.*s' is not valid: use 1 to %d characters of "
+			"A-Z a-z 0-9 _, not starting with a digit\n", (int)n, k, TEMPLATE_NAME_MAX);
+	return EXIT_ERR;
+}
+
+static int cmd_var_set(int argc, char **argv)
+{
+	char path[256], full[340];
+	const char *kv, *eq;
+	json_t *body;
+	int rc = var_args(argc, argv, true, path, sizeof(path), &kv);
+	if (rc)
+		return rc;
+	eq = strchr(kv, '=');
+	if (!eq)
+		return usage_error(cur, "KEY=VALUE is required");
+	if ((rc = check_var_name(kv, (size_t)(eq - kv))))
+		return rc;
+	snprintf(full, sizeof(full), "%s/%.*s", path, (int)(eq - kv), kv);
+	body = json_pack("{s:s}", "value", eq + 1);
+	rc = api_change("PUT", full, body, "%.*s set\n", (int)(eq - kv), kv);
+	json_decref(body);
+	return rc;
+}
+
+static int cmd_var_unset(int argc, char **argv)
+{
+	char path[256], full[340];
+	const char *k;
+	int rc = var_args(argc, argv, true, path, sizeof(path), &k);
+	if (rc)
+		return rc;
+	if ((rc = check_var_name(k, strlen(k))))
+		return rc;
+	snprintf(full, sizeof(full), "%s/%s", path, k);
+	return api_change("DELETE", full, NULL, "%s unset\n", k);
+}
+
+static int cmd_var_list(int argc, char **argv)
+{
+	char path[256];
+	const char *none, *k;
+	json_t *j, *v;
+	int rc = var_args(argc, argv, false, path, sizeof(path), &none);
+	if (rc)
+		return rc;
+	if ((rc = api_call("GET", path, NULL, &j)))
+		return rc;
+	if (!opt_json)
+		json_object_foreach(json_object_get(j, "vars"), k, v)
+			printf("%s=%s\n", k, json_string_value(v));
+	json_decref(j);
+	return EXIT_OK;
+}
+
 static const struct command commands[] = {
 	{ "image", "add", cmd_image_add,
 	  "image add NAME (--kernel FILE [--initrd FILE] [--cmdline TEXT] | --nbp FILE)\n"
@@ -1350,7 +1536,7 @@ static const struct command commands[] = {
 	  "deployments run again at their next network boot." },
 	{ "deploy", NULL, cmd_deploy,
 	  "deploy NAME --image IMAGE (--device DEVICE | --collection COLLECTION | --unknown ARCH)\n"
-	  "         (--required|--available) [--available-from TIME] [--expires TIME]",
+	  "         (--required|--available) [--available-from TIME] [--expires TIME] [--wake]",
 	  "Deploy IMAGE to a device, to every member of a collection, or to unknown\n"
 	  "machines (not in the database) of one architecture: ARCH is bios,\n"
 	  "uefi-x86, uefi-x64 or uefi-arm64 (unknown machines are answered only\n"
@@ -1358,7 +1544,8 @@ static const struct command commands[] = {
 	  "next network boot without a key press, once per device; an available one\n"
 	  "asks first.  TIME is unix seconds or a UTC time like 2026-11-26T14:00:00Z:\n"
 	  "the deployment is offered from --available-from and no longer from\n"
-	  "--expires." },
+	  "--expires.  --wake: then wake the device or the collection's members\n"
+	  "(as `wake`); nothing is added when the wake would be refused." },
 	{ "deployment", "list", cmd_deployment_list, "deployment list [--names]",
 	  "List deployments: target (device:NAME, collection:NAME or unknown:ARCH),\n"
 	  "purpose, whether enabled, and the availability window (--names: only\n"
@@ -1372,6 +1559,18 @@ static const struct command commands[] = {
 	{ "deployment", "disable", cmd_deployment_disable, "deployment disable NAME",
 	  "Disable a deployment (kept, but no client gets it)." },
 	{ "deployment", "rm", cmd_deployment_rm, "deployment rm NAME", "Remove a deployment." },
+	{ "wake", NULL, cmd_wake, "wake DEVICE | wake --collection NAME",
+	  "Send Wake-on-LAN magic packets for a device, or every device of a\n"
+	  "collection (at most 10000), 3 each, 100 ms apart, out of pxed's\n"
+	  "WakeInterfaces (default: every broadcast interface), and to the\n"
+	  "directed broadcast of the relayed subnet a device was last seen on." },
+	{ "var", "set", cmd_var_set, "var set LEVEL [NAME] KEY=VALUE",
+	  "Set a variable for command lines and answer files.  LEVEL is global\n"
+	  "(no NAME), device, collection, image or deployment.  A boot gets the\n"
+	  "most specific: device > deployment > collection > image > global." },
+	{ "var", "unset", cmd_var_unset, "var unset LEVEL [NAME] KEY", "Remove a variable." },
+	{ "var", "list", cmd_var_list, "var list LEVEL [NAME]",
+	  "List the variables of one level (and owner)." },
 	{ "events", NULL, cmd_events,
 	  "events [--device NAME] [--mac MAC] [--since TIME] [--limit N]",
 	  "Show boot decisions, oldest first (the newest N, default 100).  --device\n"

@@ -249,6 +249,9 @@ int store_device_add_discovered(struct store *s, struct store_device *d, int64_t
 
 /* PXE history: the last required deployment handed to a device. */
 int store_handout_record(struct store *s, int64_t device_id, int64_t deployment_id, int64_t when);
+/* Withdraw one hand-out (the boot did not start after all); 0 also when
+ * there was none. */
+int store_handout_forget(struct store *s, int64_t device_id, int64_t deployment_id);
 /* 1 if that deployment was handed to that device (and not cleared), 0 if not. */
 int store_handout_done(struct store *s, int64_t device_id, int64_t deployment_id);
 /* Like store_handout_done(), and *when = the hand-out time (unix seconds). */
@@ -344,6 +347,56 @@ int store_report_list(struct store *s, int64_t deployment_id,
  * with -EINVAL).  Nests; each begin that returned 0 needs its end. */
 int store_read_begin(struct store *s);
 void store_read_end(struct store *s);
+/* Variables (schema v4): name=value pairs of one device, collection,
+ * image or deployment, or global, rendered into image command lines and
+ * answer files (src/decide/machine_vars.h puts them together for a boot).
+ * The enum's order is the precedence: a higher level wins.  None of these
+ * bump the generation (a variable never changes a DHCP answer). */
+enum store_var_level {
+	STORE_VAR_GLOBAL = 0,
+	STORE_VAR_IMAGE = 1,
+	STORE_VAR_COLLECTION = 2,
+	STORE_VAR_DEPLOYMENT = 3,
+	STORE_VAR_DEVICE = 4,
+};
+#define STORE_VAR_KEY_MAX 64      /* A-Z a-z 0-9 _, not starting with a digit */
+#define STORE_VAR_VALUE_MAX 1024  /* bytes */
+#define STORE_VARS_PER_OWNER 64   /* per device, collection, ..., and global */
+
+struct store_var {
+	enum store_var_level level;
+	int64_t owner_id;                  /* 0 for global */
+	char owner[64];                    /* its name, "" for global */
+	char key[STORE_VAR_KEY_MAX + 1];
+	char value[STORE_VAR_VALUE_MAX + 1];
+};
+
+/* "global", "image", "collection", "deployment", "device"; parse: 0 or -EINVAL. */
+const char *store_var_level_name(enum store_var_level l);
+int store_var_level_parse(const char *s, enum store_var_level *out);
+/* True for the names pxed sets itself per boot (mac, guid, arch, device,
+ * image, deployment, server, http, report_url, answers): not settable. */
+bool store_var_builtin(const char *key);
+/* Set (add or replace) one variable; owner is the name of the device,
+ * collection, image or deployment (NULL or "" for global).  -ENOENT for no
+ * such owner, -EINVAL for a bad name or value or a built-in name, -ENOSPC
+ * when the owner has STORE_VARS_PER_OWNER others already. */
+int store_var_set(struct store *s, enum store_var_level level, const char *owner, const char *key,
+		  const char *value);
+/* -ENOENT for no such owner or no such variable. */
+int store_var_unset(struct store *s, enum store_var_level level, const char *owner,
+		    const char *key);
+/* One owner's variables in key order; -ENOENT for no such owner. */
+int store_var_list(struct store *s, enum store_var_level level, const char *owner,
+		   int (*cb)(void *ctx, const struct store_var *v), void *ctx);
+/* Every variable that may apply to a boot of device_id (0 = an unknown
+ * machine) with deployment_id and image_id (0 = none): the device's, the
+ * deployment's, those of each collection the device is in, the image's
+ * and the global ones, most specific level first, collections by name,
+ * then by key.  The first row of a key is the one that applies. */
+int store_vars_applicable(struct store *s, int64_t device_id, int64_t deployment_id,
+			  int64_t image_id, int (*cb)(void *ctx, const struct store_var *v),
+			  void *ctx);
 
 /* Bulk load (imports, benchmarks): every write between begin and end runs
  * in one transaction, each as a savepoint (a failed write undoes only

@@ -15,6 +15,8 @@
  * value from the bump's RETURNING clause. */
 #include "store/store.h"
 
+#include "common/template.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -149,6 +151,29 @@ static const char *const migrations[] = {
 	 * these two columns. */
 	"ALTER TABLE images ADD COLUMN arch TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE images ADD COLUMN loader TEXT NOT NULL DEFAULT '';",
+
+	/* 5: variables (name=value) of a device, collection, image or
+	 * deployment, or global (level 0, owner_id 0), rendered into command
+	 * lines and answer files.  level is enum store_var_level.  owner_id
+	 * cannot be a foreign key (it names a row of one of four tables), so
+	 * a trigger per table removes the variables with their owner.  No
+	 * generation bump: a variable never changes a DHCP answer; it is read
+	 * when a script or an answer file is made. */
+	"CREATE TABLE vars ("
+	"  level INTEGER NOT NULL CHECK (level BETWEEN 0 AND 4),"
+	"  owner_id INTEGER NOT NULL,"
+	"  key TEXT NOT NULL,"
+	"  value TEXT NOT NULL,"
+	"  PRIMARY KEY (level, owner_id, key)"
+	");"
+	"CREATE TRIGGER vars_device_gone AFTER DELETE ON devices BEGIN"
+	"  DELETE FROM vars WHERE level = 4 AND owner_id = OLD.id; END;"
+	"CREATE TRIGGER vars_deployment_gone AFTER DELETE ON deployments BEGIN"
+	"  DELETE FROM vars WHERE level = 3 AND owner_id = OLD.id; END;"
+	"CREATE TRIGGER vars_collection_gone AFTER DELETE ON collections BEGIN"
+	"  DELETE FROM vars WHERE level = 2 AND owner_id = OLD.id; END;"
+	"CREATE TRIGGER vars_image_gone AFTER DELETE ON images BEGIN"
+	"  DELETE FROM vars WHERE level = 1 AND owner_id = OLD.id; END;",
 };
 
 #define DEVICE_COLS "id, name, mac, guid, arch, last_seen, created, discovered"
@@ -2597,6 +2622,159 @@ int store_event_count(struct store *s, int64_t since_ms, struct store_event_coun
 	return r;
 }
 
+/* ---- variables (schema v4) ----------------------------------------------
+ * Statements of their own, prepared per call: variables are read once per
+ * boot script or answer file and written by an admin, never per packet. */
+
+static const char *const var_level_names[] = { "global", "image", "collection", "deployment",
+					       "device" };
+static const char *const var_owner_sql[] = {
+	NULL,
+	"SELECT id FROM images WHERE name = ?1",
+	"SELECT id FROM collections WHERE name = ?1",
+	"SELECT id FROM deployments WHERE name = ?1",
+	"SELECT id FROM devices WHERE name = ?1",
+};
+
+/* The built-in variables pxed sets per boot; an admin cannot set them. */
+static const char *const var_builtins[] = { "mac",    "guid",   "arch",       "device",
+					    "image",  "deployment", "server", "http",
+					    "report_url", "answers" };
+
+const char *store_var_level_name(enum store_var_level l)
+{
+	return (unsigned)l < ARRAY_SIZE(var_level_names) ? var_level_names[l] : "?";
+}
+
+int store_var_level_parse(const char *s, enum store_var_level *out)
+{
+	for (unsigned i = 0; s && i < ARRAY_SIZE(var_level_names); i++)
+		if (!strcmp(s, var_level_names[i])) {
+			*out = (enum store_var_level)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+bool store_var_builtin(const char *key)
+{
+	for (size_t i = 0; key && i < ARRAY_SIZE(var_builtins); i++)
+		if (!strcmp(key, var_builtins[i]))
+			return true;
+	return false;
+}
+
+static int var_check_key(struct store *s, const char *key)
+{
+	_Static_assert(STORE_VAR_KEY_MAX == TEMPLATE_NAME_MAX, "one name rule");
+	if (!key || !template_name_valid(key, strnlen(key, STORE_VAR_KEY_MAX + 1)))
+		return fail(s, -EINVAL, "variable name must be 1-%d letters, digits and '_', "
+					"not starting with a digit", STORE_VAR_KEY_MAX);
+	return 0;
+}
+
+/* Prepare sql; -EIO with SQLite's words. */
+static int var_prepare(struct store *s, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
+		*st = NULL;
+		return db_fail(s, "prepare");
+	}
+	return 0;
+}
+
+/* The owner's id (0 for global), under the lock.  -ENOENT for no such
+ * owner, -EINVAL for a name where none belongs (or none where one must). */
+static int var_owner(struct store *s, enum store_var_level level, const char *owner, int64_t *id)
+{
+	sqlite3_stmt *st;
+	int r, rc;
+
+	*id = 0;
+	if ((unsigned)level > STORE_VAR_DEVICE)
+		return fail(s, -EINVAL, "variable level %d is not one of 0-4", (int)level);
+	if (level == STORE_VAR_GLOBAL) {
+		if (owner && *owner)
+			return fail(s, -EINVAL, "global variables have no owner name");
+		return 0;
+	}
+	if (!owner || !*owner)
+		return fail(s, -EINVAL, "%s variables need the %s's name", var_level_names[level],
+			    var_level_names[level]);
+	if ((r = var_prepare(s, var_owner_sql[level], &st)) < 0)
+		return r;
+	bind_text(st, 1, owner);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		r = fail(s, -ENOENT, "no %s %s", var_level_names[level], owner);
+	else
+		r = db_fail(s, "find variable owner");
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_var_set(struct store *s, enum store_var_level level, const char *owner, const char *key,
+		  const char *value)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t id, count = 0;
+	int r;
+
+	if ((r = var_check_key(s, key)) < 0)
+		return r;
+	if (store_var_builtin(key))
+		return fail(s, -EINVAL, "'%s' is a built-in variable pxed sets for each boot", key);
+	if (!value || strnlen(value, STORE_VAR_VALUE_MAX + 1) > STORE_VAR_VALUE_MAX)
+		return fail(s, -EINVAL, "variable value is longer than %d bytes", STORE_VAR_VALUE_MAX);
+	pthread_mutex_lock(&s->lock);
+	if ((r = exec_id(s, ST_BEGIN, "begin")) < 0)
+		goto out;
+	if ((r = var_owner(s, level, owner, &id)) < 0)
+		goto end;
+	/* the cap counts the other keys: replacing a value is always allowed */
+	if ((r = var_prepare(s, "SELECT COUNT(*) FROM vars WHERE level = ?1 AND owner_id = ?2"
+				" AND key <> ?3", &st)) < 0)
+		goto end;
+	sqlite3_bind_int(st, 1, (int)level);
+	sqlite3_bind_int64(st, 2, id);
+	bind_text(st, 3, key);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		count = sqlite3_column_int64(st, 0);
+	else
+		r = db_fail(s, "count variables");
+	sqlite3_finalize(st);
+	st = NULL;
+	if (r < 0)
+		goto end;
+	if (count >= STORE_VARS_PER_OWNER) {
+		r = fail(s, -ENOSPC, "%s%s%s has %d variables already (the most one may have)",
+			 var_level_names[level], id ? " " : "", id ? owner : "",
+			 STORE_VARS_PER_OWNER);
+		goto end;
+	}
+	if ((r = var_prepare(s, "INSERT INTO vars (level, owner_id, key, value)"
+				" VALUES (?1, ?2, ?3, ?4) ON CONFLICT (level, owner_id, key)"
+				" DO UPDATE SET value = excluded.value", &st)) < 0)
+		goto end;
+	sqlite3_bind_int(st, 1, (int)level);
+	sqlite3_bind_int64(st, 2, id);
+	bind_text(st, 3, key);
+	bind_text(st, 4, value);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = db_fail(s, "set variable");
+	sqlite3_finalize(st);
+end:
+	if (r == 0)
+		r = exec_id(s, ST_COMMIT, "commit");
+	if (r < 0)
+		tx_rollback(s);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
 int store_row_counts(struct store *s, struct store_row_counts *out)
 {
 	sqlite3_stmt *st = NULL;
@@ -2622,6 +2800,32 @@ int store_row_counts(struct store *s, struct store_row_counts *out)
 	return r;
 }
 
+int store_var_unset(struct store *s, enum store_var_level level, const char *owner, const char *key)
+{
+	sqlite3_stmt *st;
+	int64_t id;
+	int r;
+
+	if ((r = var_check_key(s, key)) < 0)
+		return r;
+	pthread_mutex_lock(&s->lock);
+	if ((r = var_owner(s, level, owner, &id)) < 0 ||
+	    (r = var_prepare(s, "DELETE FROM vars WHERE level = ?1 AND owner_id = ?2 AND key = ?3",
+			     &st)) < 0)
+		goto out;
+	sqlite3_bind_int(st, 1, (int)level);
+	sqlite3_bind_int64(st, 2, id);
+	bind_text(st, 3, key);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = db_fail(s, "unset variable");
+	else if (sqlite3_changes(s->db) == 0)
+		r = fail(s, -ENOENT, "no variable %s", key);
+	sqlite3_finalize(st);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
 int store_event_recent_device(struct store *s, int64_t device_id, unsigned limit,
 			      int (*cb)(void *ctx, const struct store_event *ev), void *ctx)
 {
@@ -2641,4 +2845,103 @@ int store_event_recent_device(struct store *s, int64_t device_id, unsigned limit
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rows_deliver(r, &rs, struct store_event, cb, ctx);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static void var_read(sqlite3_stmt *st, void *p)
+{
+	struct store_var *v = p;
+	memset(v, 0, sizeof(*v));
+	v->level = (enum store_var_level)sqlite3_column_int(st, 0);
+	v->owner_id = sqlite3_column_int64(st, 1);
+	col_text(st, 2, v->owner, sizeof(v->owner));
+	col_text(st, 3, v->key, sizeof(v->key));
+	col_text(st, 4, v->value, sizeof(v->value));
+}
+
+/* Run a variables query (bound by bind) and hand its rows to cb. */
+static int var_rows(struct store *s, const char *sql, const int64_t *args, size_t nargs,
+		    int (*cb)(void *ctx, const struct store_var *v), void *ctx)
+{
+	struct rows rs = { .size = sizeof(struct store_var) };
+	sqlite3_stmt *st;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	r = var_prepare(s, sql, &st);
+	if (r == 0) {
+		for (size_t i = 0; i < nargs; i++)
+			sqlite3_bind_int64(st, (int)i + 1, args[i]);
+		r = rows_collect(s, st, &rs, var_read);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rows_deliver(r, &rs, struct store_var, cb, ctx);
+}
+
+/* The owner's name for each level, by a join per level. */
+#define VAR_SELECT                                                                     \
+	"SELECT v.level, v.owner_id, COALESCE(CASE v.level"                            \
+	"  WHEN 1 THEN (SELECT name FROM images WHERE id = v.owner_id)"                \
+	"  WHEN 2 THEN (SELECT name FROM collections WHERE id = v.owner_id)"           \
+	"  WHEN 3 THEN (SELECT name FROM deployments WHERE id = v.owner_id)"           \
+	"  WHEN 4 THEN (SELECT name FROM devices WHERE id = v.owner_id) END, ''),"    \
+	" v.key, v.value FROM vars v"
+
+int store_var_list(struct store *s, enum store_var_level level, const char *owner,
+		   int (*cb)(void *ctx, const struct store_var *v), void *ctx)
+{
+	int64_t args[2] = { (int64_t)level, 0 };
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	r = var_owner(s, level, owner, &args[1]);
+	pthread_mutex_unlock(&s->lock);
+	if (r < 0)
+		return r;
+	return var_rows(s, VAR_SELECT " WHERE v.level = ?1 AND v.owner_id = ?2 ORDER BY v.key",
+			args, 2, cb, ctx);
+}
+
+int store_vars_applicable(struct store *s, int64_t device_id, int64_t deployment_id,
+			  int64_t image_id, int (*cb)(void *ctx, const struct store_var *v),
+			  void *ctx)
+{
+	int64_t args[3] = { device_id, deployment_id, image_id };
+	/* Most specific first; among a device's collections, by name (byte
+	 * order), so the first one wins a tie (docs/unattended.md). */
+	return var_rows(s,
+			"SELECT * FROM (" VAR_SELECT
+			" WHERE (v.level = 4 AND v.owner_id = ?1 AND ?1 <> 0)"
+			" OR (v.level = 3 AND v.owner_id = ?2 AND ?2 <> 0)"
+			" OR (v.level = 2 AND ?1 <> 0 AND v.owner_id IN (SELECT collection_id"
+			"     FROM collection_members WHERE device_id = ?1))"
+			" OR (v.level = 1 AND v.owner_id = ?3 AND ?3 <> 0)"
+			" OR v.level = 0)"
+			" ORDER BY 1 DESC, 3 ASC, 4 ASC",
+			args, 3, cb, ctx);
+}
+
+int store_handout_forget(struct store *s, int64_t device_id, int64_t deployment_id)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	if ((r = tx_begin(s)) < 0)
+		goto out;
+	r = var_prepare(s, "DELETE FROM pxe_history WHERE device_id = ?1 AND deployment_id = ?2",
+			&st);
+	if (r == 0) {
+		sqlite3_bind_int64(st, 1, device_id);
+		sqlite3_bind_int64(st, 2, deployment_id);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			r = db_fail(s, "forget a hand-out");
+		sqlite3_finalize(st);
+	}
+	r = tx_end(s, r); /* bumps: the deployment is due again */
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
 }

@@ -1238,6 +1238,8 @@ static void server_on_request_gen(struct tftp_server *s, const struct sockaddr_i
 		r = given_fd;
 	} else {
 		r = content_check_name(p.filename, p.filename_len);
+		if (r == 0 && content_is_private(p.filename))
+			r = -ENOENT; /* answer file templates: only rendered, over HTTP */
 		if (r == 0)
 			r = content_open(s->content, p.filename, &fd, &size);
 	}

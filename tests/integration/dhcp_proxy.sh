@@ -87,6 +87,8 @@ Address =
 [store]
 StateDir = $TMP/state
 URL = sqlite:$TMP/pxed.db
+# Every decision gets its own log line: the checks below read them.
+DecisionRepeatWindow = 0
 
 [log]
 Level = debug

@@ -868,7 +868,10 @@ static void test_migrate_v2_file(void **state)
 	store_close(s);
 	/* back to exactly what the v2 schema had */
 	raw_exec(t.path, "DROP TABLE reports; ALTER TABLE images DROP COLUMN arch;"
-			 " ALTER TABLE images DROP COLUMN loader; PRAGMA user_version = 2;");
+			 " ALTER TABLE images DROP COLUMN loader; DROP TABLE vars;"
+			 " DROP TRIGGER vars_device_gone; DROP TRIGGER vars_deployment_gone;"
+			 " DROP TRIGGER vars_collection_gone; DROP TRIGGER vars_image_gone;"
+			 " PRAGMA user_version = 2;");
 	assert_int_equal(user_version(t.path), 2);
 
 	assert_int_equal(store_open(t.url, &s), 0);
