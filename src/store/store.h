@@ -347,7 +347,7 @@ int store_report_list(struct store *s, int64_t deployment_id,
  * with -EINVAL).  Nests; each begin that returned 0 needs its end. */
 int store_read_begin(struct store *s);
 void store_read_end(struct store *s);
-/* Variables (schema v4): name=value pairs of one device, collection,
+/* Variables (schema v5): name=value pairs of one device, collection,
  * image or deployment, or global, rendered into image command lines and
  * answer files (src/decide/machine_vars.h puts them together for a boot).
  * The enum's order is the precedence: a higher level wins.  None of these

@@ -2622,7 +2622,7 @@ int store_event_count(struct store *s, int64_t since_ms, struct store_event_coun
 	return r;
 }
 
-/* ---- variables (schema v4) ----------------------------------------------
+/* ---- variables (schema v5) ----------------------------------------------
  * Statements of their own, prepared per call: variables are read once per
  * boot script or answer file and written by an admin, never per packet. */
 

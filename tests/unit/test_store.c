@@ -146,7 +146,7 @@ static void test_migrate_empty_file_and_reopen(void **state)
 	uint64_t g = store_generation(s);
 	assert_true(g > 0);
 	store_close(s);
-	assert_int_equal(user_version(t.path), 4);
+	assert_int_equal(user_version(t.path), 5);
 
 	/* Re-opening applies nothing twice and keeps data and generation. */
 	for (int i = 0; i < 2; i++) {
@@ -155,7 +155,7 @@ static void test_migrate_empty_file_and_reopen(void **state)
 		assert_int_equal(store_generation(s), g);
 		assert_int_equal(store_device_by_name(s, "vm1", &d), 0);
 		store_close(s);
-		assert_int_equal(user_version(t.path), 4);
+		assert_int_equal(user_version(t.path), 5);
 	}
 	tmpdb_remove(&t);
 }
@@ -813,7 +813,7 @@ static void test_migrate_v1_file(void **state)
 		 "INSERT INTO pxe_history VALUES (1, 1, 42);"
 		 "PRAGMA user_version = 1;");
 	assert_int_equal(store_open(t.url, &s), 0);
-	assert_int_equal(user_version(t.path), 4);
+	assert_int_equal(user_version(t.path), 5);
 	assert_int_equal(store_generation(s), 7);
 	assert_int_equal(store_deployment_by_name(s, "D1", &dep), 0);
 	assert_int_equal(dep.target, STORE_TARGET_DEVICE);
@@ -875,7 +875,7 @@ static void test_migrate_v2_file(void **state)
 	assert_int_equal(user_version(t.path), 2);
 
 	assert_int_equal(store_open(t.url, &s), 0);
-	assert_int_equal(user_version(t.path), 4);
+	assert_int_equal(user_version(t.path), 5);
 	assert_int_equal(store_generation(s), g);
 	r = mk_report("00112233445566778899aabbccddeeff", dev, "vm1", 1, dep, "D1", 1000);
 	assert_int_equal(store_report_create(s, &r), 0);
