@@ -919,7 +919,7 @@ static void test_arm64_capture(void **state)
 		assert_int_equal(f.arch_class, PXE_ARCH_UEFI_ARM64);
 		assert_false(f.is_ipxe);
 		assert_true(pxe_loader_grub(&conf, &f));
-		assert_int_equal(pxe_boot_file(&conf, &f, srv, file, sizeof(file)), 0);
+		assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, file, sizeof(file)), 0);
 		assert_string_equal(file, "grubaa64.efi");
 		seen++;
 	}
