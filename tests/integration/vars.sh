@@ -165,7 +165,7 @@ for bad in 'a b' '${root-path}' 'x||reboot' "x'y"; do
 	U=$(ipxe_url $M2)
 	assert_eq "script, hostile '$bad'" 200 "$(get "$U")"
 	! grep -q '^kernel' "$TMP/s.out" || { cat "$TMP/s.out" >&2; fail "hostile value '$bad' rendered into the kernel line"; }
-	assert_grep '^exit$' "$TMP/s.out"
+	assert_grep '^exit 1$' "$TMP/s.out"
 done
 assert_grep "deployment 'inst2' not started: image 'deb' command line: variable 'hostname'" "$TMP/pxed.log"
 ctl events --device v-2
