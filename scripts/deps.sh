@@ -2,8 +2,8 @@
 # Install the Debian packages pxed needs to build (and, with --test, to run
 # its whole test suite), only those missing.  Debian 12, as root.
 set -eu
-BUILD_PKGS="make gcc pkg-config libsqlite3-dev libmicrohttpd-dev libjansson-dev libinih-dev libcurl4-gnutls-dev libcrypt-dev ipxe python3"
-TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev openssl sqlite3 curl atftp tftp-hpa busybox-static iproute2 dnsmasq-base tcpdump qemu-system-x86 ipxe-qemu ovmf cpio gnutls-bin python3 grub-efi-amd64-bin dosfstools mtools fdisk debhelper dpkg-dev fakeroot lintian man-db groff-base systemd systemd-container"
+BUILD_PKGS="make gcc pkg-config libsqlite3-dev libpq-dev libmicrohttpd-dev libjansson-dev libinih-dev libcurl4-gnutls-dev libcrypt-dev ipxe python3"
+TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev openssl sqlite3 postgresql curl atftp tftp-hpa busybox-static iproute2 dnsmasq-base tcpdump qemu-system-x86 ipxe-qemu ovmf cpio gnutls-bin python3 grub-efi-amd64-bin dosfstools mtools fdisk debhelper dpkg-dev fakeroot lintian man-db groff-base systemd systemd-container"
 pkgs="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"
 missing=""

@@ -46,7 +46,7 @@ struct pxed_conf {
 	char http_address[64];      /* Address to bind; "" = all */
 
 	/* [store] */
-	char store_url[PATH_MAX];   /* URL: sqlite:PATH */
+	char store_url[PATH_MAX];   /* URL: sqlite:PATH or postgresql://... */
 	char state_dir[PATH_MAX];   /* StateDir: database and runtime state */
 	unsigned event_retention_days; /* EventRetentionDays: prune older events; 0 = keep */
 

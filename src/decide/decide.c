@@ -985,6 +985,19 @@ static bool seen_due(int64_t last_seen, int stored_arch, int arch, int64_t t)
 	return (arch >= 0 && arch != stored_arch) || t - last_seen >= SEEN_REFRESH_S;
 }
 
+/* Another server sharing the database handed this required deployment
+ * out to the same machine first (store_handout_record() said so): it
+ * boots from that server, this one sends it to its disk. */
+static void handout_lost(struct decision *out, const char *name)
+{
+	out->outcome = DECISION_LOCAL;
+	out->required = false;
+	out->image_name[0] = out->kernel[0] = out->initrd[0] = '\0';
+	out->cmdline[0] = out->nbp[0] = '\0';
+	reason_set(out, "required deployment '%.64s' was just handed out by another server: "
+			"local disk", name);
+}
+
 /* Record what committing this answer means: a discovered unknown machine
  * (with its hand-out) or a required deployment's hand-out.  On failure
  * *out becomes an IGNORE: if the hand-out is not recorded the install
@@ -1006,6 +1019,13 @@ static int commit_record(struct decider *d, const struct pxe_facts *f, struct de
 		}
 		w = store_device_add_discovered(d->store, &nd, todo->handout ? out->deployment_id : 0,
 						t);
+		if (w == -EEXIST) {
+			/* Another server recorded this machine (and its
+			 * hand-out) a moment ago. */
+			if (todo->handout)
+				handout_lost(out, name);
+			return 0;
+		}
 		if (w < 0) {
 			store_failed(d, out, w, "");
 			reason_set(out, "not serviced: store error: could not record unknown machine "
@@ -1023,8 +1043,11 @@ static int commit_record(struct decider *d, const struct pxe_facts *f, struct de
 		store_failed(d, out, w, "");
 		reason_set(out, "not serviced: store error: could not record hand-out of "
 				"'%.64s': %s", name, store_last_error(d->store));
+		return w;
 	}
-	return w;
+	if (w == 0)
+		handout_lost(out, name);
+	return 0;
 }
 
 /* What the user answered at an available deployment's prompt, applied

@@ -1,5 +1,7 @@
 /* store: pxed's deployment database behind one interface.  The backend is
- * chosen by URL ("sqlite:PATH" today).  Every function returns 0 (or a
+ * chosen by URL: "sqlite:PATH" (a file, the embedded default) or
+ * "postgresql://..." (any libpq connection URI; several pxed may share
+ * one database).  Every function returns 0 (or a
  * positive count) on success and a negative errno on failure:
  *   -ENOENT  no such row          -EEXIST  duplicate name/MAC/GUID
  *   -EINVAL  a field is invalid    -EIO     the database failed
@@ -16,9 +18,15 @@
  * and store_event_add().
  *
  * The generation lives in the database (meta row 'generation'), so every
- * process sharing the file sees the same counter.  Reading it is cheap:
- * store_generation() asks SQLite's PRAGMA data_version whether any other
- * connection committed since the last read, and only then reads the row.
+ * process sharing the database sees the same counter.  Reading it is
+ * cheap: over SQLite, store_generation() asks PRAGMA data_version whether
+ * any other connection committed since the last read, and only then reads
+ * the row; over PostgreSQL every commit that bumps it also sends NOTIFY,
+ * and a listener thread keeps the value in memory, so reading it never
+ * touches the network.  While the listener has lost its connection the
+ * generation cannot be known: store_generation() then returns a value
+ * never returned before on every call (so every cached answer is stale)
+ * and store_generation_peek() says -EIO.
  *
  * A store handle may be used from several threads (calls are serialised).
  * List callbacks run after the query finished and the lock was released,
@@ -117,6 +125,17 @@ struct store_event {
 
 /* Open (creating and migrating the schema as needed). */
 int store_open(const char *url, struct store **out);
+/* Whether url names a backend and has its form, without opening it:
+ * 0, or -EINVAL with the reason in why. */
+int store_url_check(const char *url, char *why, size_t len);
+/* The local file that holds the store (for permissions and the files
+ * kept beside it), or NULL when it lives on a server. */
+const char *store_url_file(const char *url);
+/* "sqlite" or "postgresql". */
+const char *store_backend_name(const struct store *s);
+/* False while the database cannot be reached (a PostgreSQL server down);
+ * the backend reconnects by itself.  Always true for SQLite. */
+bool store_reachable(struct store *s);
 void store_close(struct store *s); /* accepts NULL */
 const char *store_last_error(const struct store *s);
 /* Why the last store_open() failed (there is no handle to ask then). */
@@ -211,7 +230,11 @@ int store_device_collections(struct store *s, int64_t device_id,
 int store_device_add_discovered(struct store *s, struct store_device *d, int64_t deployment_id,
 				int64_t when);
 
-/* PXE history: the last required deployment handed to a device. */
+/* PXE history: the last required deployment handed to a device.  Claims
+ * the hand-out: 1 when this call recorded it, 0 when it was recorded
+ * already (another server sharing the database answered the same machine
+ * first; its time is kept), so that a required deployment is handed out
+ * once however many servers answer. */
 int store_handout_record(struct store *s, int64_t device_id, int64_t deployment_id, int64_t when);
 /* 1 if that deployment was handed to that device (and not cleared), 0 if not. */
 int store_handout_done(struct store *s, int64_t device_id, int64_t deployment_id);

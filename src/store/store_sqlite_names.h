@@ -1,0 +1,56 @@
+/* Rename store_sqlite.c's functions so that they implement the backend
+ * (sqlite_*, reached through store_sqlite_ops) while the file keeps the
+ * names of the interface it implements.  Included before store.h. */
+#pragma once
+#define store store_impl
+#define last_err store_errbuf
+#define store_generation sqlite_generation
+#define store_generation_peek sqlite_generation_peek
+#define store_device_add sqlite_device_add
+#define store_device_update sqlite_device_update
+#define store_device_by_name sqlite_device_by_name
+#define store_device_by_mac sqlite_device_by_mac
+#define store_device_by_guid sqlite_device_by_guid
+#define store_device_by_id sqlite_device_by_id
+#define store_device_seen sqlite_device_seen
+#define store_device_delete sqlite_device_delete
+#define store_device_list sqlite_device_list
+#define store_image_add sqlite_image_add
+#define store_image_by_name sqlite_image_by_name
+#define store_image_by_id sqlite_image_by_id
+#define store_image_list sqlite_image_list
+#define store_image_delete sqlite_image_delete
+#define store_deployment_add sqlite_deployment_add
+#define store_deployment_by_name sqlite_deployment_by_name
+#define store_deployment_set_enabled sqlite_deployment_set_enabled
+#define store_deployment_delete sqlite_deployment_delete
+#define store_deployment_list sqlite_deployment_list
+#define store_deployments_for_device sqlite_deployments_for_device
+#define store_deployments_applicable sqlite_deployments_applicable
+#define store_deployment_set_window sqlite_deployment_set_window
+#define store_collection_add sqlite_collection_add
+#define store_collection_by_name sqlite_collection_by_name
+#define store_collection_list sqlite_collection_list
+#define store_collection_delete sqlite_collection_delete
+#define store_collection_add_device sqlite_collection_add_device
+#define store_collection_remove_device sqlite_collection_remove_device
+#define store_collection_members sqlite_collection_members
+#define store_device_collections sqlite_device_collections
+#define store_device_add_discovered sqlite_device_add_discovered
+#define store_handout_record sqlite_handout_record
+#define store_handout_get sqlite_handout_get
+#define store_handout_clear_device sqlite_handout_clear_device
+#define store_handout_clear_collection sqlite_handout_clear_collection
+#define store_event_add sqlite_event_add
+#define store_event_prune sqlite_event_prune
+#define store_event_add_many sqlite_event_add_many
+#define store_event_find sqlite_event_find
+#define store_report_create sqlite_report_create
+#define store_report_by_token sqlite_report_by_token
+#define store_report_update sqlite_report_update
+#define store_report_counts sqlite_report_counts
+#define store_report_list sqlite_report_list
+#define store_bulk_begin sqlite_bulk_begin
+#define store_bulk_end sqlite_bulk_end
+#define store_open sqlite_open
+#define store_close sqlite_close
