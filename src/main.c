@@ -540,8 +540,13 @@ int main(int argc, char **argv)
 	/* The housekeeping job writes the events; a decision never waits
 	 * for that write. */
 	decider_set_event_flush_inline(px.decider, false);
-	/* One worker: the store serialises its calls anyway. */
-	if ((r = ev_work_new(px.loop, 1, PXED_WORK_QUEUE, &px.work)) < 0) {
+	/* As many workers as the store serves calls at once: one for SQLite
+	 * (it serialises its calls anyway), one per pooled connection for a
+	 * database server, so a slow query does not hold up the others. */
+	unsigned workers = store_parallel(px.store);
+	if (workers > EV_WORK_MAX_THREADS)
+		workers = EV_WORK_MAX_THREADS;
+	if ((r = ev_work_new(px.loop, workers, PXED_WORK_QUEUE, &px.work)) < 0) {
 		log_error("pxed", "worker thread: %s", strerror(-r));
 		goto fail;
 	}

@@ -287,6 +287,8 @@ static int evq_write(struct decider *d, struct store_event *q, size_t n)
 	int r = 0;
 	if (n) {
 		r = store_event_add_many(d->store, q, n);
+		if (r == -ENOTCONN && evq_requeue(d, q, n))
+			return r; /* the database is down: the store said so once */
 		if (r == -EBUSY && evq_requeue(d, q, n)) {
 			/* Another process holds the write lock: the next flush
 			 * (decider_maintain, on the worker) tries again. */
@@ -343,6 +345,10 @@ static void seenq_write(struct decider *d, struct seen_write *q, size_t n, bool 
 	size_t i = 0;
 	for (; i < n && !busy; i++) {
 		int w = store_device_seen(d->store, q[i].device_id, q[i].arch, q[i].t);
+		if (w == -ENOTCONN) {
+			busy = true; /* the database is down: keep them for later */
+			break;
+		}
 		if (w == -EBUSY) {
 			busy = true;
 			log_warn("decide", "could not record %zu last-seen times yet: %s; kept "
@@ -382,7 +388,7 @@ int decider_events_flush(struct decider *d)
 	sq = seenq_take(d, &sn);
 	pthread_mutex_unlock(&d->lock);
 	int r = evq_write(d, q, n);
-	seenq_write(d, sq, sn, r == -EBUSY);
+	seenq_write(d, sq, sn, r == -EBUSY || r == -ENOTCONN);
 	return r;
 }
 
@@ -444,7 +450,7 @@ int decider_maintain(struct decider *d, unsigned retention_days)
 	next = wait < 1 ? 1 : wait > 1000 ? 1000 : (int)wait;
 	pthread_mutex_unlock(&d->lock);
 	int r = evq_write(d, q, n);
-	seenq_write(d, sq, sn, r == -EBUSY);
+	seenq_write(d, sq, sn, r == -EBUSY || r == -ENOTCONN);
 	if (prune && r != -EBUSY)
 		decider_events_prune(d, retention_days);
 	return next;

@@ -66,6 +66,11 @@ static int api_store_fail(struct http_server *s, int rc, struct api_err *e, cons
 		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "%s", msg);
 	case -EINVAL:
 		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field", "%s", msg);
+	case -ENOTCONN:
+		/* The database server is down; the store says so once in the
+		 * log and reconnects by itself. */
+		return api_fail(e, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+				"the database cannot be reached now; try again later");
 	default:
 		log_warn(MOD, "store failed to %s: %s", what, msg);
 		return api_fail(e, MHD_HTTP_INTERNAL_SERVER_ERROR, "store_error",

@@ -94,11 +94,15 @@ enum MHD_Result http_reply_error(struct MHD_Connection *c, struct http_request *
 /* "ok", or 503 "degraded: ..." while the store cannot be written (the
  * last batch of boot events failed: disk full, read-only file system...),
  * so a monitor sees what a boot would only log.  A later write that goes
- * through makes it "ok" again. */
+ * through makes it "ok" again.  Also degraded while the database server
+ * cannot be reached (PostgreSQL), until the store has reconnected. */
 static enum MHD_Result route_healthz(struct http_server *s, struct MHD_Connection *c,
 				     struct http_request *r, const char *url)
 {
 	char why[160], msg[256], esc[200];
+	if (s->store && !store_reachable(s->store))
+		return http_reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
+				       "degraded: database unreachable\n");
 	if (s->dec && decider_store_write_error(s->dec, why, sizeof(why)) < 0) {
 		log_escape(esc, sizeof(esc), why, strlen(why));
 		snprintf(msg, sizeof(msg), "degraded: store not writable: %s\n", esc);

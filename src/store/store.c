@@ -123,6 +123,11 @@ const char *store_backend_name(const struct store *s)
 	return s->ops->scheme;
 }
 
+unsigned store_parallel(const struct store *s)
+{
+	return s->ops->parallel;
+}
+
 bool store_reachable(struct store *s)
 {
 	return !s->ops->reachable || s->ops->reachable(s->impl);

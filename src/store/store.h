@@ -7,6 +7,9 @@
  *   -EINVAL  a field is invalid    -EIO     the database failed
  *   -EBUSY   another process held the write lock past the busy timeout
  *   -EBUSY   a row is still in use (delete of an image a deployment uses)
+ *   -ENOTCONN the database server cannot be reached now (PostgreSQL); the
+ *            backend reconnects by itself, the caller may keep the write
+ *            for later
  * with a human message in store_last_error() (kept per thread: it is the
  * message of the calling thread's last failed store call).
  *
@@ -133,6 +136,10 @@ int store_url_check(const char *url, char *why, size_t len);
 const char *store_url_file(const char *url);
 /* "sqlite" or "postgresql". */
 const char *store_backend_name(const struct store *s);
+/* How many calls the handle serves at once (1 for SQLite, which
+ * serialises them; the connection pool's size for PostgreSQL): worth as
+ * many worker threads. */
+unsigned store_parallel(const struct store *s);
 /* False while the database cannot be reached (a PostgreSQL server down);
  * the backend reconnects by itself.  Always true for SQLite. */
 bool store_reachable(struct store *s);

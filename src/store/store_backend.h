@@ -25,6 +25,7 @@ __attribute__((format(printf, 2, 3))) int store_errorf(int err, const char *fmt,
 
 struct store_ops {
 	const char *scheme;      /* "sqlite", "postgresql" */
+	unsigned parallel;       /* calls one handle serves at once */
 	int (*open)(const char *url, struct store_impl **out);
 	void (*close)(struct store_impl *s);
 	/* Whether the backend reaches its database now (false while a

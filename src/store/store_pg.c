@@ -5,7 +5,7 @@
  *    for its whole transaction, so a slow query on one worker does not
  *    queue every other one.  A lost connection is dropped; the next call
  *    reconnects, no sooner than a backoff (PG_RETRY_MIN_MS doubling up to
- *    PG_RETRY_MAX_MS) after the last failed attempt, and says -EIO
+ *    PG_RETRY_MAX_MS) after the last failed attempt, and says -ENOTCONN
  *    "database unreachable" meanwhile.  Statements are prepared once per
  *    connection.
  * 2. Schema: meta row 'schema_version' counts the migrations applied, as
@@ -32,6 +32,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,9 +294,11 @@ static const char *const stmt_sql[ST__COUNT] = {
 			 " reason, device_id, deployment_id, deployment_name)"
 			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
 	[ST_EVENT_PRUNE] = "DELETE FROM events WHERE time_ms < $1",
-	/* The newest $3 rows (NULL = all), handed out oldest first. */
+	/* The newest $3 rows (NULL = all), handed out oldest first.  The
+	 * casts: "$2 = 0" alone would make $2 an integer, too small for
+	 * milliseconds. */
 	[ST_EVENT_FIND] = "SELECT * FROM (SELECT " EVENT_COLS " FROM events"
-			  " WHERE ($1 = 0 OR device_id = $1) AND ($2 = 0 OR time_ms >= $2)"
+			  " WHERE ($1::bigint = 0 OR device_id = $1) AND ($2::bigint = 0 OR time_ms >= $2)"
 			  " AND ($4 = '' OR mac = $4)"
 			  " ORDER BY id DESC LIMIT $3) e ORDER BY id ASC",
 	[ST_REPORT_REPLACE] = "DELETE FROM reports WHERE deployment_id = $1 AND device_id = $2"
@@ -407,7 +410,7 @@ static int conn_ensure(struct store_impl *s, struct pg_conn *pc)
 	pthread_mutex_lock(&s->pool_lock);
 	if (now < s->retry_at_ms) {
 		pthread_mutex_unlock(&s->pool_lock);
-		return store_errorf(-EIO, "database unreachable (retrying)");
+		return store_errorf(-ENOTCONN, "database unreachable (retrying)");
 	}
 	pthread_mutex_unlock(&s->pool_lock);
 	pc->c = connect_url(s->url, why, sizeof(why));
@@ -424,7 +427,7 @@ static int conn_ensure(struct store_impl *s, struct pg_conn *pc)
 	pthread_mutex_unlock(&s->pool_lock);
 	set_up(s, pc->c != NULL, why);
 	if (!pc->c)
-		return store_errorf(-EIO, "database unreachable: %s", why);
+		return store_errorf(-ENOTCONN, "database unreachable: %s", why);
 	return 0;
 }
 
@@ -491,7 +494,7 @@ static int res_fail(struct store_impl *s, struct pg_conn *pc, PGresult *res, con
 	if (!pc->c || PQstatus(pc->c) != CONNECTION_OK) {
 		conn_drop(pc);
 		set_up(s, false, msg);
-		return store_errorf(-EIO, "%s: database unreachable: %s", what, msg);
+		return store_errorf(-ENOTCONN, "%s: database unreachable: %s", what, msg);
 	}
 	if (state && !strcmp(state, "23505"))
 		return store_errorf(-EEXIST, "%s: %s", what, msg);
@@ -874,7 +877,13 @@ static int pg_open(const char *url, struct store_impl **out)
 		pg_close(s);
 		return store_errorf(r, "eventfd: %s", strerror(-r));
 	}
+	/* The listener takes no signals: the daemon reads them on its loop
+	 * (signalfd), which needs them blocked in every thread. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	r = -pthread_create(&s->listener, NULL, listener_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r < 0) {
 		pg_close(s);
 		return store_errorf(r, "listener thread: %s", strerror(-r));
@@ -1941,6 +1950,7 @@ static int pg_bulk_end(struct store_impl *s, bool commit)
 
 const struct store_ops store_pg_ops = {
 	.scheme = "postgresql",
+	.parallel = PG_POOL,
 	.open = pg_open,
 	.close = pg_close,
 	.reachable = pg_reachable,

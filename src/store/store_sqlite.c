@@ -2081,6 +2081,7 @@ int store_report_list(struct store *s, int64_t deployment_id,
 
 const struct store_ops store_sqlite_ops = {
 	.scheme = "sqlite",
+	.parallel = 1, /* one connection, calls serialised */
 	.open = store_open,
 	.close = store_close,
 	.generation = store_generation,

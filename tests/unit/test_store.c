@@ -1249,6 +1249,10 @@ static void test_event_batch_and_find(void **state)
 	assert_int_equal(store_event_find(fx->s, &f, count_ev, &n), 2);
 	f = (struct store_event_filter){ .device_name = "nope" };
 	assert_int_equal(store_event_find(fx->s, &f, count_ev, &n), -ENOENT);
+	/* Real times are milliseconds since 1970: beyond 32 bits. */
+	f = (struct store_event_filter){ .since_ms = 1700000000000, .has_mac = true };
+	memcpy(f.mac, mac9, MAC_LEN);
+	assert_int_equal(store_event_find(fx->s, &f, count_ev, &n), 0);
 	assert_int_equal(store_event_prune(fx->s, 2500), 2);
 }
 
