@@ -8,7 +8,8 @@
 #   pg_start DIR    create and start a cluster in DIR (must not exist);
 #                   sets PG_URL to its "postgres" database
 #   pg_stop DIR     stop it (immediately) and remove DIR
-#   pg_ctl_as DIR ARGS...   run pg_ctl on it (stop, start) as its user
+#   pg_ctl_as DIR ARGS...   run pg_ctl on it as its user: "stop -m fast"
+#                   and "start" take it down and back up, as it was
 
 pg_bin() {
 	local v
@@ -36,8 +37,17 @@ pg_start() { # DIR
 	_pg_as "$bin/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C --no-sync \
 		>"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; return 1; }
 	# No TCP at all; the socket in DIR; no disk syncs (a test cluster).
-	pg_ctl_as "$dir" -o "-c listen_addresses='' -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
-		start >/dev/null 2>&1 || { cat "$dir/postgres.log" >&2; return 1; }
+	# In its configuration file, so that a restart (pg_ctl_as DIR start)
+	# comes back the same.
+	cat >>"$dir/data/postgresql.conf" <<PGCONF
+listen_addresses = ''
+unix_socket_directories = '$dir'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 300
+PGCONF
+	pg_ctl_as "$dir" start >/dev/null 2>&1 || { cat "$dir/postgres.log" >&2; return 1; }
 	PG_URL="postgresql:///postgres?host=$dir&user=postgres"
 	export PG_URL
 }
