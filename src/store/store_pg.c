@@ -320,6 +320,7 @@ struct pg_conn {
 	bool prepared[ST__COUNT];
 	bool busy;                   /* taken by a call */
 	bool in_tx;                  /* a transaction is open on it */
+	unsigned epoch;              /* s->epoch when it connected */
 };
 
 struct store_impl {
@@ -336,6 +337,8 @@ struct store_impl {
 	/* The generation (3. in the head comment). */
 	atomic_uint_fast64_t gen;
 	atomic_bool synced;          /* the listener is connected and caught up */
+	atomic_uint epoch;           /* outages the listener saw: older connections
+				      * are dropped before use (they died with it) */
 	atomic_uint_fast64_t unsynced_seq;
 	pthread_t listener;
 	bool listener_started;
@@ -403,7 +406,7 @@ static int conn_ensure(struct store_impl *s, struct pg_conn *pc)
 {
 	char why[256];
 	int64_t now;
-	if (pc->c && PQstatus(pc->c) == CONNECTION_OK)
+	if (pc->c && PQstatus(pc->c) == CONNECTION_OK && pc->epoch == atomic_load(&s->epoch))
 		return 0;
 	conn_drop(pc);
 	now = mono_ms();
@@ -413,6 +416,7 @@ static int conn_ensure(struct store_impl *s, struct pg_conn *pc)
 		return store_errorf(-ENOTCONN, "database unreachable (retrying)");
 	}
 	pthread_mutex_unlock(&s->pool_lock);
+	pc->epoch = atomic_load(&s->epoch);
 	pc->c = connect_url(s->url, why, sizeof(why));
 	pthread_mutex_lock(&s->pool_lock);
 	if (pc->c) {
@@ -706,6 +710,11 @@ static void *listener_main(void *arg)
 			}
 			if (c) {
 				backoff = 0;
+				/* The server is back: the pool may try at once. */
+				pthread_mutex_lock(&s->pool_lock);
+				s->retry_at_ms = 0;
+				s->backoff_ms = 0;
+				pthread_mutex_unlock(&s->pool_lock);
 				atomic_store(&s->synced, true);
 				set_up(s, true, "");
 			} else {
@@ -744,6 +753,7 @@ static void *listener_main(void *arg)
 			/* Stale from now until caught up again: nothing cached
 			 * may be answered meanwhile. */
 			atomic_store(&s->synced, false);
+			atomic_fetch_add(&s->epoch, 1);
 			pg_msg(c, NULL, why, sizeof(why));
 			set_up(s, false, why);
 			PQfinish(c);
@@ -852,6 +862,7 @@ static int pg_open(const char *url, struct store_impl **out)
 	atomic_init(&s->gen, 0);
 	atomic_init(&s->synced, false);
 	atomic_init(&s->unsynced_seq, 0);
+	atomic_init(&s->epoch, 0);
 	if (str_copy(s->url, sizeof(s->url), url) < 0) {
 		pg_close(s);
 		return store_errorf(-EINVAL, "store URL too long");
