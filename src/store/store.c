@@ -413,6 +413,12 @@ int store_report_update(struct store *s, int64_t id, enum store_report_state sta
 
 /* ---- calls made of other calls ------------------------------------------ */
 
+int store_handout_list(struct store *s, int (*cb)(void *ctx, const struct store_handout *h),
+		       void *ctx)
+{
+	return s->ops->handout_list(s->impl, cb, ctx);
+}
+
 int store_handout_done(struct store *s, int64_t device_id, int64_t deployment_id)
 {
 	return s->ops->handout_get(s->impl, device_id, deployment_id, NULL);

@@ -247,6 +247,13 @@ int store_handout_record(struct store *s, int64_t device_id, int64_t deployment_
 int store_handout_done(struct store *s, int64_t device_id, int64_t deployment_id);
 /* Like store_handout_done(), and *when = the hand-out time (unix seconds). */
 int store_handout_get(struct store *s, int64_t device_id, int64_t deployment_id, int64_t *when);
+/* Every hand-out recorded, by device id then deployment id (what a copy
+ * of the whole store reads). */
+struct store_handout {
+	int64_t device_id, deployment_id, handed_out_at;
+};
+int store_handout_list(struct store *s, int (*cb)(void *ctx, const struct store_handout *h),
+		       void *ctx);
 /* "Clear Required PXE Deployments" for one device: forget every hand-out,
  * so its required deployments run again.  Returns how many were cleared. */
 int store_handout_clear_device(struct store *s, int64_t device_id);

@@ -66,6 +66,8 @@ struct store_ops {
 	int (*device_add_discovered)(struct store_impl *s, struct store_device *d, int64_t deployment_id, int64_t when);
 	int (*handout_record)(struct store_impl *s, int64_t device_id, int64_t deployment_id, int64_t when);
 	int (*handout_get)(struct store_impl *s, int64_t device_id, int64_t deployment_id, int64_t *when);
+	int (*handout_list)(struct store_impl *s,
+			    int (*cb)(void *ctx, const struct store_handout *h), void *ctx);
 	int (*handout_clear_device)(struct store_impl *s, int64_t device_id);
 	int (*handout_clear_collection)(struct store_impl *s, const char *collection);
 	int (*event_add)(struct store_impl *s, struct store_event *ev);

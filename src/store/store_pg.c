@@ -191,6 +191,7 @@ enum stmt_id {
 	ST_HANDOUT_RECORD,
 	ST_HANDOUT_GET,
 	ST_HANDOUT_CLEAR_DEVICE,
+	ST_HANDOUT_LIST,
 	ST_HANDOUT_CLEAR_COLLECTION,
 	ST_COLLECTION_ADD,
 	ST_COLLECTION_BY_NAME,
@@ -269,6 +270,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_HANDOUT_GET] = "SELECT handed_out_at FROM pxe_history"
 			   " WHERE device_id = $1 AND deployment_id = $2",
 	[ST_HANDOUT_CLEAR_DEVICE] = "DELETE FROM pxe_history WHERE device_id = $1",
+	[ST_HANDOUT_LIST] = "SELECT device_id, deployment_id, handed_out_at FROM pxe_history"
+			    " ORDER BY device_id, deployment_id",
 	[ST_HANDOUT_CLEAR_COLLECTION] = "DELETE FROM pxe_history WHERE device_id IN"
 					" (SELECT device_id FROM collection_members"
 					" WHERE collection_id = $1)",
@@ -1520,6 +1523,20 @@ static int pg_handout_get(struct store_impl *s, int64_t device_id, int64_t deplo
 	return r;
 }
 
+static void handout_read(const PGresult *res, int i, void *p)
+{
+	struct store_handout *h = p;
+	h->device_id = g_int(res, i, 0);
+	h->deployment_id = g_int(res, i, 1);
+	h->handed_out_at = g_int(res, i, 2);
+}
+
+static int pg_handout_list(struct store_impl *s,
+			   int (*cb)(void *ctx, const struct store_handout *h), void *ctx)
+{
+	return LIST(s, ST_HANDOUT_LIST, NULL, handout_read, struct store_handout, cb, ctx);
+}
+
 static int pg_handout_clear_device(struct store_impl *s, int64_t device_id)
 {
 	struct params p = { 0 };
@@ -2000,6 +2017,7 @@ const struct store_ops store_pg_ops = {
 	.device_add_discovered = pg_device_add_discovered,
 	.handout_record = pg_handout_record,
 	.handout_get = pg_handout_get,
+	.handout_list = pg_handout_list,
 	.handout_clear_device = pg_handout_clear_device,
 	.handout_clear_collection = pg_handout_clear_collection,
 	.event_add = pg_event_add,

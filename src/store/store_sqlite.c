@@ -200,6 +200,7 @@ enum stmt_id {
 	ST_HANDOUT_GET,
 	ST_HANDOUT_CLEAR_DEVICE,
 	ST_HANDOUT_CLEAR_COLLECTION,
+	ST_HANDOUT_LIST,
 	ST_DEPLOYMENTS_APPLICABLE,
 	ST_DEPLOYMENT_SET_WINDOW,
 	ST_DEVICE_ADD_DISCOVERED,
@@ -275,6 +276,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_HANDOUT_GET] = "SELECT handed_out_at FROM pxe_history"
 			   " WHERE device_id = ?1 AND deployment_id = ?2",
 	[ST_HANDOUT_CLEAR_DEVICE] = "DELETE FROM pxe_history WHERE device_id = ?1",
+	[ST_HANDOUT_LIST] = "SELECT device_id, deployment_id, handed_out_at FROM pxe_history"
+			    " ORDER BY device_id, deployment_id",
 	[ST_HANDOUT_CLEAR_COLLECTION] = "DELETE FROM pxe_history WHERE device_id IN"
 					" (SELECT device_id FROM collection_members"
 					" WHERE collection_id = ?1)",
@@ -1438,6 +1441,22 @@ int store_handout_get(struct store *s, int64_t device_id, int64_t deployment_id,
 	return r;
 }
 
+static void handout_read(sqlite3_stmt *st, void *p)
+{
+	struct store_handout *h = p;
+	h->device_id = sqlite3_column_int64(st, 0);
+	h->deployment_id = sqlite3_column_int64(st, 1);
+	h->handed_out_at = sqlite3_column_int64(st, 2);
+}
+
+int store_handout_list(struct store *s, int (*cb)(void *ctx, const struct store_handout *h),
+		       void *ctx)
+{
+	struct rows rs = { .size = sizeof(struct store_handout) };
+	int r = rows_list(s, ST_HANDOUT_LIST, NULL, 0, &rs, handout_read);
+	return rows_deliver(r, &rs, struct store_handout, cb, ctx);
+}
+
 int store_handout_clear_device(struct store *s, int64_t device_id)
 {
 	sqlite3_stmt *st;
@@ -1948,8 +1967,9 @@ int store_report_create(struct store *s, struct store_report *rep)
 		r = -EIO;
 		goto out;
 	}
-	/* No generation bump: a report never changes a PXE answer. */
-	if ((r = exec_id(s, ST_BEGIN, "begin")) < 0)
+	/* No generation bump: a report never changes a PXE answer.  Inside a
+	 * bulk load a savepoint, as every other write. */
+	if ((r = exec_id(s, s->bulk ? ST_SAVEPOINT : ST_BEGIN, "begin")) < 0)
 		goto out;
 	sqlite3_bind_int64(del, 1, rep->deployment_id);
 	sqlite3_bind_int64(del, 2, rep->device_id);
@@ -1976,11 +1996,17 @@ int store_report_create(struct store *s, struct store_report *rep)
 			rep->id = sqlite3_last_insert_rowid(s->db);
 		stmt_done(add);
 	}
-	if (r == 0)
-		r = exec_id(s, ST_COMMIT, "commit");
-	if (r < 0)
-		exec_id(s, ST_ROLLBACK, "rollback");
-	else {
+	if (s->bulk) {
+		if (r < 0)
+			exec_id(s, ST_ROLLBACK_TO, "rollback to savepoint");
+		exec_id(s, ST_RELEASE, "release savepoint");
+	} else {
+		if (r == 0)
+			r = exec_id(s, ST_COMMIT, "commit");
+		if (r < 0)
+			exec_id(s, ST_ROLLBACK, "rollback");
+	}
+	if (r == 0) {
 		rep->state = STORE_REPORT_HANDED_OUT;
 		rep->message[0] = '\0';
 		rep->updated_ms = rep->handed_out_ms;
@@ -2119,6 +2145,7 @@ const struct store_ops store_sqlite_ops = {
 	.device_add_discovered = store_device_add_discovered,
 	.handout_record = store_handout_record,
 	.handout_get = store_handout_get,
+	.handout_list = store_handout_list,
 	.handout_clear_device = store_handout_clear_device,
 	.handout_clear_collection = store_handout_clear_collection,
 	.event_add = store_event_add,

@@ -52,5 +52,6 @@
 #define store_report_list sqlite_report_list
 #define store_bulk_begin sqlite_bulk_begin
 #define store_bulk_end sqlite_bulk_end
+#define store_handout_list sqlite_handout_list
 #define store_open sqlite_open
 #define store_close sqlite_close
