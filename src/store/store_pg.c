@@ -1973,7 +1973,17 @@ static int pg_bulk_end(struct store_impl *s, bool commit)
 	}
 	/* One bump for the whole load. */
 	r = tx_end(s, pc, 0, dirty);
-	return r < 0 ? r : 0;
+	if (r < 0)
+		return r;
+	/* A load changes the tables' sizes by orders of magnitude: refresh the
+	 * planner's statistics now rather than when autovacuum gets to it,
+	 * or the first decisions run on plans made for empty tables. */
+	if (dirty && (pc = conn_take(s)) != NULL) {
+		if (conn_ensure(s, pc) == 0)
+			PQclear(PQexec(pc->c, "ANALYZE"));
+		conn_give(s, pc);
+	}
+	return 0;
 }
 
 const struct store_ops store_pg_ops = {
