@@ -41,7 +41,7 @@ run_unit() { # BUILD_DIR LABEL MAKEFLAGS...
 	run_unit_pg "$build" "$label"
 }
 
-# The store conformance suite (and the decision tests over it) once more,
+# The store conformance suite (and the decision and variable tests over it) once more,
 # against PostgreSQL: a throw-away cluster of our own, gone afterwards.
 run_unit_pg() { # BUILD_DIR LABEL
 	local build=$1 label=$2 dir t log
@@ -50,7 +50,7 @@ run_unit_pg() { # BUILD_DIR LABEL
 		cat "$build/pg-cluster.log"; rm -rf "$dir"
 		failed=$((failed + 1)); failures+=("start PostgreSQL for $label"); return 1
 	fi
-	for t in test_store test_decide; do
+	for t in test_store test_decide test_machine_vars; do
 		log="$build/$t.pg.log"
 		echo "== unit ($label, PostgreSQL): $t"
 		PXED_TEST_STORE_URL="postgresql:///postgres?host=$dir&user=postgres" \

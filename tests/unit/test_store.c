@@ -1373,6 +1373,153 @@ static void test_read_snapshot(void **state)
 	assert_int_equal(store_device_add(fx->s, &d), 0);
 }
 
+/* ---- calls of schema versions 4 and 5, on every backend ---------------------- */
+
+static int count_var(void *ctx, const struct store_var *v)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+	snprintf(out + n, 512 - n, "%s%s=%s@%s", n ? "," : "", v->key, v->value, v->owner);
+	return 0;
+}
+
+static int count_dev(void *ctx, const struct store_device *d)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+	snprintf(out + n, 256 - n, "%s%s", n ? "," : "", d->name);
+	return 0;
+}
+
+static int ev_oldest_first(void *ctx, const struct store_event *ev)
+{
+	int64_t *last = ctx;
+	assert_true(ev->id > *last); /* oldest first */
+	*last = ev->id;
+	return 0;
+}
+
+/* Image arch and loader; variables with their owners, precedence, cap and
+ * removal with the owner; the console's paged search (LIKE's own
+ * characters taken literally), counts and a device's newest events; the
+ * event cap; a withdrawn hand-out; rows read counted. */
+static void test_v4_v5_calls(void **state)
+{
+	struct fx *fx = *state;
+	struct store_image im = { 0 }, got;
+	struct store_collection c = { .name = "rack1" };
+	char out[512] = "";
+	unsigned total = 0;
+	uint64_t rows0 = store_rows_read(fx->s);
+
+	snprintf(im.name, sizeof(im.name), "arm");
+	snprintf(im.kernel, sizeof(im.kernel), "arm/Image");
+	snprintf(im.arch, sizeof(im.arch), STORE_IMAGE_ARCH_ARM64);
+	snprintf(im.loader, sizeof(im.loader), "grub");
+	assert_int_equal(store_image_add(fx->s, &im), 0);
+	assert_int_equal(store_image_by_name(fx->s, "arm", &got), 0);
+	assert_string_equal(got.arch, "uefi-arm64");
+	assert_string_equal(got.loader, "grub");
+	snprintf(im.name, sizeof(im.name), "bad");
+	snprintf(im.loader, sizeof(im.loader), "lilo");
+	assert_int_equal(store_image_add(fx->s, &im), -EINVAL);
+	assert_true(store_rows_read(fx->s) > rows0);
+
+	int64_t a = add_device(fx->s, "web_1", 1, NULL), b = add_device(fx->s, "webx1", 2, NULL);
+	add_device(fx->s, "db1", 3, NULL);
+	add_image(fx->s, "debian");
+	int64_t dep = add_dep(fx->s, "D1", "debian", "web_1", STORE_REQUIRED, true, 0);
+	assert_int_equal(store_collection_add(fx->s, &c), 0);
+	assert_true(store_collection_add_device(fx->s, "rack1", "web_1") >= 0);
+
+	/* variables */
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_GLOBAL, NULL, "tz", "UTC"), 0);
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_COLLECTION, "rack1", "tz", "CET"), 0);
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_DEVICE, "web_1", "role", "web"), 0);
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_DEVICE, "web_1", "role", "www"), 0);
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_DEPLOYMENT, "D1", "disk", "sda"), 0);
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_DEVICE, "nosuch", "a", "b"), -ENOENT);
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_DEVICE, "web_1", "mac", "x"), -EINVAL);
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_DEVICE, "web_1", "1x", "x"), -EINVAL);
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_GLOBAL, "web_1", "x", "x"), -EINVAL);
+	assert_int_equal(store_vars_applicable(fx->s, a, dep, 0, count_var, out), 4);
+	assert_string_equal(out, "role=www@web_1,disk=sda@D1,tz=CET@rack1,tz=UTC@");
+	out[0] = '\0';
+	assert_int_equal(store_var_list(fx->s, STORE_VAR_DEVICE, "web_1", count_var, out), 1);
+	assert_int_equal(store_var_list(fx->s, STORE_VAR_DEVICE, "nosuch", count_var, out), -ENOENT);
+	for (int i = 0; i < STORE_VARS_PER_OWNER - 1; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "k%d", i);
+		assert_int_equal(store_var_set(fx->s, STORE_VAR_DEVICE, "web_1", k, "v"), 0);
+	}
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_DEVICE, "web_1", "one_more", "v"), -ENOSPC);
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_DEVICE, "web_1", "role", "db"), 0);
+	assert_int_equal(store_var_unset(fx->s, STORE_VAR_DEVICE, "web_1", "role"), 0);
+	assert_int_equal(store_var_unset(fx->s, STORE_VAR_DEVICE, "web_1", "role"), -ENOENT);
+	/* the owner's variables go with it */
+	assert_int_equal(store_deployment_delete(fx->s, "D1"), 0);
+	out[0] = '\0';
+	assert_int_equal(store_vars_applicable(fx->s, 0, dep, 0, count_var, out), 1);
+	assert_string_equal(out, "tz=UTC@");
+
+	/* search: '_' is a character, not LIKE's wildcard */
+	struct store_device_query q = { .q = "web_", .limit = 10 };
+	out[0] = '\0';
+	assert_true(store_device_search(fx->s, &q, &total, count_dev, out) >= 0);
+	assert_int_equal(total, 1);
+	assert_string_equal(out, "web_1");
+	q = (struct store_device_query){ .q = "", .limit = 1, .offset = 1 };
+	out[0] = '\0';
+	assert_int_equal(store_device_search(fx->s, &q, &total, count_dev, out), 1);
+	assert_int_equal(total, 3);
+	assert_string_equal(out, "web_1"); /* db1, [web_1], webx1 */
+
+	struct store_row_counts rc;
+	assert_int_equal(store_row_counts(fx->s, &rc), 0);
+	assert_int_equal(rc.devices, 3);
+	assert_int_equal(rc.images, 2);
+	assert_int_equal(rc.deployments, 0);
+	assert_int_equal(rc.collections, 1);
+
+	/* events: counts, a device's newest, the cap */
+	struct store_event ev[6];
+	memset(ev, 0, sizeof(ev));
+	for (int i = 0; i < 6; i++) {
+		ev[i].time_ms = 1000 + i;
+		ev[i].mac[5] = 1;
+		ev[i].arch = -1;
+		ev[i].device_id = i < 4 ? b : a;
+		snprintf(ev[i].via, sizeof(ev[i].via), "proxy");
+		snprintf(ev[i].outcome, sizeof(ev[i].outcome), "%s", i % 2 ? "boot" : "local");
+		snprintf(ev[i].reason, sizeof(ev[i].reason), "r%d", i);
+	}
+	assert_int_equal(store_event_add_many(fx->s, ev, 6), 6);
+	struct store_event_counts ec;
+	assert_int_equal(store_event_count(fx->s, 1001, &ec), 0);
+	assert_int_equal(ec.boot, 3);
+	assert_int_equal(ec.local, 2);
+	assert_int_equal(ec.ignore, 0);
+	int64_t last = 0;
+	assert_int_equal(store_event_recent_device(fx->s, b, 3, ev_oldest_first, &last), 3);
+	assert_int_equal(last, ev[3].id);
+	assert_int_equal(store_event_cap(fx->s, 2), 4);
+	assert_int_equal(store_event_count(fx->s, 0, &ec), 0);
+	assert_int_equal(ec.boot + ec.local, 2);
+
+	/* a withdrawn hand-out is due again and bumps the generation */
+	int64_t dep2 = add_dep(fx->s, "D2", "debian", "webx1", STORE_REQUIRED, true, 0);
+	assert_int_equal(store_handout_record(fx->s, b, dep2, 5), 1);
+	uint64_t g = store_generation(fx->s);
+	assert_int_equal(store_handout_forget(fx->s, b, dep2), 0);
+	assert_int_equal(store_handout_done(fx->s, b, dep2), 0);
+	assert_int_equal(store_handout_forget(fx->s, b, dep2), 0);
+	for (int i = 0; i < 200 && store_generation(fx->s) == g; i++)
+		usleep(10000); /* PostgreSQL: the generation comes by NOTIFY */
+	assert_true(store_generation(fx->s) != g);
+	char why[64];
+	assert_int_equal(store_writable(fx->s, why, sizeof(why)), 1);
+}
+
 /* ---- exactly once --------------------------------------------------------- */
 
 /* Several servers answering the same machine at the same moment: each
@@ -1592,6 +1739,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_device_by_mac_guid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_seen_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_snapshot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v4_v5_calls, setup, teardown),
 		cmocka_unit_test(test_migrate_v2_file),
 		cmocka_unit_test_setup_teardown(test_report_lifecycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_handout_race, setup, teardown),
