@@ -6,7 +6,7 @@
  * 1. Open both; refuse a target that holds anything unless --force.
  * 2. Copy in dependency order in one bulk load on the target (all or
  *    nothing): images, devices, collections and their members,
- *    deployments, hand-outs, boot events, installer reports.  Row ids may
+ *    deployments, hand-outs, boot events, installer reports, variables.  Row ids may
  *    differ in the target: references are carried by name (and an id map
  *    for events and hand-outs).
  * 3. Verify table by table: the row count and a digest of every row's
@@ -106,10 +106,10 @@ static void digest_row(struct digest *d, const char *fmt, ...)
 }
 
 enum table { T_IMAGES, T_DEVICES, T_COLLECTIONS, T_MEMBERS, T_DEPLOYMENTS, T_HANDOUTS,
-	     T_EVENTS, T_REPORTS, T__COUNT };
+	     T_EVENTS, T_REPORTS, T_VARS, T__COUNT };
 static const char *const table_name[T__COUNT] = {
 	"images", "devices", "collections", "collection members", "deployments",
-	"hand-outs", "events", "reports",
+	"hand-outs", "events", "reports", "variables",
 };
 
 /* Everything one store holds, read for copying and digesting. */
@@ -124,6 +124,7 @@ struct snapshot {
 	struct store_deployment *deps; size_t n_dep;
 	struct store_handout *ho; size_t n_ho;
 	struct store_event *ev; size_t n_ev;
+	struct store_var *vars; size_t n_var;
 };
 
 #define PUSH(arr, n, row)                                                              \
@@ -140,8 +141,8 @@ struct snapshot {
 static int snap_image(void *ctx, const struct store_image *im)
 {
 	struct snapshot *sn = ctx;
-	digest_row(&sn->dg[T_IMAGES], "%s|%s|%s|%s|%s|%" PRId64, im->name, im->kernel, im->initrd,
-		   im->cmdline, im->nbp, im->created);
+	digest_row(&sn->dg[T_IMAGES], "%s|%s|%s|%s|%s|%" PRId64 "|%s|%s", im->name, im->kernel,
+		   im->initrd, im->cmdline, im->nbp, im->created, im->arch, im->loader);
 	return PUSH(sn->im, sn->n_im, im);
 }
 
@@ -219,6 +220,29 @@ static int snap_report(void *ctx, const struct store_report *r)
 	return 0;
 }
 
+static int snap_var(void *ctx, const struct store_var *v)
+{
+	struct snapshot *sn = ctx;
+	digest_row(&sn->dg[T_VARS], "%d|%s|%s|%s", (int)v->level, v->owner, v->key, v->value);
+	return PUSH(sn->vars, sn->n_var, v);
+}
+
+/* Every owner's variables: global, then each image, collection,
+ * deployment and device in name order. */
+static int snap_vars(struct snapshot *sn)
+{
+	int r = store_var_list(sn->s, STORE_VAR_GLOBAL, NULL, snap_var, sn);
+	for (size_t i = 0; r >= 0 && i < sn->n_im; i++)
+		r = store_var_list(sn->s, STORE_VAR_IMAGE, sn->im[i].name, snap_var, sn);
+	for (size_t i = 0; r >= 0 && i < sn->n_col; i++)
+		r = store_var_list(sn->s, STORE_VAR_COLLECTION, sn->col[i].name, snap_var, sn);
+	for (size_t i = 0; r >= 0 && i < sn->n_dep; i++)
+		r = store_var_list(sn->s, STORE_VAR_DEPLOYMENT, sn->deps[i].name, snap_var, sn);
+	for (size_t i = 0; r >= 0 && i < sn->n_dev; i++)
+		r = store_var_list(sn->s, STORE_VAR_DEVICE, sn->devs[i].name, snap_var, sn);
+	return r < 0 ? r : 0;
+}
+
 static void snap_free(struct snapshot *sn)
 {
 	map_free(&sn->dev);
@@ -229,6 +253,7 @@ static void snap_free(struct snapshot *sn)
 	free(sn->deps);
 	free(sn->ho);
 	free(sn->ev);
+	free(sn->vars);
 }
 
 /* Read everything of sn->s, digesting as it goes.  0 or a negative errno. */
@@ -266,7 +291,7 @@ static int snap_read(struct snapshot *sn)
 	for (size_t i = 0; i < sn->n_dep; i++)
 		if ((r = store_report_list(sn->s, sn->deps[i].id, snap_report, sn)) < 0)
 			return r;
-	return 0;
+	return snap_vars(sn);
 }
 
 /* ---- the copy -------------------------------------------------------------- */
@@ -371,6 +396,10 @@ static int copy_rows(struct snapshot *sn, struct store *to, const char **what)
 		if (r >= 0 && c.err < 0)
 			r = c.err;
 	}
+	*what = "variables";
+	for (size_t i = 0; r >= 0 && i < sn->n_var; i++)
+		r = store_var_set(to, sn->vars[i].level, sn->vars[i].owner, sn->vars[i].key,
+				  sn->vars[i].value);
 	map_free(&devmap);
 	map_free(&depmap);
 	return r < 0 ? r : 0;

@@ -2519,7 +2519,8 @@ int store_var_set(struct store *s, enum store_var_level level, const char *owner
 	if (!value || strnlen(value, STORE_VAR_VALUE_MAX + 1) > STORE_VAR_VALUE_MAX)
 		return fail(s, -EINVAL, "variable value is longer than %d bytes", STORE_VAR_VALUE_MAX);
 	pthread_mutex_lock(&s->lock);
-	if ((r = exec_id(s, ST_BEGIN, "begin")) < 0)
+	/* a savepoint inside a bulk load (pxectl store copy), no bump */
+	if ((r = s->bulk ? exec_id(s, ST_SAVEPOINT, "savepoint") : exec_id(s, ST_BEGIN, "begin")) < 0)
 		goto out;
 	if ((r = var_owner(s, level, owner, &id)) < 0)
 		goto end;
@@ -2556,6 +2557,14 @@ int store_var_set(struct store *s, enum store_var_level level, const char *owner
 		r = db_fail(s, "set variable");
 	sqlite3_finalize(st);
 end:
+	if (s->bulk) {
+		if (r < 0)
+			exec_id(s, ST_ROLLBACK_TO, "rollback to savepoint");
+		int c = exec_id(s, ST_RELEASE, "release savepoint");
+		if (r == 0)
+			r = c;
+		goto out;
+	}
 	if (r == 0)
 		r = exec_id(s, ST_COMMIT, "commit");
 	if (r < 0)

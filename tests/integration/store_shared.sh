@@ -19,15 +19,15 @@ command -v curl >/dev/null || skip "needs curl"
 command -v psql >/dev/null || skip "needs psql"
 start_postgres || fail "PostgreSQL did not start"
 
-read -r HA HB DA DB XA XB TA TB <<<"$(free_ports 8)"
+read -r HA HB DA DB XA XB TA TB PA PB <<<"$(free_ports 10)"
 mkdir -p "$TMP/root/deb"
 echo "kernel bytes" >"$TMP/root/deb/linux"
 
-conf() { # NAME HTTP DHCP TFTP
+conf() { # NAME HTTP DHCP TFTP PXE
 	cat <<CONF
 [pxe]
 DHCPPort = $3
-PXEPort = $(free_port)
+PXEPort = $5
 CacheExpire = 3600
 SupportUnknownMachines = no
 
@@ -44,8 +44,8 @@ StateDir = $TMP/$1
 URL = $PG_URL
 CONF
 }
-conf a "$HA" "$DA" "$TA" >"$TMP/a.conf"
-conf b "$HB" "$DB" "$TB" >"$TMP/b.conf"
+conf a "$HA" "$DA" "$TA" "$PA" >"$TMP/a.conf"
+conf b "$HB" "$DB" "$TB" "$PB" >"$TMP/b.conf"
 start_pxed "$TMP/a.conf"
 start_pxed "$TMP/b.conf"
 A=http://127.0.0.1:$HA
@@ -127,11 +127,19 @@ pass "a change through A made B's cached answer stale in $delay ms; B answers an
 
 # ---- 2. exactly once ------------------------------------------------------------
 ctl a 0 deploy req --image deb --device pc-01 --required
-pids=()
+# /boot.ipxe commits a hand-out only for the URL (with its one-time
+# token) of a DHCP exchange with that server: 12 exchanges with each
+# first, then all 24 scripts fetched at once.
+urls=()
 for i in $(seq 1 12); do
-	curl -s -o "$TMP/race.a.$i" "$A/boot.ipxe?mac=$M1" &
-	pids+=($!)
-	curl -s -o "$TMP/race.b.$i" "$B/boot.ipxe?mac=$M1" &
+	urls+=("$(PXE_PORT=$PA ipxe_url $M1)" "$(PXE_PORT=$PB ipxe_url $M1)")
+done
+for u in "${urls[@]}"; do
+	[ -n "$u" ] || fail "a server gave iPXE no script URL"
+done
+pids=()
+for i in "${!urls[@]}"; do
+	curl -s -o "$TMP/race.$i" "${urls[$i]}" &
 	pids+=($!)
 done
 wait "${pids[@]}"
