@@ -21,7 +21,7 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-PKGS      := sqlite3 libmicrohttpd jansson inih
+PKGS      := sqlite3 libpq libmicrohttpd jansson inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CURL_LIBS  := $(shell pkg-config --libs libcurl 2>/dev/null)
@@ -45,8 +45,17 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 all: $(BUILD)/pxed $(BUILD)/pxectl $(BENCH_BIN)
 
+# A store backend defines its calls under its own names (sqlite_*, pg_*)
+# and is reached only through store.c's dispatch: a store_* function left
+# in a backend would link, take the backend's struct where callers pass
+# the front's, and corrupt memory.
+STORE_BACKEND_OBJ := $(BUILD)/obj/src/store/store_sqlite.o $(BUILD)/obj/src/store/store_pg.o
+
 $(BUILD)/libpxed.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
+	@if nm -g --defined-only $(STORE_BACKEND_OBJ) | grep -w 'T store_[a-z_0-9]*'; then \
+		echo "store backends must not define store_* (rename in store_sqlite_names.h, dispatch in store.c)" >&2; \
+		exit 1; fi
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/pxed: $(BUILD)/obj/src/main.o $(BUILD)/libpxed.a

@@ -1,7 +1,8 @@
-/* bench_decide: decision times on SQLite at fleet scale, uncached and
- * cached, and what a boot event costs written alone or in a batch.
- *   build/bench/bench_decide [DIR] [N]
- * Creates DIR/bench.db (default /tmp) holding 100,000 devices, 1,000
+/* bench_decide: decision times at fleet scale, uncached and cached, and
+ * what a boot event costs written alone or in a batch.
+ *   build/bench/bench_decide [DIR | postgresql://...] [N]
+ * Creates DIR/bench.db (default /tmp), or fills the given (empty)
+ * PostgreSQL database, holding 100,000 devices, 1,000
  * collections (each device in 1-3 of them), 50 images and 10,000
  * deployments (half for single devices, half for collections, a few for
  * unknown machines), loaded in one transaction; then times N random
@@ -9,6 +10,7 @@
  * prints median and p99 of each. */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +177,82 @@ static int run(struct decider *d, long n, uint64_t *lat, const char *what)
 	return 0;
 }
 
+/* Uncached decisions from `threads` threads at once, as pxed's workers
+ * make them: decisions per second. */
+struct par {
+	struct decider *d;
+	long n;
+	uint64_t seed;
+	int failed;
+};
+
+static void *par_run(void *p)
+{
+	struct par *a = p;
+	uint64_t x = a->seed;
+	for (long i = 0; i < a->n; i++) {
+		struct pxe_facts f = { .has_arch = true, .arch = 7, .arch_class = PXE_ARCH_UEFI_X64,
+				       .ifname = "br0", .has_guid = true, .secs = 4 };
+		struct decision dec;
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		uint32_t dev = (uint32_t)((x >> 33) % DEVICES);
+		dev_mac(dev, f.mac);
+		dev_guid(dev, f.guid);
+		if (decide(a->d, &f, false, &dec) < 0)
+			a->failed++;
+	}
+	return NULL;
+}
+
+static void run_parallel(struct decider *d, long n, unsigned threads)
+{
+	pthread_t th[16];
+	struct par a[16];
+	uint64_t t0 = now_us();
+	int failed = 0;
+	for (unsigned i = 0; i < threads; i++) {
+		a[i] = (struct par){ d, n / threads, 1234567 + i, 0 };
+		pthread_create(&th[i], NULL, par_run, &a[i]);
+	}
+	for (unsigned i = 0; i < threads; i++) {
+		pthread_join(th[i], NULL);
+		failed += a[i].failed;
+	}
+	double s = (double)(now_us() - t0) / 1e6;
+	printf("%-36s %ld decisions in %.2f s: %.0f decisions/s%s\n", "uncached, parallel:",
+	       n / threads * threads, s, (double)(n / threads * threads) / s,
+	       failed ? " (some failed)" : "");
+	printf("%-36s %u threads (as many as the store serves at once)\n", "", threads);
+}
+
+/* Cross-server invalidation: a change through one handle, then the time
+ * until a second handle (another server) reports the new generation --
+ * from then on its cache answers nothing older.  Median and p99 of n. */
+static void bench_invalidation(struct store *a, const char *url, int n)
+{
+	struct store *b;
+	uint64_t *lat = calloc((size_t)n, sizeof(*lat));
+	if (!lat || store_open(url, &b) < 0) {
+		fprintf(stderr, "bench: second handle: %s\n", store_open_error());
+		free(lat);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		if (store_deployment_set_enabled(a, "dep-00000", i % 2) < 0)
+			break;
+		uint64_t want = store_generation(a), t0 = now_us();
+		while (store_generation(b) < want && now_us() - t0 < 5000000)
+			;
+		lat[i] = now_us() - t0;
+	}
+	qsort(lat, (size_t)n, sizeof(*lat), cmp_u64);
+	printf("%-36s %d changes: median %llu us, p99 %llu us, max %llu us\n",
+	       "invalidation, change on A -> B:", n, (unsigned long long)lat[n / 2],
+	       (unsigned long long)lat[n * 99 / 100], (unsigned long long)lat[n - 1]);
+	store_close(b);
+	free(lat);
+}
+
 /* The cost the event queue saves: one autocommit INSERT per event against
  * one transaction per batch. */
 static void bench_events(struct store *s)
@@ -210,16 +288,20 @@ int main(int argc, char **argv)
 	struct pxed_conf conf;
 	uint64_t *lat;
 
+	bool pg = strncmp(dir, "postgresql:", 11) == 0;
 	if (n < 100)
 		n = 100;
 	log_set_level(LOG_LVL_ERROR);
-	snprintf(path, sizeof(path), "%s/bench.db", dir);
+	snprintf(path, sizeof(path), "%s/bench.db", pg ? "/nonexistent" : dir);
 	unlink(path);
 	snprintf(p2, sizeof(p2), "%s-wal", path);
 	unlink(p2);
 	snprintf(p2, sizeof(p2), "%s-shm", path);
 	unlink(p2);
 	snprintf(url, sizeof(url), "sqlite:%s", path);
+	if (pg)
+		snprintf(url, sizeof(url), "%s", dir);
+	printf("store: %s\n", pg ? "postgresql" : "sqlite");
 	if (store_open(url, &s) < 0) {
 		fprintf(stderr, "bench: %s\n", store_open_error());
 		return 1;
@@ -238,6 +320,7 @@ int main(int argc, char **argv)
 	conf.cache_expire = 0;
 	if (run(d, n, lat, "uncached (CacheExpire 0):") < 0)
 		return 1;
+	run_parallel(d, n, store_parallel(s) > 1 ? store_parallel(s) : 1);
 
 	/* Warm: the same n clients asked twice, as DHCP DISCOVER then
 	 * REQUEST (and firmware retries) do. */
@@ -271,6 +354,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)st.invalidations);
 
 	decider_free(d);
+	bench_invalidation(s, url, 200);
 	bench_events(s);
 	free(lat);
 	store_close(s);

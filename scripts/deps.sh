@@ -8,6 +8,7 @@ BUILD_PKGS="
 	gcc
 	pkg-config
 	libsqlite3-dev
+	libpq-dev
 	libmicrohttpd-dev
 	libjansson-dev
 	libinih-dev
@@ -22,6 +23,7 @@ TEST_PKGS="
 	libclang-rt-14-dev
 	openssl
 	sqlite3
+	postgresql
 	curl
 	atftp
 	tftp-hpa

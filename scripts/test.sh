@@ -38,6 +38,28 @@ run_unit() { # BUILD_DIR LABEL MAKEFLAGS...
 		grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log" && { failed=$((failed + 1)); failures+=("sanitizer $t"); }
 		count_cmocka "$log" "$label $(basename "$t")"
 	done
+	run_unit_pg "$build" "$label"
+}
+
+# The store conformance suite (and the decision and variable tests over it) once more,
+# against PostgreSQL: a throw-away cluster of our own, gone afterwards.
+run_unit_pg() { # BUILD_DIR LABEL
+	local build=$1 label=$2 dir t log
+	dir=$(mktemp -u /tmp/pxed-pg.XXXXXX)
+	if ! (source tests/pg.sh && pg_start "$dir") >"$build/pg-cluster.log" 2>&1; then
+		cat "$build/pg-cluster.log"; rm -rf "$dir"
+		failed=$((failed + 1)); failures+=("start PostgreSQL for $label"); return 1
+	fi
+	for t in test_store test_decide test_machine_vars; do
+		log="$build/$t.pg.log"
+		echo "== unit ($label, PostgreSQL): $t"
+		PXED_TEST_STORE_URL="postgresql:///postgres?host=$dir&user=postgres" \
+			ASAN_OPTIONS=detect_leaks=1 "$build/tests/$t" >"$log" 2>&1
+		grep -E '^\[ *(OK|FAILED|PASSED|ERROR) *\]' "$log" | grep -v '^\[       OK' | sed 's/^/   /'
+		grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log" && { failed=$((failed + 1)); failures+=("sanitizer $t (PostgreSQL)"); }
+		count_cmocka "$log" "$label $t (PostgreSQL)"
+	done
+	(source tests/pg.sh && pg_stop "$dir")
 }
 
 run_script() { # SCRIPT

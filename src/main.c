@@ -127,7 +127,7 @@ static int mkdir_p(const char *path, mode_t mode)
  * ("." for a bare name).  NULL for another kind of store. */
 static const char *db_dir_of(const struct pxed_conf *c, char *out, size_t len)
 {
-	const char *db = strncmp(c->store_url, "sqlite:", 7) == 0 ? c->store_url + 7 : NULL;
+	const char *db = store_url_file(c->store_url);
 	char *slash;
 	if (!db || str_copy(out, len, db) < 0)
 		return NULL;
@@ -149,7 +149,7 @@ static const char *db_dir_of(const struct pxed_conf *c, char *out, size_t len)
 static int state_modes_check(const struct pxed_conf *c, bool state_created)
 {
 	struct stat st;
-	const char *db = strncmp(c->store_url, "sqlite:", 7) == 0 ? c->store_url + 7 : NULL;
+	const char *db = store_url_file(c->store_url);
 	if (state_created && chmod(c->state_dir, 0750) < 0) {
 		int r = -errno;
 		log_error("pxed", "StateDir %s: cannot set mode 0750: %s", c->state_dir, strerror(-r));
@@ -385,7 +385,7 @@ static int drop_privileges(const struct pxed_conf *c, bool state_created)
 		log_error("pxed", "User %s: no such user", c->run_user);
 		return -ENOENT;
 	}
-	const char *db = strncmp(c->store_url, "sqlite:", 7) == 0 ? c->store_url + 7 : NULL;
+	const char *db = store_url_file(c->store_url);
 	char dbdir[PATH_MAX], sdir[PATH_MAX], real_db[PATH_MAX];
 	const char *suffixes[] = { "", "-wal", "-shm", "-journal" };
 	const char *tokens[] = { c->http_token_file, c->http_read_token_file };
@@ -595,8 +595,13 @@ int main(int argc, char **argv)
 	/* The housekeeping job writes the events; a decision never waits
 	 * for that write. */
 	decider_set_event_flush_inline(px.decider, false);
-	/* One worker: the store serialises its calls anyway. */
-	if ((r = ev_work_new(px.loop, 1, PXED_WORK_QUEUE, &px.work)) < 0) {
+	/* As many workers as the store serves calls at once: one for SQLite
+	 * (it serialises its calls anyway), one per pooled connection for a
+	 * database server, so a slow query does not hold up the others. */
+	unsigned workers = store_parallel(px.store);
+	if (workers > EV_WORK_MAX_THREADS)
+		workers = EV_WORK_MAX_THREADS;
+	if ((r = ev_work_new(px.loop, workers, PXED_WORK_QUEUE, &px.work)) < 0) {
 		log_error("pxed", "worker thread: %s", strerror(-r));
 		goto fail;
 	}

@@ -86,7 +86,7 @@ Address = 127.0.0.1
 
 [store]
 StateDir = $TMP/state
-URL = sqlite:$TMP/pxed.db
+URL = $(store_url)
 SECTIONS
 }
 
@@ -101,10 +101,35 @@ ipxe_url() {
 		--mac "$1" ${2:+--arch "$2"} ${3:+--guid "$3"} --timeout 2 | sed -n 's/^file=//p'
 }
 
+# The store URL for a test's pxed: its own SQLite file, or with
+# PXED_STORE=pg the PostgreSQL database started when this file was
+# sourced (below).
+store_url() {
+	if [ "${PXED_STORE:-sqlite}" = pg ]; then
+		echo "$PG_URL"
+	else
+		echo "sqlite:$TMP/pxed.db"
+	fi
+}
+
+# start_postgres: a throw-away PostgreSQL cluster of this test's own
+# (tests/pg.sh), stopped and removed on exit; exports PG_URL (a database
+# "pxed" on it) and PG_DIR.  Skips when PostgreSQL is not installed.
+start_postgres() {
+	source "$ROOT/tests/pg.sh"
+	pg_bin >/dev/null || skip "PostgreSQL server not installed"
+	PG_DIR=$(mktemp -u /tmp/pxed-pg.XXXXXX)
+	on_exit "source '$ROOT/tests/pg.sh'; pg_stop '$PG_DIR'"
+	pg_start "$PG_DIR" || return 1
+	psql -q "$PG_URL" -c "CREATE DATABASE pxed" || return 1
+	PG_URL="postgresql:///pxed?host=$PG_DIR&user=postgres"
+	export PG_URL PG_DIR
+}
+
 # use_pxed_api: point pxectl at the pxed on $PORT, with its API token.
 use_pxed_api() {
 	B=http://127.0.0.1:$PORT
-	export PXED_SERVER=$B PXED_TOKEN_FILE=$TMP/api.token
+	export PXED_SERVER=$B PXED_TOKEN_FILE=$API_TOKEN_FILE
 }
 
 # start_pxed CONF [NETNS]: run pxed in the background with CONF, log in
@@ -121,3 +146,13 @@ start_pxed() {
 	wait_for 10 "${pre[@]}" curl -sf "http://127.0.0.1:${port:-8080}/healthz" ||
 		{ cat "$TMP/pxed.log" >&2; fail "pxed did not start"; }
 }
+
+# The admin token pxed makes: beside the database; with the database on
+# a server, in StateDir.
+API_TOKEN_FILE=$TMP/api.token
+
+# PXED_STORE=pg: the same test against PostgreSQL (the *_pg.sh scripts).
+if [ "${PXED_STORE:-sqlite}" = pg ]; then
+	start_postgres || fail "PostgreSQL did not start"
+	API_TOKEN_FILE=$TMP/state/api.token
+fi

@@ -16,6 +16,7 @@
 #include <crypt.h>
 
 #include "common/log.h"
+#include "store/store.h"
 #include "common/util.h"
 
 enum conf_type {
@@ -27,7 +28,7 @@ enum conf_type {
 	CT_IFACES,  /* list of interface names */
 	CT_GUID,    /* "" or a GUID */
 	CT_LEVEL,   /* log level word */
-	CT_URL,     /* store URL: sqlite:PATH */
+	CT_URL,     /* store URL: sqlite:PATH or postgresql://... */
 	CT_FILE,    /* a plain file name (boot program), no slashes */
 	CT_LOADER,  /* boot loader family: "ipxe" or "grub" (min 1: "grub" only) */
 };
@@ -197,13 +198,12 @@ static int conf_set(struct pxed_conf *c, const struct conf_item *it, const char 
 			snprintf(why, whylen, "%s: value too long (at most %zu characters)", it->name, it->size - 1);
 			return -ENAMETOOLONG;
 		}
-		if (it->type == CT_URL && value[0] && strncmp(value, "sqlite:", 7) != 0) {
-			snprintf(why, whylen, "%s: '%s' is not a supported store URL (sqlite:PATH)", it->name, value);
-			return -EINVAL;
-		}
-		if (it->type == CT_URL && value[0] && value[7] == '\0') {
-			snprintf(why, whylen, "%s: sqlite: needs a path", it->name);
-			return -EINVAL;
+		if (it->type == CT_URL && value[0]) {
+			char what[256];
+			if (store_url_check(value, what, sizeof(what)) < 0) {
+				snprintf(why, whylen, "%s: %s", it->name, what);
+				return -EINVAL;
+			}
 		}
 		if (it->type == CT_FILE && (value[0] == '\0' || strchr(value, '/') || strchr(value, '\\') || value[0] == '.')) {
 			snprintf(why, whylen, "%s: '%s' must be a plain file name in BootProgramDir or the TFTP root", it->name, value);
@@ -416,10 +416,14 @@ static int conf_finish(struct pxed_conf *c, char err[CONF_ERR_LEN])
 			goto too_long;
 	}
 	if (c->http_token_file[0] == '\0') {
-		/* "beside the database": the directory of sqlite:PATH */
-		const char *db = c->store_url + strlen("sqlite:");
-		const char *slash = strrchr(db, '/');
-		if (slash)
+		/* "beside the database": the directory of sqlite:PATH; StateDir
+		 * for a database on a server */
+		const char *db = store_url_file(c->store_url);
+		const char *slash = db ? strrchr(db, '/') : NULL;
+		if (!db)
+			n = snprintf(c->http_token_file, sizeof(c->http_token_file), "%s/api.token",
+				     c->state_dir);
+		else if (slash)
 			n = snprintf(c->http_token_file, sizeof(c->http_token_file), "%.*s/api.token",
 				     (int)(slash - db), db);
 		else

@@ -61,7 +61,7 @@ struct pxed_conf {
 	unsigned answer_token_lifetime; /* AnswerTokenLifetime: seconds a boot's answer files stay readable */
 
 	/* [store] */
-	char store_url[PATH_MAX];   /* URL: sqlite:PATH */
+	char store_url[PATH_MAX];   /* URL: sqlite:PATH or postgresql://... */
 	char state_dir[PATH_MAX];   /* StateDir: database and runtime state */
 	unsigned event_retention_days; /* EventRetentionDays: prune older events; 0 = keep */
 	unsigned event_max_rows;    /* EventMaxRows: delete the oldest beyond; 0 = no cap */

@@ -328,6 +328,8 @@ static int evq_write(struct decider *d, struct store_event *q, size_t n)
 	int r = 0;
 	if (n) {
 		r = store_event_add_many(d->store, q, n);
+		if (r == -ENOTCONN && evq_requeue(d, q, n))
+			return r; /* the database is down: the store said so once */
 		if (r == -EBUSY && evq_requeue(d, q, n)) {
 			/* Another process holds the write lock: the next flush
 			 * (decider_maintain, on the worker) tries again. */
@@ -384,8 +386,9 @@ static void seenq_write(struct decider *d, struct store_seen *q, size_t n, bool 
 	/* One transaction for the lot: a storm of first-seen machines made an
 	 * autocommit UPDATE per device the worker's largest cost. */
 	int w = busy || !n ? 0 : store_device_seen_many(d->store, q, n);
-	if (busy || w == -EBUSY) {
-		if (w == -EBUSY)
+	/* -ENOTCONN: the database is down: keep them for later. */
+	if (busy || w == -EBUSY || w == -ENOTCONN) {
+		if (w == -EBUSY || w == -ENOTCONN)
 			log_warn("decide", "could not record %zu last-seen times yet: %s; kept "
 				 "for the next try", n, store_last_error(d->store));
 		seenq_requeue(d, q, n);
@@ -420,7 +423,7 @@ int decider_events_flush(struct decider *d)
 	sq = seenq_take(d, &sn);
 	pthread_mutex_unlock(&d->lock);
 	int r = evq_write(d, q, n);
-	seenq_write(d, sq, sn, r == -EBUSY);
+	seenq_write(d, sq, sn, r == -EBUSY || r == -ENOTCONN);
 	return r;
 }
 
@@ -616,7 +619,7 @@ int decider_maintain(struct decider *d, unsigned retention_days)
 	next = wait < 1 ? 1 : wait > 1000 ? 1000 : (int)wait;
 	pthread_mutex_unlock(&d->lock);
 	int r = evq_write(d, q, n);
-	seenq_write(d, sq, sn, r == -EBUSY);
+	seenq_write(d, sq, sn, r == -EBUSY || r == -ENOTCONN);
 	if (prune && r != -EBUSY)
 		decider_events_prune(d, retention_days);
 	if (r != -EBUSY)
@@ -1201,6 +1204,19 @@ static bool unknown_record_allowed(struct decider *d, int64_t now_ms)
 	return ok;
 }
 
+/* Another server sharing the database handed this required deployment
+ * out to the same machine first (store_handout_record() said so): it
+ * boots from that server, this one sends it to its disk. */
+static void handout_lost(struct decision *out, const char *name)
+{
+	out->outcome = DECISION_LOCAL;
+	out->required = false;
+	out->image_name[0] = out->kernel[0] = out->initrd[0] = '\0';
+	out->cmdline[0] = out->nbp[0] = '\0';
+	reason_set(out, "required deployment '%.64s' was just handed out by another server: "
+			"local disk", name);
+}
+
 /* Record what committing this answer means: a discovered unknown machine
  * (with its hand-out) or a required deployment's hand-out.  On failure
  * *out becomes an IGNORE: if the hand-out is not recorded the install
@@ -1229,6 +1245,13 @@ static int commit_record(struct decider *d, const struct pxe_facts *f, struct de
 		}
 		w = store_device_add_discovered(d->store, &nd, todo->handout ? out->deployment_id : 0,
 						t);
+		if (w == -EEXIST) {
+			/* Another server recorded this machine (and its
+			 * hand-out) a moment ago. */
+			if (todo->handout)
+				handout_lost(out, name);
+			return 0;
+		}
 		if (w < 0) {
 			store_failed(d, out, w, "");
 			reason_set(out, "not serviced: store error: could not record unknown machine "
@@ -1246,8 +1269,11 @@ static int commit_record(struct decider *d, const struct pxe_facts *f, struct de
 		store_failed(d, out, w, "");
 		reason_set(out, "not serviced: store error: could not record hand-out of "
 				"'%.64s': %s", name, store_last_error(d->store));
+		return w;
 	}
-	return w;
+	if (w == 0)
+		handout_lost(out, name);
+	return 0;
 }
 
 /* What the user answered at an available deployment's prompt, applied

@@ -17,8 +17,6 @@
 #include "common/log.h"
 #include "ev/ev.h"
 
-#define EV_WORK_MAX_THREADS 2
-
 struct ev_work {
 	struct ev_loop *loop;
 	struct ev_io io;             /* the eventfd: completions are ready */

@@ -40,7 +40,9 @@ struct ev_work_stats {
 	size_t max_queued;
 };
 
-/* threads: 1 or 2; max_queued: jobs waiting (not counting running ones). */
+/* threads: 1 to EV_WORK_MAX_THREADS (with more than one, jobs complete in
+ * any order); max_queued: jobs waiting (not counting running ones). */
+#define EV_WORK_MAX_THREADS 4
 int ev_work_new(struct ev_loop *loop, unsigned threads, size_t max_queued, struct ev_work **out);
 /* Clean shutdown, from the loop thread: queued jobs are cancelled
  * (done(job, true)), running jobs are waited for and their done() runs

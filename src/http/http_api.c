@@ -75,6 +75,11 @@ static int api_store_fail(struct http_server *s, int rc, struct api_err *e, cons
 		log_warn(MOD, "store failed to %s: %s", what, msg);
 		return api_fail(e, MHD_HTTP_INSUFFICIENT_STORAGE, "insufficient_storage",
 				"the database failed to %s: the disk is full", what);
+	case -ENOTCONN:
+		/* The database server is down; the store says so once in the
+		 * log and reconnects by itself. */
+		return api_fail(e, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+				"the database cannot be reached now; try again later");
 	default:
 		log_warn(MOD, "store failed to %s: %s", what, msg);
 		return api_fail(e, MHD_HTTP_INTERNAL_SERVER_ERROR, "store_error",

@@ -191,6 +191,12 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 		    "Cached answers dropped to stay within the limit.", k->evictions);
 		one(o, "pxed_decision_cache_entries", "gauge", "Answers in the cache now.",
 		    k->entries);
+		one(o, "pxed_decision_events_queued", "gauge",
+		    "Boot events waiting to be written (the database slow or down).",
+		    k->events_queued);
+		one(o, "pxed_decision_events_dropped_total", "counter",
+		    "Boot events dropped: the queue was full while the database failed.",
+		    k->events_dropped);
 	}
 	if (v->has_tftp) {
 		const struct tftp_stats *t = &v->tftp;

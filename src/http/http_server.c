@@ -103,7 +103,8 @@ enum MHD_Result http_reply_error(struct MHD_Connection *c, struct http_request *
 /* "ok", or 503 "degraded: ..." while the store cannot be written (the
  * last batch of boot events failed: disk full, read-only file system...),
  * so a monitor sees what a boot would only log.  A later write that goes
- * through makes it "ok" again. */
+ * through makes it "ok" again.  Also degraded while the database server
+ * cannot be reached (PostgreSQL), until the store has reconnected. */
 static enum MHD_Result route_healthz(struct http_server *s, struct MHD_Connection *c,
 				     struct http_request *r, const char *url)
 {
@@ -113,6 +114,9 @@ static enum MHD_Result route_healthz(struct http_server *s, struct MHD_Connectio
 	 * store's own flag (a commit failed for the disk) and the event
 	 * writer's last batch.  The store lock is taken only while degraded,
 	 * and then only to copy the words. */
+	if (s->store && !store_reachable(s->store))
+		return http_reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
+				       "degraded: database unreachable\n");
 	if (s->store && !store_writable(s->store, why, sizeof(why))) {
 		snprintf(text, sizeof(text), "degraded: the database cannot be written (%s)\n", why);
 		return http_reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, text);

@@ -1,6 +1,7 @@
-/* pxectl: the admin CLI for pxed.  A client of the HTTP API only (it never
+/* pxectl: the admin CLI for pxed.  A client of the HTTP API (it never
  * opens the database), so it works the same against a local or a remote
- * server.  Exit codes: 0 ok, 1 error (the API's detail message is printed),
+ * server -- except `store copy`, which moves a whole database between two
+ * store URLs on this machine (store_copy.c).  Exit codes: 0 ok, 1 error (the API's detail message is printed),
  * 2 usage. */
 #include <errno.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include "common/util.h"
 #include "common/template.h"
 #include "http/http_parse.h"
+#include "pxectl/store_copy.h"
 
 #define DEFAULT_SERVER "http://127.0.0.1:8080"
 /* pxed's default [http] TokenFile: beside the default database,
@@ -1592,6 +1594,12 @@ static const struct command commands[] = {
 	  "Settings that need a restart are refused.  The change is not written to\n"
 	  "the file: a SIGHUP or a restart goes back to the file's values." },
 	{ "status", NULL, cmd_status, "status", "Show the server's status." },
+	{ "store", "copy", store_copy_main, "store copy FROM_URL TO_URL [--force]",
+	  "Copy a whole deployment database from one store URL to another, locally\n"
+	  "(not through a server; stop pxed first): e.g. sqlite:/var/lib/pxed/pxed.db\n"
+	  "to postgresql://pxed@db/pxed, or back.  All or nothing, then verified table\n"
+	  "by table (row counts and a digest of the rows' content).  A target that\n"
+	  "holds anything is refused unless --force." },
 	{ "metrics", NULL, cmd_metrics, "metrics",
 	  "Print the server's Prometheus metrics (text format, also with --json)." },
 };

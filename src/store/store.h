@@ -1,10 +1,15 @@
 /* store: pxed's deployment database behind one interface.  The backend is
- * chosen by URL ("sqlite:PATH" today).  Every function returns 0 (or a
+ * chosen by URL: "sqlite:PATH" (a file, the embedded default) or
+ * "postgresql://..." (any libpq connection URI; several pxed may share
+ * one database).  Every function returns 0 (or a
  * positive count) on success and a negative errno on failure:
  *   -ENOENT  no such row          -EEXIST  duplicate name/MAC/GUID
  *   -EINVAL  a field is invalid    -EIO     the database failed
  *   -EBUSY   another process held the write lock past the busy timeout
  *   -EBUSY   a row is still in use (delete of an image a deployment uses)
+ *   -ENOTCONN the database server cannot be reached now (PostgreSQL); the
+ *            backend reconnects by itself, the caller may keep the write
+ *            for later
  * with a human message in store_last_error() (kept per thread: it is the
  * message of the calling thread's last failed store call).
  *
@@ -16,9 +21,15 @@
  * and store_event_add().
  *
  * The generation lives in the database (meta row 'generation'), so every
- * process sharing the file sees the same counter.  Reading it is cheap:
- * store_generation() asks SQLite's PRAGMA data_version whether any other
- * connection committed since the last read, and only then reads the row.
+ * process sharing the database sees the same counter.  Reading it is
+ * cheap: over SQLite, store_generation() asks PRAGMA data_version whether
+ * any other connection committed since the last read, and only then reads
+ * the row; over PostgreSQL every commit that bumps it also sends NOTIFY,
+ * and a listener thread keeps the value in memory, so reading it never
+ * touches the network.  While the listener has lost its connection the
+ * generation cannot be known: store_generation() then returns a value
+ * never returned before on every call (so every cached answer is stale)
+ * and store_generation_peek() says -EIO.
  *
  * A store handle may be used from several threads (calls are serialised).
  * List callbacks run after the query finished and the lock was released,
@@ -131,6 +142,21 @@ struct store_event {
 
 /* Open (creating and migrating the schema as needed). */
 int store_open(const char *url, struct store **out);
+/* Whether url names a backend and has its form, without opening it:
+ * 0, or -EINVAL with the reason in why. */
+int store_url_check(const char *url, char *why, size_t len);
+/* The local file that holds the store (for permissions and the files
+ * kept beside it), or NULL when it lives on a server. */
+const char *store_url_file(const char *url);
+/* "sqlite" or "postgresql". */
+const char *store_backend_name(const struct store *s);
+/* How many calls the handle serves at once (1 for SQLite, which
+ * serialises them; the connection pool's size for PostgreSQL): worth as
+ * many worker threads. */
+unsigned store_parallel(const struct store *s);
+/* False while the database cannot be reached (a PostgreSQL server down);
+ * the backend reconnects by itself.  Always true for SQLite. */
+bool store_reachable(struct store *s);
 void store_close(struct store *s); /* accepts NULL */
 const char *store_last_error(const struct store *s);
 /* Why the last store_open() failed (there is no handle to ask then). */
@@ -247,7 +273,11 @@ int store_device_collections(struct store *s, int64_t device_id,
 int store_device_add_discovered(struct store *s, struct store_device *d, int64_t deployment_id,
 				int64_t when);
 
-/* PXE history: the last required deployment handed to a device. */
+/* PXE history: the last required deployment handed to a device.  Claims
+ * the hand-out: 1 when this call recorded it, 0 when it was recorded
+ * already (another server sharing the database answered the same machine
+ * first; its time is kept), so that a required deployment is handed out
+ * once however many servers answer. */
 int store_handout_record(struct store *s, int64_t device_id, int64_t deployment_id, int64_t when);
 /* Withdraw one hand-out (the boot did not start after all); 0 also when
  * there was none. */
@@ -256,6 +286,13 @@ int store_handout_forget(struct store *s, int64_t device_id, int64_t deployment_
 int store_handout_done(struct store *s, int64_t device_id, int64_t deployment_id);
 /* Like store_handout_done(), and *when = the hand-out time (unix seconds). */
 int store_handout_get(struct store *s, int64_t device_id, int64_t deployment_id, int64_t *when);
+/* Every hand-out recorded, by device id then deployment id (what a copy
+ * of the whole store reads). */
+struct store_handout {
+	int64_t device_id, deployment_id, handed_out_at;
+};
+int store_handout_list(struct store *s, int (*cb)(void *ctx, const struct store_handout *h),
+		       void *ctx);
 /* "Clear Required PXE Deployments" for one device: forget every hand-out,
  * so its required deployments run again.  Returns how many were cleared. */
 int store_handout_clear_device(struct store *s, int64_t device_id);

@@ -13,7 +13,8 @@
  * PRAGMA data_version (changes whenever another connection commits) to
  * know when it must re-read the row; our own commits update the cached
  * value from the bump's RETURNING clause. */
-#include "store/store.h"
+#include "store/store_sqlite_names.h"
+#include "store/store_backend.h"
 
 #include "common/template.h"
 
@@ -27,7 +28,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define STORE_ERR_LEN 320
 #define STORE_BUSY_TIMEOUT_MS 5000
 
 /* Schema migrations; index i takes user_version i to i + 1.
@@ -233,6 +233,7 @@ enum stmt_id {
 	ST_HANDOUT_GET,
 	ST_HANDOUT_CLEAR_DEVICE,
 	ST_HANDOUT_CLEAR_COLLECTION,
+	ST_HANDOUT_LIST,
 	ST_DEPLOYMENTS_APPLICABLE,
 	ST_DEPLOYMENT_SET_WINDOW,
 	ST_DEVICE_ADD_DISCOVERED,
@@ -250,7 +251,6 @@ enum stmt_id {
 	ST_RELEASE,
 	ST_ROLLBACK_TO,
 	ST_EVENT_ADD,
-	ST_EVENT_LIST,
 	ST_EVENT_PRUNE,
 	ST_EVENT_CAP,
 	ST_EVENT_FIND,
@@ -311,10 +311,12 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_DEPLOYMENT_DELETE] = "DELETE FROM deployments WHERE name = ?1",
 	[ST_HANDOUT_RECORD] = "INSERT INTO pxe_history (device_id, deployment_id, handed_out_at)"
 			      " VALUES (?1, ?2, ?3) ON CONFLICT (device_id, deployment_id)"
-			      " DO UPDATE SET handed_out_at = excluded.handed_out_at",
+			      " DO NOTHING",
 	[ST_HANDOUT_GET] = "SELECT handed_out_at FROM pxe_history"
 			   " WHERE device_id = ?1 AND deployment_id = ?2",
 	[ST_HANDOUT_CLEAR_DEVICE] = "DELETE FROM pxe_history WHERE device_id = ?1",
+	[ST_HANDOUT_LIST] = "SELECT device_id, deployment_id, handed_out_at FROM pxe_history"
+			    " ORDER BY device_id, deployment_id",
 	[ST_HANDOUT_CLEAR_COLLECTION] = "DELETE FROM pxe_history WHERE device_id IN"
 					" (SELECT device_id FROM collection_members"
 					" WHERE collection_id = ?1)",
@@ -365,10 +367,6 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_EVENT_ADD] = "INSERT INTO events (time_ms, mac, guid, arch, ifname, via, outcome,"
 			 " reason, device_id, deployment_id, deployment_name)"
 			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	/* The newest `limit` rows, handed out oldest first. */
-	[ST_EVENT_LIST] = "SELECT * FROM (SELECT " EVENT_COLS " FROM events"
-			  " WHERE (?1 = 0 OR device_id = ?1) AND (?2 = 0 OR time_ms >= ?2)"
-			  " ORDER BY id DESC LIMIT ?3) ORDER BY id ASC",
 	[ST_EVENT_PRUNE] = "DELETE FROM events WHERE time_ms < ?1",
 	/* ids only grow: the newest rows have the largest */
 	[ST_EVENT_CAP] = "DELETE FROM events WHERE id <= "
@@ -419,10 +417,6 @@ struct store {
 	char unwritable_why[160];
 };
 
-/* Error messages are per thread: the HTTP workers and the event loop may
- * share a handle, and each must read its own call's message. */
-static __thread char last_err[STORE_ERR_LEN];
-
 /* ---- errors ---------------------------------------------------------- */
 
 __attribute__((format(printf, 3, 4)))
@@ -453,12 +447,6 @@ static int db_fail(struct store *s, const char *what)
 			    sqlite3_errmsg(s->db));
 	}
 	return fail(s, -EIO, "%s: %s", what, sqlite3_errmsg(s->db));
-}
-
-const char *store_last_error(const struct store *s)
-{
-	(void)s;
-	return last_err;
 }
 
 /* ---- statements ------------------------------------------------------ */
@@ -910,12 +898,6 @@ int store_open(const char *url, struct store **out)
 	return 0;
 }
 
-/* The message of the last failed store_open() (there is no handle then). */
-const char *store_open_error(void)
-{
-	return last_err;
-}
-
 void store_close(struct store *s)
 {
 	if (!s)
@@ -931,46 +913,6 @@ void store_close(struct store *s)
 	pthread_mutex_destroy(&s->probe_lock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
-}
-
-/* ---- validation ------------------------------------------------------- */
-
-/* Names show up in log lines, URLs and CLI output: printable ASCII, no
- * quotes or slashes, so they never need escaping. */
-static int check_name(struct store *s, const char *what, const char *name, size_t max)
-{
-	size_t n = name ? strnlen(name, max) : 0;
-	if (n == 0)
-		return fail(s, -EINVAL, "%s name is empty", what);
-	if (n >= max)
-		return fail(s, -EINVAL, "%s name is longer than %zu characters", what, max - 1);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)name[i];
-		if (c <= 0x20 || c >= 0x7f || c == '\'' || c == '"' || c == '/' || c == '\\')
-			return fail(s, -EINVAL,
-				    "%s name may hold letters, digits and punctuation other than "
-				    "quotes, slashes and spaces", what);
-	}
-	return 0;
-}
-
-static int check_text(struct store *s, const char *what, const char *v, size_t max)
-{
-	size_t n = strnlen(v, max);
-	if (n >= max)
-		return fail(s, -EINVAL, "%s is longer than %zu characters", what, max - 1);
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
-			return fail(s, -EINVAL, "%s holds a control character", what);
-	return 0;
-}
-
-static bool bytes_all(const uint8_t *b, size_t n, uint8_t v)
-{
-	for (size_t i = 0; i < n; i++)
-		if (b[i] != v)
-			return false;
-	return true;
 }
 
 /* ---- devices ---------------------------------------------------------- */
@@ -1002,19 +944,8 @@ static int device_write_row(struct store *s, struct store_device *d, bool update
 {
 	char mac[MAC_STR_LEN], guid[GUID_STR_LEN] = "";
 	sqlite3_stmt *st;
-	int r, rc;
+	int r = 0, rc;
 
-	r = check_name(s, "device", d->name, sizeof(d->name));
-	if (r < 0)
-		return r;
-	if (bytes_all(d->mac, MAC_LEN, 0) || bytes_all(d->mac, MAC_LEN, 0xff) || (d->mac[0] & 1))
-		return fail(s, -EINVAL, "device '%s': MAC must be a unicast address", d->name);
-	/* Firmware without a real SMBIOS UUID sends all zeros or all ones;
-	 * such a value would match every such machine. */
-	if (d->has_guid &&
-	    (bytes_all(d->guid, GUID_LEN, 0) || bytes_all(d->guid, GUID_LEN, 0xff)))
-		return fail(s, -EINVAL, "device '%s': GUID is a placeholder, not an identity",
-			    d->name);
 	mac_format(d->mac, mac);
 	if (d->has_guid)
 		guid_format(d->guid, guid);
@@ -1384,49 +1315,12 @@ static void image_read(sqlite3_stmt *st, struct store_image *im)
 
 static void image_rd(sqlite3_stmt *st, void *p) { image_read(st, p); }
 
-/* Boot file paths are relative to the content root and served over TFTP
- * and HTTP: no absolute paths, no "..", no backslashes. */
-static int check_path(struct store *s, const char *what, const char *v, size_t max)
-{
-	int r = check_text(s, what, v, max);
-	if (r < 0)
-		return r;
-	if (v[0] == '/' || strchr(v, '\\') || strstr(v, "..") || strchr(v, ' '))
-		return fail(s, -EINVAL,
-			    "%s '%s' must be a path relative to the content root, without "
-			    "'..', backslashes or spaces", what, v);
-	return 0;
-}
-
 int store_image_add(struct store *s, struct store_image *im)
 {
 	sqlite3_stmt *st;
 	int r;
 
 	pthread_mutex_lock(&s->lock);
-	if ((r = check_name(s, "image", im->name, sizeof(im->name))) < 0 ||
-	    (r = check_path(s, "kernel", im->kernel, sizeof(im->kernel))) < 0 ||
-	    (r = check_path(s, "initrd", im->initrd, sizeof(im->initrd))) < 0 ||
-	    (r = check_text(s, "cmdline", im->cmdline, sizeof(im->cmdline))) < 0 ||
-	    (r = check_path(s, "nbp", im->nbp, sizeof(im->nbp))) < 0)
-		goto out;
-	if (!im->kernel[0] == !im->nbp[0]) {
-		r = fail(s, -EINVAL, "image '%s' needs either a kernel or an nbp (not both)",
-			 im->name);
-		goto out;
-	}
-	if (im->arch[0] && strcmp(im->arch, STORE_IMAGE_ARCH_ARM64) != 0) {
-		r = fail(s, -EINVAL, "image '%s': arch must be empty (x86) or uefi-arm64", im->name);
-		goto out;
-	}
-	if (im->loader[0] && strcmp(im->loader, "ipxe") && strcmp(im->loader, "grub")) {
-		r = fail(s, -EINVAL, "image '%s': loader must be empty, ipxe or grub", im->name);
-		goto out;
-	}
-	if (im->nbp[0] && (im->initrd[0] || im->cmdline[0])) {
-		r = fail(s, -EINVAL, "image '%s': an nbp image takes no initrd or cmdline", im->name);
-		goto out;
-	}
 	if (im->created == 0)
 		im->created = unix_now();
 	st = stmt_get(s, ST_IMAGE_ADD);
@@ -1545,74 +1439,12 @@ static int resolve_ref(struct store *s, enum stmt_id by_id, enum stmt_id by_name
 	return r;
 }
 
-/* Which one target dep names (see enum store_target); inside the lock. */
-static int deployment_target(struct store *s, struct store_deployment *dep)
-{
-	bool dev = dep->device_id || dep->device_name[0];
-	bool coll = dep->collection_id || dep->collection_name[0];
-	if (dep->target == STORE_TARGET_UNKNOWN) {
-		if (dev || coll)
-			return fail(s, -EINVAL, "deployment '%s' targets unknown machines and "
-				    "must name no device or collection", dep->name);
-		if (dep->unknown_arch < 0 || dep->unknown_arch > STORE_UNKNOWN_ARCH_MAX)
-			return fail(s, -EINVAL, "deployment '%s': unknown machines' architecture "
-				    "class %d is not one of bios, uefi-x86, uefi-x64, uefi-arm64",
-				    dep->name, dep->unknown_arch);
-		return 0;
-	}
-	/* STORE_TARGET_DEVICE is the zero value: callers written before
-	 * collections existed name a device and leave the rest zero.  One
-	 * that names only a collection means the collection. */
-	if (dev && coll)
-		return fail(s, -EINVAL, "deployment '%s' names both a device and a "
-			    "collection; a deployment has one target", dep->name);
-	if (dep->target == STORE_TARGET_COLLECTION || coll) {
-		if (!coll)
-			return fail(s, -EINVAL, "deployment '%s' names no target collection",
-				    dep->name);
-		dep->target = STORE_TARGET_COLLECTION;
-		return 0;
-	}
-	if (dep->target != STORE_TARGET_DEVICE)
-		return fail(s, -EINVAL, "deployment '%s': unknown target kind %d", dep->name,
-			    (int)dep->target);
-	if (!dev)
-		return fail(s, -EINVAL, "deployment '%s' names no target device", dep->name);
-	return 0;
-}
-
-static int check_window(struct store *s, const char *name, int64_t from, int64_t expires)
-{
-	if (from < 0 || expires < 0)
-		return fail(s, -EINVAL, "deployment '%s': times must be unix seconds (0 = none)",
-			    name);
-	if (from && expires && expires <= from)
-		return fail(s, -EINVAL, "deployment '%s' expires before it becomes available",
-			    name);
-	return 0;
-}
-
 int store_deployment_add(struct store *s, struct store_deployment *dep)
 {
 	sqlite3_stmt *st;
 	int r;
 
 	pthread_mutex_lock(&s->lock);
-	r = check_name(s, "deployment", dep->name, sizeof(dep->name));
-	if (r < 0)
-		goto out;
-	if (dep->purpose != STORE_REQUIRED && dep->purpose != STORE_AVAILABLE) {
-		r = fail(s, -EINVAL, "deployment '%s': purpose must be required or available",
-			 dep->name);
-		goto out;
-	}
-	if (!dep->image_id && !dep->image_name[0]) {
-		r = fail(s, -EINVAL, "deployment '%s' names no image", dep->name);
-		goto out;
-	}
-	if ((r = deployment_target(s, dep)) < 0 ||
-	    (r = check_window(s, dep->name, dep->available_from, dep->expires)) < 0)
-		goto out;
 	if (dep->created == 0)
 		dep->created = unix_now();
 	r = tx_begin(s);
@@ -1728,7 +1560,9 @@ int store_deployment_delete(struct store *s, const char *name)
 
 /* ---- PXE history ------------------------------------------------------ */
 
-/* Record one hand-out; inside the caller's lock and transaction. */
+/* Record one hand-out; inside the caller's lock and transaction.  1 when
+ * this call recorded it, 0 when it was already recorded (by another
+ * server sharing the database, answering the same machine). */
 static int handout_row(struct store *s, int64_t device_id, int64_t deployment_id, int64_t when)
 {
 	sqlite3_stmt *st = stmt_get(s, ST_HANDOUT_RECORD);
@@ -1738,7 +1572,9 @@ static int handout_row(struct store *s, int64_t device_id, int64_t deployment_id
 	sqlite3_bind_int64(st, 1, device_id);
 	sqlite3_bind_int64(st, 2, deployment_id);
 	sqlite3_bind_int64(st, 3, when);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	if (sqlite3_step(st) == SQLITE_DONE)
+		r = sqlite3_changes(s->db) > 0;
+	else {
 		if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
 			r = fail(s, -ENOENT, "no device %lld or deployment %lld to record a hand-out for",
 				 (long long)device_id, (long long)deployment_id);
@@ -1786,9 +1622,20 @@ int store_handout_get(struct store *s, int64_t device_id, int64_t deployment_id,
 	return r;
 }
 
-int store_handout_done(struct store *s, int64_t device_id, int64_t deployment_id)
+static void handout_read(sqlite3_stmt *st, void *p)
 {
-	return store_handout_get(s, device_id, deployment_id, NULL);
+	struct store_handout *h = p;
+	h->device_id = sqlite3_column_int64(st, 0);
+	h->deployment_id = sqlite3_column_int64(st, 1);
+	h->handed_out_at = sqlite3_column_int64(st, 2);
+}
+
+int store_handout_list(struct store *s, int (*cb)(void *ctx, const struct store_handout *h),
+		       void *ctx)
+{
+	struct rows rs = { .size = sizeof(struct store_handout) };
+	int r = rows_list(s, ST_HANDOUT_LIST, NULL, 0, &rs, handout_read);
+	return rows_deliver(r, &rs, struct store_handout, cb, ctx);
 }
 
 int store_handout_clear_device(struct store *s, int64_t device_id)
@@ -1884,15 +1731,6 @@ static void event_read(sqlite3_stmt *st, void *p)
 	col_text(st, 11, ev->deployment_name, sizeof(ev->deployment_name));
 }
 
-int store_event_list(struct store *s, int64_t device_id, int64_t since_ms, unsigned limit,
-		     int (*cb)(void *ctx, const struct store_event *ev), void *ctx)
-{
-	struct rows rs = { .size = sizeof(struct store_event) };
-	const int64_t args[] = { device_id, since_ms, limit ? (int64_t)limit : -1 };
-	int r = rows_list(s, ST_EVENT_LIST, args, ARRAY_SIZE(args), &rs, event_read);
-	return rows_deliver(r, &rs, struct store_event, cb, ctx);
-}
-
 int store_event_prune(struct store *s, int64_t before_ms)
 {
 	sqlite3_stmt *st;
@@ -1945,9 +1783,6 @@ int store_deployment_set_window(struct store *s, const char *name, int64_t avail
 	sqlite3_stmt *st;
 	int r;
 	pthread_mutex_lock(&s->lock);
-	r = check_window(s, name, available_from, expires);
-	if (r < 0)
-		goto out;
 	st = stmt_get(s, ST_DEPLOYMENT_SET_WINDOW);
 	if (!st) {
 		r = -EIO;
@@ -1980,8 +1815,8 @@ int store_device_add_discovered(struct store *s, struct store_device *d, int64_t
 	if (r < 0)
 		goto out;
 	r = device_write_row(s, d, false);
-	if (r == 0 && deployment_id > 0)
-		r = handout_row(s, d->id, deployment_id, when);
+	if (r == 0 && deployment_id > 0 && (r = handout_row(s, d->id, deployment_id, when)) > 0)
+		r = 0;
 	r = tx_end(s, r);
 out:
 	pthread_mutex_unlock(&s->lock);
@@ -2005,9 +1840,6 @@ int store_collection_add(struct store *s, struct store_collection *c)
 	sqlite3_stmt *st;
 	int r;
 	pthread_mutex_lock(&s->lock);
-	r = check_name(s, "collection", c->name, sizeof(c->name));
-	if (r < 0)
-		goto out;
 	if (c->created == 0)
 		c->created = unix_now();
 	st = stmt_get(s, ST_COLLECTION_ADD);
@@ -2334,17 +2166,6 @@ void store_read_end(struct store *s)
 
 /* ---- installer reports ------------------------------------------------- */
 
-static bool report_token_valid(const char *t)
-{
-	size_t n = t ? strnlen(t, STORE_REPORT_TOKEN_MAX + 1) : 0;
-	if (n == 0 || n > STORE_REPORT_TOKEN_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((t[i] >= '0' && t[i] <= '9') || (t[i] >= 'a' && t[i] <= 'f')))
-			return false;
-	return true;
-}
-
 static void report_read(sqlite3_stmt *st, void *p)
 {
 	struct store_report *r = p;
@@ -2370,13 +2191,6 @@ int store_report_create(struct store *s, struct store_report *rep)
 	sqlite3_stmt *del, *add;
 	int r;
 
-	if (!report_token_valid(rep->token))
-		return fail(s, -EINVAL, "report token must be 1-%d lower-case hex digits",
-			    STORE_REPORT_TOKEN_MAX);
-	if ((r = check_text(s, "device name", rep->device_name, sizeof(rep->device_name))) < 0 ||
-	    (r = check_text(s, "deployment name", rep->deployment_name,
-			    sizeof(rep->deployment_name))) < 0)
-		return r;
 	mac_format(rep->mac, mac);
 	pthread_mutex_lock(&s->lock);
 	del = stmt_get(s, ST_REPORT_REPLACE);
@@ -2385,8 +2199,9 @@ int store_report_create(struct store *s, struct store_report *rep)
 		r = -EIO;
 		goto out;
 	}
-	/* No generation bump: a report never changes a PXE answer. */
-	if ((r = exec_id(s, ST_BEGIN, "begin")) < 0)
+	/* No generation bump: a report never changes a PXE answer.  Inside a
+	 * bulk load a savepoint, as every other write. */
+	if ((r = exec_id(s, s->bulk ? ST_SAVEPOINT : ST_BEGIN, "begin")) < 0)
 		goto out;
 	sqlite3_bind_int64(del, 1, rep->deployment_id);
 	sqlite3_bind_int64(del, 2, rep->device_id);
@@ -2413,11 +2228,17 @@ int store_report_create(struct store *s, struct store_report *rep)
 			rep->id = sqlite3_last_insert_rowid(s->db);
 		stmt_done(add);
 	}
-	if (r == 0)
-		r = exec_id(s, ST_COMMIT, "commit");
-	if (r < 0)
-		exec_id(s, ST_ROLLBACK, "rollback");
-	else {
+	if (s->bulk) {
+		if (r < 0)
+			exec_id(s, ST_ROLLBACK_TO, "rollback to savepoint");
+		exec_id(s, ST_RELEASE, "release savepoint");
+	} else {
+		if (r == 0)
+			r = exec_id(s, ST_COMMIT, "commit");
+		if (r < 0)
+			exec_id(s, ST_ROLLBACK, "rollback");
+	}
+	if (r == 0) {
 		rep->state = STORE_REPORT_HANDED_OUT;
 		rep->message[0] = '\0';
 		rep->updated_ms = rep->handed_out_ms;
@@ -2432,8 +2253,6 @@ int store_report_by_token(struct store *s, const char *token, struct store_repor
 	sqlite3_stmt *st;
 	int r = -EIO, rc;
 
-	if (!report_token_valid(token))
-		return fail(s, -ENOENT, "no report with this token");
 	pthread_mutex_lock(&s->lock);
 	st = stmt_get(s, ST_REPORT_BY_TOKEN);
 	if (st) {
@@ -2458,12 +2277,8 @@ int store_report_update(struct store *s, int64_t id, enum store_report_state sta
 	sqlite3_stmt *st;
 	int r;
 
-	if ((unsigned)state > STORE_REPORT_FAILED)
-		return fail(s, -EINVAL, "report state %d is not one of 0-3", (int)state);
 	if (!message)
 		message = "";
-	if ((r = check_text(s, "report message", message, STORE_REPORT_MSG_MAX + 1)) < 0)
-		return r;
 	pthread_mutex_lock(&s->lock);
 	st = stmt_get(s, ST_REPORT_UPDATE);
 	if (!st) {
@@ -2636,33 +2451,8 @@ static const char *const var_owner_sql[] = {
 	"SELECT id FROM devices WHERE name = ?1",
 };
 
-/* The built-in variables pxed sets per boot; an admin cannot set them. */
-static const char *const var_builtins[] = { "mac",    "guid",   "arch",       "device",
-					    "image",  "deployment", "server", "http",
-					    "report_url", "answers" };
-
-const char *store_var_level_name(enum store_var_level l)
-{
-	return (unsigned)l < ARRAY_SIZE(var_level_names) ? var_level_names[l] : "?";
-}
-
-int store_var_level_parse(const char *s, enum store_var_level *out)
-{
-	for (unsigned i = 0; s && i < ARRAY_SIZE(var_level_names); i++)
-		if (!strcmp(s, var_level_names[i])) {
-			*out = (enum store_var_level)i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-bool store_var_builtin(const char *key)
-{
-	for (size_t i = 0; key && i < ARRAY_SIZE(var_builtins); i++)
-		if (!strcmp(key, var_builtins[i]))
-			return true;
-	return false;
-}
+/* store_var_level_name(), store_var_level_parse() and store_var_builtin()
+ * are pure helpers in store.c: the same for every backend. */
 
 static int var_check_key(struct store *s, const char *key)
 {
@@ -2729,7 +2519,8 @@ int store_var_set(struct store *s, enum store_var_level level, const char *owner
 	if (!value || strnlen(value, STORE_VAR_VALUE_MAX + 1) > STORE_VAR_VALUE_MAX)
 		return fail(s, -EINVAL, "variable value is longer than %d bytes", STORE_VAR_VALUE_MAX);
 	pthread_mutex_lock(&s->lock);
-	if ((r = exec_id(s, ST_BEGIN, "begin")) < 0)
+	/* a savepoint inside a bulk load (pxectl store copy), no bump */
+	if ((r = s->bulk ? exec_id(s, ST_SAVEPOINT, "savepoint") : exec_id(s, ST_BEGIN, "begin")) < 0)
 		goto out;
 	if ((r = var_owner(s, level, owner, &id)) < 0)
 		goto end;
@@ -2766,6 +2557,14 @@ int store_var_set(struct store *s, enum store_var_level level, const char *owner
 		r = db_fail(s, "set variable");
 	sqlite3_finalize(st);
 end:
+	if (s->bulk) {
+		if (r < 0)
+			exec_id(s, ST_ROLLBACK_TO, "rollback to savepoint");
+		int c = exec_id(s, ST_RELEASE, "release savepoint");
+		if (r == 0)
+			r = c;
+		goto out;
+	}
 	if (r == 0)
 		r = exec_id(s, ST_COMMIT, "commit");
 	if (r < 0)
@@ -2945,3 +2744,76 @@ out:
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
+/* ---- the backend's table ------------------------------------------------ */
+
+const struct store_ops store_sqlite_ops = {
+	.scheme = "sqlite",
+	.parallel = 1, /* one connection, calls serialised */
+	.open = store_open,
+	.close = store_close,
+	.generation = store_generation,
+	.generation_peek = store_generation_peek,
+	.device_add = store_device_add,
+	.device_update = store_device_update,
+	.device_by_name = store_device_by_name,
+	.device_by_mac = store_device_by_mac,
+	.device_by_guid = store_device_by_guid,
+	.device_by_id = store_device_by_id,
+	.device_seen = store_device_seen,
+	.device_delete = store_device_delete,
+	.device_list = store_device_list,
+	.image_add = store_image_add,
+	.image_by_name = store_image_by_name,
+	.image_by_id = store_image_by_id,
+	.image_list = store_image_list,
+	.image_delete = store_image_delete,
+	.deployment_add = store_deployment_add,
+	.deployment_by_name = store_deployment_by_name,
+	.deployment_set_enabled = store_deployment_set_enabled,
+	.deployment_delete = store_deployment_delete,
+	.deployment_list = store_deployment_list,
+	.deployments_for_device = store_deployments_for_device,
+	.deployments_applicable = store_deployments_applicable,
+	.deployment_set_window = store_deployment_set_window,
+	.collection_add = store_collection_add,
+	.collection_by_name = store_collection_by_name,
+	.collection_list = store_collection_list,
+	.collection_delete = store_collection_delete,
+	.collection_add_device = store_collection_add_device,
+	.collection_remove_device = store_collection_remove_device,
+	.collection_members = store_collection_members,
+	.device_collections = store_device_collections,
+	.device_add_discovered = store_device_add_discovered,
+	.handout_record = store_handout_record,
+	.handout_get = store_handout_get,
+	.handout_list = store_handout_list,
+	.handout_clear_device = store_handout_clear_device,
+	.handout_clear_collection = store_handout_clear_collection,
+	.event_add = store_event_add,
+	.event_prune = store_event_prune,
+	.event_add_many = store_event_add_many,
+	.event_find = store_event_find,
+	.report_create = store_report_create,
+	.report_by_token = store_report_by_token,
+	.report_update = store_report_update,
+	.report_counts = store_report_counts,
+	.report_list = store_report_list,
+	.bulk_begin = store_bulk_begin,
+	.bulk_end = store_bulk_end,
+	.device_by_mac_guid = store_device_by_mac_guid,
+	.device_seen_many = store_device_seen_many,
+	.writable = store_writable,
+	.rows_read = store_rows_read,
+	.handout_forget = store_handout_forget,
+	.event_cap = store_event_cap,
+	.read_begin = store_read_begin,
+	.read_end = store_read_end,
+	.var_set = store_var_set,
+	.var_unset = store_var_unset,
+	.var_list = store_var_list,
+	.vars_applicable = store_vars_applicable,
+	.device_search = store_device_search,
+	.event_count = store_event_count,
+	.row_counts = store_row_counts,
+	.event_recent_device = store_event_recent_device,
+};

@@ -98,14 +98,14 @@ Address =
 
 [store]
 StateDir = $TMP/state
-URL = sqlite:$TMP/pxed.db
+URL = $(store_url)
 
 [log]
 Level = info
 CONF
 start_pxed "$TMP/pxed.conf" "$NS_S"
 
-ctl() { PXED_TOKEN_FILE="$TMP/api.token" ip netns exec "$NS_S" "$PXECTL" --server "http://127.0.0.1:$HTTP_PORT" "$@" >"$TMP/ctl.out" 2>&1 ||
+ctl() { PXED_TOKEN_FILE="$API_TOKEN_FILE" ip netns exec "$NS_S" "$PXECTL" --server "http://127.0.0.1:$HTTP_PORT" "$@" >"$TMP/ctl.out" 2>&1 ||
 	{ cat "$TMP/ctl.out" >&2; fail "pxectl $*"; }; }
 mac_of() { printf '52:54:00:99:%02x:%02x' $(($1 >> 8)) $(($1 & 255)); }
 # The GUIDs storm_client.py sends (option 97).
@@ -269,7 +269,7 @@ assert_eq "deployment storm: handed out" "$N" "$handed"
 # again).
 check_events() {
 	sleep 0.5 # boot events are written in batches
-	ip netns exec "$NS_S" curl -sf -H "Authorization: Bearer $(cat "$TMP/api.token")" "http://127.0.0.1:$HTTP_PORT/api/v1/events?limit=10000" >"$TMP/events.json" ||
+	ip netns exec "$NS_S" curl -sf -H "Authorization: Bearer $(cat "$API_TOKEN_FILE")" "http://127.0.0.1:$HTTP_PORT/api/v1/events?limit=10000" >"$TMP/events.json" ||
 		fail "GET /api/v1/events"
 	python3 - "$TMP/events.json" "$N" "$1" <<'PY' || fail "boot events: not one hand-out and $1 local answers per machine"
 import json, sys

@@ -86,7 +86,7 @@ Address =
 
 [store]
 StateDir = $TMP/state
-URL = sqlite:$TMP/pxed.db
+URL = $(store_url)
 # Every decision gets its own log line: the checks below read them.
 DecisionRepeatWindow = 0
 
@@ -111,7 +111,7 @@ write_conf
 start_pxed "$TMP/pxed.conf" "$NS_S"
 assert_grep "ProxyDHCP listening on UDP 67 and 4011" "$TMP/pxed.log"
 
-ctl() { PXED_TOKEN_FILE="$TMP/api.token" ip netns exec "$NS_S" "$PXECTL" --server "http://127.0.0.1:$HTTP_PORT" "$@" >"$TMP/ctl.out" 2>&1 ||
+ctl() { PXED_TOKEN_FILE="$API_TOKEN_FILE" ip netns exec "$NS_S" "$PXECTL" --server "http://127.0.0.1:$HTTP_PORT" "$@" >"$TMP/ctl.out" 2>&1 ||
 	{ cat "$TMP/ctl.out" >&2; fail "pxectl $*"; }; }
 MAC=52:54:00:78:00:01
 MAC_DASH=52-54-00-78-00-01

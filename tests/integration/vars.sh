@@ -46,7 +46,7 @@ start_pxed "$TMP/pxed.conf"
 use_pxed_api
 ctl() { "$PXECTL" "$@" >"$TMP/ctl.out" 2>&1 || { cat "$TMP/ctl.out" >&2; fail "pxectl $*"; }; }
 ctl_fails() { ! "$PXECTL" "$@" >"$TMP/ctl.out" 2>&1 || { cat "$TMP/ctl.out" >&2; fail "pxectl $* worked"; }; }
-TOK=$(cat "$TMP/api.token")
+TOK=$(cat "$API_TOKEN_FILE")
 api() { curl -s --max-time 5 -o "$TMP/api.out" -w '%{http_code}' -H "Authorization: Bearer $TOK" "$@"; }
 get() { curl -s --max-time 5 -o "$TMP/s.out" -w '%{http_code}' "$1"; }
 

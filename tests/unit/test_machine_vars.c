@@ -28,6 +28,8 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct store_collection c = { 0 };
+	if (!f)
+		return -1;
 	assert_int_equal(tmpdb_make(&f->db), 0);
 	assert_int_equal(store_open(f->db.url, &f->st), 0);
 	snprintf(f->dev.name, sizeof(f->dev.name), "web01");

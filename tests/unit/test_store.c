@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -114,15 +115,18 @@ static void raw_exec(const char *path, const char *sql)
 static void test_open_bad_url(void **state)
 {
 	struct store *s = (void *)1;
-	assert_int_equal(store_open("postgres://x", &s), -EINVAL);
+	assert_int_equal(store_open("mysql://x", &s), -EINVAL);
 	assert_null(s);
-	assert_non_null(strstr(store_open_error(), "sqlite:PATH"));
+	assert_non_null(strstr(store_open_error(), "sqlite:PATH or postgresql://"));
+	assert_int_equal(store_open("postgresql:x", &s), -EINVAL);
 	assert_int_equal(store_open("sqlite:", &s), -EINVAL);
 	assert_int_equal(store_open(NULL, &s), -EINVAL);
 }
 
 static void test_open_missing_dir(void **state)
 {
+	if (tmpdb_is_pg())
+		skip(); /* SQLite files only */
 	struct store *s;
 	assert_int_equal(store_open("sqlite:/nonexistent-pxed-dir/x/pxed.db", &s), -ENOENT);
 	assert_null(s);
@@ -131,6 +135,8 @@ static void test_open_missing_dir(void **state)
 
 static void test_migrate_empty_file_and_reopen(void **state)
 {
+	if (tmpdb_is_pg())
+		skip(); /* SQLite files only */
 	struct tmpdb t;
 	struct store *s;
 	FILE *f;
@@ -162,6 +168,8 @@ static void test_migrate_empty_file_and_reopen(void **state)
 
 static void test_open_wal_and_fk(void **state)
 {
+	if (tmpdb_is_pg())
+		skip(); /* SQLite files only */
 	struct fx *fx = *state;
 	sqlite3 *db;
 	sqlite3_stmt *st;
@@ -175,6 +183,8 @@ static void test_open_wal_and_fk(void **state)
 
 static void test_open_newer_schema(void **state)
 {
+	if (tmpdb_is_pg())
+		skip(); /* SQLite files only */
 	struct tmpdb t;
 	struct store *s;
 	assert_int_equal(tmpdb_make(&t), 0);
@@ -186,6 +196,8 @@ static void test_open_newer_schema(void **state)
 
 static void test_open_not_a_database(void **state)
 {
+	if (tmpdb_is_pg())
+		skip(); /* SQLite files only */
 	struct tmpdb t;
 	struct store *s;
 	FILE *f;
@@ -239,16 +251,19 @@ static void test_device_crud(void **state)
 	assert_false(got.has_guid);
 
 	/* MAC stored in lower-case colon form. */
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_open(fx->t.path, &db), SQLITE_OK);
-	sqlite3_prepare_v2(db, "SELECT mac, guid FROM devices WHERE name = 'vm1'", -1, &st, NULL);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_string_equal((const char *)sqlite3_column_text(st, 0), "52:54:00:12:34:01");
-	assert_string_equal((const char *)sqlite3_column_text(st, 1),
-			    "8a3c0f2e-1b2c-4d5e-8f90-0123456789ab");
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	if (!tmpdb_is_pg()) {
+		sqlite3 *db;
+		sqlite3_stmt *st;
+		assert_int_equal(sqlite3_open(fx->t.path, &db), SQLITE_OK);
+		sqlite3_prepare_v2(db, "SELECT mac, guid FROM devices WHERE name = 'vm1'", -1, &st,
+				   NULL);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(st, 0), "52:54:00:12:34:01");
+		assert_string_equal((const char *)sqlite3_column_text(st, 1),
+				    "8a3c0f2e-1b2c-4d5e-8f90-0123456789ab");
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
 
 	/* seen: arch and time; arch -1 keeps the stored one. */
 	assert_int_equal(store_device_seen(fx->s, d.id, 7, 1000), 0);
@@ -511,7 +526,7 @@ static void test_deployment_errors(void **state)
 	assert_string_equal(store_last_error(fx->s),
 			    "image 'debian' is used by deployment 'D1'; delete that first");
 	assert_int_equal(store_device_delete(fx->s, "vm1"), -EBUSY);
-	assert_int_equal(store_handout_record(fx->s, dev, 1, 5), 0);
+	assert_int_equal(store_handout_record(fx->s, dev, 1, 5), 1);
 	assert_int_equal(store_deployment_delete(fx->s, "D1"), 0);
 	assert_int_equal(store_deployment_delete(fx->s, "D1"), -ENOENT);
 	/* The hand-out went with it (ON DELETE CASCADE). */
@@ -535,18 +550,18 @@ static void test_handout(void **state)
 	assert_int_equal(store_handout_done(fx->s, dev, d1), 0);
 	assert_int_equal(store_handout_get(fx->s, dev, d1, &when), 0);
 	assert_int_equal(when, 0);
-	assert_int_equal(store_handout_record(fx->s, dev, d1, 1700000000), 0);
+	assert_int_equal(store_handout_record(fx->s, dev, d1, 1700000000), 1);
 	assert_int_equal(store_handout_done(fx->s, dev, d1), 1);
 	assert_int_equal(store_handout_get(fx->s, dev, d1, &when), 1);
 	assert_int_equal(when, 1700000000);
 	assert_int_equal(store_handout_done(fx->s, dev, d2), 0);
 	assert_int_equal(store_handout_done(fx->s, dev2, d1), 0);
 
-	/* Recording again moves the time. */
+	/* Recording again is a lost claim: 0, and the first time stays. */
 	assert_int_equal(store_handout_record(fx->s, dev, d1, 1700000100), 0);
 	assert_int_equal(store_handout_get(fx->s, dev, d1, &when), 1);
-	assert_int_equal(when, 1700000100);
-	assert_int_equal(store_handout_record(fx->s, dev, d2, 1700000200), 0);
+	assert_int_equal(when, 1700000000);
+	assert_int_equal(store_handout_record(fx->s, dev, d2, 1700000200), 1);
 
 	assert_int_equal(store_handout_record(fx->s, 999, d1, 1), -ENOENT);
 	assert_int_equal(store_handout_record(fx->s, dev, 999, 1), -ENOENT);
@@ -643,6 +658,19 @@ static void test_events(void **state)
 
 /* ---- generation ------------------------------------------------------------- */
 
+/* The generation of s once it reaches want (at most 2 s): at once over
+ * SQLite; over PostgreSQL another handle learns of a commit through
+ * NOTIFY, a moment later. */
+static uint64_t gen_wait(struct store *s, uint64_t want)
+{
+	uint64_t g = store_generation(s);
+	for (int i = 0; i < 2000 && g != want; i++) {
+		usleep(1000);
+		g = store_generation(s);
+	}
+	return g;
+}
+
 static void test_generation(void **state)
 {
 	struct fx *fx = *state;
@@ -658,12 +686,14 @@ static void test_generation(void **state)
 	do {                                                                           \
 		assert_true((expr) >= 0);                                              \
 		assert_int_equal(store_generation(fx->s), g + 1);                      \
-		assert_int_equal(store_generation(other), g + 1);                      \
+		assert_int_equal(gen_wait(other, g + 1), g + 1);                       \
 		g++;                                                                   \
 	} while (0)
 #define KEEPS(expr)                                                                    \
 	do {                                                                           \
 		(void)(expr);                                                          \
+		if (tmpdb_is_pg())                                                     \
+			usleep(50000); /* a NOTIFY, if one came, has arrived */        \
 		assert_int_equal(store_generation(fx->s), g);                          \
 		assert_int_equal(store_generation(other), g);                          \
 	} while (0)
@@ -687,7 +717,7 @@ static void test_generation(void **state)
 	g = store_generation(other);
 	assert_true(store_deployment_delete(other, "D1") >= 0);
 	assert_int_equal(store_generation(other), g + 1);
-	assert_int_equal(store_generation(fx->s), g + 1);
+	assert_int_equal(gen_wait(fx->s, g + 1), g + 1);
 	g++;
 	BUMPS(store_image_delete(fx->s, "debian"));
 	BUMPS(store_device_delete(fx->s, "vm1"));
@@ -758,8 +788,8 @@ static void test_concurrent_writers(void **state)
 		pthread_join(th[i], NULL);
 		assert_int_equal(w[i].failures, 0);
 	}
-	assert_int_equal(store_generation(fx->s), 200);
-	assert_int_equal(store_generation(other), 200);
+	assert_int_equal(gen_wait(fx->s, 200), 200);
+	assert_int_equal(gen_wait(other, 200), 200);
 	store_close(other);
 }
 
@@ -769,6 +799,8 @@ static void test_concurrent_writers(void **state)
  * shape) migrates to v2 keeping its rows. */
 static void test_migrate_v1_file(void **state)
 {
+	if (tmpdb_is_pg())
+		skip(); /* SQLite files only */
 	struct tmpdb t;
 	struct store *s;
 	struct store_deployment dep;
@@ -854,6 +886,8 @@ static struct store_report mk_report(const char *token, int64_t dev_id, const ch
  * with its rows, and reports work on it. */
 static void test_migrate_v2_file(void **state)
 {
+	if (tmpdb_is_pg())
+		skip(); /* SQLite files only */
 	struct tmpdb t;
 	struct store *s;
 	struct store_report r, got;
@@ -1058,8 +1092,8 @@ static void test_collections(void **state)
 
 	/* Clear by collection: only its members' hand-outs. */
 	int64_t vm2 = add_device(fx->s, "vm3", 3, NULL);
-	assert_int_equal(store_handout_record(fx->s, vm1, dep.id, 5), 0);
-	assert_int_equal(store_handout_record(fx->s, vm2, dep.id, 5), 0);
+	assert_int_equal(store_handout_record(fx->s, vm1, dep.id, 5), 1);
+	assert_int_equal(store_handout_record(fx->s, vm2, dep.id, 5), 1);
 	assert_int_equal(store_handout_clear_collection(fx->s, "lab"), 1);
 	assert_int_equal(store_handout_done(fx->s, vm1, dep.id), 0);
 	assert_int_equal(store_handout_done(fx->s, vm2, dep.id), 1);
@@ -1155,7 +1189,7 @@ static void test_applicable(void **state)
 				       .target = STORE_TARGET_UNKNOWN, .unknown_arch = 0,
 				       .purpose = STORE_REQUIRED, .enabled = true, .created = 300 };
 	assert_int_equal(store_deployment_add(fx->s, &ud), 0);
-	assert_int_equal(store_handout_record(fx->s, vm1, d1, 77), 0);
+	assert_int_equal(store_handout_record(fx->s, vm1, d1, 77), 1);
 
 	assert_int_equal(store_deployments_applicable(fx->s, vm1, 0, collect_applicable, &sd), 3);
 	assert_string_equal(sd.names, "coll-req,dev-req,dev-av,");
@@ -1219,6 +1253,10 @@ static void test_event_batch_and_find(void **state)
 	assert_int_equal(store_event_find(fx->s, &f, count_ev, &n), 2);
 	f = (struct store_event_filter){ .device_name = "nope" };
 	assert_int_equal(store_event_find(fx->s, &f, count_ev, &n), -ENOENT);
+	/* Real times are milliseconds since 1970: beyond 32 bits. */
+	f = (struct store_event_filter){ .since_ms = 1700000000000, .has_mac = true };
+	memcpy(f.mac, mac9, MAC_LEN);
+	assert_int_equal(store_event_find(fx->s, &f, count_ev, &n), 0);
 	assert_int_equal(store_event_prune(fx->s, 2500), 2);
 }
 
@@ -1317,7 +1355,13 @@ static void test_read_snapshot(void **state)
 	assert_int_equal(store_read_begin(fx->s), 0);
 	assert_int_equal(store_read_begin(fx->s), 0); /* nests */
 	assert_int_equal(store_device_by_name(fx->s, "a", &d), 0);
-	raw_exec(fx->t.path, "INSERT INTO devices (name, mac, created) VALUES ('x', '52:54:00:00:00:99', 1)");
+	/* another server (handle) commits meanwhile */
+	struct store *other;
+	struct store_device x;
+	assert_int_equal(store_open(fx->t.url, &other), 0);
+	mk_device(&x, "x", 0x99, NULL);
+	assert_int_equal(store_device_add(other, &x), 0);
+	store_close(other);
 	assert_int_equal(store_device_by_name(fx->s, "x", &d), -ENOENT);
 	mk_device(&d, "b", 2, NULL);
 	assert_int_equal(store_device_add(fx->s, &d), -EINVAL);
@@ -1327,6 +1371,343 @@ static void test_read_snapshot(void **state)
 	assert_int_equal(store_device_by_name(fx->s, "x", &d), 0);
 	mk_device(&d, "b", 2, NULL);
 	assert_int_equal(store_device_add(fx->s, &d), 0);
+}
+
+/* ---- calls of schema versions 4 and 5, on every backend ---------------------- */
+
+static int count_var(void *ctx, const struct store_var *v)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+	snprintf(out + n, 512 - n, "%s%s=%s@%s", n ? "," : "", v->key, v->value, v->owner);
+	return 0;
+}
+
+static int count_dev(void *ctx, const struct store_device *d)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+	snprintf(out + n, 256 - n, "%s%s", n ? "," : "", d->name);
+	return 0;
+}
+
+static int ev_oldest_first(void *ctx, const struct store_event *ev)
+{
+	int64_t *last = ctx;
+	assert_true(ev->id > *last); /* oldest first */
+	*last = ev->id;
+	return 0;
+}
+
+/* Image arch and loader; variables with their owners, precedence, cap and
+ * removal with the owner; the console's paged search (LIKE's own
+ * characters taken literally), counts and a device's newest events; the
+ * event cap; a withdrawn hand-out; rows read counted. */
+static void test_v4_v5_calls(void **state)
+{
+	struct fx *fx = *state;
+	struct store_image im = { 0 }, got;
+	struct store_collection c = { .name = "rack1" };
+	char out[512] = "";
+	unsigned total = 0;
+	uint64_t rows0 = store_rows_read(fx->s);
+
+	snprintf(im.name, sizeof(im.name), "arm");
+	snprintf(im.kernel, sizeof(im.kernel), "arm/Image");
+	snprintf(im.arch, sizeof(im.arch), STORE_IMAGE_ARCH_ARM64);
+	snprintf(im.loader, sizeof(im.loader), "grub");
+	assert_int_equal(store_image_add(fx->s, &im), 0);
+	assert_int_equal(store_image_by_name(fx->s, "arm", &got), 0);
+	assert_string_equal(got.arch, "uefi-arm64");
+	assert_string_equal(got.loader, "grub");
+	snprintf(im.name, sizeof(im.name), "bad");
+	snprintf(im.loader, sizeof(im.loader), "lilo");
+	assert_int_equal(store_image_add(fx->s, &im), -EINVAL);
+	assert_true(store_rows_read(fx->s) > rows0);
+
+	int64_t a = add_device(fx->s, "web_1", 1, NULL), b = add_device(fx->s, "webx1", 2, NULL);
+	add_device(fx->s, "db1", 3, NULL);
+	add_image(fx->s, "debian");
+	int64_t dep = add_dep(fx->s, "D1", "debian", "web_1", STORE_REQUIRED, true, 0);
+	assert_int_equal(store_collection_add(fx->s, &c), 0);
+	assert_true(store_collection_add_device(fx->s, "rack1", "web_1") >= 0);
+
+	/* variables */
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_GLOBAL, NULL, "tz", "UTC"), 0);
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_COLLECTION, "rack1", "tz", "CET"), 0);
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_DEVICE, "web_1", "role", "web"), 0);
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_DEVICE, "web_1", "role", "www"), 0);
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_DEPLOYMENT, "D1", "disk", "sda"), 0);
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_DEVICE, "nosuch", "a", "b"), -ENOENT);
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_DEVICE, "web_1", "mac", "x"), -EINVAL);
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_DEVICE, "web_1", "1x", "x"), -EINVAL);
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_GLOBAL, "web_1", "x", "x"), -EINVAL);
+	assert_int_equal(store_vars_applicable(fx->s, a, dep, 0, count_var, out), 4);
+	assert_string_equal(out, "role=www@web_1,disk=sda@D1,tz=CET@rack1,tz=UTC@");
+	out[0] = '\0';
+	assert_int_equal(store_var_list(fx->s, STORE_VAR_DEVICE, "web_1", count_var, out), 1);
+	assert_int_equal(store_var_list(fx->s, STORE_VAR_DEVICE, "nosuch", count_var, out), -ENOENT);
+	for (int i = 0; i < STORE_VARS_PER_OWNER - 1; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "k%d", i);
+		assert_int_equal(store_var_set(fx->s, STORE_VAR_DEVICE, "web_1", k, "v"), 0);
+	}
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_DEVICE, "web_1", "one_more", "v"), -ENOSPC);
+	assert_int_equal(store_var_set(fx->s, STORE_VAR_DEVICE, "web_1", "role", "db"), 0);
+	assert_int_equal(store_var_unset(fx->s, STORE_VAR_DEVICE, "web_1", "role"), 0);
+	assert_int_equal(store_var_unset(fx->s, STORE_VAR_DEVICE, "web_1", "role"), -ENOENT);
+	/* the owner's variables go with it */
+	assert_int_equal(store_deployment_delete(fx->s, "D1"), 0);
+	out[0] = '\0';
+	assert_int_equal(store_vars_applicable(fx->s, 0, dep, 0, count_var, out), 1);
+	assert_string_equal(out, "tz=UTC@");
+
+	/* search: '_' is a character, not LIKE's wildcard */
+	struct store_device_query q = { .q = "web_", .limit = 10 };
+	out[0] = '\0';
+	assert_true(store_device_search(fx->s, &q, &total, count_dev, out) >= 0);
+	assert_int_equal(total, 1);
+	assert_string_equal(out, "web_1");
+	q = (struct store_device_query){ .q = "", .limit = 1, .offset = 1 };
+	out[0] = '\0';
+	assert_int_equal(store_device_search(fx->s, &q, &total, count_dev, out), 1);
+	assert_int_equal(total, 3);
+	assert_string_equal(out, "web_1"); /* db1, [web_1], webx1 */
+
+	struct store_row_counts rc;
+	assert_int_equal(store_row_counts(fx->s, &rc), 0);
+	assert_int_equal(rc.devices, 3);
+	assert_int_equal(rc.images, 2);
+	assert_int_equal(rc.deployments, 0);
+	assert_int_equal(rc.collections, 1);
+
+	/* events: counts, a device's newest, the cap */
+	struct store_event ev[6];
+	memset(ev, 0, sizeof(ev));
+	for (int i = 0; i < 6; i++) {
+		ev[i].time_ms = 1000 + i;
+		ev[i].mac[5] = 1;
+		ev[i].arch = -1;
+		ev[i].device_id = i < 4 ? b : a;
+		snprintf(ev[i].via, sizeof(ev[i].via), "proxy");
+		snprintf(ev[i].outcome, sizeof(ev[i].outcome), "%s", i % 2 ? "boot" : "local");
+		snprintf(ev[i].reason, sizeof(ev[i].reason), "r%d", i);
+	}
+	assert_int_equal(store_event_add_many(fx->s, ev, 6), 6);
+	struct store_event_counts ec;
+	assert_int_equal(store_event_count(fx->s, 1001, &ec), 0);
+	assert_int_equal(ec.boot, 3);
+	assert_int_equal(ec.local, 2);
+	assert_int_equal(ec.ignore, 0);
+	int64_t last = 0;
+	assert_int_equal(store_event_recent_device(fx->s, b, 3, ev_oldest_first, &last), 3);
+	assert_int_equal(last, ev[3].id);
+	assert_int_equal(store_event_cap(fx->s, 2), 4);
+	assert_int_equal(store_event_count(fx->s, 0, &ec), 0);
+	assert_int_equal(ec.boot + ec.local, 2);
+
+	/* a withdrawn hand-out is due again and bumps the generation */
+	int64_t dep2 = add_dep(fx->s, "D2", "debian", "webx1", STORE_REQUIRED, true, 0);
+	assert_int_equal(store_handout_record(fx->s, b, dep2, 5), 1);
+	uint64_t g = store_generation(fx->s);
+	assert_int_equal(store_handout_forget(fx->s, b, dep2), 0);
+	assert_int_equal(store_handout_done(fx->s, b, dep2), 0);
+	assert_int_equal(store_handout_forget(fx->s, b, dep2), 0);
+	for (int i = 0; i < 200 && store_generation(fx->s) == g; i++)
+		usleep(10000); /* PostgreSQL: the generation comes by NOTIFY */
+	assert_true(store_generation(fx->s) != g);
+	char why[64];
+	assert_int_equal(store_writable(fx->s, why, sizeof(why)), 1);
+}
+
+/* ---- exactly once --------------------------------------------------------- */
+
+/* Several servers answering the same machine at the same moment: each
+ * with its own handle (connection), several threads each, all claiming
+ * the same required hand-out at once.  Exactly one claim wins. */
+#define RACE_HANDLES 2
+#define RACE_THREADS 3 /* per handle */
+#define RACE_ROUNDS 20
+
+struct racer {
+	struct store *s;
+	int64_t dev, dep;
+	pthread_barrier_t *go;
+	int wins[RACE_ROUNDS];
+	int errors;
+};
+
+static void *racer_run(void *p)
+{
+	struct racer *r = p;
+	for (int round = 0; round < RACE_ROUNDS; round++) {
+		pthread_barrier_wait(r->go); /* the claims of one round start together */
+		int w = store_handout_record(r->s, r->dev, r->dep, 1000 + round);
+		if (w < 0)
+			r->errors++;
+		else
+			r->wins[round] = w;
+		pthread_barrier_wait(r->go); /* the main thread clears between rounds */
+		pthread_barrier_wait(r->go);
+	}
+	return NULL;
+}
+
+static void test_handout_race(void **state)
+{
+	struct fx *fx = *state;
+	struct store *h[RACE_HANDLES];
+	struct racer r[RACE_HANDLES * RACE_THREADS];
+	pthread_t th[RACE_HANDLES * RACE_THREADS];
+	pthread_barrier_t go;
+	const int n = RACE_HANDLES * RACE_THREADS;
+	int64_t dev = add_device(fx->s, "vm1", 1, NULL);
+	add_image(fx->s, "debian");
+	int64_t dep = add_dep(fx->s, "D1", "debian", "vm1", STORE_REQUIRED, true, 0);
+
+	h[0] = fx->s;
+	for (int i = 1; i < RACE_HANDLES; i++)
+		assert_int_equal(store_open(fx->t.url, &h[i]), 0);
+	assert_int_equal(pthread_barrier_init(&go, NULL, (unsigned)n + 1), 0);
+	for (int i = 0; i < n; i++) {
+		r[i] = (struct racer){ .s = h[i % RACE_HANDLES], .dev = dev, .dep = dep, .go = &go };
+		assert_int_equal(pthread_create(&th[i], NULL, racer_run, &r[i]), 0);
+	}
+	for (int round = 0; round < RACE_ROUNDS; round++) {
+		int64_t when = 0;
+		pthread_barrier_wait(&go);
+		pthread_barrier_wait(&go); /* every claim of the round returned */
+		int wins = 0;
+		for (int i = 0; i < n; i++)
+			wins += r[i].wins[round];
+		assert_int_equal(wins, 1);
+		/* The one recorded time is the winner's. */
+		assert_int_equal(store_handout_get(fx->s, dev, dep, &when), 1);
+		assert_int_equal(when, 1000 + round);
+		assert_int_equal(store_handout_clear_device(fx->s, dev), 1);
+		pthread_barrier_wait(&go);
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(r[i].errors, 0);
+	}
+	pthread_barrier_destroy(&go);
+	for (int i = 1; i < RACE_HANDLES; i++)
+		store_close(h[i]);
+}
+
+/* Two servers recording the same unknown machine with its hand-out at
+ * once: one records both, the other is told the device exists. */
+struct discoverer {
+	struct store *s;
+	int64_t dep;
+	pthread_barrier_t *go;
+	int r;
+};
+
+static void *discoverer_run(void *p)
+{
+	struct discoverer *d = p;
+	struct store_device nd;
+	mk_device(&nd, "unknown-525400123499", 0x99, NULL);
+	pthread_barrier_wait(d->go);
+	d->r = store_device_add_discovered(d->s, &nd, d->dep, 5);
+	return NULL;
+}
+
+static void test_discovered_race(void **state)
+{
+	struct fx *fx = *state;
+	struct store *other;
+	struct store_deployment dep = { .name = "U1", .image_name = "debian",
+					.purpose = STORE_REQUIRED, .enabled = true,
+					.target = STORE_TARGET_UNKNOWN, .unknown_arch = 0 };
+	struct discoverer d[2];
+	pthread_t th[2];
+	pthread_barrier_t go;
+	struct store_device got;
+
+	add_image(fx->s, "debian");
+	assert_int_equal(store_deployment_add(fx->s, &dep), 0);
+	assert_int_equal(store_open(fx->t.url, &other), 0);
+	assert_int_equal(pthread_barrier_init(&go, NULL, 2), 0);
+	for (int i = 0; i < 2; i++) {
+		d[i] = (struct discoverer){ .s = i ? other : fx->s, .dep = dep.id, .go = &go };
+		assert_int_equal(pthread_create(&th[i], NULL, discoverer_run, &d[i]), 0);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	assert_true((d[0].r == 0 && d[1].r == -EEXIST) || (d[0].r == -EEXIST && d[1].r == 0));
+	assert_int_equal(store_device_by_name(fx->s, "unknown-525400123499", &got), 0);
+	assert_true(got.discovered);
+	assert_int_equal(store_handout_done(fx->s, got.id, dep.id), 1);
+	pthread_barrier_destroy(&go);
+	store_close(other);
+}
+
+/* ---- PostgreSQL only -------------------------------------------------------- */
+
+/* Re-opening applies no migration twice and keeps data and generation;
+ * a schema newer than this pxed is refused. */
+static void test_pg_reopen_and_newer_schema(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s;
+	struct store_device d;
+	if (!tmpdb_is_pg())
+		skip();
+	add_device(fx->s, "vm1", 1, NULL);
+	uint64_t g = store_generation(fx->s);
+	assert_true(g > 0);
+	assert_string_equal(store_backend_name(fx->s), "postgresql");
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(store_open(fx->t.url, &s), 0);
+		assert_int_equal(store_generation(s), g);
+		assert_int_equal(store_device_by_name(s, "vm1", &d), 0);
+		store_close(s);
+	}
+	assert_int_equal(tmpdb_pg_exec(fx->t.url, "UPDATE meta SET value = 99"
+					       " WHERE key = 'schema_version'"), 0);
+	assert_int_equal(store_open(fx->t.url, &s), -EINVAL);
+	assert_non_null(strstr(store_open_error(), "schema version 99 is newer"));
+}
+
+/* Servers starting together on a new database: one migrates, the others
+ * wait for its lock and find the schema done. */
+static void *opener_run(void *p)
+{
+	const char *url = p;
+	struct store *s;
+	int r = store_open(url, &s);
+	if (r == 0)
+		store_close(s);
+	return (void *)(intptr_t)r;
+}
+
+static void test_pg_migrate_concurrent(void **state)
+{
+	struct tmpdb t;
+	pthread_t th[4];
+	if (!tmpdb_is_pg())
+		skip();
+	assert_int_equal(tmpdb_make(&t), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, opener_run, t.url), 0);
+	for (int i = 0; i < 4; i++) {
+		void *r;
+		pthread_join(th[i], &r);
+		assert_int_equal((intptr_t)r, 0);
+	}
+	tmpdb_remove(&t);
+}
+
+static void test_pg_unreachable(void **state)
+{
+	struct store *s;
+	if (!tmpdb_is_pg())
+		skip();
+	assert_int_equal(store_open("postgresql:///none?host=/nonexistent-pxed-dir", &s), -EIO);
+	assert_non_null(strstr(store_open_error(), "cannot connect"));
 }
 
 int main(void)
@@ -1358,8 +1739,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_device_by_mac_guid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_seen_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_snapshot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v4_v5_calls, setup, teardown),
 		cmocka_unit_test(test_migrate_v2_file),
 		cmocka_unit_test_setup_teardown(test_report_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handout_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_discovered_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_reopen_and_newer_schema, setup, teardown),
+		cmocka_unit_test(test_pg_migrate_concurrent),
+		cmocka_unit_test(test_pg_unreachable),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
