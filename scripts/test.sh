@@ -50,6 +50,8 @@ run_unit_pg() { # BUILD_DIR LABEL
 		cat "$build/pg-cluster.log"; rm -rf "$dir"
 		failed=$((failed + 1)); failures+=("start PostgreSQL for $label"); return 1
 	fi
+	# Stopped and removed however the run ends (an interrupt, a timeout).
+	PG_DIRS+=("$dir")
 	for t in test_store test_decide test_machine_vars; do
 		log="$build/$t.pg.log"
 		echo "== unit ($label, PostgreSQL): $t"
@@ -60,7 +62,17 @@ run_unit_pg() { # BUILD_DIR LABEL
 		count_cmocka "$log" "$label $t (PostgreSQL)"
 	done
 	(source tests/pg.sh && pg_stop "$dir")
+	PG_DIRS=("${PG_DIRS[@]/$dir}")
 }
+PG_DIRS=()
+pg_cleanup() {
+	local d
+	for d in "${PG_DIRS[@]}"; do
+		[ -n "$d" ] && [ -d "$d" ] && (source tests/pg.sh && pg_stop "$d") >/dev/null 2>&1
+	done
+}
+trap pg_cleanup EXIT
+trap 'exit 130' INT TERM
 
 run_script() { # SCRIPT
 	local s=$1 log rc start
