@@ -11,7 +11,9 @@ PXED=${PXED_BIN:-$PXED}
 [ -x "$PXED" ] || skip "no pxed binary at $PXED (make first)"
 [ -x "$PXECTL" ] || skip "no pxectl binary at $PXECTL (make first)"
 for c in curl python3; do command -v $c >/dev/null || skip "needs $c"; done
-N=100000
+# BIG_INVENTORY_N: fewer devices (the PostgreSQL run, whose bulk load
+# takes a savepoint per row, uses 20,000 to keep the suite short).
+N=${BIG_INVENTORY_N:-100000}
 
 read -r PORT DHCP_PORT PXE_PORT TFTP_PORT <<<"$(free_ports 4)"
 mkdir -p "$TMP/root"
@@ -47,7 +49,7 @@ api() { curl -H "Authorization: Bearer $(cat "$PXED_TOKEN_FILE")" "$@"; }
 assert_grep "line $((N - 1)): mac is also on line 1" "$TMP/err"
 [ "$(api -s -D - -o /dev/null "$B/api/v1/devices?limit=1" | tr -d '\r' | sed -n 's/^X-Total-Count: //p')" = 0 ] ||
 	fail "a bad import left devices behind"
-pass "100,000 lines with one bad: 'line $((N - 1)): mac is also on line 1', nothing imported"
+pass "$N lines with one bad: 'line $((N - 1)): mac is also on line 1', nothing imported"
 
 # ---- the whole inventory in one call -------------------------------------------------
 t0=$(date +%s%3N)
@@ -67,8 +69,8 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [x["name"] f
 assert_grep "^X-Total-Count: $N" <(tr -d '\r' <"$TMP/hdr")
 echo "   devices?limit=1: $((r1 - r0)) row(s) read, $T ms"
 [ $((r1 - r0)) -le 2 ] || fail "devices?limit=1 read $((r1 - r0)) rows of $N"
-api -sf -o "$TMP/page" "$B/api/v1/devices?limit=2&offset=99998" || fail "last page"
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [x["name"] for x in d]==["m-099998","m-099999"], d' "$TMP/page" ||
+api -sf -o "$TMP/page" "$B/api/v1/devices?limit=2&offset=$((N - 2))" || fail "last page"
+python3 -c 'import json,sys; n=int(sys.argv[2]); d=json.load(open(sys.argv[1])); assert [x["name"] for x in d]==["m-%06d" % (n - 2), "m-%06d" % (n - 1)], d' "$TMP/page" "$N" ||
 	fail "last page: $(cat "$TMP/page")"
 # events name their devices: a page of 5 reads 5 events and their devices
 for i in 1 2 3; do ipxe_url "$(printf '02:00:00:00:00:%02x' "$i")" >/dev/null; done
