@@ -37,7 +37,7 @@ source "$(dirname "$0")/../lib.sh"
 need_root
 for c in ip curl python3; do command -v $c >/dev/null || skip "needs $c"; done
 NBP_LOCAL=/usr/lib/ipxe/undionly.kpxe
-UEFI_NBP_LOCAL=/usr/lib/ipxe/ipxe.efi
+UEFI_NBP_LOCAL=/usr/lib/ipxe/snponly.efi
 [ -r "$NBP_LOCAL" ] && [ -r "$UEFI_NBP_LOCAL" ] || skip "needs Debian's ipxe package"
 CLIENT=$ROOT/tests/integration/storm_client.py
 
@@ -189,7 +189,7 @@ while [ $storm -lt 2 ] || [ $((SECONDS - start)) -lt "$DURATION" ]; do
 	rc=0
 	ip netns exec "$NS_C" python3 "$CLIENT" --iface "$IF_C" --server $SRV --http-port $HTTP_PORT \
 		--count "$N" --addr-start 10.79.1.10 --nbp-local "$NBP_LOCAL" --expect boot \
-		--uefi "$U" --uefi-nbp ipxe.efi --uefi-nbp-local "$UEFI_NBP_LOCAL" --tftp-drop "$DROP" \
+		--uefi "$U" --uefi-nbp snponly.efi --uefi-nbp-local "$UEFI_NBP_LOCAL" --tftp-drop "$DROP" \
 		--kernel-local "$ROOT_DIR/soak/vmlinuz" --initrd-local "$ROOT_DIR/soak/initrd.img" \
 		>"$TMP/storm.json" 2>"$TMP/client.err" || rc=$?
 	touch "$TMP/api.stop"
