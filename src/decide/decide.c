@@ -1,3 +1,6 @@
+/* One file for now (about 1,600 lines): the rules, the event and last-seen
+ * queues, repeat counting and the cache glue share the decider's lock and
+ * state; the split into rules / queues / cache glue is planned work. */
 /* decide: boot / local / ignore for one PXE request.
  *
  * decide() runs in four steps:

@@ -150,7 +150,7 @@ int grub_script_build(const struct decision *d, const struct grub_script_opts *o
 			break;
 		}
 		/* Available: a menu, the local disk first and the default
-		 * after the timeout (PRODUCT.md).  Each entry goes back to
+		 * after the timeout (docs/pxed.8.md, DECISIONS).  Each entry goes back to
 		 * pxed, which records the choice. */
 		if (!mac_valid(opts->mac)) {
 			buf[0] = '\0';

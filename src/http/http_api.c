@@ -1,3 +1,6 @@
+/* One file for now (about 2,700 lines): every resource shares the
+ * api_call machinery and JSON helpers kept static here; the split into a
+ * core and one file per resource is planned work. */
 /* The JSON admin API under /api/v1/ (docs/pxed.8.md, ADMIN API AND ACCESS).
  *
  * Each handler is an api_fn: it returns the HTTP status of its success

@@ -1,3 +1,6 @@
+/* One file for now (about 1,700 lines): routing, MHD driving and the
+ * /boot.ipxe flow share the server's static state; moving the boot flow
+ * to a file of its own is planned work. */
 #include "http/http_server.h"
 
 #include <arpa/inet.h>

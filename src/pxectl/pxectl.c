@@ -1,3 +1,5 @@
+/* One file for now (about 1,700 lines): a table of commands, each a short
+ * client of the API, sharing the argument and output helpers here. */
 /* pxectl: the admin CLI for pxed.  A client of the HTTP API (it never
  * opens the database), so it works the same against a local or a remote
  * server -- except `store copy`, which moves a whole database between two

@@ -1,3 +1,6 @@
+/* One file (about 2,600 lines): it implements the whole store interface
+ * (store.h) over one connection pool and its private statement table, as
+ * store_sqlite.c does for SQLite. */
 /* store_pg: the store over PostgreSQL, URL "postgresql://..." (any libpq
  * connection URI), so that several pxed servers share one database.
  *

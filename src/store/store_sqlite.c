@@ -1,3 +1,6 @@
+/* One file (about 2,800 lines): it implements the whole store interface
+ * (store.h) over one connection and its private statement table, as
+ * store_pg.c does for PostgreSQL. */
 /* store_sqlite: the store over SQLite, URL "sqlite:PATH".
  *
  * One connection per store handle, WAL mode (readers never wait for the

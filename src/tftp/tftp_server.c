@@ -1,3 +1,6 @@
+/* One file for now (about 1,450 lines): admission and the transfer
+ * engine share the server's packet buffers and transfer list; splitting
+ * admission out is planned work. */
 #include "tftp/tftp_server.h"
 
 #include <arpa/inet.h>
