@@ -8,6 +8,7 @@
 
 #include "decide/decide.h"
 #include "http/http_parse.h"
+#include "http/script_out.h"
 
 /* How a script leaves for the local disk.  iPXE hands its exit status to
  * the firmware as the boot option's result: EDK2's boot manager takes a
@@ -16,29 +17,6 @@
  * option, the disk.  SeaBIOS goes on to the next boot device either way.
  * Hence always a non-zero status. */
 #define EXIT_LOCAL "exit 1"
-
-struct out {
-	char *buf;
-	size_t len, pos;
-	bool overflow;
-};
-
-static void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out_printf(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-	if (o->overflow)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->buf + o->pos, o->len - o->pos, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->len - o->pos) {
-		o->overflow = true;
-		return;
-	}
-	o->pos += (size_t)n;
-}
 
 /* Free text for echo/prompt lines: keep what iPXE prints literally.  Space
  * is safe because the separators it would delimit (`||`, `&&`, `;`) are

@@ -10,29 +10,7 @@
 #include "common/util.h"
 #include "decide/decide.h"
 #include "http/boot_script.h"
-
-struct out {
-	char *buf;
-	size_t len, pos;
-	bool overflow;
-};
-
-static void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out_printf(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-	if (o->overflow)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->buf + o->pos, o->len - o->pos, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->len - o->pos) {
-		o->overflow = true;
-		return;
-	}
-	o->pos += (size_t)n;
-}
+#include "http/script_out.h"
 
 /* One GRUB word, single-quoted: GRUB's lexer takes everything up to the
  * next ' literally ($, ;, newline, \ included); a ' itself closes the
