@@ -1,5 +1,6 @@
 #include "common/util.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -7,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 static int hexval(int c)
 {
@@ -190,4 +193,52 @@ uint64_t now_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int url_host_format(const struct sockaddr_storage *a, uint16_t port, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN], p[8] = "";
+	bool v6 = false;
+	int n;
+
+	if (a->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, ip, sizeof(ip));
+	} else if (a->ss_family == AF_INET6) {
+		const struct in6_addr *in6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
+		v6 = !IN6_IS_ADDR_V4MAPPED(in6);
+		if (v6)
+			inet_ntop(AF_INET6, in6, ip, sizeof(ip));
+		else
+			inet_ntop(AF_INET, &in6->s6_addr[12], ip, sizeof(ip));
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	if (port)
+		snprintf(p, sizeof(p), ":%u", (unsigned)port);
+	n = snprintf(out, len, v6 ? "[%s]%s" : "%s%s", ip, p);
+	if (n < 0 || (size_t)n >= len)
+		return -ENOBUFS;
+	return n;
+}
+
+int url_http_host(const char *http_address, const struct sockaddr_storage *reached,
+		  uint16_t port, char *out, size_t len)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+	/* "" and the wildcards 0.0.0.0 and :: listen everywhere: the address
+	 * the client reached is one HTTP listens on too. */
+	if (http_address && inet_pton(AF_INET, http_address, &sin->sin_addr) == 1 &&
+	    sin->sin_addr.s_addr) {
+		ss.ss_family = AF_INET;
+		return url_host_format(&ss, port, out, len);
+	}
+	if (http_address && inet_pton(AF_INET6, http_address, &sin6->sin6_addr) == 1 &&
+	    !IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr)) {
+		ss.ss_family = AF_INET6;
+		return url_host_format(&ss, port, out, len);
+	}
+	return url_host_format(reached, port, out, len);
 }

@@ -44,3 +44,23 @@ int str_copy(char *dst, size_t dstlen, const char *src);
 /* Monotonic clock in milliseconds / microseconds. */
 uint64_t now_ms(void);
 uint64_t now_us(void);
+
+/* ---- URLs --------------------------------------------------------------- */
+
+struct sockaddr_storage;
+
+/* The authority of a URL naming address a: "192.0.2.1:8080", or an IPv6
+ * literal in brackets, "[2001:db8::1]:8080" (RFC 3986 §3.2.2: a ':' in the
+ * host would otherwise read as the port separator).  An IPv4-mapped IPv6
+ * address is written as the IPv4 address it carries.  port 0 leaves out
+ * ":PORT".  Every URL pxed builds with its own address in it goes through
+ * here.  The length written, -EAFNOSUPPORT for a family other than
+ * AF_INET/AF_INET6, or -ENOBUFS. */
+int url_host_format(const struct sockaddr_storage *a, uint16_t port, char *out, size_t len);
+
+/* The authority of a URL to pxed's HTTP side: the [http] Address setting
+ * when it names one address (HTTP bound to one address listens there
+ * only), else reached, the address the client reached pxed on.  As
+ * url_host_format(). */
+int url_http_host(const char *http_address, const struct sockaddr_storage *reached,
+		  uint16_t port, char *out, size_t len);

@@ -115,8 +115,8 @@ void conf_defaults(struct pxed_conf *c)
 	strcpy(c->boot_bios, "undionly.kpxe");
 	strcpy(c->boot_uefi_x64, "snponly.efi");
 	strcpy(c->boot_program_dir, "/usr/lib/ipxe");
-	strcpy(c->loader_uefi_x64, "ipxe");
-	strcpy(c->loader_uefi_arm64, "grub");
+	strcpy(c->loader_uefi_x64, vocab_loader_name(VOCAB_LOADER_IPXE));
+	strcpy(c->loader_uefi_arm64, vocab_loader_name(VOCAB_LOADER_GRUB));
 	/* Debian's shim-signed and grub-efi-*-signed / grub-efi-arm64-bin. */
 	strcpy(c->shim_dir, "/usr/lib/shim");
 	strcpy(c->grub_dir, "/usr/lib/grub");
@@ -211,20 +211,23 @@ static int conf_set(struct pxed_conf *c, const struct conf_item *it, const char 
 		}
 		strcpy(field, value);
 		return 0;
-	case CT_LOADER:
+	case CT_LOADER: {
 		/* No arm64 iPXE exists in Debian: "grub" is the only choice
 		 * there (min 1). */
-		if (strcasecmp(value, "grub") == 0)
-			strcpy(field, "grub");
-		else if (strcasecmp(value, "ipxe") == 0 && it->min == 0)
-			strcpy(field, "ipxe");
-		else {
-			snprintf(why, whylen, "%s: '%s' is not %s", it->name, value,
-				 it->min ? "grub (the only boot loader for this architecture)"
-					 : "ipxe or grub");
-			return -EINVAL;
+		int l = vocab_loader_parse(value, VOCAB_ANY_CASE);
+		char names[64];
+		if (l == VOCAB_LOADER_GRUB || (l >= 0 && it->min == 0)) {
+			strcpy(field, vocab_loader_name((enum vocab_loader)l));
+			return 0;
 		}
-		return 0;
+		if (it->min)
+			snprintf(names, sizeof(names), "%s (the only boot loader for this architecture)",
+				 vocab_loader_name(VOCAB_LOADER_GRUB));
+		else
+			vocab_list(VOCAB_LOADER, " or ", names, sizeof(names));
+		snprintf(why, whylen, "%s: '%s' is not %s", it->name, value, names);
+		return -EINVAL;
+	}
 	case CT_BIND:
 		if (strcasecmp(value, "include") == 0)
 			c->bind_policy = BIND_INCLUDE;

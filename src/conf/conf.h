@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/vocab.h"
+
 #define CONF_MAX_IFACES 32
 #define CONF_ERR_LEN 512
 
@@ -115,7 +117,7 @@ bool conf_password_verify(const char *hash, const char *password);
 /* Whether a BootLoader* value says GRUB (shim -> GRUB) rather than iPXE. */
 static inline bool conf_loader_grub(const char *loader)
 {
-	return loader[0] == 'g';
+	return vocab_loader_parse(loader, 0) == VOCAB_LOADER_GRUB;
 }
 
 /* Whether the interface name passes BindPolicy. */

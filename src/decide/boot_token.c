@@ -170,7 +170,7 @@ enum boot_token_status boot_token_check(struct boot_tokens *t, const char *text,
 	memcpy(f->guid, s->guid, GUID_LEN);
 	f->has_arch = s->has_arch;
 	f->arch = s->arch;
-	f->arch_class = s->has_arch ? pxe_arch_classify(s->arch) : PXE_ARCH_OTHER;
+	f->arch_class = s->has_arch ? vocab_arch_classify(s->arch) : PXE_ARCH_OTHER;
 	s->expires_ms = now_ms + lifetime_ms;
 	if (claim)
 		s->state = SLOT_BUSY;

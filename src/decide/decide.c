@@ -765,27 +765,6 @@ const char *decision_outcome_name(enum decision_outcome o)
 	return "?";
 }
 
-/* Local copy of pxe_arch_class_name() (src/dhcp/pxe.c) so this module
- * links on its own; the names must stay the same. */
-static const char *arch_class_name(enum pxe_arch_class a)
-{
-	switch (a) {
-	case PXE_ARCH_BIOS:
-		return "bios";
-	case PXE_ARCH_UEFI_X86:
-		return "uefi-x86";
-	case PXE_ARCH_UEFI_X64:
-		return "uefi-x64";
-	case PXE_ARCH_UEFI_ARM64:
-		return "uefi-arm64";
-	case PXE_ARCH_UEFI_HTTP:
-		return "uefi-http";
-	case PXE_ARCH_OTHER:
-		break;
-	}
-	return "other";
-}
-
 __attribute__((format(printf, 2, 3)))
 static void reason_set(struct decision *out, const char *fmt, ...)
 {
@@ -970,7 +949,7 @@ static int pick_one(void *ctx, const struct store_deployment *dep)
 	}
 	/* An image runs on one architecture: an arm64 kernel is no use to an
 	 * x86 machine and the other way round. */
-	if (!store_image_arch_fits(dep->image_arch, p->arch_class, PXE_ARCH_UEFI_ARM64)) {
+	if (!vocab_image_arch_fits(dep->image_arch, p->arch_class)) {
 		if (!p->has_mismatch) {
 			p->mismatch = *dep;
 			p->has_mismatch = true;
@@ -1004,10 +983,10 @@ static void target_words(const struct store_deployment *dep, const char *device,
 			 device);
 	else if (dep->target == STORE_TARGET_UNKNOWN && device[0])
 		snprintf(buf, len, "unknown machines of arch %s (device '%.64s')",
-			 arch_class_name((enum pxe_arch_class)dep->unknown_arch), device);
+			 vocab_arch_name((enum pxe_arch_class)dep->unknown_arch), device);
 	else if (dep->target == STORE_TARGET_UNKNOWN)
 		snprintf(buf, len, "unknown machines of arch %s",
-			 arch_class_name((enum pxe_arch_class)dep->unknown_arch));
+			 vocab_arch_name((enum pxe_arch_class)dep->unknown_arch));
 	else
 		snprintf(buf, len, "device '%.64s'", device);
 }
@@ -1032,7 +1011,7 @@ static int decide_rules(struct decider *d, const struct pxe_facts *f, int64_t no
 	struct store_image im;
 	char mac_owner[64], target[160];
 	int arch_class = f->has_arch ? (int)f->arch_class : -1;
-	const char *arch_words = f->has_arch ? arch_class_name(f->arch_class) : "not sent";
+	const char *arch_words = f->has_arch ? vocab_arch_name(f->arch_class) : "not sent";
 	int r;
 
 	memset(todo, 0, sizeof(*todo));
@@ -1056,7 +1035,7 @@ static int decide_rules(struct decider *d, const struct pxe_facts *f, int64_t no
 					"GUID); no deployment for unknown machines", mac_owner);
 			return 0;
 		}
-		if (arch_class >= 0 && arch_class <= STORE_UNKNOWN_ARCH_MAX) {
+		if (vocab_arch_targetable(arch_class)) {
 			r = store_deployments_applicable(d->store, 0, arch_class, pick_one, &p);
 			if (r < 0)
 				return store_failed(d, out, r, "");
@@ -1561,7 +1540,7 @@ void decision_log(const struct pxe_facts *f, const struct decision *d, const cha
 	if (f->ifname[0])
 		snprintf(where, sizeof(where), " on %.*s", IF_NAMESIZE - 1, f->ifname);
 	if (f->has_arch)
-		snprintf(arch, sizeof(arch), "%s(%u)", arch_class_name(f->arch_class),
+		snprintf(arch, sizeof(arch), "%s(%u)", vocab_arch_name(f->arch_class),
 			 (unsigned)f->arch);
 	else
 		snprintf(arch, sizeof(arch), "not sent");

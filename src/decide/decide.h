@@ -9,19 +9,10 @@
 #include <stdint.h>
 
 #include "common/util.h"
+#include "common/vocab.h" /* enum pxe_arch_class */
 
 struct pxed_conf;
 struct store;
-
-/* Client system architecture, option 93 (RFC 4578 §2.1, IANA registry). */
-enum pxe_arch_class {
-	PXE_ARCH_BIOS,       /* 0: x86 BIOS */
-	PXE_ARCH_UEFI_X86,   /* 6: EFI IA32 */
-	PXE_ARCH_UEFI_X64,   /* 7, 9: EFI x64 (9 = "EFI BC", used by x64 firmware) */
-	PXE_ARCH_UEFI_ARM64, /* 11 */
-	PXE_ARCH_UEFI_HTTP,  /* 16: x64 UEFI HTTP boot */
-	PXE_ARCH_OTHER,      /* anything else */
-};
 
 /* Where a request came from; the decision is the same either way. */
 enum pxe_via { PXE_VIA_DHCP, PXE_VIA_HTTP };
@@ -68,9 +59,6 @@ struct decision {
 
 /* "boot", "local", "ignore" */
 const char *decision_outcome_name(enum decision_outcome o);
-/* "bios", "uefi-x86", "uefi-x64", "uefi-arm64", "uefi-http", "other" */
-const char *pxe_arch_class_name(enum pxe_arch_class a);
-enum pxe_arch_class pxe_arch_classify(uint16_t arch);
 
 struct decider; /* owned by the decide module; see decide.c */
 

@@ -23,35 +23,6 @@
 
 #include "conf/conf.h"
 
-enum pxe_arch_class pxe_arch_classify(uint16_t arch)
-{
-	/* RFC 4578 §2.1 and the IANA "Processor Architecture Types" registry. */
-	switch (arch) {
-	case 0: return PXE_ARCH_BIOS;       /* Intel x86PC */
-	case 6: return PXE_ARCH_UEFI_X86;   /* EFI IA32 */
-	case 7:                             /* EFI BC (x64 in practice) */
-	case 9: return PXE_ARCH_UEFI_X64;   /* EFI x86-64 */
-	case 11: return PXE_ARCH_UEFI_ARM64; /* ARM 64-bit UEFI */
-	case 16: return PXE_ARCH_UEFI_HTTP; /* x64 UEFI HTTP */
-	/* 15 (x86 UEFI HTTP) and 19 (ARM 64-bit UEFI HTTP) are UEFI HTTP
-	 * boot too, but pxed has no boot program for them: "other", so they
-	 * are not serviced with their number in the reason. */
-	default: return PXE_ARCH_OTHER;
-	}
-}
-
-const char *pxe_arch_class_name(enum pxe_arch_class a)
-{
-	switch (a) {
-	case PXE_ARCH_BIOS: return "bios";
-	case PXE_ARCH_UEFI_X86: return "uefi-x86";
-	case PXE_ARCH_UEFI_X64: return "uefi-x64";
-	case PXE_ARCH_UEFI_ARM64: return "uefi-arm64";
-	case PXE_ARCH_UEFI_HTTP: return "uefi-http";
-	default: return "other";
-	}
-}
-
 bool pxe_is_client(const struct dhcp_msg *m)
 {
 	static const char pxe[] = "PXEClient";
@@ -86,7 +57,7 @@ int pxe_facts_from_msg(const struct dhcp_msg *m, struct pxe_facts *f)
 	if (m->has_arch) {
 		f->arch = m->arch;
 		f->has_arch = true;
-		f->arch_class = pxe_arch_classify(m->arch);
+		f->arch_class = vocab_arch_classify(m->arch);
 	} else {
 		/* PXE 2.1 §2.2.1: option 93 is mandatory for PXE clients; a
 		 * client without it is not guessed to be BIOS. */

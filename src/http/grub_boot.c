@@ -365,7 +365,7 @@ static int on_request(void *ctx, const char *name, struct in_addr peer, struct i
 	memcpy(job->facts.guid, e.guid, GUID_LEN);
 	job->facts.has_arch = e.has_arch;
 	job->facts.arch = e.arch;
-	job->facts.arch_class = e.has_arch ? pxe_arch_classify(e.arch) : PXE_ARCH_OTHER;
+	job->facts.arch_class = e.has_arch ? vocab_arch_classify(e.arch) : PXE_ARCH_OTHER;
 	ev_work_job_init(&job->job, job_work, job_done, job);
 	if (ev_work_submit(g->work, &job->job) < 0) {
 		free(job);

@@ -23,6 +23,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "common/vocab.h"
 #include "conf/conf.h"
 #include "common/template.h"
 #include "common/wol.h"
@@ -461,8 +462,6 @@ static json_t *image_json(const struct store_image *im)
 	return o;
 }
 
-static const char *const arch_class_names[] = { "bios", "uefi-x86", "uefi-x64", "uefi-arm64" };
-
 /* "device:NAME", "collection:NAME", "unknown:ARCH" */
 static void deployment_target_text(const struct store_deployment *d, char *buf, size_t len)
 {
@@ -472,8 +471,8 @@ static void deployment_target_text(const struct store_deployment *d, char *buf, 
 		break;
 	case STORE_TARGET_UNKNOWN:
 		snprintf(buf, len, "unknown:%s",
-			 d->unknown_arch >= 0 && d->unknown_arch <= STORE_UNKNOWN_ARCH_MAX
-				 ? arch_class_names[d->unknown_arch]
+			 vocab_arch_targetable(d->unknown_arch)
+				 ? vocab_arch_name((enum pxe_arch_class)d->unknown_arch)
 				 : "?");
 		break;
 	default:
@@ -497,9 +496,8 @@ static json_t *deployment_json(const struct store_deployment *d)
 		      time_json(d->expires * 1000), "created", time_json(d->created * 1000));
 	if (o)
 		json_object_set_new(o, "unknown_arch",
-				    d->target == STORE_TARGET_UNKNOWN && d->unknown_arch >= 0 &&
-						    d->unknown_arch <= STORE_UNKNOWN_ARCH_MAX
-					    ? json_string(arch_class_names[d->unknown_arch])
+				    d->target == STORE_TARGET_UNKNOWN && vocab_arch_targetable(d->unknown_arch)
+					    ? json_string(vocab_arch_name((enum pxe_arch_class)d->unknown_arch))
 					    : json_null());
 	return o;
 }
@@ -688,14 +686,21 @@ static int images_add(struct http_server *s, struct MHD_Connection *c, struct ht
 	    field_str(o, "loader", false, &loader, e) < 0)
 		goto done;
 	/* Without arch an image is for x86 (BIOS and UEFI x64), as before. */
-	if (arch && arch[0] && strcmp(arch, STORE_IMAGE_ARCH_ARM64) != 0) {
+	if (arch && !vocab_image_arch_valid(arch)) {
+		char names[128];
+
+		vocab_list(VOCAB_IMAGE_ARCH, " or ", names, sizeof(names));
 		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
-			 "field 'arch' must be uefi-arm64 (or absent: x86, BIOS and UEFI x64)");
+			 "field 'arch' must be %s (or absent: %s, BIOS and UEFI x64)", names,
+			 VOCAB_IMAGE_ARCH_DEFAULT_WORD);
 		goto done;
 	}
-	if (loader && loader[0] && strcmp(loader, "ipxe") && strcmp(loader, "grub")) {
+	if (loader && loader[0] && vocab_loader_parse(loader, 0) < 0) {
+		char names[128];
+
+		vocab_list(VOCAB_LOADER, " or ", names, sizeof(names));
 		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
-			 "field 'loader' must be ipxe or grub (or absent: the setting)");
+			 "field 'loader' must be %s (or absent: the setting)", names);
 		goto done;
 	}
 	if (nbp && (kernel || initrd || cmdline)) {
@@ -790,14 +795,6 @@ bad:
 			key);
 }
 
-static int arch_class_parse(const char *s)
-{
-	for (int i = 0; i <= STORE_UNKNOWN_ARCH_MAX; i++)
-		if (!strcasecmp(s, arch_class_names[i]))
-			return i;
-	return -1;
-}
-
 /* Wake-on-LAN (below, with the devices). */
 static int wake_prepare(struct http_server *s, struct api_call *a, const char *what, size_t n,
 			struct api_err *e);
@@ -864,10 +861,13 @@ static int deployments_add(struct http_server *s, struct MHD_Connection *c,
 		goto done;
 	}
 	if (unknown) {
-		dep.unknown_arch = arch_class_parse(unknown);
+		dep.unknown_arch = vocab_arch_parse(unknown, VOCAB_ANY_CASE);
 		if (dep.unknown_arch < 0) {
+			char names[128];
+
+			vocab_list(VOCAB_ARCH_TARGET, " or ", names, sizeof(names));
 			api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
-				 "field 'unknown_arch' must be bios, uefi-x86, uefi-x64 or uefi-arm64");
+				 "field 'unknown_arch' must be %s", names);
 			goto done;
 		}
 		dep.target = STORE_TARGET_UNKNOWN;
@@ -1210,7 +1210,7 @@ static int device_detail(struct http_server *s, const struct store_device *d, js
 	rc = store_device_collections(s->store, d->id, add_collection, cols);
 	if (rc >= 0)
 		rc = store_deployments_applicable(s->store, d->id,
-						  d->arch >= 0 ? (int)pxe_arch_classify((uint16_t)d->arch)
+						  d->arch >= 0 ? (int)vocab_arch_classify((uint16_t)d->arch)
 							       : -1,
 						  add_deployment_handout, deps);
 	if (rc < 0)
@@ -2275,7 +2275,7 @@ static int add_cache_entry(void *ctx, const struct decider_cache_entry *ce)
 {
 	json_t *o = json_pack("{s:o, s:o, s:o, s:s, s:o, s:I, s:I, s:I, s:b}", "mac",
 			      mac_json(ce->mac), "guid", guid_json(ce->has_guid, ce->guid), "arch",
-			      ce->has_arch ? json_string(pxe_arch_class_name(ce->arch_class))
+			      ce->has_arch ? json_string(vocab_arch_name(ce->arch_class))
 					   : json_null(),
 			      "outcome", decision_outcome_name(ce->outcome), "reason",
 			      str_json(ce->reason), "age_s", (json_int_t)(ce->age_ms / 1000),
@@ -2666,7 +2666,7 @@ static int device_vars_json(struct http_server *s, const struct store_device *d,
 	struct store_deployment dep = { 0 };
 	struct machine_vars mv;
 	json_t *vars;
-	int rc, ac = d->arch >= 0 ? (int)pxe_arch_classify((uint16_t)d->arch) : -1;
+	int rc, ac = d->arch >= 0 ? (int)vocab_arch_classify((uint16_t)d->arch) : -1;
 
 	rc = store_deployments_applicable(s->store, d->id, ac, first_dep, &dep);
 	if (rc < 0)

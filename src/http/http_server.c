@@ -205,7 +205,7 @@ static const char *boot_facts_parse(struct MHD_Connection *c, struct pxe_facts *
 			return "arch";
 		f->has_arch = true;
 		f->arch = (uint16_t)a;
-		f->arch_class = pxe_arch_classify(f->arch);
+		f->arch_class = vocab_arch_classify(f->arch);
 	}
 	return NULL;
 }

@@ -18,6 +18,7 @@
 
 #include "common/util.h"
 #include "common/template.h"
+#include "common/vocab.h"
 #include "http/http_parse.h"
 #include "pxectl/store_copy.h"
 
@@ -429,6 +430,7 @@ static int cmd_image_add(int argc, char **argv)
 {
 	const char *kernel = NULL, *initrd = NULL, *cmdline = NULL, *nbp = NULL, *pos[1];
 	const char *arch = NULL, *loader = NULL;
+	char names[128];
 	const struct opt opts[] = { { "--kernel", &kernel, NULL }, { "--initrd", &initrd, NULL },
 				    { "--cmdline", &cmdline, NULL }, { "--nbp", &nbp, NULL },
 				    { "--arch", &arch, NULL }, { "--loader", &loader, NULL },
@@ -450,12 +452,19 @@ static int cmd_image_add(int argc, char **argv)
 	if (cmdline && !http_cmdline_template_valid(cmdline))
 		return fail("the command line must be printable ASCII without \" ' \\ | & # { } ` or a "
 			    "lone ;, and $ only in ${name} or ${name:-default}");
-	if (arch && strcmp(arch, "uefi-arm64") && strcmp(arch, "x86"))
-		return usage_error(cur, "--arch '%s': ARCH is uefi-arm64 (or x86, the default)", arch);
-	if (loader && strcmp(loader, "ipxe") && strcmp(loader, "grub"))
-		return usage_error(cur, "--loader '%s': LOADER is ipxe or grub", loader);
+	/* The default arch is stored as "", which says it as "x86". */
+	if (arch && (!arch[0] || (strcmp(arch, VOCAB_IMAGE_ARCH_DEFAULT_WORD) &&
+				  !vocab_image_arch_valid(arch)))) {
+		vocab_list(VOCAB_IMAGE_ARCH, " or ", names, sizeof(names));
+		return usage_error(cur, "--arch '%s': ARCH is %s (or %s, the default)", arch, names,
+				   VOCAB_IMAGE_ARCH_DEFAULT_WORD);
+	}
+	if (loader && vocab_loader_parse(loader, 0) < 0) {
+		vocab_list(VOCAB_LOADER, " or ", names, sizeof(names));
+		return usage_error(cur, "--loader '%s': LOADER is %s", loader, names);
+	}
 	body = json_pack("{s:s}", "name", pos[0]);
-	if (arch && strcmp(arch, "x86"))
+	if (arch && strcmp(arch, VOCAB_IMAGE_ARCH_DEFAULT_WORD))
 		json_object_set_new(body, "arch", json_string(arch));
 	if (loader)
 		json_object_set_new(body, "loader", json_string(loader));
@@ -502,8 +511,6 @@ static int cmd_device_add(int argc, char **argv)
 	return rc ? rc : print_added(j, "device");
 }
 
-static const char *const arch_classes[] = { "bios", "uefi-x86", "uefi-x64", "uefi-arm64" };
-
 /* "on IFACES[, and N relayed subnet(s) directed]" of a wake answer. */
 static void print_wake(const char *what, json_t *w)
 {
@@ -526,7 +533,8 @@ static int cmd_deploy(int argc, char **argv)
 {
 	const char *image = NULL, *device = NULL, *collection = NULL, *unknown = NULL;
 	const char *from = NULL, *expires = NULL, *pos[1];
-	bool required = false, available = false, arch_ok = false, wake = false;
+	bool required = false, available = false, wake = false;
+	char names[128];
 	const struct opt opts[] = { { "--image", &image, NULL },
 				    { "--device", &device, NULL },
 				    { "--collection", &collection, NULL },
@@ -555,11 +563,10 @@ static int cmd_deploy(int argc, char **argv)
 	    (device && (rc = check_name("device name", device))) ||
 	    (collection && (rc = check_name("collection name", collection))))
 		return rc;
-	for (size_t i = 0; unknown && i < ARRAY_SIZE(arch_classes); i++)
-		arch_ok |= !strcmp(unknown, arch_classes[i]);
-	if (unknown && !arch_ok)
-		return usage_error(cur, "--unknown '%s': ARCH is bios, uefi-x86, uefi-x64 or uefi-arm64",
-				   unknown);
+	if (unknown && vocab_arch_parse(unknown, 0) < 0) {
+		vocab_list(VOCAB_ARCH_TARGET, " or ", names, sizeof(names));
+		return usage_error(cur, "--unknown '%s': ARCH is %s", unknown, names);
+	}
 	body = json_pack("{s:s, s:s, s:s}", "name", pos[0], "image", image, "purpose",
 			 required ? "required" : "available");
 	if (device) {

@@ -4,6 +4,7 @@
 #include "store/store_backend.h"
 
 #include "common/template.h"
+#include "common/vocab.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -224,10 +225,12 @@ static int deployment_target(struct store_deployment *dep)
 		if (dev || coll)
 			return store_errorf(-EINVAL, "deployment '%s' targets unknown machines and "
 					    "must name no device or collection", dep->name);
-		if (dep->unknown_arch < 0 || dep->unknown_arch > STORE_UNKNOWN_ARCH_MAX)
+		if (!vocab_arch_targetable(dep->unknown_arch)) {
+			char names[128];
+			vocab_list(VOCAB_ARCH_TARGET, ", ", names, sizeof(names));
 			return store_errorf(-EINVAL, "deployment '%s': unknown machines' architecture "
-					    "class %d is not one of bios, uefi-x86, uefi-x64, uefi-arm64",
-					    dep->name, dep->unknown_arch);
+					    "class %d is not one of %s", dep->name, dep->unknown_arch, names);
+		}
 		return 0;
 	}
 	/* STORE_TARGET_DEVICE is the zero value: callers written before
@@ -301,6 +304,7 @@ int store_device_add_discovered(struct store *s, struct store_device *d, int64_t
 
 int store_image_add(struct store *s, struct store_image *im)
 {
+	char names[128];
 	int r;
 	if ((r = check_name("image", im->name, sizeof(im->name))) < 0 ||
 	    (r = check_path("kernel", im->kernel, sizeof(im->kernel))) < 0 ||
@@ -315,13 +319,17 @@ int store_image_add(struct store *s, struct store_image *im)
 		return store_errorf(-EINVAL, "image '%s': an nbp image takes no initrd or cmdline",
 				    im->name);
 	if (strnlen(im->arch, sizeof(im->arch)) >= sizeof(im->arch) ||
-	    (im->arch[0] && strcmp(im->arch, STORE_IMAGE_ARCH_ARM64) != 0))
-		return store_errorf(-EINVAL, "image '%s': arch must be empty (x86) or uefi-arm64",
-				    im->name);
+	    !vocab_image_arch_valid(im->arch)) {
+		vocab_list(VOCAB_IMAGE_ARCH, " or ", names, sizeof(names));
+		return store_errorf(-EINVAL, "image '%s': arch must be empty (%s) or %s", im->name,
+				    VOCAB_IMAGE_ARCH_DEFAULT_WORD, names);
+	}
 	if (strnlen(im->loader, sizeof(im->loader)) >= sizeof(im->loader) ||
-	    (im->loader[0] && strcmp(im->loader, "ipxe") && strcmp(im->loader, "grub")))
-		return store_errorf(-EINVAL, "image '%s': loader must be empty, ipxe or grub",
-				    im->name);
+	    (im->loader[0] && vocab_loader_parse(im->loader, 0) < 0)) {
+		vocab_list(VOCAB_LOADER, " or ", names, sizeof(names));
+		return store_errorf(-EINVAL, "image '%s': loader must be empty, %s", im->name,
+				    names);
+	}
 	if (im->created == 0)
 		im->created = unix_now();
 	return s->ops->image_add(s->impl, im);

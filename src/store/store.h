@@ -72,20 +72,12 @@ struct store_image {
 	char cmdline[512];
 	char nbp[256];           /* boot program image instead of kernel */
 	int64_t created;
-	/* STORE_IMAGE_ARCH_*: "" = x86 (BIOS, UEFI x86/x64), "uefi-arm64" */
+	/* "" = x86 (BIOS, UEFI x86/x64), "uefi-arm64" (common/vocab.h) */
 	char arch[16];
 	/* Boot loader family for UEFI x64 machines getting this image: ""
 	 * (the BootLoaderUEFIx64 setting), "ipxe" or "grub". */
 	char loader[8];
 };
-
-#define STORE_IMAGE_ARCH_ARM64 "uefi-arm64"
-/* Whether an image of arch "" or "uefi-arm64" runs on class (enum
- * pxe_arch_class; -1 = the machine sent none, taken as x86). */
-static inline bool store_image_arch_fits(const char *arch, int arch_class, int arm64_class)
-{
-	return (arch[0] != '\0') == (arch_class == arm64_class);
-}
 
 enum store_purpose { STORE_AVAILABLE = 0, STORE_REQUIRED = 1 };
 
@@ -99,9 +91,9 @@ enum store_target {
 	STORE_TARGET_UNKNOWN = 2,  /* unknown machines of one architecture class */
 };
 
-/* unknown_arch holds an enum pxe_arch_class (decide.h) value: bios (0),
- * uefi-x86 (1), uefi-x64 (2), uefi-arm64 (3). */
-#define STORE_UNKNOWN_ARCH_MAX 3
+/* unknown_arch holds an enum pxe_arch_class (common/vocab.h) value, one
+ * that vocab_arch_targetable() accepts: bios (0), uefi-x86 (1), uefi-x64
+ * (2), uefi-arm64 (3). */
 struct store_deployment {
 	int64_t id;
 	char name[64];

@@ -88,7 +88,7 @@ static void check_facts(const struct dhcp_msg *m, const char *mac, const char *g
 	assert_string_equal(s, guid);
 	assert_true(f.has_arch);
 	assert_int_equal(f.arch, arch);
-	assert_int_equal(f.arch_class, pxe_arch_classify(arch));
+	assert_int_equal(f.arch_class, vocab_arch_classify(arch));
 	assert_int_equal(f.is_ipxe, ipxe);
 	assert_int_equal(f.secs, m->hdr.secs);
 	assert_int_equal(f.via, PXE_VIA_DHCP);
@@ -540,10 +540,10 @@ static void test_arch_classify(void **state)
 		{ 0xffff, PXE_ARCH_OTHER, "other" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
-		assert_int_equal(pxe_arch_classify(t[i].arch), t[i].c);
-		assert_string_equal(pxe_arch_class_name(t[i].c), t[i].name);
+		assert_int_equal(vocab_arch_classify(t[i].arch), t[i].c);
+		assert_string_equal(vocab_arch_name(t[i].c), t[i].name);
 	}
-	assert_string_equal(pxe_arch_class_name((enum pxe_arch_class)99), "other");
+	assert_string_equal(vocab_arch_name((enum pxe_arch_class)99), "other");
 }
 
 static void test_boot_file(void **state)
@@ -564,7 +564,7 @@ static void test_boot_file(void **state)
 	assert_string_equal(out, "ipxe.efi");
 	const uint16_t unserved[] = { 6, 16, 2, 1000 };
 	for (size_t i = 0; i < ARRAY_SIZE(unserved); i++) {
-		f.arch = unserved[i], f.arch_class = pxe_arch_classify(unserved[i]);
+		f.arch = unserved[i], f.arch_class = vocab_arch_classify(unserved[i]);
 		assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), -ENOENT);
 	}
 	/* ARM64 UEFI (RFC 4578 §2.1: 11): GRUB, whatever the settings. */
@@ -577,7 +577,7 @@ static void test_boot_file(void **state)
 	strcpy(conf.loader_uefi_x64, "grub");
 	const uint16_t x64[] = { 7, 9 };
 	for (size_t i = 0; i < ARRAY_SIZE(x64); i++) {
-		f.arch = x64[i], f.arch_class = pxe_arch_classify(x64[i]);
+		f.arch = x64[i], f.arch_class = vocab_arch_classify(x64[i]);
 		assert_true(pxe_loader_grub(&conf, &f));
 		assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
 		assert_string_equal(out, "shimx64.efi");
@@ -756,7 +756,7 @@ static void test_http_boot(void **state)
 	assert_true(f.has_arch);
 	assert_int_equal(f.arch, 16);
 	assert_int_equal(f.arch_class, PXE_ARCH_UEFI_HTTP);
-	assert_string_equal(pxe_arch_class_name(f.arch_class), "uefi-http");
+	assert_string_equal(vocab_arch_name(f.arch_class), "uefi-http");
 	assert_true(f.has_guid);
 	assert_false(f.is_ipxe);
 	/* The x64 boot program over HTTP; over TFTP there is none for 16. */

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "common/vocab.h"
 #include "store/store.h"
 #include "tmpdb.h"
 
@@ -1414,7 +1415,7 @@ static void test_v4_v5_calls(void **state)
 
 	snprintf(im.name, sizeof(im.name), "arm");
 	snprintf(im.kernel, sizeof(im.kernel), "arm/Image");
-	snprintf(im.arch, sizeof(im.arch), STORE_IMAGE_ARCH_ARM64);
+	snprintf(im.arch, sizeof(im.arch), VOCAB_IMAGE_ARCH_ARM64);
 	snprintf(im.loader, sizeof(im.loader), "grub");
 	assert_int_equal(store_image_add(fx->s, &im), 0);
 	assert_int_equal(store_image_by_name(fx->s, "arm", &got), 0);
