@@ -10,6 +10,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/vocab.h"
+
 #define CONTENT_MAX_PROGRAMS 16
 #define CONTENT_MAX_MAPS 16
 
@@ -29,41 +31,20 @@ struct content {
 	size_t n_maps;
 };
 
-static bool name_char_ok(unsigned char ch)
-{
-	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
-		return true;
-	return strchr("._-+~,@=/", ch) != NULL && ch != '\0';
-}
-
 int content_check_name(const char *name, size_t len)
 {
-	if (!name)
+	switch (vocab_path_check(name, len, VOCAB_PATH_REQUEST)) {
+	case VOCAB_OK:
+		return 0;
+	case VOCAB_EMPTY:
 		return -EINVAL;
-	if (strnlen(name, len) != len)
-		return -EACCES; /* embedded NUL: the name the client meant is not this C string */
-	if (len > CONTENT_NAME_MAX)
+	case VOCAB_TOO_LONG:
 		return -ENAMETOOLONG;
-	if (len > 0 && name[0] == '/') {
-		name++;
-		len--;
-	}
-	if (len == 0)
-		return -EINVAL;
-	if (name[0] == '/')
+	default:
+		/* Embedded NUL (the name the client meant is not this C
+		 * string), a character outside the set, "//", "..". */
 		return -EACCES;
-	size_t comp = 0; /* start of the current component */
-	for (size_t i = 0; i <= len; i++) {
-		if (i == len || name[i] == '/') {
-			if (i - comp == 2 && name[comp] == '.' && name[comp + 1] == '.')
-				return -EACCES;
-			comp = i + 1;
-			continue;
-		}
-		if (!name_char_ok((unsigned char)name[i]))
-			return -EACCES;
 	}
-	return 0;
 }
 
 /* beneath: the client's name must stay inside dirfd, symlinks included

@@ -8,7 +8,8 @@
  * boot program directory (Debian's ipxe package: /usr/lib/ipxe) when the
  * root does not hold them.
  *
- * Name rules (each refusal has its own errno so a log line names one check):
+ * Name rules (vocab_path_check(), VOCAB_PATH_REQUEST, in common/vocab.h;
+ * each refusal has its own errno so a log line names one check):
  *   -EINVAL        empty name (or only "/")
  *   -ENAMETOOLONG  more than CONTENT_NAME_MAX bytes
  *   -EACCES        hostile name: a byte outside [A-Za-z0-9._+~,@=-/],
@@ -32,7 +33,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONTENT_NAME_MAX 255
+#include "common/vocab.h"
+
+#define CONTENT_NAME_MAX VOCAB_PATH_MAX
 
 struct content;
 

@@ -126,13 +126,13 @@ static void out_image(struct out *o, const struct decision *d, const char *base_
 
 int boot_script_check(const struct decision *d)
 {
-	if (!http_name_valid(d->deployment_name) || !http_name_valid(d->image_name))
+	if (!vocab_name_valid(d->deployment_name) || !vocab_name_valid(d->image_name))
 		return -EINVAL;
 	if (d->nbp[0])
-		return http_path_valid(d->nbp) ? 0 : -EINVAL;
-	if (!http_path_valid(d->kernel))
+		return vocab_path_valid(d->nbp) ? 0 : -EINVAL;
+	if (!vocab_path_valid(d->kernel))
 		return -EINVAL;
-	if (d->initrd[0] && !http_path_valid(d->initrd))
+	if (d->initrd[0] && !vocab_path_valid(d->initrd))
 		return -EINVAL;
 	if (!http_cmdline_valid(d->cmdline))
 		return -EINVAL;

@@ -14,7 +14,7 @@
  *                      chain and then also exit.
  *
  * Injection: paths go into URLs percent-encoded; names must be valid names
- * (http_name_valid); the cmdline must pass http_cmdline_valid; free text
+ * (vocab_name_valid); the cmdline must pass http_cmdline_valid; free text
  * (reasons) is reduced to characters iPXE does not interpret.  Anything
  * that cannot be made safe is refused with -EINVAL, never passed through. */
 #pragma once

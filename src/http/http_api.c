@@ -369,7 +369,7 @@ static int field_name(json_t *o, const char *key, bool required, const char **ou
 {
 	if (field_str(o, key, required, out, e) < 0)
 		return -1;
-	if (*out && !http_name_valid(*out))
+	if (*out && !vocab_name_valid(*out))
 		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
 				"field '%s' must be 1 to %d characters of A-Z a-z 0-9 . _ -", key,
 				HTTP_NAME_MAX);
@@ -381,7 +381,7 @@ static int field_path(json_t *o, const char *key, bool required, const char **ou
 {
 	if (field_str(o, key, required, out, e) < 0)
 		return -1;
-	if (*out && !http_path_valid(*out))
+	if (*out && !vocab_path_valid(*out))
 		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
 				"field '%s' must be a relative path of A-Z a-z 0-9 . _ - + / "
 				"without '..' (at most 255 characters)", key);
@@ -1042,7 +1042,7 @@ static int events_list(struct http_server *s, struct MHD_Connection *c, struct h
 	unsigned long long lim = EVENTS_DEFAULT_LIMIT;
 	int rc;
 
-	if (device && !http_name_valid(device))
+	if (device && !vocab_name_valid(device))
 		return api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field",
 				"parameter 'device' is not a valid name");
 	if (mac && mac_parse(mac, f.mac) < 0)
@@ -1177,7 +1177,7 @@ static int url_name(const char *url, const char *prefix, char name[HTTP_NAME_MAX
 		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found", "no such name in the URL");
 	memcpy(name, p, n);
 	name[n] = '\0';
-	if (!http_name_valid(name))
+	if (!vocab_name_valid(name))
 		return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found",
 				"a name is 1 to %d characters of A-Z a-z 0-9 . _ -", HTTP_NAME_MAX);
 	return 0;
@@ -2539,7 +2539,7 @@ static int vars_path_parse(const char *url, struct vars_path *p, struct api_err 
 					level);
 		memcpy(p->owner, seg[1], len[1]);
 		p->owner[len[1]] = '\0';
-		if (!http_name_valid(p->owner))
+		if (!vocab_name_valid(p->owner))
 			return api_fail(e, MHD_HTTP_NOT_FOUND, "not_found",
 					"a name is 1 to %d characters of A-Z a-z 0-9 . _ -",
 					HTTP_NAME_MAX);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "common/util.h"
+#include "common/vocab.h"
 
 #include <string.h>
 #include <strings.h>
@@ -135,53 +136,6 @@ int http_range_parse(const char *hdr, uint64_t size, uint64_t *start, uint64_t *
 	return HTTP_RANGE_PARTIAL;
 }
 
-static bool name_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '.' ||
-	       c == '_' || c == '-';
-}
-
-bool http_name_valid(const char *s)
-{
-	size_t n;
-	if (!s)
-		return false;
-	n = strnlen(s, HTTP_NAME_MAX + 1);
-	if (n == 0 || n > HTTP_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!name_char(s[i]))
-			return false;
-	return true;
-}
-
-bool http_path_valid(const char *s)
-{
-	size_t n, seg = 0;
-	if (!s)
-		return false;
-	n = strnlen(s, 256);
-	if (n == 0 || n > 255 || s[0] == '/')
-		return false;
-	for (size_t i = 0; i <= n; i++) {
-		char c = s[i];
-		if (c == '/' || c == '\0') {
-			const char *segp = s + i - seg;
-			if (seg == 0)
-				return false; /* "a//b" or trailing '/' */
-			if ((seg == 1 && segp[0] == '.') ||
-			    (seg == 2 && segp[0] == '.' && segp[1] == '.'))
-				return false;
-			seg = 0;
-			continue;
-		}
-		if (!name_char(c) && c != '+')
-			return false;
-		seg++;
-	}
-	return true;
-}
-
 bool http_cmdline_valid(const char *s)
 {
 	size_t n;
@@ -266,7 +220,7 @@ int http_csv_device_parse(const char *line, size_t len, struct http_csv_device *
 	}
 	memcpy(out->name, f[0], n);
 	out->name[n] = '\0';
-	if (!http_name_valid(out->name)) {
+	if (!vocab_name_valid(out->name)) {
 		snprintf(why, whylen, "name must be 1 to %d characters of A-Z a-z 0-9 . _ -",
 			 HTTP_NAME_MAX);
 		return -EINVAL;

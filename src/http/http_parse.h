@@ -1,12 +1,15 @@
 /* http_parse: pure helpers for the HTTP module -- the Range header parser
- * and the validators for names, paths and text that reach the store or an
- * iPXE script.  No sockets, no globals, no allocation: safe to fuzz and to
- * share with pxectl (which validates the same fields client-side). */
+ * and the validators for text that reaches the store or an iPXE script
+ * (names and paths: common/vocab.h).  No sockets, no globals, no
+ * allocation: safe to fuzz and to share with pxectl (which validates the
+ * same fields client-side). */
 #pragma once
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/vocab.h"
 
 /* http_range_parse() results. */
 #define HTTP_RANGE_PARTIAL 0           /* one satisfiable range: answer 206 */
@@ -29,15 +32,9 @@
  * Numbers that overflow 64 bits saturate, so they behave like "very large". */
 int http_range_parse(const char *hdr, uint64_t size, uint64_t *start, uint64_t *end);
 
-#define HTTP_NAME_MAX 63
-
-/* A device, image or deployment name: 1..63 of [A-Za-z0-9._-]. */
-bool http_name_valid(const char *s);
-
-/* A file path relative to the content root, as stored in an image: 1..255
- * bytes of [A-Za-z0-9._/+-], no leading '/', no "." or ".." segment, no
- * empty segment ("a//b").  The content module checks again when opening. */
-bool http_path_valid(const char *s);
+/* The longest name (vocab_name_valid(), common/vocab.h): the HTTP side
+ * sizes its name buffers with it. */
+#define HTTP_NAME_MAX VOCAB_NAME_MAX
 
 /* A kernel command line that can be written into an iPXE script without
  * changing its meaning: at most 511 bytes of printable ASCII, none of the

@@ -402,16 +402,16 @@ static const struct command *cur; /* the running command, for usage errors */
 
 static int check_name(const char *what, const char *v)
 {
-	if (http_name_valid(v))
+	if (vocab_name_valid(v))
 		return 0;
 	fprintf(stderr, "pxectl: %s '%s' is not valid: use 1 to %d characters of A-Z a-z 0-9 . _ -\n",
-		what, v, HTTP_NAME_MAX);
+		what, v, VOCAB_NAME_MAX);
 	return EXIT_ERR;
 }
 
 static int check_path(const char *what, const char *v)
 {
-	if (http_path_valid(v))
+	if (vocab_path_valid(v))
 		return 0;
 	fprintf(stderr, "pxectl: %s '%s' is not valid: give a path relative to the content root, "
 			"without '..'\n", what, v);

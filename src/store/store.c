@@ -143,23 +143,27 @@ static int64_t unix_now(void)
 	return (int64_t)time(NULL);
 }
 
-/* Names show up in log lines, URLs and CLI output: printable ASCII, no
- * quotes or slashes, so they never need escaping. */
-static int check_name(const char *what, const char *name, size_t max)
+/* Names show up in log lines, URLs and CLI output: the store's own rule
+ * (vocab_name_check(), VOCAB_NAME_STORED).  Every name field is
+ * char[VOCAB_NAME_MAX + 1]. */
+_Static_assert(sizeof(((struct store_device *)0)->name) == VOCAB_NAME_MAX + 1, "name size");
+_Static_assert(sizeof(((struct store_image *)0)->kernel) == VOCAB_PATH_MAX + 1, "path size");
+static int check_name(const char *what, const char *name)
 {
-	size_t n = name ? strnlen(name, max) : 0;
-	if (n == 0)
+	switch (vocab_name_check(name, name ? strnlen(name, VOCAB_NAME_MAX + 1) : 0,
+				 VOCAB_NAME_STORED)) {
+	case VOCAB_OK:
+		return 0;
+	case VOCAB_EMPTY:
 		return store_errorf(-EINVAL, "%s name is empty", what);
-	if (n >= max)
-		return store_errorf(-EINVAL, "%s name is longer than %zu characters", what, max - 1);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)name[i];
-		if (c <= 0x20 || c >= 0x7f || c == '\'' || c == '"' || c == '/' || c == '\\')
-			return store_errorf(-EINVAL,
-					    "%s name may hold letters, digits and punctuation other "
-					    "than quotes, slashes and spaces", what);
+	case VOCAB_TOO_LONG:
+		return store_errorf(-EINVAL, "%s name is longer than %d characters", what,
+				    VOCAB_NAME_MAX);
+	default:
+		return store_errorf(-EINVAL,
+				    "%s name may hold letters, digits and punctuation other "
+				    "than quotes, slashes and spaces", what);
 	}
-	return 0;
 }
 
 static int check_text(const char *what, const char *v, size_t max)
@@ -174,17 +178,24 @@ static int check_text(const char *what, const char *v, size_t max)
 }
 
 /* Boot file paths are relative to the content root and served over TFTP
- * and HTTP: no absolute paths, no "..", no backslashes. */
-static int check_path(const char *what, const char *v, size_t max)
+ * and HTTP: the store's own rule (vocab_path_check(), VOCAB_PATH_STORED).
+ * Every path field is char[VOCAB_PATH_MAX + 1]. */
+static int check_path(const char *what, const char *v)
 {
-	int r = check_text(what, v, max);
-	if (r < 0)
-		return r;
-	if (v[0] == '/' || strchr(v, '\\') || strstr(v, "..") || strchr(v, ' '))
+	switch (vocab_path_check(v, strnlen(v, VOCAB_PATH_MAX + 1), VOCAB_PATH_STORED)) {
+	case VOCAB_OK:
+		return 0;
+	case VOCAB_TOO_LONG:
+		return store_errorf(-EINVAL, "%s is longer than %d characters", what,
+				    VOCAB_PATH_MAX);
+	case VOCAB_CONTROL:
+	case VOCAB_NUL:
+		return store_errorf(-EINVAL, "%s holds a control character", what);
+	default:
 		return store_errorf(-EINVAL,
 				    "%s '%s' must be a path relative to the content root, without "
 				    "'..', backslashes or spaces", what, v);
-	return 0;
+	}
 }
 
 static bool bytes_all(const uint8_t *b, size_t n, uint8_t v)
@@ -198,7 +209,7 @@ static bool bytes_all(const uint8_t *b, size_t n, uint8_t v)
 /* A device's name, MAC and GUID; fills in created and a sane arch. */
 static int check_device(struct store_device *d)
 {
-	int r = check_name("device", d->name, sizeof(d->name));
+	int r = check_name("device", d->name);
 	if (r < 0)
 		return r;
 	if (bytes_all(d->mac, MAC_LEN, 0) || bytes_all(d->mac, MAC_LEN, 0xff) || (d->mac[0] & 1))
@@ -306,11 +317,11 @@ int store_image_add(struct store *s, struct store_image *im)
 {
 	char names[128];
 	int r;
-	if ((r = check_name("image", im->name, sizeof(im->name))) < 0 ||
-	    (r = check_path("kernel", im->kernel, sizeof(im->kernel))) < 0 ||
-	    (r = check_path("initrd", im->initrd, sizeof(im->initrd))) < 0 ||
+	if ((r = check_name("image", im->name)) < 0 ||
+	    (r = check_path("kernel", im->kernel)) < 0 ||
+	    (r = check_path("initrd", im->initrd)) < 0 ||
 	    (r = check_text("cmdline", im->cmdline, sizeof(im->cmdline))) < 0 ||
-	    (r = check_path("nbp", im->nbp, sizeof(im->nbp))) < 0)
+	    (r = check_path("nbp", im->nbp)) < 0)
 		return r;
 	if (!im->kernel[0] == !im->nbp[0])
 		return store_errorf(-EINVAL, "image '%s' needs either a kernel or an nbp (not both)",
@@ -337,7 +348,7 @@ int store_image_add(struct store *s, struct store_image *im)
 
 int store_deployment_add(struct store *s, struct store_deployment *dep)
 {
-	int r = check_name("deployment", dep->name, sizeof(dep->name));
+	int r = check_name("deployment", dep->name);
 	if (r < 0)
 		return r;
 	if (dep->purpose != STORE_REQUIRED && dep->purpose != STORE_AVAILABLE)
@@ -364,7 +375,7 @@ int store_deployment_set_window(struct store *s, const char *name, int64_t avail
 
 int store_collection_add(struct store *s, struct store_collection *c)
 {
-	int r = check_name("collection", c->name, sizeof(c->name));
+	int r = check_name("collection", c->name);
 	if (r < 0)
 		return r;
 	if (c->created == 0)

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = http_csv_device_parse(line, size, &d, why, sizeof(why));
 	if (rc != 0 && rc != 1 && rc != -EINVAL)
 		abort();
-	if (rc == 0 && !http_name_valid(d.name))
+	if (rc == 0 && !vocab_name_valid(d.name))
 		abort();
 	if (rc < 0 && !memchr(why, '\0', sizeof(why)))
 		abort();

@@ -23,8 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (rc != HTTP_RANGE_PARTIAL && rc != HTTP_RANGE_IGNORE && rc != HTTP_RANGE_UNSATISFIABLE)
 		abort();
-	http_name_valid(hdr);
-	http_path_valid(hdr);
+	vocab_name_valid(hdr);
+	vocab_path_valid(hdr);
 	http_cmdline_valid(hdr);
 	free(hdr);
 	return 0;

@@ -325,54 +325,6 @@ static void test_range_prefixes(void **state)
 	}
 }
 
-static void test_name_valid(void **state)
-{
-	char longest[64], toolong[65];
-	memset(longest, 'a', 63);
-	longest[63] = '\0';
-	memset(toolong, 'a', 64);
-	toolong[64] = '\0';
-	assert_true(http_name_valid("lab-01"));
-	assert_true(http_name_valid("Debian_12.4"));
-	assert_true(http_name_valid("a"));
-	assert_true(http_name_valid(longest));
-	assert_false(http_name_valid(toolong));
-	assert_false(http_name_valid(""));
-	assert_false(http_name_valid(NULL));
-	assert_false(http_name_valid("a b"));
-	assert_false(http_name_valid("a/b"));
-	assert_false(http_name_valid("a\nb"));
-	assert_false(http_name_valid("caf\xc3\xa9"));
-	assert_false(http_name_valid("x'y"));
-}
-
-static void test_path_valid(void **state)
-{
-	char longp[300];
-	assert_true(http_path_valid("linux"));
-	assert_true(http_path_valid("debian/12/initrd.gz"));
-	assert_true(http_path_valid("ipxe/snp+x64.efi"));
-	assert_true(http_path_valid("..a/b.."));
-	assert_false(http_path_valid(NULL));
-	assert_false(http_path_valid(""));
-	assert_false(http_path_valid("/linux"));
-	assert_false(http_path_valid(".."));
-	assert_false(http_path_valid("../x"));
-	assert_false(http_path_valid("a/../x"));
-	assert_false(http_path_valid("a/.."));
-	assert_false(http_path_valid("./a"));
-	assert_false(http_path_valid("a//b"));
-	assert_false(http_path_valid("a/"));
-	assert_false(http_path_valid("a\\b"));
-	assert_false(http_path_valid("a b"));
-	assert_false(http_path_valid("a%2fb"));
-	memset(longp, 'a', 299);
-	longp[299] = '\0';
-	assert_false(http_path_valid(longp));
-	longp[255] = '\0';
-	assert_true(http_path_valid(longp));
-}
-
 static void test_cmdline_valid(void **state)
 {
 	assert_true(http_cmdline_valid(""));
@@ -697,8 +649,6 @@ int main(void)
 		cmocka_unit_test(test_range_vectors),
 		cmocka_unit_test(test_range_long_list),
 		cmocka_unit_test(test_range_prefixes),
-		cmocka_unit_test(test_name_valid),
-		cmocka_unit_test(test_path_valid),
 		cmocka_unit_test(test_cmdline_valid),
 		cmocka_unit_test(test_script_report_url),
 		cmocka_unit_test(test_script_password_prompt),
