@@ -23,6 +23,9 @@
 
 #include "conf/conf.h"
 
+/* "[IPv6]:PORT" at most. */
+#define PXE_URL_HOST_LEN (INET6_ADDRSTRLEN + 8)
+
 bool pxe_is_client(const struct dhcp_msg *m)
 {
 	static const char pxe[] = "PXEClient";
@@ -70,34 +73,33 @@ int pxe_facts_from_msg(const struct dhcp_msg *m, struct pxe_facts *f)
 	return 0;
 }
 
-/* The host part of URLs on pxed's HTTP side.  HTTP bound to one IPv4
- * address listens there only: the URL must name it, not the address the
- * DHCP request came in on. */
-static void http_host(const struct pxed_conf *conf, struct in_addr server,
-		      char ip[INET_ADDRSTRLEN])
+/* HOST:PORT of URLs on pxed's HTTP side (url_http_host(): HTTP bound to
+ * one address listens there only, so the URL must name it, not the
+ * address the DHCP request came in on).  server is an IPv4 address: this
+ * is DHCPv4. */
+static int http_host(const struct pxed_conf *conf, struct in_addr server, char *out, size_t len)
 {
-	struct in_addr http_ip;
-	if (inet_pton(AF_INET, conf->http_address, &http_ip) == 1 && http_ip.s_addr)
-		server = http_ip;
-	inet_ntop(AF_INET, &server, ip, INET_ADDRSTRLEN);
+	struct sockaddr_storage ss = { .ss_family = AF_INET };
+	((struct sockaddr_in *)&ss)->sin_addr = server;
+	return url_http_host(conf->http_address, &ss, conf->http_port, out, len);
 }
 
 static int script_url(const struct pxed_conf *conf, const struct pxe_facts *f,
 		      struct in_addr server, const char *token, char *out, size_t outlen)
 {
-	char ip[INET_ADDRSTRLEN], mac[MAC_STR_LEN], guid[GUID_STR_LEN];
+	char host[PXE_URL_HOST_LEN], mac[MAC_STR_LEN], guid[GUID_STR_LEN];
 	char extra[64] = "";
 	size_t el = 0;
 	int n;
 
-	http_host(conf, server, ip);
+	if ((n = http_host(conf, server, host, sizeof(host))) < 0)
+		return n;
 	mac_format(f->mac, mac);
 	/* The token stands for the GUID and arch pxed saw (boot_token.h):
 	 * with them as well the URL would not fit the 128-byte file field
 	 * (RFC 2131 §2). */
 	if (token && *token) {
-		n = snprintf(out, outlen, "http://%s:%u/boot.ipxe?mac=%s&t=%s", ip,
-			     (unsigned)conf->http_port, mac, token);
+		n = snprintf(out, outlen, "http://%s/boot.ipxe?mac=%s&t=%s", host, mac, token);
 		if (n < 0 || (size_t)n >= outlen)
 			return -ENOBUFS;
 		return 0;
@@ -108,8 +110,7 @@ static int script_url(const struct pxed_conf *conf, const struct pxe_facts *f,
 	}
 	if (f->has_arch)
 		snprintf(extra + el, sizeof(extra) - el, "&arch=%u", (unsigned)f->arch);
-	n = snprintf(out, outlen, "http://%s:%u/boot.ipxe?mac=%s%s", ip,
-		     (unsigned)conf->http_port, mac, extra);
+	n = snprintf(out, outlen, "http://%s/boot.ipxe?mac=%s%s", host, mac, extra);
 	if (n < 0 || (size_t)n >= outlen)
 		return -ENOBUFS;
 	return 0;
@@ -173,7 +174,7 @@ int pxe_http_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
 		       struct in_addr server, const char *token, char *out, size_t outlen)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	char ip[INET_ADDRSTRLEN];
+	char host[PXE_URL_HOST_LEN];
 	const char *nbp;
 	size_t o;
 	int n;
@@ -188,8 +189,9 @@ int pxe_http_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
 	}
 	if (!nbp[0])
 		return -ENOENT;
-	http_host(conf, server, ip);
-	n = snprintf(out, outlen, "http://%s:%u/files/", ip, (unsigned)conf->http_port);
+	if ((n = http_host(conf, server, host, sizeof(host))) < 0)
+		return n;
+	n = snprintf(out, outlen, "http://%s/files/", host);
 	if (n < 0 || (size_t)n >= outlen)
 		return -ENOBUFS;
 	/* The name is a plain file name (conf.c), yet may hold bytes a URI
@@ -218,12 +220,12 @@ int pxe_http_boot_file(const struct pxed_conf *conf, const struct pxe_facts *f,
 int pxe_http_local_file(const struct pxed_conf *conf, struct in_addr server, char *out,
 			size_t outlen)
 {
-	char ip[INET_ADDRSTRLEN];
+	char host[PXE_URL_HOST_LEN];
 	int n;
 
-	http_host(conf, server, ip);
-	n = snprintf(out, outlen, "http://%s:%u" PXE_HTTP_LOCAL_PATH, ip,
-		     (unsigned)conf->http_port);
+	if ((n = http_host(conf, server, host, sizeof(host))) < 0)
+		return n;
+	n = snprintf(out, outlen, "http://%s" PXE_HTTP_LOCAL_PATH, host);
 	if (n < 0 || (size_t)n >= outlen)
 		return -ENOBUFS;
 	return 0;

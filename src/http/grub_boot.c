@@ -225,21 +225,20 @@ static void job_work(struct ev_work_job *j)
 	}
 }
 
-/* The host of the report URL: [http] Address when it is one IPv4
- * address, else the address GRUB reached pxed's TFTP side on. */
-static void http_host(const struct pxed_conf *conf, struct in_addr local, char ip[INET_ADDRSTRLEN])
+/* HOST:PORT of the report URL: [http] Address when it names one address,
+ * else the address GRUB reached pxed's TFTP side on (url_http_host()). */
+static int http_host(const struct pxed_conf *conf, struct in_addr local, char *out, size_t len)
 {
-	struct in_addr a;
-	if (inet_pton(AF_INET, conf->http_address, &a) == 1 && a.s_addr)
-		local = a;
-	inet_ntop(AF_INET, &local, ip, INET_ADDRSTRLEN);
+	struct sockaddr_storage ss = { .ss_family = AF_INET };
+	((struct sockaddr_in *)&ss)->sin_addr = local;
+	return url_http_host(conf->http_address, &ss, conf->http_port, out, len);
 }
 
 static void send_config(struct grub_boot *g, struct tftp_gen_req *req, struct decision *d,
 			const struct pxe_facts *f, struct in_addr local, bool confirmed,
 			const char *token)
 {
-	char server[INET_ADDRSTRLEN], host[INET_ADDRSTRLEN], mac[MAC_STR_LEN], report[200];
+	char server[INET_ADDRSTRLEN], host[INET6_ADDRSTRLEN + 8], mac[MAC_STR_LEN], report[200];
 	struct grub_script_opts o = { .server = server, .mac = mac, .confirmed = confirmed };
 	char *cfg = malloc(GRUB_CFG_MAX);
 	int n;
@@ -251,9 +250,8 @@ static void send_config(struct grub_boot *g, struct tftp_gen_req *req, struct de
 	inet_ntop(AF_INET, &local, server, sizeof(server));
 	mac_format(f->mac, mac);
 	if (token) {
-		http_host(g->conf, local, host);
-		snprintf(report, sizeof(report), "http://%s:%u/api/v1/report?token=%s", host,
-			 (unsigned)g->conf->http_port, token);
+		http_host(g->conf, local, host, sizeof(host));
+		snprintf(report, sizeof(report), "http://%s/api/v1/report?token=%s", host, token);
 		o.report_url = report;
 	}
 	n = grub_script_build(d, &o, cfg, GRUB_CFG_MAX);

@@ -599,8 +599,12 @@ static void test_boot_file(void **state)
 	f.has_arch = false;
 	assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, "http://192.168.1.5:8080/boot.ipxe?mac=52:54:00:12:34:56");
-	/* HTTP bound to one IPv4 address: the URL names it; a wildcard or
-	 * a non-IPv4 Address leaves the receiving interface's address. */
+	/* HTTP bound to one address: the URL names it, an IPv6 one in
+	 * brackets (RFC 3986 §3.2.2); a wildcard Address leaves the
+	 * receiving interface's address. */
+	snprintf(conf.http_address, sizeof(conf.http_address), "2001:db8::7");
+	assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
+	assert_string_equal(out, "http://[2001:db8::7]:8080/boot.ipxe?mac=52:54:00:12:34:56");
 	snprintf(conf.http_address, sizeof(conf.http_address), "10.9.8.7");
 	assert_int_equal(pxe_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, "http://10.9.8.7:8080/boot.ipxe?mac=52:54:00:12:34:56");
@@ -780,6 +784,9 @@ static void test_http_boot(void **state)
 	snprintf(conf.http_address, sizeof(conf.http_address), "10.9.8.7");
 	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, "http://10.9.8.7:8080/files/ipxe.efi");
+	snprintf(conf.http_address, sizeof(conf.http_address), "2001:db8::7");
+	assert_int_equal(pxe_http_boot_file(&conf, &f, srv, NULL, out, sizeof(out)), 0);
+	assert_string_equal(out, "http://[2001:db8::7]:8080/files/ipxe.efi");
 	conf.http_address[0] = '\0';
 	/* A configured name with bytes a URI cannot carry is percent-encoded. */
 	snprintf(conf.boot_uefi_x64, sizeof(conf.boot_uefi_x64), "my boot%%#?\xe9.efi");
