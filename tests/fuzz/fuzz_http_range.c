@@ -25,6 +25,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	vocab_name_valid(hdr);
 	vocab_path_valid(hdr);
+	/* Each mode reads only the counted bytes (the copy is exact), and
+	 * whatever the narrow image rule takes, the wider ones take too. */
+	for (unsigned r = VOCAB_PATH_IMAGE; r <= VOCAB_PATH_REQUEST; r++)
+		(void)vocab_path_check((const char *)data + 8, size - 8, (enum vocab_path_rule)r);
+	(void)vocab_name_check((const char *)data + 8, size - 8, VOCAB_NAME_STORED);
+	if (vocab_path_valid(hdr) &&
+	    vocab_path_check(hdr, strlen(hdr), VOCAB_PATH_REQUEST) != VOCAB_OK)
+		abort();
 	http_cmdline_valid(hdr);
 	free(hdr);
 	return 0;
