@@ -221,7 +221,8 @@ static int conf_set(struct pxed_conf *c, const struct conf_item *it, const char 
 			return 0;
 		}
 		if (it->min)
-			snprintf(names, sizeof(names), "%s (the only boot loader for this architecture)",
+			snprintf(names, sizeof(names),
+				 "%s (the only boot loader for this architecture)",
 				 vocab_loader_name(VOCAB_LOADER_GRUB));
 		else
 			vocab_list(VOCAB_LOADER, " or ", names, sizeof(names));

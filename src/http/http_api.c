@@ -496,8 +496,10 @@ static json_t *deployment_json(const struct store_deployment *d)
 		      time_json(d->expires * 1000), "created", time_json(d->created * 1000));
 	if (o)
 		json_object_set_new(o, "unknown_arch",
-				    d->target == STORE_TARGET_UNKNOWN && vocab_arch_targetable(d->unknown_arch)
-					    ? json_string(vocab_arch_name((enum pxe_arch_class)d->unknown_arch))
+				    d->target == STORE_TARGET_UNKNOWN &&
+						    vocab_arch_targetable(d->unknown_arch)
+					    ? json_string(vocab_arch_name(
+						      (enum pxe_arch_class)d->unknown_arch))
 					    : json_null());
 	return o;
 }

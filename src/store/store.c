@@ -240,7 +240,8 @@ static int deployment_target(struct store_deployment *dep)
 			char names[128];
 			vocab_list(VOCAB_ARCH_TARGET, ", ", names, sizeof(names));
 			return store_errorf(-EINVAL, "deployment '%s': unknown machines' architecture "
-					    "class %d is not one of %s", dep->name, dep->unknown_arch, names);
+					    "class %d is not one of %s", dep->name, dep->unknown_arch,
+					    names);
 		}
 		return 0;
 	}

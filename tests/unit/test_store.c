@@ -353,6 +353,8 @@ static void test_device_unknown_and_invalid(void **state)
 	assert_string_equal(store_last_error(fx->s), "device name is empty");
 	mk_device(&d, "has space", 1, NULL);
 	assert_int_equal(store_device_add(fx->s, &d), -EINVAL);
+	assert_string_equal(store_last_error(fx->s), "device name may hold letters, digits and "
+			    "punctuation other than quotes, slashes and spaces");
 	mk_device(&d, "quote'", 1, NULL);
 	assert_int_equal(store_device_add(fx->s, &d), -EINVAL);
 	mk_device(&d, "vm1", 1, NULL);
@@ -1130,6 +1132,8 @@ static void test_deployment_targets(void **state)
 	dep.target = STORE_TARGET_UNKNOWN;
 	dep.unknown_arch = 4;
 	assert_int_equal(store_deployment_add(fx->s, &dep), -EINVAL);
+	assert_non_null(strstr(store_last_error(fx->s), "architecture class 4 is not one of bios, "
+							"uefi-x86, uefi-x64, uefi-arm64"));
 	dep.unknown_arch = -1;
 	assert_int_equal(store_deployment_add(fx->s, &dep), -EINVAL);
 	dep.unknown_arch = 3;
@@ -1424,6 +1428,24 @@ static void test_v4_v5_calls(void **state)
 	snprintf(im.name, sizeof(im.name), "bad");
 	snprintf(im.loader, sizeof(im.loader), "lilo");
 	assert_int_equal(store_image_add(fx->s, &im), -EINVAL);
+	/* The messages, now built from the vocabulary's tables, keep their
+	 * words. */
+	assert_string_equal(store_last_error(fx->s), "image 'bad': loader must be empty, ipxe or grub");
+	snprintf(im.loader, sizeof(im.loader), "grub");
+	snprintf(im.arch, sizeof(im.arch), "x86");
+	assert_int_equal(store_image_add(fx->s, &im), -EINVAL);
+	assert_string_equal(store_last_error(fx->s),
+			    "image 'bad': arch must be empty (x86) or uefi-arm64");
+	im.arch[0] = '\0';
+	snprintf(im.kernel, sizeof(im.kernel), "a..b");
+	assert_int_equal(store_image_add(fx->s, &im), -EINVAL);
+	assert_string_equal(store_last_error(fx->s),
+			    "kernel 'a..b' must be a path relative to the content root, without "
+			    "'..', backslashes or spaces");
+	snprintf(im.kernel, sizeof(im.kernel), "a\tb");
+	assert_int_equal(store_image_add(fx->s, &im), -EINVAL);
+	assert_string_equal(store_last_error(fx->s), "kernel holds a control character");
+	snprintf(im.kernel, sizeof(im.kernel), "arm/Image");
 	assert_true(store_rows_read(fx->s) > rows0);
 
 	int64_t a = add_device(fx->s, "web_1", 1, NULL), b = add_device(fx->s, "webx1", 2, NULL);
