@@ -941,6 +941,7 @@ static void test_decide_cached(void **state)
 	assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
 	uint64_t t0 = now_ms();
 	assert_int_equal(decide_cached(fx->d, &f, &c), 1);
+	decide_record(fx->d, &f, &c);
 	assert_true(now_ms() - t0 < 100);
 	assert_int_equal(c.outcome, DECISION_BOOT);
 	assert_string_equal(c.reason, d.reason);
@@ -952,6 +953,7 @@ static void test_decide_cached(void **state)
 	fx->conf.is_active = false;
 	facts_for(&f, MAC_UNKNOWN);
 	assert_int_equal(decide_cached(fx->d, &f, &c), 1);
+	decide_record(fx->d, &f, &c);
 	assert_int_equal(c.outcome, DECISION_IGNORE);
 	fx->conf.is_active = true;
 	assert_int_equal(decide_cached(fx->d, &f, &c), 0); /* unknown: the store decides */
