@@ -53,14 +53,14 @@ start_pxed "$TMP/pxed.conf"
 use_pxed_api
 ctl() { "$PXECTL" "$@" >"$TMP/ctl.out" 2>&1 || { cat "$TMP/ctl.out" >&2; fail "pxectl $*"; }; }
 
-# events MAC: that machine's events, oldest first, one "via|outcome|reason"
+# events MAC: that machine's events in the order they were written, one "via|outcome|reason"
 # line each, as the API gives them.
 events() {
 	curl -sf -H "Authorization: Bearer $(cat "$PXED_TOKEN_FILE")" \
 		"$B/api/v1/events?mac=$1&limit=100" >"$TMP/events.json" || fail "GET /api/v1/events"
 	python3 -c '
 import json, sys
-for e in sorted(json.load(open(sys.argv[1])), key=lambda e: (e["time_ms"], e["id"])):
+for e in sorted(json.load(open(sys.argv[1])), key=lambda e: e["id"]):
     print("%s|%s|%s" % (e["via"], e["outcome"], e["reason"]))' "$TMP/events.json"
 }
 # mark MAC / since MAC: the events recorded since the mark, in $TMP/new.
