@@ -25,7 +25,6 @@
 #include "conf/conf.h"
 #include "decide/boot_token.h"
 #include "decide/decide.h"
-#include "http/boot_script.h"
 #include "http/grub_script.h"
 #include "http/http_answers.h"
 #include "http/http_internal.h"
