@@ -82,7 +82,7 @@ const char *decision_outcome_name(enum decision_outcome o);
 const char *pxe_arch_class_name(enum pxe_arch_class a);
 enum pxe_arch_class pxe_arch_classify(uint16_t arch);
 
-struct decider; /* owned by the decide module; see decide.c */
+struct decider; /* owned by the decide module; see decide_int.h */
 
 /* ---- Recording a decision ----------------------------------------------
  * Every answer a client gets is one boot event, and the event says what
@@ -237,7 +237,7 @@ void decider_free(struct decider *d); /* accepts NULL */
  * 4. DHCP secs below ResponseDelay     -> ignore ("not serviced yet"); a
  *    DISCOVER only, not the follow-up of a client that chose this server
  *    -- the cache answers from here on --
- * 5. identity: MAC and SMBIOS GUID (conflicts: see identify() in decide.c)
+ * 5. identity: MAC and SMBIOS GUID (conflicts: see identify() in decide_rules.c)
  * 6. unknown machine: ignore if SupportUnknownMachines is off, else the
  *    deployments for unknown machines of its architecture class
  * 7. the deployments that apply (device, its collections, unknown-machine

@@ -24,7 +24,10 @@
 #      event says local;
 #   9. a machine GRUB just sent to its disk asks again: the local boot
 #      menu; the event says local, "GRUB sent it to its local disk".
+#
+# PXED_BIN=path runs another daemon binary (an ASan build, an older pxed).
 source "$(dirname "$0")/../lib.sh"
+PXED=${PXED_BIN:-$PXED}
 [ -x "$PXED" ] && [ -x "$PXECTL" ] || skip "build pxed and pxectl first"
 for c in curl python3 sqlite3; do command -v $c >/dev/null || skip "needs $c"; done
 [ "${PXED_STORE:-sqlite}" = sqlite ] || skip "edits the SQLite file directly"
