@@ -11,18 +11,20 @@
 #      saying so;
 #   3. the right password: the image boots; one event, the hand-out (the
 #      look before the password is not an event of its own);
-#   4. an image that cannot be written into a script: local; one event,
+#   4. wrong again and again: the MAC is locked out and the script boots
+#      the local disk; the event says local, too many wrong passwords;
+#   5. an image that cannot be written into a script: local; one event,
 #      "local (image cannot be served ...)";
-#   5. a GRUB machine (UEFI x64, BootLoaderUEFIx64 = grub) with a
+#   6. a GRUB machine (UEFI x64, BootLoaderUEFIx64 = grub) with a
 #      deployment: the local boot menu; the event says local, PXEPassword;
-#   6. an ARM64 machine without GRUB's files: no answer; the event says
+#   7. an ARM64 machine without GRUB's files: no answer; the event says
 #      ignore, GRUB not installed;
 #   without PXEPassword --
-#   7. a command line that does not render: the script boots the local
+#   8. a command line that does not render: the script boots the local
 #      disk; one event, "local ... not started" (no "boot" beside it);
-#   8. GRUB's configuration for an image it cannot write: local; the
+#   9. GRUB's configuration for an image it cannot write: local; the
 #      event says local;
-#   9. a machine GRUB just sent to its disk asks again: the local boot
+#   10. a machine GRUB just sent to its disk asks again: the local boot
 #      menu; the event says local, "GRUB sent it to its local disk".
 #
 # PXED_BIN=path runs another daemon binary (an ASan build, an older pxed).
@@ -97,18 +99,21 @@ sqlite3 -cmd ".timeout 5000" "$TMP/pxed.db" \
 	"UPDATE images SET cmdline = 'a\"b' WHERE name IN ('ubad', 'gbad')" || fail "sqlite3"
 MAC_P=52:54:00:e7:00:01 MAC_R=52:54:00:e7:00:02 MAC_U=52:54:00:e7:00:03
 MAC_G=52:54:00:e7:00:04 MAC_B=52:54:00:e7:00:05 MAC_L=52:54:00:e7:00:06
+MAC_K=52:54:00:e7:00:07
 ctl device add pw --mac $MAC_P
 ctl device add render --mac $MAC_R
 ctl device add unservable --mac $MAC_U
 ctl device add grub --mac $MAC_G
 ctl device add grubbad --mac $MAC_B
 ctl device add grublocal --mac $MAC_L
+ctl device add locked --mac $MAC_K
 ctl deploy dp --image img --device pw --required
 ctl deploy dr --image vimg --device render --required
 ctl deploy du --image ubad --device unservable --required
 ctl deploy dg --image img --device grub --required
 ctl deploy db --image gbad --device grubbad --required
 ctl deploy dl --image img --device grublocal --available
+ctl deploy dk --image img --device locked --required
 
 # ---- 1-3. PXEPassword -------------------------------------------------------
 URL=$(ipxe_url $MAC_P)
@@ -138,7 +143,20 @@ expect_events "right password" 1
 expect_event "right password" "^http\|boot\|required deployment 'dp' \(image 'img'\) for device 'pw', not yet handed out$"
 pass "3. the right password: one event, the hand-out"
 
-# ---- 4. an image that cannot be written into a script --------------------------
+# ---- 4. locked out ---------------------------------------------------------------
+URL=$(ipxe_url $MAC_K)
+[ -n "$URL" ] || fail "no iPXE answer for $MAC_K"
+for i in 1 2 3 4; do fetch -G --data-urlencode "password=wrong-$i" "$URL"; done
+grep -q 'wrong password, try again' "$TMP/script" || { cat "$TMP/script" >&2; fail "no 'wrong password'"; }
+mark $MAC_K
+fetch -G --data-urlencode "password=wrong-5" "$URL"
+grep -q 'too many wrong PXE passwords' "$TMP/script" || { cat "$TMP/script" >&2; fail "not locked out"; }
+since $MAC_K
+expect_events "locked out" 1
+expect_event "locked out" "^http\|local\|too many wrong PXE passwords, try later$"
+pass "4. locked out after wrong passwords: the event says local"
+
+# ---- 5. an image that cannot be written into a script --------------------------
 URL=$(ipxe_url $MAC_U)
 [ -n "$URL" ] || fail "no iPXE answer for $MAC_U"
 mark $MAC_U
@@ -147,9 +165,9 @@ grep -q 'booting from local disk' "$TMP/script" || { cat "$TMP/script" >&2; fail
 since $MAC_U
 expect_events "unservable image" 1
 expect_event "unservable image" "^http\|local\|image cannot be served, see server log$"
-pass "4. an image that cannot be served: the event says local"
+pass "5. an image that cannot be served: the event says local"
 
-# ---- 5-6. GRUB machines --------------------------------------------------------
+# ---- 6-7. GRUB machines --------------------------------------------------------
 mark $MAC_G
 dhcp $MAC_G 7
 grep -q '^file=shimx64.efi' "$TMP/reply" && fail "a GRUB machine got shim despite PXEPassword"
@@ -157,7 +175,7 @@ grep -q '^type=' "$TMP/reply" || { cat "$TMP/reply" >&2; fail "no answer for $MA
 since $MAC_G
 expect_events "GRUB and PXEPassword" 1
 expect_event "GRUB and PXEPassword" "^dhcp\|local\|deployment 'dg' needs PXEPassword, which GRUB machines cannot be asked: local$"
-pass "5. a GRUB machine with PXEPassword: the event says local"
+pass "6. a GRUB machine with PXEPassword: the event says local"
 
 mark $MAC_G
 dhcp $MAC_G 11
@@ -165,12 +183,12 @@ assert_eq "answer to ARM64 without GRUB's files" none "$(cat "$TMP/reply")"
 since $MAC_G
 expect_events "GRUB not installed" 1
 expect_event "GRUB not installed" "^dhcp\|ignore\|not serviced: GRUB boot loader not installed \(Debian packages grub-efi-arm64-bin\)$"
-pass "6. ARM64 without GRUB's files: the event says ignore"
+pass "7. ARM64 without GRUB's files: the event says ignore"
 
 # ---- without PXEPassword ---------------------------------------------------------
 ctl settings set PXEPassword ''
 
-# ---- 7. a command line that does not render ----------------------------------
+# ---- 8. a command line that does not render ----------------------------------
 # (Without PXEPassword: with it, the prompt's script is checked before the
 # command line is rendered.)
 URL=$(ipxe_url $MAC_R)
@@ -182,9 +200,9 @@ grep -q 'booting from local disk' "$TMP/script" || { cat "$TMP/script" >&2; fail
 since $MAC_R
 expect_events "render failure" 1
 expect_event "render failure" "^http\|local\|deployment 'dr' not started: .*hostname"
-pass "7. a command line that does not render: one event, local"
+pass "8. a command line that does not render: one event, local"
 
-# ---- 8-9. GRUB's configuration -----------------------------------------------------
+# ---- 9-10. GRUB's configuration -----------------------------------------------------
 dhcp $MAC_B 7
 assert_grep '^file=shimx64.efi' "$TMP/reply" "$MAC_B did not get shim"
 mark $MAC_B
@@ -194,7 +212,7 @@ grep -q '^ *linux' "$TMP/grub.cfg" && fail "GRUB got an image it cannot write"
 since $MAC_B
 expect_events "GRUB, unservable image" 1
 expect_event "GRUB, unservable image" "^http\|local\|image cannot be served, see server log$"
-pass "8. GRUB's configuration for an image it cannot write: the event says local"
+pass "9. GRUB's configuration for an image it cannot write: the event says local"
 
 dhcp $MAC_L 7
 assert_grep '^file=shimx64.efi' "$TMP/reply" "$MAC_L did not get shim"
@@ -208,4 +226,4 @@ grep -q '^type=' "$TMP/reply" || { cat "$TMP/reply" >&2; fail "no answer for $MA
 since $MAC_L
 expect_events "GRUB went local" 1
 expect_event "GRUB went local" "^dhcp\|local\|GRUB sent it to its local disk moments ago \(deployment 'dl'\)$"
-pass "9. a machine GRUB just sent to its disk: the event says local"
+pass "10. a machine GRUB just sent to its disk: the event says local"
