@@ -154,6 +154,8 @@ static int run(struct decider *d, long n, uint64_t *lat, const char *what)
 		else if (!decide_cached(d, &f, &dec)) {
 			misses++; /* would go to the worker */
 			dec.outcome = DECISION_IGNORE;
+		} else {
+			decide_record(d, &f, &dec); /* the event, as the responder does */
 		}
 		lat[i] = now_us() - t0;
 		if (r < 0) {

@@ -1,5 +1,5 @@
 /* cache: the decision cache's data structure, internal to the decide
- * module (decide.c owns the locking, the validity rules and the stats).
+ * module (decide_cache.c judges and counts entries; decide.c locks).
  *
  * A chained hash table keyed by what the rules read from the client --
  * MAC, GUID as sent, architecture class -- with every entry also on a list
@@ -21,7 +21,7 @@ struct dcache_key {
 	uint8_t guid[GUID_LEN];
 };
 
-/* Everything decide.c needs to judge and use an entry besides the decision. */
+/* Everything decide_cache.c needs to judge and use an entry besides the decision. */
 struct dcache_meta {
 	uint64_t store_gen;      /* store_generation() read before computing */
 	uint64_t settings_gen;   /* decider settings generation then */

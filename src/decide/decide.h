@@ -55,28 +55,57 @@ struct decision {
 				    * not recorded; decision_log() is silent */
 	char loader[8];            /* the image's boot loader family for UEFI x64:
 				    * "" (the setting), "ipxe", "grub" */
+	/* What decide_record() needs, filled by the decider; callers leave
+	 * it alone (see "Recording a decision" below). */
+	struct decision_rec {
+		bool pending;      /* decided, its event not yet recorded */
+		bool own_event;    /* a hand-out or a prompt's answer: never a repeat */
+		bool committed;    /* decided with commit = true */
+		bool flush;        /* decide_record() may write a due batch itself */
+		int64_t made_ms;   /* when it was decided: the event's time */
+		uint64_t store_gen; /* the generation it was decided under */
+	} rec;
 };
 
 /* "boot", "local", "ignore" */
 const char *decision_outcome_name(enum decision_outcome o);
 
-struct decider; /* owned by the decide module; see decide.c */
+struct decider; /* owned by the decide module; see decide_int.h */
+
+/* ---- Recording a decision ----------------------------------------------
+ * Every answer a client gets is one boot event, and the event says what
+ * the client got.  What the rules decide is not always what is sent: the
+ * DHCP responder may find no boot program, the GRUB rules may send a
+ * machine to its disk, the /boot.ipxe flow asks for PXEPassword, finds a
+ * command line that does not render or an image it cannot write into a
+ * script.  So deciding and recording are two steps:
+ *   1. decide_open(), decide_cached() or decide_batch() decide; the
+ *      event waits in the decision (rec.pending);
+ *   2. the caller applies what happened since with decide_override()
+ *      (or decide_withdraw(), which also takes back a recorded hand-out);
+ *   3. decide_record() records the event once, with the final outcome and
+ *      reason, before the caller logs the decision (decision_log()).
+ * A decision that is superseded by another for the same request (the
+ * look before a password, then the committing decision) is never
+ * recorded.  decide() and decide_choice() are open + record in one, for
+ * callers with nothing to override. */
 
 /* Decide for one request.  Pure with respect to the network: reads
  * settings and the store, never sends anything.  `commit` = true when the
  * answer is being handed to the client now (the HTTP boot script), which
  * records a required deployment's hand-out; the DHCP path passes false.
  * Always fills *out; returns 0, or a negative errno when the store failed
- * (then *out is an IGNORE with the reason). */
+ * (then *out is an IGNORE with the reason).  Records the event. */
 int decide(struct decider *d, const struct pxe_facts *f, bool commit, struct decision *out);
 
-/* decide(f[i], commit = false, out[i]) for n requests, all read from one
+/* decide_open(f[i], commit = false, out[i]) for n requests, all read from one
  * snapshot of the store in one read transaction (store_read_begin()), so a
  * storm of cold requests costs the store's locking once per batch, not
- * once per query.  Nothing is written meanwhile: events and last-seen
- * times are queued for decider_maintain() whatever
- * decider_set_event_flush_inline() says.  What the DHCP responder runs on
- * its worker for the requests decide_cached() could not answer. */
+ * once per query.  Nothing is written meanwhile: last-seen times are
+ * queued for decider_maintain() whatever decider_set_event_flush_inline()
+ * says, and decide_record() of these decisions only queues their events.
+ * What the DHCP responder runs on its worker for the requests
+ * decide_cached() could not answer. */
 void decide_batch(struct decider *d, const struct pxe_facts *const f[], struct decision *const out[],
 		  size_t n);
 
@@ -99,13 +128,18 @@ enum decide_choice {
  * Same return and commit meaning as decide(). */
 int decide_choice(struct decider *d, const struct pxe_facts *f, enum decide_choice choice,
 		  bool commit, struct decision *out);
+/* decide_choice() (DECIDE_CHOICE_NONE: decide()) without recording: the
+ * event waits in *out for decide_record().  Same return as decide(). */
+int decide_open(struct decider *d, const struct pxe_facts *f, bool commit,
+		enum decide_choice choice, struct decision *out);
 
 /* The same answer when it needs no store and no disk, for the event loop:
  * the settings rules (with the MACIgnoreListFile as last read), then a
  * valid cache entry, checked against the store generation with
- * store_generation_peek().  1 when *out is the answer (its event and any
- * last-seen refresh are queued in memory, written by decider_maintain()
- * or decider_events_flush()); 0 when decide() must run, on a worker. */
+ * store_generation_peek().  1 when *out is the answer (its event waits
+ * for decide_record(), which only queues it; a last-seen refresh is
+ * queued in memory; both are written by decider_maintain() or
+ * decider_events_flush()); 0 when decide_open() must run, on a worker. */
 int decide_cached(struct decider *d, const struct pxe_facts *f, struct decision *out);
 /* Requests that arrived together (one recvmmsg()) share one look at the
  * store generation: between begin and end decide_cached() peeks at most
@@ -115,6 +149,62 @@ int decide_cached(struct decider *d, const struct pxe_facts *f, struct decision 
  * Loop thread only. */
 void decide_cached_begin(struct decider *d);
 void decide_cached_end(struct decider *d);
+
+/* What happened to a decision after the rules, each with its own outcome
+ * and reason (the words the log and the events have always used):
+ *   DHCP responder:
+ *     NO_BOOT_PROGRAM  ignore "not serviced: no boot program for
+ *                      architecture N"
+ *     BOOT_FILE_LONG   ignore "not serviced: boot file name too long for
+ *                      the reply"
+ *   GRUB machines (docs/bootloaders.md):
+ *     GRUB_MISSING     ignore "not serviced: GRUB boot loader not
+ *                      installed (Debian packages DETAIL)"
+ *     GRUB_PASSWORD    boot -> local: PXEPassword, which GRUB cannot ask
+ *     GRUB_WENT_LOCAL  boot -> local: GRUB sent it to its disk moments ago
+ *   boot scripts (iPXE and GRUB):
+ *     UNSERVABLE       -> local "image cannot be served, see server log"
+ *     RENDER_FAILED    -> local "deployment 'X' not started: DETAIL"
+ *   PXEPassword (/boot.ipxe); the script still names the deployment, so
+ *   the first three stay boot and say, after the reason, what was asked:
+ *     PASSWORD_ASKED   "...: PXEPassword asked"
+ *     PASSWORD_WRONG   "...: wrong PXE password, asked again"
+ *     PASSWORD_BUSY    "...: PXE password not checked (busy), asked again"
+ *     PASSWORD_LOCKED  -> local "too many wrong PXE passwords, try later"
+ *     TOKEN_GONE       -> local "boot token used or expired meanwhile, boot
+ *                      again"
+ * Every one keeps the device and deployment, so the event says who did
+ * not get what. */
+enum decide_override {
+	DECIDE_OVR_NO_BOOT_PROGRAM,
+	DECIDE_OVR_BOOT_FILE_LONG,
+	DECIDE_OVR_GRUB_MISSING,
+	DECIDE_OVR_GRUB_PASSWORD,
+	DECIDE_OVR_GRUB_WENT_LOCAL,
+	DECIDE_OVR_UNSERVABLE,
+	DECIDE_OVR_RENDER_FAILED,
+	DECIDE_OVR_PASSWORD_ASKED,
+	DECIDE_OVR_PASSWORD_WRONG,
+	DECIDE_OVR_PASSWORD_BUSY,
+	DECIDE_OVR_PASSWORD_LOCKED,
+	DECIDE_OVR_TOKEN_GONE,
+};
+/* Apply one to a decision not yet recorded (detail: see above, else
+ * NULL).  Pure: no store, no lock. */
+void decide_override(struct decision *dec, const struct pxe_facts *f, enum decide_override why,
+		     const char *detail);
+/* decide_override(), and when dec handed a required deployment out
+ * (committed), take the hand-out back in the store, so that the
+ * deployment stays due.  Store work: not on the event loop. */
+void decide_withdraw(struct decider *d, struct decision *dec, const struct pxe_facts *f,
+		     enum decide_override why, const char *detail);
+/* Record dec's event -- the outcome and reason it has now -- once: a
+ * decision already recorded is left alone.  Sets dec->repeated (then the
+ * event is only counted, see DecisionRepeatWindow) and tells the live
+ * watchers.  Queues only, unless dec came from decide_open() with
+ * decider_set_event_flush_inline() on: then a due batch is written.  Any
+ * thread. */
+void decide_record(struct decider *d, const struct pxe_facts *f, struct decision *dec);
 
 /* The one decision log line, prefixed "MAC, GUID: " (docs/pxed.8.md, DECISIONS), e.g.
  *   52:54:00:12:34:56, 8a3c...: boot 'win11' (required deployment for
@@ -135,7 +225,7 @@ void decider_free(struct decider *d); /* accepts NULL */
  * 4. DHCP secs below ResponseDelay     -> ignore ("not serviced yet"); a
  *    DISCOVER only, not the follow-up of a client that chose this server
  *    -- the cache answers from here on --
- * 5. identity: MAC and SMBIOS GUID (conflicts: see identify() in decide.c)
+ * 5. identity: MAC and SMBIOS GUID (conflicts: see identify() in decide_rules.c)
  * 6. unknown machine: ignore if SupportUnknownMachines is off, else the
  *    deployments for unknown machines of its architecture class
  * 7. the deployments that apply (device, its collections, unknown-machine

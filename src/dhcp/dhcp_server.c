@@ -17,7 +17,9 @@
  *      slow or locked database never holds up other clients or TFTP, and a
  *      storm of cold requests pays the database's locking and the thread
  *      hand-off once per batch, not per request;
- *   6. boot file, one decision log line, and unless "not serviced": build
+ *   6. boot file (no boot program, the GRUB rules: the decider's
+ *      overrides), the decision's one event (decide_record(), with what
+ *      the client gets), one decision log line, and unless "not serviced": build
  *      the OFFER/ACK and route it (on the loop, when the batch completes);
  *      "local" to plain PXE firmware is a boot menu that sends it to its
  *      disk at once (pxe_build_local_reply).  The log lines of one burst
@@ -128,7 +130,7 @@ struct dhcp_rx {
 	struct in_addr local;      /* ipi_spec_dst: our address for replies */
 };
 
-/* A request waiting for decide() on the worker: everything needed to
+/* A request waiting for a decision on the worker: everything needed to
  * answer it afterwards, copied (the receive buffer is reused). */
 struct dhcp_job {
 	struct dhcp_job *next;     /* s->queue */
@@ -330,11 +332,11 @@ static void handle_request(struct dhcp_server *s, struct dhcp_rx *rx,
 	 * secs 0 (tests/fixtures/edk2-uefi-pxe-proxydhcp-tftp.pcap). */
 	facts.chose_us = req.msg_type != DHCPDISCOVER;
 
-	/* BindPolicy is one of decide()'s settings rules (the interface is in
-	 * the facts), so it is checked in the documented order and recorded
-	 * as a boot event like every other decision. */
+	/* BindPolicy is one of the decider's settings rules (the interface is
+	 * in the facts), so it is checked in the documented order and recorded
+	 * as a boot event like every other decision (by answer()). */
 	if (!s->work) {
-		decide(s->dec, &facts, false, &dec);
+		decide_open(s->dec, &facts, false, DECIDE_CHOICE_NONE, &dec);
 	} else if (!decide_cached(s->dec, &facts, &dec)) {
 		defer_request(s, rx, &req, &facts, ctx, reply_type);
 		return;
@@ -342,11 +344,12 @@ static void handle_request(struct dhcp_server *s, struct dhcp_rx *rx,
 	answer(s, rx, &req, &facts, &dec, ctx, reply_type);
 }
 
-/* The GRUB family's own rules, after the decision (docs/bootloaders.md):
- * its files must be installed; GRUB cannot ask PXEPassword without
- * showing what it checks against, so such a machine goes local; a
- * machine GRUB just sent to its disk goes there.  Then its facts are kept
- * for its GRUB configuration (dhcp_recent.h). */
+/* The GRUB family's own rules, after the decision (docs/bootloaders.md),
+ * applied as the decider's overrides so that the event says them: its
+ * files must be installed; GRUB cannot ask PXEPassword without showing
+ * what it checks against, so such a machine goes local; a machine GRUB
+ * just sent to its disk goes there.  Then its facts are kept for its GRUB
+ * configuration (dhcp_recent.h). */
 static void grub_rules(struct dhcp_server *s, const struct dhcp_rx *rx, const struct pxe_facts *f,
 		       struct decision *dec)
 {
@@ -354,27 +357,16 @@ static void grub_rules(struct dhcp_server *s, const struct dhcp_rx *rx, const st
 	bool x64 = f->arch_class == PXE_ARCH_UEFI_X64;
 
 	if (x64 ? !s->grub_x64 : !s->grub_arm64) {
-		dec->outcome = DECISION_IGNORE;
-		snprintf(dec->reason, sizeof(dec->reason),
-			 "not serviced: GRUB boot loader not installed (Debian packages %s)",
-			 x64 ? "shim-signed and grub-efi-amd64-signed" : "grub-efi-arm64-bin");
+		decide_override(dec, f, DECIDE_OVR_GRUB_MISSING,
+				x64 ? "shim-signed and grub-efi-amd64-signed" : "grub-efi-arm64-bin");
 		return;
 	}
 	if (dec->outcome == DECISION_BOOT && s->conf->pxe_password_hash[0]) {
-		dec->outcome = DECISION_LOCAL;
-		snprintf(dec->reason, sizeof(dec->reason),
-			 "deployment '%.64s' needs PXEPassword, which GRUB machines cannot be "
-			 "asked: local", dec->deployment_name);
+		decide_override(dec, f, DECIDE_OVR_GRUB_PASSWORD, NULL);
 		return;
 	}
 	if (dec->outcome == DECISION_BOOT && dhcp_recent_local(&s->recent, f->mac, now)) {
-		/* Not the answer a repeat of this decision was counted as
-		 * (the mark is new): a log line of its own. */
-		dec->outcome = DECISION_LOCAL;
-		dec->repeated = false;
-		snprintf(dec->reason, sizeof(dec->reason),
-			 "GRUB sent it to its local disk moments ago (deployment '%.64s')",
-			 dec->deployment_name);
+		decide_override(dec, f, DECIDE_OVR_GRUB_WENT_LOCAL, NULL);
 		return;
 	}
 	/* A request to 4011 comes from the address the site server leased
@@ -383,7 +375,8 @@ static void grub_rules(struct dhcp_server *s, const struct dhcp_rx *rx, const st
 			 now);
 }
 
-/* Boot file, the decision log line, and the reply unless "not serviced". */
+/* Boot file (and the overrides it brings), the decision's event and log
+ * line, and the reply unless "not serviced". */
 static void answer(struct dhcp_server *s, const struct dhcp_rx *rx, const struct dhcp_msg *req,
 		   const struct pxe_facts *f, struct decision *dec, const char *ctx,
 		   uint8_t reply_type)
@@ -413,19 +406,15 @@ static void answer(struct dhcp_server *s, const struct dhcp_rx *rx, const struct
 			r = pxe_boot_file_for(s->conf, f, dec->loader, rx->local, token, file,
 					      sizeof(file));
 		}
-		if (r == -ENOENT) {
-			dec->outcome = DECISION_IGNORE;
-			snprintf(dec->reason, sizeof(dec->reason),
-				 "not serviced: no boot program for architecture %u",
-				 (unsigned)f->arch);
-		} else if (r < 0) {
-			dec->outcome = DECISION_IGNORE;
-			snprintf(dec->reason, sizeof(dec->reason),
-				 "not serviced: boot file name too long for the reply");
-		} else if (!pxe_is_http_client(req) && pxe_loader_grub_for(s->conf, f, dec->loader)) {
+		if (r == -ENOENT)
+			decide_override(dec, f, DECIDE_OVR_NO_BOOT_PROGRAM, NULL);
+		else if (r < 0)
+			decide_override(dec, f, DECIDE_OVR_BOOT_FILE_LONG, NULL);
+		else if (!pxe_is_http_client(req) && pxe_loader_grub_for(s->conf, f, dec->loader))
 			grub_rules(s, rx, f, dec);
-		}
 	}
+	/* What the client gets is settled: its one event (queued only). */
+	decide_record(s->dec, f, dec);
 	decision_log(f, dec, ctx);
 	if (dec->outcome == DECISION_IGNORE) {
 		s->stats.ignored++;

@@ -208,13 +208,12 @@ static void job_work(struct ev_work_job *j)
 	struct decision *d = &job->d;
 	struct store_report rep;
 
-	if (job->kind == GRUB_CFG_MAC)
-		job->rc = decide(g->dec, &job->facts, true, d);
-	else
-		job->rc = decide_choice(g->dec, &job->facts,
-					job->kind == GRUB_CFG_DEPLOY ? DECIDE_CHOICE_DEPLOY
-								     : DECIDE_CHOICE_LOCAL,
-					true, d);
+	/* Recorded by job_done(), once the configuration is made. */
+	job->rc = decide_open(g->dec, &job->facts, true,
+			      job->kind == GRUB_CFG_MAC      ? DECIDE_CHOICE_NONE
+			      : job->kind == GRUB_CFG_DEPLOY ? DECIDE_CHOICE_DEPLOY
+							     : DECIDE_CHOICE_LOCAL,
+			      d);
 	if (job->rc >= 0 && d->outcome == DECISION_BOOT &&
 	    (d->required || job->kind == GRUB_CFG_DEPLOY) && !d->nbp[0] &&
 	    http_report_handout(g->store, d->device_id, d->device_name[0] ? d->device_name : "-",
@@ -260,8 +259,7 @@ static void send_config(struct grub_boot *g, struct tftp_gen_req *req, struct de
 		log_escape(dep, sizeof(dep), d->deployment_name, strnlen(d->deployment_name, 64));
 		log_warn(MOD, "%s: deployment '%s' cannot be written as a GRUB configuration (%s); "
 			      "sending local", mac, dep, strerror(-n));
-		d->outcome = DECISION_LOCAL;
-		snprintf(d->reason, sizeof(d->reason), "image cannot be served, see server log");
+		decide_override(d, f, DECIDE_OVR_UNSERVABLE, NULL);
 		o.report_url = NULL;
 		n = grub_script_build(d, &o, cfg, GRUB_CFG_MAX);
 	}
@@ -287,17 +285,21 @@ static void job_done(struct ev_work_job *j, bool cancelled)
 		return;
 	}
 	if (job->rc < 0) {
+		/* The event keeps the store's words, for the admin. */
+		decide_record(g->dec, &job->facts, d);
 		log_warn(MOD, "decision failed, machine sent to local disk: %s", d->reason);
 		snprintf(d->reason, sizeof(d->reason), "not serviced: server error, see the server log");
 	}
-	decision_log(&job->facts, d,
-		     job->kind == GRUB_CFG_DEPLOY  ? "tftp grub choice=deploy"
-		     : job->kind == GRUB_CFG_LOCAL ? "tftp grub choice=local"
-						   : "tftp grub");
 	if (d->outcome == DECISION_BOOT && (d->required || job->kind == GRUB_CFG_DEPLOY))
 		g->stats.configs++;
 	send_config(g, job->req, d, &job->facts, job->local, job->kind == GRUB_CFG_DEPLOY,
 		    job->handed_out ? job->token : NULL);
+	/* After the configuration: the event and the line say what it is. */
+	decide_record(g->dec, &job->facts, d);
+	decision_log(&job->facts, d,
+		     job->kind == GRUB_CFG_DEPLOY  ? "tftp grub choice=deploy"
+		     : job->kind == GRUB_CFG_LOCAL ? "tftp grub choice=local"
+						   : "tftp grub");
 	free(job);
 }
 

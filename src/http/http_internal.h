@@ -1,5 +1,6 @@
-/* Shared between http_server.c (transport, routing, files, boot script)
- * and http_api.c (the JSON admin API).  Not a public interface. */
+/* Shared between http_server.c (transport, routing, files), http_boot.c
+ * (the /boot.ipxe flow) and http_api.c (the JSON admin API).  Not a
+ * public interface. */
 #pragma once
 #include <microhttpd.h>
 #include <pthread.h>
@@ -154,6 +155,12 @@ struct http_route {
 enum MHD_Result http_defer(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
 			   const char *url, http_work_fn work, http_handler resume);
 
+/* Run work on w (another ev_work than the worker: the password hashes)
+ * with the connection suspended, as http_defer() does; 0, or what
+ * ev_work_submit() refused with (nothing queued, nothing answered). */
+int http_defer_on(struct http_server *s, struct ev_work *w, struct MHD_Connection *c,
+		  struct http_request *r, http_work_fn work, http_handler resume);
+
 /* For a change to what worker jobs read (the settings): work runs on the
  * loop once no job is running, and none starts until it returned
  * (ev_work_submit_exclusive()); the loop does not wait meanwhile. */
@@ -179,6 +186,10 @@ enum MHD_Result http_reply_text(struct MHD_Connection *c, struct http_request *r
 enum MHD_Result http_reply_error(struct MHD_Connection *c, struct http_request *r,
 				 unsigned status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+
+/* GET /boot.ipxe, the iPXE script of a boot (http_boot.c). */
+enum MHD_Result http_boot_ipxe(struct http_server *s, struct MHD_Connection *c,
+			       struct http_request *r, const char *url);
 
 /* JSON API handlers (http_api.c). */
 enum MHD_Result http_api_devices(struct http_server *s, struct MHD_Connection *c,

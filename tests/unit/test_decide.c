@@ -941,6 +941,7 @@ static void test_decide_cached(void **state)
 	assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
 	uint64_t t0 = now_ms();
 	assert_int_equal(decide_cached(fx->d, &f, &c), 1);
+	decide_record(fx->d, &f, &c);
 	assert_true(now_ms() - t0 < 100);
 	assert_int_equal(c.outcome, DECISION_BOOT);
 	assert_string_equal(c.reason, d.reason);
@@ -952,6 +953,7 @@ static void test_decide_cached(void **state)
 	fx->conf.is_active = false;
 	facts_for(&f, MAC_UNKNOWN);
 	assert_int_equal(decide_cached(fx->d, &f, &c), 1);
+	decide_record(fx->d, &f, &c);
 	assert_int_equal(c.outcome, DECISION_IGNORE);
 	fx->conf.is_active = true;
 	assert_int_equal(decide_cached(fx->d, &f, &c), 0); /* unknown: the store decides */
@@ -965,6 +967,125 @@ static void test_decide_cached(void **state)
 	assert_int_equal(decide_cached(fx->d, &f, &c), 0);
 	assert_int_equal(decide(fx->d, &f, false, &d), 0);
 	assert_int_equal(decide_cached(fx->d, &f, &c), 1);
+}
+
+/* ---- deciding, then recording ------------------------------------------- */
+
+static int events_in_store(struct fx *fx, struct store_event *last)
+{
+	decider_events_flush(fx->d);
+	return store_event_list(fx->s, 0, 0, 0, count_events, last);
+}
+
+/* decide_open() leaves the event to decide_record(), which records the
+ * decision as it is then -- overrides included -- and only once; a
+ * decision never recorded leaves no event. */
+static void test_record_after_override(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	struct store_event ev;
+	add_image(fx->s, "debian");
+	add_dep(fx->s, "D1", "debian", STORE_REQUIRED, 0);
+	facts_for(&f, MAC1);
+
+	assert_int_equal(decide_open(fx->d, &f, false, DECIDE_CHOICE_NONE, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_true(d.rec.pending);
+	assert_int_equal(events_in_store(fx, &ev), 0);
+	decide_override(&d, &f, DECIDE_OVR_GRUB_PASSWORD, NULL);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	decide_record(fx->d, &f, &d);
+	assert_false(d.rec.pending);
+	assert_int_equal(events_in_store(fx, &ev), 1);
+	assert_string_equal(ev.outcome, "local");
+	assert_string_equal(ev.reason, "deployment 'D1' needs PXEPassword, which GRUB machines "
+				       "cannot be asked: local");
+	assert_string_equal(ev.deployment_name, "D1");
+	decide_record(fx->d, &f, &d); /* once */
+	assert_int_equal(events_in_store(fx, &ev), 1);
+
+	/* Superseded, never recorded: no event. */
+	f.via = PXE_VIA_HTTP;
+	assert_int_equal(decide_open(fx->d, &f, false, DECIDE_CHOICE_NONE, &d), 0);
+	assert_int_equal(events_in_store(fx, &ev), 1);
+	/* The loop's answer waits the same way. */
+	if (tmpdb_is_pg())
+		return; /* the generation peek is SQLite's */
+	fx->conf.cache_expire = 3600;
+	f.via = PXE_VIA_DHCP;
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(events_in_store(fx, &ev), 2);
+	assert_int_equal(decide_cached(fx->d, &f, &d), 1);
+	decide_override(&d, &f, DECIDE_OVR_NO_BOOT_PROGRAM, NULL);
+	decide_record(fx->d, &f, &d);
+	assert_int_equal(events_in_store(fx, &ev), 3);
+	assert_string_equal(ev.outcome, "ignore");
+	assert_string_equal(ev.reason, "not serviced: no boot program for architecture 7");
+}
+
+/* A hand-out the client does not get is taken back: the event says
+ * local, and the deployment is still due at the next boot. */
+static void test_withdraw(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f;
+	struct decision d;
+	struct store_event ev;
+	add_image(fx->s, "debian");
+	int64_t dep = add_dep(fx->s, "D1", "debian", STORE_REQUIRED, 0);
+	facts_for(&f, MAC1);
+	f.via = PXE_VIA_HTTP;
+	f.is_ipxe = true;
+
+	assert_int_equal(decide_open(fx->d, &f, true, DECIDE_CHOICE_NONE, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_int_equal(store_handout_done(fx->s, fx->dev_id, dep), 1);
+	decide_withdraw(fx->d, &d, &f, DECIDE_OVR_RENDER_FAILED,
+			"image 'debian' command line: variable 'x' is not defined");
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	assert_string_equal(d.reason, "deployment 'D1' not started: image 'debian' command line: "
+				      "variable 'x' is not defined");
+	assert_int_equal(store_handout_done(fx->s, fx->dev_id, dep), 0);
+	decide_record(fx->d, &f, &d);
+	assert_int_equal(events_in_store(fx, &ev), 1);
+	assert_string_equal(ev.outcome, "local");
+	assert_string_equal(ev.reason, d.reason);
+	assert_int_equal(decide(fx->d, &f, false, &d), 0);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+}
+
+/* The overrides' words: the password ones keep the decision and say what
+ * was asked after its reason (cutting the reason, not the words). */
+static void test_overrides(void **state)
+{
+	struct pxe_facts f;
+	struct decision d = { .outcome = DECISION_BOOT, .required = true };
+	(void)state;
+	facts_for(&f, MAC1);
+	snprintf(d.deployment_name, sizeof(d.deployment_name), "D1");
+	snprintf(d.reason, sizeof(d.reason), "required deployment 'D1', not yet handed out");
+	decide_override(&d, &f, DECIDE_OVR_PASSWORD_ASKED, NULL);
+	assert_int_equal(d.outcome, DECISION_BOOT);
+	assert_string_equal(d.reason, "required deployment 'D1', not yet handed out: PXEPassword asked");
+	memset(d.reason, 'x', sizeof(d.reason) - 1);
+	d.reason[sizeof(d.reason) - 1] = '\0';
+	decide_override(&d, &f, DECIDE_OVR_PASSWORD_WRONG, NULL);
+	assert_int_equal(strlen(d.reason), sizeof(d.reason) - 1);
+	assert_non_null(strstr(d.reason, "x: wrong PXE password, asked again"));
+	decide_override(&d, &f, DECIDE_OVR_PASSWORD_LOCKED, NULL);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	assert_string_equal(d.reason, "too many wrong PXE passwords, try later");
+	assert_string_equal(d.deployment_name, "D1");
+	d.outcome = DECISION_BOOT;
+	decide_override(&d, &f, DECIDE_OVR_UNSERVABLE, NULL);
+	assert_int_equal(d.outcome, DECISION_LOCAL);
+	assert_string_equal(d.reason, "image cannot be served, see server log");
+	decide_override(&d, &f, DECIDE_OVR_GRUB_MISSING, "grub-efi-arm64-bin");
+	assert_int_equal(d.outcome, DECISION_IGNORE);
+	assert_string_equal(d.reason, "not serviced: GRUB boot loader not installed (Debian "
+				      "packages grub-efi-arm64-bin)");
 }
 
 static void test_names(void **state)
@@ -1006,6 +1127,9 @@ int main(void)
 		T(test_window),
 		T(test_maintain_prunes),
 		T(test_decide_cached),
+		T(test_record_after_override),
+		T(test_withdraw),
+		cmocka_unit_test(test_overrides),
 		cmocka_unit_test(test_names),
 	};
 #undef T
