@@ -148,6 +148,12 @@ static inline const char *conf_grub_password(const struct pxed_conf *c)
 		       : NULL;
 }
 
+/* The reason a GRUB machine whose deployment needs PXEPassword goes local
+ * with when conf_grub_password() is NULL; %s is the deployment's name. */
+#define CONF_GRUB_NO_PASSWORD_REASON                                                   \
+	"deployment '%.64s' needs PXEPassword, which GRUB machines are asked only with " \
+	"PXEPasswordGRUB = yes: local"
+
 /* Whether a BootLoader* value says GRUB (shim -> GRUB) rather than iPXE. */
 static inline bool conf_loader_grub(const char *loader)
 {

@@ -343,8 +343,9 @@ static void handle_request(struct dhcp_server *s, struct dhcp_rx *rx,
 }
 
 /* The GRUB family's own rules, after the decision (docs/bootloaders.md):
- * its files must be installed; GRUB cannot ask PXEPassword without
- * showing what it checks against, so such a machine goes local; a
+ * its files must be installed; GRUB asks PXEPassword only with
+ * PXEPasswordGRUB (it is sent the hash it checks), else such a machine
+ * goes local; a
  * machine GRUB just sent to its disk goes there.  Then its facts are kept
  * for its GRUB configuration (dhcp_recent.h). */
 static void grub_rules(struct dhcp_server *s, const struct dhcp_rx *rx, const struct pxe_facts *f,
@@ -360,11 +361,11 @@ static void grub_rules(struct dhcp_server *s, const struct dhcp_rx *rx, const st
 			 x64 ? "shim-signed and grub-efi-amd64-signed" : "grub-efi-arm64-bin");
 		return;
 	}
-	if (dec->outcome == DECISION_BOOT && s->conf->pxe_password_hash[0]) {
+	if (dec->outcome == DECISION_BOOT && s->conf->pxe_password_hash[0] &&
+	    !conf_grub_password(s->conf)) {
 		dec->outcome = DECISION_LOCAL;
-		snprintf(dec->reason, sizeof(dec->reason),
-			 "deployment '%.64s' needs PXEPassword, which GRUB machines cannot be "
-			 "asked: local", dec->deployment_name);
+		snprintf(dec->reason, sizeof(dec->reason), CONF_GRUB_NO_PASSWORD_REASON,
+			 dec->deployment_name);
 		return;
 	}
 	if (dec->outcome == DECISION_BOOT && dhcp_recent_local(&s->recent, f->mac, now)) {

@@ -59,7 +59,12 @@ struct grub_job {
 	struct decision d;
 	int rc;
 	bool handed_out;
+	bool need_pw;              /* PXEPassword was set when the request came */
+	bool menu;                 /* a deployment became the password menu */
 	char token[STORE_REPORT_TOKEN_MAX + 1];
+	/* conf_grub_password() when the request came, "" = GRUB machines
+	 * are not asked PXEPassword */
+	char grub_pw[sizeof(((struct pxed_conf *)0)->pxe_password_grub_hash)];
 };
 
 /* A next-server event, written on the worker. */
@@ -201,21 +206,36 @@ static void reply_text(struct tftp_gen_req *req, const char *text, size_t len)
 	tftp_gen_reply(req, fd);
 }
 
+/* PXEPassword (docs/bootloaders.md): GRUB checks it on the machine, so
+ * mac-MAC.cfg never commits while it is set -- a deployment becomes the
+ * menu whose start entry GRUB runs only after the right password, and
+ * that entry's file, deploy-MAC.cfg, commits the hand-out.  When GRUB
+ * machines are not to be asked (PXEPasswordGRUB = no; the DHCP answer
+ * already sends them to their disk, this is for a setting changed in
+ * between), nothing commits and the machine goes local, as there. */
 static void job_work(struct ev_work_job *j)
 {
 	struct grub_job *job = j->data;
 	struct grub_boot *g = job->g;
 	struct decision *d = &job->d;
 	struct store_report rep;
+	bool commit = job->kind == GRUB_CFG_MAC ? !job->need_pw : !job->need_pw || job->grub_pw[0];
 
 	if (job->kind == GRUB_CFG_MAC)
-		job->rc = decide(g->dec, &job->facts, true, d);
+		job->rc = decide(g->dec, &job->facts, commit, d);
 	else
 		job->rc = decide_choice(g->dec, &job->facts,
 					job->kind == GRUB_CFG_DEPLOY ? DECIDE_CHOICE_DEPLOY
 								     : DECIDE_CHOICE_LOCAL,
-					true, d);
-	if (job->rc >= 0 && d->outcome == DECISION_BOOT &&
+					commit, d);
+	if (job->rc >= 0 && d->outcome == DECISION_BOOT && job->need_pw && !job->grub_pw[0]) {
+		d->outcome = DECISION_LOCAL;
+		snprintf(d->reason, sizeof(d->reason), CONF_GRUB_NO_PASSWORD_REASON, d->deployment_name);
+		return;
+	}
+	job->menu = job->rc >= 0 && d->outcome == DECISION_BOOT && job->kind == GRUB_CFG_MAC &&
+		    job->need_pw;
+	if (commit && job->rc >= 0 && d->outcome == DECISION_BOOT &&
 	    (d->required || job->kind == GRUB_CFG_DEPLOY) && !d->nbp[0] &&
 	    http_report_handout(g->store, d->device_id, d->device_name[0] ? d->device_name : "-",
 				d->deployment_id, d->deployment_name, job->facts.mac,
@@ -237,10 +257,11 @@ static void http_host(const struct pxed_conf *conf, struct in_addr local, char i
 
 static void send_config(struct grub_boot *g, struct tftp_gen_req *req, struct decision *d,
 			const struct pxe_facts *f, struct in_addr local, bool confirmed,
-			const char *token)
+			const char *token, const char *password_hash)
 {
 	char server[INET_ADDRSTRLEN], host[INET_ADDRSTRLEN], mac[MAC_STR_LEN], report[200];
-	struct grub_script_opts o = { .server = server, .mac = mac, .confirmed = confirmed };
+	struct grub_script_opts o = { .server = server, .mac = mac, .confirmed = confirmed,
+				      .password_hash = password_hash };
 	char *cfg = malloc(GRUB_CFG_MAX);
 	int n;
 
@@ -265,6 +286,7 @@ static void send_config(struct grub_boot *g, struct tftp_gen_req *req, struct de
 		d->outcome = DECISION_LOCAL;
 		snprintf(d->reason, sizeof(d->reason), "image cannot be served, see server log");
 		o.report_url = NULL;
+		o.password_hash = NULL;
 		n = grub_script_build(d, &o, cfg, GRUB_CFG_MAX);
 	}
 	if (d->outcome == DECISION_LOCAL)
@@ -295,11 +317,14 @@ static void job_done(struct ev_work_job *j, bool cancelled)
 	decision_log(&job->facts, d,
 		     job->kind == GRUB_CFG_DEPLOY  ? "tftp grub choice=deploy"
 		     : job->kind == GRUB_CFG_LOCAL ? "tftp grub choice=local"
+		     : job->menu		   ? "tftp grub, asks PXE password"
 						   : "tftp grub");
-	if (d->outcome == DECISION_BOOT && (d->required || job->kind == GRUB_CFG_DEPLOY))
+	if (d->outcome == DECISION_BOOT && !job->menu &&
+	    (d->required || job->kind == GRUB_CFG_DEPLOY))
 		g->stats.configs++;
 	send_config(g, job->req, d, &job->facts, job->local, job->kind == GRUB_CFG_DEPLOY,
-		    job->handed_out ? job->token : NULL);
+		    job->handed_out ? job->token : NULL, job->menu ? job->grub_pw : NULL);
+	explicit_bzero(job->grub_pw, sizeof(job->grub_pw));
 	free(job);
 }
 
@@ -343,6 +368,11 @@ static int on_request(void *ctx, const char *name, struct in_addr peer, struct i
 	job->kind = kind;
 	job->local = local;
 	memcpy(job->facts.mac, mac, MAC_LEN);
+	/* the settings as this request found them (the worker does not read
+	 * g->conf, which the loop may change meanwhile) */
+	job->need_pw = g->conf->pxe_password_hash[0] != '\0';
+	if (conf_grub_password(g->conf))
+		str_copy(job->grub_pw, sizeof(job->grub_pw), conf_grub_password(g->conf));
 	job->facts.via = PXE_VIA_HTTP; /* a boot loader's request, like /boot.ipxe */
 	job->facts.arch_class = PXE_ARCH_OTHER;
 	found = dhcp_server_recent(g->dhcp, mac, &e);
@@ -357,7 +387,7 @@ static int on_request(void *ctx, const char *name, struct in_addr peer, struct i
 		job->d.outcome = DECISION_IGNORE;
 		snprintf(job->d.reason, sizeof(job->d.reason),
 			 "not serviced: no recent DHCP exchange from this machine");
-		send_config(g, req, &job->d, &job->facts, local, false, NULL);
+		send_config(g, req, &job->d, &job->facts, local, false, NULL, NULL);
 		free(job);
 		return 0;
 	}

@@ -6,8 +6,11 @@
  *   grub/grub.cfg          the same for everyone (grub_script_entry());
  *   grub/mac-MAC.cfg       decide(commit) on the worker, for the facts the
  *                          machine's DHCP exchange gave moments before;
- *   grub/deploy-MAC.cfg,   the available deployment's menu entries:
- *   grub/local-MAC.cfg     decide_choice() records the choice.
+ *   grub/deploy-MAC.cfg,   the menu's entries (an available deployment,
+ *   grub/local-MAC.cfg     or any behind PXEPassword): decide_choice()
+ *                          records the choice; deploy-MAC.cfg commits.
+ * With PXEPassword set, mac-MAC.cfg never commits: GRUB checks the password
+ * itself before it runs the start entry (grub_script.h).
  * A "local" answer makes the DHCP server send the machine to its disk for
  * GRUB_LOCAL_MS, since GRUB restarts it (grub_script.h).
  *
