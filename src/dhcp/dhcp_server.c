@@ -345,9 +345,8 @@ static void handle_request(struct dhcp_server *s, struct dhcp_rx *rx,
 /* The GRUB family's own rules, after the decision (docs/bootloaders.md):
  * its files must be installed; GRUB asks PXEPassword only with
  * PXEPasswordGRUB (it is sent the hash it checks), else such a machine
- * goes local; a
- * machine GRUB just sent to its disk goes there.  Then its facts are kept
- * for its GRUB configuration (dhcp_recent.h). */
+ * goes local; a machine GRUB just sent to its disk goes there.  Then its
+ * facts are kept for its GRUB configuration (dhcp_recent.h). */
 static void grub_rules(struct dhcp_server *s, const struct dhcp_rx *rx, const struct pxe_facts *f,
 		       struct decision *dec)
 {

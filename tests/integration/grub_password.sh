@@ -10,7 +10,10 @@
 #     another); nothing is handed out however often it is read;
 #   - the start entry's file, deploy-MAC.cfg, hands the deployment out
 #     once (report token, kernel and initrd); the machine goes local then;
-#   - neither the password nor its GRUB hash shows in pxed's log.
+#   - neither the password nor its GRUB hash shows in pxed's log;
+#   - a person at the menu may take longer than the DHCP exchange vouches
+#     for (60 s): the menu's files are still answered to the address that
+#     read the menu, and to no other.
 source "$(dirname "$0")/../lib.sh"
 [ -x "$PXED" ] && [ -x "$PXECTL" ] || skip "build pxed and pxectl first"
 need_root
@@ -144,3 +147,23 @@ pass "deploy-MAC.cfg: one hand-out with its report token; then local"
 grep -qF -- "$PW" "$TMP/pxed.log" && fail "the password shows in pxed's log"
 grep -qF -- "${hash##*.}" "$TMP/pxed.log" && fail "the GRUB hash shows in pxed's log"
 pass "neither the password nor its GRUB hash in pxed's log"
+
+# 6. longer at the menu than the DHCP exchange vouches for (60 s): the
+# start entry's file is still answered, to the address that read the menu
+MAC2=52:54:00:79:01:02
+ctl device add g2 --mac "$MAC2"
+ctl deploy d2 --image img1 --device g2 --required
+ucast --type request --mac "$MAC2" --arch 7
+assert_eq "boot file for g2" "shimx64.efi" "$(field file)"
+tftp "$NS_C" "/grub/mac-$MAC2.cfg" >"$TMP/menu-g2.cfg" || fail "no configuration for g2"
+has "--users pxe" "$TMP/menu-g2.cfg"
+sleep 62
+tftp "$NS_S" "/grub/deploy-$MAC2.cfg" >"$TMP/late-other.cfg" || fail "no answer to another address"
+has "not serviced" "$TMP/late-other.cfg"
+tftp "$NS_C" "/grub/deploy-$MAC2.cfg" >"$TMP/late.cfg" || fail "no start entry file after 62 s"
+has "linux '(tftp,$SRV)/d1/vmlinuz'" "$TMP/late.cfg"
+assert_grep "$MAC2, [^ ]*: boot 'd2' .*tftp grub choice=deploy" "$TMP/pxed.log"
+# used up by the choice
+tftp "$NS_C" "/grub/deploy-$MAC2.cfg" >"$TMP/late2.cfg" || fail "no answer to a second read"
+has "not serviced" "$TMP/late2.cfg"
+pass "62 s at the menu: the start entry's file answered to the menu's address only, once"
