@@ -125,8 +125,10 @@ bool conf_password_verify(const char *hash, const char *password);
  *   grub.pbkdf2.sha512.ITERATIONS.SALT.HASH
  * PBKDF2-HMAC-SHA512 (RFC 8018 §5.2) of the password's bytes, SALT and HASH
  * in upper-case hex.  The iteration count makes each offline guess cost
- * what it costs GRUB to check the password once on the machine (about a
- * second on a slow one).  conf_grub_pbkdf2() with a given salt (tests);
+ * what one check costs GRUB on the machine (10 times grub-mkpasswd-pbkdf2's
+ * default; about 20 s in the lab's emulated machine, where everything runs
+ * tens of times slower than on hardware).  conf_grub_pbkdf2() with a given
+ * salt (tests);
  * conf_grub_password_hash() with a random one.  0, -EINVAL, -ENOBUFS. */
 #define CONF_GRUB_PBKDF2_ITERATIONS 100000
 #define CONF_GRUB_SALT_BYTES 64
