@@ -10,6 +10,7 @@ BUILD_PKGS="
 	libsqlite3-dev
 	libpq-dev
 	libmicrohttpd-dev
+	libgnutls28-dev
 	libjansson-dev
 	libinih-dev
 	libcurl4-gnutls-dev

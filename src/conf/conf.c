@@ -14,6 +14,8 @@
 #include <string.h>
 #include <strings.h>
 #include <crypt.h>
+#include <gnutls/crypto.h>
+#include <sys/random.h>
 
 #include "common/log.h"
 #include "store/store.h"
@@ -57,6 +59,7 @@ static const struct conf_item conf_table[] = {
 	{ "pxe", "BindInterfaces", NULL, CT_IFACES, M(bind_ifaces), 0, 0, false, false },
 	{ "pxe", "PXEGUID", "PXE GUID", CT_GUID, M(pxe_guid), 0, 0, false, false },
 	{ "pxe", "PXEPassword", NULL, CT_STR, M(pxe_password), 0, 0, true, false },
+	{ "pxe", "PXEPasswordGRUB", NULL, CT_BOOL, M(pxe_password_grub), 0, 0, false, false },
 	{ "pxe", "BootProgramBIOS", NULL, CT_FILE, M(boot_bios), 0, 0, false, true },
 	{ "pxe", "BootProgramUEFIx64", NULL, CT_FILE, M(boot_uefi_x64), 0, 0, false, true },
 	{ "pxe", "BootProgramDir", NULL, CT_STR, M(boot_program_dir), 0, 0, false, true },
@@ -378,6 +381,101 @@ bool conf_password_verify(const char *hash, const char *password)
 	return ok;
 }
 
+int conf_grub_pbkdf2(const char *password, const uint8_t *salt, size_t salt_len,
+		     unsigned iterations, char *out, size_t len)
+{
+	gnutls_datum_t key = { .data = (unsigned char *)password,
+			       .size = (unsigned)strlen(password) };
+	gnutls_datum_t s = { .data = (unsigned char *)salt, .size = (unsigned)salt_len };
+	uint8_t dk[CONF_GRUB_HASH_BYTES];
+	size_t need = sizeof("grub.pbkdf2.sha512.4294967295..") + 2 * salt_len + 2 * sizeof(dk);
+	int n;
+
+	if (!iterations || !salt_len || salt_len > CONF_GRUB_SALT_BYTES)
+		return -EINVAL;
+	if (len < need)
+		return -ENOBUFS;
+	if (gnutls_pbkdf2(GNUTLS_MAC_SHA512, &key, &s, iterations, dk, sizeof(dk)) < 0)
+		return -EINVAL;
+	/* grub-mkpasswd-pbkdf2's shape: decimal count, salt and hash in
+	 * upper-case hex. */
+	n = snprintf(out, len, "grub.pbkdf2.sha512.%u.", iterations);
+	for (size_t i = 0; i < salt_len; i++)
+		n += snprintf(out + n, len - (size_t)n, "%02X", salt[i]);
+	n += snprintf(out + n, len - (size_t)n, ".");
+	for (size_t i = 0; i < sizeof(dk); i++)
+		n += snprintf(out + n, len - (size_t)n, "%02X", dk[i]);
+	explicit_bzero(dk, sizeof(dk));
+	return 0;
+}
+
+int conf_grub_password_hash(const char *password, char *out, size_t len)
+{
+	uint8_t salt[CONF_GRUB_SALT_BYTES];
+	ssize_t got = getrandom(salt, sizeof(salt), 0);
+	if (got != (ssize_t)sizeof(salt))
+		return got < 0 ? -errno : -EIO;
+	return conf_grub_pbkdf2(password, salt, sizeof(salt), CONF_GRUB_PBKDF2_ITERATIONS, out,
+				len);
+}
+
+/* Upper- or lower-case hex, an even count of 2 to max characters; the
+ * number of characters read into *n. */
+static bool hex_run(const char *s, size_t max, size_t *n)
+{
+	size_t i = 0;
+	while (i <= max && ((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+			    (s[i] >= 'A' && s[i] <= 'F')))
+		i++;
+	*n = i;
+	return i >= 2 && i <= max && i % 2 == 0;
+}
+
+bool conf_grub_hash_valid(const char *s)
+{
+	static const char prefix[] = "grub.pbkdf2.sha512.";
+	unsigned long long c = 0;
+	size_t i = 0, n;
+
+	if (!s || strncmp(s, prefix, sizeof(prefix) - 1) != 0)
+		return false;
+	s += sizeof(prefix) - 1;
+	/* GRUB reads the count with strtoul(..., 0): no leading 0 (octal) */
+	if (s[0] < '1' || s[0] > '9')
+		return false;
+	for (; s[i] >= '0' && s[i] <= '9' && i < 10; i++)
+		c = c * 10 + (unsigned)(s[i] - '0');
+	if (s[i] != '.' || c > 0x7fffffff)
+		return false;
+	s += i + 1;
+	if (!hex_run(s, 2 * CONF_GRUB_SALT_BYTES, &n) || s[n] != '.')
+		return false;
+	s += n + 1;
+	return hex_run(s, 2 * CONF_GRUB_HASH_BYTES, &n) && s[n] == '\0';
+}
+
+/* PXEPassword: both hashes from the clear text in c, which is then wiped
+ * (or both emptied when it is empty). */
+static int conf_password_take(struct pxed_conf *c, char *err, size_t errlen)
+{
+	int r = 0;
+
+	c->pxe_password_hash[0] = c->pxe_password_grub_hash[0] = '\0';
+	if (c->pxe_password[0]) {
+		r = conf_password_hash(c->pxe_password, c->pxe_password_hash,
+				       sizeof(c->pxe_password_hash));
+		if (r == 0)
+			r = conf_grub_password_hash(c->pxe_password, c->pxe_password_grub_hash,
+						    sizeof(c->pxe_password_grub_hash));
+		if (r < 0) {
+			c->pxe_password_hash[0] = c->pxe_password_grub_hash[0] = '\0';
+			snprintf(err, errlen, "PXEPassword: cannot hash it: %s", strerror(-r));
+		}
+	}
+	explicit_bzero(c->pxe_password, sizeof(c->pxe_password));
+	return r;
+}
+
 /* The rules between settings, for a whole file and for one change at run
  * time alike. */
 static int conf_check(const struct pxed_conf *c, char *err, size_t errlen)
@@ -451,15 +549,8 @@ static int conf_finish(struct pxed_conf *c, char err[CONF_ERR_LEN])
 	r = conf_check(c, err, CONF_ERR_LEN);
 	if (r < 0)
 		return r;
-	if (c->pxe_password[0]) {
-		r = conf_password_hash(c->pxe_password, c->pxe_password_hash,
-				       sizeof(c->pxe_password_hash));
-		explicit_bzero(c->pxe_password, sizeof(c->pxe_password));
-		if (r < 0) {
-			snprintf(err, CONF_ERR_LEN, "PXEPassword: cannot hash it: %s", strerror(-r));
-			return r;
-		}
-	}
+	if (c->pxe_password[0])
+		return conf_password_take(c, err, CONF_ERR_LEN);
 	return 0;
 too_long:
 	snprintf(err, CONF_ERR_LEN, "StateDir too long");
@@ -686,15 +777,8 @@ int conf_set_value(struct pxed_conf *c, const char *key, const char *value, char
 		goto done;
 	}
 	if (it->secret) {
-		/* PXEPassword: kept only as its hash, as conf_load() does */
-		next->pxe_password_hash[0] = '\0';
-		if (next->pxe_password[0]) {
-			r = conf_password_hash(next->pxe_password, next->pxe_password_hash,
-					       sizeof(next->pxe_password_hash));
-			if (r < 0)
-				snprintf(err, errlen, "%s: cannot hash it: %s", it->name, strerror(-r));
-		}
-		explicit_bzero(next->pxe_password, sizeof(next->pxe_password));
+		/* PXEPassword: kept only as its hashes, as conf_load() does */
+		r = conf_password_take(next, err, errlen);
 		if (r < 0)
 			goto done;
 	}

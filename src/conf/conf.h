@@ -82,6 +82,14 @@ struct pxed_conf {
 	 * wiped once this is computed, so the clear text never outlives
 	 * conf_load().  "" = no password. */
 	char pxe_password_hash[256];
+	/* [pxe] PXEPasswordGRUB: GRUB machines are asked PXEPassword too; GRUB
+	 * checks it itself, against pxe_password_grub_hash, which it is sent
+	 * (docs/bootloaders.md). */
+	bool pxe_password_grub;
+	/* PXEPassword for GRUB's password_pbkdf2, computed with
+	 * pxe_password_hash whatever PXEPasswordGRUB says (so that turning it
+	 * on at run time needs no clear text): conf_grub_password_hash(). */
+	char pxe_password_grub_hash[320];
 
 	/* [pxe] User: after binding its ports and opening its files as root,
 	 * pxed runs as this user; "" = keep the user it was started as. */
@@ -113,6 +121,42 @@ void conf_print_block(const struct pxed_conf *c, FILE *out);
  * (over the hash).  0 / negative errno; true when it matches. */
 int conf_password_hash(const char *password, char *out, size_t len);
 bool conf_password_verify(const char *hash, const char *password);
+
+/* PXEPassword in the form GRUB's password_pbkdf2 checks, as
+ * grub-mkpasswd-pbkdf2 prints it:
+ *   grub.pbkdf2.sha512.ITERATIONS.SALT.HASH
+ * PBKDF2-HMAC-SHA512 (RFC 8018 §5.2) of the password's bytes, SALT and HASH
+ * in upper-case hex.  The iteration count makes each offline guess cost
+ * what one check costs GRUB on the machine (10 times grub-mkpasswd-pbkdf2's
+ * default; about 20 s in the lab's emulated machine, where everything runs
+ * tens of times slower than on hardware).  conf_grub_pbkdf2() with a given
+ * salt (tests);
+ * conf_grub_password_hash() with a random one.  0, -EINVAL, -ENOBUFS. */
+#define CONF_GRUB_PBKDF2_ITERATIONS 100000
+#define CONF_GRUB_SALT_BYTES 64
+#define CONF_GRUB_HASH_BYTES 64
+int conf_grub_pbkdf2(const char *password, const uint8_t *salt, size_t salt_len,
+		     unsigned iterations, char *out, size_t len);
+int conf_grub_password_hash(const char *password, char *out, size_t len);
+/* Whether s has that shape (count 1..2^31-1 without a leading 0, salt and
+ * hash 1..64 bytes of hex): nothing else is ever written into a GRUB
+ * configuration as a password hash. */
+bool conf_grub_hash_valid(const char *s);
+
+/* The hash GRUB machines check PXEPassword against, or NULL when they
+ * are not to be asked it (no PXEPassword, or PXEPasswordGRUB = no). */
+static inline const char *conf_grub_password(const struct pxed_conf *c)
+{
+	return c->pxe_password_hash[0] && c->pxe_password_grub && c->pxe_password_grub_hash[0]
+		       ? c->pxe_password_grub_hash
+		       : NULL;
+}
+
+/* The reason a GRUB machine whose deployment needs PXEPassword goes local
+ * with when conf_grub_password() is NULL; %s is the deployment's name. */
+#define CONF_GRUB_NO_PASSWORD_REASON                                                   \
+	"deployment '%.64s' needs PXEPassword, which GRUB machines are asked only with " \
+	"PXEPasswordGRUB = yes: local"
 
 /* Whether a BootLoader* value says GRUB (shim -> GRUB) rather than iPXE. */
 static inline bool conf_loader_grub(const char *loader)

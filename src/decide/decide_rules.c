@@ -522,8 +522,7 @@ void decide_override(struct decision *dec, const struct pxe_facts *f, enum decid
 		break;
 	case DECIDE_OVR_GRUB_PASSWORD:
 		dec->outcome = DECISION_LOCAL;
-		reason_set(dec, "deployment '%.64s' needs PXEPassword, which GRUB machines cannot be "
-				"asked: local", name);
+		reason_set(dec, CONF_GRUB_NO_PASSWORD_REASON, name);
 		break;
 	case DECIDE_OVR_GRUB_WENT_LOCAL:
 		dec->outcome = DECISION_LOCAL;

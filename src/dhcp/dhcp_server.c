@@ -346,10 +346,10 @@ static void handle_request(struct dhcp_server *s, struct dhcp_rx *rx,
 
 /* The GRUB family's own rules, after the decision (docs/bootloaders.md),
  * applied as the decider's overrides so that the event says them: its
- * files must be installed; GRUB cannot ask PXEPassword without showing
- * what it checks against, so such a machine goes local; a machine GRUB
- * just sent to its disk goes there.  Then its facts are kept for its GRUB
- * configuration (dhcp_recent.h). */
+ * files must be installed; GRUB asks PXEPassword only with PXEPasswordGRUB
+ * (it is sent the hash it checks), else such a machine goes local; a
+ * machine GRUB just sent to its disk goes there.  Then its facts are kept
+ * for its GRUB configuration (dhcp_recent.h). */
 static void grub_rules(struct dhcp_server *s, const struct dhcp_rx *rx, const struct pxe_facts *f,
 		       struct decision *dec)
 {
@@ -361,7 +361,8 @@ static void grub_rules(struct dhcp_server *s, const struct dhcp_rx *rx, const st
 				x64 ? "shim-signed and grub-efi-amd64-signed" : "grub-efi-arm64-bin");
 		return;
 	}
-	if (dec->outcome == DECISION_BOOT && s->conf->pxe_password_hash[0]) {
+	if (dec->outcome == DECISION_BOOT && s->conf->pxe_password_hash[0] &&
+	    !conf_grub_password(s->conf)) {
 		decide_override(dec, f, DECIDE_OVR_GRUB_PASSWORD, NULL);
 		return;
 	}

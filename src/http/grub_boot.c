@@ -34,6 +34,15 @@ struct grub_watch {
 	struct dhcp_recent_entry who;
 };
 
+/* A menu pxed served (an available deployment's, or any behind
+ * PXEPassword), for its entries' files: see menu_find(). */
+struct grub_menu {
+	struct in_addr addr;       /* the address that read the menu */
+	uint64_t at_ms;
+	bool used;
+	struct dhcp_recent_entry who; /* the exchange it was decided for */
+};
+
 struct grub_boot {
 	struct ev_loop *loop;
 	const struct pxed_conf *conf;
@@ -44,6 +53,7 @@ struct grub_boot {
 	struct tftp_server *tftp;
 	struct ev_timer timer;
 	struct grub_watch watch[GRUB_WATCH_MAX];
+	struct grub_menu menus[GRUB_MENU_MAX];
 	struct grub_boot_stats stats;
 	unsigned pending;          /* jobs on the worker */
 };
@@ -55,11 +65,18 @@ struct grub_job {
 	struct tftp_gen_req *req;
 	enum grub_cfg_kind kind;
 	struct pxe_facts facts;
+	struct dhcp_recent_entry who; /* the DHCP exchange the facts come from */
+	struct in_addr peer;       /* the address that asked */
 	struct in_addr local;
 	struct decision d;
 	int rc;
 	bool handed_out;
+	bool need_pw;              /* PXEPassword was set when the request came */
+	bool menu;                 /* a deployment became the password menu */
 	char token[STORE_REPORT_TOKEN_MAX + 1];
+	/* conf_grub_password() when the request came, "" = GRUB machines
+	 * are not asked PXEPassword */
+	char grub_pw[sizeof(((struct pxed_conf *)0)->pxe_password_grub_hash)];
 };
 
 /* A next-server event, written on the worker. */
@@ -76,12 +93,59 @@ struct grub_event_job {
  * within DHCP_RECENT_TTL_MS, and when that exchange showed the address it
  * leased (its port-4011 request), the request comes from that address.
  * Anyone else reading grub/mac-MAC.cfg gets "not serviced" and commits
- * nothing.  One place, so that a per-boot token can replace it. */
+ * nothing.  A menu's entry files may also stand on the menu (menu_find()).
+ * One place, so that a per-boot token can replace it. */
 static bool grub_fetch_allowed(const struct dhcp_recent_entry *e, bool found, struct in_addr peer)
 {
 	if (!found)
 		return false;
 	return e->addr.s_addr == 0 || e->addr.s_addr == peer.s_addr;
+}
+
+/* ---- menus waiting for a choice ----------------------------------------- */
+
+/* A person at a menu -- the more so one typing PXEPassword, which GRUB
+ * then checks with 100,000 rounds of PBKDF2 -- may take longer than a DHCP
+ * exchange vouches for (DHCP_RECENT_TTL_MS).  So the menu's own files
+ * (deploy-MAC.cfg, local-MAC.cfg) are also answered for GRUB_MENU_TTL_MS
+ * after mac-MAC.cfg served the menu, to the address that read it, with
+ * that exchange's facts; once, the choice uses the record up.  (The local
+ * entry chosen that late restarts the machine before DHCP marks it
+ * "local", as the exchange's record is gone: it sees the menu once more,
+ * whose countdown then ends on the disk.) */
+static void menu_add(struct grub_boot *g, struct in_addr addr, const struct dhcp_recent_entry *who)
+{
+	struct grub_menu *m = NULL, *oldest = NULL;
+	for (size_t i = 0; i < GRUB_MENU_MAX; i++) {
+		struct grub_menu *x = &g->menus[i];
+		if (x->used && !memcmp(x->who.mac, who->mac, MAC_LEN)) {
+			m = x;
+			break;
+		}
+		if (!x->used && !m)
+			m = x;
+		else if (x->used && (!oldest || x->at_ms < oldest->at_ms))
+			oldest = x;
+	}
+	if (!m)
+		m = oldest;
+	m->addr = addr;
+	m->at_ms = now_ms();
+	m->who = *who;
+	m->used = true;
+}
+
+static struct grub_menu *menu_find(struct grub_boot *g, const uint8_t mac[MAC_LEN],
+				   struct in_addr peer)
+{
+	uint64_t now = now_ms();
+	for (size_t i = 0; i < GRUB_MENU_MAX; i++) {
+		struct grub_menu *m = &g->menus[i];
+		if (m->used && !memcmp(m->who.mac, mac, MAC_LEN) && m->addr.s_addr == peer.s_addr &&
+		    now - m->at_ms < GRUB_MENU_TTL_MS)
+			return m;
+	}
+	return NULL;
 }
 
 /* ---- next-server watch --------------------------------------------------- */
@@ -201,20 +265,34 @@ static void reply_text(struct tftp_gen_req *req, const char *text, size_t len)
 	tftp_gen_reply(req, fd);
 }
 
+/* PXEPassword (docs/bootloaders.md): GRUB checks it on the machine, so
+ * mac-MAC.cfg never commits while it is set -- a deployment becomes the
+ * menu whose start entry GRUB runs only after the right password, and
+ * that entry's file, deploy-MAC.cfg, commits the hand-out.  When GRUB
+ * machines are not to be asked (PXEPasswordGRUB = no; the DHCP answer
+ * already sends them to their disk, this is for a setting changed in
+ * between), nothing commits and the machine goes local, as there. */
 static void job_work(struct ev_work_job *j)
 {
 	struct grub_job *job = j->data;
 	struct grub_boot *g = job->g;
 	struct decision *d = &job->d;
 	struct store_report rep;
+	bool commit = job->kind == GRUB_CFG_MAC ? !job->need_pw : !job->need_pw || job->grub_pw[0];
 
 	/* Recorded by job_done(), once the configuration is made. */
-	job->rc = decide_open(g->dec, &job->facts, true,
+	job->rc = decide_open(g->dec, &job->facts, commit,
 			      job->kind == GRUB_CFG_MAC      ? DECIDE_CHOICE_NONE
 			      : job->kind == GRUB_CFG_DEPLOY ? DECIDE_CHOICE_DEPLOY
 							     : DECIDE_CHOICE_LOCAL,
 			      d);
-	if (job->rc >= 0 && d->outcome == DECISION_BOOT &&
+	if (job->rc >= 0 && d->outcome == DECISION_BOOT && job->need_pw && !job->grub_pw[0]) {
+		decide_override(d, &job->facts, DECIDE_OVR_GRUB_PASSWORD, NULL);
+		return;
+	}
+	job->menu = job->rc >= 0 && d->outcome == DECISION_BOOT && job->kind == GRUB_CFG_MAC &&
+		    job->need_pw;
+	if (commit && job->rc >= 0 && d->outcome == DECISION_BOOT &&
 	    (d->required || job->kind == GRUB_CFG_DEPLOY) && !d->nbp[0] &&
 	    http_report_handout(g->store, d->device_id, d->device_name[0] ? d->device_name : "-",
 				d->deployment_id, d->deployment_name, job->facts.mac,
@@ -235,10 +313,11 @@ static int http_host(const struct pxed_conf *conf, struct in_addr local, char *o
 
 static void send_config(struct grub_boot *g, struct tftp_gen_req *req, struct decision *d,
 			const struct pxe_facts *f, struct in_addr local, bool confirmed,
-			const char *token)
+			const char *token, const char *password_hash)
 {
 	char server[INET_ADDRSTRLEN], host[INET6_ADDRSTRLEN + 8], mac[MAC_STR_LEN], report[200];
-	struct grub_script_opts o = { .server = server, .mac = mac, .confirmed = confirmed };
+	struct grub_script_opts o = { .server = server, .mac = mac, .confirmed = confirmed,
+				      .password_hash = password_hash };
 	char *cfg = malloc(GRUB_CFG_MAX);
 	int n;
 
@@ -261,6 +340,7 @@ static void send_config(struct grub_boot *g, struct tftp_gen_req *req, struct de
 			      "sending local", mac, dep, strerror(-n));
 		decide_override(d, f, DECIDE_OVR_UNSERVABLE, NULL);
 		o.report_url = NULL;
+		o.password_hash = NULL;
 		n = grub_script_build(d, &o, cfg, GRUB_CFG_MAX);
 	}
 	if (d->outcome == DECISION_LOCAL)
@@ -290,16 +370,23 @@ static void job_done(struct ev_work_job *j, bool cancelled)
 		log_warn(MOD, "decision failed, machine sent to local disk: %s", d->reason);
 		snprintf(d->reason, sizeof(d->reason), "not serviced: server error, see the server log");
 	}
-	if (d->outcome == DECISION_BOOT && (d->required || job->kind == GRUB_CFG_DEPLOY))
+	if (d->outcome == DECISION_BOOT && !job->menu &&
+	    (d->required || job->kind == GRUB_CFG_DEPLOY))
 		g->stats.configs++;
 	send_config(g, job->req, d, &job->facts, job->local, job->kind == GRUB_CFG_DEPLOY,
-		    job->handed_out ? job->token : NULL);
+		    job->handed_out ? job->token : NULL, job->menu ? job->grub_pw : NULL);
 	/* After the configuration: the event and the line say what it is. */
 	decide_record(g->dec, &job->facts, d);
 	decision_log(&job->facts, d,
 		     job->kind == GRUB_CFG_DEPLOY  ? "tftp grub choice=deploy"
 		     : job->kind == GRUB_CFG_LOCAL ? "tftp grub choice=local"
+		     : job->menu		   ? "tftp grub, asks PXE password"
 						   : "tftp grub");
+	/* what grub_script_build() writes as a menu (still BOOT: it was
+	 * written) */
+	if (job->kind == GRUB_CFG_MAC && d->outcome == DECISION_BOOT && (job->menu || !d->required))
+		menu_add(g, job->peer, &job->who);
+	explicit_bzero(job->grub_pw, sizeof(job->grub_pw));
 	free(job);
 }
 
@@ -318,6 +405,7 @@ static int on_request(void *ctx, const char *name, struct in_addr peer, struct i
 	enum grub_cfg_kind kind;
 	uint8_t mac[MAC_LEN];
 	struct grub_job *job;
+	struct grub_menu *menu = NULL;
 	bool found;
 	char buf[512];
 	int n;
@@ -343,9 +431,25 @@ static int on_request(void *ctx, const char *name, struct in_addr peer, struct i
 	job->kind = kind;
 	job->local = local;
 	memcpy(job->facts.mac, mac, MAC_LEN);
+	/* the settings as this request found them (the worker does not read
+	 * g->conf, which the loop may change meanwhile) */
+	job->need_pw = g->conf->pxe_password_hash[0] != '\0';
+	if (conf_grub_password(g->conf))
+		str_copy(job->grub_pw, sizeof(job->grub_pw), conf_grub_password(g->conf));
 	job->facts.via = PXE_VIA_HTTP; /* a boot loader's request, like /boot.ipxe */
 	job->facts.arch_class = PXE_ARCH_OTHER;
+	job->peer = peer;
 	found = dhcp_server_recent(g->dhcp, mac, &e);
+	if (kind != GRUB_CFG_MAC)
+		menu = menu_find(g, mac, peer);
+	if (menu) {
+		/* the choice uses the menu up */
+		menu->used = false;
+		if (!grub_fetch_allowed(&e, found, peer)) {
+			e = menu->who;
+			found = true;
+		}
+	}
 	if (!grub_fetch_allowed(&e, found, peer)) {
 		char ip[INET_ADDRSTRLEN], m[MAC_STR_LEN];
 		inet_ntop(AF_INET, &peer, ip, sizeof(ip));
@@ -357,10 +461,11 @@ static int on_request(void *ctx, const char *name, struct in_addr peer, struct i
 		job->d.outcome = DECISION_IGNORE;
 		snprintf(job->d.reason, sizeof(job->d.reason),
 			 "not serviced: no recent DHCP exchange from this machine");
-		send_config(g, req, &job->d, &job->facts, local, false, NULL);
+		send_config(g, req, &job->d, &job->facts, local, false, NULL, NULL);
 		free(job);
 		return 0;
 	}
+	job->who = e;
 	job->facts.has_guid = e.has_guid;
 	memcpy(job->facts.guid, e.guid, GUID_LEN);
 	job->facts.has_arch = e.has_arch;

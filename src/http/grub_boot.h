@@ -6,8 +6,12 @@
  *   grub/grub.cfg          the same for everyone (grub_script_entry());
  *   grub/mac-MAC.cfg       decide(commit) on the worker, for the facts the
  *                          machine's DHCP exchange gave moments before;
- *   grub/deploy-MAC.cfg,   the available deployment's menu entries:
- *   grub/local-MAC.cfg     decide_choice() records the choice.
+ *   grub/deploy-MAC.cfg,   the menu's entries (an available deployment,
+ *   grub/local-MAC.cfg     or any behind PXEPassword): decide_choice()
+ *                          records the choice; deploy-MAC.cfg commits.
+ * With PXEPassword set, mac-MAC.cfg never commits: GRUB checks the password
+ * itself before it runs the start entry (grub_script.h).  A menu's entry
+ * files are answered for GRUB_MENU_TTL_MS to the address that read it.
  * A "local" answer makes the DHCP server send the machine to its disk for
  * GRUB_LOCAL_MS, since GRUB restarts it (grub_script.h).
  *
@@ -31,6 +35,12 @@ struct grub_boot;
 #define GRUB_NEXT_SERVER_WAIT_MS 30000
 /* How long DHCP answers "local" after GRUB sent a machine to its disk. */
 #define GRUB_LOCAL_MS 120000
+/* How long, and for how many machines at once (the oldest goes), a menu's
+ * entries are answered after mac-MAC.cfg served it, beyond the DHCP
+ * exchange's DHCP_RECENT_TTL_MS: a person reads it, types PXEPassword,
+ * GRUB checks it. */
+#define GRUB_MENU_TTL_MS 600000
+#define GRUB_MENU_MAX 256
 /* Addresses watched at once for their grub/ requests; the oldest goes. */
 #define GRUB_WATCH_MAX 256
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "conf/conf.h"
 #include "decide/decide.h"
 #include "http/boot_script.h"
 #include "http/script_out.h"
@@ -120,34 +121,60 @@ int grub_script_build(const struct decision *d, const struct grub_script_opts *o
 			buf[0] = '\0'; /* never leave a partial configuration behind */
 			return -EINVAL;
 		}
-		if (d->required || opts->confirmed) {
+		if ((d->required && !opts->password_hash) || opts->confirmed) {
 			out_echo(&o, "pxed: starting %s deployment %s (image %s)",
 				 d->required ? "required" : "available", d->deployment_name,
 				 d->image_name);
 			out_image(&o, d, opts);
 			break;
 		}
-		/* Available: a menu, the local disk first and the default
-		 * after the timeout (docs/pxed.8.md, DECISIONS).  Each entry goes back to
-		 * pxed, which records the choice. */
-		if (!mac_valid(opts->mac)) {
+		/* Available, or any deployment behind PXEPassword: a menu, the
+		 * local disk first and the default after the timeout
+		 * (docs/pxed.8.md, DECISIONS).  Each entry goes back to pxed,
+		 * which records the choice; behind PXEPassword, GRUB lets only
+		 * the superuser GRUB_SCRIPT_PW_USER with the password run the
+		 * start entry (normal mode asks "Enter username:" and "Enter
+		 * password:"), so pxed hands the deployment out only once the
+		 * password was right.  Setting superusers also locks GRUB's
+		 * entry editor and command line, from which the start file
+		 * could be sourced by hand; the local entry stays open to
+		 * everyone (--unrestricted), for the timeout too. */
+		if (!mac_valid(opts->mac) ||
+		    (opts->password_hash && !conf_grub_hash_valid(opts->password_hash))) {
 			buf[0] = '\0';
 			return -EINVAL;
 		}
-		out_echo(&o, "pxed: deployment %s (image %s) is available", d->deployment_name,
-			 d->image_name);
+		if (opts->password_hash) {
+			out_echo(&o, "pxed: %s deployment %s (image %s) needs the PXE password",
+				 d->required ? "required" : "available", d->deployment_name,
+				 d->image_name);
+			out_printf(&o, "set superusers=%s\npassword_pbkdf2 %s ", GRUB_SCRIPT_PW_USER,
+				   GRUB_SCRIPT_PW_USER);
+			out_quoted(&o, opts->password_hash);
+			out_printf(&o, "\n");
+		} else {
+			out_echo(&o, "pxed: deployment %s (image %s) is available",
+				 d->deployment_name, d->image_name);
+		}
 		out_printf(&o, "set default=0\nset timeout=%d\n", BOOT_SCRIPT_PROMPT_MS / 1000);
-		out_printf(&o, "menuentry 'Boot from local disk' {\n\tsource ");
+		out_printf(&o, "menuentry 'Boot from local disk' %s{\n\tsource ",
+			   opts->password_hash ? "--unrestricted " : "");
 		snprintf(file, sizeof(file), "grub/local-%s.cfg", opts->mac);
 		out_file(&o, opts->server, file);
 		out_printf(&o, "\n}\nmenuentry ");
 		{
 			char title[200], safe[200];
-			snprintf(title, sizeof(title), "Start deployment %s (image %s)",
-				 d->deployment_name, d->image_name);
+			snprintf(title, sizeof(title), "Start %sdeployment %s (image %s)%s",
+				 opts->password_hash && d->required ? "required " : "",
+				 d->deployment_name, d->image_name,
+				 opts->password_hash ? ": user " GRUB_SCRIPT_PW_USER
+						       ", then the PXE password"
+						     : "");
 			boot_script_safe_text(safe, sizeof(safe), title);
 			out_quoted(&o, safe);
 		}
+		if (opts->password_hash)
+			out_printf(&o, " --users %s", GRUB_SCRIPT_PW_USER);
 		out_printf(&o, " {\n\tsource ");
 		snprintf(file, sizeof(file), "grub/deploy-%s.cfg", opts->mac);
 		out_file(&o, opts->server, file);

@@ -9,6 +9,10 @@
  *   boot, available -> a menu whose default, after BOOT_SCRIPT_PROMPT_MS,
  *                      is the local disk; each entry sources a file that
  *                      records the choice (local-MAC.cfg, deploy-MAC.cfg);
+ *   boot, either, with PXEPassword for GRUB (password_hash) -> the same
+ *                      menu, its start entry open only to the superuser
+ *                      GRUB_SCRIPT_PW_USER with the password, which GRUB
+ *                      checks against password_hash itself;
  *   local           -> says why and restarts the machine, whose next DHCP
  *                      request pxed answers "local" (GRUB 2.06's `exit`
  *                      returns success to the firmware, which then stops
@@ -36,9 +40,17 @@ struct grub_script_opts {
 	const char *mac;
 	/* Installer callback: " pxed.report=URL" ends the kernel command line. */
 	const char *report_url;
-	/* The user chose the available deployment in the menu: start it. */
+	/* The user chose the deployment in the menu (and passed the password
+	 * when there is one): start it. */
 	bool confirmed;
+	/* PXEPassword as grub.pbkdf2.sha512.N.SALT.HASH (conf_grub_password()),
+	 * or NULL: a BOOT decision that is not confirmed becomes the menu,
+	 * required or not.  The hash is written into the configuration. */
+	const char *password_hash;
 };
+
+/* The GRUB user name the PXE password is asked with. */
+#define GRUB_SCRIPT_PW_USER "pxe"
 
 /* Write the configuration for d into buf (NUL-terminated).  Returns the
  * length, -ENOBUFS when buf is too small (never truncates), -EINVAL when a

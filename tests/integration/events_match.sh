@@ -174,7 +174,7 @@ grep -q '^file=shimx64.efi' "$TMP/reply" && fail "a GRUB machine got shim despit
 grep -q '^type=' "$TMP/reply" || { cat "$TMP/reply" >&2; fail "no answer for $MAC_G"; }
 since $MAC_G
 expect_events "GRUB and PXEPassword" 1
-expect_event "GRUB and PXEPassword" "^dhcp\|local\|deployment 'dg' needs PXEPassword, which GRUB machines cannot be asked: local$"
+expect_event "GRUB and PXEPassword" "^dhcp\|local\|deployment 'dg' needs PXEPassword, which GRUB machines are asked only with PXEPasswordGRUB = yes: local$"
 pass "6. a GRUB machine with PXEPassword: the event says local"
 
 mark $MAC_G

@@ -629,11 +629,12 @@ lab_vm_monitor() {
 
 # lab_vm_type TEXT...: type each TEXT on the VM's PS/2 keyboard through the
 # monitor (lowercase letters, digits, space, '-', '.'); the word "<ret>" is
-# the Enter key, "<tab>" Tab, "<esc>" Escape, "<bs>" Backspace.
+# the Enter key, "<tab>" Tab, "<esc>" Escape, "<bs>" Backspace, "<down>" the
+# down arrow.
 lab_vm_type() {
 	python3 - "$LAB_MON" "$@" <<-'PY'
 	import socket, sys, time
-	names = {" ": "spc", "-": "minus", ".": "dot", "<ret>": "ret", "<tab>": "tab", "<esc>": "esc", "<bs>": "backspace"}
+	names = {" ": "spc", "-": "minus", ".": "dot", "<ret>": "ret", "<tab>": "tab", "<esc>": "esc", "<bs>": "backspace", "<down>": "down"}
 	s = socket.socket(socket.AF_UNIX)
 	s.connect(sys.argv[1])
 	s.settimeout(0.3)

@@ -8,7 +8,10 @@
 #   3. the seed scenario's step: a new required deployment right after a
 #      local answer boots on the next boot (CacheExpire 3600);
 #   4. a deployment whose kernel has no signature does not boot;
-#   5. with the site DHCP server not naming pxed as next-server, GRUB gets
+#   5. PXEPassword with PXEPasswordGRUB: GRUB shows the menu, a wrong
+#      password hands nothing out, the right one (typed on the keyboard
+#      through QEMU's monitor) boots the deployment, handed out once;
+#   6. with the site DHCP server not naming pxed as next-server, GRUB gets
 #      nothing and pxed says so (warning and event).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lablib.sh"
@@ -78,7 +81,68 @@ grep -qa "$LAB_MARKER" "$TMP/sb4.log" && fail "the unsigned kernel booted under 
 lab_vm_kill
 pass "4. unsigned kernel refused under Secure Boot (bad shim signature)"
 
-# 5. the next-server trap: the site DHCP server no longer names pxed.
+# 5. PXEPassword through GRUB, on a machine of its own: GRUB asks it (the
+# menu's protected entry, user pxe), checks it itself, and only then reads
+# the file that hands the deployment out.
+pw=labgrubpw$RANDOM$RANDOM
+mac6=52:54:00:7a:0b:06
+uuid6=7a7a7a7a-0b06-4000-8000-000000000b06
+tok3=sbpw$$x$RANDOM
+pxectl image add deb3 --kernel lab/vmlinuz --initrd lab/initrd.gz --cmdline "console=ttyS0 pxedtest=$tok3" >/dev/null ||
+	fail "pxectl image add deb3"
+pxectl device add sb6 --mac "$mac6" --guid "$uuid6" >/dev/null || fail "pxectl device add sb6"
+pxectl deploy d6 --image deb3 --device sb6 --required >/dev/null || fail "pxectl deploy d6"
+pxectl settings set PXEPassword "$pw" >/dev/null || fail "pxectl settings set PXEPassword"
+pxectl settings set PXEPasswordGRUB yes >/dev/null || fail "pxectl settings set PXEPasswordGRUB"
+handed6() { pxectl deployment show d6 | sed -n 's/^status *: handed out \([0-9]*\),.*/\1/p'; }
+log6=$TMP/sb6.log
+fetches=$(lab_kernel_fetches)
+lab_vm_monitor "$TMP/mon.sock"
+lab_vm_uefi_sb sb6 "$mac6" "$uuid6" "$log6"
+lab_vm_wait "$log6" "Start required deployment d6" "$LAB_BOOT_TIMEOUT" ||
+	{ tail -c 2000 "$log6" | tr -d '\033' >&2; lab_dump; fail "GRUB did not show the password menu ($LAB_VM_WHY)"; }
+t_menu=$((SECONDS - LAB_VM_START))
+wait_for 10 test -S "$LAB_MON" || fail "no QEMU monitor socket"
+# stop the countdown to the local disk, then the protected entry
+lab_vm_type "<down>" "<ret>"
+lab_vm_wait "$log6" "Enter username" 30 ||
+	{ tail -c 2000 "$log6" | tr -d '\033' >&2; lab_dump; fail "GRUB did not ask the user name"; }
+lab_vm_type pxe "<ret>"
+lab_vm_wait "$log6" "Enter password" 30 || { tail -c 2000 "$log6" | tr -d '\033' >&2; fail "GRUB did not ask the password"; }
+# a wrong password: GRUB refuses it and nothing is read from pxed
+lab_vm_type "wrong$pw" "<ret>"
+lab_vm_wait "$log6" "access denied" 120 ||
+	{ tail -c 2000 "$log6" | tr -d '\033' >&2; lab_dump; fail "GRUB did not refuse the wrong password"; }
+sleep 2
+assert_eq "reads of deploy-$mac6.cfg after the wrong password" 0 "$(lab_pcap_tftp_reads "deploy-$mac6.cfg")"
+assert_eq "hand-outs of d6 after the wrong password" 0 "$(handed6)"
+assert_eq "kernel fetches after the wrong password" "$fetches" "$(lab_kernel_fetches)"
+grep -aqE -- "$mac6, [^ ]+: boot 'd6' .*tftp grub, asks PXE password" "$TMP/pxed.log" ||
+	{ lab_dump; fail "pxed logged no password-menu decision for $mac6"; }
+# the right one, from the menu again
+lab_vm_type "<down>" "<ret>"
+wait_for 30 eval '[ "$(grep -ac "Enter username" "$log6")" -ge 2 ]' ||
+	{ tail -c 2000 "$log6" | tr -d '\033' >&2; lab_dump; fail "GRUB did not ask the user name again"; }
+lab_vm_type pxe "<ret>"
+wait_for 30 eval '[ "$(grep -ac "Enter password" "$log6")" -ge 2 ]' ||
+	{ tail -c 2000 "$log6" | tr -d '\033' >&2; lab_dump; fail "GRUB did not ask the password again"; }
+t_typed=$SECONDS
+lab_vm_type "$pw" "<ret>"
+wait_for 120 grep -aqE -- "$mac6, [^ ]+: boot 'd6' .*tftp grub choice=deploy" "$TMP/pxed.log" ||
+	{ tail -c 2000 "$log6" | tr -d '\033' >&2; lab_dump; fail "GRUB did not read the start entry's file after the right password"; }
+t_check=$((SECONDS - t_typed))
+lab_vm_wait "$log6" "$LAB_MARKER cmdline=" "$LAB_BOOT_TIMEOUT" ||
+	{ tail -c 2000 "$log6" | tr -d '\033' >&2; lab_dump; fail "sb6 did not boot its deployment after the right password ($LAB_VM_WHY)"; }
+cl=$(lab_marker_cmdline "$log6")
+case " $cl " in *" pxedtest=$tok3 "*) ;; *) lab_dump; fail "kernel cmdline lacks pxedtest=$tok3: '$cl'" ;; esac
+lab_vm_kill
+LAB_QEMU_EXTRA=()
+assert_eq "hand-outs of d6 after the right password" 1 "$(handed6)"
+grep -qaF -- "$pw" "$TMP/pxed.log" && fail "the password shows in pxed's log"
+pass "5. PXEPassword through GRUB: menu at ${t_menu}s, wrong password refused by GRUB (nothing read), right one checked in ~${t_check}s, d6 booted: $cl"
+pxectl settings set PXEPassword "" >/dev/null || fail "pxectl settings set PXEPassword ''"
+
+# 6. the next-server trap: the site DHCP server no longer names pxed.
 lab_site_dhcp
 mac5=52:54:00:7a:0b:05
 uuid5=7a7a7a7a-0b05-4000-8000-000000000b05
@@ -93,5 +157,5 @@ lab_vm_kill
 grep -qa "$LAB_MARKER" "$TMP/sb5.log" && fail "the VM booted although its GRUB could not reach pxed"
 pxectl events --mac "$mac5" --limit 20 >"$TMP/events5.txt" 2>&1 || fail "pxectl events"
 grep -q "next-server" "$TMP/events5.txt" || { cat "$TMP/events5.txt" >&2; fail "no next-server event"; }
-pass "5. site DHCP without next-server: pxed warned: $(grep -o 'GRUB was loaded.*' "$TMP/pxed.log" | head -c 160)"
+pass "6. site DHCP without next-server: pxed warned: $(grep -o 'GRUB was loaded.*' "$TMP/pxed.log" | head -c 160)"
 pass "Secure Boot lab: $((SECONDS - t0))s"

@@ -287,6 +287,130 @@ static void test_keep_restart(void **state)
 	assert_int_equal(next.cache_expire, 5);
 }
 
+/* Parse a GRUB hash's salt back into bytes (upper-case hex). */
+static size_t grub_salt_of(const char *h, uint8_t *salt, size_t max)
+{
+	const char *p = strchr(h + strlen("grub.pbkdf2.sha512."), '.');
+	size_t n = 0;
+	assert_non_null(p);
+	for (p++; *p != '.' && n < max; p += 2) {
+		unsigned v;
+		assert_int_equal(sscanf(p, "%2X", &v), 1);
+		salt[n++] = (uint8_t)v;
+	}
+	return n;
+}
+
+/* PXEPassword for GRUB: PBKDF2-HMAC-SHA512 in grub-mkpasswd-pbkdf2's shape,
+ * the shape check that guards what goes into a GRUB configuration, and the
+ * setting that lets GRUB machines be asked. */
+static void test_grub_password(void **state)
+{
+	/* the usual PBKDF2-HMAC-SHA512 vectors: P="password", S="salt" */
+	static const char v1[] =
+		"grub.pbkdf2.sha512.1.73616C74."
+		"867F70CF1ADE02CFF3752599A3A53DC4AF34C7A669815AE5D513554E1C8CF252"
+		"C02D470A285A0501BAD999BFE943C08F050235D7D68B1DA55E63F73B60A57FCE";
+	static const char v2[] =
+		"grub.pbkdf2.sha512.2.73616C74."
+		"E1D9C16AA681708A45F5C7C4E215CEB66E011A2E9F0040713F18AEFDB866D53C"
+		"F76CAB2868A39B9F7840EDCE4FEF5A82BE67335C77A6068E04112754F27CCF4E";
+	char out[CONF_ERR_LEN], again[CONF_ERR_LEN], err[CONF_ERR_LEN];
+	uint8_t salt[CONF_GRUB_SALT_BYTES];
+	struct pxed_conf c;
+	size_t n;
+
+	assert_int_equal(conf_grub_pbkdf2("password", (const uint8_t *)"salt", 4, 1, out, sizeof(out)), 0);
+	assert_string_equal(out, v1);
+	assert_int_equal(conf_grub_pbkdf2("password", (const uint8_t *)"salt", 4, 2, out, sizeof(out)), 0);
+	assert_string_equal(out, v2);
+	assert_int_equal(conf_grub_pbkdf2("password", (const uint8_t *)"salt", 4, 2, out, 100), -ENOBUFS);
+	assert_int_equal(conf_grub_pbkdf2("password", (const uint8_t *)"salt", 4, 0, out, sizeof(out)), -EINVAL);
+	assert_int_equal(conf_grub_pbkdf2("password", (const uint8_t *)"salt", 0, 1, out, sizeof(out)), -EINVAL);
+
+	/* a random 64-byte salt each time, the fixed count, a 64-byte hash */
+	assert_int_equal(conf_grub_password_hash("hunter2", out, sizeof(out)), 0);
+	assert_int_equal(conf_grub_password_hash("hunter2", again, sizeof(again)), 0);
+	assert_string_not_equal(out, again);
+	assert_true(strncmp(out, "grub.pbkdf2.sha512.100000.", 26) == 0);
+	assert_int_equal(strlen(out), 26 + 128 + 1 + 128);
+	assert_true(conf_grub_hash_valid(out));
+	/* what GRUB computes from the typed password and the salt: the same
+	 * string for the right one, another for a wrong one */
+	n = grub_salt_of(out, salt, sizeof(salt));
+	assert_int_equal(n, CONF_GRUB_SALT_BYTES);
+	assert_int_equal(conf_grub_pbkdf2("hunter2", salt, n, CONF_GRUB_PBKDF2_ITERATIONS, again, sizeof(again)), 0);
+	assert_string_equal(out, again);
+	assert_int_equal(conf_grub_pbkdf2("hunter3", salt, n, CONF_GRUB_PBKDF2_ITERATIONS, again, sizeof(again)), 0);
+	assert_string_not_equal(out, again);
+
+	/* the shape check */
+	static const char *good[] = {
+		v1, v2,
+		"grub.pbkdf2.sha512.10000.ab.cd",
+		"grub.pbkdf2.sha512.2147483647.00.FF",
+	};
+	static const char *bad[] = {
+		"", "grub.pbkdf2.sha512.", "grub.pbkdf2.sha256.10000.AB.CD",
+		"GRUB.pbkdf2.sha512.10000.AB.CD", "grub.pbkdf2.sha512.010000.AB.CD",
+		"grub.pbkdf2.sha512.0.AB.CD", "grub.pbkdf2.sha512.2147483648.AB.CD",
+		"grub.pbkdf2.sha512.99999999999.AB.CD", "grub.pbkdf2.sha512.-1.AB.CD",
+		"grub.pbkdf2.sha512.10000.ABC.CD", "grub.pbkdf2.sha512.10000.AB.CDE",
+		"grub.pbkdf2.sha512.10000.AB", "grub.pbkdf2.sha512.10000..CD",
+		"grub.pbkdf2.sha512.10000.AB.", "grub.pbkdf2.sha512.10000.AG.CD",
+		"grub.pbkdf2.sha512.10000.AB.CD ", "grub.pbkdf2.sha512.10000.AB.CD\n",
+		"grub.pbkdf2.sha512.10000.AB.CD.EF", "grub.pbkdf2.sha512.10000.AB.CD'; reboot '",
+		"grub.pbkdf2.sha512. 10000.AB.CD", "grub.pbkdf2.sha512.1e4.AB.CD",
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (!conf_grub_hash_valid(good[i]))
+			fail_msg("refused: '%s'", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (conf_grub_hash_valid(bad[i]))
+			fail_msg("accepted: '%s'", bad[i]);
+	assert_false(conf_grub_hash_valid(NULL));
+	/* a salt or hash longer than 64 bytes */
+	memset(out, 0, sizeof(out));
+	strcpy(out, "grub.pbkdf2.sha512.1.");
+	memset(out + strlen(out), 'A', 130);
+	strcat(out, ".CD");
+	assert_false(conf_grub_hash_valid(out));
+	out[21 + 128] = '\0';
+	strcat(out, ".CD");
+	assert_true(conf_grub_hash_valid(out));
+
+	/* the setting: GRUB machines are asked only with PXEPasswordGRUB = yes */
+	assert_int_equal(conf_load(&c, write_conf("[pxe]\nPXEPassword = hunter2\n"), err), 0);
+	unlink(tmp_path);
+	assert_false(c.pxe_password_grub);
+	assert_null(conf_grub_password(&c));
+	assert_true(conf_grub_hash_valid(c.pxe_password_grub_hash));
+	assert_int_equal(conf_load(&c, write_conf("[pxe]\nPXEPassword = hunter2\nPXEPasswordGRUB = yes\n"), err), 0);
+	unlink(tmp_path);
+	assert_string_equal(c.pxe_password, "");
+	assert_non_null(conf_grub_password(&c));
+	assert_true(conf_grub_hash_valid(conf_grub_password(&c)));
+	n = grub_salt_of(conf_grub_password(&c), salt, sizeof(salt));
+	assert_int_equal(conf_grub_pbkdf2("hunter2", salt, n, CONF_GRUB_PBKDF2_ITERATIONS, again, sizeof(again)), 0);
+	assert_string_equal(conf_grub_password(&c), again);
+	/* at run time: off, on again (no clear text needed), a new password,
+	 * none */
+	assert_int_equal(conf_set_value(&c, "PXEPasswordGRUB", "no", err, sizeof(err)), 0);
+	assert_null(conf_grub_password(&c));
+	assert_int_equal(conf_set_value(&c, "PXEPasswordGRUB", "yes", err, sizeof(err)), 0);
+	assert_string_equal(conf_grub_password(&c), again);
+	assert_int_equal(conf_set_value(&c, "PXEPassword", "swordfish", err, sizeof(err)), 0);
+	assert_non_null(conf_grub_password(&c));
+	assert_string_not_equal(conf_grub_password(&c), again);
+	n = grub_salt_of(conf_grub_password(&c), salt, sizeof(salt));
+	assert_int_equal(conf_grub_pbkdf2("swordfish", salt, n, CONF_GRUB_PBKDF2_ITERATIONS, again, sizeof(again)), 0);
+	assert_string_equal(conf_grub_password(&c), again);
+	assert_int_equal(conf_set_value(&c, "PXEPassword", "", err, sizeof(err)), 0);
+	assert_null(conf_grub_password(&c));
+	assert_string_equal(c.pxe_password_grub_hash, "");
+	assert_true(c.pxe_password_grub);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +422,7 @@ int main(void)
 		cmocka_unit_test(test_set_value),
 		cmocka_unit_test(test_settings_round_trip),
 		cmocka_unit_test(test_keep_restart),
+		cmocka_unit_test(test_grub_password),
 	};
 	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
 }

@@ -264,11 +264,90 @@ static void test_recent(void **state)
 	dhcp_recent_free(&t); /* twice: harmless */
 }
 
+/* PXEPassword for GRUB: every deployment becomes the menu, its start entry
+ * open only to GRUB's superuser with the password; nothing of the image
+ * before the start entry's file; the hash is checked before it is written. */
+static void test_password(void **state)
+{
+	static const char hash[] =
+		"grub.pbkdf2.sha512.1.73616C74."
+		"867F70CF1ADE02CFF3752599A3A53DC4AF34C7A669815AE5D513554E1C8CF252"
+		"C02D470A285A0501BAD999BFE943C08F050235D7D68B1DA55E63F73B60A57FCE";
+	struct decision d = boot_decision();
+	struct grub_script_opts o = opts;
+	char buf[4096];
+	const char *users, *local, *start, *pw;
+
+	o.password_hash = hash;
+	o.report_url = "http://10.0.0.5:8080/api/v1/report?token=abc123";
+	for (int required = 1; required >= 0; required--) {
+		d.required = required;
+		assert_true(grub_script_build(&d, &o, buf, sizeof(buf)) > 0);
+		users = strstr(buf, "set superusers=pxe\n");
+		pw = strstr(buf, "password_pbkdf2 pxe 'grub.pbkdf2.sha512.1.73616C74.867F70CF");
+		local = strstr(buf, "menuentry 'Boot from local disk' --unrestricted {\n"
+				    "\tsource '(tftp,10.0.0.5)/grub/local-52:54:00:12:34:56.cfg'\n}\n");
+		start = strstr(buf, required ? "menuentry 'Start required deployment d1 (image deb): "
+					       "user pxe, then the PXE password' --users pxe {\n"
+					     : "menuentry 'Start deployment d1 (image deb): "
+					       "user pxe, then the PXE password' --users pxe {\n");
+		assert_non_null(users);
+		assert_non_null(pw);
+		assert_non_null(local);
+		assert_non_null(start);
+		assert_non_null(strstr(pw, hash));
+		/* the user and password before the entries; local is the default */
+		assert_true(users < local && pw < local && local < start);
+		assert_non_null(strstr(buf, "set default=0\nset timeout=10\n"));
+		assert_non_null(strstr(start, "\tsource '(tftp,10.0.0.5)/grub/deploy-52:54:00:12:34:56.cfg'\n}\n"));
+		/* nothing of the image, no report URL */
+		assert_null(strstr(buf, "linux"));
+		assert_null(strstr(buf, "vmlinuz"));
+		assert_null(strstr(buf, "pxed.report"));
+		/* one protected entry: the start entry */
+		assert_true(strstr(buf, "--users") > start);
+		assert_null(strstr(strstr(buf, "--users") + 1, "--users"));
+	}
+	/* the start entry's file: the image, nothing about passwords */
+	d.required = true;
+	o.confirmed = true;
+	assert_true(grub_script_build(&d, &o, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "linux '(tftp,10.0.0.5)/lab/vmlinuz'"));
+	assert_null(strstr(buf, "superusers"));
+	assert_null(strstr(buf, "password_pbkdf2"));
+	/* local and ignore are untouched by a password */
+	o.confirmed = false;
+	d.outcome = DECISION_LOCAL;
+	assert_true(grub_script_build(&d, &o, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "password"));
+	assert_null(strstr(buf, "menuentry"));
+	/* a hash of another shape is never written */
+	static const char *bad[] = {
+		"grub.pbkdf2.sha512.1.AB.CD'\nset superusers=\n'",
+		"grub.pbkdf2.sha512.1.AB.CD; reboot",
+		"grub.pbkdf2.sha256.1.AB.CD",
+		"$y$j9T$abc$def",
+		"",
+	};
+	d = boot_decision();
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o.password_hash = bad[i];
+		assert_int_equal(grub_script_build(&d, &o, buf, sizeof(buf)), -EINVAL);
+		assert_string_equal(buf, "");
+	}
+	/* without a password: the required deployment starts at once */
+	o.password_hash = NULL;
+	assert_true(grub_script_build(&d, &o, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "linux '(tftp,10.0.0.5)/lab/vmlinuz'"));
+	assert_null(strstr(buf, "superusers"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_required),
 		cmocka_unit_test(test_available),
+		cmocka_unit_test(test_password),
 		cmocka_unit_test(test_local_ignore),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_entry_and_names),
