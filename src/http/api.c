@@ -394,14 +394,15 @@ static enum route_fit route_fit(const char *path, const char *url,
 static const char *method_text(enum http_method m)
 {
 	switch (m) {
-	case HTTP_GET: return "GET";
-	case HTTP_HEAD: return "HEAD";
-	case HTTP_POST: return "POST";
-	case HTTP_PUT: return "PUT";
-	case HTTP_PATCH: return "PATCH";
-	case HTTP_DELETE: return "DELETE";
-	default: return "?";
+	case HTTP_GET: return MHD_HTTP_METHOD_GET;
+	case HTTP_HEAD: return MHD_HTTP_METHOD_HEAD;
+	case HTTP_POST: return MHD_HTTP_METHOD_POST;
+	case HTTP_PUT: return MHD_HTTP_METHOD_PUT;
+	case HTTP_PATCH: return MHD_HTTP_METHOD_PATCH;
+	case HTTP_DELETE: return MHD_HTTP_METHOD_DELETE;
+	case HTTP_OTHER: break;
 	}
+	return "?";
 }
 
 static int route_refused(struct http_server *s, struct MHD_Connection *c, struct http_request *r,
@@ -411,8 +412,8 @@ static int route_refused(struct http_server *s, struct MHD_Connection *c, struct
 }
 
 /* A path no route takes, or a method none of its routes takes: answered
- * like any call (on the worker, counted), as the handlers that looked at
- * their own sub-paths once did. */
+ * like any call, from the worker, so that /metrics counts every API
+ * answer alike (pxed_store_call_seconds_count). */
 static enum MHD_Result route_refuse(struct http_server *s, struct MHD_Connection *c,
 				    struct http_request *r, const struct api_err *e)
 {

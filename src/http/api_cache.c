@@ -10,7 +10,8 @@
 static int add_cache_entry(void *ctx, const struct decider_cache_entry *ce)
 {
 	json_t *o = json_pack("{s:o, s:o, s:o, s:s, s:o, s:I, s:I, s:I, s:b}", "mac",
-			      api_mac_json(ce->mac), "guid", api_guid_json(ce->has_guid, ce->guid), "arch",
+			      api_mac_json(ce->mac), "guid", api_guid_json(ce->has_guid, ce->guid),
+			      "arch",
 			      ce->has_arch ? json_string(pxe_arch_class_name(ce->arch_class))
 					   : json_null(),
 			      "outcome", decision_outcome_name(ce->outcome), "reason",

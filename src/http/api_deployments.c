@@ -36,14 +36,16 @@ json_t *api_deployment_json(const struct store_deployment *d)
 	json_t *o;
 	deployment_target_text(d, target, sizeof(target));
 	o = json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:s, s:b, s:o, s:o, s:o}", "id",
-		      (json_int_t)d->id, "name", api_str_json(d->name), "image", api_str_json(d->image_name),
-		      "target", api_str_json(target), "device",
+		      (json_int_t)d->id, "name", api_str_json(d->name), "image",
+		      api_str_json(d->image_name), "target", api_str_json(target), "device",
 		      d->target == STORE_TARGET_DEVICE ? api_str_json(d->device_name) : json_null(),
 		      "collection",
-		      d->target == STORE_TARGET_COLLECTION ? api_str_json(d->collection_name) : json_null(),
+		      d->target == STORE_TARGET_COLLECTION ? api_str_json(d->collection_name)
+							   : json_null(),
 		      "purpose", d->purpose == STORE_REQUIRED ? "required" : "available", "enabled",
-		      d->enabled, "available_from", api_time_json(d->available_from * 1000), "expires",
-		      api_time_json(d->expires * 1000), "created", api_time_json(d->created * 1000));
+		      d->enabled, "available_from", api_time_json(d->available_from * 1000),
+		      "expires", api_time_json(d->expires * 1000), "created",
+		      api_time_json(d->created * 1000));
 	if (o)
 		json_object_set_new(o, "unknown_arch",
 				    d->target == STORE_TARGET_UNKNOWN && d->unknown_arch >= 0 &&
@@ -107,7 +109,8 @@ int api_deployments_add(struct http_server *s, struct MHD_Connection *c,
 		api_fail(e, MHD_HTTP_BAD_REQUEST, "invalid_field", "field 'wake' must be true or false");
 		goto done;
 	}
-	if (api_field_name(o, "name", true, &name, e) < 0 || api_field_name(o, "image", true, &image, e) < 0 ||
+	if (api_field_name(o, "name", true, &name, e) < 0 ||
+	    api_field_name(o, "image", true, &image, e) < 0 ||
 	    api_field_name(o, "device", false, &device, e) < 0 ||
 	    api_field_name(o, "collection", false, &collection, e) < 0 ||
 	    api_field_str(o, "unknown_arch", false, &unknown, e) < 0 ||

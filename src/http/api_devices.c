@@ -14,9 +14,11 @@
 json_t *api_device_json(const struct store_device *d)
 {
 	return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)d->id, "name",
-			 api_str_json(d->name), "mac", api_mac_json(d->mac), "guid", api_guid_json(d->has_guid, d->guid),
-			 "arch", d->arch >= 0 ? json_integer(d->arch) : json_null(), "last_seen",
-			 api_time_json(d->last_seen * 1000), "created", api_time_json(d->created * 1000));
+			 api_str_json(d->name), "mac", api_mac_json(d->mac), "guid",
+			 api_guid_json(d->has_guid, d->guid), "arch",
+			 d->arch >= 0 ? json_integer(d->arch) : json_null(), "last_seen",
+			 api_time_json(d->last_seen * 1000), "created",
+			 api_time_json(d->created * 1000));
 }
 
 int api_add_device(void *ctx, const struct store_device *d)
@@ -75,7 +77,8 @@ int api_devices_add(struct http_server *s, struct MHD_Connection *c, struct http
 
 	if (!o)
 		return -1;
-	if (api_field_name(o, "name", true, &name, e) < 0 || api_field_str(o, "mac", true, &mac, e) < 0 ||
+	if (api_field_name(o, "name", true, &name, e) < 0 ||
+	    api_field_str(o, "mac", true, &mac, e) < 0 ||
 	    api_field_str(o, "guid", false, &guid, e) < 0)
 		goto done;
 	if (mac_parse(mac, d.mac) < 0) {
@@ -289,7 +292,8 @@ int api_device_wake(struct http_server *s, struct MHD_Connection *c, struct http
 	if (api_device_lookup(s, a->name, &d, e) < 0)
 		return -1;
 	snprintf(what, sizeof(what), "device '%s'", d.name);
-	if (api_wake_prepare(s, a, what, 1, e) < 0 || (n = api_wake_fill(s, a, &d, NULL, what, e)) < 0)
+	if (api_wake_prepare(s, a, what, 1, e) < 0 ||
+	    (n = api_wake_fill(s, a, &d, NULL, what, e)) < 0)
 		return -1;
 	mac_format(d.mac, mac);
 	*out = json_pack("{s:s, s:s, s:s, s:i}", "device", d.name, "mac", mac, "interfaces",

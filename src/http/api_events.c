@@ -59,7 +59,8 @@ static int add_event(void *ctx, const struct store_event *ev)
 		      (json_int_t)ev->time_ms, "mac", api_mac_json(ev->mac), "guid",
 		      api_guid_json(ev->has_guid, ev->guid), "arch",
 		      ev->arch >= 0 ? json_integer(ev->arch) : json_null(), "ifname",
-		      api_str_json(ev->ifname), "via", api_str_json(ev->via), "outcome", api_str_json(ev->outcome),
+		      api_str_json(ev->ifname), "via", api_str_json(ev->via), "outcome",
+		      api_str_json(ev->outcome),
 		      "reason", api_str_json(ev->reason), "device", name ? name : json_null(),
 		      "deployment", api_str_json(ev->deployment_name));
 	return json_array_append_new(x->arr, o) < 0 ? -ENOMEM : 0;

@@ -9,8 +9,8 @@
 
 static json_t *image_json(const struct store_image *im)
 {
-	json_t *o = json_pack("{s:I, s:o, s:o}", "id", (json_int_t)im->id, "name", api_str_json(im->name),
-			      "created", api_time_json(im->created * 1000));
+	json_t *o = json_pack("{s:I, s:o, s:o}", "id", (json_int_t)im->id, "name",
+			      api_str_json(im->name), "created", api_time_json(im->created * 1000));
 	if (!o)
 		return NULL;
 	if (im->arch[0])

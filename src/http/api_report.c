@@ -30,7 +30,8 @@ int api_report_post(struct http_server *s, struct MHD_Connection *c, struct http
 		o = api_body_object(r, keys, e);
 		if (!o)
 			return -1;
-		if (api_field_str(o, "token", false, &bt, e) < 0 || api_field_str(o, "state", false, &bs, e) < 0 ||
+		if (api_field_str(o, "token", false, &bt, e) < 0 ||
+		    api_field_str(o, "state", false, &bs, e) < 0 ||
 		    api_field_str(o, "message", false, &bm, e) < 0)
 			goto done;
 		token = bt ? bt : token;

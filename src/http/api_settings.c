@@ -118,8 +118,9 @@ int api_settings_set(struct http_server *s, struct MHD_Connection *c, struct htt
 		} else {
 			log_info("conf", "settings: %s set to %s by API (unchanged)", st.name, now);
 		}
-		json_array_append_new(changed, json_pack("{s:s, s:o, s:o}", "name", st.name, "old",
-							 api_str_json(old), "value", api_str_json(now)));
+		json_array_append_new(changed,
+				      json_pack("{s:s, s:o, s:o}", "name", st.name, "old",
+						api_str_json(old), "value", api_str_json(now)));
 	}
 	memcpy(s->conf_rw, next, sizeof(*next));
 	if (s->settings_applied)
