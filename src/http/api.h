@@ -1,9 +1,10 @@
-/* The JSON admin API's insides, shared by its core (api.c: the route
- * table, how a call runs, replies, request bodies and fields) and its
- * resource files (api_devices.c, api_images.c, api_deployments.c,
- * api_devices_import.c, api_collections.c, api_events.c, api_status.c, api_cache.c,
- * api_settings.c, api_vars.c, api_report.c, api_wake.c).  Not a public interface: the
- * server sees only http_api_route() and the gates (http_internal.h).
+/* The JSON admin API's insides, shared by its core (api.c: the gates and
+ * the route table, how a call runs, replies, request bodies and fields)
+ * and its resource files (api_devices.c, api_devices_import.c,
+ * api_images.c, api_deployments.c, api_collections.c, api_events.c,
+ * api_status.c, api_cache.c, api_settings.c, api_vars.c, api_report.c,
+ * api_wake.c).  Not a public interface: the server sees only the gates
+ * and their handlers (http_internal.h).
  *
  * Each handler is an api_fn: it returns the HTTP status of its success
  * (200, 201) with *out set, or -1 with *e filled; the core turns either
