@@ -1,8 +1,8 @@
 #!/bin/bash
-# Every route of the admin API answers as docs/architecture.md (HTTP: the
-# API's routes) says: for each method and path, the status and the error
-# code, including the refusals a client can cause by the shape of its
-# request alone:
+# Every route of the admin API answers as docs/architecture.md ("HTTP: the
+# admin API") and docs/pxed.8.md say: for each method and path, the status
+# and the error code, including the refusals a client can cause by the
+# shape of its request alone:
 #   - 404 not_found for a path no route has (an unknown sub-path, a name
 #     that is not a name, a trailing part after a name's sub-path);
 #   - 405 method_not_allowed before the token is checked when no route of
