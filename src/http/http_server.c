@@ -983,15 +983,20 @@ void http_server_kick(struct http_server *s)
 
 /* First match wins; a path that matches with the wrong method is 405. */
 static const struct http_route routes[] = {
-	{ "/healthz", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, false, route_healthz },
-	{ "/boot.ipxe", HTTP_GET, "GET", false, false, route_boot_ipxe },
-	{ "/grub/grub.cfg", HTTP_GET, "GET", false, false, route_grub_cfg },
-	{ "/files/", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, false, route_files },
-	{ "/metrics", HTTP_GET, "GET", false, false, route_metrics },
-	{ "/ui", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, false, http_ui_static },
-	{ "/ui/", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, false, http_ui_static },
+	{ .path = "/healthz", .methods = HTTP_GET | HTTP_HEAD, .allow = "GET, HEAD",
+	  .handler = route_healthz },
+	{ .path = "/boot.ipxe", .methods = HTTP_GET, .allow = "GET", .handler = route_boot_ipxe },
+	{ .path = "/grub/grub.cfg", .methods = HTTP_GET, .allow = "GET",
+	  .handler = route_grub_cfg },
+	{ .path = "/files/", .methods = HTTP_GET | HTTP_HEAD, .allow = "GET, HEAD",
+	  .handler = route_files },
+	{ .path = "/metrics", .methods = HTTP_GET, .allow = "GET", .handler = route_metrics },
+	{ .path = "/ui", .methods = HTTP_GET | HTTP_HEAD, .allow = "GET, HEAD",
+	  .handler = http_ui_static },
+	{ .path = "/ui/", .methods = HTTP_GET | HTTP_HEAD, .allow = "GET, HEAD",
+	  .handler = http_ui_static },
 	/* TOKEN/NAME: a boot's answer files; its report token is the credential */
-	{ "/answers/", HTTP_GET, "GET", false, false, http_answers_route },
+	{ .path = "/answers/", .methods = HTTP_GET, .allow = "GET", .handler = http_answers_route },
 };
 
 static const struct http_route *route_find_in(const struct http_route *t, size_t n_t,
