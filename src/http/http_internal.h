@@ -1,6 +1,7 @@
-/* Shared between http_server.c (transport, routing, files), http_boot.c
- * (the /boot.ipxe flow) and http_api.c (the JSON admin API).  Not a
- * public interface. */
+/* Shared between http_server.c (transport, routing, files) and the other
+ * parts of the HTTP server: the /boot.ipxe flow (http_boot.c), the JSON
+ * admin API (api.c, api_*.c), the console, the live stream, answer files.
+ * Not a public interface. */
 #pragma once
 #include <microhttpd.h>
 #include <pthread.h>
@@ -191,17 +192,15 @@ enum MHD_Result http_reply_error(struct MHD_Connection *c, struct http_request *
 enum MHD_Result http_boot_ipxe(struct http_server *s, struct MHD_Connection *c,
 			       struct http_request *r, const char *url);
 
-/* JSON API handlers (http_api.c). */
-enum MHD_Result http_api_devices(struct http_server *s, struct MHD_Connection *c,
-				 struct http_request *r, const char *url);
-enum MHD_Result http_api_images(struct http_server *s, struct MHD_Connection *c,
-				struct http_request *r, const char *url);
-enum MHD_Result http_api_deployments(struct http_server *s, struct MHD_Connection *c,
-				     struct http_request *r, const char *url);
-enum MHD_Result http_api_events(struct http_server *s, struct MHD_Connection *c,
-				struct http_request *r, const char *url);
-enum MHD_Result http_api_device_one(struct http_server *s, struct MHD_Connection *c,
-				    struct http_request *r, const char *url);
+/* The JSON admin API (api.c; its resources in api_*.c).  The gates: the
+ * routes of every /api/v1/ path, for route_find() in http_server.c. */
+extern const struct http_route http_api_gates[];
+extern const size_t http_api_n_gates;
+/* Every API gate's handler: finds the route for the method and path. */
+enum MHD_Result http_api_route(struct http_server *s, struct MHD_Connection *c,
+			       struct http_request *r, const char *url);
+/* The import's gate's handler (the same, but the server streams its body
+ * into http_api_import_chunk()). */
 enum MHD_Result http_api_devices_import(struct http_server *s, struct MHD_Connection *c,
 					struct http_request *r, const char *url);
 /* The import's body, a piece at a time as MHD delivers it: parsed line
@@ -211,27 +210,6 @@ enum MHD_Result http_api_devices_import(struct http_server *s, struct MHD_Connec
 int http_api_import_chunk(struct http_request *r, const char *data, size_t n);
 #define HTTP_IMPORT_MAX_BODY (64 * 1024 * 1024)
 #define HTTP_IMPORT_MAX_DEVICES 1000000
-enum MHD_Result http_api_image_one(struct http_server *s, struct MHD_Connection *c,
-				   struct http_request *r, const char *url);
-enum MHD_Result http_api_deployment_one(struct http_server *s, struct MHD_Connection *c,
-					struct http_request *r, const char *url);
-enum MHD_Result http_api_report(struct http_server *s, struct MHD_Connection *c,
-				struct http_request *r, const char *url);
-enum MHD_Result http_api_collections(struct http_server *s, struct MHD_Connection *c,
-				     struct http_request *r, const char *url);
-enum MHD_Result http_api_collection_one(struct http_server *s, struct MHD_Connection *c,
-					struct http_request *r, const char *url);
-enum MHD_Result http_api_cache(struct http_server *s, struct MHD_Connection *c,
-			       struct http_request *r, const char *url);
-enum MHD_Result http_api_cache_flush(struct http_server *s, struct MHD_Connection *c,
-				     struct http_request *r, const char *url);
-enum MHD_Result http_api_settings(struct http_server *s, struct MHD_Connection *c,
-				  struct http_request *r, const char *url);
-/* /api/v1/vars/LEVEL[/NAME][/KEY] (variables, docs/unattended.md). */
-enum MHD_Result http_api_vars(struct http_server *s, struct MHD_Connection *c,
-			      struct http_request *r, const char *url);
-enum MHD_Result http_api_status(struct http_server *s, struct MHD_Connection *c,
-				struct http_request *r, const char *url);
 
 /* The console (http_ui.c). */
 enum MHD_Result http_ui_static(struct http_server *s, struct MHD_Connection *c,
@@ -247,5 +225,3 @@ int http_ui_cookie_auth(struct http_server *s, struct MHD_Connection *c, struct 
 /* The live decision stream (http_stream.c). */
 enum MHD_Result http_stream_events(struct http_server *s, struct MHD_Connection *c,
 				   struct http_request *r, const char *url);
-enum MHD_Result http_api_events_summary(struct http_server *s, struct MHD_Connection *c,
-					struct http_request *r, const char *url);

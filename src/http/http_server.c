@@ -1,6 +1,6 @@
 /* http_server: the transport (MHD on pxed's loop, both listeners),
  * routing, deferring to the worker, and the routes that are not the
- * admin API (http_api.c) or the /boot.ipxe flow (http_boot.c). */
+ * admin API (api.c, api_*.c) or the /boot.ipxe flow (http_boot.c). */
 #include "http/http_server.h"
 
 #include <arpa/inet.h>
@@ -500,61 +500,41 @@ void http_server_kick(struct http_server *s)
 /* ---- routing ------------------------------------------------------------- */
 
 /* First match wins; a path that matches with the wrong method is 405. */
-#define API_ONE (HTTP_GET | HTTP_PATCH | HTTP_DELETE)
 static const struct http_route routes[] = {
-	{ "/healthz", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, false, route_healthz },
-	{ "/boot.ipxe", HTTP_GET, "GET", false, false, http_boot_ipxe },
-	{ "/grub/grub.cfg", HTTP_GET, "GET", false, false, route_grub_cfg },
-	{ "/files/", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, false, route_files },
-	{ "/metrics", HTTP_GET, "GET", false, false, route_metrics },
-	{ "/ui", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, false, http_ui_static },
-	{ "/ui/", HTTP_GET | HTTP_HEAD, "GET, HEAD", false, false, http_ui_static },
+	{ .path = "/healthz", .methods = HTTP_GET | HTTP_HEAD, .allow = "GET, HEAD",
+	  .handler = route_healthz },
+	{ .path = "/boot.ipxe", .methods = HTTP_GET, .allow = "GET", .handler = http_boot_ipxe },
+	{ .path = "/grub/grub.cfg", .methods = HTTP_GET, .allow = "GET",
+	  .handler = route_grub_cfg },
+	{ .path = "/files/", .methods = HTTP_GET | HTTP_HEAD, .allow = "GET, HEAD",
+	  .handler = route_files },
+	{ .path = "/metrics", .methods = HTTP_GET, .allow = "GET", .handler = route_metrics },
+	{ .path = "/ui", .methods = HTTP_GET | HTTP_HEAD, .allow = "GET, HEAD",
+	  .handler = http_ui_static },
+	{ .path = "/ui/", .methods = HTTP_GET | HTTP_HEAD, .allow = "GET, HEAD",
+	  .handler = http_ui_static },
 	/* TOKEN/NAME: a boot's answer files; its report token is the credential */
-	{ "/answers/", HTTP_GET, "GET", false, false, http_answers_route },
-	{ "/api/v1/devices", HTTP_GET | HTTP_POST, "GET, POST", true, false, http_api_devices },
-	{ "/api/v1/devices/import", HTTP_POST, "POST", true, false, http_api_devices_import },
-	/* NAME: GET, PATCH, DELETE; NAME/clear: POST */
-	{ "/api/v1/devices/", API_ONE | HTTP_POST, "GET, PATCH, DELETE, POST", true, false,
-	  http_api_device_one },
-	{ "/api/v1/images", HTTP_GET | HTTP_POST, "GET, POST", true, false, http_api_images },
-	{ "/api/v1/images/", HTTP_GET | HTTP_DELETE, "GET, DELETE", true, false, http_api_image_one },
-	{ "/api/v1/deployments", HTTP_GET | HTTP_POST, "GET, POST", true, false,
-	  http_api_deployments },
-	{ "/api/v1/deployments/", API_ONE, "GET, PATCH, DELETE", true, false,
-	  http_api_deployment_one },
-	{ "/api/v1/events", HTTP_GET, "GET", true, false, http_api_events },
-	{ "/api/v1/events/stream", HTTP_GET, "GET", true, false, http_stream_events },
-	{ "/api/v1/events/summary", HTTP_GET, "GET", true, false, http_api_events_summary },
-	/* the console's sign-in: POST takes a token, so no token is needed */
-	{ "/api/v1/session", HTTP_GET | HTTP_POST | HTTP_DELETE, "GET, POST, DELETE", true, true,
-	  http_ui_session },
-	{ "/api/v1/status", HTTP_GET, "GET", true, false, http_api_status },
-	{ "/api/v1/collections", HTTP_GET | HTTP_POST, "GET, POST", true, false,
-	  http_api_collections },
-	/* NAME: GET, DELETE; NAME/devices: POST; NAME/devices/DEVICE: DELETE;
-	 * NAME/clear: POST */
-	{ "/api/v1/collections/", HTTP_GET | HTTP_POST | HTTP_DELETE, "GET, POST, DELETE", true,
-	  false, http_api_collection_one },
-	{ "/api/v1/cache", HTTP_GET, "GET", true, false, http_api_cache },
-	{ "/api/v1/cache/flush", HTTP_POST, "POST", true, false, http_api_cache_flush },
-	{ "/api/v1/settings", HTTP_GET | HTTP_PUT | HTTP_PATCH, "GET, PUT, PATCH", true, false,
-	  http_api_settings },
-	/* LEVEL[/NAME][/KEY]: variables rendered into command lines and answer files */
-	{ "/api/v1/vars/", HTTP_GET | HTTP_PUT | HTTP_DELETE, "GET, PUT, DELETE", true, false,
-	  http_api_vars },
-	/* the installer's callback: its per-boot token is its credential */
-	{ "/api/v1/report", HTTP_POST, "POST", true, true, http_api_report },
+	{ .path = "/answers/", .methods = HTTP_GET, .allow = "GET", .handler = http_answers_route },
 };
 
-static const struct http_route *route_find(const char *url)
+static const struct http_route *route_find_in(const struct http_route *t, size_t n_t,
+					      const char *url)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
-		const char *p = routes[i].path;
+	for (size_t i = 0; i < n_t; i++) {
+		const char *p = t[i].path;
 		size_t n = strlen(p);
 		if (p[n - 1] == '/' ? strncmp(url, p, n) == 0 : strcmp(url, p) == 0)
-			return &routes[i];
+			return &t[i];
 	}
 	return NULL;
+}
+
+/* The API's paths are in its own table (http_api_gates, api.c). */
+static const struct http_route *route_find(const char *url)
+{
+	if (!strncmp(url, "/api/", 5))
+		return route_find_in(http_api_gates, http_api_n_gates, url);
+	return route_find_in(routes, ARRAY_SIZE(routes), url);
 }
 
 static enum http_method method_parse(const char *m)

@@ -13,7 +13,7 @@
  *   GET      /boot.ipxe?mac=&guid=&arch=   the client's iPXE script
  *   GET|HEAD /files/PATH            content root, with single Range (RFC 9110 §14)
  *   GET      /metrics               Prometheus text format 0.0.4
- *   /api/v1/...                     JSON admin API (http_api.c); every
+ *   /api/v1/...                     JSON admin API (api.c, api_*.c); every
  *                                   request needs "Authorization: Bearer
  *                                   TOKEN" (admin, or read-only for reads)
  *

@@ -1458,9 +1458,7 @@ static int cmd_var_set(int argc, char **argv)
 		return rc;
 	snprintf(full, sizeof(full), "%s/%.*s", path, (int)(eq - kv), kv);
 	body = json_pack("{s:s}", "value", eq + 1);
-	rc = api_change("PUT", full, body, "%.*s set\n", (int)(eq - kv), kv);
-	json_decref(body);
-	return rc;
+	return api_change("PUT", full, body, "%.*s set\n", (int)(eq - kv), kv);
 }
 
 static int cmd_var_unset(int argc, char **argv)
