@@ -82,6 +82,8 @@ static const struct conf_item conf_table[] = {
 	{ "tftp", "MaxWindowSize", "TFTP MaxWindowSize", CT_UINT, M(tftp_max_window_size), 1, 65535, false, true },
 	{ "tftp", "MaxTransfers", "TFTP MaxTransfers", CT_UINT, M(tftp_max_transfers), 1, 100000, false, true },
 	{ "tftp", "MaxTransfersPerAddress", "TFTP MaxTransfersPerAddress", CT_UINT, M(tftp_max_per_address), 0, 100000, false, false },
+	/* EV_WORK_MAX_THREADS: threads of one ev_work instance. */
+	{ "tftp", "Workers", "TFTP Workers", CT_UINT, M(tftp_workers), 1, 16, false, true },
 	{ "http", "Port", "HTTP Port", CT_PORT, M(http_port), 1, 65535, false, true },
 	{ "http", "Address", "HTTP Address", CT_STR, M(http_address), 0, 0, false, true },
 	{ "http", "HTTPSPort", "HTTPS Port", CT_UINT, M(http_https_port), 0, 65535, false, true },
@@ -136,6 +138,10 @@ void conf_defaults(struct pxed_conf *c)
 	c->tftp_max_block_size = 1468;
 	c->tftp_max_window_size = 64;
 	c->tftp_max_transfers = 2000;
+	/* Enough to keep one disk busy while another read waits; a server
+	 * whose boot files are on a RAID or on network storage may want
+	 * more. */
+	c->tftp_workers = 2;
 	/* A NAT or a lab router in front of a classroom shows many machines
 	 * as one address; 64 is still 3% of MaxTransfers. */
 	c->tftp_max_per_address = 64;

@@ -23,6 +23,7 @@
 #include "common/util.h"
 #include "conf/conf.h"
 #include "ev/ev.h"
+#include "ev/ev_work.h"
 #include "tftp/tftp_file.h"
 #include "tftp/tftp_packet.h"
 
@@ -32,6 +33,7 @@
 #define TFTP_DEFAULT_MAX_BLKSIZE 1468 /* fills a 1500-byte Ethernet MTU */
 #define TFTP_DEFAULT_MAX_WINDOW 64
 #define TFTP_DEFAULT_MAX_TRANSFERS 2000
+#define TFTP_DEFAULT_WORKERS 2
 
 /* Retransmission (RFC 1123 §4.2.3.2 asks for an adaptive timeout).  The
  * timeout follows the measured round trip as TCP's does (RFC 6298: srtt +
@@ -1405,7 +1407,11 @@ int tftp_server_new(struct ev_loop *loop, const struct pxed_conf *conf,
 		r = -ENOMEM;
 		goto err_free;
 	}
-	r = tftp_file_cache_new(loop, &s->files);
+	/* A transfer waits for at most one read and hints at one more
+	 * ahead; beyond that a transfer sends without waiting. */
+	r = tftp_file_cache_new(loop, clamp_u(conf->tftp_workers, TFTP_DEFAULT_WORKERS, 1,
+					      EV_WORK_MAX_THREADS),
+				2 * (size_t)s->max_transfers + 64, &s->files);
 	if (r < 0)
 		goto err_free;
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
