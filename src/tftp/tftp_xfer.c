@@ -80,7 +80,7 @@ struct tftp_block_state {
  * the ACK of the final (short) block, a client ERROR, a send error, or
  * TFTP_STALL_MS without progress.
  *
- * Memory per transfer: this struct (about 1.5 KiB on x86-64, 1 KiB of it
+ * Memory per transfer: this struct (1,568 bytes on x86-64, 1 KiB of it
  * the escaped name)
  * + the netascii ring ((windowsize + 1) x 16 bytes, netascii only) + the
  * OACK (under 100 bytes), and one socket whose kernel buffers hold at
