@@ -111,8 +111,9 @@ static void on_deadline(struct ev_loop *loop, struct ev_timer *t)
 	fail_msg("jobs did not complete in time");
 }
 
-/* One worker: work and completions in submission order, done() on the
- * loop thread, work() on the worker. */
+/* One worker: jobs start in submission order (the contract), so with a
+ * single thread they also complete in it; done() on the loop thread,
+ * work() on the worker.  With more threads see test_out_of_order. */
 static void test_order(void **state)
 {
 	struct rec rc;
