@@ -218,7 +218,9 @@ start_server() { # name root
 		;;
 	pxed)
 		PORT=$PXED_PORT
-		mkdir -p "$WORK/pxed-state"
+		# pxed refuses a StateDir other users can read (it holds the
+		# database and the API tokens).
+		mkdir -p -m 0750 "$WORK/pxed-state"
 		cat >"$WORK/pxed.ini" <<EOF
 [tftp]
 Root=$root
