@@ -225,6 +225,8 @@ start_server() { # name root
 [tftp]
 Root=$root
 Port=$PORT
+# Every client of the benchmark comes from 127.0.0.1.
+MaxTransfersPerAddress=0
 [http]
 Port=18080
 Address=127.0.0.1
