@@ -218,11 +218,15 @@ start_server() { # name root
 		;;
 	pxed)
 		PORT=$PXED_PORT
-		mkdir -p "$WORK/pxed-state"
+		# pxed refuses a StateDir other users can read (it holds the
+		# database and the API tokens).
+		mkdir -p -m 0750 "$WORK/pxed-state"
 		cat >"$WORK/pxed.ini" <<EOF
 [tftp]
 Root=$root
 Port=$PORT
+# Every client of the benchmark comes from 127.0.0.1.
+MaxTransfersPerAddress=0
 [http]
 Port=18080
 Address=127.0.0.1

@@ -1,7 +1,9 @@
 /* pxed: the daemon.  main() only wires the modules together:
  *   conf -> store -> content -> decider -> dhcp, tftp, http on one ev loop,
- * with one worker thread (ev_work) for what may wait for the database:
- * uncached decisions, the API's store calls, writing events; and turns
+ * with the store's worker (ev_work: one thread per call the store serves
+ * at once) for what may wait for the database: uncached decisions, the
+ * API's store calls, writing events (HTTP and TFTP run their own ev_work
+ * instances for password hashes and disk reads); and turns
  * signals into actions (TERM/INT stop, HUP reloads settings). */
 #include <errno.h>
 #include <fcntl.h>

@@ -3,7 +3,8 @@
 # 1 (fail) or 77 (skip, with the reason on stderr).
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PXED=$ROOT/build/pxed
+# PXED_BIN=/path/to/pxed runs a test against another build (the ASan one).
+PXED=${PXED_BIN:-$ROOT/build/pxed}
 PXECTL=$ROOT/build/pxectl
 FIXTURES=$ROOT/tests/fixtures
 

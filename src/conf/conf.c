@@ -107,6 +107,9 @@ static const struct conf_item conf_table[] = {
 	{ .section = "tftp", .name = "MaxTransfersPerAddress",
 	  .label = "TFTP MaxTransfersPerAddress", .type = CT_UINT, M(tftp_max_per_address),
 	  .max = 100000 },
+	/* EV_WORK_MAX_THREADS: threads of one ev_work instance. */
+	{ .section = "tftp", .name = "Workers", .label = "TFTP Workers", .type = CT_UINT,
+	  M(tftp_workers), .min = 1, .max = 16, .restart = true },
 	{ .section = "http", .name = "Port", .label = "HTTP Port", .type = CT_PORT, M(http_port),
 	  .min = 1, .max = 65535, .restart = true },
 	{ .section = "http", .name = "Address", .label = "HTTP Address", .type = CT_STR,
@@ -178,6 +181,10 @@ void conf_defaults(struct pxed_conf *c)
 	c->tftp_max_block_size = 1468;
 	c->tftp_max_window_size = 64;
 	c->tftp_max_transfers = 2000;
+	/* Enough to keep one disk busy while another read waits; a server
+	 * whose boot files are on a RAID or on network storage may want
+	 * more. */
+	c->tftp_workers = 2;
 	/* A NAT or a lab router in front of a classroom shows many machines
 	 * as one address; 64 is still 3% of MaxTransfers. */
 	c->tftp_max_per_address = 64;

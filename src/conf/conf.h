@@ -56,6 +56,7 @@ struct pxed_conf {
 	unsigned tftp_max_block_size; /* MaxBlockSize, RFC 2348 cap */
 	unsigned tftp_max_window_size; /* MaxWindowSize, RFC 7440 cap */
 	unsigned tftp_max_transfers;  /* MaxTransfers at once */
+	unsigned tftp_workers;      /* Workers: threads reading files from disk */
 
 	/* [http] */
 	uint16_t http_port;         /* Port: the seed's "HTTP Port" */

@@ -3,8 +3,9 @@
  * Two lists under one mutex: `queue` (submitted, waiting for a worker) and
  * `done` (work finished, waiting for the loop).  A worker that finishes a
  * job appends it to `done` and writes the eventfd; the loop's ev_io reads
- * the eventfd, takes the whole `done` list and runs the callbacks in
- * order, without the mutex held (a done() may submit again). */
+ * the eventfd, takes the whole `done` list and runs the callbacks in the
+ * order the jobs finished (not the order they were submitted in), without
+ * the mutex held (a done() may submit again). */
 #include "ev/ev_work.h"
 
 #include <errno.h>

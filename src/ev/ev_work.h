@@ -7,8 +7,20 @@
  *
  * Jobs are owned by the caller (embed struct ev_work_job in your own
  * struct); the facility never allocates per job.  done() is where the
- * caller frees it.  With one worker, jobs run and complete in submission
- * order. */
+ * caller frees it.
+ *
+ * The contract on order: jobs start in submission order, but nothing is
+ * promised about the order they complete in.  With several workers a
+ * short job submitted later finishes before a long one submitted first,
+ * and its done() runs first.  Each done() is called exactly once with its
+ * own job, so a caller finds its context through job->data (or the
+ * struct the job is embedded in), never by assuming the completion is
+ * for "the oldest pending" request.
+ *
+ * pxed runs several instances of this one mechanism, each with its own
+ * queue so that one kind of slow work never delays another: the store
+ * worker(s) (decisions, API calls, events), the PXEPassword hashing
+ * (http_server.c) and the TFTP disk reads (tftp_file.c). */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,9 +52,9 @@ struct ev_work_stats {
 	size_t max_queued;
 };
 
-/* threads: 1 to EV_WORK_MAX_THREADS (with more than one, jobs complete in
- * any order); max_queued: jobs waiting (not counting running ones). */
-#define EV_WORK_MAX_THREADS 4
+/* threads: 1 to EV_WORK_MAX_THREADS; max_queued: jobs waiting (not
+ * counting running ones). */
+#define EV_WORK_MAX_THREADS 16
 int ev_work_new(struct ev_loop *loop, unsigned threads, size_t max_queued, struct ev_work **out);
 /* Clean shutdown, from the loop thread: queued jobs are cancelled
  * (done(job, true)), running jobs are waited for and their done() runs

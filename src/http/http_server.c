@@ -1101,7 +1101,8 @@ int http_server_new(struct ev_loop *loop, const struct pxed_conf *conf, struct d
 		goto err;
 	s->pw_src->max_failures = HTTP_PW_SOURCE_MAX_FAILURES;
 	/* PXEPassword hashes (yescrypt, ~25 ms each by design) on a thread
-	 * of their own: the worker stays free for DHCP and the API. */
+	 * of their own: the same ev_work mechanism, a separate instance and
+	 * queue, so slow hashing never delays decisions or the API. */
 	if (work && (r = ev_work_new(loop, 1, HTTP_PW_QUEUE, &s->pw_work)) < 0)
 		goto err;
 	r = http_token_load(conf->http_token_file, s->token, &created);

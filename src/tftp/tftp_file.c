@@ -1,11 +1,8 @@
 #include "tftp/tftp_file.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,18 +10,20 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "ev/ev.h"
+#include "ev/ev_work.h"
 
 #define MOD "tftp"
 #define WARM_BUF (256 * 1024) /* a worker's pread buffer */
 
 struct tftp_file_job {
-	struct tftp_file_job *next;
+	struct ev_work_job job;
+	struct tftp_file_cache *cache;
 	struct tftp_file *file;    /* referenced while the job lives */
 	uint64_t off, len;
-	tftp_file_done_cb done;    /* NULL once cancelled; under the mutex */
-	bool cancelled;            /* under the mutex: skip the read */
+	tftp_file_done_cb done;    /* NULL once cancelled; loop only */
+	bool cancelled;            /* atomic: set on the loop, read on the worker */
 	void *arg;
-	int err;
+	int err;                   /* written by work(), read by done() */
 };
 
 /* The list of files is searched linearly: a boot server hands out tens of
@@ -35,14 +34,7 @@ struct tftp_file_cache {
 	struct tftp_file *files;
 	unsigned n_files;
 	struct ev_timer sweep;         /* closes lingering unused entries */
-	struct ev_io done_io;          /* eventfd: workers finished jobs */
-	pthread_t workers[TFTP_FILE_WORKERS];
-	unsigned n_workers;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct tftp_file_job *queue, **queue_tail; /* waiting for a worker */
-	struct tftp_file_job *done;    /* finished, for the loop */
-	bool stopping;
+	struct ev_work *work;          /* the disk reads */
 };
 
 static void file_close(struct tftp_file *f)
@@ -175,115 +167,92 @@ bool tftp_file_ready(const struct tftp_file *f, uint64_t off, uint64_t len)
 	return true;
 }
 
-/* ---- workers ------------------------------------------------------------ */
+/* ---- disk reads, on the cache's ev_work ---------------------------------- */
 
-static void *worker_main(void *arg)
+/* On a worker. */
+static void job_work(struct ev_work_job *wj)
 {
-	struct tftp_file_cache *c = arg;
-	uint8_t *buf = malloc(WARM_BUF);
-	pthread_mutex_lock(&c->mu);
-	for (;;) {
-		while (!c->queue && !c->stopping)
-			pthread_cond_wait(&c->cv, &c->mu);
-		if (c->stopping)
-			break;
-		struct tftp_file_job *j = c->queue;
-		c->queue = j->next;
-		if (!c->queue)
-			c->queue_tail = &c->queue;
-		bool wanted = !j->cancelled;
-		pthread_mutex_unlock(&c->mu);
+	struct tftp_file_job *j = wj->data;
+	uint8_t *buf = NULL;
+	int err = 0;
 
-		/* pread, not touching the mapping: it blocks here until the
-		 * pages are in the page cache, and a file truncated meanwhile
-		 * gives a short read rather than a SIGBUS. */
-		int err = 0;
-		if (wanted && buf) {
-			uint64_t off = j->off, end = j->off + j->len;
-			while (off < end) {
-				size_t want = end - off < WARM_BUF ? (size_t)(end - off) : WARM_BUF;
-				/* Many transfers of one cold file ask for the same
-				 * range at about the same time: after the first,
-				 * the pages are there and a mincore is all it
-				 * costs. */
-				if (tftp_file_ready(j->file, off, want)) {
-					off += want;
-					continue;
-				}
-				ssize_t n = pread(j->file->fd, buf, want, (off_t)off);
-				if (n < 0 && errno == EINTR)
-					continue;
-				if (n < 0) {
-					err = -errno;
-					break;
-				}
-				if (n == 0) {
-					/* Before the end the file had when
-					 * opened: it was truncated in place. */
-					err = -ENODATA;
-					break;
-				}
-				off += (uint64_t)n;
-			}
-		}
-		j->err = buf ? err : -ENOMEM;
-
-		pthread_mutex_lock(&c->mu);
-		j->next = c->done;
-		c->done = j;
-		uint64_t one = 1;
-		if (write(c->done_io.fd, &one, sizeof(one)) < 0) {
-			/* The counter cannot overflow at our rates; nothing to do. */
-		}
+	if (__atomic_load_n(&j->cancelled, __ATOMIC_ACQUIRE) || j->len == 0)
+		goto done;
+	size_t bufsz = j->len < WARM_BUF ? (size_t)j->len : WARM_BUF;
+	buf = malloc(bufsz);
+	if (!buf) {
+		err = -ENOMEM;
+		goto done;
 	}
-	pthread_mutex_unlock(&c->mu);
+	/* pread, not touching the mapping: it blocks here until the pages
+	 * are in the page cache, and a file truncated meanwhile gives a
+	 * short read rather than a SIGBUS. */
+	uint64_t off = j->off, end = j->off + j->len;
+	while (off < end) {
+		size_t want = end - off < bufsz ? (size_t)(end - off) : bufsz;
+		/* Many transfers of one cold file ask for the same range at
+		 * about the same time: after the first, the pages are there
+		 * and a mincore is all it costs. */
+		if (tftp_file_ready(j->file, off, want)) {
+			off += want;
+			continue;
+		}
+		ssize_t n = pread(j->file->fd, buf, want, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			break;
+		}
+		if (n == 0) {
+			/* Before the end the file had when opened: it was
+			 * truncated in place. */
+			err = -ENODATA;
+			break;
+		}
+		off += (uint64_t)n;
+	}
+done:
 	free(buf);
-	return NULL;
+	j->err = err;
 }
 
-static void cache_done_cb(struct ev_loop *loop, struct ev_io *io, uint32_t events)
+/* On the loop, once per job: after it ran, or when the cache is freed
+ * with the job still queued (cancelled). */
+static void job_done(struct ev_work_job *wj, bool cancelled)
 {
-	struct tftp_file_cache *c = io->data;
-	uint64_t n;
-	if (read(io->fd, &n, sizeof(n)) < 0) {
-		/* EAGAIN: another wake-up already drained it. */
-	}
-	pthread_mutex_lock(&c->mu);
-	struct tftp_file_job *j = c->done;
-	c->done = NULL;
-	pthread_mutex_unlock(&c->mu);
-	while (j) {
-		struct tftp_file_job *next = j->next;
-		/* Read done under the mutex: tftp_file_cancel runs on the
-		 * loop too, so it cannot race with this call. */
-		if (j->done)
-			j->done(j->arg, j->err);
-		tftp_file_put(c, j->file);
-		free(j);
-		j = next;
-	}
+	struct tftp_file_job *j = wj->data;
+	/* done is NULL once tftp_file_cancel() ran, on this thread too. */
+	if (j->done && !cancelled)
+		j->done(j->arg, j->err);
+	tftp_file_put(j->cache, j->file);
+	free(j);
 }
 
 struct tftp_file_job *tftp_file_prefetch(struct tftp_file_cache *c, struct tftp_file *f,
 					 uint64_t off, uint64_t len,
 					 tftp_file_done_cb done, void *arg)
 {
-	if (c->n_workers == 0)
+	if (!c->work)
 		return NULL;
 	struct tftp_file_job *j = calloc(1, sizeof(*j));
 	if (!j)
 		return NULL;
+	j->cache = c;
 	j->file = f;
-	f->refs++;
 	j->off = off;
 	j->len = off >= f->size ? 0 : len < f->size - off ? len : f->size - off;
 	j->done = done;
 	j->arg = arg;
-	pthread_mutex_lock(&c->mu);
-	*c->queue_tail = j;
-	c->queue_tail = &j->next;
-	pthread_cond_signal(&c->cv);
-	pthread_mutex_unlock(&c->mu);
+	ev_work_job_init(&j->job, job_work, job_done, j);
+	if (ev_work_submit(c->work, &j->job) < 0) {
+		/* The queue is full (every transfer already waits for a
+		 * read): the caller sends without waiting, as with no
+		 * memory. */
+		free(j);
+		return NULL;
+	}
+	f->refs++;
 	return j;
 }
 
@@ -291,10 +260,9 @@ void tftp_file_cancel(struct tftp_file_cache *c, struct tftp_file_job *job)
 {
 	if (!job)
 		return;
-	pthread_mutex_lock(&c->mu);
 	job->done = NULL;
-	job->cancelled = true;
-	pthread_mutex_unlock(&c->mu);
+	/* Read by the worker: a job not started yet skips its read. */
+	__atomic_store_n(&job->cancelled, true, __ATOMIC_RELEASE);
 }
 
 unsigned tftp_file_cache_count(const struct tftp_file_cache *c)
@@ -302,80 +270,36 @@ unsigned tftp_file_cache_count(const struct tftp_file_cache *c)
 	return c->n_files;
 }
 
-int tftp_file_cache_new(struct ev_loop *loop, struct tftp_file_cache **out)
+int tftp_file_cache_new(struct ev_loop *loop, unsigned workers, size_t max_queued,
+			struct tftp_file_cache **out)
 {
 	struct tftp_file_cache *c = calloc(1, sizeof(*c));
+	int r;
 	if (!c)
 		return -ENOMEM;
 	c->loop = loop;
-	c->queue_tail = &c->queue;
 	ev_timer_init(&c->sweep, cache_sweep_cb, c);
-	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (fd < 0) {
-		free(c);
-		return -errno;
-	}
-	ev_io_init(&c->done_io, fd, cache_done_cb, c);
-	int r = ev_io_start(loop, &c->done_io, EV_READ);
+	r = ev_work_new(loop, workers, max_queued, &c->work);
 	if (r < 0) {
-		close(fd);
 		free(c);
 		return r;
 	}
-	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->cv, NULL);
-	/* Workers take no signals: the loop gets them through signalfd,
-	 * and a signal it blocks later must not land on a worker, whose
-	 * mask would still let it through (SIGTERM would kill pxed). */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (unsigned i = 0; i < TFTP_FILE_WORKERS; i++) {
-		if ((r = pthread_create(&c->workers[i], NULL, worker_main, c)) != 0) {
-			/* Fewer workers still work; none means sends may
-			 * block on the disk, which the log says. */
-			log_warn(MOD, "file warm-up worker: %s", strerror(r));
-			break;
-		}
-		c->n_workers++;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	*out = c;
 	return 0;
-}
-
-/* At shutdown: the files go right after, whatever their count. */
-static void jobs_drop(struct tftp_file_job *j)
-{
-	while (j) {
-		struct tftp_file_job *next = j->next;
-		j->file->refs--;
-		free(j);
-		j = next;
-	}
 }
 
 void tftp_file_cache_free(struct tftp_file_cache *c)
 {
 	if (!c)
 		return;
-	pthread_mutex_lock(&c->mu);
-	c->stopping = true;
-	pthread_cond_broadcast(&c->cv);
-	pthread_mutex_unlock(&c->mu);
-	for (unsigned i = 0; i < c->n_workers; i++)
-		pthread_join(c->workers[i], NULL);
-	jobs_drop(c->queue);
-	jobs_drop(c->done);
+	/* Waits for the reads in progress; their done() and the cancelled
+	 * jobs' drop their references before the files are closed. */
+	ev_work_free(c->work);
 	while (c->files) {
 		struct tftp_file *f = c->files;
 		c->files = f->next;
 		file_close(f);
 	}
 	ev_timer_stop(c->loop, &c->sweep);
-	ev_io_stop(c->loop, &c->done_io);
-	close(c->done_io.fd);
-	pthread_mutex_destroy(&c->mu);
-	pthread_cond_destroy(&c->cv);
 	free(c);
 }

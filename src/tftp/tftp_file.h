@@ -22,23 +22,26 @@
  *
  * Disk reads never stall the loop: before a window is sent the engine asks
  * tftp_file_ready (mincore) whether its pages are resident; when they are
- * not, tftp_file_prefetch hands the range to a worker thread, which reads
- * it with pread (so it blocks, not the loop) and reports back through an
- * eventfd watched by the loop.  Why not a library (libuv's fs pool,
- * liburing): pxed's loop is its own (src/ev), the job is one pread loop
- * per range, and io_uring is often disabled in containers; a pthread pool
- * of TFTP_FILE_WORKERS threads is about a hundred lines with no new
- * dependency.  Why not O_DIRECT or AIO: both bypass or complicate the page
+ * not, tftp_file_prefetch hands the range to a worker, which reads it with
+ * pread (so it blocks, not the loop); the transfer's callback then runs on
+ * the loop.  The workers are an ev_work instance of the cache's own
+ * ([tftp] Workers threads): the same mechanism as the store's worker, a
+ * separate queue, so a cold read of a large image never delays a
+ * decision, and a slow database never delays a boot file.  Reads complete
+ * in any order; each callback gets its own transfer (arg).  Why not a
+ * library (libuv's fs pool, liburing): pxed's loop is its own (src/ev),
+ * the job is one pread loop per range, and io_uring is often disabled in
+ * containers.  Why not O_DIRECT or AIO: both bypass or complicate the page
  * cache that makes serving one image to many clients cheap. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 struct ev_loop;
 struct tftp_file_cache;
 
-#define TFTP_FILE_WORKERS 2
 #define TFTP_FILE_LINGER_MS 10000
 
 struct tftp_file {
@@ -57,8 +60,13 @@ struct tftp_file {
 /* Called on the loop when a prefetch finished (err: 0 or negative errno). */
 typedef void (*tftp_file_done_cb)(void *arg, int err);
 
-int tftp_file_cache_new(struct ev_loop *loop, struct tftp_file_cache **out);
-/* Waits for the workers; jobs still queued are dropped.  Accepts NULL. */
+/* workers: threads reading from disk (1 to EV_WORK_MAX_THREADS);
+ * max_queued: reads waiting at most (beyond, tftp_file_prefetch says
+ * NULL). */
+int tftp_file_cache_new(struct ev_loop *loop, unsigned workers, size_t max_queued,
+			struct tftp_file_cache **out);
+/* Waits for the reads in progress; reads still queued are dropped (no
+ * callback).  Accepts NULL. */
 void tftp_file_cache_free(struct tftp_file_cache *c);
 
 /* Get the shared entry for an open regular file.  Takes fd in every case
@@ -75,7 +83,8 @@ bool tftp_file_ready(const struct tftp_file *f, uint64_t off, uint64_t len);
  * called on the loop afterwards, unless cancelled.  err is -ENODATA when
  * the file ended before off+len (truncated since it was opened).  done may be NULL (a
  * read-ahead hint).  Returns a job handle (for tftp_file_cancel) or NULL
- * when no memory (the caller may then go on: the send only blocks). */
+ * when no memory or the queue is full (the caller may then go on: the
+ * send only blocks). */
 struct tftp_file_job *tftp_file_prefetch(struct tftp_file_cache *c, struct tftp_file *f,
 					 uint64_t off, uint64_t len,
 					 tftp_file_done_cb done, void *arg);

@@ -7,12 +7,13 @@
  * connected to the client.  Write requests are refused: pxed never stores
  * what a client sends.
  *
- * Files come from the shared cache in tftp_file.h (opened and mapped once
- * however many clients read them, warmed by worker threads so the loop
- * never waits for the disk).  A window of DATA leaves in one sendmmsg,
+ * Admission (who may start a transfer) is tftp_admit.h; the transfer
+ * engine is tftp_xfer.c.  Files come from the shared cache in tftp_file.h
+ * (opened and mapped once however many clients read them, warmed by
+ * worker threads so the loop never waits for the disk).  A window of DATA leaves in one sendmmsg,
  * in UDP GSO trains where the route allows, straight from the mapping.
  * The window adapts to loss and the retransmission timeout to the
- * measured round trip; see tftp_server.c for the rules and the memory
+ * measured round trip; see tftp_xfer.c for the rules and the memory
  * per transfer. */
 #pragma once
 #include <netinet/in.h>

@@ -41,6 +41,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.response_delay, 0);
 	assert_int_equal(c.http_port, 8080);
 	assert_int_equal(c.tftp_port, 69);
+	assert_int_equal(c.tftp_workers, 2);
 	assert_string_equal(c.tftp_root, "pxed-state/root");
 	assert_string_equal(c.store_url, "sqlite:pxed-state/pxed.db");
 	assert_string_equal(c.boot_bios, "undionly.kpxe");
@@ -53,7 +54,7 @@ static void test_values(void **state)
 	const char *p = write_conf("; comment\n[pxe]\nIsActive = no\nsupportunknownmachines=YES\n"
 				   "ResponseDelay=5\nBindPolicy=include\nBindInterfaces=eth0, br0\n"
 				   "PXEGUID={FAB8BFCC-3B15-431A-828D-FBFD184C3813}\nPXEPassword=s3cret\n"
-				   "[tftp]\nRoot=/srv/tftp\nMaxWindowSize=16\n[http]\nPort=80\n"
+				   "[tftp]\nRoot=/srv/tftp\nMaxWindowSize=16\nWorkers=16\n[http]\nPort=80\n"
 				   "[store]\nURL=sqlite:/var/lib/pxed/x.db\n");
 	assert_int_equal(conf_load(&c, p, err), 0);
 	unlink(p);
@@ -67,6 +68,7 @@ static void test_values(void **state)
 	assert_string_equal(c.pxe_guid, "fab8bfcc-3b15-431a-828d-fbfd184c3813");
 	assert_string_equal(c.tftp_root, "/srv/tftp");
 	assert_int_equal(c.tftp_max_window_size, 16);
+	assert_int_equal(c.tftp_workers, 16);
 	assert_int_equal(c.http_port, 80);
 	assert_string_equal(c.store_url, "sqlite:/var/lib/pxed/x.db");
 
@@ -113,6 +115,8 @@ static void test_errors(void **state)
 		{ "[tftp]\nPort = 0\n", ":2: Port: '0' is out of range" },
 		{ "[tftp]\nPort = 65536\n", ":2: Port: '65536' is out of range" },
 		{ "[tftp]\nMaxBlockSize = 70000\n", ":2: MaxBlockSize: '70000' is out of range" },
+		{ "[tftp]\nWorkers = 0\n", ":2: Workers: '0' is out of range" },
+		{ "[tftp]\nWorkers = 17\n", ":2: Workers: '17' is out of range" },
 		{ "[store]\nURL = mysql://x\n", ":2: URL: 'mysql://x' is not a supported store URL" },
 		{ "[pxe]\nBootProgramBIOS = ../../etc/passwd\n", ":2: BootProgramBIOS: '../../etc/passwd' must be a plain file name" },
 		{ "[log]\nLevel = loud\n", ":2: Level: 'loud' is not error, warn, info or debug" },

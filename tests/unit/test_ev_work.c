@@ -111,8 +111,9 @@ static void on_deadline(struct ev_loop *loop, struct ev_timer *t)
 	fail_msg("jobs did not complete in time");
 }
 
-/* One worker: work and completions in submission order, done() on the
- * loop thread, work() on the worker. */
+/* One worker: jobs start in submission order (the contract), so with a
+ * single thread they also complete in it; done() on the loop thread,
+ * work() on the worker.  With more threads see test_out_of_order. */
 static void test_order(void **state)
 {
 	struct rec rc;
@@ -304,6 +305,87 @@ static void test_exclusive(void **state)
 	rec_free(&rc);
 }
 
+/* Several workers, jobs finishing out of submission order: job 0 is held
+ * until every other job has completed, and the others sleep for times
+ * that do not follow their order.  Each completion must reach its own
+ * context, exactly once, whatever order they arrive in. */
+#define OOO_JOBS 24
+struct ooo_ctx {
+	struct ev_work_job job;
+	struct rec *rec;
+	int id;
+	unsigned sleep_us;
+	int ran;                 /* work() calls, on a worker */
+	int done;                /* done() calls, on the loop */
+	bool own_job;            /* done() got this context's own job */
+};
+static int ooo_remaining;
+
+static void ooo_work(struct ev_work_job *j)
+{
+	struct ooo_ctx *c = j->data;
+	if (c->id == 0) {
+		struct rec *rc = c->rec;
+		pthread_mutex_lock(&rc->gate_lock);
+		while (!rc->gate_open)
+			pthread_cond_wait(&rc->gate_cond, &rc->gate_lock);
+		pthread_mutex_unlock(&rc->gate_lock);
+	} else {
+		usleep(c->sleep_us);
+	}
+	c->ran++;
+}
+
+static void ooo_done(struct ev_work_job *j, bool cancelled)
+{
+	struct ooo_ctx *c = j->data;
+	struct rec *rc = c->rec;
+	assert_false(cancelled);
+	c->done++;
+	c->own_job = j == &c->job;
+	rc->order[rc->n_done++] = c->id;
+	/* Job 0 may finish only after all the others completed here. */
+	if (--ooo_remaining == 1)
+		gate_open(rc);
+	if (ooo_remaining == 0)
+		ev_stop(rc->loop);
+}
+
+static void test_out_of_order(void **state)
+{
+	struct rec rc;
+	struct ev_timer deadline;
+	struct ooo_ctx ctx[OOO_JOBS];
+	rec_init(&rc, 4, 64);
+	ev_timer_init(&deadline, on_deadline, NULL);
+	ev_timer_start(rc.loop, &deadline, 10000);
+	ooo_remaining = OOO_JOBS;
+	for (int i = 0; i < OOO_JOBS; i++) {
+		memset(&ctx[i], 0, sizeof(ctx[i]));
+		ctx[i].rec = &rc;
+		ctx[i].id = i;
+		/* Later jobs of each group of four sleep less. */
+		ctx[i].sleep_us = (unsigned)(4 - i % 4) * 7000;
+		ev_work_job_init(&ctx[i].job, ooo_work, ooo_done, &ctx[i]);
+		assert_int_equal(ev_work_submit(rc.w, &ctx[i].job), 0);
+	}
+	assert_int_equal(ev_run(rc.loop), 0);
+	ev_timer_stop(rc.loop, &deadline);
+	assert_int_equal(rc.n_done, OOO_JOBS);
+	for (int i = 0; i < OOO_JOBS; i++) {
+		assert_int_equal(ctx[i].ran, 1);
+		assert_int_equal(ctx[i].done, 1);
+		assert_true(ctx[i].own_job);
+	}
+	/* The first submitted completed last: the order really differed. */
+	assert_int_equal(rc.order[OOO_JOBS - 1], 0);
+	assert_true(rc.all_on_loop);
+	struct ev_work_stats st;
+	ev_work_stats(rc.w, &st);
+	assert_int_equal(st.completed, OOO_JOBS);
+	rec_free(&rc);
+}
+
 static void test_bad_args(void **state)
 {
 	struct ev_loop *loop;
@@ -324,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_shutdown),
 		cmocka_unit_test(test_resubmit),
 		cmocka_unit_test(test_exclusive),
+		cmocka_unit_test(test_out_of_order),
 		cmocka_unit_test(test_bad_args),
 	};
 	return cmocka_run_group_tests_name("ev_work", tests, NULL, NULL);

@@ -519,7 +519,7 @@ static void test_file_cache(void **state)
 	struct tftp_file_cache *c;
 	struct tftp_file *a, *b, *n, *e;
 	assert_int_equal(ev_loop_new(&loop), 0);
-	assert_int_equal(tftp_file_cache_new(loop, &c), 0);
+	assert_int_equal(tftp_file_cache_new(loop, 2, 64, &c), 0);
 	snprintf(p, sizeof(p), "%s/root/boot/vmlinuz", tmpdir);
 	snprintf(tmp, sizeof(tmp), "%s/root/boot/vmlinuz.new", tmpdir);
 
