@@ -5,6 +5,7 @@
 # Ends with the line "N passed, N failed".
 #   scripts/test.sh              everything
 #   scripts/test.sh unit         only the unit tests
+#   scripts/test.sh lab          only the lab scripts (LAB_JOBS at a time)
 #   scripts/test.sh tests/lab/boot_bios.sh ...   only these scripts
 set -u
 cd "$(dirname "$0")/.."
@@ -88,6 +89,38 @@ run_script() { # SCRIPT
 	esac
 }
 
+# Lab scripts boot QEMU VMs under TCG, each VM busy on about one core, and
+# spend most of their time waiting on firmware: LAB_JOBS of them (default:
+# one per core) run side by side, the longest first (the "# lab-seconds: N"
+# line of each script says about how long it takes alone).  Each script has
+# namespaces, taps and ports of its own, and the shared assets under
+# build/lab are built under a lock, so they do not see each other.
+run_lab() { # SCRIPT...
+	local jobs=${LAB_JOBS:-$(nproc)} s n res order=()
+	[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+	[ "$jobs" -gt 1 ] && export LAB_TIME_SCALE=${LAB_TIME_SCALE:-2}
+	mkdir -p build/test-logs
+	while read -r n s; do order+=("$s"); done < <(for s in "$@"; do
+		n=$(sed -n 's/^# lab-seconds: *\([0-9]*\).*/\1/p' "$s" | head -1)
+		echo "${n:-60} $s"
+	done | sort -rn)
+	for s in "${order[@]}"; do
+		while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+		res="build/test-logs/$(echo "$s" | tr / _).result"
+		# One write per script, so two results never interleave.
+		(run_script "$s" >"$res"; cat "$res") &
+	done
+	wait
+	for s in "${order[@]}"; do
+		res="build/test-logs/$(echo "$s" | tr / _).result"
+		case $(head -c 4 "$res" 2>/dev/null) in
+		PASS) passed=$((passed + 1)) ;;
+		SKIP) skipped=$((skipped + 1)) ;;
+		*) failed=$((failed + 1)); failures+=("$s") ;;
+		esac
+	done
+}
+
 run_fuzz() { # a short libFuzzer run per harness: a crash or sanitizer report fails
 	if ! make -j2 fuzz >build/fuzz.make.log 2>&1; then
 		cat build/fuzz.make.log
@@ -114,14 +147,18 @@ if [ "$what" = all ] || [ "$what" = unit ]; then
 fi
 if [ "$what" = all ]; then
 	make -j2 WERROR=1 all >/dev/null || { echo "FAIL: build"; exit 1; }
-	for s in tests/integration/*.sh tests/lab/*.sh; do
-		[ -f "$s" ] || continue
-		case $s in */lablib.sh) continue ;; esac
-		run_script "$s"
+	for s in tests/integration/*.sh; do
+		[ -f "$s" ] && run_script "$s"
 	done
+	run_lab $(ls tests/lab/*.sh | grep -v /lablib.sh)
 elif [ "$what" != unit ]; then
 	make -j2 WERROR=1 all >/dev/null || { echo "FAIL: build"; exit 1; }
-	for s in "$@"; do run_script "$s"; done
+	for s in "$@"; do
+		case $s in
+		lab) run_lab $(ls tests/lab/*.sh | grep -v /lablib.sh) ;;
+		*) run_script "$s" ;;
+		esac
+	done
 fi
 
 [ ${#failures[@]} -gt 0 ] && printf 'failed: %s\n' "${failures[@]}"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# lab-seconds: 106 (alone, on an idle 2-core machine; the runner starts the longest first)
 # Lab: an OVMF (EDK2) machine with EDK2's own PXE stack (virtio-net, no iPXE
 # ROM), known to pxed with a required deployment, boots it: ProxyDHCP +
 # port 4011 -> iPXE over TFTP -> iPXE DHCP -> HTTP boot script -> kernel and

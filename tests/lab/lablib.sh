@@ -25,6 +25,13 @@ LAB_DISK_MARKER=PXED-LAB-DISK
 LAB_PXE_ADDR=10.77.0.2
 LAB_DHCP_ADDR=10.77.0.1
 LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-150}
+# LAB_TIME_SCALE (default 1): every wait of a lab script may take this many
+# times longer.  The test runner sets 2 when it runs two lab scripts side by
+# side: under TCG a VM's speed is the CPU it gets.  A longer wait costs time
+# only when the test is failing anyway.
+LAB_TIME_SCALE=${LAB_TIME_SCALE:-1}
+eval "_lib_$(declare -f wait_for)"
+wait_for() { local t=$1; shift; _lib_wait_for $((t * LAB_TIME_SCALE)) "$@"; }
 OVMF_CODE=${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
 OVMF_VARS=${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
 IPXE_DIR=${IPXE_DIR:-/usr/lib/ipxe}
@@ -435,7 +442,7 @@ _lab_uefi_fatal() {
 # its kernel panicked, or its firmware gave up network boot (LAB_VM_FATAL,
 # set by lab_vm_bios/lab_vm_uefi); LAB_VM_WHY says which.
 lab_vm_wait() {
-	local log=$1 pat=$2 end=$((SECONDS + $3))
+	local log=$1 pat=$2 end=$((SECONDS + $3 * LAB_TIME_SCALE))
 	LAB_VM_WHY=timeout
 	while :; do
 		grep -qaE -- "$pat" "$log" && return 0

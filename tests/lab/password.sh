@@ -1,4 +1,5 @@
 #!/bin/bash
+# lab-seconds: 99 (alone, on an idle 2-core machine; the runner starts the longest first)
 # Lab: PXEPassword with real firmware (SeaBIOS + iPXE ROM).  pxed's boot
 # script runs iPXE's `login`; the keys are typed on the VM's keyboard through
 # QEMU's monitor.  A wrong password: pxed logs a failure (without the typed

@@ -1,4 +1,5 @@
 #!/bin/bash
+# lab-seconds: 87 (alone, on an idle 2-core machine; the runner starts the longest first)
 # Lab: the seed's scenario (ConfigMgr 2007 SP2, KB 969113's one-hour PXE cache)
 # with real firmware and pxed's default CacheExpire = 3600.
 #   1. required deployment d1 to a SeaBIOS+iPXE VM: the VM boots d1;

@@ -1,4 +1,5 @@
 #!/bin/bash
+# lab-seconds: 45 (alone, on an idle 2-core machine; the runner starts the longest first)
 # Lab: SupportUnknownMachines=yes and a required deployment for unknown
 # machines of arch bios.  A SeaBIOS+iPXE VM pxed has never seen boots it once
 # (initramfs marker), pxed records it as a discovered device (`pxectl device

@@ -1,4 +1,5 @@
 #!/bin/bash
+# lab-seconds: 210 (alone, on an idle 2-core machine; the runner starts the longest first)
 # Lab: machines pxed does not service end on their local disk, with pxed
 # silent and only the firmware's own timeouts between power-on and the disk:
 #   1. SupportUnknownMachines off, a machine pxed does not know (SeaBIOS +

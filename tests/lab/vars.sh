@@ -1,4 +1,5 @@
 #!/bin/bash
+# lab-seconds: 24 (alone, on an idle 2-core machine; the runner starts the longest first)
 # Lab: per-machine variables and answer files on real firmware.  A SeaBIOS
 # machine with the iPXE e1000 ROM boots a required deployment whose image
 # command line is a template:
