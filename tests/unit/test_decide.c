@@ -1001,7 +1001,7 @@ static void test_record_after_override(void **state)
 	assert_int_equal(events_in_store(fx, &ev), 1);
 	assert_string_equal(ev.outcome, "local");
 	assert_string_equal(ev.reason, "deployment 'D1' needs PXEPassword, which GRUB machines "
-				       "cannot be asked: local");
+				       "are asked only with PXEPasswordGRUB = yes: local");
 	assert_string_equal(ev.deployment_name, "D1");
 	decide_record(fx->d, &f, &d); /* once */
 	assert_int_equal(events_in_store(fx, &ev), 1);
