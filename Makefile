@@ -28,7 +28,7 @@ CURL_LIBS  := $(shell pkg-config --libs libcurl 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 CFLAGS  += $(PKG_CFLAGS)
 
-MODULES  := common conf ev dhcp tftp http decide store
+MODULES  := common conf ev store decide dhcp tftp wake http
 LIB_SRC  := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 # The web console's files (ui/), built into pxed as C arrays.

@@ -141,6 +141,11 @@ run_fuzz() { # a short libFuzzer run per harness: a crash or sanitizer report fa
 
 what=${1:-all}
 if [ "$what" = all ] || [ "$what" = unit ]; then
+	if bash scripts/check_layers.sh; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1)); failures+=("module layers (scripts/check_layers.sh)")
+	fi
 	run_unit build release
 	run_unit build-asan asan SANITIZE=1
 	run_fuzz

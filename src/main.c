@@ -22,7 +22,7 @@
 #include "common/log.h"
 #include "common/notify.h"
 #include "common/util.h"
-#include "common/wol.h"
+#include "wake/wol.h"
 #include "conf/conf.h"
 #include "decide/boot_token.h"
 #include "decide/decide.h"

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "common/wol.h"
+#include "wake/wol.h"
 #include "http/api.h"
 
 static json_t *collection_json(const struct store_collection *col)

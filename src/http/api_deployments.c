@@ -7,7 +7,7 @@
 #include <strings.h>
 
 #include "common/log.h"
-#include "common/wol.h"
+#include "wake/wol.h"
 #include "common/vocab.h"
 #include "http/api.h"
 

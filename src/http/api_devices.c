@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "common/wol.h"
+#include "wake/wol.h"
 #include "decide/machine_vars.h"
 #include "common/vocab.h"
 #include "http/api.h"

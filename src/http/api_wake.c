@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "common/log.h"
-#include "common/wol.h"
+#include "wake/wol.h"
 #include "conf/conf.h"
 #include "http/api.h"
 

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "common/wol.h"
+#include "wake/wol.h"
 #include "decide/boot_token.h"
 #include "decide/decide.h"
 #include "http/http_stream.h"

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "common/wol.h"
+#include "wake/wol.h"
 #include "ev/ev.h"
 
 static in_addr_t ip(const char *s)

@@ -1,4 +1,4 @@
-#include "common/wol.h"
+#include "wake/wol.h"
 
 #include "common/log.h"
 #include "ev/ev.h"
