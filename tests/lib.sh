@@ -42,6 +42,32 @@ wait_for() {
 	done
 }
 
+# netns_pair TAG SRV CLI: two network namespaces of this test (NS_S, the
+# server's, and NS_C, the clients'), joined by a veth pair (IF_S, IF_C) with
+# SRV and CLI (addresses with their prefix length, e.g. 10.78.0.1/24) on
+# them, links up; both are removed when the test ends.  Skips the test when
+# namespaces cannot be made.
+netns_pair() {
+	local tag=$1 srv=$2 cli=$3 ns
+	NS_S=pxed-$tag-s-$$ NS_C=pxed-$tag-c-$$
+	IF_S=${tag:0:4}s$$ IF_C=${tag:0:4}c$$
+	ip netns add "$NS_S" || skip "cannot create network namespaces"
+	on_exit "ip netns del $NS_S"
+	ip netns add "$NS_C" || fail "cannot create namespace $NS_C"
+	on_exit "ip netns del $NS_C"
+	ip link add "$IF_S" netns "$NS_S" type veth peer name "$IF_C" netns "$NS_C" ||
+		fail "cannot create the veth pair"
+	ip -n "$NS_S" addr add "$srv" dev "$IF_S"
+	ip -n "$NS_C" addr add "$cli" dev "$IF_C"
+	for ns in "$NS_S" "$NS_C"; do
+		ip -n "$ns" link set lo up
+	done
+	ip -n "$NS_S" link set "$IF_S" up
+	ip -n "$NS_C" link set "$IF_C" up
+	wait_for 5 eval 'ip -n "$NS_S" link show "$IF_S" | grep -q "state UP" &&
+		ip -n "$NS_C" link show "$IF_C" | grep -q "state UP"' || fail "veth link did not come up"
+}
+
 # free_port: a port number free on loopback for both TCP and UDP, below
 # the kernel's ephemeral range so no client socket takes it meanwhile.
 free_port() {

@@ -22,25 +22,9 @@ command -v curl >/dev/null || skip "needs curl"
 CLIENT="$(cd "$(dirname "$0")" && pwd)/dhcp_client.py"
 
 # ---- two namespaces and a veth between them ----------------------------
-NS_S=pxed-dp-s-$$
-NS_C=pxed-dp-c-$$
-IF_S=pxs$$
-IF_C=pxc$$
 SRV=10.78.0.1
 CLI=10.78.0.2
-ip netns add "$NS_S" || skip "cannot create network namespaces"
-on_exit "ip netns del $NS_S"
-ip netns add "$NS_C" || fail "cannot create namespace $NS_C"
-on_exit "ip netns del $NS_C"
-ip link add "$IF_S" netns "$NS_S" type veth peer name "$IF_C" netns "$NS_C" ||
-	fail "cannot create the veth pair"
-ip -n "$NS_S" addr add $SRV/24 dev "$IF_S"
-ip -n "$NS_C" addr add $CLI/24 dev "$IF_C"
-for ns in "$NS_S" "$NS_C"; do ip -n "$ns" link set lo up; done
-ip -n "$NS_S" link set "$IF_S" up
-ip -n "$NS_C" link set "$IF_C" up
-link_up() { ip -n "$NS_S" link show "$IF_S" | grep -q "state UP" && ip -n "$NS_C" link show "$IF_C" | grep -q "state UP"; }
-wait_for 5 link_up || fail "veth link did not come up"
+netns_pair dp $SRV/24 $CLI/24
 
 # ---- pxed --------------------------------------------------------------
 HTTP_PORT=8080

@@ -27,23 +27,7 @@ DEVICES=20000
 ROUNDS=4
 PER_ROUND=2500
 
-NS_S=pxed-ds-s-$$
-NS_C=pxed-ds-c-$$
-IF_S=pdss$$
-IF_C=pdsc$$
-ip netns add "$NS_S" || skip "cannot create network namespaces"
-on_exit "ip netns del $NS_S"
-ip netns add "$NS_C" || fail "cannot create namespace $NS_C"
-on_exit "ip netns del $NS_C"
-ip link add "$IF_S" netns "$NS_S" type veth peer name "$IF_C" netns "$NS_C" ||
-	fail "cannot create the veth pair"
-ip -n "$NS_S" addr add 10.83.0.1/24 dev "$IF_S"
-ip -n "$NS_C" addr add 10.83.0.2/24 dev "$IF_C"
-for ns in "$NS_S" "$NS_C"; do ip -n "$ns" link set lo up; done
-ip -n "$NS_S" link set "$IF_S" up
-ip -n "$NS_C" link set "$IF_C" up
-link_up() { ip -n "$NS_C" link show "$IF_C" | grep -q "state UP"; }
-wait_for 5 link_up || fail "veth link did not come up"
+netns_pair ds 10.83.0.1/24 10.83.0.2/24
 
 HTTP_PORT=8080
 mkdir -p "$TMP/root" "$TMP/state"

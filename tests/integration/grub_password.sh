@@ -21,21 +21,9 @@ command -v curl >/dev/null || skip "needs curl"
 command -v python3 >/dev/null || skip "needs python3"
 CLIENT="$(cd "$(dirname "$0")" && pwd)/dhcp_client.py"
 
-NS_S=pxed-gp-s-$$
-NS_C=pxed-gp-c-$$
 SRV=10.79.1.1
 CLI=10.79.1.2
-ip netns add "$NS_S" || skip "cannot create network namespaces"
-on_exit "ip netns del $NS_S"
-ip netns add "$NS_C" || fail "cannot create namespace $NS_C"
-on_exit "ip netns del $NS_C"
-ip link add gps$$ netns "$NS_S" type veth peer name gpc$$ netns "$NS_C" || fail "veth"
-ip -n "$NS_S" addr add $SRV/24 dev gps$$
-ip -n "$NS_C" addr add $CLI/24 dev gpc$$
-for ns in "$NS_S" "$NS_C"; do ip -n "$ns" link set lo up; done
-ip -n "$NS_S" link set gps$$ up
-ip -n "$NS_C" link set gpc$$ up
-wait_for 5 eval "ip -n $NS_C link show gpc$$ | grep -q 'state UP'" || fail "veth link did not come up"
+netns_pair gp $SRV/24 $CLI/24
 
 # Stand-ins for Debian's packages, laid out as they install.
 mkdir -p "$TMP/shim" "$TMP/grub/x86_64-efi-signed" "$TMP/root/d1"

@@ -15,21 +15,9 @@ need_root
 command -v curl >/dev/null || skip "needs curl"
 CLIENT="$(cd "$(dirname "$0")" && pwd)/dhcp_client.py"
 
-NS_S=pxed-gt-s-$$
-NS_C=pxed-gt-c-$$
 SRV=10.79.0.1
 CLI=10.79.0.2
-ip netns add "$NS_S" || skip "cannot create network namespaces"
-on_exit "ip netns del $NS_S"
-ip netns add "$NS_C" || fail "cannot create namespace $NS_C"
-on_exit "ip netns del $NS_C"
-ip link add gts$$ netns "$NS_S" type veth peer name gtc$$ netns "$NS_C" || fail "veth"
-ip -n "$NS_S" addr add $SRV/24 dev gts$$
-ip -n "$NS_C" addr add $CLI/24 dev gtc$$
-for ns in "$NS_S" "$NS_C"; do ip -n "$ns" link set lo up; done
-ip -n "$NS_S" link set gts$$ up
-ip -n "$NS_C" link set gtc$$ up
-wait_for 5 eval "ip -n $NS_C link show gtc$$ | grep -q 'state UP'" || fail "veth link did not come up"
+netns_pair gt $SRV/24 $CLI/24
 
 # Stand-ins for Debian's packages, laid out as they install.
 mkdir -p "$TMP/shim" "$TMP/grub/x86_64-efi-signed" "$TMP/grub/x86_64-efi" "$TMP/root/d1"
