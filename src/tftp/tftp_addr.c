@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/util.h"
+
 int tftp_addr_set(struct tftp_addr *out, const struct sockaddr *sa, socklen_t len)
 {
 	memset(out, 0, sizeof(*out));
@@ -21,18 +23,9 @@ int tftp_addr_set(struct tftp_addr *out, const struct sockaddr *sa, socklen_t le
 
 void tftp_addr_format(const struct tftp_addr *a, char *out, size_t outlen)
 {
-	char ip[INET6_ADDRSTRLEN];
-	if (a->ss.ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)&a->ss;
-		inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
-		snprintf(out, outlen, "%s:%u", ip, ntohs(sin->sin_port));
-	} else if (a->ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&a->ss;
-		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
-		snprintf(out, outlen, "[%s]:%u", ip, ntohs(sin6->sin6_port));
-	} else {
+	/* The one way pxed writes an address and port (IPv6 in brackets). */
+	if (url_host_format(&a->ss, tftp_addr_port(a), out, outlen) < 0)
 		snprintf(out, outlen, "(address family %u)", (unsigned)a->ss.ss_family);
-	}
 }
 
 uint16_t tftp_addr_port(const struct tftp_addr *a)
