@@ -17,6 +17,7 @@
 #include "dhcp/pxe.h"
 #include "ev/ev.h"
 #include "ev/ev_work.h"
+#include "http/boot_script.h"
 #include "http/grub_script.h"
 #include "http/http_report.h"
 #include "store/store.h"
@@ -59,6 +60,7 @@ struct grub_job {
 	struct decision d;
 	int rc;
 	bool handed_out;
+	bool unservable; /* the image cannot be written: local, hand-out withdrawn */
 	char token[STORE_REPORT_TOKEN_MAX + 1];
 };
 
@@ -214,6 +216,14 @@ static void job_work(struct ev_work_job *j)
 			      : job->kind == GRUB_CFG_DEPLOY ? DECIDE_CHOICE_DEPLOY
 							     : DECIDE_CHOICE_LOCAL,
 			      d);
+	/* An image no configuration can carry (boot_script_check(), the
+	 * rules grub_script_build() applies): the machine goes to its disk,
+	 * and a committed hand-out is taken back here, where the store may
+	 * be written, so that a required deployment stays due. */
+	if (job->rc >= 0 && d->outcome == DECISION_BOOT && boot_script_check(d) < 0) {
+		job->unservable = true;
+		decide_withdraw(g->dec, d, &job->facts, DECIDE_OVR_UNSERVABLE, NULL);
+	}
 	if (job->rc >= 0 && d->outcome == DECISION_BOOT &&
 	    (d->required || job->kind == GRUB_CFG_DEPLOY) && !d->nbp[0] &&
 	    http_report_handout(g->store, d->device_id, d->device_name[0] ? d->device_name : "-",
@@ -236,7 +246,7 @@ static void http_host(const struct pxed_conf *conf, struct in_addr local, char i
 
 static void send_config(struct grub_boot *g, struct tftp_gen_req *req, struct decision *d,
 			const struct pxe_facts *f, struct in_addr local, bool confirmed,
-			const char *token)
+			const char *token, bool unservable)
 {
 	char server[INET_ADDRSTRLEN], host[INET_ADDRSTRLEN], mac[MAC_STR_LEN], report[200];
 	struct grub_script_opts o = { .server = server, .mac = mac, .confirmed = confirmed };
@@ -256,11 +266,15 @@ static void send_config(struct grub_boot *g, struct tftp_gen_req *req, struct de
 		o.report_url = report;
 	}
 	n = grub_script_build(d, &o, cfg, GRUB_CFG_MAX);
-	if (n < 0) {
+	if (n < 0 || unservable) {
+		/* Found on the worker (unservable) or, for what only the
+		 * configuration itself finds, here. */
 		char dep[80];
 		log_escape(dep, sizeof(dep), d->deployment_name, strnlen(d->deployment_name, 64));
 		log_warn(MOD, "%s: deployment '%s' cannot be written as a GRUB configuration (%s); "
-			      "sending local", mac, dep, strerror(-n));
+			      "sending local", mac, dep, strerror(n < 0 ? -n : EINVAL));
+	}
+	if (n < 0) {
 		decide_override(d, f, DECIDE_OVR_UNSERVABLE, NULL);
 		o.report_url = NULL;
 		n = grub_script_build(d, &o, cfg, GRUB_CFG_MAX);
@@ -295,7 +309,7 @@ static void job_done(struct ev_work_job *j, bool cancelled)
 	if (d->outcome == DECISION_BOOT && (d->required || job->kind == GRUB_CFG_DEPLOY))
 		g->stats.configs++;
 	send_config(g, job->req, d, &job->facts, job->local, job->kind == GRUB_CFG_DEPLOY,
-		    job->handed_out ? job->token : NULL);
+		    job->handed_out ? job->token : NULL, job->unservable);
 	/* After the configuration: the event and the line say what it is. */
 	decide_record(g->dec, &job->facts, d);
 	decision_log(&job->facts, d,
@@ -359,7 +373,7 @@ static int on_request(void *ctx, const char *name, struct in_addr peer, struct i
 		job->d.outcome = DECISION_IGNORE;
 		snprintf(job->d.reason, sizeof(job->d.reason),
 			 "not serviced: no recent DHCP exchange from this machine");
-		send_config(g, req, &job->d, &job->facts, local, false, NULL);
+		send_config(g, req, &job->d, &job->facts, local, false, NULL, false);
 		free(job);
 		return 0;
 	}
