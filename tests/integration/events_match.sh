@@ -28,7 +28,7 @@
 #   8b. an image that cannot be written into a script: local, and the
 #      required deployment is not handed out (it stays due);
 #   9. GRUB's configuration for an image it cannot write: local; the
-#      event says local;
+#      event says local, and the deployment is not handed out;
 #   10. a machine GRUB just sent to its disk asks again: the local boot
 #      menu; the event says local, "GRUB sent it to its local disk".
 #
@@ -265,7 +265,8 @@ grep -q '^ *linux' "$TMP/grub.cfg" && fail "GRUB got an image it cannot write"
 since $MAC_B
 expect_events "GRUB, unservable image" 1
 expect_event "GRUB, unservable image" "^http\|local\|image cannot be served, see server log$"
-pass "9. GRUB's configuration for an image it cannot write: the event says local"
+assert_eq "hand-outs of db after local" 0 "$(handed_out db)"
+pass "9. GRUB's configuration for an image it cannot write: local, the deployment stays due"
 
 dhcp $MAC_L 7
 assert_grep '^file=shimx64.efi' "$TMP/reply" "$MAC_L did not get shim"
