@@ -163,8 +163,8 @@ static int boot_render_cmdline(struct http_server *s, struct boot_state *b, cons
  * exists and before PXEPassword is asked: can the image be written into a
  * script for this machine?  The stored command line is a template the
  * script's check refuses (${...}), so it is rendered first, with the
- * stand-in token; d keeps that render (the caller renders again with the
- * real token).  When it cannot, the machine goes to its disk and the
+ * stand-in token; d keeps that render (a hand-out renders the template
+ * again with the real token).  When it cannot, the machine goes to its disk and the
  * decider withdraws a committed hand-out here, where the store may be
  * written: a required deployment stays due.  0, or negative: sent local. */
 static int boot_check_image(struct http_server *s, struct boot_state *b)
