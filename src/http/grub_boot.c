@@ -17,6 +17,7 @@
 #include "dhcp/pxe.h"
 #include "ev/ev.h"
 #include "ev/ev_work.h"
+#include "http/boot_script.h"
 #include "http/grub_script.h"
 #include "http/http_report.h"
 #include "store/store.h"
@@ -73,6 +74,7 @@ struct grub_job {
 	bool handed_out;
 	bool need_pw;              /* PXEPassword was set when the request came */
 	bool menu;                 /* a deployment became the password menu */
+	bool unservable; /* the image cannot be written: local, hand-out withdrawn */
 	char token[STORE_REPORT_TOKEN_MAX + 1];
 	/* conf_grub_password() when the request came, "" = GRUB machines
 	 * are not asked PXEPassword */
@@ -290,6 +292,14 @@ static void job_work(struct ev_work_job *j)
 		decide_override(d, &job->facts, DECIDE_OVR_GRUB_PASSWORD, NULL);
 		return;
 	}
+	/* An image no configuration can carry (boot_script_check(), the
+	 * rules grub_script_build() applies): the machine goes to its disk,
+	 * and a committed hand-out is taken back here, where the store may
+	 * be written, so that a required deployment stays due. */
+	if (job->rc >= 0 && d->outcome == DECISION_BOOT && boot_script_check(d) < 0) {
+		job->unservable = true;
+		decide_withdraw(g->dec, d, &job->facts, DECIDE_OVR_UNSERVABLE, NULL);
+	}
 	job->menu = job->rc >= 0 && d->outcome == DECISION_BOOT && job->kind == GRUB_CFG_MAC &&
 		    job->need_pw;
 	if (commit && job->rc >= 0 && d->outcome == DECISION_BOOT &&
@@ -313,7 +323,7 @@ static int http_host(const struct pxed_conf *conf, struct in_addr local, char *o
 
 static void send_config(struct grub_boot *g, struct tftp_gen_req *req, struct decision *d,
 			const struct pxe_facts *f, struct in_addr local, bool confirmed,
-			const char *token, const char *password_hash)
+			const char *token, const char *password_hash, bool unservable)
 {
 	char server[INET_ADDRSTRLEN], host[INET6_ADDRSTRLEN + 8], mac[MAC_STR_LEN], report[200];
 	struct grub_script_opts o = { .server = server, .mac = mac, .confirmed = confirmed,
@@ -333,11 +343,15 @@ static void send_config(struct grub_boot *g, struct tftp_gen_req *req, struct de
 		o.report_url = report;
 	}
 	n = grub_script_build(d, &o, cfg, GRUB_CFG_MAX);
-	if (n < 0) {
+	if (n < 0 || unservable) {
+		/* Found on the worker (unservable) or, for what only the
+		 * configuration itself finds, here. */
 		char dep[80];
 		log_escape(dep, sizeof(dep), d->deployment_name, strnlen(d->deployment_name, 64));
 		log_warn(MOD, "%s: deployment '%s' cannot be written as a GRUB configuration (%s); "
-			      "sending local", mac, dep, strerror(-n));
+			      "sending local", mac, dep, strerror(n < 0 ? -n : EINVAL));
+	}
+	if (n < 0) {
 		decide_override(d, f, DECIDE_OVR_UNSERVABLE, NULL);
 		o.report_url = NULL;
 		o.password_hash = NULL;
@@ -374,7 +388,8 @@ static void job_done(struct ev_work_job *j, bool cancelled)
 	    (d->required || job->kind == GRUB_CFG_DEPLOY))
 		g->stats.configs++;
 	send_config(g, job->req, d, &job->facts, job->local, job->kind == GRUB_CFG_DEPLOY,
-		    job->handed_out ? job->token : NULL, job->menu ? job->grub_pw : NULL);
+		    job->handed_out ? job->token : NULL, job->menu ? job->grub_pw : NULL,
+		    job->unservable);
 	/* After the configuration: the event and the line say what it is. */
 	decide_record(g->dec, &job->facts, d);
 	decision_log(&job->facts, d,
@@ -461,7 +476,7 @@ static int on_request(void *ctx, const char *name, struct in_addr peer, struct i
 		job->d.outcome = DECISION_IGNORE;
 		snprintf(job->d.reason, sizeof(job->d.reason),
 			 "not serviced: no recent DHCP exchange from this machine");
-		send_config(g, req, &job->d, &job->facts, local, false, NULL, NULL);
+		send_config(g, req, &job->d, &job->facts, local, false, NULL, NULL, false);
 		free(job);
 		return 0;
 	}

@@ -5,8 +5,10 @@
  *      (boot_token.h), on the loop; without a valid token: local disk at
  *      once, no database, no event (boot_refuse_untokened());
  *   2. on the worker: decide_open() -- committing, unless PXEPassword
- *      must be typed first -- and for a hand-out the command line's
- *      variables and the installer's report token (boot_decide());
+ *      must be typed first --, the image checked for a script with its
+ *      command line rendered for this machine (also before the password
+ *      is asked), and for a hand-out the command line's variables and the
+ *      installer's report token (boot_decide());
  *   3. on the loop: PXEPassword (enum boot_pw_state; the hash runs on its
  *      own thread, then this step again; a right password sends the
  *      request back to step 2 to commit);
@@ -94,6 +96,7 @@ struct boot_state {
 	bool committed;            /* the committing decision ran */
 	bool handed_out;           /* a report token was recorded (token) */
 	bool render_failed;        /* the command line did not render: sent local */
+	bool unservable;           /* the image cannot be written into a script: local */
 	bool claimed;              /* token is busy for this request's commit */
 	struct boot_tokens *tokens; /* to release it with */
 	uint8_t src_key[HTTP_PW_KEY_LEN]; /* the client's address, for the limiter */
@@ -131,6 +134,11 @@ static void boot_token_done(struct boot_state *b, bool spent)
 	b->claimed = false;
 }
 
+/* The installer token before one exists: of the real one's shape, so
+ * that a command line rendered with it lets through what the real one's
+ * would. */
+#define BOOT_TOKEN_STAND_IN "00000000000000000000000000000000"
+
 /* On the worker: render the image's command line (http_answers.h) into
  * b->d, or, when it does not render, turn the hand-out into the local
  * disk: the decider withdraws it (a required deployment stays due, so it
@@ -140,18 +148,40 @@ static void boot_token_done(struct boot_state *b, bool spent)
 static int boot_render_cmdline(struct http_server *s, struct boot_state *b, const char *token)
 {
 	struct decision *d = &b->d;
-	char saved[sizeof(d->cmdline)], why[200];
+	char why[200];
 	int rc;
 
-	memcpy(saved, d->cmdline, sizeof(saved));
 	rc = http_answers_cmdline(s->store, d, &b->facts, b->base, token, why, sizeof(why));
-	if (rc == 0) {
-		if (!token || !strcmp(token, "00000000000000000000000000000000"))
-			memcpy(d->cmdline, saved, sizeof(saved)); /* the real render follows */
+	if (rc == 0)
 		return 0;
-	}
 	b->render_failed = true;
 	decide_withdraw(s->dec, d, &b->facts, DECIDE_OVR_RENDER_FAILED, why);
+	return rc;
+}
+
+/* On the worker, for a BOOT decision, before a hand-out's report token
+ * exists and before PXEPassword is asked: can the image be written into a
+ * script for this machine?  The stored command line is a template the
+ * script's check refuses (${...}), so it is rendered first, with the
+ * stand-in token; d keeps that render (a hand-out renders the template
+ * again with the real token).  When it cannot, the machine goes to its disk and the
+ * decider withdraws a committed hand-out here, where the store may be
+ * written: a required deployment stays due.  0, or negative: sent local. */
+static int boot_check_image(struct http_server *s, struct boot_state *b)
+{
+	struct decision *d = &b->d;
+	int rc;
+
+	if (!d->nbp[0]) {
+		rc = boot_render_cmdline(s, b, BOOT_TOKEN_STAND_IN);
+		if (rc < 0)
+			return rc;
+	}
+	rc = boot_script_check(d);
+	if (rc < 0) {
+		b->unservable = true;
+		decide_withdraw(s->dec, d, &b->facts, DECIDE_OVR_UNSERVABLE, NULL);
+	}
 	return rc;
 }
 
@@ -160,6 +190,7 @@ static void boot_decide(struct http_server *s, struct MHD_Connection *c, struct 
 	struct boot_state *b = r->state;
 	struct decision *d = &b->d;
 	struct store_report rep;
+	char tmpl[sizeof(d->cmdline)];
 
 	/* Recorded by boot_finish(), with what the script says, or never
 	 * when a committing decision replaces it (the password was right). */
@@ -174,18 +205,16 @@ static void boot_decide(struct http_server *s, struct MHD_Connection *c, struct 
 				strcat(b->again, "&choice=deploy");
 		}
 	}
+	if (b->rc < 0 || d->outcome != DECISION_BOOT)
+		return;
+	memcpy(tmpl, d->cmdline, sizeof(tmpl));
+	if (boot_check_image(s, b) < 0)
+		return;
 	/* A deployment handed out now (only a committing decision hands out:
 	 * without one, PXEPassword is still to be typed): a report token for
 	 * its installer, recorded here so that the loop only writes it into
 	 * the script.  A failure leaves the script without a report URL. */
-	if (b->commit && d->outcome == DECISION_BOOT && (d->required || b->opts.confirmed) &&
-	    !d->nbp[0]) {
-		/* The command line's variables, first with a stand-in token of
-		 * the same shape (the render cannot differ with the real one):
-		 * a command line that does not render sends the machine to
-		 * its disk before an installer token exists. */
-		if (boot_render_cmdline(s, b, "00000000000000000000000000000000") < 0)
-			return;
+	if (b->commit && (d->required || b->opts.confirmed) && !d->nbp[0]) {
 		if (http_report_handout(s->store, d->device_id,
 					d->device_name[0] ? d->device_name : "-", d->deployment_id,
 					d->deployment_name, b->facts.mac,
@@ -193,6 +222,7 @@ static void boot_decide(struct http_server *s, struct MHD_Connection *c, struct 
 			str_copy(b->token, sizeof(b->token), rep.token);
 			b->handed_out = true;
 		}
+		memcpy(d->cmdline, tmpl, sizeof(tmpl));
 		boot_render_cmdline(s, b, b->handed_out ? b->token : NULL);
 	}
 }
@@ -400,18 +430,22 @@ static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection 
 		s->counters.reports[HTTP_REPORT_HANDED_OUT]++;
 	}
 	n = boot_script_build_opts(d, b->base, &b->opts, script, sizeof(script));
-	if (n < 0) {
+	if (n < 0 || b->unservable) {
 		/* A stored field that cannot be written safely: refuse the boot,
-		 * send the machine to its disk, say why in the log. */
+		 * send the machine to its disk, say why in the log.  Found on
+		 * the worker (b->unservable, a hand-out already taken back) or,
+		 * for what only the script itself finds, here. */
 		char mac[MAC_STR_LEN], dep[80], img[80];
 		mac_format(b->facts.mac, mac);
 		log_escape(dep, sizeof(dep), d->deployment_name, strnlen(d->deployment_name, 64));
 		log_escape(img, sizeof(img), d->image_name, strnlen(d->image_name, 64));
 		log_warn(MOD, "%s: boot.ipxe: deployment '%s' image '%s' cannot be written as an "
 			      "iPXE script (%s); sending local",
-			 mac, dep, img, strerror(-n));
-		decide_override(d, &b->facts, DECIDE_OVR_UNSERVABLE, NULL);
-		n = boot_script_build(d, "http://127.0.0.1", script, sizeof(script));
+			 mac, dep, img, strerror(n < 0 ? -n : EINVAL));
+		if (n < 0) {
+			decide_override(d, &b->facts, DECIDE_OVR_UNSERVABLE, NULL);
+			n = boot_script_build(d, "http://127.0.0.1", script, sizeof(script));
+		}
 	}
 	/* The script is made: its one event, and the line, say what it does. */
 	decide_record(s->dec, &b->facts, d);

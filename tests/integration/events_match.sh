@@ -11,6 +11,9 @@
 #      saying so;
 #   3. the right password: the image boots; one event, the hand-out (the
 #      look before the password is not an event of its own);
+#   3b. an image whose command line has a machine variable: the password
+#      is asked (not "image cannot be served"), and the right one boots
+#      the command line rendered for the machine; one hand-out;
 #   4. wrong again and again: the MAC is locked out and the script boots
 #      the local disk; the event says local, too many wrong passwords;
 #   5. an image that cannot be written into a script: local; one event,
@@ -22,8 +25,10 @@
 #   without PXEPassword --
 #   8. a command line that does not render: the script boots the local
 #      disk; one event, "local ... not started" (no "boot" beside it);
+#   8b. an image that cannot be written into a script: local, and the
+#      required deployment is not handed out (it stays due);
 #   9. GRUB's configuration for an image it cannot write: local; the
-#      event says local;
+#      event says local, and the deployment is not handed out;
 #   10. a machine GRUB just sent to its disk asks again: the local boot
 #      menu; the event says local, "GRUB sent it to its local disk".
 #
@@ -93,13 +98,14 @@ ctl image add img --kernel img/vmlinuz --cmdline quiet
 ctl image add vimg --kernel img/vmlinuz --cmdline 'hostname=${hostname}'
 ctl image add ubad --kernel img/vmlinuz --cmdline quiet
 ctl image add gbad --kernel img/vmlinuz --cmdline quiet
+ctl image add pvimg --kernel img/vmlinuz --cmdline 'quiet hostname=${hostname} role=${role:-none}'
 # A command line no boot script may carry (the API refuses it; a database
 # edited by hand, or by an older pxed, may hold it).
 sqlite3 -cmd ".timeout 5000" "$TMP/pxed.db" \
 	"UPDATE images SET cmdline = 'a\"b' WHERE name IN ('ubad', 'gbad')" || fail "sqlite3"
 MAC_P=52:54:00:e7:00:01 MAC_R=52:54:00:e7:00:02 MAC_U=52:54:00:e7:00:03
 MAC_G=52:54:00:e7:00:04 MAC_B=52:54:00:e7:00:05 MAC_L=52:54:00:e7:00:06
-MAC_K=52:54:00:e7:00:07
+MAC_K=52:54:00:e7:00:07 MAC_V=52:54:00:e7:00:08
 ctl device add pw --mac $MAC_P
 ctl device add render --mac $MAC_R
 ctl device add unservable --mac $MAC_U
@@ -107,6 +113,8 @@ ctl device add grub --mac $MAC_G
 ctl device add grubbad --mac $MAC_B
 ctl device add grublocal --mac $MAC_L
 ctl device add locked --mac $MAC_K
+ctl device add pwvar --mac $MAC_V
+ctl var set device pwvar hostname=pv-host-01
 ctl deploy dp --image img --device pw --required
 ctl deploy dr --image vimg --device render --required
 ctl deploy du --image ubad --device unservable --required
@@ -114,6 +122,14 @@ ctl deploy dg --image img --device grub --required
 ctl deploy db --image gbad --device grubbad --required
 ctl deploy dl --image img --device grublocal --available
 ctl deploy dk --image img --device locked --required
+ctl deploy dv --image pvimg --device pwvar --required
+# handed_out DEPLOYMENT: how many hand-outs the API counts for it.
+handed_out() {
+	curl -sf -H "Authorization: Bearer $(cat "$PXED_TOKEN_FILE")" \
+		"$B/api/v1/deployments/$1" >"$TMP/dep.json" || fail "GET /api/v1/deployments/$1"
+	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["status"]["handed_out"])' \
+		"$TMP/dep.json"
+}
 
 # ---- 1-3. PXEPassword -------------------------------------------------------
 URL=$(ipxe_url $MAC_P)
@@ -142,6 +158,26 @@ since $MAC_P
 expect_events "right password" 1
 expect_event "right password" "^http\|boot\|required deployment 'dp' \(image 'img'\) for device 'pw', not yet handed out$"
 pass "3. the right password: one event, the hand-out"
+
+# ---- 3b. PXEPassword and a command line with a machine variable --------------
+URL=$(ipxe_url $MAC_V)
+[ -n "$URL" ] || fail "no iPXE answer for $MAC_V"
+mark $MAC_V
+fetch "$URL"
+grep -q '^login' "$TMP/script" || { cat "$TMP/script" >&2; fail "no password prompt for a templated command line"; }
+since $MAC_V
+expect_events "templated, password asked" 1
+expect_event "templated, password asked" "^http\|boot\|required deployment 'dv' .*: PXEPassword asked$"
+mark $MAC_V
+fetch -G --data-urlencode "password=$PASSWORD" "$URL"
+grep -q '^kernel .* quiet hostname=pv-host-01 role=none' "$TMP/script" ||
+	{ cat "$TMP/script" >&2; fail "the right password did not boot the rendered command line"; }
+grep -qF '${' "$TMP/script" && { cat "$TMP/script" >&2; fail "an unrendered variable in the script"; }
+since $MAC_V
+expect_events "templated, right password" 1
+expect_event "templated, right password" "^http\|boot\|required deployment 'dv' \(image 'pvimg'\) for device 'pwvar', not yet handed out$"
+assert_eq "hand-outs of dv" 1 "$(handed_out dv)"
+pass "3b. PXEPassword and a machine variable: asked, then the rendered command line boots"
 
 # ---- 4. locked out ---------------------------------------------------------------
 URL=$(ipxe_url $MAC_K)
@@ -189,8 +225,6 @@ pass "7. ARM64 without GRUB's files: the event says ignore"
 ctl settings set PXEPassword ''
 
 # ---- 8. a command line that does not render ----------------------------------
-# (Without PXEPassword: with it, the prompt's script is checked before the
-# command line is rendered.)
 URL=$(ipxe_url $MAC_R)
 [ -n "$URL" ] || fail "no iPXE answer for $MAC_R"
 mark $MAC_R
@@ -202,6 +236,25 @@ expect_events "render failure" 1
 expect_event "render failure" "^http\|local\|deployment 'dr' not started: .*hostname"
 pass "8. a command line that does not render: one event, local"
 
+# ---- 8b. an unservable image without PXEPassword: the deployment stays due ----
+URL=$(ipxe_url $MAC_U)
+[ -n "$URL" ] || fail "no iPXE answer for $MAC_U"
+mark $MAC_U
+fetch "$URL"
+grep -q 'booting from local disk' "$TMP/script" || { cat "$TMP/script" >&2; fail "not sent local"; }
+since $MAC_U
+expect_events "unservable, committed" 1
+expect_event "unservable, committed" "^http\|local\|image cannot be served, see server log$"
+assert_eq "hand-outs of du after local" 0 "$(handed_out du)"
+# Fixed, it still runs.
+sqlite3 -cmd ".timeout 5000" "$TMP/pxed.db" "UPDATE images SET cmdline = 'quiet' WHERE name = 'ubad'" ||
+	fail "sqlite3"
+URL=$(ipxe_url $MAC_U)
+fetch "$URL"
+grep -q '^kernel' "$TMP/script" || { cat "$TMP/script" >&2; fail "the fixed image did not boot"; }
+assert_eq "hand-outs of du once fixed" 1 "$(handed_out du)"
+pass "8b. an image that cannot be written: local, and the deployment stays due"
+
 # ---- 9-10. GRUB's configuration -----------------------------------------------------
 dhcp $MAC_B 7
 assert_grep '^file=shimx64.efi' "$TMP/reply" "$MAC_B did not get shim"
@@ -212,7 +265,8 @@ grep -q '^ *linux' "$TMP/grub.cfg" && fail "GRUB got an image it cannot write"
 since $MAC_B
 expect_events "GRUB, unservable image" 1
 expect_event "GRUB, unservable image" "^http\|local\|image cannot be served, see server log$"
-pass "9. GRUB's configuration for an image it cannot write: the event says local"
+assert_eq "hand-outs of db after local" 0 "$(handed_out db)"
+pass "9. GRUB's configuration for an image it cannot write: local, the deployment stays due"
 
 dhcp $MAC_L 7
 assert_grep '^file=shimx64.efi' "$TMP/reply" "$MAC_L did not get shim"
