@@ -246,9 +246,9 @@ int store_deployments_applicable(struct store *s, int64_t device_id, int arch_cl
 /* What one decision reads (store_decide_read()), in one query where the
  * backend can (PostgreSQL: one round trip instead of three).  The store
  * calls choose() once with the devices holding mac and guid (as
- * store_device_by_mac_guid(); guid NULL: not asked); it returns the id of
- * the device to read the deployments of, 0 for an unknown machine, or -1
- * for none.  Then each() gets, in order, every deployment
+ * store_device_by_mac_guid(); guid NULL: not asked); it returns whose
+ * deployments to read: the id of one of those two devices, 0 for an
+ * unknown machine, or -1 for none.  Then each() gets, in order, every deployment
  * store_deployments_applicable(id, arch_class) gives, with its image when
  * the backend read it in the same query (else NULL: the caller reads the
  * one it needs with store_image_by_id()).  A nonzero return from each()
