@@ -85,7 +85,8 @@ int decide(struct decider *d, const struct pxe_facts *f, bool commit, struct dec
 /* decide(f[i], commit = false, out[i]) for n requests, all read from one
  * snapshot of the store in one read transaction (store_read_begin()), so a
  * storm of cold requests costs the store's locking once per batch, not
- * once per query.  Nothing is written meanwhile: events and last-seen
+ * once per query; a batch of one reads as decide() does, without one.
+ * Nothing is written meanwhile: events and last-seen
  * times are queued for decider_maintain() whatever
  * decider_set_event_flush_inline() says.  What the DHCP responder runs on
  * its worker for the requests decide_cached() could not answer. */
