@@ -301,15 +301,21 @@ int main(int argc, char **argv)
 	uint64_t *lat;
 
 	bool pg = strncmp(dir, "postgresql:", 11) == 0;
+	/* BENCH_KEEP=1: keep the database for the next run, and use one
+	 * that holds the whole load already (runs of two builds on the
+	 * same data, taking turns). */
+	bool keep = getenv("BENCH_KEEP") && !strcmp(getenv("BENCH_KEEP"), "1");
 	if (n < 100)
 		n = 100;
 	log_set_level(LOG_LVL_ERROR);
 	snprintf(path, sizeof(path), "%s/bench.db", pg ? "/nonexistent" : dir);
-	unlink(path);
-	snprintf(p2, sizeof(p2), "%s-wal", path);
-	unlink(p2);
-	snprintf(p2, sizeof(p2), "%s-shm", path);
-	unlink(p2);
+	if (!keep) {
+		unlink(path);
+		snprintf(p2, sizeof(p2), "%s-wal", path);
+		unlink(p2);
+		snprintf(p2, sizeof(p2), "%s-shm", path);
+		unlink(p2);
+	}
 	snprintf(url, sizeof(url), "sqlite:%s", path);
 	if (pg)
 		snprintf(url, sizeof(url), "%s", dir);
@@ -318,7 +324,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench: %s\n", store_open_error());
 		return 1;
 	}
-	if (load(s) < 0) {
+	struct store_deployment last;
+	char lastname[64];
+	snprintf(lastname, sizeof(lastname), "dep-%05d", DEPLOYMENTS - 1);
+	if (keep && store_deployment_by_name(s, lastname, &last) == 0) {
+		printf("load: the database of an earlier run\n");
+	} else if (load(s) < 0) {
 		fprintf(stderr, "bench: load: %s\n", store_last_error(s));
 		return 1;
 	}
@@ -379,6 +390,8 @@ int main(int argc, char **argv)
 	bench_events(s);
 	free(lat);
 	store_close(s);
+	if (keep)
+		return 0;
 	unlink(path);
 	snprintf(p2, sizeof(p2), "%s-wal", path);
 	unlink(p2);

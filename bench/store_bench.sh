@@ -6,9 +6,10 @@
 # second handle, as another server would, sees it).  PostgreSQL is a
 # throw-away cluster on a Unix socket (tests/pg.sh), run as nobody.
 #   bench/store_bench.sh [N] [OTHER_BENCH_DECIDE]
-# N decisions per run (default 20000); OTHER_BENCH_DECIDE: another
-# build's build/bench/bench_decide (e.g. of the commit before a change),
-# run the same way in the same run, for before/after figures.
+# N decisions per run (default 20000).  OTHER_BENCH_DECIDE: another
+# build's bench_decide (e.g. of the commit before a change, built from
+# this tree's bench/bench_decide.c): both are run on the same loaded
+# databases, taking turns twice, for before/after figures of one run.
 # Results: bench/store_results.md.
 set -eu
 cd "$(dirname "$0")/.."
@@ -20,12 +21,24 @@ DIR=$(mktemp -u /tmp/pxed-pg.XXXXXX)
 SQL=$(mktemp -d /tmp/pxed-bench.XXXXXX)
 trap 'pg_stop "$DIR"; rm -rf "$SQL"' EXIT
 pg_start "$DIR"
-run() { # LABEL BENCH_DECIDE DATABASE
-	psql -q "$PG_URL" -c "CREATE DATABASE $3"
-	echo "== SQLite ($1)"
-	"$2" "$SQL" "$N"
-	echo "== PostgreSQL ($1)"
-	"$2" "postgresql:///$3?host=$DIR&user=postgres" "$N"
-}
-[ -z "$OTHER" ] || run "$OTHER" "$OTHER" bench_other
-run "this tree" build/bench/bench_decide bench
+psql -q "$PG_URL" -c "CREATE DATABASE bench"
+PGB="postgresql:///bench?host=$DIR&user=postgres"
+THIS=build/bench/bench_decide
+if [ -z "$OTHER" ]; then
+	echo "== SQLite"
+	"$THIS" "$SQL" "$N"
+	echo "== PostgreSQL"
+	"$THIS" "$PGB" "$N"
+	exit 0
+fi
+export BENCH_KEEP=1
+for order in "$OTHER $THIS" "$THIS $OTHER"; do
+	for b in $order; do
+		echo "== SQLite ($b)"
+		"$b" "$SQL" "$N"
+	done
+	for b in $order; do
+		echo "== PostgreSQL ($b)"
+		"$b" "$PGB" "$N"
+	done
+done
