@@ -400,13 +400,19 @@ int store_decide_read(struct store *s, const struct store_decide_query *q)
 
 	if (s->ops->decide_read)
 		return s->ops->decide_read(s->impl, q);
+	/* Two queries, in one read transaction (nested in the caller's, if
+	 * any): SQLite takes its file locks once, not once per statement.
+	 * Without one each still reads on its own. */
+	int snap = s->ops->read_begin(s->impl);
 	r = s->ops->device_by_mac_guid(s->impl, q->mac, q->guid, &by_mac, &rm, &by_guid, &rg);
-	if (r < 0)
-		return r;
-	id = q->choose(q->ctx, &by_mac, rm, &by_guid, rg);
-	if (id < 0)
-		return 0;
-	r = s->ops->deployments_applicable(s->impl, id, q->arch_class, decide_each_plain, &e);
+	if (r >= 0) {
+		id = q->choose(q->ctx, &by_mac, rm, &by_guid, rg);
+		if (id >= 0)
+			r = s->ops->deployments_applicable(s->impl, id, q->arch_class,
+							   decide_each_plain, &e);
+	}
+	if (snap == 0)
+		s->ops->read_end(s->impl);
 	return r < 0 ? r : 0;
 }
 
