@@ -883,6 +883,12 @@ static bool guid_is_real(const uint8_t g[GUID_LEN])
 	return !zero && !ones;
 }
 
+/* The GUID the client sent, NULL unless it is a real one. */
+static const uint8_t *client_guid(const struct pxe_facts *f)
+{
+	return f->has_guid && guid_is_real(f->guid) ? f->guid : NULL;
+}
+
 /* Which device is this client?  A PXE client names itself twice: the MAC
  * (chaddr) belongs to the NIC, the SMBIOS GUID (option 97) to the machine.
  * They disagree when a NIC moves -- a USB or dock NIC carried from laptop
@@ -900,11 +906,6 @@ static bool guid_is_real(const uint8_t g[GUID_LEN])
  * found), as the store read them (store_decide_read(), asked for the GUID
  * only when client_guid() gives one).  Returns 0 (found, *dev filled) or
  * -ENOENT (unknown). */
-static const uint8_t *client_guid(const struct pxe_facts *f)
-{
-	return f->has_guid && guid_is_real(f->guid) ? f->guid : NULL;
-}
-
 static int identify(const struct pxe_facts *f, const struct store_device *by_mac, int rm,
 		    const struct store_device *by_guid, int rg, struct store_device *dev,
 		    char mac_owner[64])
