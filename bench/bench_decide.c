@@ -131,6 +131,11 @@ static int load(struct store *s)
 
 /* Time n decisions for random devices (1 in 50 an unknown MAC). */
 static bool loop_path; /* time decide_cached(), pxed's event-loop answer */
+/* Writes queued, as on pxed's workers: the boot events and last-seen
+ * times written every QUEUED_FLUSH decisions (decider_events_flush()),
+ * outside a decision's time, inside the per-second figure. */
+static bool queued;
+#define QUEUED_FLUSH 256
 
 static int run(struct decider *d, long n, uint64_t *lat, const char *what)
 {
@@ -158,6 +163,8 @@ static int run(struct decider *d, long n, uint64_t *lat, const char *what)
 			decide_record(d, &f, &dec); /* the event, as the responder does */
 		}
 		lat[i] = now_us() - t0;
+		if (queued && i % QUEUED_FLUSH == QUEUED_FLUSH - 1)
+			decider_events_flush(d);
 		if (r < 0) {
 			fprintf(stderr, "bench: %s: decision failed: %s\n", what, dec.reason);
 			return -1;
@@ -202,7 +209,11 @@ static void *par_run(void *p)
 		dev_guid(dev, f.guid);
 		if (decide(a->d, &f, false, &dec) < 0)
 			a->failed++;
+		if (queued && i % QUEUED_FLUSH == QUEUED_FLUSH - 1)
+			decider_events_flush(a->d);
 	}
+	if (queued)
+		decider_events_flush(a->d);
 	return NULL;
 }
 
@@ -221,7 +232,8 @@ static void run_parallel(struct decider *d, long n, unsigned threads)
 		failed += a[i].failed;
 	}
 	double s = (double)(now_us() - t0) / 1e6;
-	printf("%-36s %ld decisions in %.2f s: %.0f decisions/s%s\n", "uncached, parallel:",
+	printf("%-36s %ld decisions in %.2f s: %.0f decisions/s%s\n",
+	       queued ? "uncached, writes queued, parallel:" : "uncached, parallel:",
 	       n / threads * threads, s, (double)(n / threads * threads) / s,
 	       failed ? " (some failed)" : "");
 	printf("%-36s %u threads (as many as the store serves at once)\n", "", threads);
@@ -291,15 +303,21 @@ int main(int argc, char **argv)
 	uint64_t *lat;
 
 	bool pg = strncmp(dir, "postgresql:", 11) == 0;
+	/* BENCH_KEEP=1: keep the database for the next run, and use one
+	 * that holds the whole load already (runs of two builds on the
+	 * same data, taking turns). */
+	bool keep = getenv("BENCH_KEEP") && !strcmp(getenv("BENCH_KEEP"), "1");
 	if (n < 100)
 		n = 100;
 	log_set_level(LOG_LVL_ERROR);
 	snprintf(path, sizeof(path), "%s/bench.db", pg ? "/nonexistent" : dir);
-	unlink(path);
-	snprintf(p2, sizeof(p2), "%s-wal", path);
-	unlink(p2);
-	snprintf(p2, sizeof(p2), "%s-shm", path);
-	unlink(p2);
+	if (!keep) {
+		unlink(path);
+		snprintf(p2, sizeof(p2), "%s-wal", path);
+		unlink(p2);
+		snprintf(p2, sizeof(p2), "%s-shm", path);
+		unlink(p2);
+	}
 	snprintf(url, sizeof(url), "sqlite:%s", path);
 	if (pg)
 		snprintf(url, sizeof(url), "%s", dir);
@@ -308,7 +326,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench: %s\n", store_open_error());
 		return 1;
 	}
-	if (load(s) < 0) {
+	struct store_deployment last;
+	char lastname[64];
+	snprintf(lastname, sizeof(lastname), "dep-%05d", DEPLOYMENTS - 1);
+	if (keep && store_deployment_by_name(s, lastname, &last) == 0) {
+		printf("load: the database of an earlier run\n");
+	} else if (load(s) < 0) {
 		fprintf(stderr, "bench: load: %s\n", store_last_error(s));
 		return 1;
 	}
@@ -323,6 +346,15 @@ int main(int argc, char **argv)
 	if (run(d, n, lat, "uncached (CacheExpire 0):") < 0)
 		return 1;
 	run_parallel(d, n, store_parallel(s) > 1 ? store_parallel(s) : 1);
+	/* The same as pxed's workers decide: no write waits in a decision. */
+	decider_set_event_flush_inline(d, false);
+	queued = true;
+	if (run(d, n, lat, "uncached, writes queued:") < 0)
+		return 1;
+	run_parallel(d, n, store_parallel(s) > 1 ? store_parallel(s) : 1);
+	queued = false;
+	decider_events_flush(d);
+	decider_set_event_flush_inline(d, true);
 
 	/* Warm: the same n clients asked twice, as DHCP DISCOVER then
 	 * REQUEST (and firmware retries) do. */
@@ -360,6 +392,8 @@ int main(int argc, char **argv)
 	bench_events(s);
 	free(lat);
 	store_close(s);
+	if (keep)
+		return 0;
 	unlink(path);
 	snprintf(p2, sizeof(p2), "%s-wal", path);
 	unlink(p2);

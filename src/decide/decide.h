@@ -101,11 +101,12 @@ int decide(struct decider *d, const struct pxe_facts *f, bool commit, struct dec
 /* decide_open(f[i], commit = false, out[i]) for n requests, all read from one
  * snapshot of the store in one read transaction (store_read_begin()), so a
  * storm of cold requests costs the store's locking once per batch, not
- * once per query.  Nothing is written meanwhile: last-seen times are
- * queued for decider_maintain() whatever decider_set_event_flush_inline()
- * says, and decide_record() of these decisions only queues their events.
- * What the DHCP responder runs on its worker for the requests
- * decide_cached() could not answer. */
+ * once per query; a batch of one reads as decide_open() does, without one.
+ * Nothing is written meanwhile: last-seen times are queued for
+ * decider_maintain() whatever decider_set_event_flush_inline() says, and
+ * decide_record() of these decisions only queues their events.  What the
+ * DHCP responder runs on its worker for the requests decide_cached() could
+ * not answer. */
 void decide_batch(struct decider *d, const struct pxe_facts *const f[], struct decision *const out[],
 		  size_t n);
 

@@ -104,6 +104,12 @@ static bool guid_is_real(const uint8_t g[GUID_LEN])
 	return !zero && !ones;
 }
 
+/* The GUID the client sent, NULL unless it is a real one. */
+static const uint8_t *client_guid(const struct pxe_facts *f)
+{
+	return f->has_guid && guid_is_real(f->guid) ? f->guid : NULL;
+}
+
 /* Which device is this client?  A PXE client names itself twice: the MAC
  * (chaddr) belongs to the NIC, the SMBIOS GUID (option 97) to the machine.
  * They disagree when a NIC moves -- a USB or dock NIC carried from laptop
@@ -117,41 +123,39 @@ static bool guid_is_real(const uint8_t g[GUID_LEN])
  *      another machine, which is unknown (logged; *mac_owner names the
  *      device, since the MAC cannot be recorded for a new device);
  *   3. else an unknown machine.
- * Returns 0 (found, *dev filled), -ENOENT (unknown) or a store error. */
-static int identify(struct decider *d, const struct pxe_facts *f, struct store_device *dev,
+ * by_mac / by_guid are the devices holding the MAC and the GUID (rm, rg 0:
+ * found), as the store read them (store_decide_read(), asked for the GUID
+ * only when client_guid() gives one).  Returns 0 (found, *dev filled) or
+ * -ENOENT (unknown). */
+static int identify(const struct pxe_facts *f, const struct store_device *by_mac, int rm,
+		    const struct store_device *by_guid, int rg, struct store_device *dev,
 		    char mac_owner[64])
 {
-	struct store_device by_mac, by_guid;
-	bool real_guid = f->has_guid && guid_is_real(f->guid);
+	bool real_guid = client_guid(f) != NULL;
 	char mac[MAC_STR_LEN], guid[GUID_STR_LEN], other[GUID_STR_LEN];
-	int rm, rg, r;
 
 	mac_owner[0] = '\0';
-	r = store_device_by_mac_guid(d->store, f->mac, real_guid ? f->guid : NULL, &by_mac, &rm,
-				     &by_guid, &rg);
-	if (r < 0)
-		return r;
 	mac_format(f->mac, mac);
 	if (real_guid)
 		guid_format(f->guid, guid);
 	if (rg == 0) {
-		if (rm == 0 && by_mac.id != by_guid.id)
+		if (rm == 0 && by_mac->id != by_guid->id)
 			log_warn("decide", "%s, %s: identity conflict: MAC belongs to device '%s', "
 				 "GUID to device '%s'; the GUID names the machine, so it is '%s'",
-				 mac, guid, by_mac.name, by_guid.name, by_guid.name);
-		*dev = by_guid;
+				 mac, guid, by_mac->name, by_guid->name, by_guid->name);
+		*dev = *by_guid;
 		return 0;
 	}
 	if (rm == 0) {
-		if (real_guid && by_mac.has_guid) {
-			guid_format(by_mac.guid, other);
+		if (real_guid && by_mac->has_guid) {
+			guid_format(by_mac->guid, other);
 			log_warn("decide", "%s, %s: identity conflict: MAC belongs to device '%s' "
 				 "whose GUID is %s; the GUID names the machine, so it is unknown",
-				 mac, guid, by_mac.name, other);
-			snprintf(mac_owner, 64, "%s", by_mac.name);
+				 mac, guid, by_mac->name, other);
+			snprintf(mac_owner, 64, "%s", by_mac->name);
 			return -ENOENT;
 		}
-		*dev = by_mac;
+		*dev = *by_mac;
 		return 0;
 	}
 	return -ENOENT;
@@ -165,6 +169,9 @@ struct pick {
 	bool has_req, has_avail, has_done;
 	struct store_deployment req;    /* first required not yet handed out */
 	struct store_deployment avail;  /* first available */
+	/* Their images, when the store read them with the rows. */
+	bool has_req_im, has_avail_im;
+	struct store_image req_im, avail_im;
 	struct store_deployment done;   /* first required already handed out */
 	int arch_class;                 /* the machine's, -1 = not sent */
 	bool has_mismatch;              /* a deployment skipped: its image's arch */
@@ -177,7 +184,7 @@ static void edge_min(struct pick *p, int64_t t)
 		p->edge_s = t;
 }
 
-static int pick_one(void *ctx, const struct store_deployment *dep)
+static int pick_one(void *ctx, const struct store_deployment *dep, const struct store_image *im)
 {
 	struct pick *p = ctx;
 	if (dep->available_from && p->now_s < dep->available_from) {
@@ -207,12 +214,51 @@ static int pick_one(void *ctx, const struct store_deployment *dep)
 		} else if (!p->has_req) {
 			p->req = *dep;
 			p->has_req = true;
+			if ((p->has_req_im = im != NULL))
+				p->req_im = *im;
 		}
 	} else if (!p->has_avail) {
 		p->avail = *dep;
 		p->has_avail = true;
+		if ((p->has_avail_im = im != NULL))
+			p->avail_im = *im;
 	}
 	return 0;
+}
+
+/* store_decide_read()'s choose(): who the client is (identify()), and
+ * whose deployments apply: the device's, or for an unknown machine those
+ * for unknown machines of its arch, when it may get any. */
+struct rules_read {
+	struct decider *d;
+	const struct pxe_facts *f;
+	int arch_class;
+	struct store_device *dev;
+	char *mac_owner;
+	int found;                      /* identify()'s answer; -EAGAIN: not asked */
+	struct pick *p;
+};
+
+static int64_t rules_choose(void *ctx, const struct store_device *by_mac, int rm,
+			    const struct store_device *by_guid, int rg)
+{
+	struct rules_read *rr = ctx;
+	rr->found = identify(rr->f, by_mac, rm, by_guid, rg, rr->dev, rr->mac_owner);
+	if (rr->found == 0)
+		return rr->dev->id;
+	memset(rr->dev, 0, sizeof(*rr->dev));
+	/* The rules below answer these without deployments. */
+	if (!rr->d->conf->support_unknown || rr->mac_owner[0])
+		return -1;
+	if (!vocab_arch_targetable(rr->arch_class))
+		return -1;
+	return 0;
+}
+
+static int rules_each(void *ctx, const struct store_deployment *dep, const struct store_image *im)
+{
+	struct rules_read *rr = ctx;
+	return pick_one(rr->p, dep, im);
 }
 
 /* "device 'vm1'", "collection 'lab' (device 'vm1')", "unknown machines of
@@ -257,13 +303,18 @@ int decide_rules(struct decider *d, const struct pxe_facts *f, int64_t now_ms,
 	int r;
 
 	memset(todo, 0, sizeof(*todo));
-	r = identify(d, f, &todo->dev, mac_owner);
-	if (r < 0 && r != -ENOENT) {
+	mac_owner[0] = '\0';
+	struct rules_read rr = { .d = d, .f = f, .arch_class = arch_class, .dev = &todo->dev,
+				 .mac_owner = mac_owner, .found = -EAGAIN, .p = &p };
+	struct store_decide_query q = { .mac = f->mac, .guid = client_guid(f),
+					.arch_class = arch_class, .choose = rules_choose,
+					.each = rules_each, .ctx = &rr };
+	r = store_decide_read(d->store, &q);
+	if (r < 0 || rr.found == -EAGAIN) {
 		memset(&todo->dev, 0, sizeof(todo->dev));
-		return store_failed(d, out, r, "");
+		return store_failed(d, out, r < 0 ? r : -EIO, "");
 	}
-	if (r == -ENOENT) {
-		memset(&todo->dev, 0, sizeof(todo->dev));
+	if (rr.found == -ENOENT) {
 		if (!conf->support_unknown) {
 			decision_reset(out, DECISION_IGNORE);
 			reason_set(out, "not serviced: unknown machine and SupportUnknownMachines is off");
@@ -277,15 +328,6 @@ int decide_rules(struct decider *d, const struct pxe_facts *f, int64_t now_ms,
 					"GUID); no deployment for unknown machines", mac_owner);
 			return 0;
 		}
-		if (vocab_arch_targetable(arch_class)) {
-			r = store_deployments_applicable(d->store, 0, arch_class, pick_one, &p);
-			if (r < 0)
-				return store_failed(d, out, r, "");
-		}
-	} else {
-		r = store_deployments_applicable(d->store, todo->dev.id, arch_class, pick_one, &p);
-		if (r < 0)
-			return store_failed(d, out, r, "");
 	}
 	todo->edge_s = p.edge_s;
 
@@ -324,8 +366,11 @@ int decide_rules(struct decider *d, const struct pxe_facts *f, int64_t now_ms,
 		return 0;
 	}
 
-	r = store_image_by_id(d->store, win->image_id, &im);
-	if (r < 0)
+	if (win == &p.req && p.has_req_im)
+		im = p.req_im;
+	else if (win == &p.avail && p.has_avail_im)
+		im = p.avail_im;
+	else if ((r = store_image_by_id(d->store, win->image_id, &im)) < 0)
 		return store_failed(d, out, r, "");
 	out->outcome = DECISION_BOOT;
 	snprintf(out->kernel, sizeof(out->kernel), "%s", im.kernel);

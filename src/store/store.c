@@ -400,6 +400,42 @@ int store_deployments_applicable(struct store *s, int64_t device_id, int arch_cl
 	return s->ops->deployments_applicable(s->impl, device_id, arch_class, cb, ctx);
 }
 
+/* each() for the plain path: no image read alongside. */
+struct decide_each {
+	const struct store_decide_query *q;
+};
+
+static int decide_each_plain(void *ctx, const struct store_deployment *d)
+{
+	const struct decide_each *e = ctx;
+	return e->q->each(e->q->ctx, d, NULL);
+}
+
+int store_decide_read(struct store *s, const struct store_decide_query *q)
+{
+	struct store_device by_mac, by_guid;
+	struct decide_each e = { q };
+	int64_t id;
+	int rm, rg, r;
+
+	if (s->ops->decide_read)
+		return s->ops->decide_read(s->impl, q);
+	/* Two queries, in one read transaction (nested in the caller's, if
+	 * any): SQLite takes its file locks once, not once per statement.
+	 * Without one each still reads on its own. */
+	int snap = s->ops->read_begin(s->impl);
+	r = s->ops->device_by_mac_guid(s->impl, q->mac, q->guid, &by_mac, &rm, &by_guid, &rg);
+	if (r >= 0) {
+		id = q->choose(q->ctx, &by_mac, rm, &by_guid, rg);
+		if (id >= 0)
+			r = s->ops->deployments_applicable(s->impl, id, q->arch_class,
+							   decide_each_plain, &e);
+	}
+	if (snap == 0)
+		s->ops->read_end(s->impl);
+	return r < 0 ? r : 0;
+}
+
 int store_device_collections(struct store *s, int64_t device_id,
 			     int (*cb)(void *ctx, const struct store_collection *c), void *ctx)
 {

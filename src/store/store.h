@@ -235,6 +235,27 @@ int store_deployments_for_device(struct store *s, int64_t device_id,
  * answer changes next). */
 int store_deployments_applicable(struct store *s, int64_t device_id, int arch_class,
 				 int (*cb)(void *ctx, const struct store_deployment *d), void *ctx);
+/* What one decision reads (store_decide_read()), in one query where the
+ * backend can (PostgreSQL: one round trip instead of three).  The store
+ * calls choose() once with the devices holding mac and guid (as
+ * store_device_by_mac_guid(); guid NULL: not asked); it returns whose
+ * deployments to read: the id of one of those two devices, 0 for an
+ * unknown machine, or -1 for none.  Then each() gets, in order, every deployment
+ * store_deployments_applicable(id, arch_class) gives, with its image when
+ * the backend read it in the same query (else NULL: the caller reads the
+ * one it needs with store_image_by_id()).  A nonzero return from each()
+ * stops the rows. */
+struct store_decide_query {
+	const uint8_t *mac;
+	const uint8_t *guid;
+	int arch_class;
+	int64_t (*choose)(void *ctx, const struct store_device *by_mac, int rm,
+			  const struct store_device *by_guid, int rg);
+	int (*each)(void *ctx, const struct store_deployment *d, const struct store_image *im);
+	void *ctx;
+};
+/* 0 or a database error. */
+int store_decide_read(struct store *s, const struct store_decide_query *q);
 /* Change the availability window (unix seconds, 0 = none). */
 int store_deployment_set_window(struct store *s, const char *name, int64_t available_from,
 				int64_t expires);

@@ -108,6 +108,9 @@ struct store_ops {
 	int (*row_counts)(struct store_impl *s, struct store_row_counts *out);
 	int (*event_recent_device)(struct store_impl *s, int64_t device_id, unsigned limit,
 				   int (*cb)(void *ctx, const struct store_event *ev), void *ctx);
+	/* NULL: store.c makes it of device_by_mac_guid and
+	 * deployments_applicable. */
+	int (*decide_read)(struct store_impl *s, const struct store_decide_query *q);
 };
 
 extern const struct store_ops store_sqlite_ops;

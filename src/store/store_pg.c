@@ -214,6 +214,8 @@ enum stmt_id {
 	ST_DEPLOYMENT_SET_ENABLED,
 	ST_DEPLOYMENT_DELETE,
 	ST_DEPLOYMENTS_APPLICABLE,
+	ST_DECIDE_READ,
+	ST_DEVICE_BY_MAC_GUID,
 	ST_DEPLOYMENT_SET_WINDOW,
 	ST_HANDOUT_RECORD,
 	ST_HANDOUT_GET,
@@ -289,6 +291,35 @@ static const char *const stmt_sql[ST__COUNT] = {
 	"  UNION ALL SELECT id FROM deployments WHERE unknown_arch = $2 AND ($1 = 0 OR"
 	"   EXISTS (SELECT 1 FROM devices WHERE id = $1 AND discovered = 1)))"
 	" ORDER BY d.purpose DESC, d.created DESC, d.id DESC",
+	/* A decision's whole read in one round trip (store_decide_read()):
+	 * for each candidate k -- the devices holding the MAC ($1) or the
+	 * GUID ($2), and 0 for an unknown machine -- the rows of
+	 * ST_DEPLOYMENTS_APPLICABLE for k (columns 0-15, NULL when k has none),
+	 * then k (16), the deployment's image (17-22: kernel, initrd, cmdline,
+	 * nbp, created, loader), k's device columns (23-30) and which of MAC
+	 * (1) and GUID (2) it holds (31). */
+	[ST_DECIDE_READ] = "WITH k AS (SELECT " DEVICE_COLS ","
+	" (CASE WHEN mac = $1 THEN 1 ELSE 0 END) + (CASE WHEN guid = $2 THEN 2 ELSE 0 END) AS holds"
+	" FROM devices WHERE mac = $1 OR guid = $2"
+	" UNION ALL SELECT 0, NULL, NULL, NULL, -1, 0, 0, 0, 0) "
+	DEPLOYMENT_COLS ", COALESCE(h.handed_out_at, 0), COALESCE(i.arch, ''), k.id,"
+	" COALESCE(i.kernel, ''), COALESCE(i.initrd, ''), COALESCE(i.cmdline, ''),"
+	" COALESCE(i.nbp, ''), COALESCE(i.created, 0), COALESCE(i.loader, ''),"
+	" k.id, k.name, k.mac, k.guid, k.arch, k.last_seen, k.created, k.discovered, k.holds"
+	" FROM k LEFT JOIN LATERAL ("
+	"  SELECT id FROM deployments WHERE device_id = k.id"
+	"  UNION SELECT x.id FROM collection_members m"
+	"   JOIN deployments x ON x.collection_id = m.collection_id WHERE m.device_id = k.id"
+	"  UNION SELECT id FROM deployments WHERE unknown_arch = $3 AND (k.id = 0 OR k.discovered = 1)"
+	" ) a ON true"
+	" LEFT JOIN deployments d ON d.id = a.id AND d.enabled = 1"
+	" LEFT JOIN images i ON i.id = d.image_id"
+	" LEFT JOIN devices v ON v.id = d.device_id"
+	" LEFT JOIN collections c ON c.id = d.collection_id"
+	" LEFT JOIN pxe_history h ON h.device_id = k.id AND h.deployment_id = d.id"
+	" ORDER BY k.id, d.purpose DESC, d.created DESC, d.id DESC",
+	[ST_DEVICE_BY_MAC_GUID] = "SELECT " DEVICE_COLS " FROM devices WHERE mac = $1"
+	" UNION ALL SELECT " DEVICE_COLS " FROM devices WHERE guid = $2",
 	[ST_DEPLOYMENT_SET_WINDOW] = "UPDATE deployments SET available_from = $2, expires = $3"
 				     " WHERE name = $1",
 	/* The claim: the primary key lets one of several racing servers in. */
@@ -965,23 +996,28 @@ static int pg_open(const char *url, struct store_impl **out)
 
 /* ---- row readers ------------------------------------------------------ */
 
-static void device_read(const PGresult *res, int i, void *p)
+/* DEVICE_COLS from column base on. */
+static void device_read_at(const PGresult *res, int i, int base, struct store_device *d)
 {
-	struct store_device *d = p;
 	char buf[64];
 	memset(d, 0, sizeof(*d));
-	d->id = g_int(res, i, 0);
-	g_text(res, i, 1, d->name, sizeof(d->name));
-	g_text(res, i, 2, buf, sizeof(buf));
+	d->id = g_int(res, i, base);
+	g_text(res, i, base + 1, d->name, sizeof(d->name));
+	g_text(res, i, base + 2, buf, sizeof(buf));
 	mac_parse(buf, d->mac);
-	if (!PQgetisnull(res, i, 3)) {
-		g_text(res, i, 3, buf, sizeof(buf));
+	if (!PQgetisnull(res, i, base + 3)) {
+		g_text(res, i, base + 3, buf, sizeof(buf));
 		d->has_guid = guid_parse(buf, d->guid) == 0;
 	}
-	d->arch = (int)g_int(res, i, 4);
-	d->last_seen = g_int(res, i, 5);
-	d->created = g_int(res, i, 6);
-	d->discovered = g_int(res, i, 7) != 0;
+	d->arch = (int)g_int(res, i, base + 4);
+	d->last_seen = g_int(res, i, base + 5);
+	d->created = g_int(res, i, base + 6);
+	d->discovered = g_int(res, i, base + 7) != 0;
+}
+
+static void device_read(const PGresult *res, int i, void *p)
+{
+	device_read_at(res, i, 0, p);
 }
 
 static void image_read(const PGresult *res, int i, void *p)
@@ -2133,9 +2169,7 @@ static int pg_device_by_mac_guid(struct store_impl *s, const uint8_t mac[MAC_LEN
 	p_text(&p, guid ? g : NULL);
 	if ((r = call_begin(s, &pc)) < 0)
 		return r;
-	r = q_run(s, pc, "SELECT " DEVICE_COLS " FROM devices WHERE mac = $1"
-		  " UNION ALL SELECT " DEVICE_COLS " FROM devices WHERE guid = $2", &p, &res,
-		  "find device");
+	r = st_run(s, pc, ST_DEVICE_BY_MAC_GUID, &p, &res, "find device");
 	conn_give(s, pc);
 	if (r < 0)
 		return r;
@@ -2150,6 +2184,70 @@ static int pg_device_by_mac_guid(struct store_impl *s, const uint8_t mac[MAC_LEN
 			*by_guid = d;
 			*rg = 0;
 		}
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* ST_DECIDE_READ: the candidates' device rows to choose(), then the
+ * chosen one's deployment rows, with their images, to each(). */
+static int pg_decide_read(struct store_impl *s, const struct store_decide_query *q)
+{
+	char m[MAC_STR_LEN], g[GUID_STR_LEN];
+	struct store_device by_mac, by_guid, dev;
+	struct store_deployment dep;
+	struct store_image im;
+	struct params p = { 0 };
+	struct pg_conn *pc;
+	PGresult *res;
+	int64_t want;
+	int rm = -ENOENT, rg = -ENOENT, n, r;
+
+	mac_format(q->mac, m);
+	if (q->guid)
+		guid_format(q->guid, g);
+	p_text(&p, m);
+	p_text(&p, q->guid ? g : NULL);
+	p_int(&p, q->arch_class);
+	if ((r = call_begin(s, &pc)) < 0)
+		return r;
+	r = st_run(s, pc, ST_DECIDE_READ, &p, &res, "read for a decision");
+	conn_give(s, pc);
+	if (r < 0)
+		return r;
+	n = PQntuples(res);
+	atomic_fetch_add(&s->rows_read, (uint64_t)n);
+	for (int i = 0; i < n; i++) {
+		int64_t holds = g_int(res, i, 31);
+		if (!holds)
+			continue;
+		device_read_at(res, i, 23, &dev);
+		if ((holds & 1) && rm < 0) {
+			by_mac = dev;
+			rm = 0;
+		}
+		if ((holds & 2) && rg < 0) {
+			by_guid = dev;
+			rg = 0;
+		}
+	}
+	want = q->choose(q->ctx, &by_mac, rm, &by_guid, rg);
+	for (int i = 0; want >= 0 && i < n; i++) {
+		if (g_int(res, i, 16) != want || PQgetisnull(res, i, 0))
+			continue;
+		applicable_read(res, i, &dep);
+		memset(&im, 0, sizeof(im));
+		im.id = dep.image_id;
+		snprintf(im.name, sizeof(im.name), "%s", dep.image_name);
+		snprintf(im.arch, sizeof(im.arch), "%s", dep.image_arch);
+		g_text(res, i, 17, im.kernel, sizeof(im.kernel));
+		g_text(res, i, 18, im.initrd, sizeof(im.initrd));
+		g_text(res, i, 19, im.cmdline, sizeof(im.cmdline));
+		g_text(res, i, 20, im.nbp, sizeof(im.nbp));
+		im.created = g_int(res, i, 21);
+		g_text(res, i, 22, im.loader, sizeof(im.loader));
+		if (q->each(q->ctx, &dep, &im))
+			break;
 	}
 	PQclear(res);
 	return 0;
@@ -2599,4 +2697,5 @@ const struct store_ops store_pg_ops = {
 	.event_count = pg_event_count,
 	.row_counts = pg_row_counts,
 	.event_recent_device = pg_event_recent_device,
+	.decide_read = pg_decide_read,
 };

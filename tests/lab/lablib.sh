@@ -7,6 +7,7 @@
 #   lab_assets             build/lab/{vmlinuz,initrd.gz,disk-bios.img,disk-uefi.img}
 #                          (cached)
 #   lab_net_up             namespaces, bridge, veths, site DHCP, capture
+#   lab_ns_add NS VETH ADDR  one more namespace on the bridge (a second server)
 #   lab_vm_bios NAME MAC UUID LOG   start a BIOS VM (sets LAB_VM_PID)
 #   lab_vm_uefi NAME MAC UUID LOG   start a UEFI VM (sets LAB_VM_PID)
 #   lab_vm_wait LOG PATTERN TIMEOUT wait for a console line
@@ -280,6 +281,22 @@ lab_net_up() {
 
 	lab_site_dhcp "${LAB_SITE_DHCP_OPTS[@]}"
 	wait_for 5 test -s "$LAB_PCAP" || true
+}
+
+# lab_ns_add NS VETH ADDR: one more namespace on the lab segment (a second
+# PXE server): its eth0 joined to br0 through VETH (the bridge side's name,
+# at most 15 characters) with ADDR/24; removed on exit.  After lab_net_up.
+lab_ns_add() {
+	local ns=$1 veth=$2 addr=$3
+	ip netns add "$ns" || fail "ip netns add $ns"
+	on_exit "_lab_ns_down $ns"
+	ip -n "$ns" link set lo up
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null
+	ip -n "$LAB_NS_BR" link add "$veth" type veth peer name eth0 netns "$ns" || fail "veth $veth"
+	ip -n "$LAB_NS_BR" link set dev "$veth" master br0
+	ip -n "$LAB_NS_BR" link set dev "$veth" up
+	ip -n "$ns" addr add "$addr/24" dev eth0
+	ip -n "$ns" link set eth0 up
 }
 
 # LAB_SITE_DHCP_OPTS (array): extra dnsmasq options for the site DHCP

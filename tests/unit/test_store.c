@@ -1221,6 +1221,144 @@ static void test_applicable(void **state)
 	assert_int_equal(store_generation(fx->s), g);
 }
 
+/* store_decide_read(): choose() sees the devices of the MAC and of the
+ * GUID; each() gets what store_deployments_applicable() gives for the id
+ * choose() returned, in the same order, each with its image when the
+ * backend read it along (then the same as store_image_by_id()'s). */
+struct decide_q {
+	int64_t pick;          /* what choose() returns: a device id, 0, -1 */
+	bool pick_mac;         /* return the MAC's device */
+	int rm, rg, chosen, stop_after;
+	char mac_name[64], guid_name[64];
+	struct seen_deps sd;
+	struct store_image want_im;
+};
+
+static int64_t dq_choose(void *ctx, const struct store_device *by_mac, int rm,
+			 const struct store_device *by_guid, int rg)
+{
+	struct decide_q *q = ctx;
+	q->chosen++;
+	q->rm = rm;
+	q->rg = rg;
+	snprintf(q->mac_name, sizeof(q->mac_name), "%s", rm == 0 ? by_mac->name : "");
+	snprintf(q->guid_name, sizeof(q->guid_name), "%s", rg == 0 ? by_guid->name : "");
+	return q->pick_mac ? by_mac->id : q->pick;
+}
+
+static int dq_each(void *ctx, const struct store_deployment *d, const struct store_image *im)
+{
+	struct decide_q *q = ctx;
+	collect_applicable(&q->sd, d);
+	if (im) {
+		assert_int_equal(im->id, d->image_id);
+		assert_string_equal(im->name, q->want_im.name);
+		assert_string_equal(im->kernel, q->want_im.kernel);
+		assert_string_equal(im->initrd, q->want_im.initrd);
+		assert_string_equal(im->cmdline, q->want_im.cmdline);
+		assert_string_equal(im->nbp, q->want_im.nbp);
+		assert_string_equal(im->arch, q->want_im.arch);
+		assert_string_equal(im->loader, q->want_im.loader);
+	}
+	return q->stop_after && q->sd.n >= q->stop_after;
+}
+
+static void test_decide_read(void **state)
+{
+	struct fx *fx = *state;
+	struct store_collection c = { .name = "lab" };
+	struct store_device a, b;
+	struct decide_q dq;
+	struct store_decide_query q = { .arch_class = 0, .choose = dq_choose, .each = dq_each,
+					.ctx = &dq };
+	mk_device(&a, "vm1", 1, "8a3c0f2e-1b2c-4d5e-8f90-0123456789aa");
+	assert_int_equal(store_device_add(fx->s, &a), 0);
+	mk_device(&b, "vm2", 2, "8a3c0f2e-1b2c-4d5e-8f90-0123456789bb");
+	assert_int_equal(store_device_add(fx->s, &b), 0);
+	int64_t imid = add_image(fx->s, "debian");
+	assert_int_equal(store_collection_add(fx->s, &c), 0);
+	assert_int_equal(store_collection_add_device(fx->s, "lab", "vm1"), 1);
+	int64_t d1 = add_dep(fx->s, "dev-req", "debian", "vm1", STORE_REQUIRED, true, 100);
+	add_dep(fx->s, "dev-av", "debian", "vm1", STORE_AVAILABLE, true, 500);
+	add_dep(fx->s, "dev-off", "debian", "vm1", STORE_REQUIRED, false, 600);
+	add_dep(fx->s, "vm2-req", "debian", "vm2", STORE_REQUIRED, true, 700);
+	struct store_deployment cd = { .name = "coll-req", .image_name = "debian",
+				       .collection_name = "lab", .purpose = STORE_REQUIRED,
+				       .enabled = true, .created = 200 };
+	assert_int_equal(store_deployment_add(fx->s, &cd), 0);
+	struct store_deployment ud = { .name = "unk-bios", .image_name = "debian",
+				       .target = STORE_TARGET_UNKNOWN, .unknown_arch = 0,
+				       .purpose = STORE_REQUIRED, .enabled = true, .created = 300 };
+	assert_int_equal(store_deployment_add(fx->s, &ud), 0);
+	assert_int_equal(store_handout_record(fx->s, a.id, d1, 77), 1);
+
+	/* The MAC of vm1, the GUID of vm2: both seen; vm1's deployments. */
+	memset(&dq, 0, sizeof(dq));
+	assert_int_equal(store_image_by_id(fx->s, imid, &dq.want_im), 0);
+	struct store_image want = dq.want_im;
+	dq.pick_mac = true;
+	q.mac = a.mac;
+	q.guid = b.guid;
+	assert_int_equal(store_decide_read(fx->s, &q), 0);
+	assert_int_equal(dq.chosen, 1);
+	assert_int_equal(dq.rm, 0);
+	assert_int_equal(dq.rg, 0);
+	assert_string_equal(dq.mac_name, "vm1");
+	assert_string_equal(dq.guid_name, "vm2");
+	assert_string_equal(dq.sd.names, "coll-req,dev-req,dev-av,");
+	assert_int_equal(dq.sd.handed[0], 0);
+	assert_int_equal(dq.sd.handed[1], 77);
+	/* vm2's instead */
+	memset(&dq, 0, sizeof(dq));
+	dq.want_im = want;
+	dq.pick = b.id;
+	assert_int_equal(store_decide_read(fx->s, &q), 0);
+	assert_string_equal(dq.sd.names, "vm2-req,");
+	/* each() stops the rows */
+	memset(&dq, 0, sizeof(dq));
+	dq.want_im = want;
+	dq.pick_mac = true;
+	dq.stop_after = 1;
+	assert_int_equal(store_decide_read(fx->s, &q), 0);
+	assert_string_equal(dq.sd.names, "coll-req,");
+	/* No GUID asked: only the MAC's device. */
+	memset(&dq, 0, sizeof(dq));
+	dq.want_im = want;
+	dq.pick = -1;
+	q.guid = NULL;
+	assert_int_equal(store_decide_read(fx->s, &q), 0);
+	assert_int_equal(dq.rm, 0);
+	assert_int_equal(dq.rg, -ENOENT);
+	assert_string_equal(dq.sd.names, ""); /* -1: no rows */
+	/* An unknown machine: neither device; the unknown-machine rows of
+	 * its arch, none of another arch. */
+	uint8_t mac[MAC_LEN] = { 0x52, 0x54, 0, 0, 0, 0x77 };
+	memset(&dq, 0, sizeof(dq));
+	dq.want_im = want;
+	q.mac = mac;
+	assert_int_equal(store_decide_read(fx->s, &q), 0);
+	assert_int_equal(dq.chosen, 1);
+	assert_int_equal(dq.rm, -ENOENT);
+	assert_int_equal(dq.rg, -ENOENT);
+	assert_string_equal(dq.sd.names, "unk-bios,");
+	memset(&dq, 0, sizeof(dq));
+	q.arch_class = 2;
+	assert_int_equal(store_decide_read(fx->s, &q), 0);
+	assert_string_equal(dq.sd.names, "");
+	/* A discovered device also gets them; an undiscovered one does not. */
+	struct store_device u = { .name = "unknown-x", .arch = 0 };
+	memcpy(u.mac, mac, MAC_LEN);
+	assert_int_equal(store_device_add_discovered(fx->s, &u, ud.id, 88), 0);
+	memset(&dq, 0, sizeof(dq));
+	dq.want_im = want;
+	dq.pick_mac = true;
+	q.arch_class = 0;
+	assert_int_equal(store_decide_read(fx->s, &q), 0);
+	assert_string_equal(dq.mac_name, "unknown-x");
+	assert_string_equal(dq.sd.names, "unk-bios,");
+	assert_int_equal(dq.sd.handed[0], 88);
+}
+
 static int count_ev(void *ctx, const struct store_event *ev)
 {
 	(void)ev;
@@ -1757,6 +1895,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_collections, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deployment_targets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_applicable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_decide_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_batch_and_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_by_mac_guid, setup, teardown),
