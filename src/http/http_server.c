@@ -144,7 +144,7 @@ static void request_base_url(struct MHD_Connection *c, const struct http_listene
 	const union MHD_ConnectionInfo *ci;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	char addr[INET6_ADDRSTRLEN] = "127.0.0.1";
+	char authority[INET6_ADDRSTRLEN + 8];
 
 	if (host && *host && strlen(host) <= 255 &&
 	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") ==
@@ -153,22 +153,10 @@ static void request_base_url(struct MHD_Connection *c, const struct http_listene
 		return;
 	}
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (ci && getsockname(ci->connect_fd, (struct sockaddr *)&ss, &sl) == 0) {
-		if (ss.ss_family == AF_INET) {
-			const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
-			inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
-		} else if (ss.ss_family == AF_INET6) {
-			const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
-			if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
-				inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], addr, sizeof(addr));
-			else {
-				inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
-				snprintf(out, len, "%s://[%s]:%u", scheme, addr, port);
-				return;
-			}
-		}
-	}
-	snprintf(out, len, "%s://%s:%u", scheme, addr, port);
+	if (!ci || getsockname(ci->connect_fd, (struct sockaddr *)&ss, &sl) != 0 ||
+	    url_host_format(&ss, port, authority, sizeof(authority)) < 0)
+		snprintf(authority, sizeof(authority), "127.0.0.1:%u", port);
+	snprintf(out, len, "%s://%s", scheme, authority);
 }
 
 void http_request_base_url(struct MHD_Connection *c, const struct http_listener *via, char *out,
