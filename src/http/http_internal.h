@@ -188,6 +188,17 @@ enum MHD_Result http_reply_error(struct MHD_Connection *c, struct http_request *
 				 unsigned status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
+/* The plain routes (http_routes.c): /healthz, /grub/grub.cfg, /metrics,
+ * /files/. */
+enum MHD_Result http_route_healthz(struct http_server *s, struct MHD_Connection *c,
+				   struct http_request *r, const char *url);
+enum MHD_Result http_route_grub_cfg(struct http_server *s, struct MHD_Connection *c,
+				    struct http_request *r, const char *url);
+enum MHD_Result http_route_metrics(struct http_server *s, struct MHD_Connection *c,
+				   struct http_request *r, const char *url);
+enum MHD_Result http_route_files(struct http_server *s, struct MHD_Connection *c,
+				 struct http_request *r, const char *url);
+
 /* GET /boot.ipxe, the iPXE script of a boot (http_boot.c). */
 enum MHD_Result http_boot_ipxe(struct http_server *s, struct MHD_Connection *c,
 			       struct http_request *r, const char *url);
