@@ -54,5 +54,6 @@ struct grub_boot_stats {
 	unsigned long long configs;        /* per-machine configurations served */
 	unsigned long long refused;        /* ... refused: no recent DHCP exchange */
 	unsigned long long next_server;    /* next-server misconfigurations seen */
+	unsigned long long cmdline_refused; /* sent local: the command line did not render */
 };
 void grub_boot_stats(const struct grub_boot *g, struct grub_boot_stats *out);
