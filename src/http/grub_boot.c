@@ -333,7 +333,8 @@ static void http_base(const struct pxed_conf *conf, struct in_addr local, char *
 	snprintf(out, len, "http://%s", host);
 }
 
-/* base: http_base() (NULL without a token). */
+/* base: the request's http_base(), which the report URL of a hand-out
+ * (token) starts with; NULL when there is no hand-out. */
 static void send_config(struct grub_boot *g, struct tftp_gen_req *req, struct decision *d,
 			const struct pxe_facts *f, struct in_addr local, bool confirmed,
 			const char *base, const char *token, const char *password_hash,
