@@ -17,7 +17,7 @@
 #include "dhcp/pxe.h"
 #include "ev/ev.h"
 #include "ev/ev_work.h"
-#include "http/boot_script.h"
+#include "http/boot_image.h"
 #include "http/grub_script.h"
 #include "http/http_report.h"
 #include "store/store.h"
@@ -74,8 +74,11 @@ struct grub_job {
 	bool handed_out;
 	bool need_pw;              /* PXEPassword was set when the request came */
 	bool menu;                 /* a deployment became the password menu */
-	bool unservable; /* the image cannot be written: local, hand-out withdrawn */
+	struct boot_image img;     /* the command line's template; sent local, and why */
 	char token[STORE_REPORT_TOKEN_MAX + 1];
+	/* http://HOST:PORT, pxed's HTTP side as this machine reaches it
+	 * (http_base()): the report URL and the built-ins server and http */
+	char base[INET6_ADDRSTRLEN + 16];
 	/* conf_grub_password() when the request came, "" = GRUB machines
 	 * are not asked PXEPassword */
 	char grub_pw[sizeof(((struct pxed_conf *)0)->pxe_password_grub_hash)];
@@ -292,40 +295,52 @@ static void job_work(struct ev_work_job *j)
 		decide_override(d, &job->facts, DECIDE_OVR_GRUB_PASSWORD, NULL);
 		return;
 	}
-	/* An image no configuration can carry (boot_script_check(), the
-	 * rules grub_script_build() applies): the machine goes to its disk,
-	 * and a committed hand-out is taken back here, where the store may
-	 * be written, so that a required deployment stays due. */
-	if (job->rc >= 0 && d->outcome == DECISION_BOOT && boot_script_check(d) < 0) {
-		job->unservable = true;
-		decide_withdraw(g->dec, d, &job->facts, DECIDE_OVR_UNSERVABLE, NULL);
-	}
-	job->menu = job->rc >= 0 && d->outcome == DECISION_BOOT && job->kind == GRUB_CFG_MAC &&
-		    job->need_pw;
-	if (commit && job->rc >= 0 && d->outcome == DECISION_BOOT &&
-	    (d->required || job->kind == GRUB_CFG_DEPLOY) && !d->nbp[0] &&
-	    http_report_handout(g->store, d->device_id, d->device_name[0] ? d->device_name : "-",
-				d->deployment_id, d->deployment_name, job->facts.mac,
-				(uint64_t)time(NULL) * 1000, &rep) == 0) {
-		str_copy(job->token, sizeof(job->token), rep.token);
-		job->handed_out = true;
+	if (job->rc < 0 || d->outcome != DECISION_BOOT)
+		return;
+	/* The same steps as /boot.ipxe's (boot_image.h): the command line
+	 * rendered for this machine, then the rules grub_script_build()
+	 * applies (boot_script_check()).  An image no configuration can
+	 * carry sends the machine to its disk, and a committed hand-out is
+	 * taken back here, where the store may be written, so that a
+	 * required deployment stays due. */
+	if (boot_image_check(g->dec, g->store, d, &job->facts, job->base, &job->img) < 0)
+		return;
+	job->menu = job->kind == GRUB_CFG_MAC && job->need_pw;
+	/* A kernel handed out now: its installer's report token, and the
+	 * command line rendered again with it. */
+	if (commit && (d->required || job->kind == GRUB_CFG_DEPLOY) && !d->nbp[0]) {
+		if (http_report_handout(g->store, d->device_id,
+					d->device_name[0] ? d->device_name : "-", d->deployment_id,
+					d->deployment_name, job->facts.mac,
+					(uint64_t)time(NULL) * 1000, &rep) == 0) {
+			str_copy(job->token, sizeof(job->token), rep.token);
+			job->handed_out = true;
+		}
+		boot_image_render(g->dec, g->store, d, &job->facts, job->base,
+				  job->handed_out ? job->token : NULL, &job->img);
 	}
 }
 
-/* HOST:PORT of the report URL: [http] Address when it names one address,
- * else the address GRUB reached pxed's TFTP side on (url_http_host()). */
-static int http_host(const struct pxed_conf *conf, struct in_addr local, char *out, size_t len)
+/* http://HOST:PORT, pxed's HTTP side for a GRUB machine: [http] Address
+ * when it names one address, else the address GRUB reached pxed's TFTP
+ * side on (url_http_host()).  On the loop: it reads the settings. */
+static void http_base(const struct pxed_conf *conf, struct in_addr local, char *out, size_t len)
 {
 	struct sockaddr_storage ss = { .ss_family = AF_INET };
+	char host[INET6_ADDRSTRLEN + 8] = "";
 	((struct sockaddr_in *)&ss)->sin_addr = local;
-	return url_http_host(conf->http_address, &ss, conf->http_port, out, len);
+	url_http_host(conf->http_address, &ss, conf->http_port, host, sizeof(host));
+	snprintf(out, len, "http://%s", host);
 }
 
+/* base: the request's http_base(), which the report URL of a hand-out
+ * (token) starts with; NULL when there is no hand-out. */
 static void send_config(struct grub_boot *g, struct tftp_gen_req *req, struct decision *d,
 			const struct pxe_facts *f, struct in_addr local, bool confirmed,
-			const char *token, const char *password_hash, bool unservable)
+			const char *base, const char *token, const char *password_hash,
+			bool unservable)
 {
-	char server[INET_ADDRSTRLEN], host[INET6_ADDRSTRLEN + 8], mac[MAC_STR_LEN], report[200];
+	char server[INET_ADDRSTRLEN], mac[MAC_STR_LEN], report[200];
 	struct grub_script_opts o = { .server = server, .mac = mac, .confirmed = confirmed,
 				      .password_hash = password_hash };
 	char *cfg = malloc(GRUB_CFG_MAX);
@@ -337,9 +352,8 @@ static void send_config(struct grub_boot *g, struct tftp_gen_req *req, struct de
 	}
 	inet_ntop(AF_INET, &local, server, sizeof(server));
 	mac_format(f->mac, mac);
-	if (token) {
-		http_host(g->conf, local, host, sizeof(host));
-		snprintf(report, sizeof(report), "http://%s/api/v1/report?token=%s", host, token);
+	if (token && base) {
+		snprintf(report, sizeof(report), "%s/api/v1/report?token=%s", base, token);
 		o.report_url = report;
 	}
 	n = grub_script_build(d, &o, cfg, GRUB_CFG_MAX);
@@ -384,12 +398,19 @@ static void job_done(struct ev_work_job *j, bool cancelled)
 		log_warn(MOD, "decision failed, machine sent to local disk: %s", d->reason);
 		snprintf(d->reason, sizeof(d->reason), "not serviced: server error, see the server log");
 	}
+	if (job->img.render_failed) {
+		char mac[MAC_STR_LEN], why[240];
+		mac_format(job->facts.mac, mac);
+		log_escape(why, sizeof(why), d->reason, strlen(d->reason));
+		log_warn(MOD, "%s: GRUB configuration: %s; sending local", mac, why);
+		g->stats.cmdline_refused++;
+	}
 	if (d->outcome == DECISION_BOOT && !job->menu &&
 	    (d->required || job->kind == GRUB_CFG_DEPLOY))
 		g->stats.configs++;
 	send_config(g, job->req, d, &job->facts, job->local, job->kind == GRUB_CFG_DEPLOY,
-		    job->handed_out ? job->token : NULL, job->menu ? job->grub_pw : NULL,
-		    job->unservable);
+		    job->base, job->handed_out ? job->token : NULL,
+		    job->menu ? job->grub_pw : NULL, job->img.unservable);
 	/* After the configuration: the event and the line say what it is. */
 	decide_record(g->dec, &job->facts, d);
 	decision_log(&job->facts, d,
@@ -449,6 +470,7 @@ static int on_request(void *ctx, const char *name, struct in_addr peer, struct i
 	/* the settings as this request found them (the worker does not read
 	 * g->conf, which the loop may change meanwhile) */
 	job->need_pw = g->conf->pxe_password_hash[0] != '\0';
+	http_base(g->conf, local, job->base, sizeof(job->base));
 	if (conf_grub_password(g->conf))
 		str_copy(job->grub_pw, sizeof(job->grub_pw), conf_grub_password(g->conf));
 	job->facts.via = PXE_VIA_HTTP; /* a boot loader's request, like /boot.ipxe */
@@ -476,7 +498,7 @@ static int on_request(void *ctx, const char *name, struct in_addr peer, struct i
 		job->d.outcome = DECISION_IGNORE;
 		snprintf(job->d.reason, sizeof(job->d.reason),
 			 "not serviced: no recent DHCP exchange from this machine");
-		send_config(g, req, &job->d, &job->facts, local, false, NULL, NULL, false);
+		send_config(g, req, &job->d, &job->facts, local, false, NULL, NULL, NULL, false);
 		free(job);
 		return 0;
 	}

@@ -5,7 +5,9 @@
  * It is the TFTP server's generator (tftp_server_set_generator()):
  *   grub/grub.cfg          the same for everyone (grub_script_entry());
  *   grub/mac-MAC.cfg       decide(commit) on the worker, for the facts the
- *                          machine's DHCP exchange gave moments before;
+ *                          machine's DHCP exchange gave moments before,
+ *                          the image's command line rendered for it as
+ *                          for /boot.ipxe (boot_image.h);
  *   grub/deploy-MAC.cfg,   the menu's entries (an available deployment,
  *   grub/local-MAC.cfg     or any behind PXEPassword): decide_choice()
  *                          records the choice; deploy-MAC.cfg commits.
@@ -54,5 +56,6 @@ struct grub_boot_stats {
 	unsigned long long configs;        /* per-machine configurations served */
 	unsigned long long refused;        /* ... refused: no recent DHCP exchange */
 	unsigned long long next_server;    /* next-server misconfigurations seen */
+	unsigned long long cmdline_refused; /* sent local: the command line did not render */
 };
 void grub_boot_stats(const struct grub_boot *g, struct grub_boot_stats *out);

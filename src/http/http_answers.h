@@ -1,7 +1,8 @@
 /* http_answers: per-machine rendering for a deployment boot.
  *
- *  - the image's command line: rendered on the worker when /boot.ipxe
- *    hands a kernel image out (http_answers_cmdline());
+ *  - the image's command line: rendered on the worker when /boot.ipxe or
+ *    a GRUB configuration hands a kernel image out (http_answers_cmdline(),
+ *    through boot_image.h);
  *  - answer files: GET /answers/TOKEN/NAME renders Root/templates/NAME
  *    for the boot TOKEN names (route in http_server.c, handler here).
  *

@@ -30,8 +30,8 @@
 #include "conf/conf.h"
 #include "decide/boot_token.h"
 #include "decide/decide.h"
+#include "http/boot_image.h"
 #include "http/boot_script.h"
-#include "http/http_answers.h"
 #include "http/http_internal.h"
 #include "store/store.h"
 
@@ -95,8 +95,7 @@ struct boot_state {
 	bool commit;               /* for the decision on the worker */
 	bool committed;            /* the committing decision ran */
 	bool handed_out;           /* a report token was recorded (token) */
-	bool render_failed;        /* the command line did not render: sent local */
-	bool unservable;           /* the image cannot be written into a script: local */
+	struct boot_image img;     /* the command line's template; sent local, and why */
 	bool claimed;              /* token is busy for this request's commit */
 	struct boot_tokens *tokens; /* to release it with */
 	uint8_t src_key[HTTP_PW_KEY_LEN]; /* the client's address, for the limiter */
@@ -134,63 +133,11 @@ static void boot_token_done(struct boot_state *b, bool spent)
 	b->claimed = false;
 }
 
-/* The installer token before one exists: of the real one's shape, so
- * that a command line rendered with it lets through what the real one's
- * would. */
-#define BOOT_TOKEN_STAND_IN "00000000000000000000000000000000"
-
-/* On the worker: render the image's command line (http_answers.h) into
- * b->d, or, when it does not render, turn the hand-out into the local
- * disk: the decider withdraws it (a required deployment stays due, so it
- * runs once the variable is fixed), and the decision's event and log line
- * say why.  token NULL: no installer token (report_url and answers are
- * undefined then).  0 or negative. */
-static int boot_render_cmdline(struct http_server *s, struct boot_state *b, const char *token)
-{
-	struct decision *d = &b->d;
-	char why[200];
-	int rc;
-
-	rc = http_answers_cmdline(s->store, d, &b->facts, b->base, token, why, sizeof(why));
-	if (rc == 0)
-		return 0;
-	b->render_failed = true;
-	decide_withdraw(s->dec, d, &b->facts, DECIDE_OVR_RENDER_FAILED, why);
-	return rc;
-}
-
-/* On the worker, for a BOOT decision, before a hand-out's report token
- * exists and before PXEPassword is asked: can the image be written into a
- * script for this machine?  The stored command line is a template the
- * script's check refuses (${...}), so it is rendered first, with the
- * stand-in token; d keeps that render (a hand-out renders the template
- * again with the real token).  When it cannot, the machine goes to its disk and the
- * decider withdraws a committed hand-out here, where the store may be
- * written: a required deployment stays due.  0, or negative: sent local. */
-static int boot_check_image(struct http_server *s, struct boot_state *b)
-{
-	struct decision *d = &b->d;
-	int rc;
-
-	if (!d->nbp[0]) {
-		rc = boot_render_cmdline(s, b, BOOT_TOKEN_STAND_IN);
-		if (rc < 0)
-			return rc;
-	}
-	rc = boot_script_check(d);
-	if (rc < 0) {
-		b->unservable = true;
-		decide_withdraw(s->dec, d, &b->facts, DECIDE_OVR_UNSERVABLE, NULL);
-	}
-	return rc;
-}
-
 static void boot_decide(struct http_server *s, struct MHD_Connection *c, struct http_request *r)
 {
 	struct boot_state *b = r->state;
 	struct decision *d = &b->d;
 	struct store_report rep;
-	char tmpl[sizeof(d->cmdline)];
 
 	/* Recorded by boot_finish(), with what the script says, or never
 	 * when a committing decision replaces it (the password was right). */
@@ -207,8 +154,10 @@ static void boot_decide(struct http_server *s, struct MHD_Connection *c, struct 
 	}
 	if (b->rc < 0 || d->outcome != DECISION_BOOT)
 		return;
-	memcpy(tmpl, d->cmdline, sizeof(tmpl));
-	if (boot_check_image(s, b) < 0)
+	/* Can the image be written into a script for this machine, its
+	 * command line rendered (boot_image.h)?  Before a hand-out's report
+	 * token exists and before PXEPassword is asked. */
+	if (boot_image_check(s->dec, s->store, d, &b->facts, b->base, &b->img) < 0)
 		return;
 	/* A deployment handed out now (only a committing decision hands out:
 	 * without one, PXEPassword is still to be typed): a report token for
@@ -222,8 +171,8 @@ static void boot_decide(struct http_server *s, struct MHD_Connection *c, struct 
 			str_copy(b->token, sizeof(b->token), rep.token);
 			b->handed_out = true;
 		}
-		memcpy(d->cmdline, tmpl, sizeof(tmpl));
-		boot_render_cmdline(s, b, b->handed_out ? b->token : NULL);
+		boot_image_render(s->dec, s->store, d, &b->facts, b->base,
+				  b->handed_out ? b->token : NULL, &b->img);
 	}
 }
 
@@ -416,7 +365,7 @@ static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection 
 		log_warn(MOD, "boot.ipxe: decision failed, client sent to local disk: %s", d->reason);
 		snprintf(d->reason, sizeof(d->reason), "not serviced: server error, see the server log");
 	}
-	if (b->render_failed) {
+	if (b->img.render_failed) {
 		char mac[MAC_STR_LEN], why[240];
 		mac_format(b->facts.mac, mac);
 		log_escape(why, sizeof(why), d->reason, strlen(d->reason));
@@ -430,10 +379,10 @@ static enum MHD_Result boot_finish(struct http_server *s, struct MHD_Connection 
 		s->counters.reports[HTTP_REPORT_HANDED_OUT]++;
 	}
 	n = boot_script_build_opts(d, b->base, &b->opts, script, sizeof(script));
-	if (n < 0 || b->unservable) {
+	if (n < 0 || b->img.unservable) {
 		/* A stored field that cannot be written safely: refuse the boot,
 		 * send the machine to its disk, say why in the log.  Found on
-		 * the worker (b->unservable, a hand-out already taken back) or,
+		 * the worker (b->img.unservable, a hand-out already taken back) or,
 		 * for what only the script itself finds, here. */
 		char mac[MAC_STR_LEN], dep[80], img[80];
 		mac_format(b->facts.mac, mac);

@@ -126,7 +126,8 @@ int http_metrics_format(const struct http_metrics_view *v, FILE *o)
 	head(o, "pxed_cmdline_render_failures_total", "counter",
 	     "Deployment hand-outs sent to the local disk because the command line did not render.");
 	fprintf(o, "pxed_cmdline_render_failures_total %llu\n",
-		(unsigned long long)h->cmdline_refused);
+		(unsigned long long)(h->cmdline_refused +
+				     (v->has_grub ? v->grub.cmdline_refused : 0)));
 	head(o, "pxed_wake_requests_total", "counter", "Wake-on-LAN requests sent.");
 	fprintf(o, "pxed_wake_requests_total %llu\n", (unsigned long long)h->wake_sent);
 	if (v->has_wol) {

@@ -8,6 +8,10 @@
 #     (logged "tftp grub", a committed hand-out) only for the address that
 #     did the port-4011 exchange; anyone else gets "not serviced";
 #   - a per-image --loader ipxe wins over the setting;
+#   - machine variables in the image's command line are rendered into the
+#     linux line, as for iPXE (one hand-out, the report token's ${answers}
+#     the same as pxed.report's); one that does not render sends the
+#     machine to its disk with the reason, nothing handed out;
 #   - without the packages, UEFI x64 is not serviced, with the reason.
 source "$(dirname "$0")/../lib.sh"
 [ -x "$PXED" ] && [ -x "$PXECTL" ] || skip "build pxed and pxectl first"
@@ -133,12 +137,51 @@ has "linux '(tftp,$SRV)/d1/vmlinuz'" "$TMP/deploy3.cfg"
 assert_grep "$MAC3, [^ ]*: boot 'd3' .*tftp grub choice=deploy" "$TMP/pxed.log"
 pass "available deployment: GRUB menu, local by default, choices recorded"
 
+# 4b. machine variables in the command line (docs/unattended.md)
+MAC4=52:54:00:79:00:04
+MAC5=52:54:00:79:00:05
+# handed_out DEPLOYMENT: how many hand-outs the API counts for it.
+handed_out() {
+	ip netns exec "$NS_S" curl -sf -H "Authorization: Bearer $(cat "$TMP/api.token")" \
+		"http://127.0.0.1:8080/api/v1/deployments/$1" >"$TMP/dep.json" || fail "GET /api/v1/deployments/$1"
+	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["status"]["handed_out"])' "$TMP/dep.json"
+}
+ctl image add img-var --kernel d1/vmlinuz --cmdline 'quiet hostname=${hostname} role=${role:-none} url=${answers}'
+ctl image add img-unset --kernel d1/vmlinuz --cmdline 'quiet site=${site}'
+ctl device add g4 --mac "$MAC4"
+ctl device add g5 --mac "$MAC5"
+ctl var set device g4 hostname=gv-host-04
+ctl deploy d4 --image img-var --device g4 --required
+ctl deploy d5 --image img-unset --device g5 --required
+ucast --type request --mac "$MAC4" --arch 7
+assert_eq "templated command line: shim" "shimx64.efi" "$(field file)"
+tftp "$NS_C" "/grub/mac-$MAC4.cfg" >"$TMP/var.cfg" || fail "no configuration for g4"
+has "linux '(tftp,$SRV)/d1/vmlinuz' 'quiet' 'hostname=gv-host-04' 'role=none' 'url=http://$SRV:8080/answers/" "$TMP/var.cfg"
+grep -qF '${' "$TMP/var.cfg" && { cat "$TMP/var.cfg" >&2; fail "an unrendered variable in the GRUB configuration"; }
+# ${answers} carries the boot's real report token, the one pxed.report has
+token=$(sed -n "s|.*'pxed.report=http://$SRV:8080/api/v1/report?token=\([0-9a-f]*\)'.*|\1|p" "$TMP/var.cfg")
+[ -n "$token" ] || { cat "$TMP/var.cfg" >&2; fail "no report token on the linux line"; }
+has "'url=http://$SRV:8080/answers/$token/'" "$TMP/var.cfg"
+assert_grep "$MAC4, [^ ]*: boot 'd4' .*tftp grub" "$TMP/pxed.log"
+assert_eq "hand-outs of d4" 1 "$(handed_out d4)"
+# a variable that is set nowhere and has no default: local, nothing handed out
+ucast --type request --mac "$MAC5" --arch 7
+assert_eq "unrenderable command line: shim" "shimx64.efi" "$(field file)"
+tftp "$NS_C" "/grub/mac-$MAC5.cfg" >"$TMP/unset.cfg" || fail "no configuration for g5"
+has "booting from local disk (deployment d5 not started: image img-unset command line: undefined variable site" "$TMP/unset.cfg"
+grep -q "^linux" "$TMP/unset.cfg" && fail "GRUB got a command line that did not render"
+assert_grep "$MAC5, [^ ]*: local \\(deployment 'd5' not started: image 'img-unset' command line: undefined variable 'site'" "$TMP/pxed.log"
+has "$MAC5: GRUB configuration: deployment 'd5' not started" "$TMP/pxed.log"
+assert_eq "hand-outs of d5" 0 "$(handed_out d5)"
+pass "GRUB: machine variables rendered into the linux line; one that does not render sends the machine local"
+
 # 5. over HTTP too, and counted in /metrics
 ip netns exec "$NS_S" curl -sf "http://127.0.0.1:8080/grub/grub.cfg" >"$TMP/http.cfg" || fail "GET /grub/grub.cfg"
 has 'source "$prefix/mac-$net_default_mac.cfg"' "$TMP/http.cfg"
 ip netns exec "$NS_S" curl -sf "http://127.0.0.1:8080/metrics" >"$TMP/metrics" || fail "GET /metrics"
 has "pxed_grub_configs_refused_total 2" "$TMP/metrics"
-pass "/grub/grub.cfg over HTTP; refused GRUB configurations counted"
+has "pxed_cmdline_render_failures_total 1" "$TMP/metrics"
+pass "/grub/grub.cfg over HTTP; refused GRUB configurations and command lines that did not render counted"
 
 # 6. the packages missing: not serviced, with the reason
 kill "$PXED_PID"; wait "$PXED_PID" 2>/dev/null
