@@ -1,5 +1,5 @@
 #!/bin/bash
-# lab-seconds: 55 (alone, on an idle 2-core machine; the runner starts the longest first)
+# lab-seconds: 57 (alone, on an idle 2-core machine; the runner starts the longest first)
 # Lab: the machines that are neither BIOS nor UEFI x64 PXE, against pxed:
 #   1. an ARM64 UEFI machine (AAVMF, arch 11) boots a deployment for unknown
 #      uefi-arm64 machines whose image is an arm64 kernel: EDK2 PXE -> GRUB

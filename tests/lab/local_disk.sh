@@ -1,5 +1,5 @@
 #!/bin/bash
-# lab-seconds: 250 (alone, on an idle 2-core machine; the runner starts the longest first)
+# lab-seconds: 183 (alone, on an idle 2-core machine; the runner starts the longest first)
 # Lab: pxed's "local" boots the machine's own disk on UEFI firmware (BIOS:
 # boot_bios.sh, seed_scenario.sh, unknown_deploy.sh).  Each VM has a GPT
 # disk whose EFI system partition prints a marker; the NIC comes first in

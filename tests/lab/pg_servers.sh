@@ -1,5 +1,5 @@
 #!/bin/bash
-# lab-seconds: 100 (alone, on an idle 2-core machine; the runner starts the longest first)
+# lab-seconds: 90 (alone, on an idle 2-core machine; the runner starts the longest first)
 # Lab: two pxed servers (A 10.77.0.2, B 10.77.0.3, each in its own network
 # namespace on the lab segment) sharing one PostgreSQL database (a
 # throw-away cluster, Unix socket only), and one SeaBIOS + iPXE machine

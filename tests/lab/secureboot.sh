@@ -1,5 +1,5 @@
 #!/bin/bash
-# lab-seconds: 170 (alone, on an idle 2-core machine; the runner starts the longest first)
+# lab-seconds: 232 (alone, on an idle 2-core machine; the runner starts the longest first)
 # Lab: UEFI x64 with Secure Boot enforced (OVMF, Microsoft's keys) through
 # pxed's GRUB family (BootLoaderUEFIx64 = grub): EDK2 PXE -> shim (signed by
 # Microsoft) -> Debian's signed GRUB -> per-machine grub.cfg from pxed ->
