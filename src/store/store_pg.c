@@ -594,6 +594,24 @@ static int res_fail(struct store_impl *s, struct pg_conn *pc, PGresult *res, con
 	return store_errorf(-EIO, "%s: %s", what, msg);
 }
 
+/* Prepare statement id on pc, once per connection; name[16] = its name. */
+static int st_prepare(struct store_impl *s, struct pg_conn *pc, enum stmt_id id, char name[16])
+{
+	PGresult *res;
+	snprintf(name, 16, "s%d", (int)id);
+	if (pc->prepared[id])
+		return 0;
+	res = PQprepare(pc->c, name, stmt_sql[id], 0, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		int r = res_fail(s, pc, res, "prepare");
+		PQclear(res);
+		return r;
+	}
+	PQclear(res);
+	pc->prepared[id] = true;
+	return 0;
+}
+
 /* Run statement id with p; *out = the result (PQclear it) when rows come
  * back or the command succeeded.  0 or a negative errno (message set). */
 static int st_run(struct store_impl *s, struct pg_conn *pc, enum stmt_id id,
@@ -602,22 +620,14 @@ static int st_run(struct store_impl *s, struct pg_conn *pc, enum stmt_id id,
 	char name[16];
 	PGresult *res;
 	ExecStatusType est;
+	int r;
 	*out = NULL;
-	snprintf(name, sizeof(name), "s%d", (int)id);
-	if (!pc->prepared[id]) {
-		res = PQprepare(pc->c, name, stmt_sql[id], 0, NULL);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			int r = res_fail(s, pc, res, "prepare");
-			PQclear(res);
-			return r;
-		}
-		PQclear(res);
-		pc->prepared[id] = true;
-	}
+	if ((r = st_prepare(s, pc, id, name)) < 0)
+		return r;
 	res = PQexecPrepared(pc->c, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0);
 	est = PQresultStatus(res);
 	if (est != PGRES_TUPLES_OK && est != PGRES_COMMAND_OK) {
-		int r = res_fail(s, pc, res, what);
+		r = res_fail(s, pc, res, what);
 		PQclear(res);
 		return r;
 	}
@@ -2189,32 +2199,16 @@ static int pg_device_by_mac_guid(struct store_impl *s, const uint8_t mac[MAC_LEN
 	return 0;
 }
 
-/* ST_DECIDE_READ: the candidates' device rows to choose(), then the
- * chosen one's deployment rows, with their images, to each(). */
-static int pg_decide_read(struct store_impl *s, const struct store_decide_query *q)
+/* ST_DECIDE_READ's rows in res, to q's choose() and each(). */
+static void decide_rows(struct store_impl *s, const struct store_decide_query *q,
+			const PGresult *res)
 {
-	char m[MAC_STR_LEN], g[GUID_STR_LEN];
 	struct store_device by_mac, by_guid, dev;
 	struct store_deployment dep;
 	struct store_image im;
-	struct params p = { 0 };
-	struct pg_conn *pc;
-	PGresult *res;
 	int64_t want;
-	int rm = -ENOENT, rg = -ENOENT, n, r;
+	int rm = -ENOENT, rg = -ENOENT, n;
 
-	mac_format(q->mac, m);
-	if (q->guid)
-		guid_format(q->guid, g);
-	p_text(&p, m);
-	p_text(&p, q->guid ? g : NULL);
-	p_int(&p, q->arch_class);
-	if ((r = call_begin(s, &pc)) < 0)
-		return r;
-	r = st_run(s, pc, ST_DECIDE_READ, &p, &res, "read for a decision");
-	conn_give(s, pc);
-	if (r < 0)
-		return r;
 	n = PQntuples(res);
 	atomic_fetch_add(&s->rows_read, (uint64_t)n);
 	for (int i = 0; i < n; i++) {
@@ -2249,8 +2243,137 @@ static int pg_decide_read(struct store_impl *s, const struct store_decide_query 
 		if (q->each(q->ctx, &dep, &im))
 			break;
 	}
+}
+
+/* The parameters of ST_DECIDE_READ for q. */
+static void decide_params(const struct store_decide_query *q, struct params *p,
+			  char m[MAC_STR_LEN], char g[GUID_STR_LEN])
+{
+	mac_format(q->mac, m);
+	if (q->guid)
+		guid_format(q->guid, g);
+	p_text(p, m);
+	p_text(p, q->guid ? g : NULL);
+	p_int(p, q->arch_class);
+}
+
+/* ST_DECIDE_READ: the candidates' device rows to choose(), then the
+ * chosen one's deployment rows, with their images, to each(). */
+static int pg_decide_read(struct store_impl *s, const struct store_decide_query *q)
+{
+	char m[MAC_STR_LEN], g[GUID_STR_LEN];
+	struct params p = { 0 };
+	struct pg_conn *pc;
+	PGresult *res;
+	int r;
+
+	decide_params(q, &p, m, g);
+	if ((r = call_begin(s, &pc)) < 0)
+		return r;
+	r = st_run(s, pc, ST_DECIDE_READ, &p, &res, "read for a decision");
+	conn_give(s, pc);
+	if (r < 0)
+		return r;
+	decide_rows(s, q, res);
 	PQclear(res);
 	return 0;
+}
+
+/* A batch of decisions' reads in one round trip: libpq's pipeline mode
+ * sends every ST_DECIDE_READ, then one Sync, and reads the answers in
+ * order.  The server runs them one after the other (up to the Sync they
+ * share an implicit transaction; none writes); a failing one aborts
+ * those after it, which then fail too.  libpq reads while it waits to
+ * write, so a large batch cannot deadlock on full socket buffers.  The
+ * rows are handed to the callbacks only after the connection is back in
+ * the pool. */
+static int pg_decide_read_batch(struct store_impl *s, const struct store_decide_query q[],
+				int rv[], size_t n)
+{
+	struct batch_q {
+		struct params p;
+		char m[MAC_STR_LEN], g[GUID_STR_LEN];
+		PGresult *res;
+	} *b;
+	struct pg_conn *pc;
+	PGresult *res;
+	char name[16];
+	int r = 0, err = 0;
+	size_t got = 0;
+
+	if (!n)
+		return 0;
+	b = calloc(n, sizeof(*b));
+	if (!b)
+		return store_errorf(-ENOMEM, "read for %zu decisions: out of memory", n);
+	if ((r = call_begin(s, &pc)) < 0)
+		goto out_free;
+	if ((r = st_prepare(s, pc, ST_DECIDE_READ, name)) < 0)
+		goto out_give;
+	if (!PQenterPipelineMode(pc->c)) {
+		r = res_fail(s, pc, NULL, "pipeline");
+		goto out_give;
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		decide_params(&q[i], &b[i].p, b[i].m, b[i].g);
+		if (!PQsendQueryPrepared(pc->c, name, b[i].p.n, b[i].p.v, NULL, NULL, 0))
+			r = res_fail(s, pc, NULL, "read for a decision");
+	}
+	if (r == 0 && !PQpipelineSync(pc->c))
+		r = res_fail(s, pc, NULL, "read for a decision");
+	/* Each query's result, then a NULL; at the end the Sync's. */
+	for (; r == 0 && got < n; got++) {
+		ExecStatusType est;
+		res = PQgetResult(pc->c);
+		if (!res) {
+			r = res_fail(s, pc, NULL, "read for a decision");
+			break;
+		}
+		est = PQresultStatus(res);
+		if (est == PGRES_TUPLES_OK) {
+			b[got].res = res;
+		} else {
+			if (!err)
+				err = est == PGRES_PIPELINE_ABORTED ?
+					      store_errorf(-EIO, "read for a decision: aborted")
+					      : res_fail(s, pc, res, "read for a decision");
+			rv[got] = err;
+			PQclear(res);
+		}
+		while (pc->c && (res = PQgetResult(pc->c)))
+			PQclear(res);
+		if (!pc->c || PQstatus(pc->c) != CONNECTION_OK)
+			r = err ? err : res_fail(s, pc, NULL, "read for a decision");
+	}
+	if (r == 0) {
+		res = PQgetResult(pc->c);
+		if (PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+			r = res_fail(s, pc, res, "read for a decision");
+		PQclear(res);
+	}
+	if (r == 0 && !PQexitPipelineMode(pc->c))
+		r = res_fail(s, pc, NULL, "pipeline");
+	if (r < 0 && pc->c) {
+		/* The connection is in an unknown state mid-pipeline: a new
+		 * one serves the next call. */
+		conn_drop(pc);
+	}
+out_give:
+	conn_give(s, pc);
+	for (size_t i = 0; i < n; i++) {
+		if (b[i].res) {
+			if (r == 0)
+				decide_rows(s, &q[i], b[i].res);
+			PQclear(b[i].res);
+		}
+		if (r < 0)
+			rv[i] = r;
+	}
+	if (r == 0)
+		r = err;
+out_free:
+	free(b);
+	return r;
 }
 
 /* One transaction, no bump (last seen decides nothing). */
@@ -2698,4 +2821,5 @@ const struct store_ops store_pg_ops = {
 	.row_counts = pg_row_counts,
 	.event_recent_device = pg_event_recent_device,
 	.decide_read = pg_decide_read,
+	.decide_read_batch = pg_decide_read_batch,
 };
