@@ -2305,9 +2305,14 @@ static int pg_decide_read_batch(struct store_impl *s, const struct store_decide_
 		return 0;
 	b = calloc(n, sizeof(*b));
 	if (!b)
-		return store_errorf(-ENOMEM, "read for %zu decisions: out of memory", n);
-	if ((r = call_begin(s, &pc)) < 0)
+		r = store_errorf(-ENOMEM, "read for %zu decisions: out of memory", n);
+	else
+		r = call_begin(s, &pc);
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			rv[i] = r;
 		goto out_free;
+	}
 	if ((r = st_prepare(s, pc, ST_DECIDE_READ, name)) < 0)
 		goto out_give;
 	if (!PQenterPipelineMode(pc->c)) {
