@@ -1501,6 +1501,54 @@ static void test_decide_read_batch(void **state)
 	assert_int_equal(store_decide_read_batch(fx->s, q, r, 0), 0);
 }
 
+/* PostgreSQL: a batch whose connection the server ended fails as a
+ * whole, every read saying so (no callback runs), and the next batch
+ * reads on a new connection. */
+static void test_decide_read_batch_lost(void **state)
+{
+	struct fx *fx = *state;
+	struct store_device a;
+	struct batch_rec br[3];
+	struct store_decide_query q[3];
+	char sql[256];
+	int r[3], tries = 0, got;
+
+	if (!tmpdb_is_pg())
+		skip();
+	fx_store = fx->s;
+	mk_device(&a, "vm1", 1, NULL);
+	assert_int_equal(store_device_add(fx->s, &a), 0);
+	for (int i = 0; i < 3; i++) {
+		memset(&br[i], 0, sizeof(br[i]));
+		q[i] = (struct store_decide_query){ .mac = a.mac, .choose = br_choose,
+						    .each = br_each, .ctx = &br[i] };
+	}
+	assert_int_equal(store_decide_read_batch(fx->s, q, r, 3), 0);
+	assert_string_equal(br[2].log, "mac 0 vm1 guid -2 -|");
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+		 " WHERE datname = '%s' AND pid <> pg_backend_pid()", fx->t.pgname);
+	assert_int_equal(tmpdb_pg_exec(fx->t.admin, sql), 0);
+	usleep(200 * 1000);
+	for (int i = 0; i < 3; i++)
+		memset(&br[i], 0, sizeof(br[i]));
+	got = store_decide_read_batch(fx->s, q, r, 3);
+	assert_true(got < 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(r[i], got);
+		assert_string_equal(br[i].log, "");
+	}
+	/* A new connection (after the reconnect backoff, if one applies). */
+	do {
+		usleep(100 * 1000);
+		got = store_decide_read_batch(fx->s, q, r, 3);
+	} while (got < 0 && ++tries < 60);
+	assert_int_equal(got, 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(r[i], 0);
+		assert_string_equal(br[i].log, "mac 0 vm1 guid -2 -|");
+	}
+}
+
 static int count_ev(void *ctx, const struct store_event *ev)
 {
 	(void)ev;
@@ -2039,6 +2087,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_applicable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decide_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decide_read_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_decide_read_batch_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_batch_and_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_by_mac_guid, setup, teardown),
