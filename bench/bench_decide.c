@@ -7,7 +7,9 @@
  * deployments (half for single devices, half for collections, a few for
  * unknown machines), loaded in one transaction; then times N random
  * decisions (default 20,000) without the cache and with a warm cache, and
- * prints median and p99 of each. */
+ * prints median and p99 of each; uncached decisions also in batches of 32
+ * and 64 (decide_batch(), as the DHCP responder's worker; BENCH_BATCH=0
+ * skips them). */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
