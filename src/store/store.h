@@ -257,8 +257,8 @@ struct store_decide_query {
 /* 0 or a database error. */
 int store_decide_read(struct store *s, const struct store_decide_query *q);
 /* store_decide_read(q[i]) for n queries, r[i] its return, in one round
- * trip where the backend can (PostgreSQL: one pipeline of the n reads,
- * one Sync; SQLite: the reads in one read transaction).  The callbacks of
+ * trip where the backend can (PostgreSQL: one statement taking the n
+ * requests as arrays; SQLite: the reads in one read transaction).  The callbacks of
  * q[i] run in order, query by query, after the database answered: they
  * may not call the store meanwhile.  Returns 0 when every read went
  * through, else the first r[i] that failed. */
