@@ -7,7 +7,9 @@
  * deployments (half for single devices, half for collections, a few for
  * unknown machines), loaded in one transaction; then times N random
  * decisions (default 20,000) without the cache and with a warm cache, and
- * prints median and p99 of each. */
+ * prints median and p99 of each; uncached decisions also in batches of 32
+ * and 64 (decide_batch(), as the DHCP responder's worker; BENCH_BATCH=0
+ * skips them). */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -239,6 +241,103 @@ static void run_parallel(struct decider *d, long n, unsigned threads)
 	printf("%-36s %u threads (as many as the store serves at once)\n", "", threads);
 }
 
+/* Uncached decisions in batches of `batch`, as the DHCP responder's
+ * worker makes them (decide_batch(): one read for the batch, writes
+ * queued), from `threads` threads at once: per decision, the batch's time
+ * over its size (median, p99), and decisions per second overall. */
+struct bat {
+	struct decider *d;
+	long n;
+	size_t batch;
+	uint64_t seed;
+	uint64_t *lat; /* per batch: its time / batch */
+	long batches;
+	int failed;
+};
+
+static void *bat_run(void *p)
+{
+	struct bat *a = p;
+	uint64_t x = a->seed;
+	struct pxe_facts *f = calloc(a->batch, sizeof(*f));
+	struct decision *dec = calloc(a->batch, sizeof(*dec));
+	const struct pxe_facts **fp = calloc(a->batch, sizeof(*fp));
+	struct decision **dp = calloc(a->batch, sizeof(*dp));
+	if (!f || !dec || !fp || !dp) {
+		a->failed++;
+		goto out;
+	}
+	for (long done = 0; done + (long)a->batch <= a->n; done += (long)a->batch) {
+		for (size_t i = 0; i < a->batch; i++) {
+			f[i] = (struct pxe_facts){ .has_arch = true, .arch = 7,
+						   .arch_class = PXE_ARCH_UEFI_X64,
+						   .ifname = "br0", .has_guid = true, .secs = 4 };
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			uint32_t dev = (uint32_t)((x >> 33) % DEVICES);
+			dev_mac(dev, f[i].mac);
+			dev_guid(dev, f[i].guid);
+			if ((x >> 20) % 50 == 0) {
+				f[i].mac[2] = 0x01; /* unknown */
+				f[i].has_guid = false;
+			}
+			fp[i] = &f[i];
+			dp[i] = &dec[i];
+		}
+		uint64_t t0 = now_us();
+		decide_batch(a->d, fp, dp, a->batch);
+		a->lat[a->batches++] = (now_us() - t0) / a->batch;
+		for (size_t i = 0; i < a->batch; i++) {
+			if (!strncmp(dec[i].reason, "not serviced: store error", 25))
+				a->failed++;
+			decide_record(a->d, &f[i], &dec[i]);
+		}
+		if (a->batches % (QUEUED_FLUSH / (long)a->batch + 1) == 0)
+			decider_events_flush(a->d);
+	}
+	decider_events_flush(a->d);
+out:
+	free(f);
+	free(dec);
+	free(fp);
+	free(dp);
+	return NULL;
+}
+
+static void run_batched(struct decider *d, long n, size_t batch, unsigned threads)
+{
+	pthread_t th[16];
+	struct bat a[16];
+	uint64_t *lat = calloc((size_t)n / batch + threads, sizeof(*lat));
+	long nb = 0, done = 0;
+	int failed = 0;
+	char what[64];
+	if (!lat)
+		return;
+	uint64_t t0 = now_us();
+	for (unsigned i = 0; i < threads; i++) {
+		a[i] = (struct bat){ .d = d, .n = n / threads, .batch = batch, .seed = 7654321 + i,
+				     .lat = lat + nb };
+		nb += a[i].n / (long)batch;
+	}
+	for (unsigned i = 0; i < threads; i++)
+		pthread_create(&th[i], NULL, bat_run, &a[i]);
+	for (unsigned i = 0; i < threads; i++) {
+		pthread_join(th[i], NULL);
+		failed += a[i].failed;
+		done += a[i].batches * (long)batch;
+	}
+	double s = (double)(now_us() - t0) / 1e6;
+	nb = done / (long)batch;
+	qsort(lat, (size_t)nb, sizeof(*lat), cmp_u64);
+	snprintf(what, sizeof(what), "uncached, batches of %zu, %u thread%s:", batch, threads,
+		 threads > 1 ? "s" : "");
+	printf("%-36s %ld decisions in %.2f s: %.0f decisions/s; per decision median %llu us, "
+	       "p99 %llu us%s\n", what, done, s, (double)done / s,
+	       (unsigned long long)lat[nb / 2], (unsigned long long)lat[nb * 99 / 100],
+	       failed ? " (some failed)" : "");
+	free(lat);
+}
+
 /* Cross-server invalidation: a change through one handle, then the time
  * until a second handle (another server) reports the new generation --
  * from then on its cache answers nothing older.  Median and p99 of n. */
@@ -354,6 +453,14 @@ int main(int argc, char **argv)
 	run_parallel(d, n, store_parallel(s) > 1 ? store_parallel(s) : 1);
 	queued = false;
 	decider_events_flush(d);
+	/* The DHCP responder's worker: decide_batch() (BENCH_BATCH=0: skip). */
+	if (!getenv("BENCH_BATCH") || strcmp(getenv("BENCH_BATCH"), "0")) {
+		unsigned par = store_parallel(s) > 1 ? store_parallel(s) : 1;
+		run_batched(d, n, 32, 1);
+		run_batched(d, n, 64, 1);
+		if (par > 1)
+			run_batched(d, n, 64, par);
+	}
 	decider_set_event_flush_inline(d, true);
 
 	/* Warm: the same n clients asked twice, as DHCP DISCOVER then

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Decisions on SQLite against PostgreSQL at fleet scale (bench_decide:
 # 100,000 devices, 1,000 collections, 10,000 deployments): uncached on one
-# thread and on as many threads as the store serves at once, cached, and
+# thread and on as many threads as the store serves at once, in DHCP
+# batches of 32 and 64 (decide_batch()), cached, and
 # the cross-server invalidation delay (a change through one handle until a
 # second handle, as another server would, sees it).  PostgreSQL is a
 # throw-away cluster on a Unix socket (tests/pg.sh), run as nobody.

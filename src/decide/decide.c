@@ -186,81 +186,125 @@ static void rec_set(struct decision *out, bool own_event, bool committed, bool f
 	out->repeated = false;
 }
 
-/* Steps 1-3.  batch: inside decide_batch()'s read snapshot, where nothing
- * may be written: last-seen times are only queued, and so will the
- * event be. */
-static int decide_run(struct decider *d, const struct pxe_facts *f, bool commit,
-		      enum decide_choice choice, bool batch, struct decision *out)
-{
-	const struct pxed_conf *conf = d->conf;
-	struct decide_todo todo = { 0 };
-	bool use_cache = conf->cache_expire > 0, recorded = false, inline_io;
-	uint64_t gen = 0, sgen;
-	int64_t now, t, seen_id = 0;
-	int arch = f->has_arch ? f->arch : -1;
-	int r = 0, w;
+/* One decision's steps 1-3, in three parts around the rules' read of the
+ * store, so that decide_batch() can read for many at once.  batch: inside
+ * decide_batch(), where nothing may be written: last-seen times are only
+ * queued, and so will the event be. */
+struct run {
+	bool commit, batch, use_cache, inline_io, recorded;
+	uint64_t gen, sgen;
+	int64_t now, t, seen_id;
+	int arch;
+	int r;
+	struct decide_todo todo;
+};
 
+/* Steps 1 and 2.  True when the settings or the cache answered (*out
+ * filled): then d->lock is held for run_end().  False: the rules must
+ * read the store (st->now is their clock); the lock is not held. */
+static bool run_begin(struct decider *d, const struct pxe_facts *f, bool commit, bool batch,
+		      struct run *st, struct decision *out)
+{
+	memset(st, 0, sizeof(*st));
+	st->commit = commit;
+	st->batch = batch;
+	st->use_cache = d->conf->cache_expire > 0;
+	st->arch = f->has_arch ? f->arch : -1;
 	/* Read before computing: a change that lands while the rules run
 	 * makes the entry stale at once rather than hiding behind it. */
-	if (use_cache)
-		gen = store_generation(d->store);
+	if (st->use_cache)
+		st->gen = store_generation(d->store);
 
 	pthread_mutex_lock(&d->lock);
-	now = d->clock(d->clock_ctx);
-	t = now / 1000;
-	inline_io = d->flush_inline && !batch;
-	if (settings_rules(d, f, now, true, out))
-		goto decided;
-	sgen = d->settings_gen;
+	st->now = d->clock(d->clock_ctx);
+	st->t = st->now / 1000;
+	st->inline_io = d->flush_inline && !batch;
+	if (settings_rules(d, f, st->now, true, out))
+		return true;
+	st->sgen = d->settings_gen;
 	/* commit = true never takes the cache: that answer is being handed
 	 * out now and must record the hand-out (and discover an unknown
 	 * machine) from a fresh read of the store. */
-	if (use_cache && commit)
+	if (st->use_cache && commit)
 		d->stats.misses++;
-	else if (use_cache && cache_lookup(d, f, gen, now, CACHE_SETTLE, out, &seen_id))
-		goto decided;
+	else if (st->use_cache && cache_lookup(d, f, st->gen, st->now, CACHE_SETTLE, out,
+					       &st->seen_id))
+		return true;
 	pthread_mutex_unlock(&d->lock);
+	return false;
+}
 
-	r = decide_rules(d, f, now, out, &todo);
-	if (r == 0 && commit && (todo.handout || todo.discover)) {
-		r = commit_record(d, f, &todo, out, t);
-		recorded = true;
+/* Step 3 after the rules answered (st->r their return): the hand-out or
+ * discovery of a committing answer, the last-seen time, the cache.
+ * Returns with d->lock held for run_end(). */
+static void run_rules_done(struct decider *d, const struct pxe_facts *f, struct run *st,
+			   struct decision *out)
+{
+	struct decide_todo *todo = &st->todo;
+	int w;
+
+	if (st->r == 0 && st->commit && (todo->handout || todo->discover)) {
+		st->r = commit_record(d, f, todo, out, st->t);
+		st->recorded = true;
 	}
-	if (todo.dev.id && seen_due(todo.dev.last_seen, todo.dev.arch, arch, t)) {
-		if (inline_io) {
-			w = store_device_seen(d->store, todo.dev.id, arch, t);
+	if (todo->dev.id && seen_due(todo->dev.last_seen, todo->dev.arch, st->arch, st->t)) {
+		if (st->inline_io) {
+			w = store_device_seen(d->store, todo->dev.id, st->arch, st->t);
 			if (w < 0)
 				log_warn("decide", "device '%s': could not record last seen: %s",
-					 todo.dev.name, store_last_error(d->store));
+					 todo->dev.name, store_last_error(d->store));
 		} else {
-			seen_id = todo.dev.id; /* queued below */
+			st->seen_id = todo->dev.id; /* queued in run_end() */
 		}
-		todo.dev.last_seen = t;
-		if (arch >= 0)
-			todo.dev.arch = arch;
+		todo->dev.last_seen = st->t;
+		if (st->arch >= 0)
+			todo->dev.arch = st->arch;
 	}
 
 	pthread_mutex_lock(&d->lock);
 	/* A recorded hand-out bumped the generation: the answer just given is
 	 * already stale, so it is not cached.  Store errors are not cached. */
-	if (r == 0 && use_cache && !recorded)
-		cache_keep(d, f, gen, sgen, now, &todo, out);
-decided:
+	if (st->r == 0 && st->use_cache && !st->recorded)
+		cache_keep(d, f, st->gen, st->sgen, st->now, todo, out);
+}
+
+/* The decision's event-to-be and its last-seen time.  Called with
+ * d->lock held; releases it. */
+static int run_end(struct decider *d, struct run *st, enum decide_choice choice,
+		   struct decision *out)
+{
+	int64_t seen_id = st->seen_id;
+	int w;
+
 	if (choice != DECIDE_CHOICE_NONE)
 		choice_apply(out, choice);
-	rec_set(out, commit || choice != DECIDE_CHOICE_NONE, commit, inline_io, now, gen);
-	if (seen_id && !inline_io) {
-		seen_push(d, seen_id, arch, t);
+	rec_set(out, st->commit || choice != DECIDE_CHOICE_NONE, st->commit, st->inline_io,
+		st->now, st->gen);
+	if (seen_id && !st->inline_io) {
+		seen_push(d, seen_id, st->arch, st->t);
 		seen_id = 0;
 	}
 	pthread_mutex_unlock(&d->lock);
 	if (seen_id) {
-		w = store_device_seen(d->store, seen_id, arch, t);
+		w = store_device_seen(d->store, seen_id, st->arch, st->t);
 		if (w < 0)
 			log_warn("decide", "device %lld: could not record last seen: %s",
 				 (long long)seen_id, store_last_error(d->store));
 	}
-	return r;
+	return st->r;
+}
+
+/* Steps 1-3 for one request. */
+static int decide_run(struct decider *d, const struct pxe_facts *f, bool commit,
+		      enum decide_choice choice, bool batch, struct decision *out)
+{
+	struct run st;
+
+	if (!run_begin(d, f, commit, batch, &st, out)) {
+		st.r = decide_rules(d, f, st.now, out, &st.todo);
+		run_rules_done(d, f, &st, out);
+	}
+	return run_end(d, &st, choice, out);
 }
 
 int decide_open(struct decider *d, const struct pxe_facts *f, bool commit,
@@ -286,17 +330,88 @@ int decide_choice(struct decider *d, const struct pxe_facts *f, enum decide_choi
 	return r;
 }
 
+/* decide_batch()'s bookkeeping for one request. */
+struct batch_item {
+	struct run st;
+	bool later;  /* decided after the others (same MAC as one read) */
+};
+
+/* The requests the settings or the cache cannot answer have their reads
+ * made together (store_decide_read_batch(): one round trip on a database
+ * server), then each runs its rules on its rows.  A request whose MAC is
+ * already being read for is decided after the others, as in a loop of
+ * decide_run(): the cache then answers it as it would have. */
+static int batch_run(struct decider *d, const struct pxe_facts *const f[],
+		     struct decision *const out[], size_t n)
+{
+	struct batch_item *it = calloc(n, sizeof(*it));
+	const struct pxe_facts **rf = calloc(n, sizeof(*rf));
+	struct decision **rout = calloc(n, sizeof(*rout));
+	struct decide_todo **rtodo = calloc(n, sizeof(*rtodo));
+	int64_t *rnow = calloc(n, sizeof(*rnow));
+	int *rr = calloc(n, sizeof(*rr));
+	size_t *ri = calloc(n, sizeof(*ri));
+	size_t m = 0;
+	int ret = -ENOMEM;
+
+	if (!it || !rf || !rout || !rtodo || !rnow || !rr || !ri)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		bool same = false;
+		for (size_t k = 0; k < m && d->conf->cache_expire > 0 && !same; k++)
+			same = !memcmp(f[ri[k]]->mac, f[i]->mac, MAC_LEN);
+		if (same) {
+			it[i].later = true;
+			continue;
+		}
+		if (run_begin(d, f[i], false, true, &it[i].st, out[i])) {
+			run_end(d, &it[i].st, DECIDE_CHOICE_NONE, out[i]);
+			continue;
+		}
+		ri[m] = i;
+		rf[m] = f[i];
+		rout[m] = out[i];
+		rtodo[m] = &it[i].st.todo;
+		rnow[m] = it[i].st.now;
+		m++;
+	}
+	if (m)
+		decide_rules_batch(d, rf, rnow, rout, rtodo, rr, m);
+	for (size_t k = 0; k < m; k++) {
+		struct run *st = &it[ri[k]].st;
+		st->r = rr[k];
+		run_rules_done(d, f[ri[k]], st, out[ri[k]]);
+		run_end(d, st, DECIDE_CHOICE_NONE, out[ri[k]]);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (it[i].later)
+			decide_run(d, f[i], false, DECIDE_CHOICE_NONE, true, out[i]);
+	ret = 0;
+out:
+	free(it);
+	free(rf);
+	free(rout);
+	free(rtodo);
+	free(rnow);
+	free(rr);
+	free(ri);
+	return ret;
+}
+
 void decide_batch(struct decider *d, const struct pxe_facts *const f[], struct decision *const out[],
 		  size_t n)
 {
-	/* Without the snapshot (the store failed to open one) each decision
-	 * still reads the store on its own; a failed read is its IGNORE.  One
-	 * decision needs none: its read is one store_decide_read(), and on a
-	 * database server the snapshot's BEGIN and ROLLBACK would be two
-	 * round trips more than that read. */
-	int r = n > 1 ? store_read_begin(d->store) : -1;
-	for (size_t i = 0; i < n; i++)
-		decide_run(d, f[i], false, DECIDE_CHOICE_NONE, true, out[i]);
+	/* Where the store reads a batch in one round trip without a snapshot
+	 * (PostgreSQL), a snapshot's BEGIN and ROLLBACK would be two more.
+	 * Elsewhere (SQLite) the snapshot makes the batch take the store's
+	 * locks once.  Without it (the store failed to open one) each
+	 * decision still reads; a failed read is its IGNORE.  One decision
+	 * reads as decide_open() does. */
+	bool native = store_decide_batch_native(d->store);
+	int r = n > 1 && !native ? store_read_begin(d->store) : -1;
+	if (n < 2 || batch_run(d, f, out, n) < 0)
+		for (size_t i = 0; i < n; i++)
+			decide_run(d, f[i], false, DECIDE_CHOICE_NONE, true, out[i]);
 	if (r == 0)
 		store_read_end(d->store);
 }

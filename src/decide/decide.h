@@ -98,10 +98,13 @@ struct decider; /* owned by the decide module; see decide_int.h */
  * (then *out is an IGNORE with the reason).  Records the event. */
 int decide(struct decider *d, const struct pxe_facts *f, bool commit, struct decision *out);
 
-/* decide_open(f[i], commit = false, out[i]) for n requests, all read from one
- * snapshot of the store in one read transaction (store_read_begin()), so a
- * storm of cold requests costs the store's locking once per batch, not
- * once per query; a batch of one reads as decide_open() does, without one.
+/* decide_open(f[i], commit = false, out[i]) for n requests, the same
+ * answers: the store is read once for all that the settings and the cache
+ * do not answer (store_decide_read_batch(): on SQLite in one read
+ * transaction, so a storm of cold requests costs the store's locking once
+ * per batch, not once per query; on PostgreSQL in one round trip), then
+ * each one's rules run on its rows.  A batch of one reads as decide_open()
+ * does.
  * Nothing is written meanwhile: last-seen times are queued for
  * decider_maintain() whatever decider_set_event_flush_inline() says, and
  * decide_record() of these decisions only queues their events.  What the

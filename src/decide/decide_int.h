@@ -116,6 +116,12 @@ bool settings_rules(struct decider *d, const struct pxe_facts *f, int64_t now, b
  * lock. */
 int decide_rules(struct decider *d, const struct pxe_facts *f, int64_t now_ms,
 		 struct decision *out, struct decide_todo *todo);
+/* decide_rules(f[i], now_ms[i], out[i], todo[i]) for n requests, r[i] its
+ * return, their reads in one store_decide_read_batch().  Without the
+ * lock. */
+void decide_rules_batch(struct decider *d, const struct pxe_facts *const f[],
+			const int64_t now_ms[], struct decision *const out[],
+			struct decide_todo *const todo[], int r[], size_t n);
 /* Record what committing *out means (hand-out, discovered machine); on
  * failure *out becomes an IGNORE.  Without the lock. */
 int commit_record(struct decider *d, const struct pxe_facts *f, struct decide_todo *todo,

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -279,9 +280,40 @@ static void target_words(const struct store_deployment *dep, const char *device,
 		snprintf(buf, len, "device '%.64s'", device);
 }
 
+/* One decision's rules, around its read: rules_start() says what to read,
+ * the store hands the rows to rules_choose() / rules_each(), and
+ * rules_finish() makes the answer of what they kept. */
+struct rules_job {
+	struct decider *d;
+	const struct pxe_facts *f;
+	struct decide_todo *todo;
+	struct pick p;
+	struct rules_read rr;
+	char mac_owner[64];
+};
+
+static void rules_start(struct rules_job *j, struct decider *d, const struct pxe_facts *f,
+			int64_t now_ms, struct decide_todo *todo, struct store_decide_query *q)
+{
+	int arch_class = f->has_arch ? (int)f->arch_class : -1;
+
+	memset(j, 0, sizeof(*j));
+	memset(todo, 0, sizeof(*todo));
+	j->d = d;
+	j->f = f;
+	j->todo = todo;
+	j->p = (struct pick){ .now_s = now_ms / 1000, .arch_class = arch_class };
+	j->rr = (struct rules_read){ .d = d, .f = f, .arch_class = arch_class, .dev = &todo->dev,
+				     .mac_owner = j->mac_owner, .found = -EAGAIN, .p = &j->p };
+	*q = (struct store_decide_query){ .mac = f->mac, .guid = client_guid(f),
+					  .arch_class = arch_class, .choose = rules_choose,
+					  .each = rules_each, .ctx = &j->rr };
+}
+
 /* The rules after the settings: identity, then the deployments.  Reads
  * only; fills *out and *todo.  Returns 0 or a negative errno from the
- * store (then *out is an IGNORE naming the error).
+ * store (then *out is an IGNORE naming the error); r is the read's
+ * return.
  *
  * Among the deployments that apply (store_deployments_applicable(), in
  * order: required before available, then newest), the first required one
@@ -289,32 +321,24 @@ static void target_words(const struct store_deployment *dep, const char *device,
  * required one was handed out, LOCAL saying when; else LOCAL.  A required
  * deployment already handed out never hides another that applies: a new
  * required deployment runs at the next boot. */
-int decide_rules(struct decider *d, const struct pxe_facts *f, int64_t now_ms,
-		 struct decision *out, struct decide_todo *todo)
+static int rules_finish(struct rules_job *j, int r, struct decision *out)
 {
+	struct decider *d = j->d;
+	const struct pxe_facts *f = j->f;
+	struct decide_todo *todo = j->todo;
 	const struct pxed_conf *conf = d->conf;
-	struct pick p = { .now_s = now_ms / 1000,
-			  .arch_class = f->has_arch ? (int)f->arch_class : -1 };
+	const struct pick *p = &j->p;
 	const struct store_deployment *win;
 	struct store_image im;
-	char mac_owner[64], target[160];
-	int arch_class = f->has_arch ? (int)f->arch_class : -1;
+	const char *mac_owner = j->mac_owner;
+	char target[160];
 	const char *arch_words = f->has_arch ? vocab_arch_name(f->arch_class) : "not sent";
-	int r;
 
-	memset(todo, 0, sizeof(*todo));
-	mac_owner[0] = '\0';
-	struct rules_read rr = { .d = d, .f = f, .arch_class = arch_class, .dev = &todo->dev,
-				 .mac_owner = mac_owner, .found = -EAGAIN, .p = &p };
-	struct store_decide_query q = { .mac = f->mac, .guid = client_guid(f),
-					.arch_class = arch_class, .choose = rules_choose,
-					.each = rules_each, .ctx = &rr };
-	r = store_decide_read(d->store, &q);
-	if (r < 0 || rr.found == -EAGAIN) {
+	if (r < 0 || j->rr.found == -EAGAIN) {
 		memset(&todo->dev, 0, sizeof(todo->dev));
 		return store_failed(d, out, r < 0 ? r : -EIO, "");
 	}
-	if (rr.found == -ENOENT) {
+	if (j->rr.found == -ENOENT) {
 		if (!conf->support_unknown) {
 			decision_reset(out, DECISION_IGNORE);
 			reason_set(out, "not serviced: unknown machine and SupportUnknownMachines is off");
@@ -329,17 +353,17 @@ int decide_rules(struct decider *d, const struct pxe_facts *f, int64_t now_ms,
 			return 0;
 		}
 	}
-	todo->edge_s = p.edge_s;
+	todo->edge_s = p->edge_s;
 
 	decision_reset(out, DECISION_LOCAL);
 	out->device_id = todo->dev.id;
 	snprintf(out->device_name, sizeof(out->device_name), "%s", todo->dev.name);
-	win = p.has_req ? &p.req : p.has_avail ? &p.avail : p.has_done ? &p.done : NULL;
-	if (!win && p.has_mismatch) {
+	win = p->has_req ? &p->req : p->has_avail ? &p->avail : p->has_done ? &p->done : NULL;
+	if (!win && p->has_mismatch) {
 		reason_set(out, "%s, no deployment for its architecture %s: deployment '%s' "
 				"(image '%s') is for %s", todo->dev.id ? "known device" : "unknown machine",
-			   arch_words, p.mismatch.name, p.mismatch.image_name,
-			   p.mismatch.image_arch[0] ? p.mismatch.image_arch : "x86");
+			   arch_words, p->mismatch.name, p->mismatch.image_name,
+			   p->mismatch.image_arch[0] ? p->mismatch.image_arch : "x86");
 		return 0;
 	}
 	if (!win) {
@@ -356,7 +380,7 @@ int decide_rules(struct decider *d, const struct pxe_facts *f, int64_t now_ms,
 	snprintf(out->deployment_name, sizeof(out->deployment_name), "%s", win->name);
 	snprintf(out->image_name, sizeof(out->image_name), "%s", win->image_name);
 
-	if (win == &p.done) {
+	if (win == &p->done) {
 		/* The machine already got it: a reboot during the install must
 		 * not start it again (docs/pxed.8.md, DECISIONS). */
 		char at[32];
@@ -366,10 +390,10 @@ int decide_rules(struct decider *d, const struct pxe_facts *f, int64_t now_ms,
 		return 0;
 	}
 
-	if (win == &p.req && p.has_req_im)
-		im = p.req_im;
-	else if (win == &p.avail && p.has_avail_im)
-		im = p.avail_im;
+	if (win == &p->req && p->has_req_im)
+		im = p->req_im;
+	else if (win == &p->avail && p->has_avail_im)
+		im = p->avail_im;
 	else if ((r = store_image_by_id(d->store, win->image_id, &im)) < 0)
 		return store_failed(d, out, r, "");
 	out->outcome = DECISION_BOOT;
@@ -389,6 +413,38 @@ int decide_rules(struct decider *d, const struct pxe_facts *f, int64_t now_ms,
 				"key press", win->name, im.name, target);
 	}
 	return 0;
+}
+
+int decide_rules(struct decider *d, const struct pxe_facts *f, int64_t now_ms,
+		 struct decision *out, struct decide_todo *todo)
+{
+	struct rules_job j;
+	struct store_decide_query q;
+
+	rules_start(&j, d, f, now_ms, todo, &q);
+	return rules_finish(&j, store_decide_read(d->store, &q), out);
+}
+
+void decide_rules_batch(struct decider *d, const struct pxe_facts *const f[],
+			const int64_t now_ms[], struct decision *const out[],
+			struct decide_todo *const todo[], int r[], size_t n)
+{
+	struct rules_job *j = calloc(n, sizeof(*j));
+	struct store_decide_query *q = calloc(n, sizeof(*q));
+
+	if (!j || !q) {
+		/* Each reads on its own, as without a batch. */
+		for (size_t i = 0; i < n; i++)
+			r[i] = decide_rules(d, f[i], now_ms[i], out[i], todo[i]);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			rules_start(&j[i], d, f[i], now_ms[i], todo[i], &q[i]);
+		store_decide_read_batch(d->store, q, r, n);
+		for (size_t i = 0; i < n; i++)
+			r[i] = rules_finish(&j[i], r[i], out[i]);
+	}
+	free(j);
+	free(q);
 }
 
 /* UnknownMachinesPerMinute: each unknown machine that commits becomes a

@@ -13,10 +13,11 @@
  *      decide_cached() on the loop; when the cache cannot answer, the
  *      request is copied and queued (at most DHCPMaxPending), and the
  *      queue goes to the worker in batches: decide_batch() decides up to
- *      DHCP_BATCH_MAX requests on one read snapshot of the database, so a
+ *      DHCP_BATCH_MAX requests with one read of the database, so a
  *      slow or locked database never holds up other clients or TFTP, and a
- *      storm of cold requests pays the database's locking and the thread
- *      hand-off once per batch, not per request;
+ *      storm of cold requests pays the database's locking (SQLite) or
+ *      round trip (PostgreSQL) and the thread hand-off once per batch,
+ *      not per request;
  *   6. boot file (no boot program, the GRUB rules: the decider's
  *      overrides), the decision's one event (decide_record(), with what
  *      the client gets), one decision log line, and unless "not serviced": build

@@ -436,6 +436,33 @@ int store_decide_read(struct store *s, const struct store_decide_query *q)
 	return r < 0 ? r : 0;
 }
 
+int store_decide_read_batch(struct store *s, const struct store_decide_query q[], int r[],
+			    size_t n)
+{
+	int first = 0, snap;
+
+	if (s->ops->decide_read_batch) {
+		for (size_t i = 0; i < n; i++)
+			r[i] = 0;
+		return s->ops->decide_read_batch(s->impl, q, r, n);
+	}
+	/* One read transaction for all (each read nests in it). */
+	snap = n > 1 ? s->ops->read_begin(s->impl) : -1;
+	for (size_t i = 0; i < n; i++) {
+		r[i] = store_decide_read(s, &q[i]);
+		if (r[i] < 0 && !first)
+			first = r[i];
+	}
+	if (snap == 0)
+		s->ops->read_end(s->impl);
+	return first;
+}
+
+bool store_decide_batch_native(const struct store *s)
+{
+	return s->ops->decide_read_batch != NULL;
+}
+
 int store_device_collections(struct store *s, int64_t device_id,
 			     int (*cb)(void *ctx, const struct store_collection *c), void *ctx)
 {

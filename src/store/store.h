@@ -256,6 +256,17 @@ struct store_decide_query {
 };
 /* 0 or a database error. */
 int store_decide_read(struct store *s, const struct store_decide_query *q);
+/* store_decide_read(q[i]) for n queries, r[i] its return, in one round
+ * trip where the backend can (PostgreSQL: one statement taking the n
+ * requests as arrays; SQLite: the reads in one read transaction).  The callbacks of
+ * q[i] run in order, query by query, after the database answered: they
+ * may not call the store meanwhile.  Returns 0 when every read went
+ * through, else the first r[i] that failed. */
+int store_decide_read_batch(struct store *s, const struct store_decide_query q[], int r[],
+			    size_t n);
+/* Whether store_decide_read_batch() reads in one round trip without a read
+ * snapshot around it (store_read_begin() would add two). */
+bool store_decide_batch_native(const struct store *s);
 /* Change the availability window (unix seconds, 0 = none). */
 int store_deployment_set_window(struct store *s, const char *name, int64_t available_from,
 				int64_t expires);

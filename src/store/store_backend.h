@@ -111,6 +111,9 @@ struct store_ops {
 	/* NULL: store.c makes it of device_by_mac_guid and
 	 * deployments_applicable. */
 	int (*decide_read)(struct store_impl *s, const struct store_decide_query *q);
+	/* NULL: store.c loops decide_read in one read transaction. */
+	int (*decide_read_batch)(struct store_impl *s, const struct store_decide_query q[],
+				 int r[], size_t n);
 };
 
 extern const struct store_ops store_sqlite_ops;

@@ -215,6 +215,7 @@ enum stmt_id {
 	ST_DEPLOYMENT_DELETE,
 	ST_DEPLOYMENTS_APPLICABLE,
 	ST_DECIDE_READ,
+	ST_DECIDE_READ_MANY,
 	ST_DEVICE_BY_MAC_GUID,
 	ST_DEPLOYMENT_SET_WINDOW,
 	ST_HANDOUT_RECORD,
@@ -318,6 +319,35 @@ static const char *const stmt_sql[ST__COUNT] = {
 	" LEFT JOIN collections c ON c.id = d.collection_id"
 	" LEFT JOIN pxe_history h ON h.device_id = k.id AND h.deployment_id = d.id"
 	" ORDER BY k.id, d.purpose DESC, d.created DESC, d.id DESC",
+	/* ST_DECIDE_READ for many requests in one statement
+	 * (store_decide_read_batch()): the requests' MACs ($1), GUIDs ($2)
+	 * and arch classes ($3) as arrays, numbered from 1 by their
+	 * position; the same columns, then that number (32), and the rows
+	 * of each request together, in its order. */
+	[ST_DECIDE_READ_MANY] = "WITH r AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[])"
+	" WITH ORDINALITY AS r(mac, guid, arch, n)),"
+	" k AS (SELECT r.n, r.arch AS want_arch, dv.id, dv.name, dv.mac, dv.guid, dv.arch,"
+	" dv.last_seen, dv.created, dv.discovered,"
+	" (CASE WHEN dv.mac = r.mac THEN 1 ELSE 0 END) + (CASE WHEN dv.guid = r.guid THEN 2 ELSE 0 END) AS holds"
+	" FROM r JOIN devices dv ON dv.mac = r.mac OR dv.guid = r.guid"
+	" UNION ALL SELECT r.n, r.arch, 0, NULL, NULL, NULL, -1, 0, 0, 0, 0 FROM r) "
+	DEPLOYMENT_COLS ", COALESCE(h.handed_out_at, 0), COALESCE(i.arch, ''), k.id,"
+	" COALESCE(i.kernel, ''), COALESCE(i.initrd, ''), COALESCE(i.cmdline, ''),"
+	" COALESCE(i.nbp, ''), COALESCE(i.created, 0), COALESCE(i.loader, ''),"
+	" k.id, k.name, k.mac, k.guid, k.arch, k.last_seen, k.created, k.discovered, k.holds, k.n"
+	" FROM k LEFT JOIN LATERAL ("
+	"  SELECT id FROM deployments WHERE device_id = k.id"
+	"  UNION SELECT x.id FROM collection_members m"
+	"   JOIN deployments x ON x.collection_id = m.collection_id WHERE m.device_id = k.id"
+	"  UNION SELECT id FROM deployments WHERE unknown_arch = k.want_arch"
+	"   AND (k.id = 0 OR k.discovered = 1)"
+	" ) a ON true"
+	" LEFT JOIN deployments d ON d.id = a.id AND d.enabled = 1"
+	" LEFT JOIN images i ON i.id = d.image_id"
+	" LEFT JOIN devices v ON v.id = d.device_id"
+	" LEFT JOIN collections c ON c.id = d.collection_id"
+	" LEFT JOIN pxe_history h ON h.device_id = k.id AND h.deployment_id = d.id"
+	" ORDER BY k.n, k.id, d.purpose DESC, d.created DESC, d.id DESC",
 	[ST_DEVICE_BY_MAC_GUID] = "SELECT " DEVICE_COLS " FROM devices WHERE mac = $1"
 	" UNION ALL SELECT " DEVICE_COLS " FROM devices WHERE guid = $2",
 	[ST_DEPLOYMENT_SET_WINDOW] = "UPDATE deployments SET available_from = $2, expires = $3"
@@ -2189,35 +2219,19 @@ static int pg_device_by_mac_guid(struct store_impl *s, const uint8_t mac[MAC_LEN
 	return 0;
 }
 
-/* ST_DECIDE_READ: the candidates' device rows to choose(), then the
- * chosen one's deployment rows, with their images, to each(). */
-static int pg_decide_read(struct store_impl *s, const struct store_decide_query *q)
+/* ST_DECIDE_READ's rows in res from row `from` up to `to`, to q's
+ * choose() and each(). */
+static void decide_rows(struct store_impl *s, const struct store_decide_query *q,
+			const PGresult *res, int from, int to)
 {
-	char m[MAC_STR_LEN], g[GUID_STR_LEN];
 	struct store_device by_mac, by_guid, dev;
 	struct store_deployment dep;
 	struct store_image im;
-	struct params p = { 0 };
-	struct pg_conn *pc;
-	PGresult *res;
 	int64_t want;
-	int rm = -ENOENT, rg = -ENOENT, n, r;
+	int rm = -ENOENT, rg = -ENOENT;
 
-	mac_format(q->mac, m);
-	if (q->guid)
-		guid_format(q->guid, g);
-	p_text(&p, m);
-	p_text(&p, q->guid ? g : NULL);
-	p_int(&p, q->arch_class);
-	if ((r = call_begin(s, &pc)) < 0)
-		return r;
-	r = st_run(s, pc, ST_DECIDE_READ, &p, &res, "read for a decision");
-	conn_give(s, pc);
-	if (r < 0)
-		return r;
-	n = PQntuples(res);
-	atomic_fetch_add(&s->rows_read, (uint64_t)n);
-	for (int i = 0; i < n; i++) {
+	atomic_fetch_add(&s->rows_read, (uint64_t)(to - from));
+	for (int i = from; i < to; i++) {
 		int64_t holds = g_int(res, i, 31);
 		if (!holds)
 			continue;
@@ -2232,7 +2246,7 @@ static int pg_decide_read(struct store_impl *s, const struct store_decide_query 
 		}
 	}
 	want = q->choose(q->ctx, &by_mac, rm, &by_guid, rg);
-	for (int i = 0; want >= 0 && i < n; i++) {
+	for (int i = from; want >= 0 && i < to; i++) {
 		if (g_int(res, i, 16) != want || PQgetisnull(res, i, 0))
 			continue;
 		applicable_read(res, i, &dep);
@@ -2249,8 +2263,141 @@ static int pg_decide_read(struct store_impl *s, const struct store_decide_query 
 		if (q->each(q->ctx, &dep, &im))
 			break;
 	}
+}
+
+/* The parameters of ST_DECIDE_READ for q. */
+static void decide_params(const struct store_decide_query *q, struct params *p,
+			  char m[MAC_STR_LEN], char g[GUID_STR_LEN])
+{
+	mac_format(q->mac, m);
+	if (q->guid)
+		guid_format(q->guid, g);
+	p_text(p, m);
+	p_text(p, q->guid ? g : NULL);
+	p_int(p, q->arch_class);
+}
+
+/* ST_DECIDE_READ: the candidates' device rows to choose(), then the
+ * chosen one's deployment rows, with their images, to each(). */
+static int pg_decide_read(struct store_impl *s, const struct store_decide_query *q)
+{
+	char m[MAC_STR_LEN], g[GUID_STR_LEN];
+	struct params p = { 0 };
+	struct pg_conn *pc;
+	PGresult *res;
+	int r;
+
+	decide_params(q, &p, m, g);
+	if ((r = call_begin(s, &pc)) < 0)
+		return r;
+	r = st_run(s, pc, ST_DECIDE_READ, &p, &res, "read for a decision");
+	conn_give(s, pc);
+	if (r < 0)
+		return r;
+	decide_rows(s, q, res, 0, PQntuples(res));
 	PQclear(res);
 	return 0;
+}
+
+/* A growing text buffer for an array parameter. */
+struct arr {
+	char *buf;
+	size_t len, cap;
+	bool oom;
+};
+
+/* Append v (NULL: SQL NULL) to the array literal being built in a. */
+static void arr_add(struct arr *a, const char *v)
+{
+	size_t need = (v ? strlen(v) : 4) + 4;
+	if (a->oom)
+		return;
+	if (a->len + need > a->cap) {
+		size_t cap = (a->len + need) * 2;
+		char *p = realloc(a->buf, cap);
+		if (!p) {
+			a->oom = true;
+			return;
+		}
+		a->buf = p;
+		a->cap = cap;
+	}
+	/* MACs, GUIDs and numbers hold no character that needs escaping. */
+	a->len += (size_t)snprintf(a->buf + a->len, a->cap - a->len, "%s%s%s%s",
+				   a->len ? "," : "{", v ? "\"" : "", v ? v : "NULL",
+				   v ? "\"" : "");
+}
+
+static void arr_end(struct arr *a)
+{
+	char *p;
+	if (a->oom)
+		return;
+	if (a->len + 2 > a->cap) {
+		p = realloc(a->buf, a->len + 2);
+		if (!p) {
+			a->oom = true;
+			return;
+		}
+		a->buf = p;
+		a->cap = a->len + 2;
+	}
+	a->buf[a->len++] = '}';
+	a->buf[a->len] = '\0';
+}
+
+/* A batch of decisions' reads in one round trip and one statement:
+ * ST_DECIDE_READ_MANY takes the requests as arrays and returns each
+ * one's rows together, numbered by its position, so the server pays a
+ * statement's fixed cost (its executor start, a snapshot) once per batch,
+ * not once per request -- which, more than the round trips, is what
+ * reading one at a time cost.  A failure fails every read of the batch. */
+static int pg_decide_read_batch(struct store_impl *s, const struct store_decide_query q[],
+				int rv[], size_t n)
+{
+	struct arr a[3] = { { 0 } };
+	char m[MAC_STR_LEN], g[GUID_STR_LEN], num[24];
+	struct params p = { 0 };
+	struct pg_conn *pc;
+	PGresult *res = NULL;
+	int r = 0, rows, row = 0;
+
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		mac_format(q[i].mac, m);
+		arr_add(&a[0], m);
+		if (q[i].guid)
+			guid_format(q[i].guid, g);
+		arr_add(&a[1], q[i].guid ? g : NULL);
+		snprintf(num, sizeof(num), "%d", q[i].arch_class);
+		arr_add(&a[2], num);
+	}
+	for (int k = 0; k < 3; k++) {
+		arr_end(&a[k]);
+		if (a[k].oom)
+			r = store_errorf(-ENOMEM, "read for %zu decisions: out of memory", n);
+		p_text(&p, a[k].buf);
+	}
+	if (r == 0 && (r = call_begin(s, &pc)) == 0) {
+		r = st_run(s, pc, ST_DECIDE_READ_MANY, &p, &res, "read for decisions");
+		conn_give(s, pc);
+	}
+	if (r == 0) {
+		rows = PQntuples(res);
+		for (size_t i = 0; i < n; i++) {
+			int from = row;
+			while (row < rows && g_int(res, row, 32) == (int64_t)i + 1)
+				row++;
+			decide_rows(s, &q[i], res, from, row);
+		}
+		PQclear(res);
+	}
+	for (size_t i = 0; i < n; i++)
+		rv[i] = r;
+	for (int k = 0; k < 3; k++)
+		free(a[k].buf);
+	return r;
 }
 
 /* One transaction, no bump (last seen decides nothing). */
@@ -2698,4 +2845,5 @@ const struct store_ops store_pg_ops = {
 	.row_counts = pg_row_counts,
 	.event_recent_device = pg_event_recent_device,
 	.decide_read = pg_decide_read,
+	.decide_read_batch = pg_decide_read_batch,
 };

@@ -125,6 +125,128 @@ static void test_known_by_guid(void **state)
 	assert_string_equal(d.device_name, "vm1");
 }
 
+#define NB 9
+static const char *GUID_B2 = "8a3c0f2e-1b2c-4d5e-8f90-0123456789cd";
+static const char *GUID_B3 = "8a3c0f2e-1b2c-4d5e-8f90-0123456789ef";
+
+/* decide_batch() reads for all its requests at once; each must get
+ * exactly what decide_open() gives it alone: a known device with a
+ * required deployment, one found by its GUID, a MAC/GUID conflict either
+ * way, an unknown machine with and without a deployment for its arch, one
+ * the settings answer (excluded interface), the same client twice (the
+ * second answered by the cache when it is on). */
+static void batch_requests(struct pxe_facts f[NB])
+{
+	static const uint8_t mac2[MAC_LEN] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x57 };
+	static const uint8_t mac3[MAC_LEN] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x58 };
+	for (int i = 0; i < NB; i++)
+		facts_for(&f[i], MAC1);
+	f[1].has_guid = true; /* vm1 by its GUID, on another NIC */
+	guid_parse(GUID1, f[1].guid);
+	memcpy(f[1].mac, mac3, MAC_LEN);
+	memcpy(f[2].mac, mac2, MAC_LEN); /* vm2's MAC, vm1's GUID: vm1 */
+	f[2].has_guid = true;
+	guid_parse(GUID1, f[2].guid);
+	memcpy(f[3].mac, MAC_UNKNOWN, MAC_LEN); /* unknown, uefi-x64: a deployment */
+	memcpy(f[4].mac, MAC_UNKNOWN, MAC_LEN); /* unknown, bios: none */
+	f[4].mac[5] ^= 1;
+	f[4].arch = 0;
+	f[4].arch_class = PXE_ARCH_BIOS;
+	snprintf(f[5].ifname, sizeof(f[5].ifname), "eth9"); /* BindPolicy */
+	memcpy(f[6].mac, mac2, MAC_LEN); /* vm2 plainly */
+	memcpy(f[8].mac, mac2, MAC_LEN); /* vm2's MAC, another real GUID: unknown */
+	f[8].has_guid = true;
+	guid_parse(GUID_B2, f[8].guid);
+}
+
+static void assert_same_decision(const struct decision *a, const struct decision *b)
+{
+	assert_int_equal(a->outcome, b->outcome);
+	assert_string_equal(a->reason, b->reason);
+	assert_int_equal(a->required, b->required);
+	assert_int_equal(a->device_id, b->device_id);
+	assert_string_equal(a->device_name, b->device_name);
+	assert_int_equal(a->deployment_id, b->deployment_id);
+	assert_string_equal(a->deployment_name, b->deployment_name);
+	assert_string_equal(a->image_name, b->image_name);
+	assert_string_equal(a->kernel, b->kernel);
+	assert_string_equal(a->initrd, b->initrd);
+	assert_string_equal(a->cmdline, b->cmdline);
+	assert_int_equal(a->rec.pending, b->rec.pending);
+	assert_int_equal(a->rec.own_event, b->rec.own_event);
+	assert_int_equal(a->rec.committed, b->rec.committed);
+	assert_int_equal(a->rec.made_ms, b->rec.made_ms);
+	assert_int_equal(a->rec.store_gen, b->rec.store_gen);
+}
+
+static void test_batch_same_as_single(void **state)
+{
+	struct fx *fx = *state;
+	struct pxe_facts f[NB];
+	const struct pxe_facts *fp[NB];
+	struct decision one[NB], many[NB], *mp[NB];
+	struct decider_cache_stats st1, st2;
+	struct store_device vm2 = { .name = "vm2", .arch = -1 };
+
+	fx->conf.support_unknown = true;
+	fx->conf.bind_policy = BIND_EXCLUDE;
+	snprintf(fx->conf.bind_ifaces[0], IF_NAMESIZE, "eth9");
+	fx->conf.n_bind_ifaces = 1;
+	fx->now_ms = 1700000000000;
+	decider_set_clock(fx->d, fx_clock, fx);
+	memcpy(vm2.mac, (uint8_t[MAC_LEN]){ 0x52, 0x54, 0x00, 0x12, 0x34, 0x57 }, MAC_LEN);
+	vm2.has_guid = true;
+	guid_parse(GUID_B3, vm2.guid);
+	assert_int_equal(store_device_add(fx->s, &vm2), 0);
+	add_image(fx->s, "debian");
+	add_dep(fx->s, "deb", "debian", STORE_REQUIRED, 100);
+	struct store_deployment ud = { .name = "unk-x64", .image_name = "debian",
+				       .target = STORE_TARGET_UNKNOWN,
+				       .unknown_arch = PXE_ARCH_UEFI_X64,
+				       .purpose = STORE_AVAILABLE, .enabled = true, .created = 300 };
+	assert_int_equal(store_deployment_add(fx->s, &ud), 0);
+	batch_requests(f);
+	for (int i = 0; i < NB; i++) {
+		fp[i] = &f[i];
+		mp[i] = &many[i];
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		/* pass 0: no cache; pass 1: a cache, empty at the start of
+		 * each run */
+		fx->conf.cache_expire = pass ? 60 : 0;
+		assert_true(decider_cache_flush(fx->d) >= 0);
+		decider_cache_stats(fx->d, &st1);
+		for (int i = 0; i < NB; i++)
+			decide_open(fx->d, &f[i], false, DECIDE_CHOICE_NONE, &one[i]);
+		decider_cache_stats(fx->d, &st2);
+		uint64_t hits = st2.hits - st1.hits, misses = st2.misses - st1.misses;
+		assert_true(decider_cache_flush(fx->d) >= 0);
+		decider_cache_stats(fx->d, &st1);
+		decide_batch(fx->d, fp, mp, NB);
+		decider_cache_stats(fx->d, &st2);
+		for (int i = 0; i < NB; i++)
+			assert_same_decision(&many[i], &one[i]);
+		assert_int_equal(st2.hits - st1.hits, hits);
+		assert_int_equal(st2.misses - st1.misses, misses);
+		assert_int_equal(hits, pass ? 1 : 0);
+	}
+	/* What they were, so that equal cannot mean equally wrong. */
+	assert_string_equal(one[0].reason, "required deployment 'deb' (image 'debian') for "
+			    "device 'vm1', not yet handed out");
+	assert_string_equal(one[1].device_name, "vm1");
+	assert_string_equal(one[2].device_name, "vm1");
+	assert_string_equal(one[3].reason, "available deployment 'unk-x64' (image 'debian') "
+			    "for unknown machines of arch uefi-x64, boots after a key press");
+	assert_string_equal(one[4].reason, "unknown machine, no deployment for unknown "
+			    "machines of arch bios");
+	assert_int_equal(one[5].outcome, DECISION_IGNORE);
+	assert_string_equal(one[6].reason, "known device 'vm2', no deployment");
+	assert_int_equal(one[7].outcome, DECISION_BOOT);
+	assert_string_equal(one[8].reason, "unknown machine with the MAC of device 'vm2' "
+			    "(another GUID); no deployment for unknown machines");
+	decider_set_clock(fx->d, NULL, NULL);
+}
+
 static void test_known_no_deployment(void **state)
 {
 	struct fx *fx = *state;
@@ -1108,6 +1230,7 @@ int main(void)
 		T(test_unknown_not_supported),
 		T(test_unknown_supported),
 		T(test_known_by_guid),
+		T(test_batch_same_as_single),
 		T(test_known_no_deployment),
 		T(test_required_commit),
 		T(test_available),

@@ -1359,6 +1359,197 @@ static void test_decide_read(void **state)
 	assert_int_equal(dq.sd.handed[0], 88);
 }
 
+/* store_decide_read_batch(): per query, exactly what store_decide_read()
+ * gives for it alone -- what choose() sees, the rows and images each()
+ * gets -- whatever the others in the batch are.  The recorder writes
+ * both into one line to compare. */
+static struct store *fx_store; /* br_each()'s store */
+
+struct batch_rec {
+	int how;               /* what choose() returns: 0 the MAC's device, 1 the
+				* GUID's, 2 an unknown machine (0), 3 none (-1) */
+	int stop_after;
+	int rows;
+	char log[1024];
+};
+
+static void rec_add(struct batch_rec *br, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void rec_add(struct batch_rec *br, const char *fmt, ...)
+{
+	size_t len = strlen(br->log);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(br->log + len, sizeof(br->log) - len, fmt, ap);
+	va_end(ap);
+}
+
+static int64_t br_choose(void *ctx, const struct store_device *by_mac, int rm,
+			 const struct store_device *by_guid, int rg)
+{
+	struct batch_rec *br = ctx;
+	rec_add(br, "mac %d %s guid %d %s|", rm, rm == 0 ? by_mac->name : "-", rg,
+		rg == 0 ? by_guid->name : "-");
+	switch (br->how) {
+	case 0:
+		return rm == 0 ? by_mac->id : -1;
+	case 1:
+		return rg == 0 ? by_guid->id : -1;
+	case 2:
+		return 0;
+	}
+	return -1;
+}
+
+static int br_each(void *ctx, const struct store_deployment *d, const struct store_image *im)
+{
+	struct batch_rec *br = ctx;
+	struct store_image by_id;
+	/* A backend that did not read the image along: the caller reads it. */
+	if (!im) {
+		assert_int_equal(store_image_by_id(fx_store, d->image_id, &by_id), 0);
+		im = &by_id;
+	}
+	rec_add(br, "%s %lld %s %s %s;", d->name, (long long)d->handed_out_at, im->name,
+		im->kernel, im->cmdline);
+	br->rows++;
+	return br->stop_after && br->rows >= br->stop_after;
+}
+
+static void test_decide_read_batch(void **state)
+{
+	struct fx *fx = *state;
+	struct store_collection c = { .name = "lab" };
+	struct store_device a, b;
+	uint8_t unknown[MAC_LEN] = { 0x52, 0x54, 0, 0, 0, 0x77 };
+	enum { N = 7 };
+	struct batch_spec {
+		const uint8_t *mac, *guid;
+		int arch, how, stop;
+	} spec[N];
+	struct batch_rec one[N], many[N];
+	struct store_decide_query q[N];
+	int r[N];
+
+	fx_store = fx->s;
+	mk_device(&a, "vm1", 1, "8a3c0f2e-1b2c-4d5e-8f90-0123456789aa");
+	assert_int_equal(store_device_add(fx->s, &a), 0);
+	mk_device(&b, "vm2", 2, "8a3c0f2e-1b2c-4d5e-8f90-0123456789bb");
+	assert_int_equal(store_device_add(fx->s, &b), 0);
+	add_image(fx->s, "debian");
+	assert_int_equal(store_collection_add(fx->s, &c), 0);
+	assert_int_equal(store_collection_add_device(fx->s, "lab", "vm1"), 1);
+	int64_t d1 = add_dep(fx->s, "dev-req", "debian", "vm1", STORE_REQUIRED, true, 100);
+	add_dep(fx->s, "dev-av", "debian", "vm1", STORE_AVAILABLE, true, 500);
+	add_dep(fx->s, "vm2-req", "debian", "vm2", STORE_REQUIRED, true, 700);
+	struct store_deployment cd = { .name = "coll-req", .image_name = "debian",
+				       .collection_name = "lab", .purpose = STORE_REQUIRED,
+				       .enabled = true, .created = 200 };
+	assert_int_equal(store_deployment_add(fx->s, &cd), 0);
+	struct store_deployment ud = { .name = "unk-bios", .image_name = "debian",
+				       .target = STORE_TARGET_UNKNOWN, .unknown_arch = 0,
+				       .purpose = STORE_REQUIRED, .enabled = true, .created = 300 };
+	assert_int_equal(store_deployment_add(fx->s, &ud), 0);
+	assert_int_equal(store_handout_record(fx->s, a.id, d1, 77), 1);
+
+	/* vm1 by its MAC and GUID; the conflict (vm1's MAC, vm2's GUID) read
+	 * both ways; an unknown machine of arch 0 and of arch 2 (no rows);
+	 * vm1 read for none (an empty result); vm1 cut after one row. */
+	spec[0] = (struct batch_spec){ a.mac, a.guid, 0, 0, 0 };
+	spec[1] = (struct batch_spec){ a.mac, b.guid, 0, 0, 0 };
+	spec[2] = (struct batch_spec){ a.mac, b.guid, 0, 1, 0 };
+	spec[3] = (struct batch_spec){ unknown, NULL, 0, 2, 0 };
+	spec[4] = (struct batch_spec){ unknown, NULL, 2, 2, 0 };
+	spec[5] = (struct batch_spec){ a.mac, NULL, 0, 3, 0 };
+	spec[6] = (struct batch_spec){ a.mac, a.guid, 0, 0, 1 };
+	for (int i = 0; i < N; i++) {
+		memset(&one[i], 0, sizeof(one[i]));
+		one[i].how = spec[i].how;
+		one[i].stop_after = spec[i].stop;
+		many[i] = one[i];
+		q[i] = (struct store_decide_query){ .mac = spec[i].mac, .guid = spec[i].guid,
+						    .arch_class = spec[i].arch,
+						    .choose = br_choose, .each = br_each,
+						    .ctx = &one[i] };
+		assert_int_equal(store_decide_read(fx->s, &q[i]), 0);
+		q[i].ctx = &many[i];
+		r[i] = -1;
+	}
+	assert_int_equal(store_decide_read_batch(fx->s, q, r, N), 0);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(r[i], 0);
+		assert_string_equal(many[i].log, one[i].log);
+	}
+	/* What the single reads said, so that equal cannot mean equally
+	 * wrong. */
+	assert_string_equal(one[1].log, "mac 0 vm1 guid 0 vm2|"
+			    "coll-req 0 debian debian/vmlinuz auto=true;"
+			    "dev-req 77 debian debian/vmlinuz auto=true;"
+			    "dev-av 0 debian debian/vmlinuz auto=true;");
+	assert_string_equal(one[2].log, "mac 0 vm1 guid 0 vm2|"
+			    "vm2-req 0 debian debian/vmlinuz auto=true;");
+	assert_string_equal(one[3].log, "mac -2 - guid -2 -|"
+			    "unk-bios 0 debian debian/vmlinuz auto=true;");
+	assert_string_equal(one[4].log, "mac -2 - guid -2 -|");
+	assert_string_equal(one[5].log, "mac 0 vm1 guid -2 -|");
+	assert_int_equal(one[6].rows, 1);
+	/* A batch of one and an empty batch. */
+	memset(&many[3], 0, sizeof(many[3]));
+	many[3].how = 2;
+	assert_int_equal(store_decide_read_batch(fx->s, &q[3], r, 1), 0);
+	assert_string_equal(many[3].log, one[3].log);
+	assert_int_equal(store_decide_read_batch(fx->s, q, r, 0), 0);
+}
+
+/* PostgreSQL: a batch whose connection the server ended (the one that
+ * read the first batch; not the listener's, whose loss would renew every
+ * connection first) fails as a whole, every read saying so (no callback
+ * runs), and the next batch reads on a new connection. */
+static void test_decide_read_batch_lost(void **state)
+{
+	struct fx *fx = *state;
+	struct store_device a;
+	struct batch_rec br[3];
+	struct store_decide_query q[3];
+	char sql[256];
+	int r[3], tries = 0, got;
+
+	if (!tmpdb_is_pg())
+		skip();
+	fx_store = fx->s;
+	mk_device(&a, "vm1", 1, NULL);
+	assert_int_equal(store_device_add(fx->s, &a), 0);
+	for (int i = 0; i < 3; i++) {
+		memset(&br[i], 0, sizeof(br[i]));
+		q[i] = (struct store_decide_query){ .mac = a.mac, .choose = br_choose,
+						    .each = br_each, .ctx = &br[i] };
+	}
+	assert_int_equal(store_decide_read_batch(fx->s, q, r, 3), 0);
+	assert_string_equal(br[2].log, "mac 0 vm1 guid -2 -|");
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+		 " WHERE datname = '%s' AND query LIKE 'WITH r AS%%'", fx->t.pgname);
+	assert_int_equal(tmpdb_pg_exec(fx->t.admin, sql), 0);
+	usleep(200 * 1000);
+	for (int i = 0; i < 3; i++)
+		memset(&br[i], 0, sizeof(br[i]));
+	got = store_decide_read_batch(fx->s, q, r, 3);
+	assert_true(got < 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(r[i], got);
+		assert_string_equal(br[i].log, "");
+	}
+	/* A new connection (after the reconnect backoff, if one applies). */
+	do {
+		usleep(100 * 1000);
+		got = store_decide_read_batch(fx->s, q, r, 3);
+	} while (got < 0 && ++tries < 60);
+	assert_int_equal(got, 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(r[i], 0);
+		assert_string_equal(br[i].log, "mac 0 vm1 guid -2 -|");
+	}
+}
+
 static int count_ev(void *ctx, const struct store_event *ev)
 {
 	(void)ev;
@@ -1896,6 +2087,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deployment_targets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_applicable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decide_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_decide_read_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_decide_read_batch_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_batch_and_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_by_mac_guid, setup, teardown),
