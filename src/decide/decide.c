@@ -187,11 +187,11 @@ static void rec_set(struct decision *out, bool own_event, bool committed, bool f
 }
 
 /* One decision's steps 1-3, in three parts around the rules' read of the
- * store, so that decide_batch() can read for many at once.  batch: inside
- * decide_batch(), where nothing may be written: last-seen times are only
- * queued, and so will the event be. */
+ * store, so that decide_batch() can read for many at once.  inline_io is
+ * false inside decide_batch(), where nothing may be written: last-seen
+ * times are only queued, and so will the event be. */
 struct run {
-	bool commit, batch, use_cache, inline_io, recorded;
+	bool commit, use_cache, inline_io, recorded;
 	uint64_t gen, sgen;
 	int64_t now, t, seen_id;
 	int arch;
@@ -207,7 +207,6 @@ static bool run_begin(struct decider *d, const struct pxe_facts *f, bool commit,
 {
 	memset(st, 0, sizeof(*st));
 	st->commit = commit;
-	st->batch = batch;
 	st->use_cache = d->conf->cache_expire > 0;
 	st->arch = f->has_arch ? f->arch : -1;
 	/* Read before computing: a change that lands while the rules run

@@ -1,6 +1,8 @@
-/* One file (about 2,600 lines): it implements the whole store interface
+/* One file (about 2,850 lines): it implements the whole store interface
  * (store.h) over one connection pool and its private statement table, as
- * store_sqlite.c does for SQLite. */
+ * store_sqlite.c does for SQLite.  Split, the pool, the statement table
+ * and the transaction helpers every function uses would become an
+ * interface of their own, shared by files that mean one backend. */
 /* store_pg: the store over PostgreSQL, URL "postgresql://..." (any libpq
  * connection URI), so that several pxed servers share one database.
  *

@@ -1,6 +1,8 @@
 /* One file (about 2,800 lines): it implements the whole store interface
  * (store.h) over one connection and its private statement table, as
- * store_pg.c does for PostgreSQL. */
+ * store_pg.c does for PostgreSQL.  Split, the connection, the statement
+ * table and the transaction helpers every function uses would become an
+ * interface of their own, shared by files that mean one backend. */
 /* store_sqlite: the store over SQLite, URL "sqlite:PATH".
  *
  * One connection per store handle, WAL mode (readers never wait for the
