@@ -149,7 +149,9 @@ for _ in $(seq 50); do
 done
 
 # ---- pxed and its database ---------------------------------------------------
-mkdir -p "$WORK/root" "$WORK/state"
+mkdir -p "$WORK/root"
+# pxed refuses a StateDir other users can read (it holds the tokens).
+mkdir -p -m 0750 "$WORK/state"
 cat >"$WORK/pxed.conf" <<EOF
 [pxe]
 IsActive = yes
