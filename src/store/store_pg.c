@@ -200,6 +200,7 @@ enum stmt_id {
 	ST_DEVICE_BY_GUID,
 	ST_DEVICE_BY_ID,
 	ST_DEVICE_SEEN,
+	ST_DEVICE_SEEN_MANY,
 	ST_DEVICE_LIST,
 	ST_DEVICE_IN_USE,
 	ST_DEVICE_DELETE,
@@ -216,7 +217,6 @@ enum stmt_id {
 	ST_DEPLOYMENT_SET_ENABLED,
 	ST_DEPLOYMENT_DELETE,
 	ST_DEPLOYMENTS_APPLICABLE,
-	ST_DECIDE_READ,
 	ST_DECIDE_READ_MANY,
 	ST_DEVICE_BY_MAC_GUID,
 	ST_DEPLOYMENT_SET_WINDOW,
@@ -262,6 +262,14 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_DEVICE_BY_ID] = "SELECT " DEVICE_COLS " FROM devices WHERE id = $1",
 	[ST_DEVICE_SEEN] = "UPDATE devices SET last_seen = $3,"
 			   " arch = CASE WHEN $2::int >= 0 THEN $2::int ELSE arch END WHERE id = $1",
+	/* ST_DEVICE_SEEN for many, as arrays ($1 ids, $2 arches, $3 times):
+	 * one statement; a device named twice gets its last time and its last
+	 * arch that is not -1, as one update after another would leave it. */
+	[ST_DEVICE_SEEN_MANY] = "UPDATE devices v SET last_seen = u.t, arch = COALESCE(u.arch, v.arch)"
+				" FROM (SELECT id, (array_agg(t ORDER BY n DESC))[1] AS t,"
+				" (array_agg(arch ORDER BY n DESC) FILTER (WHERE arch >= 0))[1] AS arch"
+				" FROM unnest($1::bigint[], $2::int[], $3::bigint[])"
+				" WITH ORDINALITY AS x(id, arch, t, n) GROUP BY id) u WHERE v.id = u.id",
 	[ST_DEVICE_LIST] = "SELECT " DEVICE_COLS " FROM devices ORDER BY name COLLATE \"C\"",
 	[ST_DEVICE_IN_USE] = "SELECT name FROM deployments WHERE device_id = $1"
 			     " ORDER BY name COLLATE \"C\" LIMIT 1",
@@ -294,62 +302,52 @@ static const char *const stmt_sql[ST__COUNT] = {
 	"  UNION ALL SELECT id FROM deployments WHERE unknown_arch = $2 AND ($1 = 0 OR"
 	"   EXISTS (SELECT 1 FROM devices WHERE id = $1 AND discovered = 1)))"
 	" ORDER BY d.purpose DESC, d.created DESC, d.id DESC",
-	/* A decision's whole read in one round trip (store_decide_read()):
-	 * for each candidate k -- the devices holding the MAC ($1) or the
-	 * GUID ($2), and 0 for an unknown machine -- the rows of
-	 * ST_DEPLOYMENTS_APPLICABLE for k (columns 0-15, NULL when k has none),
-	 * then k (16), the deployment's image (17-22: kernel, initrd, cmdline,
-	 * nbp, created, loader), k's device columns (23-30) and which of MAC
-	 * (1) and GUID (2) it holds (31). */
-	[ST_DECIDE_READ] = "WITH k AS (SELECT " DEVICE_COLS ","
-	" (CASE WHEN mac = $1 THEN 1 ELSE 0 END) + (CASE WHEN guid = $2 THEN 2 ELSE 0 END) AS holds"
-	" FROM devices WHERE mac = $1 OR guid = $2"
-	" UNION ALL SELECT 0, NULL, NULL, NULL, -1, 0, 0, 0, 0) "
-	DEPLOYMENT_COLS ", COALESCE(h.handed_out_at, 0), COALESCE(i.arch, ''), k.id,"
-	" COALESCE(i.kernel, ''), COALESCE(i.initrd, ''), COALESCE(i.cmdline, ''),"
-	" COALESCE(i.nbp, ''), COALESCE(i.created, 0), COALESCE(i.loader, ''),"
-	" k.id, k.name, k.mac, k.guid, k.arch, k.last_seen, k.created, k.discovered, k.holds"
-	" FROM k LEFT JOIN LATERAL ("
-	"  SELECT id FROM deployments WHERE device_id = k.id"
-	"  UNION SELECT x.id FROM collection_members m"
-	"   JOIN deployments x ON x.collection_id = m.collection_id WHERE m.device_id = k.id"
-	"  UNION SELECT id FROM deployments WHERE unknown_arch = $3 AND (k.id = 0 OR k.discovered = 1)"
-	" ) a ON true"
-	" LEFT JOIN deployments d ON d.id = a.id AND d.enabled = 1"
-	" LEFT JOIN images i ON i.id = d.image_id"
-	" LEFT JOIN devices v ON v.id = d.device_id"
-	" LEFT JOIN collections c ON c.id = d.collection_id"
-	" LEFT JOIN pxe_history h ON h.device_id = k.id AND h.deployment_id = d.id"
-	" ORDER BY k.id, d.purpose DESC, d.created DESC, d.id DESC",
-	/* ST_DECIDE_READ for many requests in one statement
-	 * (store_decide_read_batch()): the requests' MACs ($1), GUIDs ($2)
-	 * and arch classes ($3) as arrays, numbered from 1 by their
-	 * position; the same columns, then that number (32), and the rows
-	 * of each request together, in its order. */
+	/* The reads of a batch of decisions in one statement
+	 * (store_decide_read_batch(); store_decide_read() is a batch of one).
+	 * $1, $2, $3: the requests' MACs, GUIDs (NULL: none) and arch
+	 * classes, numbered from 1 by their position.  For each request, the
+	 * candidates k: the devices holding its MAC or its GUID, or, when no
+	 * device does, 0 (an unknown machine: identify() can only find it
+	 * unknown then).  For each k, the enabled deployments that apply to
+	 * it -- its own, its collections', and those for unknown machines of
+	 * the request's class when k is unknown or was discovered -- each
+	 * with its image.  A deployment has one target, so the three
+	 * branches never repeat a row (UNION ALL; decide_rows() drops a
+	 * repeat anyway).  Columns: 0-15 as ST_DEPLOYMENTS_APPLICABLE's (NULL
+	 * when k has none), 16 k, 17-22 the image's kernel, initrd, cmdline,
+	 * nbp, created and loader, 23-30 k's device columns, 31 which of MAC
+	 * (1) and GUID (2) k holds, 32 the request's number.  A device
+	 * deployment's device is k itself; a collection's name is read once per
+	 * membership, k's hand-outs once per candidate (index look-ups, no
+	 * joins over whole tables).  Unsorted: pg_decide_read_batch() puts
+	 * the rows in the order the rules read them. */
 	[ST_DECIDE_READ_MANY] = "WITH r AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[])"
 	" WITH ORDINALITY AS r(mac, guid, arch, n)),"
-	" k AS (SELECT r.n, r.arch AS want_arch, dv.id, dv.name, dv.mac, dv.guid, dv.arch,"
-	" dv.last_seen, dv.created, dv.discovered,"
+	" k AS (SELECT r.n, r.arch AS want_arch, COALESCE(dv.id, 0) AS id, dv.name, dv.mac,"
+	" dv.guid, COALESCE(dv.arch, -1) AS arch, COALESCE(dv.last_seen, 0) AS last_seen,"
+	" COALESCE(dv.created, 0) AS created, COALESCE(dv.discovered, 0) AS discovered,"
 	" (CASE WHEN dv.mac = r.mac THEN 1 ELSE 0 END) + (CASE WHEN dv.guid = r.guid THEN 2 ELSE 0 END) AS holds"
-	" FROM r JOIN devices dv ON dv.mac = r.mac OR dv.guid = r.guid"
-	" UNION ALL SELECT r.n, r.arch, 0, NULL, NULL, NULL, -1, 0, 0, 0, 0 FROM r) "
-	DEPLOYMENT_COLS ", COALESCE(h.handed_out_at, 0), COALESCE(i.arch, ''), k.id,"
+	" FROM r LEFT JOIN devices dv ON dv.mac = r.mac OR dv.guid = r.guid) "
+	"SELECT d.id, d.name, d.image_id, i.name, COALESCE(d.device_id, 0),"
+	" CASE WHEN d.device_id IS NULL THEN '' ELSE k.name END, d.purpose, d.enabled, d.created,"
+	" COALESCE(d.collection_id, 0), d.cname, COALESCE(d.unknown_arch, -1), d.available_from,"
+	" d.expires, COALESCE(h.at[array_position(h.dep, d.id)], 0),"
+	" COALESCE(i.arch, ''), k.id,"
 	" COALESCE(i.kernel, ''), COALESCE(i.initrd, ''), COALESCE(i.cmdline, ''),"
 	" COALESCE(i.nbp, ''), COALESCE(i.created, 0), COALESCE(i.loader, ''),"
 	" k.id, k.name, k.mac, k.guid, k.arch, k.last_seen, k.created, k.discovered, k.holds, k.n"
 	" FROM k LEFT JOIN LATERAL ("
-	"  SELECT id FROM deployments WHERE device_id = k.id"
-	"  UNION SELECT x.id FROM collection_members m"
-	"   JOIN deployments x ON x.collection_id = m.collection_id WHERE m.device_id = k.id"
-	"  UNION SELECT id FROM deployments WHERE unknown_arch = k.want_arch"
-	"   AND (k.id = 0 OR k.discovered = 1)"
-	" ) a ON true"
-	" LEFT JOIN deployments d ON d.id = a.id AND d.enabled = 1"
-	" LEFT JOIN images i ON i.id = d.image_id"
-	" LEFT JOIN devices v ON v.id = d.device_id"
-	" LEFT JOIN collections c ON c.id = d.collection_id"
-	" LEFT JOIN pxe_history h ON h.device_id = k.id AND h.deployment_id = d.id"
-	" ORDER BY k.n, k.id, d.purpose DESC, d.created DESC, d.id DESC",
+	"  SELECT x.*, '' AS cname FROM deployments x WHERE x.device_id = k.id AND x.enabled = 1"
+	"  UNION ALL SELECT x.*, c.name FROM collection_members m"
+	"   JOIN collections c ON c.id = m.collection_id"
+	"   JOIN deployments x ON x.collection_id = m.collection_id"
+	"   WHERE m.device_id = k.id AND x.enabled = 1"
+	"  UNION ALL SELECT x.*, '' FROM deployments x WHERE x.unknown_arch = k.want_arch"
+	"   AND x.enabled = 1 AND (k.id = 0 OR k.discovered = 1)"
+	" ) d ON true"
+	" LEFT JOIN LATERAL (SELECT array_agg(deployment_id) AS dep, array_agg(handed_out_at) AS at"
+	"  FROM pxe_history WHERE device_id = k.id) h ON k.id <> 0"
+	" LEFT JOIN images i ON i.id = d.image_id",
 	[ST_DEVICE_BY_MAC_GUID] = "SELECT " DEVICE_COLS " FROM devices WHERE mac = $1"
 	" UNION ALL SELECT " DEVICE_COLS " FROM devices WHERE guid = $2",
 	[ST_DEPLOYMENT_SET_WINDOW] = "UPDATE deployments SET available_from = $2, expires = $3"
@@ -383,9 +381,13 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_DEVICE_COLLECTIONS] = "SELECT " COLLECTION_COLS " FROM collections c WHERE c.id IN"
 				  " (SELECT collection_id FROM collection_members WHERE device_id = $1)"
 				  " ORDER BY c.name COLLATE \"C\"",
+	/* Events in one statement, as arrays in the columns' order ($1-$11);
+	 * the identity numbers them in the arrays' order. */
 	[ST_EVENT_ADD] = "INSERT INTO events (time_ms, mac, guid, arch, ifname, via, outcome,"
 			 " reason, device_id, deployment_id, deployment_name)"
-			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+			 " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[],"
+			 " $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[],"
+			 " $11::text[]) RETURNING id",
 	[ST_EVENT_PRUNE] = "DELETE FROM events WHERE time_ms < $1",
 	/* The newest $3 rows (NULL = all), handed out oldest first.  The
 	 * casts: "$2 = 0" alone would make $2 an integer, too small for
@@ -628,28 +630,38 @@ static int res_fail(struct store_impl *s, struct pg_conn *pc, PGresult *res, con
 
 /* Run statement id with p; *out = the result (PQclear it) when rows come
  * back or the command succeeded.  0 or a negative errno (message set). */
+/* Prepare statement id on pc unless it is; its name in name. */
+static int st_prepare(struct store_impl *s, struct pg_conn *pc, enum stmt_id id, char name[16])
+{
+	PGresult *res;
+	snprintf(name, 16, "s%d", (int)id);
+	if (pc->prepared[id])
+		return 0;
+	res = PQprepare(pc->c, name, stmt_sql[id], 0, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		int r = res_fail(s, pc, res, "prepare");
+		PQclear(res);
+		return r;
+	}
+	PQclear(res);
+	pc->prepared[id] = true;
+	return 0;
+}
+
 static int st_run(struct store_impl *s, struct pg_conn *pc, enum stmt_id id,
 		  const struct params *p, PGresult **out, const char *what)
 {
 	char name[16];
 	PGresult *res;
 	ExecStatusType est;
+	int r;
 	*out = NULL;
-	snprintf(name, sizeof(name), "s%d", (int)id);
-	if (!pc->prepared[id]) {
-		res = PQprepare(pc->c, name, stmt_sql[id], 0, NULL);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			int r = res_fail(s, pc, res, "prepare");
-			PQclear(res);
-			return r;
-		}
-		PQclear(res);
-		pc->prepared[id] = true;
-	}
+	if ((r = st_prepare(s, pc, id, name)) < 0)
+		return r;
 	res = PQexecPrepared(pc->c, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0);
 	est = PQresultStatus(res);
 	if (est != PGRES_TUPLES_OK && est != PGRES_COMMAND_OK) {
-		int r = res_fail(s, pc, res, what);
+		r = res_fail(s, pc, res, what);
 		PQclear(res);
 		return r;
 	}
@@ -689,6 +701,76 @@ static int64_t g_int(const PGresult *res, int row, int col)
 static void g_text(const PGresult *res, int row, int col, char *dst, size_t len)
 {
 	snprintf(dst, len, "%s", PQgetvalue(res, row, col));
+}
+
+/* A growing text buffer for an array parameter. */
+struct arr {
+	char *buf;
+	size_t len, cap;
+	bool oom;
+};
+
+/* Append v (NULL: SQL NULL) to the array literal being built in a: in
+ * double quotes, with '"' and '\\' escaped by a backslash (the array
+ * input syntax of PostgreSQL's documentation, "Arrays", 8.15.6), so any
+ * text -- an event's reason, a name -- arrives as it was. */
+static void arr_add(struct arr *a, const char *v)
+{
+	size_t need = (v ? 2 * strlen(v) : 4) + 4;
+	if (a->oom)
+		return;
+	if (a->len + need > a->cap) {
+		size_t cap = (a->len + need) * 2;
+		char *p = realloc(a->buf, cap);
+		if (!p) {
+			a->oom = true;
+			return;
+		}
+		a->buf = p;
+		a->cap = cap;
+	}
+	char sep = a->len ? ',' : '{';
+	a->buf[a->len++] = sep;
+	if (!v) {
+		memcpy(a->buf + a->len, "NULL", 4);
+		a->len += 4;
+		return;
+	}
+	a->buf[a->len++] = '"';
+	for (; *v; v++) {
+		if (*v == '"' || *v == '\\')
+			a->buf[a->len++] = '\\';
+		a->buf[a->len++] = *v;
+	}
+	a->buf[a->len++] = '"';
+}
+
+/* The same for a number. */
+static void arr_int(struct arr *a, int64_t v)
+{
+	char num[24];
+	snprintf(num, sizeof(num), "%" PRId64, v);
+	arr_add(a, num);
+}
+
+static void arr_end(struct arr *a)
+{
+	char *p;
+	if (a->oom)
+		return;
+	if (a->len + 3 > a->cap) {
+		p = realloc(a->buf, a->len + 3);
+		if (!p) {
+			a->oom = true;
+			return;
+		}
+		a->buf = p;
+		a->cap = a->len + 3;
+	}
+	if (!a->len)
+		a->buf[a->len++] = '{';
+	a->buf[a->len++] = '}';
+	a->buf[a->len] = '\0';
 }
 
 /* ---- transactions and the generation ---------------------------------- */
@@ -1840,56 +1922,80 @@ static int pg_handout_clear_collection(struct store_impl *s, const char *collect
 
 /* ---- events ----------------------------------------------------------- */
 
-static int event_row(struct store_impl *s, struct pg_conn *pc, struct store_event *ev)
+static int cmp_i64(const void *a, const void *b)
 {
-	char mac[MAC_STR_LEN], guid[GUID_STR_LEN];
-	char ifname[sizeof(ev->ifname) + 1], via[sizeof(ev->via) + 1];
-	char outcome[sizeof(ev->outcome) + 1], reason[sizeof(ev->reason) + 1];
-	char depname[sizeof(ev->deployment_name) + 1];
-	struct params p = { 0 };
-	PGresult *res;
-	int r;
-	mac_format(ev->mac, mac);
-	if (ev->has_guid)
-		guid_format(ev->guid, guid);
-	/* The struct's strings may fill their arrays: bound them. */
-	snprintf(ifname, sizeof(ifname), "%.*s", (int)sizeof(ev->ifname), ev->ifname);
-	snprintf(via, sizeof(via), "%.*s", (int)sizeof(ev->via), ev->via);
-	snprintf(outcome, sizeof(outcome), "%.*s", (int)sizeof(ev->outcome), ev->outcome);
-	snprintf(reason, sizeof(reason), "%.*s", (int)sizeof(ev->reason), ev->reason);
-	snprintf(depname, sizeof(depname), "%.*s", (int)sizeof(ev->deployment_name),
-		 ev->deployment_name);
-	p_int(&p, ev->time_ms);
-	p_text(&p, mac);
-	p_text(&p, ev->has_guid ? guid : NULL);
-	p_int(&p, ev->arch);
-	p_text(&p, ifname);
-	p_text(&p, via);
-	p_text(&p, outcome);
-	p_text(&p, reason);
-	p_int(&p, ev->device_id);
-	p_int(&p, ev->deployment_id);
-	p_text(&p, depname);
-	r = st_run(s, pc, ST_EVENT_ADD, &p, &res, "add event");
-	if (r == 0) {
-		ev->id = g_int(res, 0, 0);
-		PQclear(res);
-	}
-	return r;
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
 }
 
+/* A batch of events in one statement (ST_EVENT_ADD takes each column as
+ * an array): a round trip and a statement per batch, where a statement
+ * per event cost about 70 us each on a busy 2-core machine.  The ids the
+ * identity gave, in ascending order, are the events' in their order. */
 static int pg_event_add_many(struct store_impl *s, struct store_event *evs, size_t n)
 {
+	enum { NCOL = 11 };
+	struct arr a[NCOL] = { { 0 } };
+	char mac[MAC_STR_LEN], guid[GUID_STR_LEN], text[200];
+	struct params p = { 0 };
 	struct pg_conn *pc;
-	int r;
+	PGresult *res = NULL;
+	int64_t *ids = NULL;
+	int r = 0;
+
 	if (n == 0)
 		return 0;
-	if ((r = tx_begin(s, &pc)) < 0)
-		return r;
-	for (size_t i = 0; r == 0 && i < n; i++)
-		r = event_row(s, pc, &evs[i]);
-	/* No bump: events never change a decision. */
-	r = tx_end(s, pc, r, false);
+	for (size_t i = 0; i < n; i++) {
+		const struct store_event *ev = &evs[i];
+		mac_format(ev->mac, mac);
+		if (ev->has_guid)
+			guid_format(ev->guid, guid);
+		arr_int(&a[0], ev->time_ms);
+		arr_add(&a[1], mac);
+		arr_add(&a[2], ev->has_guid ? guid : NULL);
+		arr_int(&a[3], ev->arch);
+		/* The struct's strings may fill their arrays: bound them. */
+		snprintf(text, sizeof(text), "%.*s", (int)sizeof(ev->ifname), ev->ifname);
+		arr_add(&a[4], text);
+		snprintf(text, sizeof(text), "%.*s", (int)sizeof(ev->via), ev->via);
+		arr_add(&a[5], text);
+		snprintf(text, sizeof(text), "%.*s", (int)sizeof(ev->outcome), ev->outcome);
+		arr_add(&a[6], text);
+		snprintf(text, sizeof(text), "%.*s", (int)sizeof(ev->reason), ev->reason);
+		arr_add(&a[7], text);
+		arr_int(&a[8], ev->device_id);
+		arr_int(&a[9], ev->deployment_id);
+		snprintf(text, sizeof(text), "%.*s", (int)sizeof(ev->deployment_name),
+			 ev->deployment_name);
+		arr_add(&a[10], text);
+	}
+	for (int k = 0; k < NCOL; k++) {
+		arr_end(&a[k]);
+		if (a[k].oom && r == 0)
+			r = store_errorf(-ENOMEM, "add %zu events: out of memory", n);
+		p_text(&p, a[k].buf);
+	}
+	if (r == 0 && !(ids = calloc(n, sizeof(*ids))))
+		r = store_errorf(-ENOMEM, "add %zu events: out of memory", n);
+	if (r == 0 && (r = tx_begin(s, &pc)) == 0) {
+		r = st_run(s, pc, ST_EVENT_ADD, &p, &res, "add events");
+		if (r == 0 && (size_t)PQntuples(res) != n)
+			r = store_errorf(-EIO, "add %zu events: %d added", n, PQntuples(res));
+		if (r == 0) {
+			for (size_t i = 0; i < n; i++)
+				ids[i] = g_int(res, (int)i, 0);
+			qsort(ids, n, sizeof(*ids), cmp_i64);
+		}
+		PQclear(res);
+		/* No bump: events never change a decision. */
+		r = tx_end(s, pc, r, false);
+	}
+	if (r >= 0)
+		for (size_t i = 0; i < n; i++)
+			evs[i].id = ids[i];
+	free(ids);
+	for (int k = 0; k < NCOL; k++)
+		free(a[k].buf);
 	return r < 0 ? r : (int)n;
 }
 
@@ -2221,10 +2327,35 @@ static int pg_device_by_mac_guid(struct store_impl *s, const uint8_t mac[MAC_LEN
 	return 0;
 }
 
-/* ST_DECIDE_READ's rows in res from row `from` up to `to`, to q's
+/* A row of ST_DECIDE_READ_MANY's result and the keys it is read in
+ * order of: by request, candidate, then required before available,
+ * newest first (the order the rules take deployments in). */
+struct drow {
+	int64_t n, k, created, id;
+	int purpose, row;
+	bool none;                      /* k has no deployment (NULL columns) */
+};
+
+static int drow_cmp(const void *a, const void *b)
+{
+	const struct drow *x = a, *y = b;
+	if (x->n != y->n)
+		return x->n < y->n ? -1 : 1;
+	if (x->k != y->k)
+		return x->k < y->k ? -1 : 1;
+	if (x->purpose != y->purpose)
+		return x->purpose > y->purpose ? -1 : 1;
+	if (x->created != y->created)
+		return x->created > y->created ? -1 : 1;
+	if (x->id != y->id)
+		return x->id > y->id ? -1 : 1;
+	return 0;
+}
+
+/* One request's rows of ST_DECIDE_READ_MANY, v[0..cnt) in order, to q's
  * choose() and each(). */
 static void decide_rows(struct store_impl *s, const struct store_decide_query *q,
-			const PGresult *res, int from, int to)
+			const PGresult *res, const struct drow *v, int cnt)
 {
 	struct store_device by_mac, by_guid, dev;
 	struct store_deployment dep;
@@ -2232,10 +2363,12 @@ static void decide_rows(struct store_impl *s, const struct store_decide_query *q
 	int64_t want;
 	int rm = -ENOENT, rg = -ENOENT;
 
-	atomic_fetch_add(&s->rows_read, (uint64_t)(to - from));
-	for (int i = from; i < to; i++) {
+	atomic_fetch_add(&s->rows_read, (uint64_t)cnt);
+	/* A candidate's rows are together: its device columns once each. */
+	for (int j = 0; j < cnt; j++) {
+		int i = v[j].row;
 		int64_t holds = g_int(res, i, 31);
-		if (!holds)
+		if (!holds || (j > 0 && v[j].k == v[j - 1].k))
 			continue;
 		device_read_at(res, i, 23, &dev);
 		if ((holds & 1) && rm < 0) {
@@ -2248,8 +2381,12 @@ static void decide_rows(struct store_impl *s, const struct store_decide_query *q
 		}
 	}
 	want = q->choose(q->ctx, &by_mac, rm, &by_guid, rg);
-	for (int i = from; want >= 0 && i < to; i++) {
-		if (g_int(res, i, 16) != want || PQgetisnull(res, i, 0))
+	for (int j = 0; want >= 0 && j < cnt; j++) {
+		int i = v[j].row;
+		if (v[j].k != want || v[j].none)
+			continue;
+		/* A deployment twice (not made by pxed: one target each) once. */
+		if (j > 0 && v[j - 1].k == want && !v[j - 1].none && v[j - 1].id == v[j].id)
 			continue;
 		applicable_read(res, i, &dep);
 		memset(&im, 0, sizeof(im));
@@ -2267,85 +2404,61 @@ static void decide_rows(struct store_impl *s, const struct store_decide_query *q
 	}
 }
 
-/* The parameters of ST_DECIDE_READ for q. */
-static void decide_params(const struct store_decide_query *q, struct params *p,
-			  char m[MAC_STR_LEN], char g[GUID_STR_LEN])
+/* Run ST_DECIDE_READ_MANY with a generic plan.  Planning this query
+ * anew (a custom plan, which PostgreSQL keeps choosing for a prepared
+ * statement whose generic plan it estimates dearer, as it does for small
+ * batches) costs about 0.7 ms, several times its execution for a batch of
+ * 64; its shape never depends on the values, so the plan made once per
+ * connection serves every batch.  plan_cache_mode is set for this
+ * statement alone (SET LOCAL, in the same round trip), as other
+ * statements' best plans do depend on their values. */
+static int decide_exec(struct store_impl *s, struct pg_conn *pc, const struct params *p,
+		       PGresult **out)
 {
-	mac_format(q->mac, m);
-	if (q->guid)
-		guid_format(q->guid, g);
-	p_text(p, m);
-	p_text(p, q->guid ? g : NULL);
-	p_int(p, q->arch_class);
-}
-
-/* ST_DECIDE_READ: the candidates' device rows to choose(), then the
- * chosen one's deployment rows, with their images, to each(). */
-static int pg_decide_read(struct store_impl *s, const struct store_decide_query *q)
-{
-	char m[MAC_STR_LEN], g[GUID_STR_LEN];
-	struct params p = { 0 };
-	struct pg_conn *pc;
+	bool own_tx = !pc->in_tx && pc != s->bulk && !(read_s == s && pc == read_pc);
+	char name[16], *lit[3] = { NULL }, *sql = NULL;
 	PGresult *res;
 	int r;
 
-	decide_params(q, &p, m, g);
-	if ((r = call_begin(s, &pc)) < 0)
+	*out = NULL;
+	if ((r = st_prepare(s, pc, ST_DECIDE_READ_MANY, name)) < 0)
 		return r;
-	r = st_run(s, pc, ST_DECIDE_READ, &p, &res, "read for a decision");
-	conn_give(s, pc);
+	for (int k = 0; k < 3; k++)
+		if (!(lit[k] = PQescapeLiteral(pc->c, p->v[k], strlen(p->v[k]))))
+			r = store_errorf(-ENOMEM, "read for decisions: out of memory");
+	if (r == 0 && asprintf(&sql, "%sSET LOCAL plan_cache_mode = force_generic_plan;"
+			       " EXECUTE %s(%s, %s, %s)%s", own_tx ? "BEGIN; " : "", name,
+			       lit[0], lit[1], lit[2], own_tx ? "; COMMIT" : "") < 0) {
+		sql = NULL;
+		r = store_errorf(-ENOMEM, "read for decisions: out of memory");
+	}
+	for (int k = 0; k < 3; k++)
+		PQfreemem(lit[k]);
+	if (r == 0 && !PQsendQuery(pc->c, sql))
+		r = res_fail(s, pc, NULL, "read for decisions");
+	free(sql);
 	if (r < 0)
 		return r;
-	decide_rows(s, q, res, 0, PQntuples(res));
-	PQclear(res);
-	return 0;
-}
-
-/* A growing text buffer for an array parameter. */
-struct arr {
-	char *buf;
-	size_t len, cap;
-	bool oom;
-};
-
-/* Append v (NULL: SQL NULL) to the array literal being built in a. */
-static void arr_add(struct arr *a, const char *v)
-{
-	size_t need = (v ? strlen(v) : 4) + 4;
-	if (a->oom)
-		return;
-	if (a->len + need > a->cap) {
-		size_t cap = (a->len + need) * 2;
-		char *p = realloc(a->buf, cap);
-		if (!p) {
-			a->oom = true;
-			return;
+	/* One result per statement: keep EXECUTE's rows, the first error. */
+	while ((res = PQgetResult(pc->c))) {
+		ExecStatusType est = PQresultStatus(res);
+		if (est == PGRES_TUPLES_OK && !*out) {
+			*out = res;
+			continue;
 		}
-		a->buf = p;
-		a->cap = cap;
+		if (est != PGRES_COMMAND_OK && est != PGRES_TUPLES_OK && r == 0)
+			r = res_fail(s, pc, res, "read for decisions");
+		PQclear(res);
+		if (!pc->c)
+			break;
 	}
-	/* MACs, GUIDs and numbers hold no character that needs escaping. */
-	a->len += (size_t)snprintf(a->buf + a->len, a->cap - a->len, "%s%s%s%s",
-				   a->len ? "," : "{", v ? "\"" : "", v ? v : "NULL",
-				   v ? "\"" : "");
-}
-
-static void arr_end(struct arr *a)
-{
-	char *p;
-	if (a->oom)
-		return;
-	if (a->len + 2 > a->cap) {
-		p = realloc(a->buf, a->len + 2);
-		if (!p) {
-			a->oom = true;
-			return;
-		}
-		a->buf = p;
-		a->cap = a->len + 2;
+	if (r == 0 && !*out)
+		r = store_errorf(-EIO, "read for decisions: no rows came back");
+	if (r < 0) {
+		PQclear(*out);
+		*out = NULL;
 	}
-	a->buf[a->len++] = '}';
-	a->buf[a->len] = '\0';
+	return r;
 }
 
 /* A batch of decisions' reads in one round trip and one statement:
@@ -2358,10 +2471,11 @@ static int pg_decide_read_batch(struct store_impl *s, const struct store_decide_
 				int rv[], size_t n)
 {
 	struct arr a[3] = { { 0 } };
-	char m[MAC_STR_LEN], g[GUID_STR_LEN], num[24];
+	char m[MAC_STR_LEN], g[GUID_STR_LEN];
 	struct params p = { 0 };
 	struct pg_conn *pc;
 	PGresult *res = NULL;
+	struct drow *v = NULL;
 	int r = 0, rows, row = 0;
 
 	if (!n)
@@ -2372,29 +2486,43 @@ static int pg_decide_read_batch(struct store_impl *s, const struct store_decide_
 		if (q[i].guid)
 			guid_format(q[i].guid, g);
 		arr_add(&a[1], q[i].guid ? g : NULL);
-		snprintf(num, sizeof(num), "%d", q[i].arch_class);
-		arr_add(&a[2], num);
+		arr_int(&a[2], q[i].arch_class);
 	}
 	for (int k = 0; k < 3; k++) {
 		arr_end(&a[k]);
-		if (a[k].oom)
+		if (a[k].oom && r == 0)
 			r = store_errorf(-ENOMEM, "read for %zu decisions: out of memory", n);
 		p_text(&p, a[k].buf);
 	}
 	if (r == 0 && (r = call_begin(s, &pc)) == 0) {
-		r = st_run(s, pc, ST_DECIDE_READ_MANY, &p, &res, "read for decisions");
+		r = decide_exec(s, pc, &p, &res);
 		conn_give(s, pc);
 	}
+	/* The server sends the rows unsorted (sorting them there cost a
+	 * quarter of the statement); they are put in order here. */
+	rows = r == 0 ? PQntuples(res) : 0;
+	if (r == 0 && rows > 0 && !(v = calloc((size_t)rows, sizeof(*v))))
+		r = store_errorf(-ENOMEM, "read for %zu decisions: out of memory", n);
 	if (r == 0) {
-		rows = PQntuples(res);
+		for (int i = 0; i < rows; i++) {
+			v[i] = (struct drow){ .n = g_int(res, i, 32), .k = g_int(res, i, 16),
+					      .row = i, .none = PQgetisnull(res, i, 0) };
+			if (!v[i].none) {
+				v[i].id = g_int(res, i, 0);
+				v[i].purpose = (int)g_int(res, i, 6);
+				v[i].created = g_int(res, i, 8);
+			}
+		}
+		qsort(v, (size_t)rows, sizeof(*v), drow_cmp);
 		for (size_t i = 0; i < n; i++) {
 			int from = row;
-			while (row < rows && g_int(res, row, 32) == (int64_t)i + 1)
+			while (row < rows && v[row].n == (int64_t)i + 1)
 				row++;
-			decide_rows(s, &q[i], res, from, row);
+			decide_rows(s, &q[i], res, v + from, row - from);
 		}
-		PQclear(res);
 	}
+	free(v);
+	PQclear(res);
 	for (size_t i = 0; i < n; i++)
 		rv[i] = r;
 	for (int k = 0; k < 3; k++)
@@ -2402,23 +2530,41 @@ static int pg_decide_read_batch(struct store_impl *s, const struct store_decide_
 	return r;
 }
 
-/* One transaction, no bump (last seen decides nothing). */
+/* One decision's read: a batch of one (one statement, one round trip). */
+static int pg_decide_read(struct store_impl *s, const struct store_decide_query *q)
+{
+	int rv;
+	return pg_decide_read_batch(s, q, &rv, 1);
+}
+
+/* One statement, no bump (last seen decides nothing). */
 static int pg_device_seen_many(struct store_impl *s, const struct store_seen *v, size_t n)
 {
+	struct arr a[3] = { { 0 } };
+	struct params p = { 0 };
 	struct pg_conn *pc;
-	int r = tx_begin(s, &pc), written = 0;
-	if (r < 0)
-		return r;
-	for (size_t i = 0; r >= 0 && i < n; i++) {
-		struct params p = { 0 };
-		p_int(&p, v[i].device_id);
-		p_int(&p, v[i].arch > 0xffff ? -1 : v[i].arch);
-		p_int(&p, v[i].t);
-		r = st_exec(s, pc, ST_DEVICE_SEEN, &p, "record devices seen");
-		if (r > 0)
-			written++;
+	int r = 0;
+
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		arr_int(&a[0], v[i].device_id);
+		arr_int(&a[1], v[i].arch > 0xffff ? -1 : v[i].arch);
+		arr_int(&a[2], v[i].t);
 	}
-	return tx_end(s, pc, r < 0 ? r : written, false);
+	for (int k = 0; k < 3; k++) {
+		arr_end(&a[k]);
+		if (a[k].oom && r == 0)
+			r = store_errorf(-ENOMEM, "record %zu devices seen: out of memory", n);
+		p_text(&p, a[k].buf);
+	}
+	if (r == 0 && (r = tx_begin(s, &pc)) == 0) {
+		r = st_exec(s, pc, ST_DEVICE_SEEN_MANY, &p, "record devices seen");
+		r = tx_end(s, pc, r, false);
+	}
+	for (int k = 0; k < 3; k++)
+		free(a[k].buf);
+	return r;
 }
 
 static int pg_writable(struct store_impl *s, char *why, size_t len)

@@ -1527,7 +1527,8 @@ static void test_decide_read_batch_lost(void **state)
 	assert_int_equal(store_decide_read_batch(fx->s, q, r, 3), 0);
 	assert_string_equal(br[2].log, "mac 0 vm1 guid -2 -|");
 	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-		 " WHERE datname = '%s' AND query LIKE 'WITH r AS%%'", fx->t.pgname);
+		 " WHERE datname = '%s' AND query LIKE '%%force_generic_plan; EXECUTE%%'",
+		 fx->t.pgname);
 	assert_int_equal(tmpdb_pg_exec(fx->t.admin, sql), 0);
 	usleep(200 * 1000);
 	for (int i = 0; i < 3; i++)
@@ -1592,6 +1593,74 @@ static void test_event_batch_and_find(void **state)
 	memcpy(f.mac, mac9, MAC_LEN);
 	assert_int_equal(store_event_find(fx->s, &f, count_ev, &n), 0);
 	assert_int_equal(store_event_prune(fx->s, 2500), 2);
+}
+
+/* Events written as a batch come back as they were, whatever their text
+ * holds (quotes, backslashes, braces, commas, the word NULL, a string
+ * that fills its field), with ids in the batch's order. */
+struct ev_keep {
+	struct store_event ev[8];
+	int n;
+};
+
+static int keep_ev(void *ctx, const struct store_event *ev)
+{
+	struct ev_keep *k = ctx;
+	if (k->n < 8)
+		k->ev[k->n++] = *ev;
+	return 0;
+}
+
+static void test_event_text_roundtrip(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const reasons[] = {
+		"a \"quoted\" {brace}, back\\slash 'single'", "NULL", "", "}{,\\\"",
+		"unicode: caf\xc3\xa9",
+	};
+	enum { N = sizeof(reasons) / sizeof(reasons[0]) + 1 };
+	struct store_event evs[N];
+	struct ev_keep k = { .n = 0 };
+	struct store_event_filter f = { .has_mac = true };
+	uint8_t mac[MAC_LEN] = { 0x52, 0x54, 0, 0xab, 0xcd, 0xef };
+
+	memset(evs, 0, sizeof(evs));
+	for (int i = 0; i < N; i++) {
+		evs[i].time_ms = 5000 + i;
+		evs[i].arch = i - 1;
+		memcpy(evs[i].mac, mac, MAC_LEN);
+		snprintf(evs[i].via, sizeof(evs[i].via), "http");
+		snprintf(evs[i].outcome, sizeof(evs[i].outcome), "boot");
+		if (i < N - 1) {
+			snprintf(evs[i].reason, sizeof(evs[i].reason), "%s", reasons[i]);
+			snprintf(evs[i].deployment_name, sizeof(evs[i].deployment_name), "%s", reasons[i]);
+		} else {
+			/* Fields filled to their last byte, no terminator. */
+			memset(evs[i].reason, '"', sizeof(evs[i].reason));
+			memset(evs[i].ifname, '\\', sizeof(evs[i].ifname));
+		}
+		evs[i].has_guid = i % 2;
+		memset(evs[i].guid, 0x40 + i, GUID_LEN);
+		evs[i].deployment_id = i;
+	}
+	assert_int_equal(store_event_add_many(fx->s, evs, N), N);
+	for (int i = 1; i < N; i++)
+		assert_true(evs[i].id > evs[i - 1].id);
+	memcpy(f.mac, mac, MAC_LEN);
+	assert_int_equal(store_event_find(fx->s, &f, keep_ev, &k), N);
+	assert_int_equal(k.n, N);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(k.ev[i].id, evs[i].id);
+		assert_int_equal(k.ev[i].time_ms, evs[i].time_ms);
+		assert_int_equal(k.ev[i].arch, evs[i].arch);
+		assert_int_equal(k.ev[i].has_guid, evs[i].has_guid);
+		if (evs[i].has_guid)
+			assert_memory_equal(k.ev[i].guid, evs[i].guid, GUID_LEN);
+		assert_int_equal(k.ev[i].deployment_id, evs[i].deployment_id);
+		assert_memory_equal(k.ev[i].reason, evs[i].reason, sizeof(evs[i].reason) - 1);
+		assert_memory_equal(k.ev[i].ifname, evs[i].ifname, sizeof(evs[i].ifname) - 1);
+		assert_string_equal(k.ev[i].deployment_name, evs[i].deployment_name);
+	}
 }
 
 static void test_bulk(void **state)
@@ -1676,6 +1745,16 @@ static void test_device_seen_many(void **state)
 	assert_int_equal(got.last_seen, 2000);
 	assert_int_equal(store_generation(fx->s), g);
 	assert_int_equal(store_device_seen_many(fx->s, v, 0), 0);
+	/* One device twice in a batch: its last time, and its last arch
+	 * that is not -1, as one update after the other would leave it. */
+	struct store_seen w[] = { { a, 9, 3000 }, { b, 6, 3000 }, { a, -1, 4000 } };
+	assert_true(store_device_seen_many(fx->s, w, 3) >= 2);
+	assert_int_equal(store_device_by_id(fx->s, a, &got), 0);
+	assert_int_equal(got.arch, 9);
+	assert_int_equal(got.last_seen, 4000);
+	assert_int_equal(store_device_by_id(fx->s, b, &got), 0);
+	assert_int_equal(got.arch, 6);
+	assert_int_equal(got.last_seen, 3000);
 }
 
 /* A read snapshot: lookups inside see the database as at its first read,
@@ -2090,6 +2169,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_decide_read_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decide_read_batch_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_batch_and_find, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_text_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_by_mac_guid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_seen_many, setup, teardown),
