@@ -13,7 +13,8 @@
  *      decide_cached() on the loop; when the cache cannot answer, the
  *      request is copied and queued (at most DHCPMaxPending), and the
  *      queue goes to the worker in batches: decide_batch() decides up to
- *      DHCP_BATCH_MAX requests with one read of the database, so a
+ *      DHCP_BATCH_MAX requests with one read of the database, up to one
+ *      batch per worker thread at once, so a
  *      slow or locked database never holds up other clients or TFTP, and a
  *      storm of cold requests pays the database's locking (SQLite) or
  *      round trip (PostgreSQL) and the thread hand-off once per batch,
@@ -61,6 +62,11 @@
  * answers of a batch are not held up long (about 10 ms at 100,000
  * devices). */
 #define DHCP_BATCH_MAX 256
+/* Batches on the worker at once, at most: one per worker thread (one for
+ * SQLite, which serialises its calls; one per pooled connection for a
+ * database server, so that it decides several batches at once and one
+ * slow batch does not hold up the requests behind it). */
+#define DHCP_BATCHES_MAX 4
 /* An interface name is looked up again after this many ms (it may be
  * renamed; if_indextoname() costs three system calls a packet). */
 #define DHCP_IFNAME_MS 1000
@@ -108,7 +114,8 @@ struct dhcp_server {
 	struct dhcp_job *by_mac[DHCP_PENDING_BUCKETS]; /* every pending request */
 	struct wol_sched *wol;      /* notes relays for Wake-on-LAN; NULL = none */
 	size_t n_pending;
-	struct dhcp_batch batch;
+	struct dhcp_batch batch[DHCP_BATCHES_MAX];
+	unsigned nbatch;           /* of batch[] in use: the worker's threads */
 	uint64_t busy_log_ms;      /* when the last "busy" line was written */
 	int ifname_index;          /* if_indextoname() cache: index, name, when */
 	char ifname[IF_NAMESIZE];
@@ -537,16 +544,13 @@ static void log_busy(struct dhcp_server *s, const uint8_t mac[MAC_LEN], const ch
 		 (unsigned long long)s->stats.busy);
 }
 
-/* Hand the oldest queued requests to the worker as one batch, unless a
- * batch is already there: its completion sends the next one, so the
+/* Hand the oldest queued requests to the worker as one batch, unless
+ * every batch is there already: a completion sends the next one, so the
  * requests that arrive while the worker decides are decided together. */
-static void batch_submit(struct dhcp_server *s)
+static void batch_submit_one(struct dhcp_server *s, struct dhcp_batch *b)
 {
-	struct dhcp_batch *b = &s->batch;
 	int r;
 
-	if (b->out || !s->queue)
-		return;
 	while (s->queue && b->n < DHCP_BATCH_MAX) {
 		struct dhcp_job *job = s->queue;
 		s->queue = job->next;
@@ -573,6 +577,13 @@ static void batch_submit(struct dhcp_server *s)
 		free(b->jobs[i]);
 	}
 	b->n = 0;
+}
+
+static void batch_submit(struct dhcp_server *s)
+{
+	for (unsigned i = 0; i < s->nbatch && s->queue; i++)
+		if (!s->batch[i].out)
+			batch_submit_one(s, &s->batch[i]);
 }
 
 /* Copy the request into a job and queue it for the worker.  One request
@@ -775,6 +786,11 @@ int dhcp_server_new(struct ev_loop *loop, const struct pxed_conf *conf,
 	s->conf = conf;
 	s->dec = dec;
 	s->work = work;
+	if (work) {
+		s->nbatch = ev_work_threads(work);
+		if (s->nbatch > DHCP_BATCHES_MAX)
+			s->nbatch = DHCP_BATCHES_MAX;
+	}
 	s->dhcp.io.fd = -1;
 	s->pxe.io.fd = -1;
 	r = dhcp_recent_init(&s->recent, DHCP_RECENT_MAX, DHCP_RECENT_TTL_MS);
@@ -806,8 +822,8 @@ void dhcp_server_free(struct dhcp_server *s)
 		return;
 	close_port(s, &s->pxe);
 	close_port(s, &s->dhcp);
-	/* ev_work_free() ran first and completed or cancelled the batch; what
-	 * is still queued never reached the worker. */
+	/* ev_work_free() ran first and completed or cancelled the batches;
+	 * what is still queued never reached the worker. */
 	while (s->queue) {
 		struct dhcp_job *next = s->queue->next;
 		free(s->queue);

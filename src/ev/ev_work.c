@@ -254,6 +254,11 @@ void ev_work_stats(struct ev_work *w, struct ev_work_stats *out)
 	pthread_mutex_unlock(&w->lock);
 }
 
+unsigned ev_work_threads(const struct ev_work *w)
+{
+	return w->nthreads;
+}
+
 bool ev_work_on_worker(const struct ev_work *w)
 {
 	return work_current == w;

@@ -71,5 +71,7 @@ int ev_work_submit(struct ev_work *w, struct ev_work_job *job);
  * never waits for it: everything else keeps running meanwhile. */
 int ev_work_submit_exclusive(struct ev_work *w, struct ev_work_job *job);
 void ev_work_stats(struct ev_work *w, struct ev_work_stats *out);
+/* How many worker threads w runs. */
+unsigned ev_work_threads(const struct ev_work *w);
 /* True on one of w's worker threads. */
 bool ev_work_on_worker(const struct ev_work *w);
