@@ -227,6 +227,7 @@ enum stmt_id {
 	ST_HANDOUT_CLEAR_COLLECTION,
 	ST_COLLECTION_ADD,
 	ST_COLLECTION_BY_NAME,
+	ST_COLLECTION_FIND,
 	ST_COLLECTION_BY_ID,
 	ST_COLLECTION_LIST,
 	ST_COLLECTION_IN_USE,
@@ -365,6 +366,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 					" WHERE collection_id = $1)",
 	[ST_COLLECTION_ADD] = "INSERT INTO collections (name, created) VALUES ($1, $2) RETURNING id",
 	[ST_COLLECTION_BY_NAME] = "SELECT " COLLECTION_COLS " FROM collections c WHERE c.name = $1",
+	/* The same without counting members (a scan of them): what changes
+	 * and look-ups by name need. */
+	[ST_COLLECTION_FIND] = "SELECT c.id, c.name, c.created, 0 FROM collections c WHERE c.name = $1",
 	[ST_COLLECTION_BY_ID] = "SELECT id, name FROM collections WHERE id = $1",
 	[ST_COLLECTION_LIST] = "SELECT " COLLECTION_COLS " FROM collections c"
 			       " ORDER BY c.name COLLATE \"C\"",
@@ -1571,7 +1575,7 @@ static int pg_deployment_add(struct store_impl *s, struct store_deployment *dep)
 		r = resolve_ref(s, pc, ST_DEVICE_BY_ID, ST_DEVICE_BY_NAME, "device", &dep->device_id,
 				dep->device_name, sizeof(dep->device_name));
 	if (r == 0 && dep->target == STORE_TARGET_COLLECTION)
-		r = resolve_ref(s, pc, ST_COLLECTION_BY_ID, ST_COLLECTION_BY_NAME, "collection",
+		r = resolve_ref(s, pc, ST_COLLECTION_BY_ID, ST_COLLECTION_FIND, "collection",
 				&dep->collection_id, dep->collection_name,
 				sizeof(dep->collection_name));
 	if (r == 0) {
@@ -1794,14 +1798,16 @@ static int pg_collection_add(struct store_impl *s, struct store_collection *c)
 	return tx_end(s, pc, r, true);
 }
 
+/* count: also how many members it has (which scans them). */
 static int collection_find(struct store_impl *s, struct pg_conn *pc, const char *name,
-			   struct store_collection *out)
+			   struct store_collection *out, bool count)
 {
 	struct params p = { 0 };
 	PGresult *res;
 	int r;
 	p_text(&p, name ? name : "");
-	r = st_run(s, pc, ST_COLLECTION_BY_NAME, &p, &res, "find collection");
+	r = st_run(s, pc, count ? ST_COLLECTION_BY_NAME : ST_COLLECTION_FIND, &p, &res,
+		   "find collection");
 	if (r < 0)
 		return r;
 	if (PQntuples(res) > 0)
@@ -1819,7 +1825,7 @@ static int pg_collection_by_name(struct store_impl *s, const char *name,
 	int r = call_begin(s, &pc);
 	if (r < 0)
 		return r;
-	r = collection_find(s, pc, name, out);
+	r = collection_find(s, pc, name, out, true);
 	conn_give(s, pc);
 	return r;
 }
@@ -1841,7 +1847,7 @@ static int pg_device_collections(struct store_impl *s, int64_t device_id,
 
 static int pg_collection_delete(struct store_impl *s, const char *name)
 {
-	return delete_checked(s, ST_COLLECTION_BY_NAME, ST_COLLECTION_IN_USE, ST_COLLECTION_DELETE,
+	return delete_checked(s, ST_COLLECTION_FIND, ST_COLLECTION_IN_USE, ST_COLLECTION_DELETE,
 			      "collection", name);
 }
 
@@ -1859,7 +1865,7 @@ static int member_change(struct store_impl *s, const char *collection, const cha
 		return store_errorf(-ENOENT, "no device named '%.64s'", device);
 	if ((r = tx_begin(s, &pc)) < 0)
 		return r;
-	r = collection_find(s, pc, collection, &c);
+	r = collection_find(s, pc, collection, &c, false);
 	if (r == 0)
 		r = resolve_ref(s, pc, ST_DEVICE_BY_ID, ST_DEVICE_BY_NAME, "device", &dev_id,
 				dev_name, sizeof(dev_name));
@@ -1894,7 +1900,12 @@ static int pg_collection_members(struct store_impl *s, const char *collection,
 {
 	struct store_collection c;
 	struct params p = { 0 };
-	int r = pg_collection_by_name(s, collection, &c);
+	struct pg_conn *pc;
+	int r = call_begin(s, &pc);
+	if (r < 0)
+		return r;
+	r = collection_find(s, pc, collection, &c, false);
+	conn_give(s, pc);
 	if (r < 0)
 		return r;
 	p_int(&p, c.id);
@@ -1912,7 +1923,7 @@ static int pg_handout_clear_collection(struct store_impl *s, const char *collect
 	int r = tx_begin(s, &pc);
 	if (r < 0)
 		return r;
-	r = collection_find(s, pc, collection, &c);
+	r = collection_find(s, pc, collection, &c, false);
 	if (r == 0) {
 		p_int(&p, c.id);
 		r = st_exec(s, pc, ST_HANDOUT_CLEAR_COLLECTION, &p, "clear hand-outs");

@@ -244,6 +244,7 @@ enum stmt_id {
 	ST_DEVICE_ADD_DISCOVERED,
 	ST_COLLECTION_ADD,
 	ST_COLLECTION_BY_NAME,
+	ST_COLLECTION_FIND,
 	ST_COLLECTION_BY_ID,
 	ST_COLLECTION_LIST,
 	ST_COLLECTION_IN_USE,
@@ -347,6 +348,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_COLLECTION_BY_NAME] = "SELECT c.id, c.name, c.created,"
 				  " (SELECT COUNT(*) FROM collection_members m WHERE m.collection_id = c.id)"
 				  " FROM collections c WHERE c.name = ?1",
+	/* The same without counting members (a scan of them): what changes
+	 * and look-ups by name need. */
+	[ST_COLLECTION_FIND] = "SELECT c.id, c.name, c.created, 0 FROM collections c WHERE c.name = ?1",
 	/* Two columns, as resolve_ref() reads them. */
 	[ST_COLLECTION_BY_ID] = "SELECT id, name FROM collections WHERE id = ?1",
 	[ST_COLLECTION_LIST] = "SELECT c.id, c.name, c.created,"
@@ -1461,7 +1465,7 @@ int store_deployment_add(struct store *s, struct store_deployment *dep)
 		r = resolve_ref(s, ST_DEVICE_BY_ID, ST_DEVICE_BY_NAME, "device", &dep->device_id,
 				dep->device_name, sizeof(dep->device_name));
 	if (r == 0 && dep->target == STORE_TARGET_COLLECTION)
-		r = resolve_ref(s, ST_COLLECTION_BY_ID, ST_COLLECTION_BY_NAME, "collection",
+		r = resolve_ref(s, ST_COLLECTION_BY_ID, ST_COLLECTION_FIND, "collection",
 				&dep->collection_id, dep->collection_name,
 				sizeof(dep->collection_name));
 	if (dep->target != STORE_TARGET_UNKNOWN)
@@ -1871,10 +1875,12 @@ out:
 	return r;
 }
 
-/* Look a collection up by name; inside the lock. */
-static int collection_find(struct store *s, const char *name, struct store_collection *out)
+/* Look a collection up by name; inside the lock.  count: also how many
+ * members it has (which scans them). */
+static int collection_find(struct store *s, const char *name, struct store_collection *out,
+			   bool count)
 {
-	sqlite3_stmt *st = stmt_get(s, ST_COLLECTION_BY_NAME);
+	sqlite3_stmt *st = stmt_get(s, count ? ST_COLLECTION_BY_NAME : ST_COLLECTION_FIND);
 	char what[96];
 	if (!st)
 		return -EIO;
@@ -1889,7 +1895,7 @@ int store_collection_by_name(struct store *s, const char *name, struct store_col
 {
 	int r;
 	pthread_mutex_lock(&s->lock);
-	r = collection_find(s, name, out);
+	r = collection_find(s, name, out, true);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -1915,7 +1921,7 @@ int store_device_collections(struct store *s, int64_t device_id,
 
 int store_collection_delete(struct store *s, const char *name)
 {
-	return delete_checked(s, ST_COLLECTION_BY_NAME, ST_COLLECTION_IN_USE, ST_COLLECTION_DELETE,
+	return delete_checked(s, ST_COLLECTION_FIND, ST_COLLECTION_IN_USE, ST_COLLECTION_DELETE,
 			      "collection", name);
 }
 
@@ -1937,7 +1943,7 @@ static int member_change(struct store *s, const char *collection, const char *de
 	r = tx_begin(s);
 	if (r < 0)
 		goto out;
-	r = collection_find(s, collection, &c);
+	r = collection_find(s, collection, &c, false);
 	if (r == 0)
 		r = resolve_ref(s, ST_DEVICE_BY_ID, ST_DEVICE_BY_NAME, "device", &dev_id, dev_name,
 				sizeof(dev_name));
@@ -1984,7 +1990,7 @@ int store_collection_members(struct store *s, const char *collection,
 	sqlite3_stmt *st;
 	int r;
 	pthread_mutex_lock(&s->lock);
-	r = collection_find(s, collection, &c);
+	r = collection_find(s, collection, &c, false);
 	if (r == 0) {
 		st = stmt_get(s, ST_MEMBERS);
 		if (!st)
@@ -2007,7 +2013,7 @@ int store_handout_clear_collection(struct store *s, const char *collection)
 	r = tx_begin(s);
 	if (r < 0)
 		goto out;
-	r = collection_find(s, collection, &c);
+	r = collection_find(s, collection, &c, false);
 	if (r == 0 && !(st = stmt_get(s, ST_HANDOUT_CLEAR_COLLECTION)))
 		r = -EIO;
 	if (r == 0) {
