@@ -311,33 +311,29 @@ static const char *const stmt_sql[ST__COUNT] = {
 	 * device does, 0 (an unknown machine: identify() can only find it
 	 * unknown then).  For each k, the enabled deployments that apply to
 	 * it -- its own, its collections', and those for unknown machines of
-	 * the request's class when k is unknown or was discovered -- each
-	 * with its image.  A deployment has one target, so the three
-	 * branches never repeat a row (UNION ALL; decide_rows() drops a
-	 * repeat anyway).  Columns: 0-15 as ST_DEPLOYMENTS_APPLICABLE's (NULL
-	 * when k has none), 16 k, 17-22 the image's kernel, initrd, cmdline,
-	 * nbp, created and loader, 23-30 k's device columns, 31 which of MAC
-	 * (1) and GUID (2) k holds, 32 the request's number.  A device
-	 * deployment's device is k itself; a collection's name is read once per
-	 * membership, k's hand-outs once per candidate (index look-ups, no
-	 * joins over whole tables).  Unsorted: pg_decide_read_batch() puts
-	 * the rows in the order the rules read them. */
+	 * the request's class when k is unknown or was discovered.  A
+	 * deployment has one target, so the three branches never repeat a
+	 * row (UNION ALL; decide_rows() drops a repeat anyway).  A collection's
+	 * name is read once per membership, k's hand-outs once per candidate:
+	 * index look-ups, no joins over whole tables.
+	 * Three kinds of rows, each sent once, so that a batch of 64 sends
+	 * about a third less than with every column on every row:
+	 *   0 a candidate: 1 request, 2 k, 3-10 k's device columns (as
+	 *     DEVICE_COLS), 11 which of MAC (1) and GUID (2) it holds;
+	 *   1 a deployment of a candidate: 1 request, 2 k, 3-16 as
+	 *     DEPLOYMENT_COLS (image and device name NULL: the image's row and
+	 *     the candidate's have them), 17 when it was handed out to k;
+	 *   2 an image of those deployments: 3 id, 4 name, 5 arch, 6 kernel,
+	 *     7 initrd, 8 cmdline, 9 nbp, 10 created, 11 loader.
+	 * Unsorted: pg_decide_read_batch() puts them in the rules' order. */
 	[ST_DECIDE_READ_MANY] = "WITH r AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[])"
 	" WITH ORDINALITY AS r(mac, guid, arch, n)),"
 	" k AS (SELECT r.n, r.arch AS want_arch, COALESCE(dv.id, 0) AS id, dv.name, dv.mac,"
-	" dv.guid, COALESCE(dv.arch, -1) AS arch, COALESCE(dv.last_seen, 0) AS last_seen,"
-	" COALESCE(dv.created, 0) AS created, COALESCE(dv.discovered, 0) AS discovered,"
+	" dv.guid, dv.arch, dv.last_seen, dv.created, COALESCE(dv.discovered, 0) AS discovered,"
 	" (CASE WHEN dv.mac = r.mac THEN 1 ELSE 0 END) + (CASE WHEN dv.guid = r.guid THEN 2 ELSE 0 END) AS holds"
-	" FROM r LEFT JOIN devices dv ON dv.mac = r.mac OR dv.guid = r.guid) "
-	"SELECT d.id, d.name, d.image_id, i.name, COALESCE(d.device_id, 0),"
-	" CASE WHEN d.device_id IS NULL THEN '' ELSE k.name END, d.purpose, d.enabled, d.created,"
-	" COALESCE(d.collection_id, 0), d.cname, COALESCE(d.unknown_arch, -1), d.available_from,"
-	" d.expires, COALESCE(h.at[array_position(h.dep, d.id)], 0),"
-	" COALESCE(i.arch, ''), k.id,"
-	" COALESCE(i.kernel, ''), COALESCE(i.initrd, ''), COALESCE(i.cmdline, ''),"
-	" COALESCE(i.nbp, ''), COALESCE(i.created, 0), COALESCE(i.loader, ''),"
-	" k.id, k.name, k.mac, k.guid, k.arch, k.last_seen, k.created, k.discovered, k.holds, k.n"
-	" FROM k LEFT JOIN LATERAL ("
+	" FROM r LEFT JOIN devices dv ON dv.mac = r.mac OR dv.guid = r.guid),"
+	" d AS (SELECT k.n, k.id AS k, x.*, COALESCE(h.at[array_position(h.dep, x.id)], 0) AS handed"
+	" FROM k JOIN LATERAL ("
 	"  SELECT x.*, '' AS cname FROM deployments x WHERE x.device_id = k.id AND x.enabled = 1"
 	"  UNION ALL SELECT x.*, c.name FROM collection_members m"
 	"   JOIN collections c ON c.id = m.collection_id"
@@ -345,10 +341,17 @@ static const char *const stmt_sql[ST__COUNT] = {
 	"   WHERE m.device_id = k.id AND x.enabled = 1"
 	"  UNION ALL SELECT x.*, '' FROM deployments x WHERE x.unknown_arch = k.want_arch"
 	"   AND x.enabled = 1 AND (k.id = 0 OR k.discovered = 1)"
-	" ) d ON true"
+	" ) x ON true"
 	" LEFT JOIN LATERAL (SELECT array_agg(deployment_id) AS dep, array_agg(handed_out_at) AS at"
-	"  FROM pxe_history WHERE device_id = k.id) h ON k.id <> 0"
-	" LEFT JOIN images i ON i.id = d.image_id",
+	"  FROM pxe_history WHERE device_id = k.id) h ON k.id <> 0) "
+	"SELECT 0, n, id, id::text, name, mac, guid, arch::text, last_seen::text, created::text,"
+	" discovered::text, holds::text, NULL, NULL, NULL, NULL, NULL, NULL FROM k"
+	" UNION ALL SELECT 1, n, k, id::text, name, image_id::text, NULL, COALESCE(device_id, 0)::text,"
+	" NULL, purpose::text, enabled::text, created::text, COALESCE(collection_id, 0)::text, cname,"
+	" COALESCE(unknown_arch, -1)::text, available_from::text, expires::text, handed::text FROM d"
+	" UNION ALL SELECT 2, 0, 0, id::text, name, arch, kernel, initrd, cmdline, nbp,"
+	" created::text, loader, NULL, NULL, NULL, NULL, NULL, NULL FROM images"
+	" WHERE id IN (SELECT image_id FROM d)",
 	[ST_DEVICE_BY_MAC_GUID] = "SELECT " DEVICE_COLS " FROM devices WHERE mac = $1"
 	" UNION ALL SELECT " DEVICE_COLS " FROM devices WHERE guid = $2",
 	[ST_DEPLOYMENT_SET_WINDOW] = "UPDATE deployments SET available_from = $2, expires = $3"
@@ -1153,26 +1156,31 @@ static void image_read(const PGresult *res, int i, void *p)
 	g_text(res, i, 8, im->loader, sizeof(im->loader));
 }
 
-static void deployment_read(const PGresult *res, int i, void *p)
+/* DEPLOYMENT_COLS from column base on. */
+static void deployment_read_at(const PGresult *res, int i, int base, struct store_deployment *d)
 {
-	struct store_deployment *d = p;
 	memset(d, 0, sizeof(*d));
-	d->id = g_int(res, i, 0);
-	g_text(res, i, 1, d->name, sizeof(d->name));
-	d->image_id = g_int(res, i, 2);
-	g_text(res, i, 3, d->image_name, sizeof(d->image_name));
-	d->device_id = g_int(res, i, 4);
-	g_text(res, i, 5, d->device_name, sizeof(d->device_name));
-	d->purpose = g_int(res, i, 6) ? STORE_REQUIRED : STORE_AVAILABLE;
-	d->enabled = g_int(res, i, 7) != 0;
-	d->created = g_int(res, i, 8);
-	d->collection_id = g_int(res, i, 9);
-	g_text(res, i, 10, d->collection_name, sizeof(d->collection_name));
-	d->unknown_arch = (int)g_int(res, i, 11);
-	d->available_from = g_int(res, i, 12);
-	d->expires = g_int(res, i, 13);
+	d->id = g_int(res, i, base);
+	g_text(res, i, base + 1, d->name, sizeof(d->name));
+	d->image_id = g_int(res, i, base + 2);
+	g_text(res, i, base + 3, d->image_name, sizeof(d->image_name));
+	d->device_id = g_int(res, i, base + 4);
+	g_text(res, i, base + 5, d->device_name, sizeof(d->device_name));
+	d->purpose = g_int(res, i, base + 6) ? STORE_REQUIRED : STORE_AVAILABLE;
+	d->enabled = g_int(res, i, base + 7) != 0;
+	d->created = g_int(res, i, base + 8);
+	d->collection_id = g_int(res, i, base + 9);
+	g_text(res, i, base + 10, d->collection_name, sizeof(d->collection_name));
+	d->unknown_arch = (int)g_int(res, i, base + 11);
+	d->available_from = g_int(res, i, base + 12);
+	d->expires = g_int(res, i, base + 13);
 	d->target = d->collection_id ? STORE_TARGET_COLLECTION
 		    : d->unknown_arch >= 0 ? STORE_TARGET_UNKNOWN : STORE_TARGET_DEVICE;
+}
+
+static void deployment_read(const PGresult *res, int i, void *p)
+{
+	deployment_read_at(res, i, 0, p);
 }
 
 static void applicable_read(const PGresult *res, int i, void *p)
@@ -2338,18 +2346,23 @@ static int pg_device_by_mac_guid(struct store_impl *s, const uint8_t mac[MAC_LEN
 	return 0;
 }
 
-/* A row of ST_DECIDE_READ_MANY's result and the keys it is read in
- * order of: by request, candidate, then required before available,
- * newest first (the order the rules take deployments in). */
+/* A row of ST_DECIDE_READ_MANY's result (see there) and the keys it is
+ * read in order of: by kind, request, candidate, then required before
+ * available, newest first (the order the rules take deployments in);
+ * images by id. */
 struct drow {
+	int kind;
 	int64_t n, k, created, id;
 	int purpose, row;
-	bool none;                      /* k has no deployment (NULL columns) */
 };
 
 static int drow_cmp(const void *a, const void *b)
 {
 	const struct drow *x = a, *y = b;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	if (x->kind == 2) /* images: by id, for drows_image() */
+		return (x->id > y->id) - (x->id < y->id);
 	if (x->n != y->n)
 		return x->n < y->n ? -1 : 1;
 	if (x->k != y->k)
@@ -2363,25 +2376,50 @@ static int drow_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* One request's rows of ST_DECIDE_READ_MANY, v[0..cnt) in order, to q's
- * choose() and each(). */
-static void decide_rows(struct store_impl *s, const struct store_decide_query *q,
-			const PGresult *res, const struct drow *v, int cnt)
+/* The rows of one batch, sorted: candidates, deployments, images. */
+struct drows {
+	const PGresult *res;
+	struct drow *v;
+	int cand, dep, img;             /* where each kind starts in v */
+	int end;
+};
+
+/* The image row for id, or -1. */
+static int drows_image(const struct drows *dr, int64_t id)
 {
-	struct store_device by_mac, by_guid, dev;
+	int lo = dr->img, hi = dr->end - 1;
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+		if (dr->v[mid].id == id)
+			return dr->v[mid].row;
+		if (dr->v[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* Request n's (from 1) candidates to q's choose(), then the chosen one's
+ * deployments, with their images, to each().  *ci and *di: where the
+ * request's candidate and deployment rows start; moved past them. */
+static void decide_rows(struct store_impl *s, const struct store_decide_query *q,
+			const struct drows *dr, int64_t n, int *ci, int *di)
+{
+	const PGresult *res = dr->res;
+	struct store_device by_mac, by_guid, dev, chosen = { 0 };
 	struct store_deployment dep;
 	struct store_image im;
 	int64_t want;
-	int rm = -ENOENT, rg = -ENOENT;
+	int rm = -ENOENT, rg = -ENOENT, from = *di, to;
+	int64_t prev = -1;
 
-	atomic_fetch_add(&s->rows_read, (uint64_t)cnt);
-	/* A candidate's rows are together: its device columns once each. */
-	for (int j = 0; j < cnt; j++) {
-		int i = v[j].row;
-		int64_t holds = g_int(res, i, 31);
-		if (!holds || (j > 0 && v[j].k == v[j - 1].k))
+	for (; *ci < dr->dep && dr->v[*ci].n == n; (*ci)++) {
+		int i = dr->v[*ci].row;
+		int64_t holds = g_int(res, i, 11);
+		if (!holds)
 			continue;
-		device_read_at(res, i, 23, &dev);
+		device_read_at(res, i, 3, &dev);
 		if ((holds & 1) && rm < 0) {
 			by_mac = dev;
 			rm = 0;
@@ -2391,25 +2429,37 @@ static void decide_rows(struct store_impl *s, const struct store_decide_query *q
 			rg = 0;
 		}
 	}
+	while (*di < dr->img && dr->v[*di].n == n)
+		(*di)++;
+	to = *di;
+	atomic_fetch_add(&s->rows_read, (uint64_t)(to - from));
 	want = q->choose(q->ctx, &by_mac, rm, &by_guid, rg);
-	for (int j = 0; want >= 0 && j < cnt; j++) {
-		int i = v[j].row;
-		if (v[j].k != want || v[j].none)
-			continue;
+	if (want > 0)
+		chosen = rm == 0 && by_mac.id == want ? by_mac : by_guid;
+	for (int j = from; want >= 0 && j < to; j++) {
+		int i = dr->v[j].row, ir;
 		/* A deployment twice (not made by pxed: one target each) once. */
-		if (j > 0 && v[j - 1].k == want && !v[j - 1].none && v[j - 1].id == v[j].id)
+		if (dr->v[j].k != want || dr->v[j].id == prev)
 			continue;
-		applicable_read(res, i, &dep);
+		prev = dr->v[j].id;
+		deployment_read_at(res, i, 3, &dep);
+		dep.handed_out_at = g_int(res, i, 17);
+		if (dep.device_id)
+			snprintf(dep.device_name, sizeof(dep.device_name), "%s", chosen.name);
 		memset(&im, 0, sizeof(im));
 		im.id = dep.image_id;
-		snprintf(im.name, sizeof(im.name), "%s", dep.image_name);
-		snprintf(im.arch, sizeof(im.arch), "%s", dep.image_arch);
-		g_text(res, i, 17, im.kernel, sizeof(im.kernel));
-		g_text(res, i, 18, im.initrd, sizeof(im.initrd));
-		g_text(res, i, 19, im.cmdline, sizeof(im.cmdline));
-		g_text(res, i, 20, im.nbp, sizeof(im.nbp));
-		im.created = g_int(res, i, 21);
-		g_text(res, i, 22, im.loader, sizeof(im.loader));
+		if ((ir = drows_image(dr, dep.image_id)) >= 0) {
+			g_text(res, ir, 4, im.name, sizeof(im.name));
+			g_text(res, ir, 5, im.arch, sizeof(im.arch));
+			g_text(res, ir, 6, im.kernel, sizeof(im.kernel));
+			g_text(res, ir, 7, im.initrd, sizeof(im.initrd));
+			g_text(res, ir, 8, im.cmdline, sizeof(im.cmdline));
+			g_text(res, ir, 9, im.nbp, sizeof(im.nbp));
+			im.created = g_int(res, ir, 10);
+			g_text(res, ir, 11, im.loader, sizeof(im.loader));
+		}
+		snprintf(dep.image_name, sizeof(dep.image_name), "%s", im.name);
+		snprintf(dep.image_arch, sizeof(dep.image_arch), "%s", im.arch);
 		if (q->each(q->ctx, &dep, &im))
 			break;
 	}
@@ -2487,7 +2537,7 @@ static int pg_decide_read_batch(struct store_impl *s, const struct store_decide_
 	struct pg_conn *pc;
 	PGresult *res = NULL;
 	struct drow *v = NULL;
-	int r = 0, rows, row = 0;
+	int r = 0, rows;
 
 	if (!n)
 		return 0;
@@ -2515,22 +2565,29 @@ static int pg_decide_read_batch(struct store_impl *s, const struct store_decide_
 	if (r == 0 && rows > 0 && !(v = calloc((size_t)rows, sizeof(*v))))
 		r = store_errorf(-ENOMEM, "read for %zu decisions: out of memory", n);
 	if (r == 0) {
+		struct drows dr = { .res = res, .v = v, .end = rows };
+		int ci, di;
 		for (int i = 0; i < rows; i++) {
-			v[i] = (struct drow){ .n = g_int(res, i, 32), .k = g_int(res, i, 16),
-					      .row = i, .none = PQgetisnull(res, i, 0) };
-			if (!v[i].none) {
-				v[i].id = g_int(res, i, 0);
-				v[i].purpose = (int)g_int(res, i, 6);
-				v[i].created = g_int(res, i, 8);
+			v[i] = (struct drow){ .kind = (int)g_int(res, i, 0), .n = g_int(res, i, 1),
+					      .k = g_int(res, i, 2), .id = g_int(res, i, 3),
+					      .row = i };
+			if (v[i].kind == 1) {
+				v[i].purpose = (int)g_int(res, i, 9);
+				v[i].created = g_int(res, i, 11);
 			}
 		}
 		qsort(v, (size_t)rows, sizeof(*v), drow_cmp);
-		for (size_t i = 0; i < n; i++) {
-			int from = row;
-			while (row < rows && v[row].n == (int64_t)i + 1)
-				row++;
-			decide_rows(s, &q[i], res, v + from, row - from);
+		dr.dep = dr.img = rows;
+		for (int i = rows - 1; i >= 0; i--) {
+			if (v[i].kind >= 1)
+				dr.dep = i;
+			if (v[i].kind == 2)
+				dr.img = i;
 		}
+		ci = 0;
+		di = dr.dep;
+		for (size_t i = 0; i < n; i++)
+			decide_rows(s, &q[i], &dr, (int64_t)i + 1, &ci, &di);
 	}
 	free(v);
 	PQclear(res);
