@@ -11,12 +11,19 @@
 # build's bench_decide (e.g. of the commit before a change, built from
 # this tree's bench/bench_decide.c): both are run on the same loaded
 # databases, taking turns twice, for before/after figures of one run.
+# Without it, after one full run on each store, ROUNDS (default 5) more
+# runs of the DHCP batches alone take turns between the two stores, and
+# the last lines compare uncached decisions per second as pxed makes
+# them: batches of 64 on as many workers as pxed starts for the store
+# (1 for SQLite, the connection pool for PostgreSQL); medians of the
+# rounds, and PostgreSQL / SQLite.
 # Results: bench/store_results.md.
 set -eu
 cd "$(dirname "$0")/.."
 source tests/pg.sh
 N=${1:-20000}
 OTHER=${2:-}
+ROUNDS=${ROUNDS:-5}
 make -j2 build/bench/bench_decide >/dev/null
 DIR=$(mktemp -u /tmp/pxed-pg.XXXXXX)
 SQL=$(mktemp -d /tmp/pxed-bench.XXXXXX)
@@ -25,14 +32,34 @@ pg_start "$DIR"
 psql -q "$PG_URL" -c "CREATE DATABASE bench"
 PGB="postgresql:///bench?host=$DIR&user=postgres"
 THIS=build/bench/bench_decide
+export BENCH_KEEP=1
 if [ -z "$OTHER" ]; then
 	echo "== SQLite"
 	"$THIS" "$SQL" "$N"
 	echo "== PostgreSQL"
 	"$THIS" "$PGB" "$N"
+	# The batch figure (decisions/s) of one BENCH_ONLY=batch run: the
+	# line of batches of 64 on the store's workers.
+	batch_rate() { # URL
+		BENCH_ONLY=batch "$THIS" "$1" "$N" | awk '
+			/batches of 64/ { for (i = 1; i <= NF; i++) if ($i == "decisions/s;") r = $(i - 1) }
+			END { print r }'
+	}
+	median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END {
+		print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+	sq="" pg=""
+	for _ in $(seq "$ROUNDS"); do
+		sq="$sq $(batch_rate "$SQL")"
+		pg="$pg $(batch_rate "$PGB")"
+	done
+	msq=$(echo "$sq" | median)
+	mpg=$(echo "$pg" | median)
+	echo "== uncached decisions per second as pxed makes them (DHCP batches of 64 on the store's workers), $ROUNDS rounds taking turns"
+	echo "SQLite (1 worker):     $sq  median $msq"
+	echo "PostgreSQL (its pool): $pg  median $mpg"
+	awk -v a="$mpg" -v b="$msq" 'BEGIN { printf "PostgreSQL / SQLite: %.2f\n", a / b }'
 	exit 0
 fi
-export BENCH_KEEP=1
 for order in "$OTHER $THIS" "$THIS $OTHER"; do
 	for b in $order; do
 		echo "== SQLite ($b)"
