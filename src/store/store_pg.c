@@ -417,6 +417,15 @@ static const char *const stmt_sql[ST__COUNT] = {
 			   " ORDER BY device_name COLLATE \"C\", mac",
 };
 
+/* Statements planned with their values each time (sent unprepared): an
+ * "$1 = 0 OR column = $1" filter is an index look-up for one value and a
+ * scan for the other, which one generic plan cannot be. */
+static const bool stmt_unprepared[ST__COUNT] = {
+	[ST_DEPLOYMENTS_APPLICABLE] = true,
+	[ST_EVENT_FIND] = true,
+	[ST_REPORT_REPLACE] = true,
+};
+
 struct pg_conn {
 	PGconn *c;                   /* NULL = not connected */
 	bool prepared[ST__COUNT];
@@ -514,6 +523,14 @@ static PGconn *connect_url(const char *url, char *why, size_t len)
 	}
 	/* Quiet: NOTICEs (e.g. "relation already exists") are not ours to log. */
 	PQclear(PQexec(c, "SET client_min_messages = warning"));
+	/* Prepared statements run on their generic plan, made once per
+	 * connection: PostgreSQL otherwise plans a statement anew (a custom
+	 * plan) for as long as it estimates the generic one dearer, which it
+	 * does for the decision read of a small batch, and planning that
+	 * query costs about 0.7 ms, more than running it for 64 requests.
+	 * The statements whose best plan depends on their values are not
+	 * prepared (stmt_unprepared). */
+	PQclear(PQexec(c, "SET plan_cache_mode = force_generic_plan"));
 	return c;
 }
 
@@ -663,9 +680,13 @@ static int st_run(struct store_impl *s, struct pg_conn *pc, enum stmt_id id,
 	ExecStatusType est;
 	int r;
 	*out = NULL;
-	if ((r = st_prepare(s, pc, id, name)) < 0)
+	if (stmt_unprepared[id])
+		res = PQexecParams(pc->c, stmt_sql[id], p ? p->n : 0, NULL, p ? p->v : NULL, NULL,
+				   NULL, 0);
+	else if ((r = st_prepare(s, pc, id, name)) < 0)
 		return r;
-	res = PQexecPrepared(pc->c, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0);
+	else
+		res = PQexecPrepared(pc->c, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0);
 	est = PQresultStatus(res);
 	if (est != PGRES_TUPLES_OK && est != PGRES_COMMAND_OK) {
 		r = res_fail(s, pc, res, what);
@@ -2465,63 +2486,6 @@ static void decide_rows(struct store_impl *s, const struct store_decide_query *q
 	}
 }
 
-/* Run ST_DECIDE_READ_MANY with a generic plan.  Planning this query
- * anew (a custom plan, which PostgreSQL keeps choosing for a prepared
- * statement whose generic plan it estimates dearer, as it does for small
- * batches) costs about 0.7 ms, several times its execution for a batch of
- * 64; its shape never depends on the values, so the plan made once per
- * connection serves every batch.  plan_cache_mode is set for this
- * statement alone (SET LOCAL, in the same round trip), as other
- * statements' best plans do depend on their values. */
-static int decide_exec(struct store_impl *s, struct pg_conn *pc, const struct params *p,
-		       PGresult **out)
-{
-	bool own_tx = !pc->in_tx && pc != s->bulk && !(read_s == s && pc == read_pc);
-	char name[16], *lit[3] = { NULL }, *sql = NULL;
-	PGresult *res;
-	int r;
-
-	*out = NULL;
-	if ((r = st_prepare(s, pc, ST_DECIDE_READ_MANY, name)) < 0)
-		return r;
-	for (int k = 0; k < 3; k++)
-		if (!(lit[k] = PQescapeLiteral(pc->c, p->v[k], strlen(p->v[k]))))
-			r = store_errorf(-ENOMEM, "read for decisions: out of memory");
-	if (r == 0 && asprintf(&sql, "%sSET LOCAL plan_cache_mode = force_generic_plan;"
-			       " EXECUTE %s(%s, %s, %s)%s", own_tx ? "BEGIN; " : "", name,
-			       lit[0], lit[1], lit[2], own_tx ? "; COMMIT" : "") < 0) {
-		sql = NULL;
-		r = store_errorf(-ENOMEM, "read for decisions: out of memory");
-	}
-	for (int k = 0; k < 3; k++)
-		PQfreemem(lit[k]);
-	if (r == 0 && !PQsendQuery(pc->c, sql))
-		r = res_fail(s, pc, NULL, "read for decisions");
-	free(sql);
-	if (r < 0)
-		return r;
-	/* One result per statement: keep EXECUTE's rows, the first error. */
-	while ((res = PQgetResult(pc->c))) {
-		ExecStatusType est = PQresultStatus(res);
-		if (est == PGRES_TUPLES_OK && !*out) {
-			*out = res;
-			continue;
-		}
-		if (est != PGRES_COMMAND_OK && est != PGRES_TUPLES_OK && r == 0)
-			r = res_fail(s, pc, res, "read for decisions");
-		PQclear(res);
-		if (!pc->c)
-			break;
-	}
-	if (r == 0 && !*out)
-		r = store_errorf(-EIO, "read for decisions: no rows came back");
-	if (r < 0) {
-		PQclear(*out);
-		*out = NULL;
-	}
-	return r;
-}
-
 /* A batch of decisions' reads in one round trip and one statement:
  * ST_DECIDE_READ_MANY takes the requests as arrays and returns each
  * one's rows together, numbered by its position, so the server pays a
@@ -2556,7 +2520,7 @@ static int pg_decide_read_batch(struct store_impl *s, const struct store_decide_
 		p_text(&p, a[k].buf);
 	}
 	if (r == 0 && (r = call_begin(s, &pc)) == 0) {
-		r = decide_exec(s, pc, &p, &res);
+		r = st_run(s, pc, ST_DECIDE_READ_MANY, &p, &res, "read for decisions");
 		conn_give(s, pc);
 	}
 	/* The server sends the rows unsorted (sorting them there cost a
