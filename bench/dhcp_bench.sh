@@ -25,9 +25,10 @@
 #   pxed-pg-uncached, pxed-pg-cached
 #                  the same two with pxed's database on PostgreSQL (not in
 #                  the default list): a throw-away cluster on a Unix socket
-#                  (tests/pg.sh, fsync off), seeded with the rows of the
-#                  SQLite seed; each run on a fresh database
-#                  (CREATE DATABASE ... TEMPLATE), dropped after it;
+#                  (tests/pg.sh, but with every commit on disk, as
+#                  SQLite's), seeded with the rows of the SQLite seed;
+#                  each run on a fresh database (CREATE DATABASE ...
+#                  TEMPLATE), dropped after it;
 #   dnsmasq        dnsmasq in ProxyDHCP mode (dhcp-range=...,proxy, one
 #                  pxe-service), which decides nothing per machine.
 # Both log a line per answer to a file (pxed at its default level info,
@@ -229,6 +230,12 @@ if [ $PG = 1 ]; then
 	PGDIR=$(mktemp -u /tmp/pxed-dhcp-pg.XXXXXX)
 	log "starting a PostgreSQL cluster in $PGDIR"
 	pg_start "$PGDIR" || exit 1
+	# tests/pg.sh turns durability off; pxed's SQLite syncs every commit
+	# (synchronous = FULL), so the cluster gets PostgreSQL's defaults back:
+	# every commit on disk, as a real deployment database.
+	psql -qX -v ON_ERROR_STOP=1 "$PG_URL" -c "ALTER SYSTEM SET fsync = on" \
+		-c "ALTER SYSTEM SET synchronous_commit = on" -c "ALTER SYSTEM SET full_page_writes = on" \
+		-c "SELECT pg_reload_conf()" >/dev/null || exit 1
 	pg_url() { echo "postgresql:///$1?host=$PGDIR&user=postgres"; }
 	mkdir -p -m 0750 "$WORK/state-pg"
 	write_conf "$WORK/pxed-pg.conf" "$WORK/state-pg" "$(pg_url run)"
@@ -482,8 +489,9 @@ BAD_PG=$(complaints "$WORK/pxed-pg.log")
 	echo "pxed $(git -C "$(dirname "$PXED")" describe --always --dirty 2>/dev/null || echo '?'), $DEVICES devices in its database;"
 	if [ $PG = 1 ]; then
 		echo "pxed-pg-*: the database on PostgreSQL $("$(pg_bin)/postgres" --version | awk '{print $3}')"
-		echo "(a cluster on the same machine, reached by its Unix socket; fsync,"
-		echo "synchronous_commit and full_page_writes off), the others on SQLite;"
+		echo "(a cluster on the same machine and file system, reached by its Unix"
+		echo "socket; fsync $(psql -qXtA "$PG_URL" -c "SHOW fsync"), synchronous_commit $(psql -qXtA "$PG_URL" -c "SHOW synchronous_commit"),"
+		echo "as SQLite's synchronous = FULL), the others on SQLite;"
 	fi
 	echo "dnsmasq $(dpkg-query -W -f='${Version}' dnsmasq-base 2>/dev/null || echo '?') in proxy mode."
 	echo "Medians of $RUNS run(s), each against a freshly started server."
