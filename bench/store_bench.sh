@@ -5,7 +5,8 @@
 # batches of 32 and 64 (decide_batch()), cached, and
 # the cross-server invalidation delay (a change through one handle until a
 # second handle, as another server would, sees it).  PostgreSQL is a
-# throw-away cluster on a Unix socket (tests/pg.sh), run as nobody.
+# throw-away cluster on a Unix socket (tests/pg.sh), run as nobody, with
+# every commit on disk as SQLite's.
 #   bench/store_bench.sh [N] [OTHER_BENCH_DECIDE]
 # N decisions per run (default 20000).  OTHER_BENCH_DECIDE: another
 # build's bench_decide (e.g. of the commit before a change, built from
@@ -29,6 +30,11 @@ DIR=$(mktemp -u /tmp/pxed-pg.XXXXXX)
 SQL=$(mktemp -d /tmp/pxed-bench.XXXXXX)
 trap 'pg_stop "$DIR"; rm -rf "$SQL"' EXIT
 pg_start "$DIR"
+# tests/pg.sh turns durability off; pxed's SQLite syncs every commit
+# (synchronous = FULL), so the cluster gets PostgreSQL's defaults back.
+psql -qX -v ON_ERROR_STOP=1 "$PG_URL" -c "ALTER SYSTEM SET fsync = on" \
+	-c "ALTER SYSTEM SET synchronous_commit = on" -c "ALTER SYSTEM SET full_page_writes = on" \
+	-c "SELECT pg_reload_conf()" >/dev/null
 psql -q "$PG_URL" -c "CREATE DATABASE bench"
 PGB="postgresql:///bench?host=$DIR&user=postgres"
 THIS=build/bench/bench_decide
