@@ -652,8 +652,6 @@ static int res_fail(struct store_impl *s, struct pg_conn *pc, PGresult *res, con
 	return store_errorf(-EIO, "%s: %s", what, msg);
 }
 
-/* Run statement id with p; *out = the result (PQclear it) when rows come
- * back or the command succeeded.  0 or a negative errno (message set). */
 /* Prepare statement id on pc unless it is; its name in name. */
 static int st_prepare(struct store_impl *s, struct pg_conn *pc, enum stmt_id id, char name[16])
 {
@@ -672,6 +670,8 @@ static int st_prepare(struct store_impl *s, struct pg_conn *pc, enum stmt_id id,
 	return 0;
 }
 
+/* Run statement id with p; *out = the result (PQclear it) when rows come
+ * back or the command succeeded.  0 or a negative errno (message set). */
 static int st_run(struct store_impl *s, struct pg_conn *pc, enum stmt_id id,
 		  const struct params *p, PGresult **out, const char *what)
 {
@@ -739,7 +739,7 @@ struct arr {
 };
 
 /* Append v (NULL: SQL NULL) to the array literal being built in a: in
- * double quotes, with '"' and '\\' escaped by a backslash (the array
+ * double quotes, with '"' and '\' escaped by a backslash (the array
  * input syntax of PostgreSQL's documentation, "Arrays", 8.15.6), so any
  * text -- an event's reason, a name -- arrives as it was. */
 static void arr_add(struct arr *a, const char *v)
@@ -2401,7 +2401,7 @@ static int drow_cmp(const void *a, const void *b)
 struct drows {
 	const PGresult *res;
 	struct drow *v;
-	int cand, dep, img;             /* where each kind starts in v */
+	int dep, img;                   /* where deployments and images start in v */
 	int end;
 };
 
@@ -2455,8 +2455,10 @@ static void decide_rows(struct store_impl *s, const struct store_decide_query *q
 	to = *di;
 	atomic_fetch_add(&s->rows_read, (uint64_t)(to - from));
 	want = q->choose(q->ctx, &by_mac, rm, &by_guid, rg);
-	if (want > 0)
-		chosen = rm == 0 && by_mac.id == want ? by_mac : by_guid;
+	if (want > 0 && rm == 0 && by_mac.id == want)
+		chosen = by_mac;
+	else if (want > 0 && rg == 0)
+		chosen = by_guid;
 	for (int j = from; want >= 0 && j < to; j++) {
 		int i = dr->v[j].row, ir;
 		/* A deployment twice (not made by pxed: one target each) once. */
