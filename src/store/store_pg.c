@@ -417,13 +417,18 @@ static const char *const stmt_sql[ST__COUNT] = {
 			   " ORDER BY device_name COLLATE \"C\", mac",
 };
 
-/* Statements planned with their values each time (sent unprepared): an
- * "$1 = 0 OR column = $1" filter is an index look-up for one value and a
- * scan for the other, which one generic plan cannot be. */
+/* Statements planned with their values each time (sent unprepared): the
+ * events filter's "$1 = 0 OR device_id = $1" (and the same for the MAC
+ * and the time) is an index look-up for one value and a scan for the
+ * other, and how much of the table the prune's range takes decides
+ * between an index and a scan, which one generic plan cannot be.  Both
+ * are rare (admin calls, housekeeping): planning them costs little.
+ * (Where such an "OR" only filters rows an index already found, as in
+ * ST_DEPLOYMENTS_APPLICABLE and ST_REPORT_REPLACE, the generic plan is
+ * the same as any.) */
 static const bool stmt_unprepared[ST__COUNT] = {
-	[ST_DEPLOYMENTS_APPLICABLE] = true,
 	[ST_EVENT_FIND] = true,
-	[ST_REPORT_REPLACE] = true,
+	[ST_EVENT_PRUNE] = true,
 };
 
 struct pg_conn {
