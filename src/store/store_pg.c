@@ -1,4 +1,4 @@
-/* One file (about 2,850 lines): it implements the whole store interface
+/* One file (about 3,050 lines): it implements the whole store interface
  * (store.h) over one connection pool and its private statement table, as
  * store_sqlite.c does for SQLite.  Split, the pool, the statement table
  * and the transaction helpers every function uses would become an
@@ -804,6 +804,26 @@ static void arr_end(struct arr *a)
 		a->buf[a->len++] = '{';
 	a->buf[a->len++] = '}';
 	a->buf[a->len] = '\0';
+}
+
+/* End the n arrays and pass them as the parameters of p, in order.
+ * -ENOMEM if one of them could not be built (p then holds NULLs). */
+static int arr_params(struct arr a[], int n, struct params *p)
+{
+	int r = 0;
+	for (int k = 0; k < n; k++) {
+		arr_end(&a[k]);
+		if (a[k].oom)
+			r = -ENOMEM;
+		p_text(p, a[k].oom ? NULL : a[k].buf);
+	}
+	return r;
+}
+
+static void arr_free(struct arr a[], int n)
+{
+	for (int k = 0; k < n; k++)
+		free(a[k].buf);
 }
 
 /* ---- transactions and the generation ---------------------------------- */
@@ -2014,12 +2034,8 @@ static int pg_event_add_many(struct store_impl *s, struct store_event *evs, size
 			 ev->deployment_name);
 		arr_add(&a[10], text);
 	}
-	for (int k = 0; k < NCOL; k++) {
-		arr_end(&a[k]);
-		if (a[k].oom && r == 0)
-			r = store_errorf(-ENOMEM, "add %zu events: out of memory", n);
-		p_text(&p, a[k].buf);
-	}
+	if (arr_params(a, NCOL, &p) < 0)
+		r = store_errorf(-ENOMEM, "add %zu events: out of memory", n);
 	if (r == 0 && !(ids = calloc(n, sizeof(*ids))))
 		r = store_errorf(-ENOMEM, "add %zu events: out of memory", n);
 	if (r == 0 && (r = tx_begin(s, &pc)) == 0) {
@@ -2039,8 +2055,7 @@ static int pg_event_add_many(struct store_impl *s, struct store_event *evs, size
 		for (size_t i = 0; i < n; i++)
 			evs[i].id = ids[i];
 	free(ids);
-	for (int k = 0; k < NCOL; k++)
-		free(a[k].buf);
+	arr_free(a, NCOL);
 	return r < 0 ? r : (int)n;
 }
 
@@ -2520,12 +2535,8 @@ static int pg_decide_read_batch(struct store_impl *s, const struct store_decide_
 		arr_add(&a[1], q[i].guid ? g : NULL);
 		arr_int(&a[2], q[i].arch_class);
 	}
-	for (int k = 0; k < 3; k++) {
-		arr_end(&a[k]);
-		if (a[k].oom && r == 0)
-			r = store_errorf(-ENOMEM, "read for %zu decisions: out of memory", n);
-		p_text(&p, a[k].buf);
-	}
+	if (arr_params(a, 3, &p) < 0)
+		r = store_errorf(-ENOMEM, "read for %zu decisions: out of memory", n);
 	if (r == 0 && (r = call_begin(s, &pc)) == 0) {
 		r = st_run(s, pc, ST_DECIDE_READ_MANY, &p, &res, "read for decisions");
 		conn_give(s, pc);
@@ -2564,8 +2575,7 @@ static int pg_decide_read_batch(struct store_impl *s, const struct store_decide_
 	PQclear(res);
 	for (size_t i = 0; i < n; i++)
 		rv[i] = r;
-	for (int k = 0; k < 3; k++)
-		free(a[k].buf);
+	arr_free(a, 3);
 	return r;
 }
 
@@ -2591,18 +2601,13 @@ static int pg_device_seen_many(struct store_impl *s, const struct store_seen *v,
 		arr_int(&a[1], v[i].arch > 0xffff ? -1 : v[i].arch);
 		arr_int(&a[2], v[i].t);
 	}
-	for (int k = 0; k < 3; k++) {
-		arr_end(&a[k]);
-		if (a[k].oom && r == 0)
-			r = store_errorf(-ENOMEM, "record %zu devices seen: out of memory", n);
-		p_text(&p, a[k].buf);
-	}
+	if (arr_params(a, 3, &p) < 0)
+		r = store_errorf(-ENOMEM, "record %zu devices seen: out of memory", n);
 	if (r == 0 && (r = tx_begin(s, &pc)) == 0) {
 		r = st_exec(s, pc, ST_DEVICE_SEEN_MANY, &p, "record devices seen");
 		r = tx_end(s, pc, r, false);
 	}
-	for (int k = 0; k < 3; k++)
-		free(a[k].buf);
+	arr_free(a, 3);
 	return r;
 }
 
